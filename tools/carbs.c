@@ -1,0 +1,100 @@
+/*
+ * carbs.c - the one binary: global options, then a table of subcommands
+ * (STYLE.md H36).  The worker, the trainer and ask-tell are subcommands too.
+ *
+ *   carbs [--db PATH] [--log-level LEVEL] <command> [options]
+ */
+#include "proto/common.h"
+#include "tools/commands.h"
+
+#include <getopt.h>
+#include <signal.h>
+
+#include "carbs_config.h"
+
+static const struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv, const cli_globals_t *g);
+    const char *summary;
+} commands[] = {
+    {"version", cmd_version, "print the version and build features"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: carbs [--db PATH] [--log-level LEVEL] <command> [options]\n"
+                 "       carbs --version | --help\n\n"
+                 "Cost-aware hyperparameter search (CARBS) as a service.\n\ncommands:\n");
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'carbs <command> --help' for a command's options.\n"
+                 "The store is --db, else $CARBS_DB, else ./carbs.db (sqlite:///path accepted).\n"
+                 "Log level (error, warn, info, debug): --log-level, else $CARBS_LOG.\n");
+}
+
+int cmd_version(int argc, char **argv, const cli_globals_t *g)
+{
+    UNUSED(argc);
+    UNUSED(argv);
+    UNUSED(g);
+    printf("carbs %s\nfeatures: cpu=on cuda=%s nccl=%s\n", CARBS_VERSION,
+           CARBS_HAVE_CUDA ? "on" : "off", CARBS_HAVE_NCCL ? "on" : "off");
+    return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cli_globals_t g = {.db = "./carbs.db", .log_level = LOG_INFO};
+    const char *level = getenv("CARBS_LOG");
+    const char *env_db = getenv("CARBS_DB");
+    int c;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (env_db && *env_db)
+        g.db = cli_db_path(env_db);
+    /* '+' stops at the first non-option: the subcommand owns the rest. */
+    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            g.db = cli_db_path(optarg);
+            break;
+        case 'l':
+            level = optarg;
+            break;
+        case 'V':
+            return cmd_version(0, argv, &g);
+        case 'h':
+            usage(stdout);
+            return CLI_EXIT_OK;
+        default:
+            usage(stderr);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (level && log_parse_level(level, &g.log_level))
+        return cli_error(CLI_EXIT_USAGE, "unknown log level '%s' (error, warn, info, debug)",
+                         level);
+    log_setup(g.log_level, stderr);
+    if (optind >= argc) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+        if (strcmp(argv[optind], commands[i].name) == 0) {
+            char **sub = argv + optind;
+            int sub_argc = argc - optind;
+            optind = 0; /* reset getopt for the subcommand (glibc: 0 reinitialises) */
+            return commands[i].fn(sub_argc, sub, &g);
+        }
+    }
+    fprintf(stderr, "carbs: error: unknown command '%s'\n", argv[optind]);
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,12 @@
+/*
+ * commands.h - every subcommand's entry point, one per tools/cmd_<name>.c.
+ * Each parses its own options with getopt_long and returns an exit code.
+ */
+#ifndef CARBS_TOOLS_COMMANDS_H
+#define CARBS_TOOLS_COMMANDS_H
+
+#include "tools/cli.h"
+
+int cmd_version(int argc, char **argv, const cli_globals_t *g);
+
+#endif
