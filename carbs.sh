@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# carbs.sh - the two commands a newcomer runs on a fresh Debian 12 machine (as root).
+#
+#   ./carbs.sh demo    install packages, build (release), run the main job on its embedded default
+#   ./carbs.sh test    install packages, build with -Werror, run every test, the sanitizer build,
+#                      the fuzz-corpus replay and valgrind over the fast unit tests; the last line
+#                      is "N passed, N failed" summed over the test cases of every program
+#
+# CI (.ci/run) calls exactly `./carbs.sh test`; there is no CI-only mode.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+
+BUILD_PKGS=(gcc meson ninja-build pkg-config python3 libgsl-dev libopenblas-dev liblapacke-dev
+            libzmq3-dev libjansson-dev libsqlite3-dev libyaml-dev)
+TEST_PKGS=(clang libclang-rt-14-dev valgrind)
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# Install the Debian packages that are missing; apt-get update only when something is.
+install_pkgs() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "carbs.sh: need root to install: ${missing[*]}" >&2; exit 1; }
+        sudo=(sudo)
+    fi
+    say "installing ${missing[*]}"
+    "${sudo[@]}" apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends \
+        "${missing[@]}" >&2
+}
+
+# build DIR: compile with two jobs; the compiler's output is shown only when it fails.
+build() {
+    ninja -C "$1" -j2 >"$1.build.log" 2>&1 || { cat "$1.build.log" >&2; return 1; }
+}
+
+# setup DIR [meson options...]: configure DIR, or reconfigure it when it already exists.
+setup() {
+    local dir=$1
+    shift
+    if [ -f "$dir/build.ninja" ]; then
+        meson setup --reconfigure "$dir" "$@" >"$dir.setup.log" 2>&1 ||
+            { cat "$dir.setup.log" >&2; return 1; }
+    else
+        rm -rf "$dir"
+        meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log" >&2; return 1; }
+    fi
+}
+
+# count PHASE TESTLOG: add up the "N passed, N failed" lines of every test in a meson
+# testlog*.json.  A program that exits 77 is listed as skipped; one that failed without
+# printing a count (a crash, a timeout) counts as one failed case.
+count() {
+    python3 - "$1" "$2" <<'PY'
+import json, re, sys
+phase, path = sys.argv[1], sys.argv[2]
+passed = failed = 0
+skipped, bad = [], []
+try:
+    lines = open(path).readlines()
+except FileNotFoundError:
+    lines = []
+for line in lines:
+    t = json.loads(line)
+    out = t.get("stdout") or ""
+    counts = re.findall(r"^(?:\w+: )?(\d+) passed, (\d+) failed", out, re.M)
+    rc = t.get("returncode")
+    if t.get("result") == "SKIP" or rc == 77:
+        skipped.append(t["name"])
+        continue
+    if counts:
+        p, f = map(int, counts[-1])
+    else:
+        p, f = (1, 0) if t.get("result") == "OK" else (0, 1)
+    if t.get("result") not in ("OK", "EXPECTEDFAIL") and f == 0:
+        f = 1
+    if f:
+        bad.append(t["name"])
+    passed += p
+    failed += f
+print(f"{phase}: {passed} passed, {failed} failed" + (f" ({', '.join(bad)})" if bad else ""))
+for s in skipped:
+    print(f"skipped ({phase}): {s} exited 77")
+with open("build-ci.counts", "a") as fh:
+    fh.write(f"{passed} {failed}\n")
+PY
+}
+
+# run_tests PHASE BUILDDIR [meson test options...]: run, then count; never aborts the script.
+run_tests() {
+    local phase=$1 dir=$2
+    shift 2
+    say "$phase: meson test $*"
+    rm -f "$dir"/meson-logs/testlog*.json
+    meson test -C "$dir" --num-processes 2 --print-errorlogs "$@" >"$dir.test.log" 2>&1 ||
+        tail -n 60 "$dir.test.log" >&2
+    count "$phase" "$(ls -t "$dir"/meson-logs/testlog*.json 2>/dev/null | head -n 1)"
+}
+
+cmd_test() {
+    install_pkgs "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+    rm -f build-ci.counts
+    local start=$SECONDS
+
+    say "build with -Werror (build-ci)"
+    setup build-ci --buildtype=debugoptimized -Dwerror=true
+    build build-ci
+    run_tests unit build-ci --no-suite fuzz
+    run_tests fuzz-replay build-ci --suite fuzz
+
+    say "sanitizer build (build-asan: address, undefined)"
+    setup build-asan --buildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+    build build-asan
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        run_tests sanitizers build-asan
+
+    say "valgrind over the fast unit tests"
+    run_tests valgrind build-ci --suite fast \
+        --wrapper 'valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite' \
+        --timeout-multiplier 4
+
+    if [ -d tests/fuzz ]; then
+        say "libFuzzer build (clang) and corpus replay"
+        CC=clang setup build-fuzz --buildtype=debugoptimized -Dfuzz=true \
+            -Db_sanitize=address,undefined -Db_lundef=false
+        build build-fuzz
+        run_tests libfuzzer build-fuzz --suite libfuzzer
+    fi
+
+    say "done in $((SECONDS - start)) s"
+    awk '{p += $1; f += $2} END {printf "%d passed, %d failed\n", p, f; exit (f > 0)}' build-ci.counts
+}
+
+cmd_demo() {
+    install_pkgs "${BUILD_PKGS[@]}"
+    say "release build (build-release)"
+    setup build-release --buildtype=release
+    build build-release
+    local carbs=build-release/tools/carbs db=demo/carbs.db
+    mkdir -p demo
+    "$carbs" --version
+    if ! "$carbs" --db "$db" sweep show tiny-lm >/dev/null 2>&1; then
+        say "creating the demo sweep from examples/tiny-lm.yaml in $db"
+        "$carbs" --db "$db" sweep create examples/tiny-lm.yaml
+    fi
+    say "the demo sweep as stored"
+    "$carbs" --db "$db" sweep show tiny-lm --format table
+    "$carbs" --db "$db" sweep list --format table
+}
+
+case "${1:-}" in
+    demo) shift; cmd_demo "$@" ;;
+    test) shift; cmd_test "$@" ;;
+    -h|--help|help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) echo "usage: ./carbs.sh demo | test" >&2; exit 2 ;;
+esac
