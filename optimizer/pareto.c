@@ -217,6 +217,26 @@ int pareto_compute(pareto_t *p, const pareto_config_t *cfg, const double *u, siz
     return 0;
 }
 
+size_t pareto_resample_pick(const pareto_t *p, const double *u, size_t d, const double *w,
+                            size_t n_pending)
+{
+    size_t best = SIZE_MAX, best_count = SIZE_MAX;
+
+    /* the front is already in increasing cost, so the first minimum is the cheapest */
+    for (size_t k = 0; k < p->n_front; k++) {
+        const pareto_group_t *g = &p->group[p->front[k]];
+        size_t count = g->n;
+        for (size_t j = 0; j < n_pending; j++)
+            if (close_to(w + j * d, u + g->rep * d, d))
+                count++;
+        if (count < best_count) {
+            best_count = count;
+            best = p->front[k];
+        }
+    }
+    return best;
+}
+
 double pareto_area(const pareto_t *p)
 {
     double area = 0;

@@ -53,6 +53,14 @@ typedef struct pareto_config {
 int pareto_compute(pareto_t *p, const pareto_config_t *cfg, const double *u, size_t n, size_t d,
                    const double *y, const double *c);
 
+/* The resampling choice of §11, on a front computed with the standard rule:
+ * the first (cheapest) front group with the fewest runs, counting its members
+ * plus the pending points w[k*d .. k*d+d), k < n_pending, close to its
+ * representative (inputs u as given to pareto_compute).  Returns the index
+ * into p->group, or SIZE_MAX when the front is empty. */
+size_t pareto_resample_pick(const pareto_t *p, const double *u, size_t d, const double *w,
+                            size_t n_pending);
+
 /* The left Riemann sum of the front in raw units (§9.4); 0 below 2 groups. */
 double pareto_area(const pareto_t *p);
 

@@ -131,6 +131,28 @@ static void test_pareto_conservative_bucket_prefers_repeats(void)
     pareto_release(&p);
 }
 
+static void test_pareto_resample_pick(void)
+{
+    pareto_t p = {0};
+    pareto_config_t cfg = {.sign = 1, .min_cost_fraction = 0.2, .conservative = false};
+    double pending[2 * 2];
+
+    CHECK_EQ(pareto_compute(&p, &cfg, ex_u, 6, 2, ex_y, ex_c), 0);
+    /* front A(2 runs), B(1), C(2), D(1): the cheapest with the fewest runs is B */
+    CHECK_EQ(p.group[pareto_resample_pick(&p, ex_u, 2, NULL, 0)].rep, 2);
+    /* one pending run at B's point (within tolerance) makes D the first with one run */
+    pending[0] = 0.625;
+    pending[1] = 0.125 + 1e-9;
+    CHECK_EQ(p.group[pareto_resample_pick(&p, ex_u, 2, pending, 1)].rep, 5);
+    /* and one at D too: every group has two, so the cheapest, A, comes back */
+    pending[2] = 1.875;
+    pending[3] = -0.0625;
+    CHECK_NEAR(p.group[pareto_resample_pick(&p, ex_u, 2, pending, 2)].cost, 1, 0);
+    CHECK_EQ(pareto_compute(&p, &cfg, NULL, 0, 2, NULL, NULL), 0);
+    CHECK_EQ(pareto_resample_pick(&p, ex_u, 2, pending, 2), SIZE_MAX);
+    pareto_release(&p);
+}
+
 static void test_pareto_errors_and_empty(void)
 {
     pareto_t p = {0};
@@ -164,6 +186,7 @@ int main(void)
     RUN(test_pareto_grouping_order_and_members);
     RUN(test_pareto_empty_bucket_does_not_fail);
     RUN(test_pareto_conservative_bucket_prefers_repeats);
+    RUN(test_pareto_resample_pick);
     RUN(test_pareto_errors_and_empty);
     return check_summary();
 }
