@@ -26,7 +26,10 @@ static int replay_file(const char *path)
 
     if (!f)
         goto out;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+    if (fseek(f, 0, SEEK_END) != 0)
+        goto out;
+    n = ftell(f);
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0)
         goto out;
     buf = xmalloc((size_t)n);
     if (fread(buf, 1, (size_t)n, f) != (size_t)n)
@@ -60,7 +63,7 @@ static void replay_dir(const char *dir, size_t *passed, size_t *failed)
         (*failed)++;
         return;
     }
-    while ((e = readdir(d)) != NULL) {
+    for (e = readdir(d); e; e = readdir(d)) {
         if (e->d_name[0] == '.')
             continue;
         if (DA_PUSH(&names, xstrdup(e->d_name)))
