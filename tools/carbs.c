@@ -5,6 +5,7 @@
  *   carbs [--db PATH] [--log-level LEVEL] <command> [options]
  */
 #include "proto/common.h"
+#include "proto/json.h"
 #include "tools/commands.h"
 
 #include <getopt.h>
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
     int c;
 
     signal(SIGPIPE, SIG_IGN);
+    proto_json_init();
     if (env_db && *env_db)
         g.db = cli_db_path(env_db);
     /* '+' stops at the first non-option: the subcommand owns the rest. */
