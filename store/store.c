@@ -1,0 +1,533 @@
+/*
+ * store.c - opening a store, the statement cache, transactions, error
+ * mapping, integrity check, backup and the writer lock.
+ *
+ * store_open() looks before it touches: it reads application_id,
+ * user_version and the table count of the file, and only a carbs store or
+ * an empty database is ever written (WAL mode, migrations).  The writer
+ * lock is an flock(2) on "<path>.lock" holding the owner's pid as text, so
+ * it vanishes with its process however that process dies (DESIGN.md §5,
+ * docs/store.md).
+ */
+#include "proto/common.h"
+#include "store/store.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store_internal.h"
+
+// ---- statement cache and transactions ----
+
+int store__stmt(store_t *st, const char *sql, sqlite3_stmt **out, carbs_err_t *err)
+{
+    for (size_t i = 0; i < st->n_cache; i++) {
+        if (st->cache[i].sql == sql) {
+            sqlite3_reset(st->cache[i].stmt);
+            sqlite3_clear_bindings(st->cache[i].stmt);
+            *out = st->cache[i].stmt;
+            return 0;
+        }
+    }
+    assert(st->n_cache < STORE__CACHE_MAX);
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
+        return store__fail(st, "prepare a statement for", err);
+    st->cache[st->n_cache].sql = sql;
+    st->cache[st->n_cache].stmt = *out;
+    st->n_cache++;
+    return 0;
+}
+
+static const char sql_begin_write[] = "BEGIN IMMEDIATE";
+static const char sql_begin_read[] = "BEGIN";
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
+
+int store__begin(store_t *st, bool write, carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    int rc = store__stmt(st, write ? sql_begin_write : sql_begin_read, &s, err);
+    if (rc < 0)
+        return rc;
+    return store__step_done(st, s, "begin a transaction on", err);
+}
+
+static void reset_all(store_t *st)
+{
+    for (size_t i = 0; i < st->n_cache; i++)
+        sqlite3_reset(st->cache[i].stmt);
+}
+
+int store__end(store_t *st, int rc, carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+
+    reset_all(st);
+    if (sqlite3_get_autocommit(st->db))
+        return rc; /* nothing open: BEGIN failed, or SQLite rolled back already */
+    if (rc >= 0) {
+        rc = store__stmt(st, sql_commit, &s, err);
+        if (rc >= 0)
+            rc = store__step_done(st, s, "commit to", err);
+        if (rc >= 0 || sqlite3_get_autocommit(st->db))
+            return rc;
+    }
+    /* Roll back and keep the first failure in err. */
+    if (store__stmt(st, sql_rollback, &s, NULL) >= 0) {
+        sqlite3_step(s);
+        sqlite3_reset(s);
+    }
+    return rc;
+}
+
+int store__fail(store_t *st, const char *what, carbs_err_t *err)
+{
+    int ec = sqlite3_errcode(st->db) & 0xff;
+    const char *msg = sqlite3_errmsg(st->db);
+
+    if (ec == SQLITE_BUSY || ec == SQLITE_LOCKED)
+        return carbs_fail(err, CARBS_EBUSY, "cannot %s '%s': locked by another writer for %d ms",
+                          what, st->path, st->busy_ms);
+    if (ec == SQLITE_READONLY)
+        return carbs_fail(err, CARBS_EDENIED, "cannot %s '%s': %s", what, st->path, msg);
+    return carbs_fail(err, CARBS_ESTORE, "cannot %s '%s': %s", what, st->path, msg);
+}
+
+int store__step_done(store_t *st, sqlite3_stmt *s, const char *what, carbs_err_t *err)
+{
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return store__fail(st, what, err);
+    sqlite3_reset(s);
+    return 0;
+}
+
+// ---- values ----
+
+int store__bind_real(sqlite3_stmt *s, int i, double x)
+{
+    if (isnan(x))
+        return sqlite3_bind_null(s, i);
+    return sqlite3_bind_double(s, i, x);
+}
+
+int store__bind_text(sqlite3_stmt *s, int i, const char *str)
+{
+    if (!str)
+        return sqlite3_bind_null(s, i);
+    return sqlite3_bind_text(s, i, str, -1, SQLITE_STATIC);
+}
+
+double store__col_real(sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return NAN;
+    return sqlite3_column_double(s, i);
+}
+
+double store__col_time(sqlite3_stmt *s, int i)
+{
+    return sqlite3_column_double(s, i); /* NULL reads as 0.0 */
+}
+
+int store__col_strdup(sqlite3_stmt *s, int i, char **out)
+{
+    const unsigned char *text = sqlite3_column_text(s, i);
+    size_t n;
+
+    *out = NULL;
+    if (!text)
+        return 0;
+    n = (size_t)sqlite3_column_bytes(s, i);
+    *out = carbs_malloc(n + 1);
+    if (!*out)
+        return CARBS_ENOMEM;
+    memcpy(*out, text, n);
+    (*out)[n] = '\0';
+    return 0;
+}
+
+void store__col_copy(sqlite3_stmt *s, int i, char *buf, size_t cap)
+{
+    const unsigned char *text = sqlite3_column_text(s, i);
+    str_copy(buf, cap, text ? (const char *)text : ""); /* truncation is acceptable */
+}
+
+int store__check_worker(const char *id, carbs_err_t *err)
+{
+    if (!id || !id[0])
+        return carbs_fail(err, CARBS_EINVAL, "empty worker id");
+    if (strlen(id) >= CARBS_NAME_MAX)
+        return carbs_fail(err, CARBS_EINVAL, "worker id '%.32s...' is longer than %d bytes", id,
+                          CARBS_NAME_MAX - 1);
+    return 0;
+}
+
+static const char sql_sweep_exists[] = "SELECT 1 FROM sweeps WHERE id = ?1";
+
+int store__sweep_exists(store_t *st, int64_t sweep_id, carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    int rc = store__stmt(st, sql_sweep_exists, &s, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, sweep_id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return carbs_fail(err, CARBS_ENOTFOUND, "no sweep with id %lld in '%s'",
+                          (long long)sweep_id, st->path);
+    return store__fail(st, "look up a sweep in", err);
+}
+
+// ---- open and close ----
+
+static const char sql_probe[] =
+    "SELECT (SELECT application_id FROM pragma_application_id),"
+    " (SELECT user_version FROM pragma_user_version),"
+    " (SELECT count(*) FROM sqlite_schema)";
+
+/* Read what the file claims to be without writing anything. */
+static int probe(store_t *st, int *app_id, int *uv, int *n_tables, carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    int rc, ec;
+
+    if (sqlite3_prepare_v2(st->db, sql_probe, -1, &s, NULL) != SQLITE_OK) {
+        ec = sqlite3_errcode(st->db) & 0xff;
+        goto fail;
+    }
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *app_id = sqlite3_column_int(s, 0);
+        *uv = sqlite3_column_int(s, 1);
+        *n_tables = sqlite3_column_int(s, 2);
+        sqlite3_finalize(s);
+        return 0;
+    }
+    ec = sqlite3_errcode(st->db) & 0xff;
+    sqlite3_finalize(s);
+fail:
+    if (ec == SQLITE_NOTADB)
+        return carbs_fail(err, CARBS_EINVAL, "'%s' is not a SQLite database", st->path);
+    return store__fail(st, "read", err);
+}
+
+static const char sql_journal_wal[] = "PRAGMA journal_mode = WAL";
+static const char sql_pragmas[] = "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON";
+
+static int set_wal(store_t *st, carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    const unsigned char *mode;
+    int rc = store__stmt(st, sql_journal_wal, &s, err);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(s) != SQLITE_ROW)
+        return store__fail(st, "switch to WAL mode", err);
+    mode = sqlite3_column_text(s, 0);
+    rc = 0;
+    if (!mode || strcmp((const char *)mode, "wal") != 0)
+        rc = carbs_fail(err, CARBS_ESTORE, "cannot switch '%s' to WAL mode (got '%s')", st->path,
+                        mode ? (const char *)mode : "?");
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* Decide whether the probed file is ours to use, and migrate it. */
+static int adopt(store_t *st, carbs_err_t *err)
+{
+    int app_id = 0, uv = 0, n_tables = 0;
+    bool ro = st->flags & STORE_READONLY;
+    int rc = probe(st, &app_id, &uv, &n_tables, err);
+
+    if (rc < 0)
+        return rc;
+    if (app_id == 0 && uv == 0 && n_tables == 0) {
+        if (ro || !(st->flags & STORE_CREATE))
+            return carbs_fail(err, CARBS_EINVAL, "'%s' is an empty database, not a carbs store",
+                              st->path);
+    } else if (app_id != STORE_APPLICATION_ID) {
+        return carbs_fail(err, CARBS_EINVAL,
+                          "'%s' is a SQLite database but not a carbs store "
+                          "(application_id %d, %d schema objects)",
+                          st->path, app_id, n_tables);
+    } else if (uv > STORE_SCHEMA_VERSION) {
+        return carbs_fail(err, CARBS_EVERSION,
+                          "'%s' has schema version %d; this carbs knows up to %d: upgrade carbs",
+                          st->path, uv, STORE_SCHEMA_VERSION);
+    } else if (uv < STORE_SCHEMA_VERSION && ro) {
+        return carbs_fail(err, CARBS_EVERSION,
+                          "'%s' has schema version %d, older than %d: open it for writing once "
+                          "to upgrade it",
+                          st->path, uv, STORE_SCHEMA_VERSION);
+    }
+    if (sqlite3_exec(st->db, sql_pragmas, NULL, NULL, NULL) != SQLITE_OK)
+        return store__fail(st, "configure", err);
+    if (ro)
+        return 0;
+    rc = set_wal(st, err);
+    if (rc < 0)
+        return rc;
+    return store__migrate(st, uv, err);
+}
+
+store_t *store_open(const char *path, int flags, carbs_err_t *err)
+{
+    store_t *st = NULL;
+    struct stat sb;
+    bool ro = flags & STORE_READONLY;
+    int oflags = SQLITE_OPEN_NOMUTEX;
+    int rc;
+
+    if (!path || !path[0]) {
+        carbs_fail(err, CARBS_EINVAL, "empty store path");
+        return NULL;
+    }
+    if (stat(path, &sb) != 0) {
+        if (errno != ENOENT || ro || !(flags & STORE_CREATE)) {
+            carbs_fail(err, errno == ENOENT ? CARBS_ENOTFOUND : CARBS_EIO, "cannot open '%s': %s",
+                       path, strerror(errno));
+            return NULL;
+        }
+    } else if (!S_ISREG(sb.st_mode)) {
+        carbs_fail(err, CARBS_EINVAL, "cannot open '%s': not a regular file", path);
+        return NULL;
+    } else if (!ro && access(path, W_OK) != 0) {
+        carbs_fail(err, CARBS_EDENIED, "cannot open '%s' for writing: %s", path, strerror(errno));
+        return NULL;
+    }
+
+    st = xcalloc(1, sizeof(*st));
+    st->path = xstrdup(path);
+    st->flags = flags;
+    st->lock_fd = -1;
+    st->busy_ms = STORE_BUSY_TIMEOUT_MS;
+    if (ro)
+        oflags |= SQLITE_OPEN_READONLY;
+    else
+        oflags |= SQLITE_OPEN_READWRITE | ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
+        if (!st->db) {
+            carbs_fail(err, CARBS_ENOMEM, "cannot open '%s': out of memory", path);
+            goto fail;
+        }
+        store__fail(st, "open", err);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, st->busy_ms);
+    if (!ro && sqlite3_db_readonly(st->db, "main") == 1) {
+        carbs_fail(err, CARBS_EDENIED, "cannot open '%s' for writing: read-only file", path);
+        goto fail;
+    }
+    rc = adopt(st, err);
+    if (rc < 0)
+        goto fail;
+    return st;
+fail:
+    store_close(st);
+    return NULL;
+}
+
+void store_close(store_t *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->n_cache; i++)
+        sqlite3_finalize(st->cache[i].stmt);
+    sqlite3_close(st->db);
+    if (st->lock_fd >= 0) {
+        /* Forget our pid before letting go, so a reader never sees a stale
+         * one; a failure is harmless, the lock itself is what tells. */
+        int trunc = ftruncate(st->lock_fd, 0);
+        UNUSED(trunc);
+        close(st->lock_fd);
+    }
+    free(st->path);
+    free(st);
+}
+
+const char *store_path(const store_t *st)
+{
+    return st->path;
+}
+
+int store_set_busy_timeout(store_t *st, int ms, carbs_err_t *err)
+{
+    if (ms < 0)
+        return carbs_fail(err, CARBS_EINVAL, "negative busy timeout %d ms", ms);
+    st->busy_ms = ms;
+    if (sqlite3_busy_timeout(st->db, ms) != SQLITE_OK)
+        return store__fail(st, "set the busy timeout of", err);
+    return 0;
+}
+
+// ---- integrity and backup ----
+
+static const char sql_integrity[] = "PRAGMA integrity_check";
+static const char sql_fk_check[] = "PRAGMA foreign_key_check";
+
+int store_check(store_t *st, carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    int rc = store__begin(st, false, err);
+
+    if (rc >= 0)
+        rc = store__stmt(st, sql_integrity, &s, err);
+    if (rc >= 0) {
+        int step = sqlite3_step(s);
+        const unsigned char *text = step == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
+        if (step != SQLITE_ROW)
+            rc = store__fail(st, "check the integrity of", err);
+        else if (!text || strcmp((const char *)text, "ok") != 0)
+            rc = carbs_fail(err, CARBS_ESTORE, "'%s' failed its integrity check: %s", st->path,
+                            text ? (const char *)text : "?");
+    }
+    if (rc >= 0)
+        rc = store__stmt(st, sql_fk_check, &s, err);
+    if (rc >= 0) {
+        int step = sqlite3_step(s);
+        if (step == SQLITE_ROW)
+            rc = carbs_fail(err, CARBS_ESTORE,
+                            "'%s' failed its foreign key check: row %lld of table '%s' points "
+                            "to a missing row of '%s'",
+                            st->path, (long long)sqlite3_column_int64(s, 1),
+                            (const char *)sqlite3_column_text(s, 0),
+                            (const char *)sqlite3_column_text(s, 2));
+        else if (step != SQLITE_DONE)
+            rc = store__fail(st, "check the foreign keys of", err);
+    }
+    return store__end(st, rc, err);
+}
+
+static const char sql_vacuum_into[] = "VACUUM INTO ?1";
+
+int store_backup(store_t *st, const char *dest_path, carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    struct stat sb;
+    int rc;
+
+    if (!dest_path || !dest_path[0])
+        return carbs_fail(err, CARBS_EINVAL, "empty backup path");
+    if (stat(dest_path, &sb) == 0)
+        return carbs_fail(err, CARBS_EEXIST, "cannot back up '%s' to '%s': file exists", st->path,
+                          dest_path);
+    /* VACUUM cannot run inside a transaction; it is one by itself. */
+    rc = store__stmt(st, sql_vacuum_into, &s, err);
+    if (rc < 0)
+        return rc;
+    store__bind_text(s, 1, dest_path);
+    rc = store__step_done(st, s, "back up", err);
+    reset_all(st);
+    return rc;
+}
+
+// ---- the writer lock ----
+
+static int lock_path(const char *path, char *buf, size_t cap, carbs_err_t *err)
+{
+    int n = snprintf(buf, cap, "%s.lock", path);
+    if (n < 0 || (size_t)n >= cap)
+        return carbs_fail(err, CARBS_ETOOBIG, "store path '%s' is too long", path);
+    return 0;
+}
+
+/* The pid written in an open lock file, or -1 when unreadable. */
+static long read_pid(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    long pid;
+
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[n - 1] = '\0';
+    if (parse_long(buf, 1, 0x7fffffffL, &pid) < 0)
+        return -1;
+    return pid;
+}
+
+/* A holder probing with a shared lock can make our exclusive try fail for a
+ * moment; retry for this long before calling the lock taken. */
+#define STORE__LOCK_RETRY_MS 200
+
+int store_writer_lock(store_t *st, carbs_err_t *err)
+{
+    char lpath[4096], text[32];
+    int fd, n, got = -1;
+
+    if (st->lock_fd >= 0)
+        return 0;
+    if (st->flags & STORE_READONLY)
+        return carbs_fail(err, CARBS_EDENIED, "cannot take the writer lock of '%s': opened read-only",
+                          st->path);
+    if (lock_path(st->path, lpath, sizeof(lpath), err) < 0)
+        return CARBS_ETOOBIG;
+    fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return carbs_fail(err, CARBS_EIO, "cannot open '%s': %s", lpath, strerror(errno));
+    for (int waited = 0; waited <= STORE__LOCK_RETRY_MS; waited += 10) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        got = flock(fd, LOCK_EX | LOCK_NB);
+        if (got == 0 || errno != EWOULDBLOCK)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    if (got != 0) {
+        int e = errno;
+        long pid = read_pid(fd);
+        close(fd);
+        if (e != EWOULDBLOCK)
+            return carbs_fail(err, CARBS_EIO, "cannot lock '%s': %s", lpath, strerror(e));
+        if (pid > 0)
+            return carbs_fail(err, CARBS_EBUSY, "'%s' has another writer (carbs serve, pid %ld)",
+                              st->path, pid);
+        return carbs_fail(err, CARBS_EBUSY, "'%s' has another writer (pid unknown)", st->path);
+    }
+    n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        int e = errno;
+        close(fd);
+        return carbs_fail(err, CARBS_EIO, "cannot write '%s': %s", lpath, strerror(e));
+    }
+    st->lock_fd = fd;
+    return 0;
+}
+
+int store_writer_holder(const char *path, long *pid, carbs_err_t *err)
+{
+    char lpath[4096];
+    int fd;
+
+    *pid = 0;
+    if (lock_path(path, lpath, sizeof(lpath), err) < 0)
+        return CARBS_ETOOBIG;
+    fd = open(lpath, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return carbs_fail(err, CARBS_EIO, "cannot open '%s': %s", lpath, strerror(errno));
+    }
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN);
+    } else if (errno == EWOULDBLOCK) {
+        *pid = read_pid(fd);
+    } else {
+        int e = errno;
+        close(fd);
+        return carbs_fail(err, CARBS_EIO, "cannot probe '%s': %s", lpath, strerror(e));
+    }
+    close(fd);
+    return 0;
+}

@@ -1,0 +1,102 @@
+/*
+ * store_internal.h - what the store_*.c files share: the store_t body, the
+ * statement cache, transactions, SQLite error mapping and row readers.
+ *
+ * Every public call follows one shape: store__begin(), cached statements
+ * bound with parameters, then store__end(st, rc, err), which commits when rc
+ * is not negative and rolls back otherwise, and resets every cached statement
+ * so no read lock outlives the call.
+ */
+#ifndef CARBS_STORE_STORE_INTERNAL_H
+#define CARBS_STORE_STORE_INTERNAL_H
+
+#include "proto/common.h"
+#include "store/store.h"
+
+#include <sqlite3.h>
+
+/* Distinct SQL texts a store may prepare; each statement is a static const
+ * char, so the cache is keyed by its address. */
+#define STORE__CACHE_MAX 64
+
+struct store__cached {
+    const char *sql;
+    sqlite3_stmt *stmt;
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    int flags;
+    int busy_ms;
+    int lock_fd; /* writer lock file, -1 when not held */
+    struct store__cached cache[STORE__CACHE_MAX];
+    size_t n_cache;
+};
+
+/* The cached statement for sql (prepared on first use), reset and with its
+ * bindings cleared.  Returns 0 or CARBS_ESTORE. */
+int store__stmt(store_t *st, const char *sql, sqlite3_stmt **out, carbs_err_t *err);
+
+/* BEGIN IMMEDIATE when write, else BEGIN.  0, CARBS_EBUSY or CARBS_ESTORE. */
+int store__begin(store_t *st, bool write, carbs_err_t *err);
+
+/* Finish the call's transaction: COMMIT when rc >= 0, ROLLBACK otherwise
+ * (err keeps the first failure).  Resets the cached statements.  Returns rc,
+ * or the COMMIT's failure. */
+int store__end(store_t *st, int rc, carbs_err_t *err);
+
+/* Turn the connection's last SQLite error into a code and message:
+ * CARBS_EBUSY for busy/locked, CARBS_EDENIED for read-only, CARBS_ESTORE
+ * otherwise.  what says what failed ("add trial"). */
+int store__fail(store_t *st, const char *what, carbs_err_t *err);
+
+/* Step a statement that returns no rows; 0 or store__fail(). */
+int store__step_done(store_t *st, sqlite3_stmt *s, const char *what, carbs_err_t *err);
+
+// ---- binding and reading values ----
+
+/* Bind a double, or NULL when x is NaN (SQLite has no NaN). */
+int store__bind_real(sqlite3_stmt *s, int i, double x);
+/* Bind text borrowed from the caller, or NULL when str is NULL. */
+int store__bind_text(sqlite3_stmt *s, int i, const char *str);
+/* A REAL column, NaN when NULL. */
+double store__col_real(sqlite3_stmt *s, int i);
+/* A REAL column, 0 when NULL (timestamps). */
+double store__col_time(sqlite3_stmt *s, int i);
+/* A heap copy of a TEXT column (NULL when NULL) into *out.  0 or ENOMEM. */
+int store__col_strdup(sqlite3_stmt *s, int i, char **out);
+/* Copy a TEXT column into buf[cap] ("" when NULL), truncating. */
+void store__col_copy(sqlite3_stmt *s, int i, char *buf, size_t cap);
+
+/* The column list store__trial_read() expects, for table alias t. */
+#define STORE__TRIAL_COLS                                                                          \
+    "t.id, t.sweep, t.state, t.attempt, t.params, t.point, t.worker, t.lease_deadline, "           \
+    "t.pred_output, t.pred_cost, t.created, t.started, t.finished"
+#define STORE__TRIAL_NCOLS 13
+
+/* Read STORE__TRIAL_COLS starting at column col into *t (zeroed first).
+ * 0 or CARBS_ENOMEM (t then owns nothing). */
+int store__trial_read(sqlite3_stmt *s, int col, store_trial_t *t, carbs_err_t *err);
+
+/* Read "status, failure, message, output, cost, metrics, attempt, created"
+ * starting at column col into *r for trial_id.  0 or CARBS_ENOMEM. */
+#define STORE__RESULT_COLS                                                                         \
+    "r.status, r.failure, r.message, r.output, r.cost, r.metrics, r.attempt, r.created"
+int store__result_read(sqlite3_stmt *s, int col, int64_t trial_id, store_result_t *r,
+                       carbs_err_t *err);
+
+/* Whether sweep_id exists, inside the caller's transaction.  0 or
+ * CARBS_ENOTFOUND / CARBS_ESTORE. */
+int store__sweep_exists(store_t *st, int64_t sweep_id, carbs_err_t *err);
+
+/* Validate a worker id: non-empty and shorter than CARBS_NAME_MAX. */
+int store__check_worker(const char *id, carbs_err_t *err);
+
+// ---- schema (store_schema.c) ----
+
+/* Bring the database to STORE_SCHEMA_VERSION, one transaction per step,
+ * starting from user_version.  0 or a store__fail() code. */
+int store__migrate(store_t *st, int user_version, carbs_err_t *err);
+
+#endif
