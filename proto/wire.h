@@ -19,7 +19,11 @@
  *   CURVE keys, unless the config says insecure.  wire_server_open() enforces
  *   this rule; nothing else needs to.
  * - Frames above frame_max are never delivered: libzmq drops the sending
- *   connection (ZMQ_MAXMSGSIZE) and the receive path checks again.
+ *   connection (ZMQ_MAXMSGSIZE) and the receive path checks again.  Frames
+ *   the sender queued behind the oversized one on that connection are lost
+ *   with it; the client reconnects on its own and later frames arrive.
+ *   Both ends default to the same limit, and wire_client_send refuses a frame
+ *   over the client's own limit, so this only hits a misconfigured peer.
  * - No ZeroMQ type appears here; zmq.h is included only by proto/wire*.c.
  */
 #ifndef CARBS_PROTO_WIRE_H
