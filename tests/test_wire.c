@@ -16,6 +16,7 @@
 #include <ftw.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proto/log.h"
@@ -545,8 +546,7 @@ out:
 static bool frame_from_loop(const char *buf, const char *payload, size_t k)
 {
     for (size_t i = 0; i < k; i++) {
-        if (memcmp(buf, payload + i, 333) == 0)
-            return true;
+        if (memcmp(buf, payload + i, 333) == 0) return true;
     }
     return false;
 }
@@ -767,6 +767,55 @@ static void test_wire_key_loaders_reject_bad_files(void)
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), CARBS_EINVAL);
     wire_keypair_wipe(&kp);
     wire_keypair_wipe(&other);
+}
+
+/* Run "$CARBS_BIN keygen ARGS" with stdout to out_file; returns the exit code. */
+static int run_keygen(const char *args, const char *out_file)
+{
+    const char *bin = getenv("CARBS_BIN");
+    char cmd[1024];
+    int st;
+
+    fmt(cmd, sizeof(cmd), "'%s' keygen %s >'%s' 2>/dev/null", bin, args, out_file);
+    st = system(cmd);
+    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_wire_cli_keygen(void)
+{
+    const char *out = tmp_path("keygen.out");
+    char args[512], line[128], path[300];
+    char pub[WIRE_KEY_Z85_LEN + 1];
+    carbs_err_t err = {0};
+    size_t n = 0;
+    const char *text;
+
+    if (!getenv("CARBS_BIN")) {
+        fprintf(stderr, "CARBS_BIN not set: skipping the keygen command checks\n");
+        return;
+    }
+    fmt(args, sizeof(args), "--dir '%s' --name w-cli.3", tmp_path("cli-keys"));
+    CHECK_EQ(run_keygen(args, out), 0);
+    fmt(path, sizeof(path), "%s/w-cli.3.pub", tmp_path("cli-keys"));
+    CHECK_EQ(wire_key_load_public(path, pub, &err), 0);
+    CHECK_EQ(file_mode(path), 0644);
+    text = read_file(out, &n);
+    CHECK(text != NULL);
+    if (text) {
+        fmt(line, sizeof(line), "public_key: %s\n", pub);
+        CHECK(strstr(text, line) != NULL);
+        CHECK(strstr(text, "secret_key_file: ") == text);
+        CHECK(strstr(text, "/w-cli.3.key\npublic_key_file: ") != NULL);
+    }
+    fmt(path, sizeof(path), "%s/w-cli.3.key", tmp_path("cli-keys"));
+    CHECK_EQ(file_mode(path), 0600);
+    CHECK_EQ(run_keygen(args, out), 1); /* exists: a runtime failure */
+    CHECK_EQ(run_keygen("--help", out), 0);
+    text = read_file(out, &n);
+    CHECK(text && strncmp(text, "usage: carbs keygen", 19) == 0);
+    CHECK_EQ(run_keygen("--no-such-option", out), 2);
+    CHECK_EQ(run_keygen("--name 'bad/name'", out), 2);
+    CHECK_EQ(run_keygen("stray", out), 2);
 }
 
 // ---- CURVE and the allow-list ----
@@ -1007,6 +1056,7 @@ int main(void)
     RUN(test_wire_oversized_frame_dropped);
     RUN(test_wire_keygen_files_and_modes);
     RUN(test_wire_key_loaders_reject_bad_files);
+    RUN(test_wire_cli_keygen);
     RUN(test_wire_curve_allow_list);
     RUN(test_wire_curve_reload_and_wrong_server_key);
     tmp_cleanup();

@@ -19,6 +19,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"version", cmd_version, "print the version and build features"},
+    {"keygen", cmd_keygen, "write a CurveZMQ key pair for a worker or the service"},
 };
 
 static void usage(FILE *out)

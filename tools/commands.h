@@ -8,5 +8,6 @@
 #include "tools/cli.h"
 
 int cmd_version(int argc, char **argv, const cli_globals_t *g);
+int cmd_keygen(int argc, char **argv, const cli_globals_t *g);
 
 #endif
