@@ -35,8 +35,10 @@
 #define WIRE_ENDPOINT_MAX 255
 /* Longest ipc:// path: what fits in sockaddr_un.sun_path with its NUL. */
 #define WIRE_IPC_PATH_MAX 107
-/* Default and largest frame_max: results carry learning curves, so a few MiB. */
-#define WIRE_FRAME_MAX_DEFAULT ((size_t)4 << 20)
+/* Default and largest frame_max.  The default is the protocol's own limit
+ * (PROTO_FRAME_MAX in proto/msg.h, 1 MiB), stated here again so the wire
+ * stays independent of the codec; a caller may pass that constant. */
+#define WIRE_FRAME_MAX_DEFAULT ((size_t)1 << 20)
 #define WIRE_FRAME_MAX_LIMIT ((size_t)1 << 30)
 /* A ROUTER routing id is 1..255 bytes. */
 #define WIRE_PEER_ID_MAX 255
@@ -44,8 +46,11 @@
 #define WIRE_KEY_NAME_MAX 63
 /* A CurveZMQ key in Z85 text: 40 characters. */
 #define WIRE_KEY_Z85_LEN 40
-/* The conventional name of the service's key pair (docs/wire.md). */
+/* The key directory layout behind `--keys DIR` (docs/wire.md): the service
+ * reads DIR/service.key and allows every .pub in DIR/allow; a worker reads
+ * DIR/<its name>.key and DIR/service.pub. */
 #define WIRE_SERVICE_KEY_NAME "service"
+#define WIRE_ALLOW_DIR_NAME "allow"
 
 // ---- endpoints ----
 

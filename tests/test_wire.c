@@ -933,7 +933,8 @@ static void test_wire_curve_allow_list(void)
     CHECK(plain != NULL);
     if (!plain) goto out;
     CHECK_EQ(wire_client_send(plain, hello, sizeof(hello) - 1, &err), 0);
-    CHECK(cli_get_pumping(plain, srv, &buf, &len, 1000, &srv_frames, &err) < 0);
+    CHECK_EQ(cli_get_pumping(plain, srv, &buf, &len, 1500, &srv_frames, &err), CARBS_EDENIED);
+    CHECK(strstr(err.msg, "do both ends use curve") != NULL);
     CHECK(buf == NULL);
     CHECK_EQ(srv_frames, 0);
 
@@ -1019,7 +1020,7 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
     CHECK(wrong != NULL);
     if (!wrong) goto out;
     CHECK_EQ(wire_client_send(wrong, "hi", 2, &err), 0);
-    CHECK(cli_get_pumping(wrong, srv, &buf, &len, 800, &srv_frames, &err) < 0);
+    CHECK_EQ(cli_get_pumping(wrong, srv, &buf, &len, 1500, &srv_frames, &err), CARBS_EDENIED);
     CHECK(buf == NULL);
     CHECK_EQ(srv_frames, 0);
 
