@@ -420,7 +420,9 @@ static int server_poll(wire_server_t *srv, double deadline, carbs_err_t *err)
         int n = zmq_poll(items, srv->zap ? 2 : 1, wait);
 
         if (n < 0) {
-            if (errno == EINTR) return CARBS_ETIMEDOUT;
+            if (errno == EINTR)
+                return carbs_fail(err, CARBS_ETIMEDOUT, "wait on '%s' cut short by a signal",
+                                  srv->endpoint);
             return carbs_fail(err, CARBS_EIO, "cannot poll '%s': %s", srv->endpoint,
                               zmq_strerror(errno));
         }
@@ -429,7 +431,9 @@ static int server_poll(wire_server_t *srv, double deadline, carbs_err_t *err)
             if (rc < 0) return rc;
         }
         if (items[0].revents & ZMQ_POLLIN) return 0;
-        if (wait == 0) return CARBS_ETIMEDOUT;
+        if (wait == 0)
+            return carbs_fail(err, CARBS_ETIMEDOUT, "no frame on '%s' within the wait",
+                              srv->endpoint);
     }
 }
 
@@ -721,7 +725,9 @@ int wire_client_recv(wire_client_t *cli, char **buf, size_t *len, int timeout_ms
         size_t more_len = sizeof(more);
 
         if (zmq_poll(items, 2, wait) < 0) {
-            if (errno == EINTR) return CARBS_ETIMEDOUT;
+            if (errno == EINTR)
+                return carbs_fail(err, CARBS_ETIMEDOUT, "wait on '%s' cut short by a signal",
+                                  cli->endpoint);
             return carbs_fail(err, CARBS_EIO, "cannot poll '%s': %s", cli->endpoint,
                               zmq_strerror(errno));
         }

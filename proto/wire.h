@@ -230,8 +230,8 @@ typedef struct wire_keypair {
 } wire_keypair_t;
 
 /* Make a new key pair and write <dir>/<name>.key (both keys, mode 0600) and
- * <dir>/<name>.pub (public key only, mode 0644); creates dir (mode 0700) when
- * it does not exist.  name is 1..63 of [A-Za-z0-9._-], not starting with '.'.
+ * <dir>/<name>.pub (public key only, mode 0644); creates dir (mode 0700, not
+ * its parents) when it does not exist.  name is 1..63 of [A-Za-z0-9._-], not starting with '.'.
  * Never overwrites: returns CARBS_EEXIST when either file exists.  Returns 0,
  * CARBS_EINVAL for a bad name, CARBS_EIO when a file cannot be written
  * (nothing is left behind). */

@@ -520,6 +520,8 @@ static void test_wire_wait_then_recv(void)
     if (!srv) return;
     t0 = now_monotonic();
     CHECK_EQ(wire_server_wait(srv, 60, &err), CARBS_ETIMEDOUT);
+    CHECK_EQ(err.code, CARBS_ETIMEDOUT);
+    CHECK(strstr(err.msg, "no frame on 'tcp://127.0.0.1:") != NULL);
     CHECK(now_monotonic() - t0 >= 0.055);
     CHECK_EQ(wire_server_wait(srv, 0, &err), CARBS_ETIMEDOUT);
     CHECK_EQ(wire_server_recv(srv, &peer, &buf, &len, 0, &err), CARBS_ETIMEDOUT);
