@@ -1,0 +1,93 @@
+/*
+ * backend.h - what every compute backend of the embedded trainer provides
+ * (STYLE.md H31).  No CUDA types here.
+ *
+ * A backend owns the model's parameters, gradients, AdamW moments and
+ * activations for one batch shape, allocated once in open(); nothing it
+ * does afterwards allocates.  The trainer (trainer.c) drives it through
+ * this table only and never contains an #ifdef: `cpu` (OpenBLAS sgemm +
+ * OpenMP, trainer/cpu.c) is always built; a `cuda` backend (cuBLAS, bf16
+ * mixed precision, NCCL all-reduce inside step()) registers itself in
+ * backend.c's table when the build finds nvcc, with the same contract.
+ *
+ * Every op returns 0 or a negative CARBS_E* code.  A state is used by one
+ * thread at a time; the backend makes its own threads inside a call.
+ */
+#ifndef CARBS_TRAINER_BACKEND_H
+#define CARBS_TRAINER_BACKEND_H
+
+#include "trainer/model.h"
+
+/* How a backend is opened (not hyperparameters: they do not change what
+ * is computed, only where and how fast). */
+typedef struct backend_opts {
+    size_t batch; /* sequences per training step (B); 0 means 1 */
+    int threads;  /* CPU threads; 0 means 1 */
+    int device;   /* first device ordinal for device backends */
+    int n_devices; /* devices to all-reduce across; 0 means 1 */
+} backend_opts_t;
+
+/* One optimizer step's hyperparameters (the schedule's lr of this step). */
+typedef struct backend_step {
+    float lr, beta1, beta2, eps, weight_decay;
+    float grad_clip; /* clip the global gradient norm to this; 0 = no clipping */
+    int64_t t;       /* 1-based step number, for AdamW's bias correction */
+} backend_step_t;
+
+typedef struct backend_ops {
+    const char *name; /* "cpu", "cuda" */
+
+    /* Bytes open() will allocate for lay and opt (host and device
+     * together): the trainer checks it against free memory first. */
+    size_t (*memory_bytes)(const model_layout_t *lay, const backend_opts_t *opt);
+
+    /* Allocate everything for lay (copied) and opt; cfg gives rope_base.
+     * Returns 0 and *state, CARBS_ENOMEM when the allocation fails (a
+     * clean trial failure), or CARBS_ECUDA; err says which. */
+    int (*open)(void **state, const model_layout_t *lay, const trainer_config_t *cfg,
+                const backend_opts_t *opt, carbs_err_t *err);
+    /* Free the state; NULL is a no-op. */
+    void (*close)(void *state);
+
+    /* Parameters: model_init() with init_std and seed, or copied in/out as
+     * one host buffer of lay->n_floats floats; AdamW moments are zeroed by
+     * init_params and set_params.  get_grads copies the gradient of the
+     * last forward_backward. */
+    int (*init_params)(void *state, double init_std, uint64_t seed);
+    int (*set_params)(void *state, const float *params);
+    int (*get_params)(void *state, float *params);
+    int (*get_grads)(void *state, float *grads);
+
+    /* Copy a batch of batch x seq_len input ids and their next-token
+     * targets (row-major, host memory, borrowed). */
+    int (*load_batch)(void *state, const int32_t *tokens, const int32_t *targets);
+    /* Forward and backward over the loaded batch: *loss_out is the mean
+     * cross-entropy; gradients are overwritten. */
+    int (*forward_backward)(void *state, float *loss_out);
+    /* Clip and apply AdamW (after an all-reduce on multi-device
+     * backends).  *grad_norm_out gets the norm before clipping.  Returns
+     * CARBS_EDIVERGED, parameters untouched, when the norm is not finite. */
+    int (*step)(void *state, const backend_step_t *hp, float *grad_norm_out);
+    /* Forward only over the loaded batch: the mean cross-entropy. */
+    int (*eval)(void *state, float *loss_out);
+    /* Score one sequence tokens[0..n) (n <= seq_len) for multiple-choice
+     * evaluation: nll[p] = -log P(tokens[p] | tokens[0..p)) for p in
+     * [max(1, n_prefix), n); other entries are not touched.  Rows below
+     * n_prefix are reused from the previous score call, so a context is
+     * computed once and shared across its choices: the caller guarantees
+     * that tokens[0..n_prefix) equal that call's and that nothing but
+     * score ran in between.  n_prefix = 0 computes everything. */
+    int (*score)(void *state, const int32_t *tokens, size_t n_prefix, size_t n, float *nll);
+} backend_ops_t;
+
+/* The backend registered as name ("cpu"; "cuda" when built), or NULL when
+ * none is compiled in under that name.  The table is static: never free. */
+const backend_ops_t *backend_find(const char *name);
+
+/* Names of every compiled-in backend, NULL-terminated; static. */
+const char *const *backend_names(void);
+
+/* The CPU backend's table (trainer/cpu.c). */
+const backend_ops_t *cpu_backend(void);
+
+#endif
