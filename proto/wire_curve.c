@@ -322,14 +322,29 @@ int wire__allow_load(const char *dir, wire__allow_t *out, carbs_err_t *err)
     if (!d)
         return carbs_fail(err, CARBS_EIO, "cannot open allow-list directory '%s': %s", dir,
                           strerror(errno));
-    while ((errno = 0, de = readdir(d)) != NULL) {
-        size_t n = strlen(de->d_name);
+    for (;;) {
+        size_t n;
         wire__allowed_t a;
 
+        errno = 0;
+        de = readdir(d);
+        if (!de) {
+            if (errno != 0)
+                rc = carbs_fail(err, CARBS_EIO, "cannot read allow-list directory '%s': %s", dir,
+                                strerror(errno));
+            break;
+        }
+        n = strlen(de->d_name);
         if (n <= 4 || strcmp(de->d_name + n - 4, ".pub") != 0 || de->d_name[0] == '.') continue;
-        if (n - 4 > WIRE_KEY_NAME_MAX) {
-            rc = carbs_fail(err, CARBS_EINVAL, "allow-list '%s': key name '%s' is too long", dir,
-                            de->d_name);
+        memset(&a, 0, sizeof(a));
+        if (n - 4 <= WIRE_KEY_NAME_MAX) {
+            memcpy(a.name, de->d_name, n - 4);
+            a.name[n - 4] = '\0';
+        }
+        if (n - 4 > WIRE_KEY_NAME_MAX || !key_name_valid(a.name)) {
+            rc = carbs_fail(err, CARBS_EINVAL,
+                            "allow-list '%s': '%s' is not a key name (1-%d of A-Z a-z 0-9 . _ -)",
+                            dir, de->d_name, WIRE_KEY_NAME_MAX);
             goto out;
         }
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path)) {
@@ -338,18 +353,12 @@ int wire__allow_load(const char *dir, wire__allow_t *out, carbs_err_t *err)
         }
         rc = wire_key_load_public(path, z85, err);
         if (rc < 0) goto out;
-        memset(&a, 0, sizeof(a));
         zmq_z85_decode(a.key, z85);
-        memcpy(a.name, de->d_name, n - 4);
-        a.name[n - 4] = '\0';
         if (DA_PUSH(&out->keys, a)) {
             rc = carbs_fail(err, CARBS_ENOMEM, "allow-list '%s': out of memory", dir);
             goto out;
         }
     }
-    if (errno != 0)
-        rc = carbs_fail(err, CARBS_EIO, "cannot read allow-list directory '%s': %s", dir,
-                        strerror(errno));
 out:
     closedir(d);
     if (rc < 0) wire__allow_release(out);

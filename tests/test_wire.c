@@ -1008,6 +1008,15 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
     CHECK_EQ(wire_server_reload_allow(srv, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "broken.pub") != NULL);
     CHECK_EQ(wire_server_n_allowed(srv), 2);
+    CHECK_EQ(remove(dst), 0);
+    /* So does a good key under a name that cannot be a user id. */
+    fmt(src, sizeof(src), "%s/w-stranger.pub", fx.keys);
+    fmt(dst, sizeof(dst), "%s/two words.pub", fx.allow);
+    text = read_file(src, &len);
+    CHECK(text && write_file(dst, text, len) == 0);
+    CHECK_EQ(wire_server_reload_allow(srv, &err), CARBS_EINVAL);
+    CHECK(strstr(err.msg, "'two words.pub' is not a key name") != NULL);
+    CHECK_EQ(wire_server_n_allowed(srv), 2);
 
     /* The right client key, but another key as the service's public key. */
     {
