@@ -247,6 +247,11 @@ int corpus_add_sotu(corpus_t *c, const char *name, int year, const char *raw, si
         }
         if (buf_put(&text, &ch, 1))
             goto nomem;
+        /* "forms.Each": a paragraph break the edition lost */
+        if ((ch == '.' || ch == '?' || ch == '!') && i > 0 && raw[i - 1] >= 'a' &&
+            raw[i - 1] <= 'z' && i + 2 < n && raw[i + 1] >= 'A' && raw[i + 1] <= 'Z' &&
+            raw[i + 2] >= 'a' && raw[i + 2] <= 'z' && buf_put(&text, " ", 1))
+            goto nomem;
     }
     while (text.n && text.v[text.n - 1] == ' ')
         text.v[--text.n] = '\0';

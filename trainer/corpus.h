@@ -73,7 +73,8 @@ int corpus_add_brown(corpus_t *c, const char *name, const char *raw, size_t n, c
  * document name; year is its year.  Editorial annotations ("[Laughter]",
  * "[Applause]", "[p.8]", "[sic]", "[missing text]", footnote numbers) are
  * removed, other brackets keep their words, whitespace runs become single
- * spaces, and the text is cut into sentences after '.', '?' or '!' followed
+ * spaces, a space is put back where a lost paragraph break glued two
+ * sentences ("forms.Each"), and the text is cut into sentences after '.', '?' or '!' followed
  * by a space and a capital, digit or quote, except after a common
  * abbreviation or an initial.  Returns like corpus_add_brown. */
 int corpus_add_sotu(corpus_t *c, const char *name, int year, const char *raw, size_t n,
