@@ -58,7 +58,10 @@ store_export_iter_t *store_export_iter_new(store_t *st, int64_t sweep_id, carbs_
         if (rc >= 0)
             sqlite3_bind_int64(s, 1, sweep_id);
     }
-    while (rc >= 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    while (rc >= 0) {
+        step = sqlite3_step(s);
+        if (step != SQLITE_ROW)
+            break;
         store_record_t rec;
         rc = record_read(s, &rec, err);
         if (rc >= 0 && DA_PUSH(&it->rows, rec) < 0) {

@@ -204,7 +204,10 @@ int store_sweep_counts(store_t *st, int64_t sweep_id, size_t counts[CARBS_TRIAL_
         rc = store__stmt(st, sql_sweep_state_counts, &s, err);
     if (rc >= 0) {
         sqlite3_bind_int64(s, 1, sweep_id);
-        while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        for (;;) {
+            step = sqlite3_step(s);
+            if (step != SQLITE_ROW)
+                break;
             const unsigned char *name = sqlite3_column_text(s, 0);
             int k = carbs_trial_state_parse(name ? (const char *)name : "");
             if (k >= 0)
@@ -243,7 +246,10 @@ store_sweep_iter_t *store_sweep_iter_new(store_t *st, unsigned states, carbs_err
 
     if (rc >= 0)
         rc = store__stmt(st, sql_sweep_all, &s, err);
-    while (rc >= 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    while (rc >= 0) {
+        step = sqlite3_step(s);
+        if (step != SQLITE_ROW)
+            break;
         store_sweep_t row;
         rc = sweep_read(s, &row, err);
         if (rc < 0)

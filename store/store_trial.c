@@ -535,7 +535,10 @@ int store_curve_get(store_t *st, int64_t trial_id, carbs_curve_point_t **pts, si
         rc = store__stmt(st, sql_curve_get, &s, err);
     if (rc >= 0)
         sqlite3_bind_int64(s, 1, trial_id);
-    while (rc >= 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    while (rc >= 0) {
+        step = sqlite3_step(s);
+        if (step != SQLITE_ROW)
+            break;
         carbs_curve_point_t p;
         p.step = sqlite3_column_int64(s, 0);
         p.tokens = store__col_real(s, 1);
@@ -580,7 +583,10 @@ static store_trial_iter_t *collect(store_t *st, sqlite3_stmt *s, int rc, carbs_e
     store_trial_iter_t *it = xcalloc(1, sizeof(*it));
     int step = SQLITE_DONE;
 
-    while (rc >= 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    while (rc >= 0) {
+        step = sqlite3_step(s);
+        if (step != SQLITE_ROW)
+            break;
         store_trial_t row;
         rc = store__trial_read(s, 0, &row, err);
         if (rc >= 0 && DA_PUSH(&it->rows, row) < 0) {

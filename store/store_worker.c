@@ -132,7 +132,10 @@ store_worker_iter_t *store_worker_iter_new(store_t *st, carbs_err_t *err)
 
     if (rc >= 0)
         rc = store__stmt(st, sql_worker_all, &s, err);
-    while (rc >= 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    while (rc >= 0) {
+        step = sqlite3_step(s);
+        if (step != SQLITE_ROW)
+            break;
         store_worker_t row;
         rc = worker_read(s, &row, err);
         if (rc >= 0 && DA_PUSH(&it->rows, row) < 0) {

@@ -61,7 +61,8 @@ static unsigned char *read_file(const char *path, size_t *n)
     *n = 0;
     if (!f)
         return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+    len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len >= 0 && fseek(f, 0, SEEK_SET) == 0) {
         buf = xmalloc((size_t)len + 1);
         *n = fread(buf, 1, (size_t)len, f);
     }
@@ -1355,7 +1356,10 @@ static void remove_dir(const char *dir)
     char path[512];
     if (!d)
         return;
-    while ((e = readdir(d)) != NULL) {
+    for (;;) {
+        e = readdir(d);
+        if (!e)
+            break;
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);

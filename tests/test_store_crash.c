@@ -270,7 +270,9 @@ static void test_store_crash_rounds(void)
          * drawn delay while collecting its acknowledgements. */
         int64_t hello = -1;
         struct pollfd p = {.fd = fds[0], .events = POLLIN};
-        CHECK(poll(&p, 1, 20000) == 1 && read(fds[0], &hello, sizeof(hello)) == sizeof(hello));
+        int ready = poll(&p, 1, 20000);
+        ssize_t got = ready == 1 ? read(fds[0], &hello, sizeof(hello)) : -1;
+        CHECK_EQ(got, (ssize_t)sizeof(hello));
         CHECK_EQ(hello, 0);
         size_t acked_before = acks.n;
         collect_acks(fds[0], now_monotonic() + delay_ms / 1000.0, &acks);
