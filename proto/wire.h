@@ -127,9 +127,11 @@ typedef struct wire_server wire_server_t;
  * the service's public key and hold a key whose .pub is in cfg->allow (read
  * once here; see wire_server_reload_allow).  Returns the server (the caller
  * closes it with wire_server_close), or NULL with err filled: CARBS_EINVAL
- * for a bad endpoint or config, CARBS_EDENIED for a non-local endpoint
- * without keys or --insecure, CARBS_EIO when a key file or the allow-list
- * cannot be read or the bind fails (address in use). */
+ * for a bad endpoint or config or a malformed key file or allow-list entry,
+ * CARBS_ETOOBIG for an over-long endpoint, CARBS_EDENIED for a non-local
+ * endpoint without keys or --insecure, CARBS_EIO when a key file or the
+ * allow-list cannot be read or the bind fails (address in use).  An empty
+ * allow-list is allowed (no client can connect; a warning is logged). */
 wire_server_t *wire_server_open(const wire_server_config_t *cfg, carbs_err_t *err);
 
 /* Unbind and free everything; frames not yet sent are dropped.  srv may be

@@ -524,6 +524,13 @@ static void test_wire_wait_then_recv(void)
     CHECK(strstr(err.msg, "no frame on 'tcp://127.0.0.1:") != NULL);
     CHECK(now_monotonic() - t0 >= 0.055);
     CHECK_EQ(wire_server_wait(srv, 0, &err), CARBS_ETIMEDOUT);
+    {
+        /* The same port twice: the second bind fails, saying so. */
+        wire_server_config_t again = {.endpoint = wire_server_endpoint(srv)};
+        CHECK(wire_server_open(&again, &err) == NULL);
+        CHECK_EQ(err.code, CARBS_EIO);
+        CHECK(strstr(err.msg, "Address already in use") != NULL);
+    }
     CHECK_EQ(wire_server_recv(srv, &peer, &buf, &len, 0, &err), CARBS_ETIMEDOUT);
     {
         wire_client_config_t ccfg = {.endpoint = wire_server_endpoint(srv), .identity = "w"};
