@@ -20,6 +20,7 @@ static const struct command {
 } commands[] = {
     {"version", cmd_version, "print the version and build features"},
     {"keygen", cmd_keygen, "write a CurveZMQ key pair for a worker or the service"},
+    {"data", cmd_data, "fetch and prepare the embedded trainer's corpus and question sets"},
 };
 
 static void usage(FILE *out)
