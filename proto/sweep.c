@@ -1184,41 +1184,51 @@ static int check_embedded(vctx_t *c, const sweep__node_t *root, const sweep_spec
     return 0;
 }
 
-/* Parameters a synthetic function takes: exact count, or a minimum. */
+/* True when name is a searched numeric parameter or a numeric fixed value. */
+static bool has_number(const sweep_spec_t *s, const char *name)
+{
+    const carbs_param_t *p = carbs_space_find(&s->parameters, name);
+    const carbs_value_t *v = carbs_params_find(&s->fixed, name);
+
+    return (p && p->space != CARBS_SPACE_CATEGORICAL) || (v && !v->is_str);
+}
+
+/* The inputs each synthetic function reads by name (worker/synthetic.h):
+ * branin x, y; hartmann6 x1..x6; rosenbrock x1, x2, ...; sphere x1, ...;
+ * scaling n_params (or d_model and n_layers) and tokens. */
 static int check_synthetic(vctx_t *c, const sweep__node_t *root, const sweep_spec_t *s)
 {
-    static const struct {
-        sweep_synth_t fn;
-        size_t n;
-        bool exact;
-    } dims[] = {
-        {SWEEP_SYNTH_BRANIN, 2, true},
-        {SWEEP_SYNTH_HARTMANN6, 6, true},
-        {SWEEP_SYNTH_ROSENBROCK, 2, false},
-        {SWEEP_SYNTH_SPHERE, 1, false},
-        {SWEEP_SYNTH_SCALING, 1, false},
+    static const char *const needs[SWEEP_SYNTH_COUNT][7] = {
+        [SWEEP_SYNTH_BRANIN] = {"x", "y"},
+        [SWEEP_SYNTH_HARTMANN6] = {"x1", "x2", "x3", "x4", "x5", "x6"},
+        [SWEEP_SYNTH_ROSENBROCK] = {"x1", "x2"},
+        [SWEEP_SYNTH_SPHERE] = {"x1"},
+        [SWEEP_SYNTH_SCALING] = {"tokens"},
     };
     const sweep__node_t *m = get(root, "synthetic"), *fa = get(m, "fail_above");
+    const sweep__node_t *fn = get(m, "function");
+    const char *name = sweep_synth_name(s->synthetic.function);
     char path[PATH_MAX_LEN];
-    size_t numeric = 0;
 
-    for (size_t i = 0; i < s->parameters.n; i++)
-        numeric += s->parameters.v[i].space != CARBS_SPACE_CATEGORICAL;
-    for (size_t i = 0; i < ARRAY_SIZE(dims); i++) {
-        if (dims[i].fn != s->synthetic.function)
-            continue;
-        if ((dims[i].exact && numeric != dims[i].n) || numeric < dims[i].n)
-            return vfail(c, get(m, "function"), "synthetic.function",
-                         "'%s' takes %s %zu numeric parameters (the sweep searches %zu)",
-                         sweep_synth_name(s->synthetic.function),
-                         dims[i].exact ? "exactly" : "at least", dims[i].n, numeric);
+    for (size_t i = 0; i < 7 && needs[s->synthetic.function][i]; i++) {
+        const char *need = needs[s->synthetic.function][i];
+        if (!has_number(s, need))
+            return vfail(c, fn, "synthetic.function",
+                         "'%s' reads a number '%s' from the parameters or fixed (not found)",
+                         name, need);
     }
+    if (s->synthetic.function == SWEEP_SYNTH_SCALING && !has_number(s, "n_params") &&
+        !(has_number(s, "d_model") && has_number(s, "n_layers")))
+        return vfail(c, fn, "synthetic.function",
+                     "'scaling' reads n_params, or d_model and n_layers, from the parameters or "
+                     "fixed (not found)");
     for (size_t i = 0; fa && i + 1 < fa->kids.n; i += 2) {
-        const carbs_param_t *p = carbs_space_find(&s->parameters, fa->kids.v[i].text);
+        const char *key = fa->kids.v[i].text;
 
-        join(path, "synthetic.fail_above", fa->kids.v[i].text);
-        if (!p || p->space == CARBS_SPACE_CATEGORICAL)
-            return vfail(c, &fa->kids.v[i], path, "not a numeric searched parameter");
+        join(path, "synthetic.fail_above", key);
+        if (!has_number(s, key) && strcmp(key, "output") != 0 && strcmp(key, "cost") != 0)
+            return vfail(c, &fa->kids.v[i], path,
+                         "not a numeric parameter or fixed value (nor output or cost)");
     }
     return 0;
 }
