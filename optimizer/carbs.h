@@ -173,6 +173,15 @@ int carbs_observe(carbs_t *c, const carbs_obs_t *obs, carbs_err_t *err);
  * the hyperparameters).  0 or CARBS_ENOTFOUND. */
 int carbs_forget(carbs_t *c, int64_t id, carbs_err_t *err);
 
+/* Bulk-load n observations from another source (an import, a warm start),
+ * as the reference's initialize_from_observations (§4): each is told with
+ * carbs_observe (ids not pending are fine), then the search center moves to
+ * the input of the best success among them; a failure never becomes the
+ * center (§16.5 fixed).  Not for resuming a handle: replay and
+ * carbs_restore do that.  Returns 0 or the first observation's error
+ * (CARBS_EINVAL, CARBS_ENOMEM), with the earlier ones kept. */
+int carbs_load(carbs_t *c, const carbs_obs_t *obs, size_t n, carbs_err_t *err);
+
 size_t carbs_n_success(const carbs_t *c);
 size_t carbs_n_failure(const carbs_t *c);
 size_t carbs_n_pending(const carbs_t *c);
