@@ -1,0 +1,643 @@
+/*
+ * cmd_sweep.c - `carbs sweep create|list|show|pause|resume|stop`
+ * (DESIGN.md §2 step 1, §5, §6).
+ *
+ * create validates the whole sweep file before it opens the store, so an
+ * invalid file never leaves anything behind (exit 2).  Commands that change
+ * a sweep obey the writer rule of DESIGN.md §5: when `carbs serve` holds the
+ * store they refuse (exit 1) rather than write behind its back; sending the
+ * request to the service instead comes with the service's client requests.
+ * list and show open the store read-only.  Output follows STYLE.md H37:
+ * JSON by default, --format table|csv for people and spreadsheets.
+ */
+#include "proto/common.h"
+#include "tools/commands.h"
+
+#include <getopt.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/sweep.h"
+#include "store/store.h"
+
+#define SWEEP_PORT 5555 /* the port the printed serve/worker commands use */
+
+static const char usage_text[] =
+    "carbs sweep <verb> [options]\n"
+    "\n"
+    "  create FILE [--db PATH] [--name NAME]   validate a sweep file (YAML or JSON) and store it\n"
+    "  list [--db PATH] [--format json|table|csv]\n"
+    "                                          every sweep with its state and trial counts\n"
+    "  show SWEEP [--db PATH] [--format json|table]\n"
+    "                                          one sweep (id or name): canonical spec, counts\n"
+    "  pause SWEEP [--db PATH]                 hand out no new trials\n"
+    "  resume SWEEP [--db PATH]                undo pause (a stopped sweep stays stopped)\n"
+    "  stop SWEEP [--db PATH]                  end the sweep for good\n"
+    "\n"
+    "The store is --db, else the global --db, else $CARBS_DB, else ./carbs.db.\n"
+    "The sweep file is described in docs/sweep-file.md.\n";
+
+typedef enum fmt { FMT_JSON, FMT_TABLE, FMT_CSV } fmt_t;
+
+// ---- output helpers ----
+
+/* s as a JSON string. */
+static void put_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+/* s as a CSV field (RFC 4180 quoting when needed). */
+static void put_csv_str(const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+/* s quoted for a POSIX shell when it holds anything but safe characters. */
+static void put_shell_word(const char *s)
+{
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789_-./:=+@%,";
+
+    if (*s && strspn(s, safe) == strlen(s)) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*s);
+    }
+    putchar('\'');
+}
+
+static void iso_time(double t, char *buf, size_t cap)
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+
+    if (t <= 0 || !gmtime_r(&secs, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, cap, "-");
+}
+
+static int parse_format(const char *arg, bool allow_csv, fmt_t *out)
+{
+    if (strcmp(arg, "json") == 0)
+        *out = FMT_JSON;
+    else if (strcmp(arg, "table") == 0)
+        *out = FMT_TABLE;
+    else if (allow_csv && strcmp(arg, "csv") == 0)
+        *out = FMT_CSV;
+    else
+        return CARBS_EINVAL;
+    return 0;
+}
+
+/* getopt_long over argv (argv[0] is the verb) with the options every verb
+ * shares; returns -1 when done, 'h', a verb's own option, or '?' after
+ * printing the usage error.  *err_exit is set to the exit code on '?'. */
+static int next_opt(int argc, char **argv, const char *verb_usage, const struct option *opts,
+                    int *err_exit)
+{
+    int c = getopt_long(argc, argv, ":h", opts, NULL);
+
+    if (c == '?') {
+        *err_exit = cli_usage_error(verb_usage, "unknown option '%s'", argv[optind - 1]);
+    } else if (c == ':') {
+        *err_exit = cli_usage_error(verb_usage, "option '%s' needs a value", argv[optind - 1]);
+        c = '?';
+    }
+    return c;
+}
+
+/* Refuse to write while a service holds the store (DESIGN.md §5).  Returns
+ * 0, or an exit code after printing why. */
+static int check_no_writer(const char *db)
+{
+    carbs_err_t err = {0};
+    long pid = 0;
+
+    if (store_writer_holder(db, &pid, &err) < 0)
+        return cli_fail(&err);
+    if (pid == 0)
+        return 0;
+    if (pid > 0)
+        return cli_error(CLI_EXIT_FAIL,
+                         "the store '%s' is held by a running service (pid %ld); stop it "
+                         "before changing sweeps directly (sending changes to the service is "
+                         "not supported yet)",
+                         db, pid);
+    return cli_error(CLI_EXIT_FAIL,
+                     "the store '%s' is held by a running service; stop it before changing "
+                     "sweeps directly (sending changes to the service is not supported yet)",
+                     db);
+}
+
+/* One positional argument after the options, or a usage error. */
+static int one_operand(int argc, char **argv, const char *verb_usage, const char *what,
+                       const char **out)
+{
+    if (optind >= argc)
+        return cli_usage_error(verb_usage, "missing %s", what);
+    if (optind + 1 < argc)
+        return cli_usage_error(verb_usage, "unexpected argument '%s'", argv[optind + 1]);
+    *out = argv[optind];
+    return 0;
+}
+
+// ---- create ----
+
+static int sweep_create(int argc, char **argv, const cli_globals_t *g)
+{
+    static const char u[] = "carbs sweep create FILE [--db PATH] [--name NAME]";
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"name", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL, *name = NULL, *file = NULL, *db;
+    sweep_spec_t spec = {0};
+    carbs_err_t err = {0};
+    store_t *st = NULL;
+    char *json = NULL, host[256];
+    int64_t id = 0;
+    int c, rc = CLI_EXIT_OK;
+
+    while ((c = next_opt(argc, argv, u, opts, &rc)) != -1) {
+        if (c == '?')
+            return rc;
+        if (c == 'h') {
+            printf("usage: %s\n\nValidate FILE and store it as a new, active sweep; --name "
+                   "overrides the file's name.\n",
+                   u);
+            return CLI_EXIT_OK;
+        }
+        if (c == 'd')
+            db_opt = optarg;
+        else if (c == 'n')
+            name = optarg;
+    }
+    rc = one_operand(argc, argv, u, "the sweep file", &file);
+    if (rc)
+        return rc;
+    db = cli_pick_db(g, db_opt);
+    /* validate everything before the store is touched */
+    if (sweep_spec_load(file, &spec, &err) < 0) {
+        rc = err.code == CARBS_ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+        cli_error(rc, "%s", err.msg);
+        goto out;
+    }
+    if (name) {
+        if (sweep_name_check(name, &err) < 0) {
+            rc = cli_error(CLI_EXIT_USAGE, "--name: %s", err.msg);
+            goto out;
+        }
+        str_copy(spec.name, sizeof(spec.name), name);
+    }
+    if (sweep_spec_to_json(&spec, &json, &err) < 0) {
+        rc = cli_fail(&err);
+        goto out;
+    }
+    rc = check_no_writer(db);
+    if (rc)
+        goto out;
+    st = store_open(db, STORE_CREATE, &err);
+    if (!st) {
+        rc = cli_fail(&err);
+        goto out;
+    }
+    if (store_sweep_create(st, spec.name, json, &id, &err) < 0) {
+        if (err.code == CARBS_EEXIST)
+            rc = cli_error(CLI_EXIT_FAIL,
+                           "a sweep named '%s' already exists in '%s' (pick another with "
+                           "--name, or see 'carbs sweep show %s')",
+                           spec.name, db, spec.name);
+        else
+            rc = cli_fail(&err);
+        goto out;
+    }
+    if (gethostname(host, sizeof(host)) != 0 || !host[0])
+        snprintf(host, sizeof(host), "HOST");
+    host[sizeof(host) - 1] = '\0';
+    printf("created sweep %lld '%s' in %s\n", (long long)id, spec.name, db);
+    printf("start the service (once):\n  carbs serve --db ");
+    put_shell_word(db);
+    printf(" --bind 'tcp://*:%d'\n", SWEEP_PORT);
+    printf("start a worker on each node:\n  carbs worker --connect tcp://%s:%d\n", host,
+           SWEEP_PORT);
+    rc = CLI_EXIT_OK;
+out:
+    store_close(st);
+    free(json);
+    sweep_spec_release(&spec);
+    return rc;
+}
+
+// ---- list ----
+
+typedef struct row_info {
+    size_t counts[CARBS_TRIAL_STATE_COUNT];
+    double cost_spent;
+    const char *trainer, *metric, *goal;
+    char created[32];
+} row_info_t;
+
+/* Counts and the spec's headline of one sweep; a spec that no longer parses
+ * shows as "?" rather than hiding the sweep. */
+static int row_info(store_t *st, const store_sweep_t *sw, sweep_spec_t *spec, row_info_t *ri,
+                    carbs_err_t *err)
+{
+    carbs_err_t perr = {0};
+
+    memset(ri, 0, sizeof(*ri));
+    if (store_sweep_counts(st, sw->id, ri->counts, &ri->cost_spent, err) < 0)
+        return err->code;
+    ri->trainer = ri->metric = ri->goal = "?";
+    if (sw->spec_json && sweep_spec_from_json(sw->spec_json, spec, &perr) == 0) {
+        ri->trainer = proto_trainer_name(spec->trainer);
+        ri->metric = spec->metric.name;
+        ri->goal = sweep_goal_name(spec->metric.goal);
+    }
+    iso_time(sw->created, ri->created, sizeof(ri->created));
+    return 0;
+}
+
+static store_t *open_read(const char *db, carbs_err_t *err)
+{
+    store_t *st = store_open(db, STORE_READONLY, err);
+
+    if (!st && err->code == CARBS_ENOTFOUND)
+        carbs_fail(err, CARBS_ENOTFOUND, "no store at '%s' (create a sweep first)", db);
+    return st;
+}
+
+static int sweep_list(int argc, char **argv, const cli_globals_t *g)
+{
+    static const char u[] = "carbs sweep list [--db PATH] [--format json|table|csv]";
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL;
+    fmt_t fmt = FMT_JSON;
+    carbs_err_t err = {0};
+    store_t *st;
+    store_sweep_iter_t *it;
+    const store_sweep_t *sw;
+    int c, rc = CLI_EXIT_OK;
+
+    while ((c = next_opt(argc, argv, u, opts, &rc)) != -1) {
+        if (c == '?')
+            return rc;
+        if (c == 'h') {
+            printf("usage: %s\n\nOne line per sweep: id, name, state, trainer, metric, goal, "
+                   "trials done/running/failed, created.\n",
+                   u);
+            return CLI_EXIT_OK;
+        }
+        if (c == 'd')
+            db_opt = optarg;
+        else if (c == 'f' && parse_format(optarg, true, &fmt) < 0)
+            return cli_usage_error(u, "unknown format '%s' (json, table or csv)", optarg);
+    }
+    if (optind < argc)
+        return cli_usage_error(u, "unexpected argument '%s'", argv[optind]);
+    st = open_read(cli_pick_db(g, db_opt), &err);
+    if (!st)
+        return cli_fail(&err);
+    it = store_sweep_iter_new(st, 0, &err);
+    if (!it) {
+        store_close(st);
+        return cli_fail(&err);
+    }
+    if (fmt == FMT_TABLE)
+        printf("%-6s %-24s %-8s %-10s %-16s %6s %8s %7s  %s\n", "ID", "NAME", "STATE",
+               "TRAINER", "METRIC", "DONE", "RUNNING", "FAILED", "CREATED");
+    else if (fmt == FMT_CSV)
+        printf("id,name,state,trainer,metric,goal,done,running,failed,created\n");
+    while (store_sweep_iter_next(it, &sw) == CARBS_CONTINUE) {
+        sweep_spec_t spec = {0};
+        row_info_t ri;
+
+        if (row_info(st, sw, &spec, &ri, &err) < 0) {
+            rc = cli_fail(&err);
+            break;
+        }
+        if (fmt == FMT_JSON) {
+            printf("{\"id\":%lld,\"name\":", (long long)sw->id);
+            put_json_str(sw->name);
+            printf(",\"state\":\"%s\",\"trainer\":", carbs_sweep_state_name(sw->state));
+            put_json_str(ri.trainer);
+            printf(",\"metric\":");
+            put_json_str(ri.metric);
+            printf(",\"goal\":");
+            put_json_str(ri.goal);
+            printf(",\"done\":%zu,\"running\":%zu,\"failed\":%zu,\"created\":\"%s\"}\n",
+                   ri.counts[CARBS_TRIAL_DONE], ri.counts[CARBS_TRIAL_RUNNING],
+                   ri.counts[CARBS_TRIAL_FAILED], ri.created);
+        } else if (fmt == FMT_CSV) {
+            printf("%lld,", (long long)sw->id);
+            put_csv_str(sw->name);
+            printf(",%s,%s,", carbs_sweep_state_name(sw->state), ri.trainer);
+            put_csv_str(ri.metric);
+            printf(",%s,%zu,%zu,%zu,%s\n", ri.goal, ri.counts[CARBS_TRIAL_DONE],
+                   ri.counts[CARBS_TRIAL_RUNNING], ri.counts[CARBS_TRIAL_FAILED], ri.created);
+        } else {
+            printf("%-6lld %-24s %-8s %-10s %-16s %6zu %8zu %7zu  %s\n", (long long)sw->id,
+                   sw->name, carbs_sweep_state_name(sw->state), ri.trainer, ri.metric,
+                   ri.counts[CARBS_TRIAL_DONE], ri.counts[CARBS_TRIAL_RUNNING],
+                   ri.counts[CARBS_TRIAL_FAILED], ri.created);
+        }
+        sweep_spec_release(&spec);
+    }
+    store_sweep_iter_free(it);
+    store_close(st);
+    return rc;
+}
+
+// ---- show ----
+
+static void show_param_row(const carbs_param_t *p)
+{
+    printf("  %-20s ", p->name);
+    if (p->space == CARBS_SPACE_CATEGORICAL) {
+        printf("%-8s ", "values");
+        for (size_t i = 0; i < p->n_values; i++)
+            printf("%s%s", i ? ", " : "", p->values[i]);
+        printf("  (center %s)\n", p->values[(size_t)p->center]);
+        return;
+    }
+    printf("%-8s [%g, %g]  center %g  scale %g", carbs_space_name(p->space), p->min, p->max,
+           p->center, p->scale);
+    if (p->is_integer)
+        printf("  integer, round %g", p->round);
+    putchar('\n');
+}
+
+static void show_table(const store_sweep_t *sw, const sweep_spec_t *s, const row_info_t *ri)
+{
+    printf("sweep       %lld %s\n", (long long)sw->id, sw->name);
+    printf("state       %s\n", carbs_sweep_state_name(sw->state));
+    printf("created     %s\n", ri->created);
+    printf("trainer     %s", proto_trainer_name(s->trainer));
+    if (s->trainer == PROTO_TRAINER_COMMAND) {
+        for (size_t i = 0; i < s->command.n; i++) {
+            putchar(' ');
+            put_shell_word(s->command.v[i]);
+        }
+    } else if (s->trainer == PROTO_TRAINER_SYNTHETIC) {
+        printf(" %s", sweep_synth_name(s->synthetic.function));
+    }
+    putchar('\n');
+    printf("metric      %s (%s)\n", s->metric.name, sweep_goal_name(s->metric.goal));
+    printf("cost        %s (spent %g)\n", s->cost.name, ri->cost_spent);
+    printf("trials     ");
+    for (int i = 0; i < CARBS_TRIAL_STATE_COUNT; i++)
+        printf(" %s %zu", carbs_trial_state_name((carbs_trial_state_t)i), ri->counts[i]);
+    putchar('\n');
+    printf("budget      trials %lld, cost %g, parallel %d, max_retries %d\n",
+           (long long)s->budget.trials, s->budget.cost, s->budget.parallel,
+           s->budget.max_retries);
+    printf("parameters\n");
+    for (size_t i = 0; i < s->parameters.n; i++)
+        show_param_row(&s->parameters.v[i]);
+    if (s->fixed.n) {
+        printf("fixed      ");
+        for (size_t i = 0; i < s->fixed.n; i++) {
+            if (s->fixed.v[i].is_str)
+                printf(" %s=%s", s->fixed.v[i].name, s->fixed.v[i].str);
+            else
+                printf(" %s=%g", s->fixed.v[i].name, s->fixed.v[i].num);
+        }
+        putchar('\n');
+    }
+    printf("carbs       seed %lld, num_random_samples %d, initial_search_radius %g, "
+           "resample_frequency %d",
+           (long long)s->carbs.seed, s->carbs.num_random_samples,
+           s->carbs.initial_search_radius, s->carbs.resample_frequency);
+    if (s->carbs.max_suggestion_cost > 0)
+        printf(", max_suggestion_cost %g", s->carbs.max_suggestion_cost);
+    printf(", estimator %s\n", sweep_estimator_name(s->carbs.outstanding_suggestion_estimator));
+}
+
+static int sweep_show(int argc, char **argv, const cli_globals_t *g)
+{
+    static const char u[] = "carbs sweep show SWEEP [--db PATH] [--format json|table]";
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL, *ref = NULL, *db;
+    fmt_t fmt = FMT_JSON;
+    carbs_err_t err = {0};
+    store_t *st = NULL;
+    store_sweep_t sw = {0};
+    sweep_spec_t spec = {0};
+    row_info_t ri;
+    int c, rc = CLI_EXIT_OK;
+
+    while ((c = next_opt(argc, argv, u, opts, &rc)) != -1) {
+        if (c == '?')
+            return rc;
+        if (c == 'h') {
+            printf("usage: %s\n\nPrint one sweep (by id or name): its state, trial counts and "
+                   "canonical spec.\n",
+                   u);
+            return CLI_EXIT_OK;
+        }
+        if (c == 'd')
+            db_opt = optarg;
+        else if (c == 'f' && parse_format(optarg, false, &fmt) < 0)
+            return cli_usage_error(u, "unknown format '%s' (json or table)", optarg);
+    }
+    rc = one_operand(argc, argv, u, "the sweep (id or name)", &ref);
+    if (rc)
+        return rc;
+    db = cli_pick_db(g, db_opt);
+    st = open_read(db, &err);
+    if (!st)
+        return cli_fail(&err);
+    if (store_sweep_get(st, ref, &sw, &err) < 0) {
+        rc = err.code == CARBS_ENOTFOUND
+                 ? cli_error(CLI_EXIT_FAIL, "no sweep '%s' in '%s'", ref, db)
+                 : cli_fail(&err);
+        goto out;
+    }
+    if (row_info(st, &sw, &spec, &ri, &err) < 0) {
+        rc = cli_fail(&err);
+        goto out;
+    }
+    if (fmt == FMT_JSON) {
+        printf("{\"id\":%lld,\"name\":", (long long)sw.id);
+        put_json_str(sw.name);
+        printf(",\"state\":\"%s\",\"created\":\"%s\",\"trials\":{",
+               carbs_sweep_state_name(sw.state), ri.created);
+        for (int i = 0; i < CARBS_TRIAL_STATE_COUNT; i++)
+            printf("%s\"%s\":%zu", i ? "," : "", carbs_trial_state_name((carbs_trial_state_t)i),
+                   ri.counts[i]);
+        printf("},\"cost_spent\":%.15g,\"spec\":%s}\n", ri.cost_spent,
+               sw.spec_json ? sw.spec_json : "null");
+    } else if (strcmp(ri.trainer, "?") == 0) {
+        rc = cli_error(CLI_EXIT_FAIL, "sweep '%s': the stored spec does not parse", sw.name);
+    } else {
+        show_table(&sw, &spec, &ri);
+    }
+out:
+    sweep_spec_release(&spec);
+    store_sweep_release(&sw);
+    store_close(st);
+    return rc;
+}
+
+// ---- pause, resume, stop ----
+
+/* The state verb leads to from `from`, or -1 when the change is refused;
+ * the same state means nothing to do. */
+static int next_state(const char *verb, carbs_sweep_state_t from)
+{
+    if (from == CARBS_SWEEP_STOPPED || from == CARBS_SWEEP_DONE)
+        return strcmp(verb, "stop") == 0 && from == CARBS_SWEEP_STOPPED ? (int)from : -1;
+    if (strcmp(verb, "pause") == 0)
+        return CARBS_SWEEP_PAUSED;
+    if (strcmp(verb, "resume") == 0)
+        return CARBS_SWEEP_ACTIVE;
+    return CARBS_SWEEP_STOPPED;
+}
+
+static int sweep_set_state(int argc, char **argv, const cli_globals_t *g)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *verb = argv[0], *db_opt = NULL, *ref = NULL, *db;
+    char u[96];
+    carbs_err_t err = {0};
+    store_t *st = NULL;
+    store_sweep_t sw = {0};
+    int c, to, rc = CLI_EXIT_OK;
+
+    snprintf(u, sizeof(u), "carbs sweep %s SWEEP [--db PATH]", verb);
+    while ((c = next_opt(argc, argv, u, opts, &rc)) != -1) {
+        if (c == '?')
+            return rc;
+        if (c == 'h') {
+            printf("usage: %s\n\n%s\n", u,
+                   strcmp(verb, "pause") == 0    ? "Hand out no new trials; running ones finish."
+                   : strcmp(verb, "resume") == 0 ? "Hand out trials again after a pause."
+                                                 : "End the sweep for good (it cannot be "
+                                                   "resumed).");
+            return CLI_EXIT_OK;
+        }
+        if (c == 'd')
+            db_opt = optarg;
+    }
+    rc = one_operand(argc, argv, u, "the sweep (id or name)", &ref);
+    if (rc)
+        return rc;
+    db = cli_pick_db(g, db_opt);
+    rc = check_no_writer(db);
+    if (rc)
+        return rc;
+    st = store_open(db, 0, &err);
+    if (!st)
+        return cli_fail(&err);
+    if (store_sweep_get(st, ref, &sw, &err) < 0) {
+        rc = err.code == CARBS_ENOTFOUND
+                 ? cli_error(CLI_EXIT_FAIL, "no sweep '%s' in '%s'", ref, db)
+                 : cli_fail(&err);
+        goto out;
+    }
+    to = next_state(verb, sw.state);
+    if (to < 0) {
+        rc = cli_error(CLI_EXIT_FAIL, "cannot %s sweep '%s': it is %s%s", verb, sw.name,
+                       carbs_sweep_state_name(sw.state),
+                       sw.state == CARBS_SWEEP_STOPPED ? " (stop is final)" : "");
+        goto out;
+    }
+    if ((carbs_sweep_state_t)to == sw.state) {
+        printf("sweep %lld '%s' is already %s\n", (long long)sw.id, sw.name,
+               carbs_sweep_state_name(sw.state));
+        goto out;
+    }
+    if (store_sweep_set_state(st, sw.id, (carbs_sweep_state_t)to, &err) < 0) {
+        rc = cli_fail(&err);
+        goto out;
+    }
+    printf("sweep %lld '%s': %s -> %s\n", (long long)sw.id, sw.name,
+           carbs_sweep_state_name(sw.state), carbs_sweep_state_name((carbs_sweep_state_t)to));
+out:
+    store_sweep_release(&sw);
+    store_close(st);
+    return rc;
+}
+
+// ---- dispatch ----
+
+static void help(FILE *out)
+{
+    fprintf(out, "usage: %s\nEmbedded-trainer parameters (search or fix any of them):\n ",
+            usage_text);
+    for (int i = 0; i < CARBS_TP_COUNT; i++)
+        fprintf(out, " %s", carbs_trainer_param_name((carbs_trainer_param_t)i));
+    fprintf(out, "\n");
+}
+
+int cmd_sweep(int argc, char **argv, const cli_globals_t *g)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int argc, char **argv, const cli_globals_t *g);
+    } verbs[] = {
+        {"create", sweep_create}, {"list", sweep_list},       {"show", sweep_show},
+        {"pause", sweep_set_state}, {"resume", sweep_set_state}, {"stop", sweep_set_state},
+    };
+
+    if (argc < 2) {
+        help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        help(stdout);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+        if (strcmp(argv[1], verbs[i].name) == 0) {
+            optind = 0; /* glibc: reinitialise getopt for the verb */
+            opterr = 0; /* next_opt() prints the errors */
+            return verbs[i].fn(argc - 1, argv + 1, g);
+        }
+    }
+    fprintf(stderr, "carbs: error: unknown sweep verb '%s'\n", argv[1]);
+    help(stderr);
+    return CLI_EXIT_USAGE;
+}
