@@ -22,6 +22,7 @@ static const struct command {
     {"sweep", cmd_sweep, "create, list, show, pause, resume or stop sweeps"},
     {"keygen", cmd_keygen, "write a CurveZMQ key pair for a worker or the service"},
     {"data", cmd_data, "fetch and prepare the embedded trainer's corpus and question sets"},
+    {"train", cmd_train, "train one model with the embedded trainer and print its metrics"},
 };
 
 static void usage(FILE *out)

@@ -11,5 +11,6 @@ int cmd_version(int argc, char **argv, const cli_globals_t *g);
 int cmd_sweep(int argc, char **argv, const cli_globals_t *g);
 int cmd_keygen(int argc, char **argv, const cli_globals_t *g);
 int cmd_data(int argc, char **argv, const cli_globals_t *g);
+int cmd_train(int argc, char **argv, const cli_globals_t *g);
 
 #endif
