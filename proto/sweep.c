@@ -139,6 +139,8 @@ static void pathf(char *dst, const char *fmt, ...)
 
 static void join(char *dst, const char *path, const char *key)
 {
+    if (!key)
+        key = "";
     if (path && *path)
         pathf(dst, "%s.%s", path, key);
     else
