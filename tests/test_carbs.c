@@ -930,7 +930,6 @@ static void test_carbs_demo_smoke(void)
     for (int k = 0; k < 3; k++) {
         demo_run(1013 * (uint64_t)(k + 1), 20, best[k]);
         CHECK(best[k][19] < best[k][3]); /* BO improved on the warm-up */
-        CHECK(best[k][9] < 25);
         b20[k] = best[k][19];
     }
     /* median of three */
