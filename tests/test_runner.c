@@ -1,0 +1,425 @@
+/*
+ * test_runner.c - trials in a forked child: synthetic trials with progress
+ * and a curve, a crashing child (the parent survives and reports infra),
+ * a hanging child stopped by the time limit and by a cancel, command
+ * trials through the child, the embedded placeholder, a result without the
+ * trial's metric, two trials at once, and the start errors.
+ */
+#include "proto/common.h"
+#include "worker/runner.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "tests/check.h"
+#include "worker/synthetic.h"
+
+static char script_dir[512];
+
+typedef DA_TYPE(proto_progress_t) progress_list_t;
+
+static void trial_init(proto_msg_t *m, int64_t id, proto_trainer_t kind)
+{
+    proto_msg_init(m, PROTO_MSG_TRIAL);
+    m->trial.trial_id = id;
+    m->trial.sweep_id = 4;
+    m->trial.attempt = 1;
+    m->trial.trainer = kind;
+    m->trial.lease_ms = 60000;
+    snprintf(m->trial.metric, sizeof(m->trial.metric), "val_loss");
+    snprintf(m->trial.cost, sizeof(m->trial.cost), "cost_units");
+}
+
+static void add_arg(proto_msg_t *m, const char *a)
+{
+    char *s = xstrdup(a);
+    CHECK_EQ(DA_PUSH(&m->trial.argv, s), 0);
+}
+
+/* Run to the end (bounded by 60 s); returns the seconds taken. */
+static double run(const runner_config_t *cfg, const proto_trial_t *t, carbs_result_t *r,
+                  progress_list_t *pl)
+{
+    carbs_err_t err = {0};
+    runner_t *run = runner_start(cfg, t, &err);
+    double t0 = now_monotonic();
+    int rc = CARBS_CONTINUE;
+
+    carbs_result_init(r);
+    CHECK(run != NULL);
+    if (!run)
+        return 0;
+    CHECK(runner_pid(run) > 0);
+    CHECK_EQ(runner_trial_id(run), t->trial_id);
+    CHECK_EQ(runner_attempt(run), t->attempt);
+    while (rc == CARBS_CONTINUE && now_monotonic() - t0 < 60.0) {
+        proto_progress_t p;
+        bool has = false;
+        rc = runner_poll(run, 500, &p, &has, &err);
+        if (has && pl)
+            CHECK_EQ(DA_PUSH(pl, p), 0);
+    }
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(runner_pid(run), 0);
+    CHECK_EQ(runner_fd(run), -1);
+    CHECK_EQ(runner_result(run, r), 0);
+    carbs_result_t again;
+    CHECK_EQ(runner_result(run, &again), CARBS_ESTATE);
+    runner_free(run);
+    return now_monotonic() - t0;
+}
+
+static void test_runner_synthetic(void)
+{
+    proto_msg_t m;
+    runner_config_t cfg = {0};
+    carbs_result_t r;
+    progress_list_t pl = {0};
+    double secs, cost = exp((1.25 + 5.0) / 15.0 + 8.5 / 15.0);
+
+    trial_init(&m, 101, PROTO_TRAINER_SYNTHETIC);
+    snprintf(m.trial.synthetic.function, sizeof(m.trial.synthetic.function), "branin");
+    m.trial.synthetic.seconds_per_cost = 0.3 / cost; /* 0.3 s in all */
+    CHECK_EQ(carbs_params_set_num(&m.trial.params, "x", 1.25), 0);
+    CHECK_EQ(carbs_params_set_num(&m.trial.fixed, "y", 8.5), 0);
+    secs = run(&cfg, &m.trial, &r, &pl);
+    CHECK(secs >= 0.29);
+    CHECK(r.ok);
+    CHECK_EQ(r.trial_id, 101);
+    CHECK_EQ(r.attempt, 1);
+    CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], synthetic_branin(1.25, 8.5), 0.0);
+    CHECK_NEAR(carbs_result_get(&r, "cost_units"), cost, 1e-12);
+    /* Measured figures fill what the trial did not report. */
+    CHECK(r.metric[CARBS_METRIC_WALL_SECONDS] >= 0.29);
+    CHECK(r.metric[CARBS_METRIC_WALL_SECONDS] < 30.0);
+    CHECK(r.metric[CARBS_METRIC_CPU_SECONDS] >= 0.0);
+    CHECK_NEAR(r.metric[CARBS_METRIC_DEVICE_SECONDS], r.metric[CARBS_METRIC_CPU_SECONDS], 0.0);
+    CHECK(r.metric[CARBS_METRIC_PEAK_RSS_BYTES] > 1e5);
+    /* The curve has every step; progress is throttled. */
+    CHECK_EQ(r.curve.n, RUNNER_SYNTHETIC_STEPS);
+    if (r.curve.n == RUNNER_SYNTHETIC_STEPS) {
+        CHECK_NEAR(r.curve.v[r.curve.n - 1].loss, synthetic_branin(1.25, 8.5), 1e-12);
+        CHECK_EQ(r.curve.v[0].step, 1);
+    }
+    CHECK(pl.n >= 1);
+    CHECK(pl.n <= RUNNER_SYNTHETIC_STEPS);
+    for (size_t i = 0; i < pl.n; i++) {
+        CHECK_EQ(pl.v[i].trial_id, 101);
+        CHECK(pl.v[i].elapsed_seconds >= 0.0);
+        if (i > 0)
+            CHECK(pl.v[i].step > pl.v[i - 1].step);
+    }
+    if (pl.n > 0)
+        CHECK_EQ(pl.v[pl.n - 1].step, RUNNER_SYNTHETIC_STEPS);
+    DA_FREE(&pl);
+    carbs_result_release(&r);
+    proto_msg_release(&m);
+}
+
+static void test_runner_synthetic_failures(void)
+{
+    proto_msg_t m;
+    runner_config_t cfg = {0};
+    carbs_result_t r;
+
+    /* A hyperparameter failure: no output, but the cost. */
+    trial_init(&m, 102, PROTO_TRAINER_SYNTHETIC);
+    snprintf(m.trial.synthetic.function, sizeof(m.trial.synthetic.function), "sphere");
+    CHECK_EQ(carbs_params_set_num(&m.trial.params, "x1", 0.875), 0);
+    CHECK_EQ(carbs_params_set_num(&m.trial.synthetic.fail_above, "x1", 0.5), 0);
+    run(&cfg, &m.trial, &r, NULL);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_DIVERGED);
+    CHECK(strstr(r.message, "'x1' = 0.875 is above fail_above 0.5") != NULL);
+    CHECK(isnan(r.metric[CARBS_METRIC_VAL_LOSS]));
+    CHECK_NEAR(carbs_result_get(&r, "cost_units"), exp(0.875), 1e-12);
+    carbs_result_release(&r);
+    proto_msg_release(&m);
+
+    /* A config the function cannot use. */
+    trial_init(&m, 103, PROTO_TRAINER_SYNTHETIC);
+    snprintf(m.trial.synthetic.function, sizeof(m.trial.synthetic.function), "branin");
+    CHECK_EQ(carbs_params_set_num(&m.trial.params, "x", 0.5), 0);
+    run(&cfg, &m.trial, &r, NULL);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
+    CHECK(strstr(r.message, "needs parameter 'y'") != NULL);
+    carbs_result_release(&r);
+    proto_msg_release(&m);
+}
+
+static void test_runner_crash(void)
+{
+    proto_msg_t m;
+    runner_config_t cfg = {0};
+    carbs_result_t r;
+
+    trial_init(&m, 104, PROTO_TRAINER_SYNTHETIC);
+    snprintf(m.trial.synthetic.function, sizeof(m.trial.synthetic.function), "sphere");
+    CHECK_EQ(carbs_params_set_num(&m.trial.params, "x1", 0.25), 0);
+    CHECK_EQ(carbs_params_set_num(&m.trial.fixed, "fail_rate", 1.0), 0);
+    CHECK_EQ(carbs_params_set_str(&m.trial.fixed, "fail_kind", "crash"), 0);
+    run(&cfg, &m.trial, &r, NULL);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_INFRA);
+    CHECK(strstr(r.message, "died by signal 6") != NULL);
+    CHECK_EQ(r.trial_id, 104);
+    CHECK(r.metric[CARBS_METRIC_WALL_SECONDS] >= 0.0);
+    carbs_result_release(&r);
+    proto_msg_release(&m);
+}
+
+static void hang_trial(proto_msg_t *m, int64_t id)
+{
+    trial_init(m, id, PROTO_TRAINER_SYNTHETIC);
+    snprintf(m->trial.synthetic.function, sizeof(m->trial.synthetic.function), "sphere");
+    CHECK_EQ(carbs_params_set_num(&m->trial.params, "x1", 0.25), 0);
+    CHECK_EQ(carbs_params_set_num(&m->trial.fixed, "fail_rate", 1.0), 0);
+    CHECK_EQ(carbs_params_set_str(&m->trial.fixed, "fail_kind", "hang"), 0);
+}
+
+static void test_runner_time_limit(void)
+{
+    proto_msg_t m;
+    runner_config_t cfg = {.time_limit_s = 0.5, .kill_grace_s = 1.0};
+    carbs_result_t r;
+    double secs;
+
+    hang_trial(&m, 105);
+    secs = run(&cfg, &m.trial, &r, NULL);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
+    CHECK_STR(r.message, "time limit of 0.5 s exceeded");
+    CHECK(secs >= 0.49);
+    CHECK(secs < 10.0);
+    carbs_result_release(&r);
+    proto_msg_release(&m);
+}
+
+static bool pid_alive(pid_t pid)
+{
+    return kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+static void test_runner_cancel(void)
+{
+    proto_msg_t m;
+    runner_config_t cfg = {.kill_grace_s = 0.5};
+    carbs_err_t err = {0};
+    carbs_result_t r;
+    runner_t *run;
+    proto_progress_t p;
+    bool has;
+    int rc = CARBS_CONTINUE;
+    double t0 = now_monotonic();
+    pid_t pid;
+
+    hang_trial(&m, 106);
+    run = runner_start(&cfg, &m.trial, &err);
+    CHECK(run != NULL);
+    if (!run)
+        return;
+    pid = runner_pid(run);
+    CHECK_EQ(runner_poll(run, 50, &p, &has, &err), CARBS_CONTINUE);
+    CHECK_EQ(runner_result(run, &r), CARBS_ESTATE);
+    runner_cancel(run, CARBS_FAILURE_PREEMPTED, "the worker is stopping");
+    runner_cancel(run, CARBS_FAILURE_ERROR, "ignored: already cancelled");
+    while (rc == CARBS_CONTINUE && now_monotonic() - t0 < 30.0)
+        rc = runner_poll(run, -1, &p, &has, &err);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(runner_result(run, &r), 0);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_PREEMPTED);
+    CHECK_STR(r.message, "the worker is stopping");
+    CHECK(!pid_alive(pid));
+    carbs_result_release(&r);
+    runner_free(run);
+
+    /* runner_free kills a running child. */
+    run = runner_start(&cfg, &m.trial, &err);
+    CHECK(run != NULL);
+    if (run) {
+        pid = runner_pid(run);
+        runner_free(run);
+        CHECK(!pid_alive(pid));
+    }
+    runner_free(NULL);
+    proto_msg_release(&m);
+}
+
+static void test_runner_command(void)
+{
+    proto_msg_t m;
+    runner_config_t cfg = {.device = "cpu"};
+    carbs_result_t r;
+    progress_list_t pl = {0};
+    char path[640];
+
+    trial_init(&m, 107, PROTO_TRAINER_COMMAND);
+    snprintf(path, sizeof(path), "%s/progress.sh", script_dir);
+    add_arg(&m, "sh");
+    add_arg(&m, path);
+    run(&cfg, &m.trial, &r, &pl);
+    CHECK(r.ok);
+    CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], 3.0625, 0.0);
+    CHECK_EQ(r.curve.n, 40);
+    if (r.curve.n == 40)
+        CHECK_EQ(r.curve.v[39].step, 1000);
+    CHECK(pl.n >= 1 && pl.n <= 40);
+    if (pl.n > 0)
+        CHECK_EQ(pl.v[pl.n - 1].step, 1000);
+    DA_FREE(&pl);
+    carbs_result_release(&r);
+
+    /* The trial's metric is missing from an ok result. */
+    snprintf(m.trial.metric, sizeof(m.trial.metric), "mcq_acc");
+    run(&cfg, &m.trial, &r, NULL);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
+    CHECK_STR(r.message, "the result has no metric 'mcq_acc'");
+    carbs_result_release(&r);
+    proto_msg_release(&m);
+
+    trial_init(&m, 108, PROTO_TRAINER_COMMAND);
+    snprintf(path, sizeof(path), "%s/crash.sh", script_dir);
+    add_arg(&m, "sh");
+    add_arg(&m, path);
+    run(&cfg, &m.trial, &r, NULL);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_INFRA);
+    CHECK(strstr(r.message, "killed by signal 11") != NULL);
+    carbs_result_release(&r);
+    proto_msg_release(&m);
+}
+
+static void test_runner_command_cancel(void)
+{
+    proto_msg_t m;
+    runner_config_t cfg = {.kill_grace_s = 0.5};
+    carbs_err_t err = {0};
+    carbs_result_t r;
+    char path[640];
+    runner_t *run;
+    proto_progress_t p;
+    bool has;
+    int rc = CARBS_CONTINUE;
+    double t0 = now_monotonic();
+
+    trial_init(&m, 109, PROTO_TRAINER_COMMAND);
+    snprintf(path, sizeof(path), "%s/timeout.sh", script_dir);
+    add_arg(&m, "sh");
+    add_arg(&m, path);
+    run = runner_start(&cfg, &m.trial, &err);
+    CHECK(run != NULL);
+    if (!run)
+        return;
+    /* Give the child time to start the program, then stop everything. */
+    runner_poll(run, 300, &p, &has, &err);
+    runner_cancel(run, CARBS_FAILURE_PREEMPTED, "preempted");
+    while (rc == CARBS_CONTINUE && now_monotonic() - t0 < 30.0)
+        rc = runner_poll(run, -1, &p, &has, &err);
+    CHECK_EQ(rc, 0);
+    CHECK(now_monotonic() - t0 < 10.0);
+    CHECK_EQ(runner_result(run, &r), 0);
+    CHECK_EQ(r.failure, CARBS_FAILURE_PREEMPTED);
+    carbs_result_release(&r);
+    runner_free(run);
+    proto_msg_release(&m);
+}
+
+static void test_runner_embedded(void)
+{
+    proto_msg_t m;
+    carbs_result_t r;
+
+    trial_init(&m, 110, PROTO_TRAINER_EMBEDDED);
+    CHECK_EQ(carbs_params_set_num(&m.trial.params, "d_model", 64), 0);
+    run(NULL, &m.trial, &r, NULL);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
+    CHECK_STR(r.message, "embedded trainer not available in this build");
+    carbs_result_release(&r);
+    proto_msg_release(&m);
+}
+
+static void test_runner_two_at_once(void)
+{
+    proto_msg_t a, b;
+    runner_config_t cfg = {0};
+    carbs_err_t err = {0};
+    runner_t *ra, *rb;
+    carbs_result_t res_a, res_b;
+    int rc_a = CARBS_CONTINUE, rc_b = CARBS_CONTINUE;
+    double t0 = now_monotonic();
+
+    trial_init(&a, 111, PROTO_TRAINER_SYNTHETIC);
+    trial_init(&b, 112, PROTO_TRAINER_SYNTHETIC);
+    snprintf(a.trial.synthetic.function, sizeof(a.trial.synthetic.function), "sphere");
+    snprintf(b.trial.synthetic.function, sizeof(b.trial.synthetic.function), "sphere");
+    a.trial.synthetic.seconds_per_cost = b.trial.synthetic.seconds_per_cost = 0.1;
+    CHECK_EQ(carbs_params_set_num(&a.trial.params, "x1", 0.375), 0);
+    CHECK_EQ(carbs_params_set_num(&b.trial.params, "x1", -1.625), 0);
+    ra = runner_start(&cfg, &a.trial, &err);
+    rb = runner_start(&cfg, &b.trial, &err);
+    CHECK(ra && rb);
+    while (ra && rb && (rc_a == CARBS_CONTINUE || rc_b == CARBS_CONTINUE) &&
+           now_monotonic() - t0 < 30.0) {
+        proto_progress_t p;
+        bool has;
+        rc_a = runner_poll(ra, 20, &p, &has, &err);
+        if (has)
+            CHECK_EQ(p.trial_id, 111);
+        rc_b = runner_poll(rb, 20, &p, &has, &err);
+        if (has)
+            CHECK_EQ(p.trial_id, 112);
+    }
+    if (ra && rb) {
+        CHECK_EQ(runner_result(ra, &res_a), 0);
+        CHECK_EQ(runner_result(rb, &res_b), 0);
+        CHECK_NEAR(res_a.metric[CARBS_METRIC_VAL_LOSS], 0.375 * 0.375, 0.0);
+        CHECK_NEAR(res_b.metric[CARBS_METRIC_VAL_LOSS], 1.625 * 1.625, 0.0);
+        carbs_result_release(&res_a);
+        carbs_result_release(&res_b);
+    }
+    runner_free(ra);
+    runner_free(rb);
+    proto_msg_release(&a);
+    proto_msg_release(&b);
+}
+
+static void test_runner_start_errors(void)
+{
+    proto_msg_t m;
+    carbs_err_t err = {0};
+
+    trial_init(&m, 113, PROTO_TRAINER_COMMAND);
+    CHECK(runner_start(NULL, &m.trial, &err) == NULL);
+    CHECK_EQ(err.code, CARBS_EINVAL);
+    CHECK(strstr(err.msg, "argv") != NULL);
+    proto_msg_release(&m);
+    trial_init(&m, 114, PROTO_TRAINER_SYNTHETIC);
+    CHECK(runner_start(NULL, &m.trial, &err) == NULL);
+    CHECK_EQ(err.code, CARBS_EINVAL);
+    CHECK(strstr(err.msg, "function") != NULL);
+    proto_msg_release(&m);
+}
+
+int main(void)
+{
+    const char *root = getenv("CARBS_SOURCE_ROOT");
+
+    snprintf(script_dir, sizeof(script_dir), "%s/tests/data/command", root ? root : "..");
+    RUN(test_runner_synthetic);
+    RUN(test_runner_synthetic_failures);
+    RUN(test_runner_crash);
+    RUN(test_runner_time_limit);
+    RUN(test_runner_cancel);
+    RUN(test_runner_command);
+    RUN(test_runner_command_cancel);
+    RUN(test_runner_embedded);
+    RUN(test_runner_two_at_once);
+    RUN(test_runner_start_errors);
+    return check_summary();
+}
