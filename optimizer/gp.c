@@ -52,6 +52,8 @@ void gp_config_defaults(gp_config_t *cfg)
         cfg->mle_step = GP_MLE_STEP;
     if (cfg->mle_line_tol == 0)
         cfg->mle_line_tol = GP_MLE_LINE_TOL;
+    if (cfg->mle_loss_tol == 0)
+        cfg->mle_loss_tol = GP_MLE_LOSS_TOL;
     if (cfg->theta_bound == 0)
         cfg->theta_bound = GP_THETA_BOUND;
     if (cfg->jitter.initial == 0)
@@ -86,7 +88,8 @@ int gp_config_check(const gp_config_t *cfg, carbs_err_t *err)
         return carbs_fail(err, CARBS_EINVAL, "gp: adam_lr and adam_eps must be positive");
     if (!(c.adam_beta1 > 0 && c.adam_beta1 < 1) || !(c.adam_beta2 > 0 && c.adam_beta2 < 1))
         return carbs_fail(err, CARBS_EINVAL, "gp: adam betas must lie in (0, 1)");
-    if (!positive(c.mle_grad_tol) || !positive(c.mle_step) || !positive(c.mle_line_tol))
+    if (!positive(c.mle_grad_tol) || !positive(c.mle_step) || !positive(c.mle_line_tol) ||
+        !positive(c.mle_loss_tol))
         return carbs_fail(err, CARBS_EINVAL, "gp: mle tolerances and step must be positive");
     if (!positive(c.theta_bound) || c.theta_bound > 700)
         return carbs_fail(err, CARBS_EINVAL, "gp: theta_bound must lie in (0, 700]");
@@ -171,17 +174,19 @@ gp_t *gp_new(const gp_config_t *cfg, size_t d, carbs_err_t *err)
     gp->cfg = c;
     gp->d = d;
     gp->n_theta = nt;
-    /* theta, th, th_best, grad, adam_m, adam_v, tmp: one block */
-    gp->theta = carbs_malloc(7 * nt * sizeof(double));
+    /* theta, th, th_best, grad, adam_m, adam_v, tmp, cache_th, cache_g: one block */
+    gp->theta = carbs_malloc(9 * nt * sizeof(double));
     if (!gp->theta)
         goto nomem;
-    memset(gp->theta, 0, 7 * nt * sizeof(double));
+    memset(gp->theta, 0, 9 * nt * sizeof(double));
     gp->th = gp->theta + nt;
     gp->th_best = gp->theta + 2 * nt;
     gp->grad = gp->theta + 3 * nt;
     gp->adam_m = gp->theta + 4 * nt;
     gp->adam_v = gp->theta + 5 * nt;
     gp->tmp = gp->theta + 6 * nt;
+    gp->cache_th = gp->theta + 7 * nt;
+    gp->cache_g = gp->theta + 8 * nt;
     if (gp__fit_alloc(gp) < 0)
         goto nomem;
     return gp;
@@ -292,6 +297,7 @@ int gp_set_data(gp_t *gp, const double *X, const double *y, size_t n, carbs_err_
 
     gp->ready = false;
     gp->fitting = false;
+    gp->cache_valid = false;
     gp->n = 0;
     if (!X || !y)
         return carbs_fail(err, CARBS_EINVAL, "gp: no data given");

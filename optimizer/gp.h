@@ -78,6 +78,13 @@ typedef enum gp_fit_mode {
  * like n, so this leaves theta about 1e-3 (log units) from the optimum,
  * far inside its statistical uncertainty (~1/sqrt n). */
 #define GP_MLE_GRAD_TOL 1e-3
+/* Also stop when the best loss fell by less than this over the last
+ * GP_MLE_LOSS_WINDOW iterations: along the ridges of a GP likelihood (a
+ * variance trading against a lengthscale) BFGS creeps for dozens of
+ * iterations, each worth a few hundredths of a nat, and a likelihood
+ * ratio of e^0.1 changes no prediction that matters. */
+#define GP_MLE_LOSS_TOL 0.1
+#define GP_MLE_LOSS_WINDOW 5
 #define GP_MLE_STEP 0.1     /* first BFGS trial step, in log units */
 #define GP_MLE_LINE_TOL 0.1 /* line-search accuracy; GSL's advice for bfgs2 */
 /* The fitters keep every log-hyperparameter in [-bound, bound]: e^11.5 ~ 1e5
@@ -97,7 +104,7 @@ typedef struct gp_config {
     double adam_lr, adam_beta1, adam_beta2, adam_eps;
     size_t adam_steps;
     size_t mle_max_iter;
-    double mle_grad_tol, mle_step, mle_line_tol;
+    double mle_grad_tol, mle_step, mle_line_tol, mle_loss_tol;
     double theta_bound;
     la_jitter_t jitter; /* Cholesky retry policy (linalg.h) */
 } gp_config_t;
@@ -175,7 +182,8 @@ int gp_refit(gp_t *gp, const double *X, const double *y, size_t n, const double 
  * lands where K cannot be factored (BFGS skips such points and keeps its
  * best).  gp_fit_test returns CARBS_CONTINUE while the mode wants more
  * iterations, 0 when done (Adam: all steps taken; BFGS: gradient norm below
- * mle_grad_tol * n, the iteration cap, or no further progress).  gp_fit_finish
+ * mle_grad_tol * n, less than mle_loss_tol gained over GP_MLE_LOSS_WINDOW
+ * iterations, the iteration cap, or no further progress).  gp_fit_finish
  * adopts the final theta (Adam) or the best seen (BFGS) and factors K. */
 int gp_fit_set(gp_t *gp, const double *theta0, size_t n_theta0, rng_t *rng, carbs_err_t *err);
 int gp_fit_iterate(gp_t *gp, carbs_err_t *err);

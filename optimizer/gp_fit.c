@@ -45,6 +45,12 @@ static int eval_clamped(gp_t *gp, const double *theta, double *loss, double *gra
 
     for (size_t j = 0; j < nt; j++)
         tc[j] = fmin(fmax(theta[j], -bound), bound);
+    /* GSL re-evaluates the point it was started at: reuse that evaluation */
+    if (grad && gp->cache_valid && memcmp(tc, gp->cache_th, nt * sizeof(double)) == 0) {
+        *loss = gp->cache_loss;
+        memcpy(grad, gp->cache_g, nt * sizeof(double));
+        goto clamp_grad;
+    }
     rc = gp__loss_eval(gp, tc, loss, grad, NULL);
     if (rc < 0) {
         *loss = INFINITY;
@@ -52,6 +58,13 @@ static int eval_clamped(gp_t *gp, const double *theta, double *loss, double *gra
             grad[j] = 0.0;
         return rc;
     }
+    if (grad) {
+        gp->cache_valid = true;
+        gp->cache_loss = *loss;
+        memcpy(gp->cache_th, tc, nt * sizeof(double));
+        memcpy(gp->cache_g, grad, nt * sizeof(double));
+    }
+clamp_grad:
     for (size_t j = 0; grad && j < nt; j++)
         if (tc[j] != theta[j])
             grad[j] = 0.0;
@@ -174,11 +187,13 @@ int gp_fit_set(gp_t *gp, const double *theta0, size_t n_theta0, rng_t *rng, carb
     gp->iter = gp->evals = 0;
     gp->converged = gp->stopped = false;
     gp->best_loss = INFINITY;
+    gp->cache_valid = false;
     rc = eval_clamped(gp, gp->th, &loss, gp->grad);
     if (rc < 0)
         return carbs_fail(err, rc, "gp: kernel matrix of %zu points is not positive definite "
                           "at the starting hyperparameters", gp->n);
     gp->loss0 = loss;
+    gp->window_loss = loss;
     for (size_t j = 0; j < nt; j++)
         gp->th[j] = fmin(fmax(gp->th[j], -c->theta_bound), c->theta_bound);
     if (c->fit == GP_FIT_REFERENCE) {
@@ -243,6 +258,11 @@ int gp_fit_iterate(gp_t *gp, carbs_err_t *err)
         else if (gsl_multimin_test_gradient(gsl_multimin_fdfminimizer_gradient(fg->min),
                                             grad_tol(gp)) == GSL_SUCCESS)
             gp->converged = true;
+        if (gp->iter % GP_MLE_LOSS_WINDOW == 0) {
+            if (gp->window_loss - gp->best_loss < gp->cfg.mle_loss_tol)
+                gp->stopped = true;
+            gp->window_loss = gp->best_loss;
+        }
         return CARBS_OK;
     default:
         return CARBS_OK;

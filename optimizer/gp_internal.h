@@ -35,7 +35,10 @@ struct gp {
     /* fit state (gp_fit.c) */
     bool fitting, stopped, converged;
     double *th, *th_best, *grad, *adam_m, *adam_v, *tmp; /* n_theta each */
-    double loss0, best_loss, last_loss, jitter;
+    double *cache_th, *cache_g; /* the last point evaluated with a gradient */
+    bool cache_valid;
+    double cache_loss;
+    double loss0, best_loss, last_loss, jitter, window_loss;
     size_t iter, evals;
     void *gsl; /* gp_fit.c's minimizer, start vector and function record */
 };
