@@ -39,7 +39,7 @@ int arena_reserve(arena_t *a, size_t bytes)
     if (bytes <= a->cap)
         return CARBS_OK;
     cap = arena_bytes(bytes);
-    if (cap < bytes)
+    if (cap < bytes || cap > SIZE_MAX - ARENA_ALIGN)
         return CARBS_ENOMEM;
     /* carbs_malloc keeps fault injection working; over-allocate to align. */
     p = carbs_malloc(cap + ARENA_ALIGN);
