@@ -299,8 +299,9 @@ static void test_gp_loss_value(void)
 static void test_gp_mle_recovers_lengthscale(void)
 {
     /* 1-D draw from a GP with l = 0.45, aM = 1.7, aL = e^-5, s = 0.01 on
-     * [-3, 3]: 13 lengthscales of signal and n = 160 points pin l down to
-     * about +-15 % (the tolerance allows twice that). */
+     * [-3, 3], n = 160.  Over 12 seeds the MLE of l ranged 0.34-0.59 (sd of
+     * ln l about 0.15) and of aM 0.9-3.6: the tolerances are 30 % for l
+     * (two sd) and a factor 2.5 for aM, on this fixed seed. */
     enum { N = 160 };
     rng_t r;
     carbs_err_t err = {0};
