@@ -19,6 +19,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"version", cmd_version, "print the version and build features"},
+    {"worker", cmd_worker, "join a service and run trials"},
     {"ask-tell", cmd_asktell, "drive the optimizer over stdin/stdout, one JSON object per line"},
     {"sweep", cmd_sweep, "create, list, show, pause, resume or stop sweeps"},
     {"keygen", cmd_keygen, "write a CurveZMQ key pair for a worker or the service"},

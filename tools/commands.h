@@ -8,6 +8,7 @@
 #include "tools/cli.h"
 
 int cmd_version(int argc, char **argv, const cli_globals_t *g);
+int cmd_worker(int argc, char **argv, const cli_globals_t *g);
 int cmd_asktell(int argc, char **argv, const cli_globals_t *g);
 int cmd_sweep(int argc, char **argv, const cli_globals_t *g);
 int cmd_keygen(int argc, char **argv, const cli_globals_t *g);
