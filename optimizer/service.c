@@ -1,0 +1,533 @@
+/*
+ * service.c - the service's event loop: open and close, frames in and out,
+ * workers (hello, ready, heartbeat, progress, bye) and leases.  Sweeps,
+ * assignment and results are in service_sweep.c.
+ */
+#include "proto/common.h"
+#include "optimizer/service_internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+
+#include "proto/log.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "carbs_config.h"
+
+// ---- the control endpoint ----
+
+int service_control_endpoint(const char *db_path, char *out, size_t cap)
+{
+    char real[PATH_MAX];
+    uint64_t h = 14695981039346656037ull; /* FNV-1a over the real path */
+    const char *p = realpath(db_path, real) ? real : db_path;
+
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    if ((size_t)snprintf(out, cap, "ipc:///tmp/carbs-%u-%016" PRIx64 ".ctl", (unsigned)getuid(),
+                         h) >= cap)
+        return CARBS_ETOOBIG;
+    return 0;
+}
+
+// ---- sending ----
+
+void svc_send(service_t *svc, const wire_peer_t *peer, const proto_msg_t *m)
+{
+    carbs_err_t err = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    char who[WIRE_PEER_STR_MAX];
+
+    /* An answer to the frame being handled goes back the way it came;
+     * anything else (trial, cancel) goes to a worker on the main socket. */
+    wire_server_t *to = svc->cur_from && wire_peer_equal(peer, &svc->cur_peer) ? svc->cur_from
+                                                                                : svc->srv;
+
+    if (proto_msg_encode(m, &buf, &len, &err) || wire_server_send(to, peer, buf, len, &err))
+        log_warn("send %s to %s: %s", proto_msg_type_name(m->type),
+                 wire_peer_format(peer, who, sizeof(who)), err.msg);
+    free(buf);
+}
+
+void svc_send_error(service_t *svc, const wire_peer_t *peer, int code, const char *message)
+{
+    proto_msg_t m;
+
+    proto_msg_init(&m, PROTO_MSG_ERROR);
+    m.error.code = code < 0 ? code : CARBS_EPROTO;
+    str_copy(m.error.message, sizeof(m.error.message), message);
+    svc_send(svc, peer, &m);
+    proto_msg_release(&m);
+}
+
+// ---- tables ----
+
+svc_worker_t *svc_worker_find(service_t *svc, const char *id)
+{
+    for (size_t i = 0; i < svc->workers.n; i++)
+        if (strcmp(svc->workers.v[i].id, id) == 0)
+            return &svc->workers.v[i];
+    return NULL;
+}
+
+static svc_worker_t *worker_by_peer(service_t *svc, const wire_peer_t *peer)
+{
+    for (size_t i = 0; i < svc->workers.n; i++)
+        if (svc->workers.v[i].connected && wire_peer_equal(&svc->workers.v[i].peer, peer))
+            return &svc->workers.v[i];
+    return NULL;
+}
+
+svc_trial_t *svc_running_find(service_t *svc, int64_t trial_id)
+{
+    for (size_t i = 0; i < svc->running.n; i++)
+        if (svc->running.v[i].id == trial_id)
+            return &svc->running.v[i];
+    return NULL;
+}
+
+void svc_running_remove(service_t *svc, int64_t trial_id)
+{
+    for (size_t i = 0; i < svc->running.n; i++) {
+        if (svc->running.v[i].id == trial_id) {
+            svc->running.v[i] = svc->running.v[--svc->running.n];
+            return;
+        }
+    }
+}
+
+// ---- leases ----
+
+static double lease_s(const service_t *svc)
+{
+    return svc->cfg.lease_ms / 1000.0;
+}
+
+/* Push t's lease out to now + lease; write it through when the stored copy
+ * lags by more than SVC_LEASE_WRITE_FRAC of a lease. */
+static void lease_renew(service_t *svc, svc_trial_t *t, double now)
+{
+    carbs_err_t err = {0};
+
+    if (t->is_ask)
+        return;
+    t->deadline = now + lease_s(svc);
+    if (t->deadline - t->stored_deadline < SVC_LEASE_WRITE_FRAC * lease_s(svc))
+        return;
+    if (store_trial_renew(svc->st, t->id, t->worker, t->deadline, &err)) {
+        log_warn("trial %" PRId64 ": cannot renew its lease: %s", t->id, err.msg);
+        return;
+    }
+    t->stored_deadline = t->deadline;
+}
+
+/* Any frame from w renews the leases of the trials it confirmed. */
+static void worker_touch(service_t *svc, svc_worker_t *w, double now)
+{
+    w->last_seen = now;
+    for (size_t i = 0; i < svc->running.n; i++) {
+        svc_trial_t *t = &svc->running.v[i];
+        if (t->confirmed && strcmp(t->worker, w->id) == 0)
+            lease_renew(svc, t, now);
+    }
+}
+
+static void expire_leases(service_t *svc, double now)
+{
+    /* svc_lose() edits svc->running: collect first. */
+    DA_TYPE(int64_t) dead = {0};
+
+    for (size_t i = 0; i < svc->running.n; i++) {
+        const svc_trial_t *t = &svc->running.v[i];
+        if (!t->is_ask && t->deadline < now)
+            DA_PUSH(&dead, t->id);
+    }
+    for (size_t i = 0; i < dead.n; i++)
+        svc_lose(svc, dead.v[i], "its lease expired");
+    DA_FREE(&dead);
+    for (size_t i = 0; i < svc->workers.n; i++) {
+        svc_worker_t *w = &svc->workers.v[i];
+        if (w->connected && now - w->last_seen > lease_s(svc)) {
+            log_warn("worker %s: silent for %.0f s, taken as gone", w->id, now - w->last_seen);
+            w->connected = false;
+        }
+    }
+}
+
+// ---- worker messages ----
+
+static void devices_json(const proto_devices_t *d, char *out, size_t cap)
+{
+    size_t k = 0;
+
+    k += (size_t)snprintf(out + k, cap - k, "[");
+    for (size_t i = 0; i < d->n && k < cap; i++) {
+        k += (size_t)snprintf(out + k, cap - k, "%s\"", i ? "," : "");
+        for (const char *s = d->v[i]; *s && k + 2 < cap; s++)
+            if (*s != '"' && *s != '\\' && (unsigned char)*s >= 0x20)
+                out[k++] = *s;
+        if (k < cap)
+            k += (size_t)snprintf(out + k, cap - k, "\"");
+    }
+    if (k < cap)
+        snprintf(out + k, cap - k, "]");
+    else
+        snprintf(out, cap, "[]");
+}
+
+static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_t *h, double now)
+{
+    carbs_err_t err = {0};
+    store_worker_t row = {0};
+    char devs[PROTO_DEVICES_MAX * (CARBS_NAME_MAX + 3) + 3];
+    svc_worker_t *w = svc_worker_find(svc, h->worker_id);
+    proto_msg_t m;
+
+    devices_json(&h->devices, devs, sizeof(devs));
+    if (store_worker_seen(svc->st, h->worker_id, h->host, devs, &err)) {
+        svc_send_error(svc, peer, err.code, err.msg);
+        return;
+    }
+    if (!w) {
+        svc_worker_t nw = {0};
+        str_copy(nw.id, sizeof(nw.id), h->worker_id);
+        DA_PUSH(&svc->workers, nw);
+        w = &svc->workers.v[svc->workers.n - 1];
+    }
+    w->peer = *peer;
+    str_copy(w->host, sizeof(w->host), h->host);
+    w->slots = h->slots;
+    w->caps = h->caps;
+    w->last_seen = now;
+    w->connected = true;
+    if (store_worker_get(svc->st, h->worker_id, &row, &err) == 0)
+        w->quarantined = row.quarantined;
+    store_worker_release(&row);
+    /* A restarted worker must name its trials again before they renew. */
+    for (size_t i = 0; i < svc->running.n; i++)
+        if (strcmp(svc->running.v[i].worker, w->id) == 0)
+            svc->running.v[i].confirmed = false;
+    log_info("worker %s (%s, %d slot%s) joined%s", w->id, w->host, w->slots,
+             w->slots == 1 ? "" : "s", w->quarantined ? " quarantined: it gets no trials" : "");
+
+    proto_msg_init(&m, PROTO_MSG_WELCOME);
+    m.welcome.heartbeat_ms = svc->cfg.heartbeat_ms;
+    m.welcome.lease_ms = svc->cfg.lease_ms;
+    str_copy(m.welcome.service_version, sizeof(m.welcome.service_version), CARBS_VERSION);
+    svc_send(svc, peer, &m);
+    proto_msg_release(&m);
+}
+
+/* The trial a worker names: confirm and renew it when the worker holds it. */
+static void worker_names_trial(service_t *svc, svc_worker_t *w, int64_t trial_id, double now)
+{
+    svc_trial_t *t = svc_running_find(svc, trial_id);
+
+    if (!t || strcmp(t->worker, w->id) != 0)
+        return;
+    t->confirmed = true;
+    lease_renew(svc, t, now);
+}
+
+static void on_progress(service_t *svc, svc_worker_t *w, const proto_progress_t *p, double now)
+{
+    carbs_err_t err = {0};
+    svc_trial_t *t = svc_running_find(svc, p->trial_id);
+
+    if (!t || strcmp(t->worker, w->id) != 0 || t->attempt != p->attempt)
+        return; /* a stale report: the trial moved on */
+    worker_names_trial(svc, w, p->trial_id, now);
+    if (store_curve_append(svc->st, p->trial_id, p->step, p->tokens, p->train_loss, &err))
+        log_warn("trial %" PRId64 ": progress not stored: %s", p->trial_id, err.msg);
+}
+
+static void on_bye(service_t *svc, svc_worker_t *w, const proto_bye_t *b)
+{
+    DA_TYPE(int64_t) held = {0};
+
+    log_info("worker %s left (%s)", w->id, b->reason[0] ? b->reason : "no reason");
+    w->connected = false;
+    for (size_t i = 0; i < svc->running.n; i++)
+        if (!svc->running.v[i].is_ask && strcmp(svc->running.v[i].worker, w->id) == 0)
+            DA_PUSH(&held, svc->running.v[i].id);
+    for (size_t i = 0; i < held.n; i++)
+        svc_lose(svc, held.v[i], strcmp(b->reason, "preempted") == 0 ? "its worker was preempted"
+                                                                      : "its worker left");
+    DA_FREE(&held);
+}
+
+// ---- dispatch ----
+
+static bool is_request(proto_msg_type_t t)
+{
+    switch (t) {
+    case PROTO_MSG_SWEEP_CREATE:
+    case PROTO_MSG_STATUS:
+    case PROTO_MSG_PAUSE:
+    case PROTO_MSG_RESUME:
+    case PROTO_MSG_STOP:
+    case PROTO_MSG_IMPORT:
+    case PROTO_MSG_ASK:
+    case PROTO_MSG_TELL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void handle_frame(service_t *svc, wire_server_t *from, const wire_peer_t *peer,
+                         const char *buf, size_t len)
+{
+    carbs_err_t err = {0};
+    proto_msg_t m = {0};
+    double now = now_wall();
+    svc_worker_t *w;
+    char who[WIRE_PEER_STR_MAX];
+
+    svc->cur_from = from;
+    svc->cur_peer = *peer;
+    if (proto_msg_decode(buf, len, &m, &err)) {
+        log_warn("frame from %s refused: %s", wire_peer_format(peer, who, sizeof(who)), err.msg);
+        svc_send_error(svc, peer, err.code, err.msg);
+        return;
+    }
+    if (m.type == PROTO_MSG_HELLO) {
+        on_hello(svc, peer, &m.hello, now);
+        goto out;
+    }
+    if (is_request(m.type)) {
+        svc_on_request(svc, peer, &m);
+        goto out;
+    }
+    if (from == svc->ctl) {
+        svc_send_error(svc, peer, CARBS_EPROTO,
+                       "the control endpoint takes client requests only; workers connect to "
+                       "the service's bind endpoint");
+        goto out;
+    }
+    w = worker_by_peer(svc, peer);
+    if (!w) {
+        /* A worker whose hello we never saw (the service restarted): ask
+         * it to introduce itself; its frame is not acted on. */
+        svc_send_error(svc, peer, CARBS_ESTATE,
+                       "send hello first (the service does not know this worker)");
+        goto out;
+    }
+    worker_touch(svc, w, now);
+    switch (m.type) {
+    case PROTO_MSG_READY:
+        svc_assign(svc, w);
+        break;
+    case PROTO_MSG_HEARTBEAT:
+        if (m.heartbeat.trial_id)
+            worker_names_trial(svc, w, m.heartbeat.trial_id, now);
+        break;
+    case PROTO_MSG_PROGRESS:
+        on_progress(svc, w, &m.progress, now);
+        break;
+    case PROTO_MSG_RESULT:
+        worker_names_trial(svc, w, m.result.r.trial_id, now);
+        svc_on_result(svc, peer, &m.result.r, false);
+        break;
+    case PROTO_MSG_BYE:
+        on_bye(svc, w, &m.bye);
+        break;
+    default:
+        snprintf(err.msg, sizeof(err.msg), "'%s' is not a message a worker sends",
+                 proto_msg_type_name(m.type));
+        svc_send_error(svc, peer, CARBS_EPROTO, err.msg);
+        break;
+    }
+out:
+    proto_msg_release(&m);
+    svc->cur_from = NULL;
+}
+
+// ---- open, step, close ----
+
+service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
+{
+    service_t *svc = xcalloc(1, sizeof(*svc));
+    wire_server_config_t wc = {0};
+    store_sweep_iter_t *it = NULL;
+    const store_sweep_t *row;
+    int rc;
+
+    svc->cfg = *cfg;
+    if (svc->cfg.heartbeat_ms <= 0)
+        svc->cfg.heartbeat_ms = SERVICE_HEARTBEAT_MS;
+    if (svc->cfg.lease_ms <= 0)
+        svc->cfg.lease_ms = SERVICE_LEASE_MS;
+    if (svc->cfg.quarantine_losses <= 0)
+        svc->cfg.quarantine_losses = SERVICE_QUARANTINE_LOSSES;
+    if (svc->cfg.wait_ms <= 0)
+        svc->cfg.wait_ms = SERVICE_WAIT_MS;
+    if (svc->cfg.lease_ms <= svc->cfg.heartbeat_ms) {
+        carbs_fail(err, CARBS_EINVAL, "the lease (%d ms) must be longer than the heartbeat (%d ms)",
+                   svc->cfg.lease_ms, svc->cfg.heartbeat_ms);
+        goto fail;
+    }
+
+    svc->st = store_open(cfg->db_path, STORE_CREATE, err);
+    if (!svc->st || store_writer_lock(svc->st, err))
+        goto fail;
+
+    it = store_sweep_iter_new(svc->st, (1u << CARBS_SWEEP_ACTIVE) | (1u << CARBS_SWEEP_PAUSED), err);
+    if (!it)
+        goto fail;
+    while ((rc = store_sweep_iter_next(it, &row)) == CARBS_CONTINUE) {
+        if (cfg->no_sweeps)
+            break;
+        if (cfg->only_sweep && strcmp(cfg->only_sweep, row->name) != 0) {
+            char id[32];
+            snprintf(id, sizeof(id), "%" PRId64, row->id);
+            if (strcmp(cfg->only_sweep, id) != 0)
+                continue;
+        }
+        if (svc_sweep_load(svc, row, err))
+            goto fail;
+    }
+    if (rc < 0) {
+        carbs_fail(err, rc, "cannot list the sweeps of '%s'", cfg->db_path);
+        goto fail;
+    }
+    store_sweep_iter_free(it);
+    it = NULL;
+    if (cfg->only_sweep && svc->sweeps.n == 0) {
+        carbs_fail(err, CARBS_ENOTFOUND, "no active or paused sweep '%s' in '%s'", cfg->only_sweep,
+                   cfg->db_path);
+        goto fail;
+    }
+
+    wc.endpoint = cfg->endpoint;
+    wc.frame_max = PROTO_FRAME_MAX;
+    wc.key = cfg->key;
+    wc.allow = cfg->allow;
+    wc.insecure = cfg->insecure;
+    svc->srv = wire_server_open(&wc, err);
+    if (!svc->srv)
+        goto fail;
+    {
+        wire_server_config_t cc = {0};
+        char ctl[WIRE_ENDPOINT_MAX + 1];
+        if ((rc = service_control_endpoint(cfg->db_path, ctl, sizeof(ctl)))) {
+            carbs_fail(err, rc, "the control endpoint for '%s' is too long", cfg->db_path);
+            goto fail;
+        }
+        /* A stale socket file of a service that was killed: we hold the
+         * writer lock, so nobody else is using it. */
+        unlink(ctl + strlen("ipc://"));
+        cc.endpoint = ctl;
+        cc.frame_max = PROTO_FRAME_MAX;
+        svc->ctl = wire_server_open(&cc, err);
+        if (!svc->ctl)
+            goto fail;
+    }
+    for (size_t i = 0; i < svc->sweeps.n; i++)
+        svc_sweep_update_state(svc, svc->sweeps.v[i]);
+    log_info("serving %zu sweep%s from %s on %s", svc->sweeps.n, svc->sweeps.n == 1 ? "" : "s",
+             cfg->db_path, wire_server_endpoint(svc->srv));
+    return svc;
+
+fail:
+    store_sweep_iter_free(it);
+    service_close(svc);
+    return NULL;
+}
+
+void service_close(service_t *svc)
+{
+    if (!svc)
+        return;
+    wire_server_close(svc->srv);
+    if (svc->ctl) {
+        char ctl[WIRE_ENDPOINT_MAX + 1];
+        wire_server_close(svc->ctl);
+        if (service_control_endpoint(svc->cfg.db_path, ctl, sizeof(ctl)) == 0)
+            unlink(ctl + strlen("ipc://"));
+    }
+    for (size_t i = 0; i < svc->sweeps.n; i++)
+        svc_sweep_free(svc->sweeps.v[i]);
+    DA_FREE(&svc->sweeps);
+    DA_FREE(&svc->workers);
+    DA_FREE(&svc->running);
+    store_close(svc->st);
+    free(svc);
+}
+
+const char *service_endpoint(const service_t *svc)
+{
+    return wire_server_endpoint(svc->srv);
+}
+
+int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
+{
+    wire_peer_t peer;
+    char *buf = NULL;
+    size_t len = 0;
+    double now;
+    int rc;
+
+    if (timeout_ms > SVC_TICK_MS)
+        timeout_ms = SVC_TICK_MS;
+    rc = wire_server_recv(svc->srv, &peer, &buf, &len, timeout_ms, err);
+    if (rc == 0) {
+        handle_frame(svc, svc->srv, &peer, buf, len);
+        free(buf);
+    } else if (rc != CARBS_ETIMEDOUT && rc != CARBS_ENOMEM) {
+        return rc;
+    }
+    /* Control requests are rare: look without waiting. */
+    buf = NULL;
+    rc = wire_server_recv(svc->ctl, &peer, &buf, &len, 0, err);
+    if (rc == 0) {
+        handle_frame(svc, svc->ctl, &peer, buf, len);
+        free(buf);
+    } else if (rc != CARBS_ETIMEDOUT && rc != CARBS_ENOMEM) {
+        return rc;
+    }
+    now = now_wall();
+    if (now >= svc->next_tick) {
+        expire_leases(svc, now);
+        svc->next_tick = now + SVC_TICK_MS / 1000.0;
+    }
+    return 0;
+}
+
+bool service_done(const service_t *svc)
+{
+    for (size_t i = 0; i < svc->sweeps.n; i++)
+        if (svc->sweeps.v[i]->state == CARBS_SWEEP_ACTIVE)
+            return false;
+    return svc->running.n == 0;
+}
+
+size_t service_n_sweeps(const service_t *svc)
+{
+    return svc->sweeps.n;
+}
+
+int service_summary(const service_t *svc, size_t i, service_summary_t *out)
+{
+    const svc_sweep_t *sw;
+
+    if (i >= svc->sweeps.n)
+        return CARBS_ENOTFOUND;
+    sw = svc->sweeps.v[i];
+    memset(out, 0, sizeof(*out));
+    out->sweep_id = sw->id;
+    str_copy(out->name, sizeof(out->name), sw->name);
+    out->state = sw->state;
+    memcpy(out->counts, sw->counts, sizeof(out->counts));
+    for (size_t k = 0; k < svc->workers.n; k++)
+        out->workers += svc->workers.v[k].connected;
+    out->cost_spent = sw->cost_spent;
+    out->best_output = sw->best_output;
+    out->best_trial = sw->best_trial;
+    return 0;
+}

@@ -1,0 +1,792 @@
+/*
+ * service_sweep.c - the service's sweeps: rebuilding an optimizer from the
+ * store, handing out trials, taking results, losing and re-queueing trials,
+ * and the client requests (sweep_create, status, pause, resume, stop, ask,
+ * tell, import).
+ *
+ * Order of effects, always: the store first, then the answer on the wire,
+ * then the optimizer.  A crash between any two leaves the store consistent
+ * and the optimizer rebuildable from it (DESIGN.md §2, §3).
+ */
+#include "proto/common.h"
+#include "optimizer/service_internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+
+#include "proto/log.h"
+
+#include <math.h>
+
+#include "proto/json.h"
+#include "proto/record.h"
+
+/* A success whose cost metric is missing or not positive is observed at
+ * this cost, so the optimizer still learns its output. */
+#define SVC_COST_FLOOR 1e-9
+
+// ---- small helpers ----
+
+svc_sweep_t *svc_sweep_find(service_t *svc, const char *id_or_name)
+{
+    for (size_t i = 0; i < svc->sweeps.n; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "%" PRId64, svc->sweeps.v[i]->id);
+        if (strcmp(svc->sweeps.v[i]->name, id_or_name) == 0 || strcmp(id, id_or_name) == 0)
+            return svc->sweeps.v[i];
+    }
+    return NULL;
+}
+
+static svc_sweep_t *sweep_by_id(service_t *svc, int64_t id)
+{
+    for (size_t i = 0; i < svc->sweeps.n; i++)
+        if (svc->sweeps.v[i]->id == id)
+            return svc->sweeps.v[i];
+    return NULL;
+}
+
+void svc_sweep_free(svc_sweep_t *sw)
+{
+    if (!sw)
+        return;
+    sweep_spec_release(&sw->spec);
+    carbs_free(sw->opt);
+    DA_FREE(&sw->queue);
+    free(sw);
+}
+
+static void config_from_spec(const sweep_spec_t *sp, carbs_config_t *cfg)
+{
+    const sweep_carbs_t *o = &sp->carbs;
+
+    carbs_config_defaults(cfg);
+    cfg->better_direction_sign = o->better_direction_sign;
+    cfg->seed = (uint64_t)o->seed;
+    cfg->num_random_samples = o->num_random_samples;
+    cfg->initial_search_radius = o->initial_search_radius;
+    cfg->exploration_bias = o->exploration_bias;
+    cfg->num_candidates_for_suggestion_per_dim = o->num_candidates_for_suggestion_per_dim;
+    cfg->resample_frequency = o->resample_frequency;
+    cfg->max_suggestion_cost = o->max_suggestion_cost > 0 ? o->max_suggestion_cost : INFINITY;
+    cfg->min_pareto_cost_fraction = o->min_pareto_cost_fraction;
+    cfg->is_pareto_group_selection_conservative = o->is_pareto_group_selection_conservative;
+    cfg->is_expected_improvement_pareto_value_clamped =
+        o->is_expected_improvement_pareto_value_clamped;
+    cfg->is_expected_improvement_value_always_max = o->is_expected_improvement_value_always_max;
+    cfg->outstanding_suggestion_estimator = o->outstanding_suggestion_estimator ==
+                                                    SWEEP_ESTIMATOR_MEAN
+                                                ? CARBS_ESTIMATOR_MEAN
+                                                : CARBS_ESTIMATOR_THOMPSON;
+}
+
+/* better(a, b): a is a better output than b for the sweep's goal. */
+static bool better(const svc_sweep_t *sw, double a, double b)
+{
+    if (!isfinite(b))
+        return true;
+    return sw->spec.metric.goal == SWEEP_GOAL_MAXIMIZE ? a > b : a < b;
+}
+
+static void note_success(svc_sweep_t *sw, int64_t trial_id, double output, double cost)
+{
+    if (isfinite(cost))
+        sw->cost_spent += cost;
+    if (isfinite(output) && better(sw, output, sw->best_output)) {
+        sw->best_output = output;
+        sw->best_trial = trial_id;
+    }
+}
+
+static void count_move(svc_sweep_t *sw, carbs_trial_state_t from, carbs_trial_state_t to)
+{
+    if (sw->counts[from])
+        sw->counts[from]--;
+    sw->counts[to]++;
+}
+
+/* Store the optimizer's snapshot: generator state, resample counter, last
+ * hyperparameters.  The whole snapshot travels in the rng column. */
+static int save_snapshot(service_t *svc, svc_sweep_t *sw, carbs_err_t *err)
+{
+    store_optstate_t os = {0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = carbs_snapshot(sw->opt, &buf, &len, err);
+
+    if (rc)
+        return rc;
+    os.rng = buf;
+    os.rng_len = len;
+    rc = store_optstate_put(svc->st, sw->id, &os, err);
+    free(buf);
+    return rc;
+}
+
+// ---- rebuilding a sweep from the store ----
+
+typedef struct replay_obs {
+    int64_t id;
+    double created;
+    carbs_params_t params;
+    double output, cost;
+    bool ok;
+    carbs_failure_t failure;
+} replay_obs_t;
+
+static int replay_cmp(const void *a, const void *b)
+{
+    const replay_obs_t *x = a, *y = b;
+
+    if (x->created != y->created)
+        return x->created < y->created ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Add a trial that is still open to the optimizer as pending. */
+static int replay_pending(svc_sweep_t *sw, const store_trial_t *t, carbs_err_t *err)
+{
+    carbs_params_t ps = {0};
+    int rc = proto_params_from_json(t->params_json, &ps, err);
+
+    if (rc == 0)
+        rc = carbs_pending_add(sw->opt, t->id, &ps,
+                               t->d == carbs_dim(sw->opt) ? t->u : NULL, err);
+    carbs_params_release(&ps);
+    if (rc)
+        carbs_err_prefix(err, "trial");
+    return rc;
+}
+
+int svc_sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
+{
+    svc_sweep_t *sw = xcalloc(1, sizeof(*sw));
+    carbs_config_t cfg;
+    store_trial_filter_t f = {0};
+    store_trial_iter_t *it = NULL;
+    const store_trial_t *t;
+    store_optstate_t os = {0};
+    DA_TYPE(replay_obs_t) obs = {0};
+    DA_TYPE(int64_t) lost = {0};
+    double now = now_wall();
+    int rc;
+
+    sw->id = row->id;
+    str_copy(sw->name, sizeof(sw->name), row->name);
+    sw->state = row->state;
+    sw->best_output = NAN;
+    rc = sweep_spec_from_json(row->spec_json, &sw->spec, err);
+    if (rc)
+        goto out;
+    config_from_spec(&sw->spec, &cfg);
+    sw->opt = carbs_new(&sw->spec.parameters, &cfg, err);
+    if (!sw->opt) {
+        rc = err ? err->code : CARBS_EINVAL;
+        goto out;
+    }
+
+    f.sweep_id = sw->id;
+    it = store_trial_iter_new(svc->st, &f, err);
+    if (!it) {
+        rc = err ? err->code : CARBS_ESTORE;
+        goto out;
+    }
+    while ((rc = store_trial_iter_next(it, &t)) == CARBS_CONTINUE) {
+        sw->counts[t->state]++;
+        switch (t->state) {
+        case CARBS_TRIAL_PENDING:
+            if ((rc = replay_pending(sw, t, err)))
+                goto out;
+            DA_PUSH(&sw->queue, t->id);
+            break;
+        case CARBS_TRIAL_RUNNING: {
+            svc_trial_t st = {0};
+            if ((rc = replay_pending(sw, t, err)))
+                goto out;
+            st.id = t->id;
+            st.attempt = t->attempt;
+            st.sw = sw;
+            str_copy(st.worker, sizeof(st.worker), t->worker);
+            st.is_ask = strcmp(t->worker, SVC_ASK_WORKER) == 0;
+            /* A fresh lease: the worker needs time to find the new service. */
+            st.deadline = fmax(t->lease_deadline, now + svc->cfg.lease_ms / 1000.0);
+            st.stored_deadline = t->lease_deadline;
+            DA_PUSH(&svc->running, st);
+            break;
+        }
+        case CARBS_TRIAL_LOST:
+            if ((rc = replay_pending(sw, t, err)))
+                goto out;
+            DA_PUSH(&lost, t->id);
+            break;
+        case CARBS_TRIAL_DONE:
+        case CARBS_TRIAL_FAILED: {
+            store_result_t res = {0};
+            replay_obs_t o = {0};
+            if (store_result_get(svc->st, t->id, &res, err) != 0)
+                break; /* cannot happen for a finished trial; nothing to learn */
+            o.id = t->id;
+            o.created = res.created;
+            o.output = res.output;
+            o.cost = res.cost;
+            o.ok = res.ok;
+            o.failure = res.failure;
+            store_result_release(&res);
+            if ((rc = proto_params_from_json(t->params_json, &o.params, err))) {
+                carbs_err_prefix(err, "trial");
+                goto out;
+            }
+            DA_PUSH(&obs, o);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    if (rc < 0)
+        goto out;
+    rc = 0;
+
+    /* Observations in the order they were committed, as the live service
+     * told them. */
+    if (obs.n > 1)
+        qsort(obs.v, obs.n, sizeof(*obs.v), replay_cmp);
+    for (size_t i = 0; i < obs.n; i++) {
+        replay_obs_t *o = &obs.v[i];
+        carbs_obs_t co = {0};
+        carbs_err_t e2 = {0};
+        if (!o->ok && !carbs_failure_is_hyper(o->failure))
+            continue; /* an infrastructure failure teaches nothing */
+        co.params = o->params;
+        co.output = o->ok ? o->output : NAN;
+        co.cost = o->ok ? fmax(o->cost, SVC_COST_FLOOR) : 1.0;
+        co.is_failure = !o->ok;
+        if (carbs_observe(sw->opt, &co, &e2))
+            log_warn("sweep %s: trial %" PRId64 " not replayed: %s", sw->name, o->id, e2.msg);
+        if (o->ok)
+            note_success(sw, o->id, o->output, o->cost);
+    }
+
+    if (store_optstate_get(svc->st, sw->id, &os, NULL) == 0 && os.rng_len) {
+        carbs_err_t e2 = {0};
+        if (carbs_restore(sw->opt, os.rng, os.rng_len, &e2))
+            log_warn("sweep %s: optimizer snapshot not restored (%s); continuing from the "
+                     "replayed history", sw->name, e2.msg);
+    }
+    store_optstate_release(&os);
+    DA_PUSH(&svc->sweeps, sw);
+    /* Lost trials (a crash between losing and re-queueing): finish the job. */
+    for (size_t i = 0; i < lost.n; i++) {
+        svc_trial_t st = {0};
+        st.id = lost.v[i];
+        st.sw = sw;
+        DA_PUSH(&svc->running, st);
+        count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_RUNNING);
+        svc_lose(svc, lost.v[i], "it was lost before the service stopped");
+    }
+    log_info("sweep %s: %zu done, %zu failed, %zu pending, %zu running", sw->name,
+             sw->counts[CARBS_TRIAL_DONE], sw->counts[CARBS_TRIAL_FAILED],
+             sw->counts[CARBS_TRIAL_PENDING], sw->counts[CARBS_TRIAL_RUNNING]);
+    sw = NULL;
+
+out:
+    for (size_t i = 0; i < obs.n; i++)
+        carbs_params_release(&obs.v[i].params);
+    DA_FREE(&obs);
+    DA_FREE(&lost);
+    store_trial_iter_free(it);
+    if (sw) {
+        carbs_err_prefix(err, row->name);
+        /* drop running entries that point at this sweep */
+        for (size_t i = svc->running.n; i-- > 0;)
+            if (svc->running.v[i].sw == sw)
+                svc->running.v[i] = svc->running.v[--svc->running.n];
+        svc_sweep_free(sw);
+    }
+    return rc;
+}
+
+// ---- state ----
+
+static size_t n_trials(const svc_sweep_t *sw)
+{
+    size_t n = 0;
+
+    for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
+        if (s != CARBS_TRIAL_CANCELLED)
+            n += sw->counts[s];
+    return n;
+}
+
+static bool budget_allows_new(const svc_sweep_t *sw)
+{
+    const sweep_budget_t *b = &sw->spec.budget;
+
+    if (b->trials > 0 && n_trials(sw) >= (size_t)b->trials)
+        return false;
+    if (b->cost > 0 && sw->cost_spent >= b->cost)
+        return false;
+    return true;
+}
+
+void svc_sweep_update_state(service_t *svc, svc_sweep_t *sw)
+{
+    carbs_err_t err = {0};
+
+    if (sw->state != CARBS_SWEEP_ACTIVE || budget_allows_new(sw) || sw->queue.n ||
+        sw->counts[CARBS_TRIAL_RUNNING])
+        return;
+    if (store_sweep_set_state(svc->st, sw->id, CARBS_SWEEP_DONE, &err)) {
+        log_warn("sweep %s: %s", sw->name, err.msg);
+        return;
+    }
+    sw->state = CARBS_SWEEP_DONE;
+    log_info("sweep %s: done (%zu trials, best %.6g, cost %.6g)", sw->name, n_trials(sw),
+             sw->best_output, sw->cost_spent);
+}
+
+// ---- handing out trials ----
+
+static bool worker_can_run(const svc_worker_t *w, proto_trainer_t k)
+{
+    switch (k) {
+    case PROTO_TRAINER_EMBEDDED:
+        return w->caps.embedded;
+    case PROTO_TRAINER_COMMAND:
+        return w->caps.command;
+    case PROTO_TRAINER_SYNTHETIC:
+        return w->caps.synthetic;
+    default:
+        return false;
+    }
+}
+
+/* Make a new trial from the optimizer: stored pending with its snapshot.
+ * Returns 0 with *id set. */
+static int new_trial(service_t *svc, svc_sweep_t *sw, int64_t *id, carbs_err_t *err)
+{
+    carbs_suggestion_t s = {0};
+    store_trial_new_t tn = {0};
+    char *pj = NULL;
+    int rc = carbs_suggest(sw->opt, &s, err);
+
+    if (rc == 0)
+        rc = proto_params_to_json(&s.params, &pj, err);
+    if (rc)
+        goto out;
+    tn.sweep_id = sw->id;
+    tn.params_json = pj;
+    tn.u = s.u;
+    tn.d = carbs_dim(sw->opt);
+    tn.pred_output = s.pred_output;
+    tn.pred_cost = s.pred_cost;
+    if ((rc = store_trial_add(svc->st, &tn, id, err)))
+        goto out;
+    sw->counts[CARBS_TRIAL_PENDING]++;
+    if ((rc = carbs_pending_add(sw->opt, *id, &s.params, s.u, err)))
+        goto out;
+    rc = save_snapshot(svc, sw, err);
+    log_debug("sweep %s: trial %" PRId64 " (%s) %s", sw->name, *id, carbs_suggest_kind_name(s.kind),
+              pj);
+out:
+    free(pj);
+    carbs_suggestion_release(&s);
+    return rc;
+}
+
+/* Take trial id (pending) for holder: claim it in the store and track it. */
+static int claim(service_t *svc, svc_sweep_t *sw, int64_t id, const char *holder, double deadline,
+                 bool is_ask, int *attempt, carbs_err_t *err)
+{
+    svc_trial_t t = {0};
+    int rc = store_trial_claim(svc->st, id, holder, deadline, attempt, err);
+
+    if (rc)
+        return rc;
+    count_move(sw, CARBS_TRIAL_PENDING, CARBS_TRIAL_RUNNING);
+    t.id = id;
+    t.attempt = *attempt;
+    t.sw = sw;
+    str_copy(t.worker, sizeof(t.worker), holder);
+    t.deadline = t.stored_deadline = deadline;
+    t.confirmed = true;
+    t.is_ask = is_ask;
+    DA_PUSH(&svc->running, t);
+    return 0;
+}
+
+/* A trial for sw: the oldest re-queued one, else a new suggestion.
+ * Returns 0 with *id, CARBS_ENOTFOUND when the budget allows none. */
+static int next_trial(service_t *svc, svc_sweep_t *sw, int64_t *id, carbs_err_t *err)
+{
+    if (sw->queue.n) {
+        *id = sw->queue.v[0];
+        memmove(sw->queue.v, sw->queue.v + 1, (sw->queue.n - 1) * sizeof(*sw->queue.v));
+        sw->queue.n--;
+        return 0;
+    }
+    if (!budget_allows_new(sw))
+        return CARBS_ENOTFOUND;
+    return new_trial(svc, sw, id, err);
+}
+
+static int send_trial(service_t *svc, svc_sweep_t *sw, svc_worker_t *w, int64_t id, int attempt,
+                      carbs_err_t *err)
+{
+    store_trial_t row = {0};
+    proto_msg_t m;
+    proto_trial_t *tr;
+    int rc;
+
+    proto_msg_init(&m, PROTO_MSG_TRIAL);
+    tr = &m.trial;
+    if ((rc = store_trial_get(svc->st, id, &row, err)))
+        goto out;
+    tr->trial_id = id;
+    tr->sweep_id = sw->id;
+    tr->attempt = attempt;
+    tr->trainer = sw->spec.trainer;
+    if ((rc = proto_params_from_json(row.params_json, &tr->params, err)) ||
+        (rc = carbs_params_copy(&tr->fixed, &sw->spec.fixed)))
+        goto out;
+    for (size_t i = 0; i < sw->spec.command.n; i++) {
+        char *a = xstrdup(sw->spec.command.v[i]);
+        if (DA_PUSH(&tr->argv, a)) {
+            free(a);
+            rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (sw->spec.trainer == PROTO_TRAINER_SYNTHETIC) {
+        str_copy(tr->synthetic.function, sizeof(tr->synthetic.function),
+                 sweep_synth_name(sw->spec.synthetic.function));
+        tr->synthetic.seconds_per_cost = sw->spec.synthetic.seconds_per_cost;
+        if ((rc = carbs_params_copy(&tr->synthetic.fail_above, &sw->spec.synthetic.fail_above)))
+            goto out;
+    }
+    str_copy(tr->metric, sizeof(tr->metric), sw->spec.metric.name);
+    str_copy(tr->cost, sizeof(tr->cost), sw->spec.cost.name);
+    tr->lease_ms = svc->cfg.lease_ms;
+    svc_send(svc, &w->peer, &m);
+out:
+    store_trial_release(&row);
+    proto_msg_release(&m);
+    return rc;
+}
+
+static void send_wait(service_t *svc, const svc_worker_t *w, int retry_ms)
+{
+    proto_msg_t m;
+
+    proto_msg_init(&m, PROTO_MSG_WAIT);
+    m.wait.retry_ms = retry_ms;
+    svc_send(svc, &w->peer, &m);
+    proto_msg_release(&m);
+}
+
+int svc_take_trial(service_t *svc, svc_sweep_t *sw, const char *holder, double deadline,
+                   bool is_ask, int64_t *id, int *attempt, carbs_err_t *err)
+{
+    int rc = next_trial(svc, sw, id, err);
+
+    if (rc == CARBS_ENOTFOUND)
+        return carbs_fail(err, rc, "sweep '%s' has spent its budget", sw->name);
+    if (rc == 0)
+        rc = claim(svc, sw, *id, holder, deadline, is_ask, attempt, err);
+    return rc;
+}
+
+int svc_import_record(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec,
+                      const char *holder, carbs_err_t *err)
+{
+    store_trial_new_t tn = {0};
+    store_result_t res = {0};
+    carbs_obs_t obs = {0};
+    char *pj = NULL, *mj = NULL;
+    int64_t id = 0;
+    int attempt = 0;
+    int rc;
+
+    /* Validate against the space before anything is stored. */
+    if ((rc = proto_params_to_json(&rec->params, &pj, err)))
+        goto out;
+    tn.sweep_id = sw->id;
+    tn.params_json = pj;
+    tn.pred_output = tn.pred_cost = NAN;
+    obs.params = rec->params;
+    obs.output = rec->is_failure ? NAN : rec->output;
+    obs.cost = rec->cost;
+    obs.is_failure = rec->is_failure;
+    if (!rec->is_failure && !(isfinite(rec->cost) && rec->cost > 0)) {
+        rc = carbs_fail(err, CARBS_EINVAL, "cost must be a positive number (got %g)", rec->cost);
+        goto out;
+    }
+    if ((rc = carbs_pending_add(sw->opt, INT64_MAX, &rec->params, NULL, err)))
+        goto out; /* the params are outside the space: nothing stored */
+    carbs_forget(sw->opt, INT64_MAX, NULL);
+    if ((rc = store_trial_add(svc->st, &tn, &id, err)))
+        goto out;
+    sw->counts[CARBS_TRIAL_PENDING]++;
+    if ((rc = store_trial_claim(svc->st, id, holder, now_wall(), &attempt, err)))
+        goto out;
+    count_move(sw, CARBS_TRIAL_PENDING, CARBS_TRIAL_RUNNING);
+    res.trial_id = id;
+    res.ok = !rec->is_failure;
+    res.failure = rec->is_failure ? (rec->metrics.failure != CARBS_FAILURE_NONE
+                                         ? rec->metrics.failure
+                                         : CARBS_FAILURE_ERROR)
+                                  : CARBS_FAILURE_NONE;
+    str_copy(res.message, sizeof(res.message), rec->metrics.message);
+    res.output = obs.output;
+    res.cost = rec->cost;
+    if ((rc = proto_result_to_json(&rec->metrics, 0, &mj, err)))
+        goto out;
+    res.metrics_json = mj;
+    if ((rc = store_trial_finish(svc->st, &res, NULL, 0, NULL, err)))
+        goto out;
+    count_move(sw, CARBS_TRIAL_RUNNING, res.ok ? CARBS_TRIAL_DONE : CARBS_TRIAL_FAILED);
+    if (carbs_failure_is_hyper(res.failure) || res.ok) {
+        carbs_err_t e2 = {0};
+        if (carbs_observe(sw->opt, &obs, &e2))
+            log_warn("sweep %s: imported trial %" PRId64 " not observed: %s", sw->name, id,
+                     e2.msg);
+        if (res.ok)
+            note_success(sw, id, rec->output, rec->cost);
+    }
+out:
+    free(pj);
+    free(mj);
+    return rc;
+}
+
+void svc_assign(service_t *svc, svc_worker_t *w)
+{
+    carbs_err_t err = {0};
+    size_t n = svc->sweeps.n;
+
+    if (w->quarantined) {
+        svc_send_error(svc, &w->peer, CARBS_EDENIED,
+                       "this worker is quarantined after repeated lost trials; "
+                       "check its host, then start it with another --id");
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        svc_sweep_t *sw = svc->sweeps.v[(svc->rr + k) % n];
+        double deadline = now_wall() + svc->cfg.lease_ms / 1000.0;
+        int64_t id = 0;
+        int attempt = 0, rc;
+
+        if (sw->state != CARBS_SWEEP_ACTIVE || !worker_can_run(w, sw->spec.trainer))
+            continue;
+        if (sw->spec.budget.parallel > 0 &&
+            sw->counts[CARBS_TRIAL_RUNNING] >= (size_t)sw->spec.budget.parallel)
+            continue;
+        rc = next_trial(svc, sw, &id, &err);
+        if (rc == CARBS_ENOTFOUND)
+            continue;
+        if (rc == 0)
+            rc = claim(svc, sw, id, w->id, deadline, false, &attempt, &err);
+        if (rc == 0)
+            rc = send_trial(svc, sw, w, id, attempt, &err);
+        if (rc) {
+            log_error("sweep %s: cannot start a trial: %s", sw->name, err.msg);
+            svc_send_error(svc, &w->peer, rc, err.msg);
+            return;
+        }
+        svc->rr = (svc->rr + k + 1) % n;
+        log_info("trial %" PRId64 " (sweep %s, attempt %d) -> %s", id, sw->name, attempt, w->id);
+        return;
+    }
+    send_wait(svc, w, svc->cfg.wait_ms);
+}
+
+// ---- results ----
+
+static void send_ack(service_t *svc, const wire_peer_t *peer, int64_t trial_id, bool is_tell,
+                     const char *message)
+{
+    proto_msg_t m;
+
+    if (is_tell) {
+        proto_msg_init(&m, PROTO_MSG_REPLY);
+        m.reply.ok = message == NULL;
+        m.reply.trial_id = trial_id;
+        if (message)
+            str_copy(m.reply.message, sizeof(m.reply.message), message);
+    } else {
+        proto_msg_init(&m, PROTO_MSG_ACK);
+        m.ack.trial_id = trial_id;
+    }
+    svc_send(svc, peer, &m);
+    proto_msg_release(&m);
+}
+
+/* Quarantine the worker once its losses reach the threshold. */
+static void check_quarantine(service_t *svc, const char *worker)
+{
+    store_worker_t row = {0};
+    carbs_err_t err = {0};
+    svc_worker_t *w;
+
+    if (!worker[0] || worker[0] == '(' || store_worker_get(svc->st, worker, &row, &err))
+        return;
+    if (!row.quarantined && row.losses >= svc->cfg.quarantine_losses) {
+        if (store_worker_quarantine(svc->st, worker, true, &err) == 0) {
+            log_warn("worker %s: quarantined after %" PRId64 " lost trials", worker, row.losses);
+            if ((w = svc_worker_find(svc, worker)))
+                w->quarantined = true;
+        } else {
+            log_warn("worker %s: %s", worker, err.msg);
+        }
+    }
+    store_worker_release(&row);
+}
+
+void svc_lose(service_t *svc, int64_t trial_id, const char *why)
+{
+    carbs_err_t err = {0};
+    svc_trial_t *t = svc_running_find(svc, trial_id);
+    svc_sweep_t *sw;
+    char worker[CARBS_NAME_MAX];
+    int rc;
+
+    if (!t)
+        return;
+    sw = t->sw;
+    str_copy(worker, sizeof(worker), t->worker);
+    svc_running_remove(svc, trial_id);
+    rc = store_trial_lose(svc->st, trial_id, &err);
+    if (rc && rc != CARBS_ESTATE) { /* ESTATE: already lost (a replayed crash) */
+        log_error("trial %" PRId64 ": cannot mark it lost: %s", trial_id, err.msg);
+        return;
+    }
+    count_move(sw, CARBS_TRIAL_RUNNING, CARBS_TRIAL_LOST);
+    check_quarantine(svc, worker);
+    rc = store_trial_requeue(svc->st, trial_id, sw->spec.budget.max_retries, &err);
+    if (rc == 0) {
+        count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_PENDING);
+        DA_PUSH(&sw->queue, trial_id);
+        log_warn("trial %" PRId64 " lost (%s): re-queued", trial_id, why);
+        return;
+    }
+    if (rc == CARBS_ESTATE) {
+        store_result_t res = {0};
+        res.trial_id = trial_id;
+        res.ok = false;
+        res.failure = CARBS_FAILURE_INFRA;
+        snprintf(res.message, sizeof(res.message), "lost %d times, last because %s",
+                 sw->spec.budget.max_retries + 1, why);
+        res.output = res.cost = NAN;
+        if (store_trial_finish(svc->st, &res, NULL, 0, NULL, &err) == 0) {
+            count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_FAILED);
+            carbs_forget(sw->opt, trial_id, NULL);
+            log_warn("trial %" PRId64 " failed: %s", trial_id, res.message);
+            svc_sweep_update_state(svc, sw);
+            return;
+        }
+    }
+    log_error("trial %" PRId64 ": cannot re-queue it: %s", trial_id, err.msg);
+}
+
+void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t *r, bool is_tell)
+{
+    carbs_err_t err = {0};
+    store_trial_t row = {0};
+    store_result_t res = {0};
+    svc_sweep_t *sw;
+    svc_trial_t *t;
+    carbs_obs_t obs = {0};
+    char *mj = NULL;
+    bool dup = false;
+    double output, cost;
+    int rc;
+
+    if ((rc = store_trial_get(svc->st, r->trial_id, &row, &err))) {
+        if (rc == CARBS_ENOTFOUND)
+            send_ack(svc, peer, r->trial_id, is_tell, "no such trial");
+        else
+            svc_send_error(svc, peer, rc, err.msg);
+        goto out;
+    }
+    sw = sweep_by_id(svc, row.sweep_id);
+    t = svc_running_find(svc, r->trial_id);
+    if (!is_tell && r->attempt != row.attempt) {
+        log_info("trial %" PRId64 ": result of attempt %d ignored (now at attempt %d)", r->trial_id,
+                 r->attempt, row.attempt);
+        send_ack(svc, peer, r->trial_id, false, NULL);
+        goto out;
+    }
+    if (!r->ok && !carbs_failure_is_hyper(r->failure) && r->failure != CARBS_FAILURE_NONE) {
+        /* infra or preempted: not the configuration's fault.  Lose and
+         * re-queue (when it is still ours), then acknowledge. */
+        if (t)
+            svc_lose(svc, r->trial_id,
+                     r->message[0] ? r->message : carbs_failure_name(r->failure));
+        send_ack(svc, peer, r->trial_id, is_tell, NULL);
+        goto out;
+    }
+
+    output = sw ? carbs_result_get(r, sw->spec.metric.name) : NAN;
+    cost = sw ? carbs_result_get(r, sw->spec.cost.name) : NAN;
+    if (!(cost > 0) || !isfinite(cost))
+        cost = carbs_result_get(r, "wall_seconds");
+    res.trial_id = r->trial_id;
+    res.attempt = is_tell ? 0 : r->attempt;
+    res.ok = r->ok;
+    res.failure = r->failure;
+    str_copy(res.message, sizeof(res.message), r->message);
+    if (r->ok && sw && !isfinite(output)) {
+        res.ok = false;
+        res.failure = CARBS_FAILURE_ERROR;
+        snprintf(res.message, sizeof(res.message), "the metric '%s' was %s", sw->spec.metric.name,
+                 isnan(output) ? "not reported" : "not finite");
+    }
+    res.output = res.ok ? output : NAN;
+    res.cost = isfinite(cost) ? cost : NAN;
+    if ((rc = proto_result_to_json(r, 0, &mj, &err)))
+        goto refuse;
+    res.metrics_json = mj;
+    rc = store_trial_finish(svc->st, &res, r->curve.v, r->curve.n, &dup, &err);
+    if (rc == CARBS_ESTATE) {
+        /* pending again, or cancelled: this result is for a run that no
+         * longer counts. */
+        log_info("trial %" PRId64 ": result ignored: %s", r->trial_id, err.msg);
+        send_ack(svc, peer, r->trial_id, is_tell, is_tell ? err.msg : NULL);
+        goto out;
+    }
+    if (rc)
+        goto refuse;
+    send_ack(svc, peer, r->trial_id, is_tell, NULL);
+    if (dup || !sw)
+        goto out;
+
+    /* Committed and acknowledged: now the optimizer learns it. */
+    svc_running_remove(svc, r->trial_id);
+    count_move(sw, row.state, res.ok ? CARBS_TRIAL_DONE : CARBS_TRIAL_FAILED);
+    if ((rc = proto_params_from_json(row.params_json, &obs.params, &err)) == 0) {
+        obs.id = r->trial_id;
+        obs.output = res.ok ? output : NAN;
+        obs.cost = res.ok ? fmax(isfinite(cost) ? cost : 0, SVC_COST_FLOOR) : 1.0;
+        obs.is_failure = !res.ok;
+        rc = carbs_observe(sw->opt, &obs, &err);
+    }
+    if (rc && rc != CARBS_ENOTFOUND)
+        log_error("sweep %s: trial %" PRId64 " not observed: %s", sw->name, r->trial_id, err.msg);
+    if (res.ok)
+        note_success(sw, r->trial_id, output, res.cost);
+    log_info("trial %" PRId64 " %s: %s %.6g, cost %.6g", r->trial_id, res.ok ? "done" : "failed",
+             sw->spec.metric.name, output, res.cost);
+    svc_sweep_update_state(svc, sw);
+    goto out;
+
+refuse:
+    log_error("trial %" PRId64 ": result not stored: %s", r->trial_id, err.msg);
+    if (is_tell)
+        send_ack(svc, peer, r->trial_id, true, err.msg);
+    else
+        svc_send_error(svc, peer, rc, err.msg);
+out:
+    free(mj);
+    carbs_params_release(&obs.params);
+    store_trial_release(&row);
+}

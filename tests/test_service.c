@@ -1,0 +1,522 @@
+/*
+ * test_service.c - the service end to end in one process: a real store, a
+ * real ROUTER on ipc://, and fake workers and clients built from
+ * wire_client_t that speak proto messages.  The service is stepped by the
+ * test, so every exchange is deterministic.
+ */
+#include "proto/common.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "optimizer/service.h"
+#include "proto/json.h"
+#include "proto/log.h"
+#include "proto/msg.h"
+#include "proto/sweep.h"
+#include "proto/wire.h"
+#include "store/store.h"
+
+#define PUMP_MS 3000 /* bound on waiting for one answer */
+
+static char g_dir[64];
+static char g_db[128];
+static char g_ep[128];
+static int g_n;
+
+static const char SPEC[] = "name: branin-svc\n"
+                           "metric: {name: loss, goal: minimize}\n"
+                           "cost: {name: cost}\n"
+                           "trainer: synthetic\n"
+                           "synthetic: {function: branin}\n"
+                           "parameters:\n"
+                           "  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}\n"
+                           "  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}\n"
+                           "carbs: {seed: 11, num_random_samples: 3, resample_frequency: 0}\n"
+                           "budget: {trials: 8, parallel: 2, max_retries: 1}\n";
+
+static double branin(double x1, double x2)
+{
+    const double pi = 3.14159265358979323846;
+    double b = 5.1 / (4 * pi * pi), c = 5 / pi, t = 1 / (8 * pi);
+    double y = x2 - b * x1 * x1 + c * x1 - 6;
+    return y * y + 10 * (1 - t) * cos(x1) + 10;
+}
+
+/* A fresh store with the SPEC sweep in it; returns the sweep id. */
+static int64_t fresh_store(void)
+{
+    carbs_err_t err = {0};
+    sweep_spec_t spec = {0};
+    char *canon = NULL;
+    int64_t id = 0;
+    store_t *st;
+
+    snprintf(g_db, sizeof(g_db), "%s/s%d.db", g_dir, ++g_n);
+    snprintf(g_ep, sizeof(g_ep), "ipc://%s/ep%d", g_dir, g_n);
+    CHECK_EQ(sweep_spec_parse(SPEC, strlen(SPEC), "spec.yaml", &spec, &err), 0);
+    CHECK_EQ(sweep_spec_to_json(&spec, &canon, &err), 0);
+    st = store_open(g_db, STORE_CREATE, &err);
+    CHECK(st != NULL);
+    CHECK_EQ(store_sweep_create(st, spec.name, canon, &id, &err), 0);
+    store_close(st);
+    free(canon);
+    sweep_spec_release(&spec);
+    return id;
+}
+
+static service_t *open_svc(int lease_ms)
+{
+    carbs_err_t err = {0};
+    service_config_t cfg = {0};
+    service_t *svc;
+
+    cfg.db_path = g_db;
+    cfg.endpoint = g_ep;
+    cfg.lease_ms = lease_ms;
+    cfg.heartbeat_ms = lease_ms / 4;
+    cfg.quarantine_losses = 100;
+    cfg.wait_ms = 10;
+    svc = service_open(&cfg, &err);
+    if (!svc)
+        fprintf(stderr, "service_open: %s\n", err.msg);
+    CHECK(svc != NULL);
+    return svc;
+}
+
+static wire_client_t *client(const char *id)
+{
+    carbs_err_t err = {0};
+    wire_client_config_t cc = {0};
+    wire_client_t *c;
+
+    cc.endpoint = g_ep;
+    cc.identity = id;
+    c = wire_client_open(&cc, &err);
+    CHECK(c != NULL);
+    return c;
+}
+
+static void send_msg(wire_client_t *c, const proto_msg_t *m)
+{
+    carbs_err_t err = {0};
+    char *buf = NULL;
+    size_t len = 0;
+
+    CHECK_EQ(proto_msg_encode(m, &buf, &len, &err), 0);
+    CHECK_EQ(wire_client_send(c, buf, len, &err), 0);
+    free(buf);
+}
+
+static void send_raw(wire_client_t *c, const char *text)
+{
+    carbs_err_t err = {0};
+    CHECK_EQ(wire_client_send(c, text, strlen(text), &err), 0);
+}
+
+/* Step the service until c receives a frame; decode it into *out.
+ * Returns 0, or -1 when nothing came within PUMP_MS. */
+static int pump(service_t *svc, wire_client_t *c, proto_msg_t *out)
+{
+    carbs_err_t err = {0};
+    double until = now_monotonic() + PUMP_MS / 1000.0;
+
+    while (now_monotonic() < until) {
+        char *buf = NULL;
+        size_t len = 0;
+        CHECK_EQ(service_step(svc, 5, &err), 0);
+        if (wire_client_recv(c, &buf, &len, 5, &err) == 0) {
+            int rc = proto_msg_decode(buf, len, out, &err);
+            free(buf);
+            CHECK_EQ(rc, 0);
+            return rc ? -1 : 0;
+        }
+    }
+    return -1;
+}
+
+static void hello(service_t *svc, wire_client_t *c, const char *id)
+{
+    proto_msg_t m, r = {0};
+
+    proto_msg_init(&m, PROTO_MSG_HELLO);
+    str_copy(m.hello.worker_id, sizeof(m.hello.worker_id), id);
+    str_copy(m.hello.host, sizeof(m.hello.host), "test-host");
+    m.hello.pid = 4242;
+    m.hello.slots = 1;
+    m.hello.caps.synthetic = true;
+    send_msg(c, &m);
+    proto_msg_release(&m);
+    CHECK_EQ(pump(svc, c, &r), 0);
+    CHECK_EQ(r.type, PROTO_MSG_WELCOME);
+    proto_msg_release(&r);
+}
+
+/* ready -> trial; fills *trial (caller releases).  Returns the message
+ * type received. */
+static proto_msg_type_t ready(service_t *svc, wire_client_t *c, proto_msg_t *trial)
+{
+    proto_msg_t m;
+
+    proto_msg_init(&m, PROTO_MSG_READY);
+    send_msg(c, &m);
+    proto_msg_release(&m);
+    if (pump(svc, c, trial))
+        return PROTO_MSG_NONE;
+    return trial->type;
+}
+
+static double param(const carbs_params_t *ps, const char *name)
+{
+    const carbs_value_t *v = carbs_params_find(ps, name);
+    return v ? v->num : NAN;
+}
+
+/* Send the branin result of trial t and expect an ack. */
+static void result_ok(service_t *svc, wire_client_t *c, const proto_trial_t *t)
+{
+    proto_msg_t m, r = {0};
+    double y = branin(param(&t->params, "x"), param(&t->params, "y"));
+
+    proto_msg_init(&m, PROTO_MSG_RESULT);
+    m.result.r.trial_id = t->trial_id;
+    m.result.r.attempt = t->attempt;
+    m.result.r.ok = true;
+    CHECK_EQ(carbs_result_set(&m.result.r, "loss", y), 0);
+    CHECK_EQ(carbs_result_set(&m.result.r, "cost", 1.5 + param(&t->params, "x") + 5), 0);
+    send_msg(c, &m);
+    proto_msg_release(&m);
+    CHECK_EQ(pump(svc, c, &r), 0);
+    CHECK_EQ(r.type, PROTO_MSG_ACK);
+    CHECK_EQ(r.ack.trial_id, t->trial_id);
+    proto_msg_release(&r);
+}
+
+static void counts(int64_t sweep, size_t c[CARBS_TRIAL_STATE_COUNT])
+{
+    carbs_err_t err = {0};
+    store_t *st = store_open(g_db, STORE_READONLY, &err);
+
+    CHECK(st != NULL);
+    CHECK_EQ(store_sweep_counts(st, sweep, c, NULL, &err), 0);
+    store_close(st);
+}
+
+// ---- cases ----
+
+static void test_trial_round_trip(void)
+{
+    int64_t sweep = fresh_store();
+    service_t *svc = open_svc(2000);
+    wire_client_t *w = client("w-a");
+    proto_msg_t t = {0}, r = {0};
+    size_t c[CARBS_TRIAL_STATE_COUNT];
+    proto_msg_t dup;
+
+    hello(svc, w, "w-a");
+    CHECK_EQ(ready(svc, w, &t), PROTO_MSG_TRIAL);
+    CHECK_EQ(t.trial.sweep_id, sweep);
+    CHECK_EQ(t.trial.attempt, 1);
+    CHECK_STR(t.trial.metric, "loss");
+    CHECK_STR(t.trial.synthetic.function, "branin");
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_RUNNING], 1); /* stored before it was sent */
+    result_ok(svc, w, &t.trial);
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_DONE], 1);
+    CHECK_EQ(c[CARBS_TRIAL_RUNNING], 0);
+
+    /* The same result again: acknowledged, nothing changes. */
+    proto_msg_init(&dup, PROTO_MSG_RESULT);
+    dup.result.r.trial_id = t.trial.trial_id;
+    dup.result.r.attempt = t.trial.attempt;
+    dup.result.r.ok = true;
+    CHECK_EQ(carbs_result_set(&dup.result.r, "loss", 123.25), 0);
+    send_msg(w, &dup);
+    proto_msg_release(&dup);
+    CHECK_EQ(pump(svc, w, &r), 0);
+    CHECK_EQ(r.type, PROTO_MSG_ACK);
+    proto_msg_release(&r);
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_DONE], 1);
+
+    proto_msg_release(&t);
+    wire_client_close(w);
+    service_close(svc);
+}
+
+static void test_bad_frames(void)
+{
+    int64_t sweep = fresh_store();
+    service_t *svc = open_svc(2000);
+    wire_client_t *rogue = client("rogue");
+    proto_msg_t r = {0};
+    size_t c[CARBS_TRIAL_STATE_COUNT];
+    static const char *bad[] = {
+        "{\"v\":1,\"type\":\"hullo\"}",
+        "{\"v\":2,\"type\":\"hello\",\"worker_id\":\"x\"}",
+        "{\"v\":1,\"type\":\"result\",\"trial_id\":1",
+        "\xff\xfe not utf8",
+        "{\"v\":1,\"type\":\"ready\",\"slot\":0}", /* no hello first */
+        "{\"v\":1,\"type\":\"tell\",\"sweep\":\"branin-svc\",\"trial_id\":99,\"cost\":1,"
+        "\"is_failure\":false,\"output\":1}",
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        send_raw(rogue, bad[i]);
+        CHECK_EQ(pump(svc, rogue, &r), 0);
+        CHECK(r.type == PROTO_MSG_ERROR || (r.type == PROTO_MSG_REPLY && !r.reply.ok));
+        proto_msg_release(&r);
+    }
+    counts(sweep, c);
+    for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
+        CHECK_EQ(c[s], 0);
+    wire_client_close(rogue);
+    service_close(svc);
+}
+
+static void test_lease_expiry_requeues(void)
+{
+    int64_t sweep = fresh_store();
+    service_t *svc = open_svc(300);
+    wire_client_t *a = client("w-a"), *b = client("w-b");
+    proto_msg_t ta = {0}, tb = {0}, r = {0}, late;
+    size_t c[CARBS_TRIAL_STATE_COUNT];
+    carbs_err_t err = {0};
+    double until;
+
+    hello(svc, a, "w-a");
+    hello(svc, b, "w-b");
+    CHECK_EQ(ready(svc, b, &tb), PROTO_MSG_TRIAL);
+    /* b goes silent; a keeps talking until b's lease runs out. */
+    until = now_monotonic() + 1.0;
+    while (now_monotonic() < until) {
+        proto_msg_t hb;
+        proto_msg_init(&hb, PROTO_MSG_HEARTBEAT);
+        send_msg(a, &hb);
+        proto_msg_release(&hb);
+        CHECK_EQ(service_step(svc, 20, &err), 0);
+    }
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_PENDING], 1);
+    CHECK_EQ(c[CARBS_TRIAL_RUNNING], 0);
+    /* a gets the same trial, second attempt, same params */
+    CHECK_EQ(ready(svc, a, &ta), PROTO_MSG_TRIAL);
+    CHECK_EQ(ta.trial.trial_id, tb.trial.trial_id);
+    CHECK_EQ(ta.trial.attempt, 2);
+    CHECK_NEAR(param(&ta.trial.params, "x"), param(&tb.trial.params, "x"), 0);
+    /* b's late result for attempt 1 is acknowledged and ignored */
+    proto_msg_init(&late, PROTO_MSG_RESULT);
+    late.result.r.trial_id = tb.trial.trial_id;
+    late.result.r.attempt = 1;
+    late.result.r.ok = true;
+    CHECK_EQ(carbs_result_set(&late.result.r, "loss", -1e6), 0);
+    send_msg(b, &late);
+    proto_msg_release(&late);
+    CHECK_EQ(pump(svc, b, &r), 0);
+    CHECK(r.type == PROTO_MSG_ACK || r.type == PROTO_MSG_ERROR);
+    proto_msg_release(&r);
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_DONE], 0);
+    CHECK_EQ(c[CARBS_TRIAL_RUNNING], 1);
+    result_ok(svc, a, &ta.trial);
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_DONE], 1);
+
+    proto_msg_release(&ta);
+    proto_msg_release(&tb);
+    wire_client_close(a);
+    wire_client_close(b);
+    service_close(svc);
+}
+
+static void test_restart_reattaches(void)
+{
+    int64_t sweep = fresh_store();
+    service_t *svc = open_svc(2000);
+    wire_client_t *w = client("w-a");
+    proto_msg_t t = {0};
+    size_t c[CARBS_TRIAL_STATE_COUNT];
+
+    hello(svc, w, "w-a");
+    CHECK_EQ(ready(svc, w, &t), PROTO_MSG_TRIAL);
+    service_close(svc); /* the service dies with a trial running */
+    svc = open_svc(2000);
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_RUNNING], 1);
+    hello(svc, w, "w-a"); /* the worker comes back and re-sends its result */
+    result_ok(svc, w, &t.trial);
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_DONE], 1);
+    CHECK_EQ(c[CARBS_TRIAL_RUNNING], 0);
+    proto_msg_release(&t);
+    wire_client_close(w);
+    service_close(svc);
+}
+
+/* ask/tell through requests, n rounds; restart the service after every
+ * tell when restart is set.  Writes the suggested x1 values to xs. */
+static void ask_tell_rounds(bool restart, int n, double *xs, double *ys)
+{
+    service_t *svc;
+    wire_client_t *cl;
+
+    fresh_store();
+    cl = client(NULL);
+    svc = open_svc(2000);
+    for (int i = 0; i < n; i++) {
+        proto_msg_t m, r = {0};
+        int64_t tid;
+        double x1, x2;
+        proto_msg_init(&m, PROTO_MSG_ASK);
+        str_copy(m.ask.sweep, sizeof(m.ask.sweep), "branin-svc");
+        send_msg(cl, &m);
+        proto_msg_release(&m);
+        CHECK_EQ(pump(svc, cl, &r), 0);
+        CHECK_EQ(r.type, PROTO_MSG_REPLY);
+        CHECK(r.reply.ok);
+        tid = r.reply.trial_id;
+        x1 = param(&r.reply.params, "x");
+        x2 = param(&r.reply.params, "y");
+        xs[i] = x1;
+        ys[i] = x2;
+        proto_msg_release(&r);
+
+        proto_msg_init(&m, PROTO_MSG_TELL);
+        str_copy(m.tell.sweep, sizeof(m.tell.sweep), "branin-svc");
+        m.tell.trial_id = tid;
+        m.tell.output = branin(x1, x2);
+        m.tell.cost = 2.0 + x1 + 5;
+        send_msg(cl, &m);
+        proto_msg_release(&m);
+        CHECK_EQ(pump(svc, cl, &r), 0);
+        CHECK_EQ(r.type, PROTO_MSG_REPLY);
+        CHECK(r.reply.ok);
+        proto_msg_release(&r);
+        if (restart) {
+            service_close(svc);
+            svc = open_svc(2000);
+        }
+    }
+    wire_client_close(cl);
+    service_close(svc);
+}
+
+static void test_restart_continues_the_same_search(void)
+{
+    enum { N = 7 };
+    double xa[N], ya[N], xb[N], yb[N];
+
+    ask_tell_rounds(false, N, xa, ya);
+    ask_tell_rounds(true, N, xb, yb);
+    for (int i = 0; i < N; i++) {
+        CHECK(xa[i] == xb[i]);
+        CHECK(ya[i] == yb[i]);
+    }
+}
+
+static void test_budget_and_done(void)
+{
+    int64_t sweep = fresh_store();
+    service_t *svc = open_svc(2000);
+    wire_client_t *w = client("w-a");
+    size_t c[CARBS_TRIAL_STATE_COUNT];
+    int n = 0;
+
+    hello(svc, w, "w-a");
+    for (;;) {
+        proto_msg_t t = {0};
+        proto_msg_type_t k = ready(svc, w, &t);
+        if (k != PROTO_MSG_TRIAL) {
+            CHECK_EQ(k, PROTO_MSG_WAIT);
+            proto_msg_release(&t);
+            break;
+        }
+        result_ok(svc, w, &t.trial);
+        proto_msg_release(&t);
+        if (++n > 20)
+            break;
+    }
+    CHECK_EQ(n, 8); /* budget.trials */
+    CHECK(service_done(svc));
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_DONE], 8);
+    wire_client_close(w);
+    service_close(svc);
+}
+
+static void test_pause_and_stop(void)
+{
+    fresh_store();
+    service_t *svc = open_svc(2000);
+    wire_client_t *w = client("w-a"), *cl = client(NULL);
+    proto_msg_t m, r = {0}, t = {0};
+
+    hello(svc, w, "w-a");
+    proto_msg_init(&m, PROTO_MSG_PAUSE);
+    str_copy(m.pause.sweep, sizeof(m.pause.sweep), "branin-svc");
+    send_msg(cl, &m);
+    proto_msg_release(&m);
+    CHECK_EQ(pump(svc, cl, &r), 0);
+    CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok);
+    proto_msg_release(&r);
+    CHECK_EQ(ready(svc, w, &t), PROTO_MSG_WAIT);
+    proto_msg_release(&t);
+
+    proto_msg_init(&m, PROTO_MSG_STATUS);
+    send_msg(cl, &m);
+    proto_msg_release(&m);
+    CHECK_EQ(pump(svc, cl, &r), 0);
+    CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok && r.reply.data);
+    CHECK(r.reply.data && strstr(r.reply.data, "\"state\":\"paused\"") != NULL);
+    proto_msg_release(&r);
+
+    proto_msg_init(&m, PROTO_MSG_STOP);
+    str_copy(m.stop.sweep, sizeof(m.stop.sweep), "branin-svc");
+    send_msg(cl, &m);
+    proto_msg_release(&m);
+    CHECK_EQ(pump(svc, cl, &r), 0);
+    CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok);
+    proto_msg_release(&r);
+
+    proto_msg_init(&m, PROTO_MSG_RESUME);
+    str_copy(m.resume.sweep, sizeof(m.resume.sweep), "branin-svc");
+    send_msg(cl, &m);
+    proto_msg_release(&m);
+    CHECK_EQ(pump(svc, cl, &r), 0);
+    CHECK(r.type == PROTO_MSG_REPLY && !r.reply.ok); /* a stopped sweep stays stopped */
+    proto_msg_release(&r);
+    CHECK(service_done(svc));
+
+    wire_client_close(w);
+    wire_client_close(cl);
+    service_close(svc);
+}
+
+int main(void)
+{
+    proto_json_init();
+    log_setup(getenv("CARBS_TEST_LOG") ? LOG_DEBUG : LOG_ERROR, stderr);
+    snprintf(g_dir, sizeof(g_dir), "/tmp/carbs-test-service-XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_trial_round_trip);
+    RUN(test_bad_frames);
+    RUN(test_lease_expiry_requeues);
+    RUN(test_restart_reattaches);
+    RUN(test_restart_continues_the_same_search);
+    RUN(test_budget_and_done);
+    RUN(test_pause_and_stop);
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", g_dir);
+    }
+    return check_summary();
+}
