@@ -20,8 +20,10 @@ static const struct command {
 } commands[] = {
     {"version", cmd_version, "print the version and build features"},
     {"worker", cmd_worker, "join a service and run trials"},
-    {"ask-tell", cmd_asktell, "drive the optimizer over stdin/stdout, one JSON object per line"},
     {"sweep", cmd_sweep, "create, list, show, pause, resume or stop sweeps"},
+    {"ask-tell", cmd_asktell, "drive the optimizer over stdin/stdout, one JSON object per line"},
+    {"serve", cmd_serve, "serve the store's active sweeps to workers"},
+    {"run", cmd_run, "run a whole sweep on this machine: store, service and workers"},
     {"keygen", cmd_keygen, "write a CurveZMQ key pair for a worker or the service"},
     {"data", cmd_data, "fetch and prepare the embedded trainer's corpus and question sets"},
     {"train", cmd_train, "train one model with the embedded trainer and print its metrics"},

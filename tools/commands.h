@@ -9,8 +9,10 @@
 
 int cmd_version(int argc, char **argv, const cli_globals_t *g);
 int cmd_worker(int argc, char **argv, const cli_globals_t *g);
-int cmd_asktell(int argc, char **argv, const cli_globals_t *g);
 int cmd_sweep(int argc, char **argv, const cli_globals_t *g);
+int cmd_asktell(int argc, char **argv, const cli_globals_t *g);
+int cmd_serve(int argc, char **argv, const cli_globals_t *g);
+int cmd_run(int argc, char **argv, const cli_globals_t *g);
 int cmd_keygen(int argc, char **argv, const cli_globals_t *g);
 int cmd_data(int argc, char **argv, const cli_globals_t *g);
 int cmd_train(int argc, char **argv, const cli_globals_t *g);
