@@ -4,7 +4,8 @@
  *
  * The child puts itself in its own process group, dies with its parent,
  * restores default signal handling (so SIGTERM from the worker stops it),
- * runs the trial's kind, collects the learning curve from progress, writes
+ * closes every inherited descriptor but its pipe and stdio, runs the
+ * trial's kind, collects the learning curve from progress, writes
  * one result line and leaves with _exit(): nothing inherited from the
  * worker (its ZeroMQ context, its atexit handlers) is touched.
  */
@@ -290,6 +291,12 @@ void runner__child_main(const runner_config_t *cfg, const proto_trial_t *trial, 
     signal(SIGPIPE, SIG_IGN); /* a gone worker shows up as EPIPE in write_all */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Let go of everything inherited from the worker (its sockets above
+     * all: a connection must close when the worker closes it, not when the
+     * trial ends). */
+    if (fd > 3)
+        close_range(3, (unsigned)fd - 1, 0);
+    close_range((unsigned)fd + 1, ~0U, 0);
     c.started = now_monotonic();
     c.last_progress = c.started;
     switch (trial->trainer) {
