@@ -240,7 +240,7 @@ int carbs_load(carbs_t *c, const carbs_obs_t *obs, size_t n, carbs_err_t *err)
     for (size_t i = 0; i < n; i++) {
         rc = carbs_observe(c, &obs[i], err);
         if (rc < 0 && rc != CARBS_ENOTFOUND) {
-            char at[32];
+            char at[48];
 
             snprintf(at, sizeof(at), "observation %zu", i);
             carbs_err_prefix(err, at);

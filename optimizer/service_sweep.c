@@ -594,7 +594,7 @@ void svc_assign(service_t *svc, svc_worker_t *w)
             return;
         }
         svc->rr = (svc->rr + k + 1) % n;
-        log_info("trial %" PRId64 " (sweep %s, attempt %d) -> %s", id, sw->name, attempt, w->id);
+        log_debug("trial %" PRId64 " (sweep %s, attempt %d) -> %s", id, sw->name, attempt, w->id);
         return;
     }
     send_wait(svc, w, svc->cfg.wait_ms);
@@ -774,7 +774,7 @@ void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t
         log_error("sweep %s: trial %" PRId64 " not observed: %s", sw->name, r->trial_id, err.msg);
     if (res.ok)
         note_success(sw, r->trial_id, output, res.cost);
-    log_info("trial %" PRId64 " %s: %s %.6g, cost %.6g", r->trial_id, res.ok ? "done" : "failed",
+    log_debug("trial %" PRId64 " %s: %s %.6g, cost %.6g", r->trial_id, res.ok ? "done" : "failed",
              sw->spec.metric.name, output, res.cost);
     svc_sweep_update_state(svc, sw);
     goto out;

@@ -109,12 +109,19 @@ out:
     return rc;
 }
 
-static int spawn_worker(const char *endpoint, int k, int slots, pid_t *pid, carbs_err_t *err)
+/* Start `carbs --log-level L worker --connect EP --id ID --slots N`.  The
+ * workers log warnings only unless this run logs at debug level: the
+ * progress line is what the user watches. */
+static int spawn_worker(const char *endpoint, int k, int slots, log_level_t level, pid_t *pid,
+                        carbs_err_t *err)
 {
-    char a0[] = "carbs", a1[] = "worker", a2[] = "--connect", a4[] = "--id", a6[] = "--slots";
-    char ep[WIRE_ENDPOINT_MAX + 1], id[64], slots_s[16];
-    char *args[] = {a0, a1, a2, ep, a4, id, a6, slots_s, NULL};
+    char a0[] = "carbs", a1[] = "--log-level", a3[] = "worker", a4[] = "--connect", a6[] = "--id",
+         a8[] = "--slots";
+    char lv[8], ep[WIRE_ENDPOINT_MAX + 1], id[64], slots_s[16];
+    char *args[] = {a0, a1, lv, a3, a4, ep, a6, id, a8, slots_s, NULL};
     int rc;
+
+    str_copy(lv, sizeof(lv), level >= LOG_DEBUG ? "debug" : "warn");
 
     str_copy(ep, sizeof(ep), endpoint);
 
@@ -250,7 +257,7 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     for (long k = 0; k < n_workers; k++) {
-        if (spawn_worker(endpoint, (int)k, (int)slots, &pids[k], &err)) {
+        if (spawn_worker(endpoint, (int)k, (int)slots, g->log_level, &pids[k], &err)) {
             rc = cli_fail(&err);
             run_stop = 1;
             break;
