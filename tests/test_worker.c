@@ -215,7 +215,7 @@ static bool join(svc_t *s, worker_t *w, const char *id, int slots)
     CHECK_EQ(m.hello.slots, slots);
     CHECK_EQ(m.hello.devices.n, 1);
     CHECK_STR(m.hello.devices.v[0], "cpu");
-    CHECK(m.hello.caps.command && m.hello.caps.synthetic && !m.hello.caps.embedded);
+    CHECK(m.hello.caps.command && m.hello.caps.synthetic && m.hello.caps.embedded);
     proto_msg_release(&m);
     send_welcome(s, 100);
     if (!expect(s, w, PROTO_MSG_READY, &m, 5.0))

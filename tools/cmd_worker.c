@@ -4,7 +4,8 @@
  *
  *   carbs worker --connect tcp://head:5555 [--id ID] [--slots N]
  *                [--device cpu|cuda:K] [--keys DIR [--key-name NAME]]
- *                [--server-key FILE] [--time-limit SECONDS] [--tmp-dir DIR] [--once]
+ *                [--server-key FILE] [--data DIR | --synthetic-data] [--threads N]
+ *                [--time-limit SECONDS] [--tmp-dir DIR] [--once]
  *
  * SIGTERM and SIGINT are preemption: the trials are stopped and the worker
  * says bye "preempted" so the service re-queues them.  The id defaults to
@@ -25,6 +26,7 @@
 static const char usage_text[] =
     "carbs worker --connect ENDPOINT [--id ID] [--slots N] [--device cpu|cuda:K]\n"
     "             [--keys DIR [--key-name NAME]] [--server-key FILE]\n"
+    "             [--data DIR | --synthetic-data] [--threads N]\n"
     "             [--time-limit SECONDS] [--tmp-dir DIR] [--once]";
 
 /* The stop flag (STYLE.md H22: the one allowed mutable global besides the
@@ -53,6 +55,10 @@ static void print_help(void)
            "  --keys DIR           CURVE: use DIR/NAME.key and DIR/service.pub\n"
            "  --key-name NAME      the key pair's name in DIR (default: this host's short name)\n"
            "  --server-key FILE    the service's public key (default DIR/service.pub)\n"
+           "  --data DIR           embedded trials' prepared data (default $CARBS_DATA, else\n"
+           "                       ./data-cache; make it with 'carbs data prepare')\n"
+           "  --synthetic-data     embedded trials train on the synthetic corpus instead\n"
+           "  --threads N          CPU threads per embedded trial (default 1)\n"
            "  --time-limit SECS    fail a trial that runs longer (failure 'error')\n"
            "  --tmp-dir DIR        where command trials get their scratch directory\n"
            "  --once               run one trial per slot, then leave\n"
@@ -83,6 +89,9 @@ int cmd_worker(int argc, char **argv, const cli_globals_t *g)
         {"time-limit", required_argument, NULL, 't'},
         {"tmp-dir", required_argument, NULL, 'T'},
         {"once", no_argument, NULL, 'o'},
+        {"data", required_argument, NULL, 'D'},
+        {"synthetic-data", no_argument, NULL, 'Y'},
+        {"threads", required_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -91,7 +100,7 @@ int cmd_worker(int argc, char **argv, const cli_globals_t *g)
     char id[CARBS_NAME_MAX], name[CARBS_NAME_MAX], host[256] = "";
     char key_path[4096], server_path[4096];
     bool once = false;
-    long slots = 1;
+    long slots = 1, threads = 1;
     double limit = 0;
     carbs_err_t err = {0};
     worker_t *w;
@@ -134,6 +143,16 @@ int cmd_worker(int argc, char **argv, const cli_globals_t *g)
             break;
         case 'o':
             once = true;
+            break;
+        case 'D':
+            cfg.data_dir = optarg;
+            break;
+        case 'Y':
+            cfg.synthetic_data = true;
+            break;
+        case 'j':
+            if (parse_long(optarg, 1, 1024, &threads) < 0)
+                return cli_usage_error(usage_text, "--threads must be 1-1024, not '%s'", optarg);
             break;
         case 'h':
             print_help();
@@ -182,7 +201,10 @@ int cmd_worker(int argc, char **argv, const cli_globals_t *g)
             cfg.server_key = server_path;
         }
     }
+    if (cfg.data_dir && cfg.synthetic_data)
+        return cli_usage_error(usage_text, "--data and --synthetic-data exclude each other");
     cfg.slots = (int)slots;
+    cfg.threads = (int)threads;
     cfg.time_limit_s = limit;
     cfg.max_trials = once ? (int)slots : 0;
     cfg.stop = &worker_stop_flag;

@@ -16,8 +16,13 @@
  * did not report them.  A result that says ok but lacks the trial's
  * metric becomes an error failure.
  *
- * Embedded trials fail with failure "error" and the message "embedded
- * trainer not available in this build" until the trainer library exists.
+ * Embedded trials map the trial's fixed and searched values onto
+ * trainer_config_t by name (trainer_config_set; a string value `data`
+ * names the data folder, or "synthetic" for dataset_synthetic) and train
+ * on data_dir (else $CARBS_DATA, else ./data-cache) or, with
+ * synthetic_data, on the synthetic corpus.  Missing data or a backend not
+ * in this build is infra (another node may have it); what the trainer
+ * rejects, diverges on or cannot fit is the config's fault.
  */
 #ifndef CARBS_WORKER_RUNNER_H
 #define CARBS_WORKER_RUNNER_H
@@ -30,6 +35,7 @@
 #define RUNNER_PROGRESS_MIN_S 0.2  /* the child reports progress at most this often */
 #define RUNNER_CURVE_MAX 2048      /* curve points kept; beyond, every other one is dropped */
 #define RUNNER_SYNTHETIC_STEPS 20  /* progress reports over a synthetic trial's sleep */
+#define RUNNER_SYNTHETIC_DATA_TOKENS (1u << 21) /* training tokens of the synthetic corpus */
 
 /* How to run trials.  Pointers are borrowed for the duration of
  * runner_start(); all-zero is a valid config. */
@@ -38,6 +44,9 @@ typedef struct runner_config {
     const char *tmp_dir;  /* where command trials get their directory; NULL = $TMPDIR, /tmp */
     double time_limit_s;  /* wall-clock limit per trial; 0 = none */
     double kill_grace_s;  /* 0 = RUNNER_KILL_GRACE_S */
+    const char *data_dir; /* embedded: prepared data; NULL = $CARBS_DATA, else ./data-cache */
+    bool synthetic_data;  /* embedded: train on the synthetic corpus instead */
+    int threads;          /* embedded: CPU threads; 0 = 1 */
 } runner_config_t;
 
 typedef struct runner runner_t;

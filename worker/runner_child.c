@@ -20,6 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "trainer/config.h"
+#include "trainer/dataset.h"
+#include "trainer/prepare.h"
+#include "trainer/trainer.h"
 #include "worker/command.h"
 #include "worker/synthetic.h"
 
@@ -273,6 +277,92 @@ static void run_command(child_t *c)
     finish(c, &r);
 }
 
+// ---- embedded ----
+
+/* The trainer's config from the trial: defaults, then fixed, then the
+ * searched values; `data` (a string: "synthetic" or a folder) picks the
+ * data and is not a trainer parameter. */
+static int embedded_config(child_t *c, trainer_config_t *cfg, const char **data, bool *synth,
+                           carbs_err_t *err)
+{
+    const carbs_params_t *src[2] = {&c->trial->fixed, &c->trial->params};
+
+    trainer_config_defaults(cfg);
+    for (size_t k = 0; k < 2; k++) {
+        for (size_t i = 0; i < src[k]->n; i++) {
+            const carbs_value_t *v = &src[k]->v[i];
+            int rc;
+
+            if (strcmp(v->name, "data") == 0 && v->is_str) {
+                *synth = strcmp(v->str, "synthetic") == 0;
+                *data = *synth ? NULL : v->str;
+                continue;
+            }
+            rc = trainer_config_set(cfg, v, err);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static void run_embedded(child_t *c) __attribute__((noreturn));
+static void run_embedded(child_t *c)
+{
+    const runner_config_t *rc_cfg = c->cfg;
+    const char *device = rc_cfg->device ? rc_cfg->device : "cpu";
+    trainer_config_t cfg;
+    trainer_options_t opt = {.backend = "cpu", .threads = rc_cfg->threads > 0 ? rc_cfg->threads : 1};
+    const char *data = rc_cfg->data_dir;
+    bool synth = rc_cfg->synthetic_data;
+    trainer_progress_t p;
+    carbs_err_t err = {0};
+    carbs_result_t r;
+    dataset_t ds;
+    trainer_t *tr;
+    int rc;
+
+    if (embedded_config(c, &cfg, &data, &synth, &err) < 0)
+        fail(c, CARBS_FAILURE_ERROR, err.msg);
+    if (strncmp(device, "cuda:", 5) == 0) {
+        /* One GPU per worker process: the trainer sees device K as 0. */
+        setenv("CUDA_VISIBLE_DEVICES", device + 5, 1);
+        opt.backend = "cuda";
+    }
+    if (synth)
+        rc = dataset_synthetic((size_t)cfg.vocab_size, cfg.seed, RUNNER_SYNTHETIC_DATA_TOKENS, &ds,
+                               &err);
+    else
+        rc = dataset_load(prepare_data_dir(data), (size_t)cfg.vocab_size, &ds, &err);
+    if (rc < 0) /* this node's setup, not the config: let another node try */
+        fail(c, rc == CARBS_EINVAL ? CARBS_FAILURE_ERROR : CARBS_FAILURE_INFRA, err.msg);
+    carbs_result_init(&r);
+    tr = trainer_open(&cfg, &opt, &ds, &err);
+    if (!tr) {
+        rc = err.code;
+    } else {
+        do {
+            rc = trainer_step(tr, &p, &err);
+            if (rc >= 0)
+                progress(c, p.step, p.tokens, p.loss);
+        } while (rc == CARBS_CONTINUE);
+        if (rc == 0)
+            rc = trainer_finish(tr, &r, &err);
+        if (rc < 0)
+            trainer_partial_result(tr, &r);
+    }
+    if (rc == CARBS_ENOTFOUND) { /* no such backend in this build */
+        r.ok = false;
+        r.failure = CARBS_FAILURE_INFRA;
+        str_copy(r.message, sizeof(r.message), err.msg);
+    } else if (rc < 0) {
+        trainer_fail_result(&r, rc, &err);
+    }
+    trainer_close(tr);
+    dataset_release(&ds);
+    finish(c, &r);
+}
+
 // ---- entry ----
 
 void runner__child_main(const runner_config_t *cfg, const proto_trial_t *trial, int fd,
@@ -305,7 +395,8 @@ void runner__child_main(const runner_config_t *cfg, const proto_trial_t *trial, 
     case PROTO_TRAINER_COMMAND:
         run_command(&c);
     case PROTO_TRAINER_EMBEDDED:
+        run_embedded(&c);
     default:
-        fail(&c, CARBS_FAILURE_ERROR, "embedded trainer not available in this build");
+        fail(&c, CARBS_FAILURE_ERROR, "unknown trainer kind");
     }
 }

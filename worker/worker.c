@@ -54,7 +54,7 @@ struct worker {
     char host[PROTO_HOST_MAX];
     char endpoint[WIRE_ENDPOINT_MAX + 1];
     char device[CARBS_NAME_MAX];
-    char *key, *server_key, *tmp_dir;
+    char *key, *server_key, *tmp_dir, *data_dir;
     runner_config_t rcfg;
     int reply_timeout_ms, backoff_min_ms, backoff_max_ms, max_trials;
     const volatile sig_atomic_t *stop;
@@ -108,7 +108,7 @@ static void send_hello(worker_t *w)
     m.hello.slots = w->n_slots;
     m.hello.devices.n = 1;
     str_copy(m.hello.devices.v[0], sizeof(m.hello.devices.v[0]), w->device);
-    m.hello.caps.embedded = false; /* runner.h: no trainer library in this build yet */
+    m.hello.caps.embedded = true;
     m.hello.caps.command = true;
     m.hello.caps.synthetic = true;
     send_msg(w, &m);
@@ -675,6 +675,10 @@ worker_t *worker_open(const worker_config_t *cfg, carbs_err_t *err)
     w->key = dup_or_null(cfg->key);
     w->server_key = dup_or_null(cfg->server_key);
     w->tmp_dir = dup_or_null(cfg->tmp_dir);
+    w->data_dir = dup_or_null(cfg->data_dir);
+    w->rcfg.data_dir = w->data_dir;
+    w->rcfg.synthetic_data = cfg->synthetic_data;
+    w->rcfg.threads = cfg->threads;
     w->rcfg.device = w->device;
     w->rcfg.tmp_dir = w->tmp_dir;
     w->rcfg.time_limit_s = cfg->time_limit_s;
@@ -725,6 +729,7 @@ void worker_close(worker_t *w)
     free(w->key);
     free(w->server_key);
     free(w->tmp_dir);
+    free(w->data_dir);
     free(w);
 }
 

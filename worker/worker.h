@@ -57,6 +57,9 @@ typedef struct worker_config {
     const char *tmp_dir;    /* for command trials' directories; NULL = $TMPDIR or /tmp */
     double time_limit_s;    /* per trial; 0 = none */
     double kill_grace_s;    /* SIGTERM to SIGKILL for a trial; 0 = 5 s */
+    const char *data_dir;   /* embedded trials' data; NULL = $CARBS_DATA, else ./data-cache */
+    bool synthetic_data;    /* embedded trials train on the synthetic corpus */
+    int threads;            /* embedded trials' CPU threads; 0 = 1 */
     int reply_timeout_ms;   /* 0 = WORKER_REPLY_TIMEOUT_MS */
     int backoff_min_ms;     /* 0 = WORKER_BACKOFF_MIN_MS */
     int backoff_max_ms;     /* 0 = WORKER_BACKOFF_MAX_MS */
