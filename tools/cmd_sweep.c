@@ -19,6 +19,7 @@
 
 #include "proto/sweep.h"
 #include "store/store.h"
+#include "tools/request.h"
 
 #define SWEEP_PORT 5555 /* the port the printed serve/worker commands use */
 
@@ -132,27 +133,33 @@ static int next_opt(int argc, char **argv, const char *verb_usage, const struct 
     return c;
 }
 
-/* Refuse to write while a service holds the store (DESIGN.md §5).  Returns
- * 0, or an exit code after printing why. */
-static int check_no_writer(const char *db)
+/* Send m to the service holding db (request.h) and print its answer.
+ * Returns an exit code. */
+static int via_service(const char *db, const char *sweep, const proto_msg_t *m, const char *done)
 {
     carbs_err_t err = {0};
-    long pid = 0;
+    proto_msg_t r = {0};
+    int rc;
 
-    if (store_writer_holder(db, &pid, &err) < 0)
-        return cli_fail(&err);
-    if (pid == 0)
-        return 0;
-    if (pid > 0)
-        return cli_error(CLI_EXIT_FAIL,
-                         "the store '%s' is held by a running service (pid %ld); stop it "
-                         "before changing sweeps directly (sending changes to the service is "
-                         "not supported yet)",
-                         db, pid);
-    return cli_error(CLI_EXIT_FAIL,
-                     "the store '%s' is held by a running service; stop it before changing "
-                     "sweeps directly (sending changes to the service is not supported yet)",
-                     db);
+    if (request_send(db, sweep, m, &r, &err)) {
+        rc = cli_fail(&err);
+    } else if (r.type == PROTO_MSG_ERROR) {
+        rc = cli_error(CLI_EXIT_FAIL, "%s", r.error.message);
+    } else if (!r.reply.ok) {
+        rc = cli_error(CLI_EXIT_FAIL, "%s", r.reply.message);
+    } else {
+        printf("%s (sweep id %lld)\n", done, (long long)r.reply.sweep_id);
+        rc = CLI_EXIT_OK;
+    }
+    proto_msg_release(&r);
+    return rc;
+}
+
+/* True when a service holds the store: changes must go to it. */
+static bool held(const char *db)
+{
+    long pid = 0;
+    return store_writer_holder(db, &pid, NULL) == 0 && pid != 0;
 }
 
 /* One positional argument after the options, or a usage error. */
@@ -221,9 +228,17 @@ static int sweep_create(int argc, char **argv, const cli_globals_t *g)
         rc = cli_fail(&err);
         goto out;
     }
-    rc = check_no_writer(db);
-    if (rc)
+    if (held(db)) {
+        proto_msg_t m;
+        char done[CARBS_NAME_MAX + 64];
+        proto_msg_init(&m, PROTO_MSG_SWEEP_CREATE);
+        m.sweep_create.spec_json = json;
+        snprintf(done, sizeof(done), "created sweep '%s' through the running service", spec.name);
+        rc = via_service(db, NULL, &m, done);
+        m.sweep_create.spec_json = NULL;
+        proto_msg_release(&m);
         goto out;
+    }
     st = store_open(db, STORE_CREATE, &err);
     if (!st) {
         rc = cli_fail(&err);
@@ -544,6 +559,7 @@ static int sweep_set_state(int argc, char **argv, const cli_globals_t *g)
     store_t *st = NULL;
     store_sweep_t sw = {0};
     int c, to, rc = CLI_EXIT_OK;
+    bool via;
 
     snprintf(u, sizeof(u), "carbs sweep %s SWEEP [--db PATH]", verb);
     while ((c = next_opt(argc, argv, u, opts, &rc)) != -1) {
@@ -564,10 +580,8 @@ static int sweep_set_state(int argc, char **argv, const cli_globals_t *g)
     if (rc)
         return rc;
     db = cli_pick_db(g, db_opt);
-    rc = check_no_writer(db);
-    if (rc)
-        return rc;
-    st = store_open(db, 0, &err);
+    via = held(db) || strcmp(verb, "stop") == 0;
+    st = store_open(db, via ? STORE_READONLY : 0, &err);
     if (!st)
         return cli_fail(&err);
     if (store_sweep_get(st, ref, &sw, &err) < 0) {
@@ -588,7 +602,27 @@ static int sweep_set_state(int argc, char **argv, const cli_globals_t *g)
                carbs_sweep_state_name(sw.state));
         goto out;
     }
-    if (store_sweep_set_state(st, sw.id, (carbs_sweep_state_t)to, &err) < 0) {
+    if (via) {
+        /* Through the service: a running one must know, and stop cancels the
+         * sweep's open trials (a one-shot service does it when none runs). */
+        proto_msg_t m, r = {0};
+        proto_msg_init(&m, strcmp(verb, "pause") == 0    ? PROTO_MSG_PAUSE
+                           : strcmp(verb, "resume") == 0 ? PROTO_MSG_RESUME
+                                                         : PROTO_MSG_STOP);
+        str_copy(m.pause.sweep, sizeof(m.pause.sweep), sw.name);
+        store_close(st);
+        st = NULL;
+        if (request_send(db, sw.name, &m, &r, &err))
+            rc = cli_fail(&err);
+        else if (r.type == PROTO_MSG_ERROR)
+            rc = cli_error(CLI_EXIT_FAIL, "%s", r.error.message);
+        else if (!r.reply.ok)
+            rc = cli_error(CLI_EXIT_FAIL, "%s", r.reply.message);
+        proto_msg_release(&m);
+        proto_msg_release(&r);
+        if (rc)
+            goto out;
+    } else if (store_sweep_set_state(st, sw.id, (carbs_sweep_state_t)to, &err) < 0) {
         rc = cli_fail(&err);
         goto out;
     }

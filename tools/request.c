@@ -53,6 +53,11 @@ static int via_service(const char *db, long pid, const proto_msg_t *m, proto_msg
 
     if ((rc = service_control_endpoint(db, ep, sizeof(ep))))
         return carbs_fail(err, rc, "the control endpoint for '%s' is too long", db);
+    if (access(ep + strlen("ipc://"), F_OK) != 0)
+        return carbs_fail(err, CARBS_EBUSY,
+                          "'%s' is held by a running service (pid %ld) without a control "
+                          "endpoint (%s): is it a carbs of another user or version?",
+                          db, pid, ep);
     cc.endpoint = ep;
     cli = wire_client_open(&cc, err);
     if (!cli)
