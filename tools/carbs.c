@@ -27,6 +27,15 @@ static const struct command {
     {"keygen", cmd_keygen, "write a CurveZMQ key pair for a worker or the service"},
     {"data", cmd_data, "fetch and prepare the embedded trainer's corpus and question sets"},
     {"train", cmd_train, "train one model with the embedded trainer and print its metrics"},
+    {"ask", cmd_ask, "take a trial from a sweep (manual loop)"},
+    {"tell", cmd_tell, "report a trial's result (manual loop)"},
+    {"status", cmd_status, "show sweeps, workers, running trials, best and front size"},
+    {"trials", cmd_trials, "list a sweep's trials"},
+    {"pareto", cmd_pareto, "print a sweep's observed Pareto front"},
+    {"export", cmd_export, "dump a sweep's trials as JSON lines or CSV"},
+    {"import", cmd_import, "add finished trials to a sweep from JSON records"},
+    {"workers", cmd_workers, "list the workers the store knows"},
+    {"slurm", cmd_slurm, "launch workers as a Slurm job array"},
 };
 
 static void usage(FILE *out)

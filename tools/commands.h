@@ -16,5 +16,14 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g);
 int cmd_keygen(int argc, char **argv, const cli_globals_t *g);
 int cmd_data(int argc, char **argv, const cli_globals_t *g);
 int cmd_train(int argc, char **argv, const cli_globals_t *g);
+int cmd_ask(int argc, char **argv, const cli_globals_t *g);
+int cmd_tell(int argc, char **argv, const cli_globals_t *g);
+int cmd_status(int argc, char **argv, const cli_globals_t *g);
+int cmd_trials(int argc, char **argv, const cli_globals_t *g);
+int cmd_pareto(int argc, char **argv, const cli_globals_t *g);
+int cmd_export(int argc, char **argv, const cli_globals_t *g);
+int cmd_import(int argc, char **argv, const cli_globals_t *g);
+int cmd_workers(int argc, char **argv, const cli_globals_t *g);
+int cmd_slurm(int argc, char **argv, const cli_globals_t *g);
 
 #endif

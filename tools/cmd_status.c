@@ -1,0 +1,372 @@
+/*
+ * cmd_status.c - `carbs status [SWEEP]`: sweeps, workers and running
+ * trials at a glance.
+ *
+ * When a service holds the store, JSON status comes from it (a `status`
+ * request through request_send()): its live view, with the workers that
+ * are connected now and every trial's remaining lease.  Otherwise, and
+ * for --format table, the store is read (read-only, DESIGN.md §5) and the
+ * same shape is built from it: per sweep the trial counts, the best
+ * result, the cost spent and the size of the observed Pareto front; the
+ * workers the store has heard from; the trials it holds as running.
+ * The JSON is one object on one line, {"source": "service"|"store", ...,
+ * "sweeps": [...], "workers": [...], "running": [...]}.
+ */
+#include "proto/common.h"
+#include "tools/commands.h"
+
+#include <inttypes.h>
+#include <math.h>
+
+#include "tools/format.h"
+#include "tools/report.h"
+#include "tools/request.h"
+#include "tools/verb.h"
+
+static const char usage_text[] = "carbs status [SWEEP] [--db PATH] [--format json|table]";
+
+/* One sweep as the store has it. */
+typedef struct sweep_view {
+    int64_t id;
+    char name[CARBS_NAME_MAX];
+    char metric[CARBS_NAME_MAX];
+    sweep_goal_t goal;
+    carbs_sweep_state_t state;
+    size_t counts[CARBS_TRIAL_STATE_COUNT];
+    double best, cost_spent;
+    int64_t best_trial;
+    size_t front;
+} sweep_view_t;
+
+typedef DA_TYPE(sweep_view_t) sweep_views_t;
+
+// ---- reading the store ----
+
+static int view_sweep(store_t *st, const store_sweep_t *row, sweep_view_t *v, carbs_err_t *err)
+{
+    sweep_spec_t spec = {0};
+    report_front_t front = {0};
+    int rc;
+
+    memset(v, 0, sizeof(*v));
+    v->id = row->id;
+    v->state = row->state;
+    str_copy(v->name, sizeof(v->name), row->name);
+    rc = sweep_spec_from_json(row->spec_json, &spec, err);
+    if (rc == 0) {
+        str_copy(v->metric, sizeof(v->metric), spec.metric.name);
+        v->goal = spec.metric.goal;
+        rc = store_sweep_counts(st, row->id, v->counts, &v->cost_spent, err);
+    }
+    if (rc == 0)
+        rc = report_front(st, row->id, spec.metric.goal == SWEEP_GOAL_MAXIMIZE, &front, err);
+    if (rc == 0) {
+        /* The front runs cheapest first, each point better than the last:
+         * its last point is the best result. */
+        v->front = front.n;
+        v->best = front.n ? front.v[front.n - 1].output : NAN;
+        v->best_trial = front.n ? front.v[front.n - 1].trial_id : 0;
+    }
+    report_front_release(&front);
+    sweep_spec_release(&spec);
+    if (rc)
+        carbs_err_prefix(err, row->name);
+    return rc;
+}
+
+static int read_sweeps(store_t *st, const char *which, sweep_views_t *out, carbs_err_t *err)
+{
+    store_sweep_iter_t *it = NULL;
+    const store_sweep_t *row;
+    store_sweep_t one = {0};
+    sweep_view_t v;
+    int rc;
+
+    if (which) {
+        rc = store_sweep_get(st, which, &one, err);
+        if (rc == 0)
+            rc = view_sweep(st, &one, &v, err);
+        if (rc == 0 && DA_PUSH(out, v))
+            rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
+        store_sweep_release(&one);
+        return rc;
+    }
+    it = store_sweep_iter_new(st, 0, err);
+    if (!it)
+        return err ? err->code : CARBS_ESTORE;
+    rc = 0;
+    while (rc == 0 && store_sweep_iter_next(it, &row) == CARBS_CONTINUE) {
+        rc = view_sweep(st, row, &v, err);
+        if (rc == 0 && DA_PUSH(out, v))
+            rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
+    }
+    store_sweep_iter_free(it);
+    return rc;
+}
+
+static const char *sweep_name(const sweep_views_t *sv, int64_t id)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (sv->v[i].id == id)
+            return sv->v[i].name;
+    return "";
+}
+
+/* Running trials of the sweeps in sv (one sweep, or all). */
+static store_trial_iter_t *running_iter(store_t *st, const sweep_views_t *sv, bool one,
+                                        carbs_err_t *err)
+{
+    store_trial_filter_t f = {0};
+
+    f.sweep_id = one && sv->n ? sv->v[0].id : 0;
+    f.states = 1u << CARBS_TRIAL_RUNNING;
+    return store_trial_iter_new(st, &f, err);
+}
+
+// ---- printing ----
+
+static void json_sweep(const sweep_view_t *v)
+{
+    printf("{\"id\":%" PRId64 ",\"name\":", v->id);
+    format_json_str(stdout, v->name);
+    printf(",\"state\":\"%s\",\"trials\":{", carbs_sweep_state_name(v->state));
+    for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
+        printf("%s\"%s\":%zu", s ? "," : "", carbs_trial_state_name(s), v->counts[s]);
+    fputs("},\"metric\":", stdout);
+    format_json_str(stdout, v->metric);
+    printf(",\"goal\":\"%s\",\"best\":", sweep_goal_name(v->goal));
+    format_json_num(stdout, v->best);
+    printf(",\"best_trial\":%" PRId64 ",\"cost_spent\":", v->best_trial);
+    format_json_num(stdout, v->cost_spent);
+    printf(",\"front\":%zu}", v->front);
+}
+
+static int print_store_json(store_t *st, const sweep_views_t *sv, bool one, carbs_err_t *err)
+{
+    store_worker_iter_t *wi = store_worker_iter_new(st, err);
+    store_trial_iter_t *ti = wi ? running_iter(st, sv, one, err) : NULL;
+    const store_worker_t *w;
+    const store_trial_t *t;
+    double now = now_wall();
+    bool first = true;
+
+    if (!ti) {
+        store_worker_iter_free(wi);
+        return err ? err->code : CARBS_ESTORE;
+    }
+    fputs("{\"source\":\"store\",\"sweeps\":[", stdout);
+    for (size_t i = 0; i < sv->n; i++) {
+        if (i)
+            putchar(',');
+        json_sweep(&sv->v[i]);
+    }
+    fputs("],\"workers\":[", stdout);
+    while (store_worker_iter_next(wi, &w) == CARBS_CONTINUE) {
+        fputs(first ? "{\"id\":" : ",{\"id\":", stdout);
+        first = false;
+        format_json_str(stdout, w->id);
+        fputs(",\"host\":", stdout);
+        format_json_str(stdout, w->host);
+        printf(",\"losses\":%" PRId64 ",\"quarantined\":%s,\"idle_seconds\":", w->losses,
+               w->quarantined ? "true" : "false");
+        format_json_num(stdout, w->last_seen > 0 ? now - w->last_seen : NAN);
+        putchar('}');
+    }
+    fputs("],\"running\":[", stdout);
+    first = true;
+    while (store_trial_iter_next(ti, &t) == CARBS_CONTINUE) {
+        printf("%s{\"trial\":%" PRId64 ",\"sweep\":", first ? "" : ",", t->id);
+        first = false;
+        format_json_str(stdout, sweep_name(sv, t->sweep_id));
+        fputs(",\"worker\":", stdout);
+        format_json_str(stdout, t->worker);
+        printf(",\"attempt\":%d,\"lease_seconds\":", t->attempt);
+        format_json_num(stdout, t->lease_deadline > 0 ? t->lease_deadline - now : NAN);
+        putchar('}');
+    }
+    fputs("]}\n", stdout);
+    store_trial_iter_free(ti);
+    store_worker_iter_free(wi);
+    return 0;
+}
+
+static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, long pid,
+                             carbs_err_t *err)
+{
+    static const char *const sweep_head[] = {"ID",   "SWEEP",   "STATE", "DONE",
+                                             "RUN",  "PENDING", "FAIL",  "LOST",
+                                             "CANC", "BEST",    "TRIAL", "COST",
+                                             "FRONT"};
+    store_worker_iter_t *wi = store_worker_iter_new(st, err);
+    store_trial_iter_t *ti = wi ? running_iter(st, sv, one, err) : NULL;
+    const store_worker_t *w;
+    const store_trial_t *t;
+    format_table_t tab;
+    double now = now_wall();
+    char buf[32];
+
+    if (!ti) {
+        store_worker_iter_free(wi);
+        return err ? err->code : CARBS_ESTORE;
+    }
+    if (pid > 0)
+        printf("store %s, served by pid %ld\n\n", store_path(st), pid);
+    else
+        printf("store %s, %s\n\n", store_path(st), pid ? "served" : "no service running");
+    format_table_init(&tab, ARRAY_SIZE(sweep_head));
+    for (size_t i = 0; i < ARRAY_SIZE(sweep_head); i++)
+        format_table_add(&tab, sweep_head[i]);
+    for (size_t i = 0; i < sv->n; i++) {
+        const sweep_view_t *v = &sv->v[i];
+        static const carbs_trial_state_t order[] = {CARBS_TRIAL_DONE,   CARBS_TRIAL_RUNNING,
+                                                    CARBS_TRIAL_PENDING, CARBS_TRIAL_FAILED,
+                                                    CARBS_TRIAL_LOST,   CARBS_TRIAL_CANCELLED};
+        format_table_addf(&tab, "%" PRId64, v->id);
+        format_table_add(&tab, v->name);
+        format_table_add(&tab, carbs_sweep_state_name(v->state));
+        for (size_t k = 0; k < ARRAY_SIZE(order); k++)
+            format_table_addf(&tab, "%zu", v->counts[order[k]]);
+        format_table_num(&tab, v->best);
+        if (v->best_trial)
+            format_table_addf(&tab, "%" PRId64, v->best_trial);
+        else
+            format_table_add(&tab, "-");
+        format_table_num(&tab, v->cost_spent);
+        format_table_addf(&tab, "%zu", v->front);
+    }
+    format_table_print(&tab, stdout);
+    format_table_release(&tab);
+
+    format_table_init(&tab, 5);
+    format_table_add(&tab, "WORKER");
+    format_table_add(&tab, "HOST");
+    format_table_add(&tab, "LAST_SEEN");
+    format_table_add(&tab, "LOSSES");
+    format_table_add(&tab, "QUARANTINED");
+    while (store_worker_iter_next(wi, &w) == CARBS_CONTINUE) {
+        format_table_add(&tab, w->id);
+        format_table_add(&tab, w->host[0] ? w->host : "-");
+        format_iso_time(w->last_seen, buf, sizeof(buf));
+        format_table_add(&tab, buf);
+        format_table_addf(&tab, "%" PRId64, w->losses);
+        format_table_add(&tab, w->quarantined ? "yes" : "no");
+    }
+    putchar('\n');
+    format_table_print(&tab, stdout);
+    format_table_release(&tab);
+
+    format_table_init(&tab, 5);
+    format_table_add(&tab, "RUNNING");
+    format_table_add(&tab, "SWEEP");
+    format_table_add(&tab, "WORKER");
+    format_table_add(&tab, "ATTEMPT");
+    format_table_add(&tab, "LEASE_S");
+    while (store_trial_iter_next(ti, &t) == CARBS_CONTINUE) {
+        format_table_addf(&tab, "%" PRId64, t->id);
+        format_table_add(&tab, sweep_name(sv, t->sweep_id));
+        format_table_add(&tab, t->worker[0] ? t->worker : "-");
+        format_table_addf(&tab, "%d", t->attempt);
+        format_table_num(&tab, t->lease_deadline > 0 ? t->lease_deadline - now : NAN);
+    }
+    putchar('\n');
+    format_table_print(&tab, stdout);
+    format_table_release(&tab);
+    store_trial_iter_free(ti);
+    store_worker_iter_free(wi);
+    return 0;
+}
+
+// ---- asking the service ----
+
+/* Print the service's status as {"source":"service","pid":N,...}.  Returns
+ * 0, or CARBS_ENOTFOUND when the service does not serve the sweep (it is
+ * done or stopped: the store has it), or another error. */
+static int print_service(const char *db, const char *which, long pid, carbs_err_t *err)
+{
+    proto_msg_t m, reply = {0};
+    int rc;
+
+    proto_msg_init(&m, PROTO_MSG_STATUS);
+    if (which && str_copy(m.status.sweep, sizeof(m.status.sweep), which)) {
+        proto_msg_release(&m);
+        return carbs_fail(err, CARBS_ENOTFOUND, "no sweep '%s'", which);
+    }
+    rc = request_send(db, which, &m, &reply, err);
+    if (rc == 0 && reply.type == PROTO_MSG_REPLY && !reply.reply.ok && which)
+        rc = carbs_fail(err, CARBS_ENOTFOUND, "%s", reply.reply.message);
+    if (rc == 0)
+        rc = verb_reply_check(&reply, err);
+    if (rc == 0 && !(reply.reply.data && reply.reply.data[0] == '{'))
+        rc = carbs_fail(err, CARBS_EPROTO, "the service's status is not a JSON object");
+    if (rc == 0) {
+        const char *rest = reply.reply.data + 1;
+        printf("{\"source\":\"service\",\"pid\":%ld%s%s\n", pid, *rest == '}' ? "" : ",", rest);
+    }
+    proto_msg_release(&reply);
+    proto_msg_release(&m);
+    return rc;
+}
+
+int cmd_status(int argc, char **argv, const cli_globals_t *g)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL, *db, *which = NULL;
+    format_t fmt = FORMAT_JSON;
+    sweep_views_t sv = {0};
+    carbs_err_t err = {0};
+    store_t *st = NULL;
+    long pid = 0;
+    int c, rc = CLI_EXIT_OK;
+
+    while ((c = verb_getopt(argc, argv, NULL, opts, usage_text, &rc)) != -1) {
+        switch (c) {
+        case 'h':
+            printf("usage: %s\n\n"
+                   "Show every sweep (or SWEEP) with its trial counts, best result, cost spent\n"
+                   "and Pareto front size, the workers, and the running trials.  JSON (one\n"
+                   "object) comes from the running service when one holds the store, else from\n"
+                   "the store; the table always reads the store (read-only).\n",
+                   usage_text);
+            return CLI_EXIT_OK;
+        case 'd':
+            db_opt = optarg;
+            break;
+        case 'f':
+            if (format_parse(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, &fmt))
+                return cli_usage_error(usage_text, "unknown format '%s' (json, table)", optarg);
+            break;
+        default:
+            return rc;
+        }
+    }
+    if (argc - optind > 1)
+        return cli_usage_error(usage_text, "unexpected argument '%s'", argv[optind + 1]);
+    which = optind < argc ? argv[optind] : NULL;
+    db = cli_pick_db(g, db_opt);
+    if (store_writer_holder(db, &pid, &err))
+        return cli_fail(&err);
+    if (pid != 0 && fmt == FORMAT_JSON) {
+        rc = print_service(db, which, pid, &err);
+        if (rc == 0)
+            return CLI_EXIT_OK;
+        if (rc != CARBS_ENOTFOUND)
+            return cli_fail(&err);
+        carbs_err_clear(&err); /* a finished sweep: the store has it */
+    }
+    st = verb_store_open(db, &err);
+    rc = st ? read_sweeps(st, which, &sv, &err) : CARBS_ENOTFOUND;
+    if (rc == 0 && fmt == FORMAT_JSON)
+        rc = print_store_json(st, &sv, which != NULL, &err);
+    else if (rc == 0)
+        rc = print_store_table(st, &sv, which != NULL, pid, &err);
+    if (rc)
+        rc = cli_fail(&err);
+    DA_FREE(&sv);
+    store_close(st);
+    return rc;
+}

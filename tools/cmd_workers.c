@@ -1,0 +1,144 @@
+/*
+ * cmd_workers.c - `carbs workers`: every worker the store has heard from
+ * (id, host, devices, first and last seen, trials lost, quarantine).  A
+ * reader: the store is opened read-only.  `carbs status` shows which of
+ * them a running service has connected right now.
+ */
+#include "proto/common.h"
+#include "tools/commands.h"
+
+#include <inttypes.h>
+
+#include "tools/format.h"
+#include "tools/verb.h"
+
+static const char usage_text[] = "carbs workers [--db PATH] [--format json|csv|table]";
+
+/* The devices column: the stored JSON array, or null/"" when there is none
+ * or it is not an array (the service writes ["cpu", "cuda:0 ..."]). */
+static const char *devices_of(const store_worker_t *w)
+{
+    const char *d = w->devices_json;
+    size_t n = d ? strlen(d) : 0;
+
+    return n >= 2 && d[0] == '[' && d[n - 1] == ']' ? d : NULL;
+}
+
+static void print_json(const store_worker_t *w)
+{
+    const char *dev = devices_of(w);
+
+    fputs("{\"id\":", stdout);
+    format_json_str(stdout, w->id);
+    fputs(",\"host\":", stdout);
+    format_json_str(stdout, w->host);
+    printf(",\"devices\":%s,\"first_seen\":", dev ? dev : "null");
+    format_json_time(stdout, w->first_seen);
+    fputs(",\"last_seen\":", stdout);
+    format_json_time(stdout, w->last_seen);
+    printf(",\"losses\":%" PRId64 ",\"quarantined\":%s}\n", w->losses,
+           w->quarantined ? "true" : "false");
+}
+
+static void print_csv(const store_worker_t *w)
+{
+    const char *dev = devices_of(w);
+    char first[32], last[32];
+
+    format_iso_time(w->first_seen, first, sizeof(first));
+    format_iso_time(w->last_seen, last, sizeof(last));
+    format_csv_str(stdout, w->id);
+    putchar(',');
+    format_csv_str(stdout, w->host);
+    putchar(',');
+    format_csv_str(stdout, dev ? dev : "");
+    printf(",%s,%s,%" PRId64 ",%s\n", first, last, w->losses, w->quarantined ? "yes" : "no");
+}
+
+static void add_row(format_table_t *tab, const store_worker_t *w)
+{
+    const char *dev = devices_of(w);
+    char buf[32];
+
+    format_table_add(tab, w->id);
+    format_table_add(tab, w->host[0] ? w->host : "-");
+    format_table_add(tab, dev ? dev : "-");
+    format_iso_time(w->first_seen, buf, sizeof(buf));
+    format_table_add(tab, buf);
+    format_iso_time(w->last_seen, buf, sizeof(buf));
+    format_table_add(tab, buf);
+    format_table_addf(tab, "%" PRId64, w->losses);
+    format_table_add(tab, w->quarantined ? "yes" : "no");
+}
+
+int cmd_workers(int argc, char **argv, const cli_globals_t *g)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL;
+    format_t fmt = FORMAT_JSON;
+    format_table_t tab = {0};
+    carbs_err_t err = {0};
+    store_t *st = NULL;
+    store_worker_iter_t *it = NULL;
+    const store_worker_t *w;
+    int c, rc = CLI_EXIT_OK;
+
+    while ((c = verb_getopt(argc, argv, NULL, opts, usage_text, &rc)) != -1) {
+        switch (c) {
+        case 'h':
+            printf("usage: %s\n\nPrint every worker the store knows: id, host, devices, first "
+                   "and last seen,\ntrials lost while it held them, and whether it is "
+                   "quarantined (no new trials).\nThe store is opened read-only.\n",
+                   usage_text);
+            return CLI_EXIT_OK;
+        case 'd':
+            db_opt = optarg;
+            break;
+        case 'f':
+            if (format_parse(optarg, FORMAT_ALLOW_ALL, &fmt))
+                return cli_usage_error(usage_text, "unknown format '%s' (json, csv, table)",
+                                       optarg);
+            break;
+        default:
+            return rc;
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error(usage_text, "unexpected argument '%s'", argv[optind]);
+    st = verb_store_open(cli_pick_db(g, db_opt), &err);
+    if (st)
+        it = store_worker_iter_new(st, &err);
+    if (!it) {
+        rc = cli_fail(&err);
+        goto out;
+    }
+    format_table_init(&tab, 7);
+    if (fmt == FORMAT_CSV)
+        puts("id,host,devices,first_seen,last_seen,losses,quarantined");
+    if (fmt == FORMAT_TABLE) {
+        static const char *const head[] = {"ID",        "HOST",   "DEVICES",    "FIRST_SEEN",
+                                           "LAST_SEEN", "LOSSES", "QUARANTINED"};
+        for (size_t i = 0; i < ARRAY_SIZE(head); i++)
+            format_table_add(&tab, head[i]);
+    }
+    while (store_worker_iter_next(it, &w) == CARBS_CONTINUE) {
+        if (fmt == FORMAT_JSON)
+            print_json(w);
+        else if (fmt == FORMAT_CSV)
+            print_csv(w);
+        else
+            add_row(&tab, w);
+    }
+    if (fmt == FORMAT_TABLE)
+        format_table_print(&tab, stdout);
+out:
+    format_table_release(&tab);
+    store_worker_iter_free(it);
+    store_close(st);
+    return rc;
+}
