@@ -29,6 +29,7 @@
 #define RUN_WORKERS_DEFAULT 2
 #define RUN_PROGRESS_S 1.0 /* progress line refresh */
 #define RUN_STOP_GRACE_S 10.0 /* how long stopping workers get to say bye */
+#define RUN_LOG_QUIET_S 30.0  /* without a terminal, repeat an unchanged line this often */
 
 extern char **environ;
 
@@ -133,12 +134,26 @@ static int spawn_worker(const char *endpoint, int k, int slots, log_level_t leve
     return 0;
 }
 
-static void progress_line(const service_t *svc, bool tty)
+/* Print the progress line: redrawn in place on a terminal; elsewhere (a
+ * log, CI) only when a count changed or RUN_LOG_QUIET_S passed. */
+typedef struct run_progress {
+    size_t last_key; /* the counts last printed, folded */
+    double last_at;  /* when (monotonic seconds) */
+} run_progress_t;
+
+static void progress_line(const service_t *svc, bool tty, bool force, run_progress_t *pr)
 {
     service_summary_t s;
+    size_t key;
 
     if (service_summary(svc, 0, &s))
         return;
+    key = s.counts[CARBS_TRIAL_DONE] * 1000003u + s.counts[CARBS_TRIAL_FAILED] * 1009u +
+          s.counts[CARBS_TRIAL_RUNNING] * 31u + s.workers;
+    if (!tty && !force && key == pr->last_key && now_monotonic() - pr->last_at < RUN_LOG_QUIET_S)
+        return;
+    pr->last_key = key;
+    pr->last_at = now_monotonic();
     fprintf(stderr, "%s%s: %zu done, %zu running, %zu failed, %zu pending | best %.6g",
             tty ? "\r\033[K" : "", s.name, s.counts[CARBS_TRIAL_DONE], s.counts[CARBS_TRIAL_RUNNING],
             s.counts[CARBS_TRIAL_FAILED], s.counts[CARBS_TRIAL_PENDING] + s.counts[CARBS_TRIAL_LOST],
@@ -198,6 +213,7 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
     double next_line = 0, stop_at = 0;
     int c, rc = CLI_EXIT_OK;
     bool have_dir = false, finished = false;
+    run_progress_t pr = {.last_key = SIZE_MAX};
 
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         switch (c) {
@@ -287,14 +303,14 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
             alive |= pids[k] > 0;
         }
         if (!quiet && now_monotonic() >= next_line) {
-            progress_line(svc, tty);
+            progress_line(svc, tty, false, &pr);
             next_line = now_monotonic() + RUN_PROGRESS_S;
         }
         if (stop_at > 0 && (!alive || now_monotonic() > stop_at))
             break;
     }
     if (!quiet) {
-        progress_line(svc, tty);
+        progress_line(svc, tty, true, &pr);
         if (tty)
             fputc('\n', stderr);
     }
