@@ -2,8 +2,7 @@
  * test_runner.c - trials in a forked child: synthetic trials with progress
  * and a curve, a crashing child (the parent survives and reports infra),
  * a hanging child stopped by the time limit and by a cancel, command
- * trials through the child, embedded trials on the synthetic corpus, a result without the
- * trial's metric, two trials at once, and the start errors.
+ * trials through the child, a result without the trial's metric, two trials at once, and the start errors.
  */
 #include "proto/common.h"
 #include "worker/runner.h"
@@ -329,87 +328,6 @@ static void test_runner_command_cancel(void)
     proto_msg_release(&m);
 }
 
-static void embedded_trial(proto_msg_t *m, int64_t id)
-{
-    trial_init(m, id, PROTO_TRAINER_EMBEDDED);
-    snprintf(m->trial.cost, sizeof(m->trial.cost), "flops");
-    CHECK_EQ(carbs_params_set_num(&m->trial.params, "d_model", 32), 0);
-    CHECK_EQ(carbs_params_set_num(&m->trial.params, "learning_rate", 2.5e-3), 0);
-    CHECK_EQ(carbs_params_set_str(&m->trial.params, "decay", "linear"), 0);
-    CHECK_EQ(carbs_params_set_num(&m->trial.fixed, "n_layers", 1), 0);
-    CHECK_EQ(carbs_params_set_num(&m->trial.fixed, "head_dim", 16), 0);
-    CHECK_EQ(carbs_params_set_num(&m->trial.fixed, "seq_len", 32), 0);
-    CHECK_EQ(carbs_params_set_num(&m->trial.fixed, "vocab_size", 256), 0);
-    CHECK_EQ(carbs_params_set_num(&m->trial.fixed, "batch_size", 4), 0);
-    CHECK_EQ(carbs_params_set_num(&m->trial.fixed, "tokens", 4096), 0);
-}
-
-static void test_runner_embedded(void)
-{
-    proto_msg_t m;
-    runner_config_t cfg = {.synthetic_data = true};
-    carbs_result_t r;
-    progress_list_t pl = {0};
-
-    /* A tiny model on the synthetic corpus: every metric, a curve. */
-    embedded_trial(&m, 110);
-    run(&cfg, &m.trial, &r, &pl);
-    if (!r.ok)
-        fprintf(stderr, "embedded: %s\n", r.message);
-    CHECK(r.ok);
-    CHECK(isfinite(r.metric[CARBS_METRIC_VAL_LOSS]) && r.metric[CARBS_METRIC_VAL_LOSS] > 0);
-    CHECK(r.metric[CARBS_METRIC_VAL_LOSS] < log(256.0) + 1.0);
-    CHECK(isfinite(r.metric[CARBS_METRIC_VAL_BPB]));
-    CHECK_NEAR(r.metric[CARBS_METRIC_TOKENS], 4096.0, 0.0);
-    CHECK(r.metric[CARBS_METRIC_FLOPS] > 0);
-    CHECK(r.metric[CARBS_METRIC_N_PARAMS] > 0);
-    CHECK(r.curve.n >= 2);
-    CHECK(pl.n >= 1);
-    DA_FREE(&pl);
-    carbs_result_release(&r);
-
-    /* The data may also be named by the sweep: `data: synthetic`. */
-    CHECK_EQ(carbs_params_set_str(&m.trial.fixed, "data", "synthetic"), 0);
-    cfg.synthetic_data = false;
-    run(&cfg, &m.trial, &r, NULL);
-    CHECK(r.ok);
-    carbs_result_release(&r);
-
-    /* A learning rate that blows up: diverged, with what is known. */
-    CHECK_EQ(carbs_params_set_num(&m.trial.params, "learning_rate", 5.0), 0);
-    run(&cfg, &m.trial, &r, NULL);
-    CHECK(!r.ok);
-    CHECK_EQ(r.failure, CARBS_FAILURE_DIVERGED);
-    CHECK(r.metric[CARBS_METRIC_N_PARAMS] > 0);
-    carbs_result_release(&r);
-
-    /* A config the trainer rejects is the config's fault ... */
-    CHECK_EQ(carbs_params_set_num(&m.trial.params, "learning_rate", 2.5e-3), 0);
-    CHECK_EQ(carbs_params_set_num(&m.trial.params, "d_model", 33), 0);
-    run(&cfg, &m.trial, &r, NULL);
-    CHECK(!r.ok);
-    CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
-    carbs_result_release(&r);
-    CHECK_EQ(carbs_params_set_num(&m.trial.params, "d_model", 32), 0);
-    CHECK_EQ(carbs_params_set_num(&m.trial.params, "dropout", 0.1), 0);
-    run(&cfg, &m.trial, &r, NULL);
-    CHECK(!r.ok);
-    CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
-    CHECK(strstr(r.message, "dropout") != NULL);
-    carbs_result_release(&r);
-    proto_msg_release(&m);
-
-    /* ... missing data is the node's: infra. */
-    embedded_trial(&m, 111);
-    CHECK_EQ(carbs_params_set_str(&m.trial.fixed, "data", "/nonexistent/carbs-data"), 0);
-    run(&cfg, &m.trial, &r, NULL);
-    CHECK(!r.ok);
-    CHECK_EQ(r.failure, CARBS_FAILURE_INFRA);
-    CHECK(strstr(r.message, "carbs data prepare") != NULL);
-    carbs_result_release(&r);
-    proto_msg_release(&m);
-}
-
 static void test_runner_two_at_once(void)
 {
     proto_msg_t a, b;
@@ -484,7 +402,6 @@ int main(void)
     RUN(test_runner_cancel);
     RUN(test_runner_command);
     RUN(test_runner_command_cancel);
-    RUN(test_runner_embedded);
     RUN(test_runner_two_at_once);
     RUN(test_runner_start_errors);
     return check_summary();

@@ -245,9 +245,8 @@ static void on_welcome(worker_t *w, const proto_welcome_t *wel)
         }
     }
     w->next_heartbeat = now_monotonic() + w->heartbeat_ms / 1000.0;
-    log_info("worker %s: joined '%s' (service %s, heartbeat %d ms, lease %d ms)%s", w->id,
-             w->endpoint, wel->service_version, w->heartbeat_ms, wel->lease_ms,
-             running || resent ? "; re-attached" : "");
+    log_info("worker %s: joined '%s' (service %s, heartbeat %d ms, lease %d ms)", w->id,
+             w->endpoint, wel->service_version, w->heartbeat_ms, wel->lease_ms);
     if (running || resent)
         log_info("worker %s: re-attached %d running trial(s), re-sent %d result(s)", w->id,
                  running, resent);
