@@ -293,6 +293,40 @@ static void test_runner_command(void)
     proto_msg_release(&m);
 }
 
+/* More progress than a curve keeps: every other point goes, in order. */
+static void test_runner_long_curve(void)
+{
+    proto_msg_t m;
+    carbs_result_t r;
+    progress_list_t pl = {0};
+    char path[640];
+
+    trial_init(&m, 120, PROTO_TRAINER_COMMAND);
+    snprintf(path, sizeof(path), "%s/many.sh", script_dir);
+    add_arg(&m, "sh");
+    add_arg(&m, path);
+    run(NULL, &m.trial, &r, &pl);
+    CHECK(r.ok);
+    CHECK(r.curve.n >= RUNNER_CURVE_MAX / 2);
+    CHECK(r.curve.n < RUNNER_CURVE_MAX);
+    if (r.curve.n > 0) {
+        CHECK_EQ(r.curve.v[0].step, 1);
+        CHECK_NEAR(r.curve.v[0].tokens, 64.0, 0.0);
+    }
+    for (size_t i = 1; i < r.curve.n; i++) {
+        CHECK(r.curve.v[i].step > r.curve.v[i - 1].step);
+        CHECK_EQ(r.curve.v[i].step - r.curve.v[i - 1].step, r.curve.v[1].step - r.curve.v[0].step);
+        CHECK_NEAR(r.curve.v[i].loss, 5.0 - (double)r.curve.v[i].step / 2000.0, 1e-4);
+    }
+    /* Throttled: far fewer reports than lines, the last one included. */
+    CHECK(pl.n >= 1 && pl.n < 1000);
+    if (pl.n > 0)
+        CHECK_EQ(pl.v[pl.n - 1].step, 5000);
+    DA_FREE(&pl);
+    carbs_result_release(&r);
+    proto_msg_release(&m);
+}
+
 static void test_runner_command_cancel(void)
 {
     proto_msg_t m;
@@ -401,6 +435,7 @@ int main(void)
     RUN(test_runner_time_limit);
     RUN(test_runner_cancel);
     RUN(test_runner_command);
+    RUN(test_runner_long_curve);
     RUN(test_runner_command_cancel);
     RUN(test_runner_two_at_once);
     RUN(test_runner_start_errors);

@@ -92,9 +92,11 @@ static void progress(child_t *c, int64_t step, double tokens, double loss)
 {
     carbs_curve_point_t pt = {.step = step, .tokens = isfinite(tokens) ? tokens : 0.0,
                               .loss = loss};
+    bool keep = c->seen % c->stride == 0;
 
-    if (c->seen++ % c->stride == 0 && DA_PUSH(&c->curve, pt) == 0 &&
-        c->curve.n >= RUNNER_CURVE_MAX) {
+    c->seen++;
+    if (keep && DA_PUSH(&c->curve, pt) == 0 && c->curve.n >= RUNNER_CURVE_MAX) {
+        /* Full: keep every other point and from now on every 2nd more. */
         size_t k = 0;
         for (size_t i = 0; i < c->curve.n; i += 2)
             c->curve.v[k++] = c->curve.v[i];
