@@ -5,8 +5,8 @@
  * back (the worker reconnects, re-attaches its running trial and re-sends
  * the unacknowledged result); a service that stops answering; a crashing
  * trial (failure reported, the worker keeps serving); cancel; the stop flag
- * and SIGTERM on the real `carbs worker` (bye "preempted"); --once; and the
- * default worker ids.
+ * and SIGTERM on the real `carbs worker` (bye "preempted"); --once; CURVE
+ * keys, allowed and refused; and the default worker ids.
  */
 #include "proto/common.h"
 #include "worker/worker.h"
@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -589,6 +590,79 @@ out:
     sigaction(SIGTERM, &old, NULL);
 }
 
+/* CURVE: an allowed key joins; a key not in the allow-list ends the worker
+ * with EDENIED instead of retrying forever. */
+static void test_worker_curve(void)
+{
+    char keys[200], allow[240], skey[300], spub[300], wkey[300], wpub[300], apub[300];
+    char xkey[300], xpub[300];
+    wire_server_config_t scfg = {0};
+    worker_config_t cfg = {.worker_id = "curve-1", .host = "test-host", .reply_timeout_ms = 1500};
+    carbs_err_t err = {0};
+    svc_t s;
+    worker_t *w = NULL;
+    int rc = CARBS_CONTINUE;
+    double t0;
+
+    memset(&s, 0, sizeof(s));
+    snprintf(keys, sizeof(keys), "%s/keys", tmp_dir);
+    snprintf(allow, sizeof(allow), "%s/allow", keys);
+    snprintf(skey, sizeof(skey), "%s/service.key", keys);
+    snprintf(spub, sizeof(spub), "%s/service.pub", keys);
+    snprintf(wkey, sizeof(wkey), "%s/w1.key", keys);
+    snprintf(wpub, sizeof(wpub), "%s/w1.pub", keys);
+    snprintf(xkey, sizeof(xkey), "%s/stranger.key", keys);
+    snprintf(xpub, sizeof(xpub), "%s/stranger.pub", keys);
+    snprintf(apub, sizeof(apub), "%s/w1.pub", allow);
+    CHECK_EQ(wire_keygen(keys, "service", &err), 0);
+    CHECK_EQ(wire_keygen(keys, "w1", &err), 0);
+    CHECK_EQ(wire_keygen(keys, "stranger", &err), 0);
+    CHECK_EQ(mkdir(allow, 0700), 0);
+    CHECK_EQ(link(wpub, apub), 0);
+    snprintf(s.endpoint, sizeof(s.endpoint), "ipc://%s/svc%d.sock", tmp_dir, ++endpoint_seq);
+    scfg.endpoint = s.endpoint;
+    scfg.key = skey;
+    scfg.allow = allow;
+    s.srv = wire_server_open(&scfg, &err);
+    CHECK(s.srv != NULL);
+    if (!s.srv)
+        goto out;
+
+    cfg.endpoint = s.endpoint;
+    cfg.key = wkey;
+    cfg.server_key = spub;
+    w = worker_open(&cfg, &err);
+    CHECK(w != NULL);
+    if (w)
+        CHECK(join(&s, w, "curve-1", 1));
+    worker_close(w);
+
+    cfg.worker_id = "stranger-1";
+    cfg.key = xkey;
+    w = worker_open(&cfg, &err);
+    CHECK(w != NULL);
+    t0 = now_monotonic();
+    while (w && rc == CARBS_CONTINUE && now_monotonic() - t0 < 10.0) {
+        char *buf = NULL;
+        size_t len = 0;
+        wire_peer_t peer;
+
+        rc = worker_step(w, 5, &err);
+        if (wire_server_recv(s.srv, &peer, &buf, &len, 5, NULL) == 0)
+            free(buf);
+    }
+    CHECK_EQ(rc, CARBS_EDENIED);
+    CHECK(strstr(err.msg, "refused") != NULL);
+out:
+    worker_close(w);
+    svc_close(&s);
+    const char *files[] = {skey, spub, wkey, wpub, xkey, xpub, apub};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+        unlink(files[i]);
+    rmdir(allow);
+    rmdir(keys);
+}
+
 /* The real binary: SIGTERM while a trial runs -> bye "preempted", exit 0. */
 static void test_worker_binary_sigterm(void)
 {
@@ -655,6 +729,7 @@ int main(void)
     RUN(test_worker_cancel);
     RUN(test_worker_two_slots_and_once);
     RUN(test_worker_stop_flag);
+    RUN(test_worker_curve);
     RUN(test_worker_binary_sigterm);
     for (int i = 1; i <= endpoint_seq; i++) {
         char path[256];
