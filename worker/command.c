@@ -27,8 +27,6 @@
 
 #include "proto/json.h"
 
-extern char **environ;
-
 typedef DA_TYPE(char *) strings_t;
 typedef DA_TYPE(carbs_curve_point_t) points_t;
 
@@ -299,6 +297,7 @@ static int build_exec(command_t *c, const command_config_t *cfg, const carbs_par
 static void child_exec(char **argv, char **envp, int out_w, int err_w, int null_fd, int exec_w,
                        pid_t parent)
 {
+    struct sigaction dfl;
     sigset_t none;
     int e;
 
@@ -306,10 +305,14 @@ static void child_exec(char **argv, char **envp, int out_w, int err_w, int null_
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(127);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
+    /* Dispositions the worker set (SIGPIPE ignored, its stop handler)
+     * must not reach the program; sigaction is async-signal-safe. */
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGPIPE, &dfl, NULL);
+    sigaction(SIGTERM, &dfl, NULL);
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGHUP, &dfl, NULL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (dup2(null_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
