@@ -64,12 +64,10 @@ static int run(const command_config_t *cfg, carbs_result_t *r, points_t *pts, do
         bool has = false;
 
         rc = command_poll(c, 500, &p, &has, &err);
-        if (has && pts)
-            CHECK_EQ(DA_PUSH(pts, p), 0);
+        if (has && pts) CHECK_EQ(DA_PUSH(pts, p), 0);
     }
     CHECK_EQ(rc, 0);
-    if (secs)
-        *secs = now_monotonic() - t0;
+    if (secs) *secs = now_monotonic() - t0;
     carbs_result_release(r);
     CHECK_EQ(command_result(c, r), 0);
     command_free(c);
@@ -106,9 +104,8 @@ static void test_command_line_results(void)
     carbs_result_t r;
     const char *flat = "{\"val_bpb\": 1.0625, \"mcq_acc\": 0.4375, \"grad_norm_max\": 7.25, "
                        "\"step\": 900, \"status\": \"ok\", \"note\": \"x\", \"done\": true}";
-    const char *nested =
-        "{\"status\":\"ok\",\"metrics\":{\"val_loss\":2.9371,\"flops\":1.25e15},"
-        "\"curve\":[[0,0,7.625],[1000,4096000,3.3125],[2000,8192000,null]]}";
+    const char *nested = "{\"status\":\"ok\",\"metrics\":{\"val_loss\":2.9371,\"flops\":1.25e15},"
+                         "\"curve\":[[0,0,7.625],[1000,4096000,3.3125],[2000,8192000,null]]}";
     const char *failed = "{\"status\": \"failed\", \"failure\": \"oom\", \"message\": "
                          "\"cuda \\u00e9 \\\"out\\\" of memory\\n\", \"wall_seconds\": 12.5}";
     const char *unknown = "{\"status\": \"failed\", \"failure\": \"gremlins\"}";
@@ -191,7 +188,7 @@ static void test_command_line_other(void)
         "{\"a\": \"unterminated}",
         "{\"a\": \"\\ud800\"}",
         "{\"a\": \"\\u0000\", \"b\": 1}",
-        "{\"val_loss\": [1, 2]}",  /* nested but not the result shape */
+        "{\"val_loss\": [1, 2]}", /* nested but not the result shape */
         "{\"status\": \"ok\", \"metrics\": {\"val_loss\": \"high\"}}",
         "[1, 2, 3]",
         "{\"a\": \"\xff\", \"val_loss\": 1}",
@@ -221,9 +218,15 @@ static void test_command_success(void)
 {
     carbs_params_t params = {0}, fixed = {0};
     const char *argv[] = {"sh", script("success.sh"), "--own-flag"};
-    command_config_t cfg = {.argv = argv, .argc = 3, .params = &params, .fixed = &fixed,
-                            .trial_id = 7342, .sweep_id = 3, .attempt = 2,
-                            .metric = "val_loss", .device = "cpu"};
+    command_config_t cfg = {.argv = argv,
+                            .argc = 3,
+                            .params = &params,
+                            .fixed = &fixed,
+                            .trial_id = 7342,
+                            .sweep_id = 3,
+                            .attempt = 2,
+                            .metric = "val_loss",
+                            .device = "cpu"};
     carbs_result_t r;
     char *params_json, *argv_txt, *env_txt;
 
@@ -318,8 +321,7 @@ static void exit_case(const char *code, const char *say, carbs_failure_t want, c
     CHECK_EQ(run(&cfg, &r, NULL, NULL), 0);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, want);
-    if (!strstr(r.message, msg))
-        fprintf(stderr, "message '%s' lacks '%s'\n", r.message, msg);
+    if (!strstr(r.message, msg)) fprintf(stderr, "message '%s' lacks '%s'\n", r.message, msg);
     CHECK(strstr(r.message, msg) != NULL);
     /* The metrics printed before the failure are kept. */
     CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], 3.25, 0.0);
@@ -371,8 +373,7 @@ static void test_command_progress(void)
         CHECK_EQ(pts.v[i].step, (int64_t)(i + 1) * 25);
         CHECK_NEAR(pts.v[i].tokens, (double)(i + 1) * 102400.0, 0.0);
     }
-    if (pts.n == 40)
-        CHECK_NEAR(pts.v[39].loss, 4.60, 1e-12);
+    if (pts.n == 40) CHECK_NEAR(pts.v[39].loss, 4.60, 1e-12);
     DA_FREE(&pts);
     carbs_result_release(&r);
 }
@@ -459,8 +460,7 @@ static void test_command_stop(void)
     double t0 = now_monotonic();
 
     CHECK(c != NULL);
-    if (!c)
-        return;
+    if (!c) return;
     CHECK_EQ(command_poll(c, 100, &p, &has, &err), CARBS_CONTINUE);
     CHECK_EQ(command_result(c, &r), CARBS_ESTATE);
     command_stop(c);

@@ -2,7 +2,8 @@
  * test_runner.c - trials in a forked child: synthetic trials with progress
  * and a curve, a crashing child (the parent survives and reports infra),
  * a hanging child stopped by the time limit and by a cancel, command
- * trials through the child, a result without the trial's metric, two trials at once, and the start errors.
+ * trials through the child, a result without the trial's metric, two trials at once, and the start
+ * errors.
  */
 #include "proto/common.h"
 #include "worker/runner.h"
@@ -48,8 +49,7 @@ static double run(const runner_config_t *cfg, const proto_trial_t *t, carbs_resu
 
     carbs_result_init(r);
     CHECK(run != NULL);
-    if (!run)
-        return 0;
+    if (!run) return 0;
     CHECK(runner_pid(run) > 0);
     CHECK_EQ(runner_trial_id(run), t->trial_id);
     CHECK_EQ(runner_attempt(run), t->attempt);
@@ -57,8 +57,7 @@ static double run(const runner_config_t *cfg, const proto_trial_t *t, carbs_resu
         proto_progress_t p;
         bool has = false;
         rc = runner_poll(run, 500, &p, &has, &err);
-        if (has && pl)
-            CHECK_EQ(DA_PUSH(pl, p), 0);
+        if (has && pl) CHECK_EQ(DA_PUSH(pl, p), 0);
     }
     CHECK_EQ(rc, 0);
     CHECK_EQ(runner_pid(run), 0);
@@ -107,11 +106,9 @@ static void test_runner_synthetic(void)
     for (size_t i = 0; i < pl.n; i++) {
         CHECK_EQ(pl.v[i].trial_id, 101);
         CHECK(pl.v[i].elapsed_seconds >= 0.0);
-        if (i > 0)
-            CHECK(pl.v[i].step > pl.v[i - 1].step);
+        if (i > 0) CHECK(pl.v[i].step > pl.v[i - 1].step);
     }
-    if (pl.n > 0)
-        CHECK_EQ(pl.v[pl.n - 1].step, RUNNER_SYNTHETIC_STEPS);
+    if (pl.n > 0) CHECK_EQ(pl.v[pl.n - 1].step, RUNNER_SYNTHETIC_STEPS);
     DA_FREE(&pl);
     carbs_result_release(&r);
     proto_msg_release(&m);
@@ -218,8 +215,7 @@ static void test_runner_cancel(void)
     hang_trial(&m, 106);
     run = runner_start(&cfg, &m.trial, &err);
     CHECK(run != NULL);
-    if (!run)
-        return;
+    if (!run) return;
     pid = runner_pid(run);
     CHECK_EQ(runner_poll(run, 50, &p, &has, &err), CARBS_CONTINUE);
     CHECK_EQ(runner_result(run, &r), CARBS_ESTATE);
@@ -264,11 +260,9 @@ static void test_runner_command(void)
     CHECK(r.ok);
     CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], 3.0625, 0.0);
     CHECK_EQ(r.curve.n, 40);
-    if (r.curve.n == 40)
-        CHECK_EQ(r.curve.v[39].step, 1000);
+    if (r.curve.n == 40) CHECK_EQ(r.curve.v[39].step, 1000);
     CHECK(pl.n >= 1 && pl.n <= 40);
-    if (pl.n > 0)
-        CHECK_EQ(pl.v[pl.n - 1].step, 1000);
+    if (pl.n > 0) CHECK_EQ(pl.v[pl.n - 1].step, 1000);
     DA_FREE(&pl);
     carbs_result_release(&r);
 
@@ -320,8 +314,7 @@ static void test_runner_long_curve(void)
     }
     /* Throttled: far fewer reports than lines, the last one included. */
     CHECK(pl.n >= 1 && pl.n < 1000);
-    if (pl.n > 0)
-        CHECK_EQ(pl.v[pl.n - 1].step, 5000);
+    if (pl.n > 0) CHECK_EQ(pl.v[pl.n - 1].step, 5000);
     DA_FREE(&pl);
     carbs_result_release(&r);
     proto_msg_release(&m);
@@ -346,8 +339,7 @@ static void test_runner_command_cancel(void)
     add_arg(&m, path);
     run = runner_start(&cfg, &m.trial, &err);
     CHECK(run != NULL);
-    if (!run)
-        return;
+    if (!run) return;
     /* Give the child time to start the program, then stop everything. */
     runner_poll(run, 300, &p, &has, &err);
     runner_cancel(run, CARBS_FAILURE_PREEMPTED, "preempted");
@@ -387,11 +379,9 @@ static void test_runner_two_at_once(void)
         proto_progress_t p;
         bool has;
         rc_a = runner_poll(ra, 20, &p, &has, &err);
-        if (has)
-            CHECK_EQ(p.trial_id, 111);
+        if (has) CHECK_EQ(p.trial_id, 111);
         rc_b = runner_poll(rb, 20, &p, &has, &err);
-        if (has)
-            CHECK_EQ(p.trial_id, 112);
+        if (has) CHECK_EQ(p.trial_id, 112);
     }
     if (ra && rb) {
         CHECK_EQ(runner_result(ra, &res_a), 0);

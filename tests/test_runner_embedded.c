@@ -37,8 +37,7 @@ static double run(const runner_config_t *cfg, const proto_trial_t *t, carbs_resu
 
     carbs_result_init(r);
     CHECK(run != NULL);
-    if (!run)
-        return 0;
+    if (!run) return 0;
     CHECK(runner_pid(run) > 0);
     CHECK_EQ(runner_trial_id(run), t->trial_id);
     CHECK_EQ(runner_attempt(run), t->attempt);
@@ -46,8 +45,7 @@ static double run(const runner_config_t *cfg, const proto_trial_t *t, carbs_resu
         proto_progress_t p;
         bool has = false;
         rc = runner_poll(run, 500, &p, &has, &err);
-        if (has && pl)
-            CHECK_EQ(DA_PUSH(pl, p), 0);
+        if (has && pl) CHECK_EQ(DA_PUSH(pl, p), 0);
     }
     CHECK_EQ(rc, 0);
     CHECK_EQ(runner_pid(run), 0);
@@ -84,8 +82,7 @@ static void test_runner_embedded(void)
     /* A tiny model on the synthetic corpus: every metric, a curve. */
     embedded_trial(&m, 110);
     run(&cfg, &m.trial, &r, &pl);
-    if (!r.ok)
-        fprintf(stderr, "embedded: %s\n", r.message);
+    if (!r.ok) fprintf(stderr, "embedded: %s\n", r.message);
     CHECK(r.ok);
     CHECK(isfinite(r.metric[CARBS_METRIC_VAL_LOSS]) && r.metric[CARBS_METRIC_VAL_LOSS] > 0);
     CHECK(r.metric[CARBS_METRIC_VAL_LOSS] < log(256.0) + 1.0);

@@ -41,8 +41,8 @@ static void test_synthetic_known_values(void)
     CHECK_NEAR(synthetic_rosenbrock(ones, 5), 0.0, 0.0);
     /* (0, 0): 100 * 0 + 1; (2.385, -0.75): 100 (-0.75 - 5.688225)^2 + (1 - 2.385)^2 */
     CHECK_NEAR(synthetic_rosenbrock((const double[]){0.0, 0.0}, 2), 1.0, 1e-15);
-    CHECK_NEAR(synthetic_rosenbrock(v, 2), 100.0 * pow(-0.75 - 2.385 * 2.385, 2) + pow(1 - 2.385, 2),
-               1e-9);
+    CHECK_NEAR(synthetic_rosenbrock(v, 2),
+               100.0 * pow(-0.75 - 2.385 * 2.385, 2) + pow(1 - 2.385, 2), 1e-9);
     CHECK_NEAR(synthetic_sphere(v, 3), 2.385 * 2.385 + 0.5625 + 1.265625, 1e-12);
 }
 
@@ -82,8 +82,8 @@ static void test_synthetic_scaling_optimum(void)
 static void test_synthetic_eval_branin(void)
 {
     carbs_params_t params = {0}, fixed = {0};
-    synthetic_input_t in = {.function = "branin", .params = &params, .fixed = &fixed,
-                            .trial_id = 17, .attempt = 1};
+    synthetic_input_t in = {
+        .function = "branin", .params = &params, .fixed = &fixed, .trial_id = 17, .attempt = 1};
     synthetic_outcome_t out;
     carbs_err_t err = {0};
 
@@ -121,8 +121,7 @@ static void test_synthetic_eval_vectors(void)
     }
     CHECK_EQ(synthetic_eval(&in, &out, &err), 0);
     CHECK_NEAR(out.output, synthetic_hartmann6(x), 0.0);
-    CHECK_NEAR(out.cost, exp(2.0 * (0.125 + 0.875 + 0.3125 + 0.5 + 0.0625 + 0.71875) / 6.0),
-               1e-12);
+    CHECK_NEAR(out.cost, exp(2.0 * (0.125 + 0.875 + 0.3125 + 0.5 + 0.0625 + 0.71875) / 6.0), 1e-12);
 
     in.function = "rosenbrock";
     CHECK_EQ(synthetic_eval(&in, &out, &err), 0);
@@ -168,8 +167,8 @@ static void test_synthetic_eval_scaling(void)
     set(&params, "n_params", 3.3e6);
     set(&params, "tokens", 1.75e8);
     CHECK_EQ(synthetic_eval(&in, &out, &err), 0);
-    CHECK_NEAR(out.output,
-               synthetic_scaling_loss(3.3e6, 1.75e8, synthetic_scaling_best_lr(3.3e6)), 0.0);
+    CHECK_NEAR(out.output, synthetic_scaling_loss(3.3e6, 1.75e8, synthetic_scaling_best_lr(3.3e6)),
+               0.0);
 
     /* Far too large a learning rate diverges. */
     set(&params, "learning_rate", 20.0 * synthetic_scaling_best_lr(3.3e6));
@@ -264,8 +263,7 @@ static void test_synthetic_fail_rate(void)
         in.attempt = 2;
         CHECK_EQ(synthetic_eval(&in, &again, &err), 0);
         changed += out.action != again.action;
-        if (out.action == SYNTHETIC_CRASH)
-            CHECK_EQ(out.failure, CARBS_FAILURE_INFRA);
+        if (out.action == SYNTHETIC_CRASH) CHECK_EQ(out.failure, CARBS_FAILURE_INFRA);
     }
     CHECK(changed > 20);
 

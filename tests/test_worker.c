@@ -51,8 +51,7 @@ static void svc_open(svc_t *s, const char *endpoint)
     carbs_err_t err = {0};
 
     s->srv = wire_server_open(&cfg, &err);
-    if (!s->srv)
-        fprintf(stderr, "wire_server_open: %s\n", err.msg);
+    if (!s->srv) fprintf(stderr, "wire_server_open: %s\n", err.msg);
     CHECK(s->srv != NULL);
     str_copy(s->endpoint, sizeof(s->endpoint), endpoint);
 }
@@ -79,8 +78,7 @@ static void svc_send(svc_t *s, proto_msg_t *m)
     carbs_err_t err = {0};
 
     CHECK_EQ(proto_msg_encode(m, &buf, &len, &err), 0);
-    if (buf)
-        CHECK_EQ(wire_server_send(s->srv, &s->peer, buf, len, &err), 0);
+    if (buf) CHECK_EQ(wire_server_send(s->srv, &s->peer, buf, len, &err), 0);
     free(buf);
     proto_msg_release(m);
 }
@@ -88,8 +86,7 @@ static void svc_send(svc_t *s, proto_msg_t *m)
 /* Pump the worker (when given) and the service until a frame of type
  * `want` arrives (then 1, with it in *out unless out is NULL), or timeout_s
  * passes (0).  Heartbeats, progress and hellos on the way are counted. */
-static int expect(svc_t *s, worker_t *w, proto_msg_type_t want, proto_msg_t *out,
-                  double timeout_s)
+static int expect(svc_t *s, worker_t *w, proto_msg_type_t want, proto_msg_t *out, double timeout_s)
 {
     double end = now_monotonic() + timeout_s;
     carbs_err_t err = {0};
@@ -101,24 +98,19 @@ static int expect(svc_t *s, worker_t *w, proto_msg_type_t want, proto_msg_t *out
 
         if (w) {
             int rc = worker_step(w, 5, &err);
-            if (rc < 0)
-                fprintf(stderr, "worker_step: %s\n", err.msg);
+            if (rc < 0) fprintf(stderr, "worker_step: %s\n", err.msg);
             CHECK(rc >= 0);
         }
-        if (!s->srv || wire_server_recv(s->srv, &s->peer, &buf, &len, 5, &err) != 0)
-            continue;
+        if (!s->srv || wire_server_recv(s->srv, &s->peer, &buf, &len, 5, &err) != 0) continue;
         CHECK_EQ(proto_msg_decode(buf, len, &m, &err), 0);
         free(buf);
         if (m.type == PROTO_MSG_HEARTBEAT) {
             s->heartbeats++;
             s->last_hb_trial = m.heartbeat.trial_id;
-            if (s->n_hb_trials < 8)
-                s->hb_trials[s->n_hb_trials++] = m.heartbeat.trial_id;
+            if (s->n_hb_trials < 8) s->hb_trials[s->n_hb_trials++] = m.heartbeat.trial_id;
         }
-        if (m.type == PROTO_MSG_PROGRESS)
-            s->progress++;
-        if (m.type == PROTO_MSG_HELLO)
-            s->hellos++;
+        if (m.type == PROTO_MSG_PROGRESS) s->progress++;
+        if (m.type == PROTO_MSG_HELLO) s->hellos++;
         if (m.type == want) {
             if (out)
                 *out = m;
@@ -197,8 +189,7 @@ static worker_t *open_worker(svc_t *s, const char *id, int slots, int max_trials
     carbs_err_t err = {0};
     worker_t *w = worker_open(&cfg, &err);
 
-    if (!w)
-        fprintf(stderr, "worker_open: %s\n", err.msg);
+    if (!w) fprintf(stderr, "worker_open: %s\n", err.msg);
     CHECK(w != NULL);
     return w;
 }
@@ -208,8 +199,7 @@ static bool join(svc_t *s, worker_t *w, const char *id, int slots)
 {
     proto_msg_t m;
 
-    if (!expect(s, w, PROTO_MSG_HELLO, &m, 10.0))
-        return false;
+    if (!expect(s, w, PROTO_MSG_HELLO, &m, 10.0)) return false;
     CHECK_STR(m.hello.worker_id, id);
     CHECK_STR(m.hello.host, "test-host");
     CHECK_EQ(m.hello.pid, getpid());
@@ -219,8 +209,7 @@ static bool join(svc_t *s, worker_t *w, const char *id, int slots)
     CHECK(m.hello.caps.command && m.hello.caps.synthetic && m.hello.caps.embedded);
     proto_msg_release(&m);
     send_welcome(s, 100);
-    if (!expect(s, w, PROTO_MSG_READY, &m, 5.0))
-        return false;
+    if (!expect(s, w, PROTO_MSG_READY, &m, 5.0)) return false;
     CHECK_EQ(m.ready.slot, 0);
     proto_msg_release(&m);
     return true;
@@ -309,8 +298,7 @@ static void test_worker_trial_cycle(void)
 
     svc_new(&s);
     w = open_worker(&s, "cycle-1", 1, 0);
-    if (!w || !join(&s, w, "cycle-1", 1))
-        goto out;
+    if (!w || !join(&s, w, "cycle-1", 1)) goto out;
     send_sphere(&s, 501, 0.6875, 0.6, NULL);
     /* While it runs: heartbeats naming it, and progress. */
     CHECK(expect(&s, w, PROTO_MSG_PROGRESS, &m, 5.0));
@@ -363,8 +351,7 @@ static void test_worker_service_restart(void)
 
     svc_new(&s);
     w = open_worker(&s, "restart-1", 1, 0);
-    if (!w || !join(&s, w, "restart-1", 1))
-        goto out;
+    if (!w || !join(&s, w, "restart-1", 1)) goto out;
     send_sphere(&s, 601, -0.4375, 2.0, NULL);
     CHECK(expect(&s, w, PROTO_MSG_PROGRESS, NULL, 5.0));
     /* The service goes away while the trial runs ... */
@@ -421,8 +408,7 @@ static void test_worker_silent_service(void)
 
     svc_new(&s);
     w = open_worker(&s, "silent-1", 1, 0);
-    if (!w || !join(&s, w, "silent-1", 1))
-        goto out;
+    if (!w || !join(&s, w, "silent-1", 1)) goto out;
     send_sphere(&s, 701, 0.25, 0.1, NULL);
     CHECK(expect(&s, w, PROTO_MSG_RESULT, NULL, 10.0));
     /* No ack: after reply_timeout_ms the worker starts over with hello and
@@ -456,8 +442,7 @@ static void test_worker_crash_keeps_serving(void)
 
     svc_new(&s);
     w = open_worker(&s, "crash-1", 1, 0);
-    if (!w || !join(&s, w, "crash-1", 1))
-        goto out;
+    if (!w || !join(&s, w, "crash-1", 1)) goto out;
     send_sphere(&s, 801, 0.5, 0.1, "crash");
     CHECK(expect(&s, w, PROTO_MSG_RESULT, &m, 10.0));
     CHECK_EQ(m.result.r.trial_id, 801);
@@ -492,8 +477,7 @@ static void test_worker_cancel(void)
 
     svc_new(&s);
     w = open_worker(&s, "cancel-1", 1, 0);
-    if (!w || !join(&s, w, "cancel-1", 1))
-        goto out;
+    if (!w || !join(&s, w, "cancel-1", 1)) goto out;
     send_sphere(&s, 901, 0.5, 0.1, "hang");
     CHECK(expect(&s, w, PROTO_MSG_PROGRESS, NULL, 5.0));
     proto_msg_init(&m, PROTO_MSG_CANCEL);
@@ -522,8 +506,7 @@ static void test_worker_two_slots_and_once(void)
 
     svc_new(&s);
     w = open_worker(&s, "once-2", 2, 2);
-    if (!w || !join(&s, w, "once-2", 2))
-        goto out;
+    if (!w || !join(&s, w, "once-2", 2)) goto out;
     CHECK(expect(&s, w, PROTO_MSG_READY, &m, 5.0));
     CHECK_EQ(m.ready.slot, 1);
     proto_msg_release(&m);
@@ -567,8 +550,7 @@ static void test_worker_stop_flag(void)
     test_stop = 0;
     svc_new(&s);
     w = open_worker(&s, "stop-1", 1, 0);
-    if (!w || !join(&s, w, "stop-1", 1))
-        goto out;
+    if (!w || !join(&s, w, "stop-1", 1)) goto out;
     send_sphere(&s, 1101, 0.5, 0.1, "hang");
     CHECK(expect(&s, w, PROTO_MSG_PROGRESS, NULL, 5.0));
     worker_stats(w, &st);
@@ -625,16 +607,14 @@ static void test_worker_curve(void)
     scfg.allow = allow;
     s.srv = wire_server_open(&scfg, &err);
     CHECK(s.srv != NULL);
-    if (!s.srv)
-        goto out;
+    if (!s.srv) goto out;
 
     cfg.endpoint = s.endpoint;
     cfg.key = wkey;
     cfg.server_key = spub;
     w = worker_open(&cfg, &err);
     CHECK(w != NULL);
-    if (w)
-        CHECK(join(&s, w, "curve-1", 1));
+    if (w) CHECK(join(&s, w, "curve-1", 1));
     worker_close(w);
 
     cfg.worker_id = "stranger-1";
@@ -648,8 +628,7 @@ static void test_worker_curve(void)
         wire_peer_t peer;
 
         rc = worker_step(w, 5, &err);
-        if (wire_server_recv(s.srv, &peer, &buf, &len, 5, NULL) == 0)
-            free(buf);
+        if (wire_server_recv(s.srv, &peer, &buf, &len, 5, NULL) == 0) free(buf);
     }
     CHECK_EQ(rc, CARBS_EDENIED);
     CHECK(strstr(err.msg, "refused") != NULL);
@@ -680,8 +659,8 @@ static void test_worker_binary_sigterm(void)
     svc_new(&s);
     pid = fork();
     if (pid == 0) {
-        execl(bin, bin, "--log-level", "warn", "worker", "--connect", s.endpoint, "--id",
-              "bin-1", (char *)NULL);
+        execl(bin, bin, "--log-level", "warn", "worker", "--connect", s.endpoint, "--id", "bin-1",
+              (char *)NULL);
         _exit(127);
     }
     CHECK(pid > 0);
@@ -699,8 +678,7 @@ static void test_worker_binary_sigterm(void)
     }
     for (int i = 0; i < 2000 && !reaped; i++) {
         reaped = waitpid(pid, &status, WNOHANG) == pid;
-        if (!reaped)
-            usleep(10000);
+        if (!reaped) usleep(10000);
     }
     CHECK(reaped);
     CHECK(reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0);

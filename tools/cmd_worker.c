@@ -161,15 +161,12 @@ int cmd_worker(int argc, char **argv, const cli_globals_t *g)
             return cli_usage_error(usage_text, "unknown option");
         }
     }
-    if (optind < argc)
-        return cli_usage_error(usage_text, "unexpected argument '%s'", argv[optind]);
-    if (!cfg.endpoint)
-        return cli_usage_error(usage_text, "--connect ENDPOINT is required");
+    if (optind < argc) return cli_usage_error(usage_text, "unexpected argument '%s'", argv[optind]);
+    if (!cfg.endpoint) return cli_usage_error(usage_text, "--connect ENDPOINT is required");
     if (cfg.device && strcmp(cfg.device, "cpu") != 0 &&
         (strncmp(cfg.device, "cuda:", 5) != 0 || !cfg.device[5]))
         return cli_usage_error(usage_text, "--device must be cpu or cuda:K, not '%s'", cfg.device);
-    if (key_name && !keys)
-        return cli_usage_error(usage_text, "--key-name needs --keys DIR");
+    if (key_name && !keys) return cli_usage_error(usage_text, "--key-name needs --keys DIR");
     if (cfg.server_key && !keys)
         return cli_usage_error(usage_text, "--server-key needs --keys DIR (the worker's own key)");
 
@@ -223,7 +220,6 @@ int cmd_worker(int argc, char **argv, const cli_globals_t *g)
         return err.code == CARBS_EINVAL ? cli_error(CLI_EXIT_USAGE, "%s", err.msg) : cli_fail(&err);
     rc = worker_run(w, &err);
     worker_close(w);
-    if (rc < 0)
-        return cli_fail(&err);
+    if (rc < 0) return cli_fail(&err);
     return CLI_EXIT_OK;
 }

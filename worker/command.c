@@ -37,7 +37,7 @@ typedef struct tail {
 } tail_t;
 
 struct command {
-    pid_t pid; /* 0 once reaped */
+    pid_t pid;          /* 0 once reaped */
     int out_fd, err_fd; /* -1 once at end of file */
     char dir[512];
     char metric[CARBS_NAME_MAX];
@@ -45,16 +45,16 @@ struct command {
     double started, deadline, kill_at; /* monotonic; 0 = none */
     double grace;
     bool timed_out, stopped, finished;
-    int status;            /* from waitpid */
-    int exec_errno;        /* nonzero when exec failed */
+    int status;     /* from waitpid */
+    int exec_errno; /* nonzero when exec failed */
     char prog[CARBS_NAME_MAX];
-    char *line;            /* the stdout line being assembled */
+    char *line; /* the stdout line being assembled */
     size_t line_len, line_cap;
-    bool line_skip;        /* the current line is too long: ignore it */
+    bool line_skip; /* the current line is too long: ignore it */
     tail_t out_tail, err_tail;
     points_t progress;
     size_t progress_head;
-    carbs_result_t last;   /* the last result line seen */
+    carbs_result_t last; /* the last result line seen */
     bool has_last;
     carbs_result_t result; /* the outcome, once finished */
 };
@@ -70,8 +70,7 @@ static void fmt_num(double v, char *out, size_t cap)
     }
     for (int p = 1; p <= 17; p++) {
         snprintf(out, cap, "%.*g", p, v);
-        if (strtod(out, NULL) == v)
-            return;
+        if (strtod(out, NULL) == v) return;
     }
 }
 
@@ -137,8 +136,8 @@ static void tail_last_line(const tail_t *t, char *out, size_t cap)
 {
     size_t end = t->len, start, o = 0;
 
-    while (end > 0 && (t->buf[end - 1] == '\n' || t->buf[end - 1] == '\r' ||
-                       t->buf[end - 1] == ' '))
+    while (end > 0 &&
+           (t->buf[end - 1] == '\n' || t->buf[end - 1] == '\r' || t->buf[end - 1] == ' '))
         end--;
     start = end;
     while (start > 0 && t->buf[start - 1] != '\n')
@@ -148,8 +147,7 @@ static void tail_last_line(const tail_t *t, char *out, size_t cap)
         size_t k = ch < 0x80 ? 1 : ch >= 0xf0 ? 4 : ch >= 0xe0 ? 3 : ch >= 0xc0 ? 2 : 1;
 
         if (k > 1 && i + k <= end && utf8_valid(t->buf + i, k)) {
-            if (o + k >= cap)
-                break;
+            if (o + k >= cap) break;
             memcpy(out + o, t->buf + i, k);
             o += k;
             i += k;
@@ -166,8 +164,7 @@ static bool tail_contains(const tail_t *t, const char *needle)
     size_t n = strlen(needle);
 
     for (size_t i = 0; i + n <= t->len; i++)
-        if (strncasecmp(t->buf + i, needle, n) == 0)
-            return true;
+        if (strncasecmp(t->buf + i, needle, n) == 0) return true;
     return false;
 }
 
@@ -177,10 +174,8 @@ static int make_dir(command_t *c, const command_config_t *cfg, carbs_err_t *err)
 {
     const char *base = cfg->tmp_dir;
 
-    if (!base || !*base)
-        base = getenv("TMPDIR");
-    if (!base || !*base)
-        base = "/tmp";
+    if (!base || !*base) base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
     if ((size_t)snprintf(c->dir, sizeof(c->dir), "%s/carbs-trial-%lld-XXXXXX", base,
                          (long long)cfg->trial_id) >= sizeof(c->dir))
         return carbs_fail(err, CARBS_EINVAL, "temporary directory '%s' is too long", base);
@@ -198,8 +193,7 @@ static int write_file(const char *path, const char *text, carbs_err_t *err)
     FILE *f = fopen(path, "wb");
     int rc = 0;
 
-    if (!f)
-        return carbs_fail(err, CARBS_EIO, "cannot write '%s': %s", path, strerror(errno));
+    if (!f) return carbs_fail(err, CARBS_EIO, "cannot write '%s': %s", path, strerror(errno));
     if (fputs(text, f) < 0 || fputc('\n', f) < 0)
         rc = carbs_fail(err, CARBS_EIO, "cannot write '%s': %s", path, strerror(errno));
     if (fclose(f) != 0 && rc == 0)
@@ -217,8 +211,7 @@ static int merge_params(const command_config_t *cfg, carbs_params_t *all, carbs_
             const carbs_value_t *v = &src[k]->v[i];
             int rc = v->is_str ? carbs_params_set_str(all, v->name, v->str)
                                : carbs_params_set_num(all, v->name, v->num);
-            if (rc < 0)
-                return carbs_fail(err, rc, "cannot use parameter '%s'", v->name);
+            if (rc < 0) return carbs_fail(err, rc, "cannot use parameter '%s'", v->name);
         }
     }
     return 0;
@@ -227,12 +220,11 @@ static int merge_params(const command_config_t *cfg, carbs_params_t *all, carbs_
 static bool env_is_ours(const char *entry)
 {
     static const char *const ours[] = {
-        "CARBS_TRIAL_ID=", "CARBS_ATTEMPT=",     "CARBS_SWEEP_ID=",  "CARBS_DEVICE=",
+        "CARBS_TRIAL_ID=",  "CARBS_ATTEMPT=",     "CARBS_SWEEP_ID=",    "CARBS_DEVICE=",
         "CARBS_TRIAL_DIR=", "CARBS_PARAMS_FILE=", "CARBS_RESULT_FILE=", "CARBS_PARAM_",
     };
     for (size_t i = 0; i < ARRAY_SIZE(ours); i++)
-        if (strncmp(entry, ours[i], strlen(ours[i])) == 0)
-            return true;
+        if (strncmp(entry, ours[i], strlen(ours[i])) == 0) return true;
     return false;
 }
 
@@ -254,16 +246,13 @@ static int build_exec(command_t *c, const command_config_t *cfg, const carbs_par
     strings_push(argv, NULL);
 
     for (char **e = environ; e && *e; e++)
-        if (!env_is_ours(*e))
-            strings_push(envp, xstrdup(*e));
+        if (!env_is_ours(*e)) strings_push(envp, xstrdup(*e));
     if (cfg->trial_id > 0)
         strings_push(envp, str_printf("CARBS_TRIAL_ID=%lld", (long long)cfg->trial_id));
-    if (cfg->attempt > 0)
-        strings_push(envp, str_printf("CARBS_ATTEMPT=%d", cfg->attempt));
+    if (cfg->attempt > 0) strings_push(envp, str_printf("CARBS_ATTEMPT=%d", cfg->attempt));
     if (cfg->sweep_id > 0)
         strings_push(envp, str_printf("CARBS_SWEEP_ID=%lld", (long long)cfg->sweep_id));
-    if (cfg->device && *cfg->device)
-        strings_push(envp, str_printf("CARBS_DEVICE=%s", cfg->device));
+    if (cfg->device && *cfg->device) strings_push(envp, str_printf("CARBS_DEVICE=%s", cfg->device));
     strings_push(envp, str_printf("CARBS_TRIAL_DIR=%s", c->dir));
     strings_push(envp, str_printf("CARBS_PARAMS_FILE=%s/params.json", c->dir));
     strings_push(envp, str_printf("CARBS_RESULT_FILE=%s/result.json", c->dir));
@@ -273,8 +262,8 @@ static int build_exec(command_t *c, const command_config_t *cfg, const carbs_par
 
         for (k = 0; all->v[i].name[k] && k + 1 < sizeof(name); k++) {
             char ch = all->v[i].name[k];
-            bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                         (ch >= '0' && ch <= '9');
+            bool alnum =
+                (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
             name[k] = ch >= 'a' && ch <= 'z' ? (char)(ch - 'a' + 'A') : alnum ? ch : '_';
         }
         name[k] = '\0';
@@ -303,8 +292,7 @@ static void child_exec(char **argv, char **envp, int out_w, int err_w, int null_
 
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(127);
+    if (getppid() != parent) _exit(127);
     /* Dispositions the worker set (SIGPIPE ignored, its stop handler)
      * must not reach the program; sigaction is async-signal-safe. */
     memset(&dfl, 0, sizeof(dfl));
@@ -315,22 +303,19 @@ static void child_exec(char **argv, char **envp, int out_w, int err_w, int null_
     sigaction(SIGHUP, &dfl, NULL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (dup2(null_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
-        goto fail;
+    if (dup2(null_fd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) goto fail;
     /* Everything else is close-on-exec already; make sure of inherited ones. */
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     execvpe(argv[0], argv, envp);
 fail:
     e = errno;
-    if (write(exec_w, &e, sizeof(e)) < 0)
-        _exit(127);
+    if (write(exec_w, &e, sizeof(e)) < 0) _exit(127);
     _exit(127);
 }
 
 static void close_fd(int *fd)
 {
-    if (*fd >= 0)
-        close(*fd);
+    if (*fd >= 0) close(*fd);
     *fd = -1;
 }
 
@@ -359,30 +344,24 @@ command_t *command_start(const command_config_t *cfg, carbs_err_t *err)
         c->has_metric = true;
     }
     rc = make_dir(c, cfg, err);
-    if (rc == 0)
-        rc = merge_params(cfg, &all, err);
-    if (rc == 0)
-        rc = build_exec(c, cfg, &all, &argv, &envp, err);
-    if (rc < 0)
-        goto out;
+    if (rc == 0) rc = merge_params(cfg, &all, err);
+    if (rc == 0) rc = build_exec(c, cfg, &all, &argv, &envp, err);
+    if (rc < 0) goto out;
     null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0 || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
         pipe2(exec_p, O_CLOEXEC) < 0) {
-        rc = carbs_fail(err, CARBS_EIO, "cannot make pipes for '%s': %s", c->prog,
-                        strerror(errno));
+        rc = carbs_fail(err, CARBS_EIO, "cannot make pipes for '%s': %s", c->prog, strerror(errno));
         goto out;
     }
     c->started = now_monotonic();
-    if (cfg->time_limit_s > 0)
-        c->deadline = c->started + cfg->time_limit_s;
+    if (cfg->time_limit_s > 0) c->deadline = c->started + cfg->time_limit_s;
     c->pid = fork();
     if (c->pid < 0) {
         c->pid = 0;
         rc = carbs_fail(err, CARBS_EIO, "cannot fork for '%s': %s", c->prog, strerror(errno));
         goto out;
     }
-    if (c->pid == 0)
-        child_exec(argv.v, envp.v, out_p[1], err_p[1], null_fd, exec_p[1], parent);
+    if (c->pid == 0) child_exec(argv.v, envp.v, out_p[1], err_p[1], null_fd, exec_p[1], parent);
     setpgid(c->pid, c->pid); /* also in the child: whichever runs first */
     close_fd(&out_p[1]);
     close_fd(&err_p[1]);
@@ -390,8 +369,7 @@ command_t *command_start(const command_config_t *cfg, carbs_err_t *err)
     do {
         got = read(exec_p[0], &e, sizeof(e));
     } while (got < 0 && errno == EINTR);
-    if (got == (ssize_t)sizeof(e))
-        c->exec_errno = e ? e : ENOEXEC;
+    if (got == (ssize_t)sizeof(e)) c->exec_errno = e ? e : ENOEXEC;
     c->out_fd = out_p[0];
     c->err_fd = err_p[0];
     out_p[0] = err_p[0] = -1;
@@ -430,8 +408,7 @@ static void on_line(command_t *c, const char *line, size_t len)
         command_parse_line(line, len, c->has_metric ? c->metric : NULL, &p, &r);
 
     if (kind == COMMAND_LINE_PROGRESS) {
-        if (DA_PUSH(&c->progress, p) == 0)
-            return;
+        if (DA_PUSH(&c->progress, p) == 0) return;
     } else if (kind == COMMAND_LINE_RESULT) {
         carbs_result_release(&c->last);
         c->last = r;
@@ -446,14 +423,12 @@ static void on_stdout(command_t *c, const char *buf, size_t n)
     tail_add(&c->out_tail, buf, n);
     for (size_t i = 0; i < n; i++) {
         if (buf[i] == '\n') {
-            if (!c->line_skip)
-                on_line(c, c->line, c->line_len);
+            if (!c->line_skip) on_line(c, c->line, c->line_len);
             c->line_len = 0;
             c->line_skip = false;
             continue;
         }
-        if (c->line_skip)
-            continue;
+        if (c->line_skip) continue;
         if (c->line_len + 1 >= COMMAND_LINE_MAX) {
             c->line_skip = true;
             continue;
@@ -486,15 +461,12 @@ static void drain(command_t *c, int *fd, bool is_out)
                 tail_add(&c->err_tail, buf, (size_t)n);
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         close_fd(fd);
         if (is_out && c->line_len > 0 && !c->line_skip) /* a last line without newline */
             on_line(c, c->line, c->line_len);
-        if (is_out)
-            c->line_len = 0;
+        if (is_out) c->line_len = 0;
     }
 }
 
@@ -512,11 +484,9 @@ static bool read_result_file(command_t *c, carbs_result_t *r)
     FILE *f;
 
     snprintf(path, sizeof(path), "%s/result.json", c->dir);
-    if (stat(path, &st) != 0 || st.st_size <= 0 || st.st_size > COMMAND_LINE_MAX)
-        return false;
+    if (stat(path, &st) != 0 || st.st_size <= 0 || st.st_size > COMMAND_LINE_MAX) return false;
     f = fopen(path, "rb");
-    if (!f)
-        return false;
+    if (!f) return false;
     text = carbs_malloc((size_t)st.st_size + 1);
     if (text) {
         size_t n = fread(text, 1, (size_t)st.st_size, f);
@@ -526,22 +496,18 @@ static bool read_result_file(command_t *c, carbs_result_t *r)
         /* Pretty-printed JSON spans lines: flatten it first. */
         char *flat = xstrdup(text);
         for (char *q = flat; *q; q++)
-            if (*q == '\n' || *q == '\r')
-                *q = ' ';
+            if (*q == '\n' || *q == '\r') *q = ' ';
         found = command_parse_line(flat, n, c->has_metric ? c->metric : NULL, &p, r) ==
                 COMMAND_LINE_RESULT;
         free(flat);
-        if (!found)
-            carbs_result_release(r);
+        if (!found) carbs_result_release(r);
         for (size_t end = n; !found && end > 0;) {
             size_t start = end;
             while (start > 0 && text[start - 1] != '\n')
                 start--;
-            found = command_parse_line(text + start, end - start,
-                                       c->has_metric ? c->metric : NULL, &p,
-                                       r) == COMMAND_LINE_RESULT;
-            if (!found)
-                carbs_result_release(r);
+            found = command_parse_line(text + start, end - start, c->has_metric ? c->metric : NULL,
+                                       &p, r) == COMMAND_LINE_RESULT;
+            if (!found) carbs_result_release(r);
             end = start > 0 ? start - 1 : 0;
         }
     }
@@ -557,8 +523,7 @@ static void set_message(command_t *c, carbs_result_t *r, const char *what)
     size_t n;
 
     tail_last_line(&c->err_tail, last, sizeof(last));
-    if (!last[0])
-        tail_last_line(&c->out_tail, last, sizeof(last));
+    if (!last[0]) tail_last_line(&c->out_tail, last, sizeof(last));
     snprintf(r->message, sizeof(r->message), "%.120s", what);
     n = strlen(r->message);
     if (last[0]) {
@@ -649,8 +614,7 @@ static void finish(command_t *c)
 
 static void signal_group(command_t *c, int sig)
 {
-    if (c->pid > 0)
-        kill(-c->pid, sig);
+    if (c->pid > 0) kill(-c->pid, sig);
 }
 
 static void check_timers(command_t *c, double now)
@@ -682,10 +646,8 @@ int command_poll(command_t *c, int timeout_ms, carbs_curve_point_t *progress, bo
     double end = timeout_ms < 0 ? INFINITY : now_monotonic() + timeout_ms / 1000.0;
 
     *has_progress = pop_progress(c, progress);
-    if (*has_progress)
-        return CARBS_CONTINUE;
-    if (c->finished)
-        return 0;
+    if (*has_progress) return CARBS_CONTINUE;
+    if (c->finished) return 0;
     for (;;) {
         struct pollfd fds[2];
         nfds_t nfds = 0;
@@ -714,30 +676,23 @@ int command_poll(command_t *c, int timeout_ms, carbs_curve_point_t *progress, bo
             return *has_progress ? CARBS_CONTINUE : 0;
         }
         wait_s = fmin(end - now, 0.1);
-        if (c->deadline > 0 && !c->timed_out)
-            wait_s = fmin(wait_s, c->deadline - now);
-        if (c->kill_at > 0)
-            wait_s = fmin(wait_s, c->kill_at - now);
-        if (wait_s < 0)
-            wait_s = 0;
-        if (c->out_fd >= 0)
-            fds[nfds++] = (struct pollfd){.fd = c->out_fd, .events = POLLIN};
-        if (c->err_fd >= 0)
-            fds[nfds++] = (struct pollfd){.fd = c->err_fd, .events = POLLIN};
+        if (c->deadline > 0 && !c->timed_out) wait_s = fmin(wait_s, c->deadline - now);
+        if (c->kill_at > 0) wait_s = fmin(wait_s, c->kill_at - now);
+        if (wait_s < 0) wait_s = 0;
+        if (c->out_fd >= 0) fds[nfds++] = (struct pollfd){.fd = c->out_fd, .events = POLLIN};
+        if (c->err_fd >= 0) fds[nfds++] = (struct pollfd){.fd = c->err_fd, .events = POLLIN};
         if (poll(fds, nfds, (int)ceil(wait_s * 1000.0)) < 0 && errno != EINTR)
             return carbs_fail(err, CARBS_EIO, "cannot poll '%s': %s", c->prog, strerror(errno));
         drain(c, &c->out_fd, true);
         drain(c, &c->err_fd, false);
         *has_progress = pop_progress(c, progress);
-        if (*has_progress || now_monotonic() >= end)
-            return CARBS_CONTINUE;
+        if (*has_progress || now_monotonic() >= end) return CARBS_CONTINUE;
     }
 }
 
 void command_stop(command_t *c)
 {
-    if (c->finished || c->pid <= 0 || c->stopped)
-        return;
+    if (c->finished || c->pid <= 0 || c->stopped) return;
     c->stopped = true;
     signal_group(c, SIGTERM);
     c->kill_at = now_monotonic() + c->grace;
@@ -745,8 +700,7 @@ void command_stop(command_t *c)
 
 int command_result(command_t *c, carbs_result_t *out)
 {
-    if (!c->finished)
-        return CARBS_ESTATE;
+    if (!c->finished) return CARBS_ESTATE;
     *out = c->result;
     carbs_result_init(&c->result);
     return 0;
@@ -763,8 +717,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 void command_free(command_t *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     if (c->pid > 0) {
         int st;
         signal_group(c, SIGKILL);
@@ -773,8 +726,7 @@ void command_free(command_t *c)
     }
     close_fd(&c->out_fd);
     close_fd(&c->err_fd);
-    if (c->dir[0])
-        nftw(c->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (c->dir[0]) nftw(c->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(c->line);
     DA_FREE(&c->progress);
     carbs_result_release(&c->last);

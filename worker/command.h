@@ -52,11 +52,11 @@ typedef struct command_config {
     int64_t trial_id;             /* CARBS_TRIAL_ID; 0 = not set */
     int64_t sweep_id;             /* CARBS_SWEEP_ID; 0 = not set */
     int attempt;                  /* CARBS_ATTEMPT; 0 = not set */
-    const char *metric;   /* the trial's output metric: non-finite = diverged; NULL = none */
-    const char *device;   /* CARBS_DEVICE ("cpu", "cuda:0"); NULL = not set */
-    const char *tmp_dir;  /* parent of the trial directory; NULL = $TMPDIR, else /tmp */
-    double time_limit_s;  /* wall-clock limit; 0 = none */
-    double kill_grace_s;  /* SIGTERM to SIGKILL; 0 = COMMAND_KILL_GRACE_S */
+    const char *metric;  /* the trial's output metric: non-finite = diverged; NULL = none */
+    const char *device;  /* CARBS_DEVICE ("cpu", "cuda:0"); NULL = not set */
+    const char *tmp_dir; /* parent of the trial directory; NULL = $TMPDIR, else /tmp */
+    double time_limit_s; /* wall-clock limit; 0 = none */
+    double kill_grace_s; /* SIGTERM to SIGKILL; 0 = COMMAND_KILL_GRACE_S */
 } command_config_t;
 
 typedef struct command command_t;

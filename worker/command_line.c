@@ -37,8 +37,8 @@ typedef struct cursor {
 
 static void skip_ws(cursor_t *c)
 {
-    while (c->i < c->n && (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n' ||
-                           c->s[c->i] == '\r'))
+    while (c->i < c->n &&
+           (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n' || c->s[c->i] == '\r'))
         c->i++;
 }
 
@@ -46,8 +46,7 @@ static int hex4(cursor_t *c, unsigned *out)
 {
     unsigned v = 0;
 
-    if (c->i + 4 > c->n)
-        return -1;
+    if (c->i + 4 > c->n) return -1;
     for (int k = 0; k < 4; k++) {
         char h = c->s[c->i++];
         v <<= 4;
@@ -99,26 +98,21 @@ static int parse_string(cursor_t *c, char *out, size_t cap, bool *truncated)
     size_t len = 0;
 
     *truncated = false;
-    if (c->i >= c->n || c->s[c->i] != '"')
-        return -1;
+    if (c->i >= c->n || c->s[c->i] != '"') return -1;
     c->i++;
     for (;;) {
         unsigned char ch;
         unsigned cp, lo;
 
-        if (c->i >= c->n)
-            return -1;
+        if (c->i >= c->n) return -1;
         ch = (unsigned char)c->s[c->i++];
-        if (ch == '"')
-            break;
-        if (ch < 0x20)
-            return -1;
+        if (ch == '"') break;
+        if (ch < 0x20) return -1;
         if (ch != '\\') {
             put(out, cap, &len, truncated, (char)ch);
             continue;
         }
-        if (c->i >= c->n)
-            return -1;
+        if (c->i >= c->n) return -1;
         ch = (unsigned char)c->s[c->i++];
         switch (ch) {
         case '"':
@@ -142,20 +136,16 @@ static int parse_string(cursor_t *c, char *out, size_t cap, bool *truncated)
             put(out, cap, &len, truncated, '\t');
             break;
         case 'u':
-            if (hex4(c, &cp) < 0)
-                return -1;
+            if (hex4(c, &cp) < 0) return -1;
             if (cp >= 0xd800 && cp < 0xdc00) {
-                if (c->i + 6 > c->n || c->s[c->i] != '\\' || c->s[c->i + 1] != 'u')
-                    return -1;
+                if (c->i + 6 > c->n || c->s[c->i] != '\\' || c->s[c->i + 1] != 'u') return -1;
                 c->i += 2;
-                if (hex4(c, &lo) < 0 || lo < 0xdc00 || lo >= 0xe000)
-                    return -1;
+                if (hex4(c, &lo) < 0 || lo < 0xdc00 || lo >= 0xe000) return -1;
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             } else if (cp >= 0xdc00 && cp < 0xe000) {
                 return -1;
             }
-            if (cp == 0)
-                return -1;
+            if (cp == 0) return -1;
             put_utf8(out, cap, &len, truncated, cp);
             break;
         default:
@@ -166,8 +156,7 @@ static int parse_string(cursor_t *c, char *out, size_t cap, bool *truncated)
     if (*truncated)
         while (len > 0 && ((unsigned char)out[len - 1] & 0xc0) == 0x80)
             len--;
-    if (*truncated && len > 0 && ((unsigned char)out[len - 1] & 0xc0) == 0xc0)
-        len--;
+    if (*truncated && len > 0 && ((unsigned char)out[len - 1] & 0xc0) == 0xc0) len--;
     out[len] = '\0';
     return utf8_valid(out, len) ? 0 : -1;
 }
@@ -181,14 +170,12 @@ static int parse_value(cursor_t *c, entry_t *e)
     char *end;
     bool truncated;
 
-    if (c->i >= c->n)
-        return -1;
+    if (c->i >= c->n) return -1;
     if (c->s[c->i] == '"') {
         e->kind = V_STR;
         return parse_string(c, e->str, sizeof(e->str), &truncated);
     }
-    if (c->s[c->i] == '[' || c->s[c->i] == '{')
-        return 1;
+    if (c->s[c->i] == '[' || c->s[c->i] == '{') return 1;
     while (c->i < c->n && k + 1 < sizeof(tok)) {
         char ch = c->s[c->i];
         if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -198,16 +185,14 @@ static int parse_value(cursor_t *c, entry_t *e)
         c->i++;
     }
     tok[k] = '\0';
-    if (k == 0)
-        return -1;
+    if (k == 0) return -1;
     if (strcmp(tok, "true") == 0 || strcmp(tok, "false") == 0 || strcmp(tok, "null") == 0) {
         e->kind = V_OTHER;
         return 0;
     }
     /* JSON numbers, plus NaN / Infinity / -Infinity (and strtod's nan, inf). */
     e->num = strtod(tok, &end);
-    if (end == tok || *end != '\0')
-        return -1;
+    if (end == tok || *end != '\0') return -1;
     e->kind = V_NUM;
     return 0;
 }
@@ -220,8 +205,7 @@ static int parse_flat(const char *s, size_t n, entries_t *out)
     entry_t e;
 
     skip_ws(&c);
-    if (c.i >= c.n || c.s[c.i] != '{')
-        return -1;
+    if (c.i >= c.n || c.s[c.i] != '{') return -1;
     c.i++;
     skip_ws(&c);
     if (c.i < c.n && c.s[c.i] == '}') {
@@ -233,18 +217,14 @@ static int parse_flat(const char *s, size_t n, entries_t *out)
 
         memset(&e, 0, sizeof(e));
         skip_ws(&c);
-        if (parse_string(&c, e.key, sizeof(e.key), &e.key_too_long) < 0)
-            return -1;
+        if (parse_string(&c, e.key, sizeof(e.key), &e.key_too_long) < 0) return -1;
         skip_ws(&c);
-        if (c.i >= c.n || c.s[c.i] != ':')
-            return -1;
+        if (c.i >= c.n || c.s[c.i] != ':') return -1;
         c.i++;
         skip_ws(&c);
         rc = parse_value(&c, &e);
-        if (rc != 0)
-            return rc;
-        if (DA_PUSH(out, e))
-            return -1;
+        if (rc != 0) return rc;
+        if (DA_PUSH(out, e)) return -1;
         skip_ws(&c);
         if (c.i < c.n && c.s[c.i] == ',') {
             c.i++;
@@ -279,8 +259,7 @@ static bool is_loss(const char *name, const char *metric)
            strcmp(name, "val_bpb") == 0 || (metric && strcmp(name, metric) == 0);
 }
 
-static command_line_kind_t flat_result(const entries_t *es, const char *metric,
-                                       carbs_result_t *r)
+static command_line_kind_t flat_result(const entries_t *es, const char *metric, carbs_result_t *r)
 {
     const entry_t *status = entry_find(es, "status");
     const entry_t *failure = entry_find(es, "failure");
@@ -305,11 +284,9 @@ static command_line_kind_t flat_result(const entries_t *es, const char *metric,
             }
             continue;
         }
-        if (carbs_result_set(r, e->key, e->num) < 0)
-            return COMMAND_LINE_OTHER;
+        if (carbs_result_set(r, e->key, e->num) < 0) return COMMAND_LINE_OTHER;
     }
-    if (!status && !any)
-        return COMMAND_LINE_OTHER;
+    if (!status && !any) return COMMAND_LINE_OTHER;
     if (message && message->kind == V_STR && !diverged)
         str_copy(r->message, sizeof(r->message), message->str);
     r->failure = CARBS_FAILURE_NONE;
@@ -319,8 +296,7 @@ static command_line_kind_t flat_result(const entries_t *es, const char *metric,
     }
     if (diverged) {
         r->ok = false;
-        if (r->failure == CARBS_FAILURE_NONE)
-            r->failure = CARBS_FAILURE_DIVERGED;
+        if (r->failure == CARBS_FAILURE_NONE) r->failure = CARBS_FAILURE_DIVERGED;
     }
     return COMMAND_LINE_RESULT;
 }
@@ -340,8 +316,7 @@ command_line_kind_t command_parse_line(const char *line, size_t len, const char 
     }
     while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
         len--;
-    if (len < 2 || line[0] != '{' || line[len - 1] != '}')
-        return COMMAND_LINE_OTHER;
+    if (len < 2 || line[0] != '{' || line[len - 1] != '}') return COMMAND_LINE_OTHER;
     rc = parse_flat(line, len, &es);
     if (rc == 1) {
         /* Nested values: the strict {"status", "metrics", "curve"} shape. */
@@ -349,22 +324,19 @@ command_line_kind_t command_parse_line(const char *line, size_t len, const char 
         if (text) {
             memcpy(text, line, len);
             text[len] = '\0';
-            if (proto_result_from_json(text, result, NULL) == 0)
-                kind = COMMAND_LINE_RESULT;
+            if (proto_result_from_json(text, result, NULL) == 0) kind = COMMAND_LINE_RESULT;
             free(text);
         }
         goto out;
     }
-    if (rc < 0)
-        goto out;
+    if (rc < 0) goto out;
     step = entry_find(&es, "step");
     status = entry_find(&es, "status");
     if (step && !status) {
         const entry_t *tokens = entry_find(&es, "tokens");
         const entry_t *loss = entry_find(&es, "train_loss");
 
-        if (step->kind != V_NUM || !(step->num >= 0.0) || step->num > 9007199254740992.0)
-            goto out;
+        if (step->kind != V_NUM || !(step->num >= 0.0) || step->num > 9007199254740992.0) goto out;
         progress->step = (int64_t)step->num;
         progress->tokens = tokens && tokens->kind == V_NUM ? tokens->num : NAN;
         progress->loss = loss && loss->kind == V_NUM ? loss->num : NAN;

@@ -25,24 +25,24 @@
 #include "worker/runner_internal.h"
 
 struct runner {
-    pid_t pid;      /* the child; 0 once reaped */
-    pid_t prog;     /* a command trial's process group; 0 = none */
-    int fd;         /* read end of the pipe; -1 at end of file */
+    pid_t pid;  /* the child; 0 once reaped */
+    pid_t prog; /* a command trial's process group; 0 = none */
+    int fd;     /* read end of the pipe; -1 at end of file */
     int64_t trial_id;
     int attempt;
     char metric[CARBS_NAME_MAX];
     bool on_cpu;
-    double started;   /* monotonic */
-    double deadline;  /* monotonic; 0 = none */
-    double kill_at;   /* monotonic; 0 = none */
+    double started;  /* monotonic */
+    double deadline; /* monotonic; 0 = none */
+    double kill_at;  /* monotonic; 0 = none */
     double grace;
     double time_limit;
     bool cancelled;
     carbs_failure_t cancel_kind;
     char cancel_msg[CARBS_MSG_MAX];
-    char *buf;        /* bytes read but not yet a full line */
+    char *buf; /* bytes read but not yet a full line */
     size_t len, cap;
-    bool overlong;    /* the child sent a line over RUNNER__LINE_MAX */
+    bool overlong; /* the child sent a line over RUNNER__LINE_MAX */
     DA_TYPE(proto_progress_t) queue;
     size_t head;
     bool have_result, done, taken;
@@ -60,8 +60,7 @@ runner_t *runner_start(const runner_config_t *cfg, const proto_trial_t *trial, c
     int p[2];
     pid_t parent = getpid();
 
-    if (!cfg)
-        cfg = &none;
+    if (!cfg) cfg = &none;
     if (trial->trainer == PROTO_TRAINER_COMMAND && trial->argv.n == 0) {
         carbs_fail(err, CARBS_EINVAL, "trial %lld: a command trial needs argv",
                    (long long)trial->trial_id);
@@ -123,18 +122,15 @@ static void on_line(runner_t *r, char *line, size_t len)
     proto_msg_t m;
     long pg;
 
-    if (len < 2 || line[1] != ' ')
-        return;
+    if (len < 2 || line[1] != ' ') return;
     if (line[0] == 'G') {
         line[len] = '\0';
-        if (parse_long(line + 2, 1, (long)INT32_MAX, &pg) == 0)
-            r->prog = (pid_t)pg;
+        if (parse_long(line + 2, 1, (long)INT32_MAX, &pg) == 0) r->prog = (pid_t)pg;
         if (r->cancelled && r->prog > 0) /* cancelled before we knew the group */
             kill(-r->prog, SIGTERM);
         return;
     }
-    if (proto_msg_decode(line + 2, len - 2, &m, NULL) < 0)
-        return;
+    if (proto_msg_decode(line + 2, len - 2, &m, NULL) < 0) return;
     if (line[0] == 'P' && m.type == PROTO_MSG_PROGRESS) {
         if (DA_PUSH(&r->queue, m.progress) < 0)
             log_debug("runner: trial %lld: progress dropped (out of memory)",
@@ -154,10 +150,8 @@ static void read_child(runner_t *r)
     while (r->fd >= 0) {
         ssize_t n = read(r->fd, chunk, sizeof(chunk));
 
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         if (n <= 0) {
             close(r->fd);
             r->fd = -1;
@@ -165,14 +159,12 @@ static void read_child(runner_t *r)
         }
         for (ssize_t i = 0; i < n; i++) {
             if (chunk[i] == '\n') {
-                if (!r->overlong)
-                    on_line(r, r->buf, r->len);
+                if (!r->overlong) on_line(r, r->buf, r->len);
                 r->len = 0;
                 r->overlong = false;
                 continue;
             }
-            if (r->overlong)
-                continue;
+            if (r->overlong) continue;
             if (r->len + 2 > r->cap) {
                 size_t cap = r->cap ? 2 * r->cap : 4096;
                 if (cap > RUNNER__LINE_MAX + 2) {
@@ -191,16 +183,13 @@ static void read_child(runner_t *r)
 
 static void signal_groups(runner_t *r, int sig)
 {
-    if (r->pid > 0)
-        kill(-r->pid, sig);
-    if (r->prog > 0)
-        kill(-r->prog, sig);
+    if (r->pid > 0) kill(-r->pid, sig);
+    if (r->prog > 0) kill(-r->prog, sig);
 }
 
 static void fill_missing(carbs_result_t *res, carbs_metric_t m, double v)
 {
-    if (isnan(res->metric[m]) && isfinite(v))
-        res->metric[m] = v;
+    if (isnan(res->metric[m]) && isfinite(v)) res->metric[m] = v;
 }
 
 static void finish(runner_t *r)
@@ -261,10 +250,8 @@ int runner_poll(runner_t *r, int timeout_ms, proto_progress_t *progress, bool *h
     double end = timeout_ms < 0 ? INFINITY : now_monotonic() + timeout_ms / 1000.0;
 
     *has_progress = pop(r, progress);
-    if (*has_progress)
-        return CARBS_CONTINUE;
-    if (r->done)
-        return 0;
+    if (*has_progress) return CARBS_CONTINUE;
+    if (r->done) return 0;
     for (;;) {
         double now = now_monotonic(), wait_s;
         int st;
@@ -299,17 +286,13 @@ int runner_poll(runner_t *r, int timeout_ms, proto_progress_t *progress, bool *h
             return *has_progress ? CARBS_CONTINUE : 0;
         }
         *has_progress = pop(r, progress);
-        if (*has_progress || now >= end)
-            return CARBS_CONTINUE;
+        if (*has_progress || now >= end) return CARBS_CONTINUE;
         /* Wait for the pipe, or (after end of file) for the child to be
          * reapable, in short slices. */
         wait_s = fmin(end - now, r->fd >= 0 ? 0.25 : 0.01);
-        if (r->deadline > 0 && !r->cancelled)
-            wait_s = fmin(wait_s, r->deadline - now);
-        if (r->kill_at > 0)
-            wait_s = fmin(wait_s, r->kill_at - now);
-        if (wait_s < 0)
-            wait_s = 0;
+        if (r->deadline > 0 && !r->cancelled) wait_s = fmin(wait_s, r->deadline - now);
+        if (r->kill_at > 0) wait_s = fmin(wait_s, r->kill_at - now);
+        if (wait_s < 0) wait_s = 0;
         if (r->fd >= 0) {
             struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
             poll(&pfd, 1, (int)ceil(wait_s * 1000.0));
@@ -326,8 +309,7 @@ int runner_fd(const runner_t *r)
 
 void runner_cancel(runner_t *r, carbs_failure_t why, const char *reason)
 {
-    if (r->done || r->cancelled)
-        return;
+    if (r->done || r->cancelled) return;
     r->cancelled = true;
     r->cancel_kind = why;
     str_copy(r->cancel_msg, sizeof(r->cancel_msg), reason ? reason : "cancelled");
@@ -337,8 +319,7 @@ void runner_cancel(runner_t *r, carbs_failure_t why, const char *reason)
 
 int runner_result(runner_t *r, carbs_result_t *out)
 {
-    if (!r->done || r->taken)
-        return CARBS_ESTATE;
+    if (!r->done || r->taken) return CARBS_ESTATE;
     *out = r->result;
     carbs_result_init(&r->result);
     r->taken = true;
@@ -362,16 +343,14 @@ pid_t runner_pid(const runner_t *r)
 
 void runner_free(runner_t *r)
 {
-    if (!r)
-        return;
+    if (!r) return;
     if (r->pid > 0) {
         int st;
         signal_groups(r, SIGKILL);
         while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR)
             ;
     }
-    if (r->fd >= 0)
-        close(r->fd);
+    if (r->fd >= 0) close(r->fd);
     free(r->buf);
     DA_FREE(&r->queue);
     carbs_result_release(&r->result);

@@ -31,10 +31,10 @@
 
 #include "proto/msg.h"
 
-#define RUNNER_KILL_GRACE_S 5.0    /* SIGTERM, then SIGKILL this much later */
-#define RUNNER_PROGRESS_MIN_S 0.2  /* the child reports progress at most this often */
-#define RUNNER_CURVE_MAX 2048      /* curve points kept; beyond, every other one is dropped */
-#define RUNNER_SYNTHETIC_STEPS 20  /* progress reports over a synthetic trial's sleep */
+#define RUNNER_KILL_GRACE_S 5.0   /* SIGTERM, then SIGKILL this much later */
+#define RUNNER_PROGRESS_MIN_S 0.2 /* the child reports progress at most this often */
+#define RUNNER_CURVE_MAX 2048     /* curve points kept; beyond, every other one is dropped */
+#define RUNNER_SYNTHETIC_STEPS 20 /* progress reports over a synthetic trial's sleep */
 #define RUNNER_SYNTHETIC_DATA_TOKENS (1u << 21) /* training tokens of the synthetic corpus */
 
 /* How to run trials.  Pointers are borrowed for the duration of

@@ -46,10 +46,8 @@ static void write_all(child_t *c, const char *buf, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(c->fd, buf, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            _exit(3);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) _exit(3);
         buf += w;
         n -= (size_t)w;
     }
@@ -69,8 +67,7 @@ static void send_msg(child_t *c, char tag, const proto_msg_t *m)
     char *json = NULL;
     size_t len = 0;
 
-    if (proto_msg_encode(m, &json, &len, NULL) == 0)
-        send_line(c, tag, json, len);
+    if (proto_msg_encode(m, &json, &len, NULL) == 0) send_line(c, tag, json, len);
     free(json);
 }
 
@@ -78,8 +75,7 @@ static void flush_progress(child_t *c)
 {
     proto_msg_t m;
 
-    if (!c->pending)
-        return;
+    if (!c->pending) return;
     proto_msg_init(&m, PROTO_MSG_PROGRESS);
     m.progress = c->latest;
     send_msg(c, 'P', &m);
@@ -90,8 +86,8 @@ static void flush_progress(child_t *c)
 /* Record a progress point in the curve and report it (throttled). */
 static void progress(child_t *c, int64_t step, double tokens, double loss)
 {
-    carbs_curve_point_t pt = {.step = step, .tokens = isfinite(tokens) ? tokens : 0.0,
-                              .loss = loss};
+    carbs_curve_point_t pt = {
+        .step = step, .tokens = isfinite(tokens) ? tokens : 0.0, .loss = loss};
     bool keep = c->seen % c->stride == 0;
 
     c->seen++;
@@ -110,8 +106,7 @@ static void progress(child_t *c, int64_t step, double tokens, double loss)
     c->latest.train_loss = isfinite(loss) ? loss : NAN;
     c->latest.elapsed_seconds = now_monotonic() - c->started;
     c->pending = true;
-    if (now_monotonic() - c->last_progress >= RUNNER_PROGRESS_MIN_S)
-        flush_progress(c);
+    if (now_monotonic() - c->last_progress >= RUNNER_PROGRESS_MIN_S) flush_progress(c);
 }
 
 /* Send r (taking its curve from the progress seen when it has none) and
@@ -148,8 +143,7 @@ static void finish(child_t *c, carbs_result_t *r)
         m.result.r = bare;
         proto_msg_encode(&m, &json, &len, NULL);
     }
-    if (json)
-        send_line(c, 'R', json, len);
+    if (json) send_line(c, 'R', json, len);
     _exit(0);
 }
 
@@ -169,8 +163,7 @@ static void sleep_s(double s)
 {
     struct timespec ts;
 
-    if (!(s > 0))
-        return;
+    if (!(s > 0)) return;
     ts.tv_sec = (time_t)s;
     ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -183,17 +176,19 @@ static void run_synthetic(child_t *c) __attribute__((noreturn));
 static void run_synthetic(child_t *c)
 {
     const proto_trial_t *t = c->trial;
-    synthetic_input_t in = {.function = t->synthetic.function, .params = &t->params,
-                            .fixed = &t->fixed, .fail_above = &t->synthetic.fail_above,
-                            .trial_id = t->trial_id, .attempt = t->attempt};
+    synthetic_input_t in = {.function = t->synthetic.function,
+                            .params = &t->params,
+                            .fixed = &t->fixed,
+                            .fail_above = &t->synthetic.fail_above,
+                            .trial_id = t->trial_id,
+                            .attempt = t->attempt};
     synthetic_outcome_t out;
     carbs_err_t err = {0};
     carbs_result_t r;
     double duration, scale;
     size_t steps = RUNNER_SYNTHETIC_STEPS;
 
-    if (synthetic_eval(&in, &out, &err) < 0)
-        fail(c, CARBS_FAILURE_ERROR, err.msg);
+    if (synthetic_eval(&in, &out, &err) < 0) fail(c, CARBS_FAILURE_ERROR, err.msg);
     duration = t->synthetic.seconds_per_cost * out.cost;
     if (out.failure != CARBS_FAILURE_NONE || out.action == SYNTHETIC_CRASH)
         duration *= 0.5; /* failures happen part way */
@@ -219,8 +214,7 @@ static void run_synthetic(child_t *c)
     r.ok = out.failure == CARBS_FAILURE_NONE;
     r.failure = out.failure;
     str_copy(r.message, sizeof(r.message), out.message);
-    if (r.ok)
-        carbs_result_set(&r, t->metric, out.output);
+    if (r.ok) carbs_result_set(&r, t->metric, out.output);
     carbs_result_set(&r, t->cost, out.cost);
     if (isfinite(out.n_params)) {
         r.metric[CARBS_METRIC_N_PARAMS] = out.n_params;
@@ -256,8 +250,7 @@ static void run_command(child_t *c)
     char line[32];
     int rc = CARBS_CONTINUE;
 
-    if (!cmd)
-        fail(c, err.code == CARBS_EIO ? CARBS_FAILURE_INFRA : CARBS_FAILURE_ERROR, err.msg);
+    if (!cmd) fail(c, err.code == CARBS_EIO ? CARBS_FAILURE_INFRA : CARBS_FAILURE_ERROR, err.msg);
     snprintf(line, sizeof(line), "%ld", (long)command_pid(cmd));
     send_line(c, 'G', line, strlen(line));
     while (rc == CARBS_CONTINUE) {
@@ -301,8 +294,7 @@ static int embedded_config(child_t *c, trainer_config_t *cfg, const char **data,
                 continue;
             }
             rc = trainer_config_set(cfg, v, err);
-            if (rc < 0)
-                return rc;
+            if (rc < 0) return rc;
         }
     }
     return 0;
@@ -314,7 +306,8 @@ static void run_embedded(child_t *c)
     const runner_config_t *rc_cfg = c->cfg;
     const char *device = rc_cfg->device ? rc_cfg->device : "cpu";
     trainer_config_t cfg;
-    trainer_options_t opt = {.backend = "cpu", .threads = rc_cfg->threads > 0 ? rc_cfg->threads : 1};
+    trainer_options_t opt = {.backend = "cpu",
+                             .threads = rc_cfg->threads > 0 ? rc_cfg->threads : 1};
     const char *data = rc_cfg->data_dir;
     bool synth = rc_cfg->synthetic_data;
     trainer_progress_t p;
@@ -324,8 +317,7 @@ static void run_embedded(child_t *c)
     trainer_t *tr;
     int rc;
 
-    if (embedded_config(c, &cfg, &data, &synth, &err) < 0)
-        fail(c, CARBS_FAILURE_ERROR, err.msg);
+    if (embedded_config(c, &cfg, &data, &synth, &err) < 0) fail(c, CARBS_FAILURE_ERROR, err.msg);
     if (strncmp(device, "cuda:", 5) == 0) {
         /* One GPU per worker process: the trainer sees device K as 0. */
         setenv("CUDA_VISIBLE_DEVICES", device + 5, 1);
@@ -345,13 +337,10 @@ static void run_embedded(child_t *c)
     } else {
         do {
             rc = trainer_step(tr, &p, &err);
-            if (rc >= 0)
-                progress(c, p.step, p.tokens, p.loss);
+            if (rc >= 0) progress(c, p.step, p.tokens, p.loss);
         } while (rc == CARBS_CONTINUE);
-        if (rc == 0)
-            rc = trainer_finish(tr, &r, &err);
-        if (rc < 0)
-            trainer_partial_result(tr, &r);
+        if (rc == 0) rc = trainer_finish(tr, &r, &err);
+        if (rc < 0) trainer_partial_result(tr, &r);
     }
     if (rc == CARBS_ENOTFOUND) { /* no such backend in this build */
         r.ok = false;
@@ -375,8 +364,7 @@ void runner__child_main(const runner_config_t *cfg, const proto_trial_t *trial, 
 
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(2);
+    if (getppid() != parent) _exit(2);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
@@ -386,8 +374,7 @@ void runner__child_main(const runner_config_t *cfg, const proto_trial_t *trial, 
     /* Let go of everything inherited from the worker (its sockets above
      * all: a connection must close when the worker closes it, not when the
      * trial ends). */
-    if (fd > 3)
-        close_range(3, (unsigned)fd - 1, 0);
+    if (fd > 3) close_range(3, (unsigned)fd - 1, 0);
     close_range((unsigned)fd + 1, ~0U, 0);
     c.started = now_monotonic();
     c.last_progress = c.started;

@@ -28,15 +28,13 @@ static const char *const function_names[SYNTHETIC_COUNT] = {
 int synthetic_function_parse(const char *name)
 {
     for (size_t i = 0; i < SYNTHETIC_COUNT; i++)
-        if (name && strcmp(name, function_names[i]) == 0)
-            return (int)i;
+        if (name && strcmp(name, function_names[i]) == 0) return (int)i;
     return -1;
 }
 
 const char *synthetic_function_name(synthetic_function_t f)
 {
-    if ((int)f < 0 || f >= SYNTHETIC_COUNT)
-        return "unknown";
+    if ((int)f < 0 || f >= SYNTHETIC_COUNT) return "unknown";
     return function_names[f];
 }
 
@@ -120,8 +118,7 @@ double synthetic_scaling_loss(double n_params, double tokens, double learning_ra
 {
     double g = log(learning_rate / synthetic_scaling_best_lr(n_params));
 
-    return SC_E + SC_A * pow(n_params, -SC_ALPHA) + SC_B * pow(tokens, -SC_BETA) +
-           SC_GAMMA * g * g;
+    return SC_E + SC_A * pow(n_params, -SC_ALPHA) + SC_B * pow(tokens, -SC_BETA) + SC_GAMMA * g * g;
 }
 
 void synthetic_scaling_optimum(double flops, double *n_params, double *tokens,
@@ -133,14 +130,10 @@ void synthetic_scaling_optimum(double flops, double *n_params, double *tokens,
     double D = flops / (6.0 * N);
     double lr = synthetic_scaling_best_lr(N);
 
-    if (n_params)
-        *n_params = N;
-    if (tokens)
-        *tokens = D;
-    if (learning_rate)
-        *learning_rate = lr;
-    if (loss)
-        *loss = synthetic_scaling_loss(N, D, lr);
+    if (n_params) *n_params = N;
+    if (tokens) *tokens = D;
+    if (learning_rate) *learning_rate = lr;
+    if (loss) *loss = synthetic_scaling_loss(N, D, lr);
 }
 
 // ---- inputs ----
@@ -149,8 +142,7 @@ static const carbs_value_t *find_input(const synthetic_input_t *in, const char *
 {
     const carbs_value_t *v = in->params ? carbs_params_find(in->params, name) : NULL;
 
-    if (!v && in->fixed)
-        v = carbs_params_find(in->fixed, name);
+    if (!v && in->fixed) v = carbs_params_find(in->fixed, name);
     return v;
 }
 
@@ -160,8 +152,7 @@ static int get_num(const synthetic_input_t *in, const char *name, double *out, c
 {
     const carbs_value_t *v = find_input(in, name);
 
-    if (!v)
-        return CARBS_ENOTFOUND;
+    if (!v) return CARBS_ENOTFOUND;
     if (v->is_str)
         return carbs_fail(err, CARBS_EINVAL, "synthetic: parameter '%s' must be a number, not '%s'",
                           name, v->str);
@@ -190,10 +181,8 @@ static int get_vector(const synthetic_input_t *in, double *x, size_t cap, size_t
     while (*d < cap) {
         snprintf(name, sizeof(name), "x%zu", *d + 1);
         rc = get_num(in, name, &x[*d], err);
-        if (rc == CARBS_ENOTFOUND)
-            return 0;
-        if (rc < 0)
-            return rc;
+        if (rc == CARBS_ENOTFOUND) return 0;
+        if (rc < 0) return rc;
         (*d)++;
     }
     return 0;
@@ -213,10 +202,8 @@ static int eval_function(const synthetic_input_t *in, synthetic_function_t fn,
     switch (fn) {
     case SYNTHETIC_BRANIN:
         rc = need_num(in, "x", &x[0], err);
-        if (rc == 0)
-            rc = need_num(in, "y", &x[1], err);
-        if (rc < 0)
-            return rc;
+        if (rc == 0) rc = need_num(in, "y", &x[1], err);
+        if (rc < 0) return rc;
         out->output = synthetic_branin(x[0], x[1]);
         out->cost = exp((x[0] + 5.0) / 15.0 + x[1] / 15.0);
         return 0;
@@ -227,16 +214,14 @@ static int eval_function(const synthetic_input_t *in, synthetic_function_t fn,
             rc = need_num(in, name, &x[j], err);
             s += x[j];
         }
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
         out->output = synthetic_hartmann6(x);
         out->cost = exp(2.0 * s / 6.0);
         return 0;
     case SYNTHETIC_ROSENBROCK:
     case SYNTHETIC_SPHERE:
         rc = get_vector(in, x, SYNTHETIC_DIMS_MAX, &d, err);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
         if (d < (fn == SYNTHETIC_ROSENBROCK ? 2u : 1u))
             return carbs_fail(err, CARBS_EINVAL,
                               "synthetic: function '%s' needs parameters x1..xd (d >= %d)",
@@ -263,14 +248,11 @@ static int eval_function(const synthetic_input_t *in, synthetic_function_t fn,
     rc = get_num(in, "n_params", &N, err);
     if (rc == CARBS_ENOTFOUND) {
         rc = need_num(in, "d_model", &width, err);
-        if (rc == 0)
-            rc = need_num(in, "n_layers", &depth, err);
+        if (rc == 0) rc = need_num(in, "n_layers", &depth, err);
         N = 12.0 * depth * width * width;
     }
-    if (rc == 0)
-        rc = need_num(in, "tokens", &D, err);
-    if (rc < 0)
-        return rc;
+    if (rc == 0) rc = need_num(in, "tokens", &D, err);
+    if (rc < 0) return rc;
     if (!(N > 0.0) || !(D > 0.0) || !isfinite(N) || !isfinite(D))
         return carbs_fail(err, CARBS_EINVAL,
                           "synthetic: scaling needs a positive model size and tokens (got %g, %g)",
@@ -299,11 +281,9 @@ static int eval_function(const synthetic_input_t *in, synthetic_function_t fn,
 
 /* The first threshold in fail_above that the trial passes, as a diverged
  * failure. */
-static int check_fail_above(const synthetic_input_t *in, synthetic_outcome_t *out,
-                            carbs_err_t *err)
+static int check_fail_above(const synthetic_input_t *in, synthetic_outcome_t *out, carbs_err_t *err)
 {
-    if (!in->fail_above)
-        return 0;
+    if (!in->fail_above) return 0;
     for (size_t i = 0; i < in->fail_above->n; i++) {
         const carbs_value_t *t = &in->fail_above->v[i];
         double v;
@@ -322,8 +302,7 @@ static int check_fail_above(const synthetic_input_t *in, synthetic_outcome_t *ou
                 return carbs_fail(err, CARBS_EINVAL,
                                   "synthetic: fail_above names '%s', which the trial does not have",
                                   t->name);
-            if (rc < 0)
-                return rc;
+            if (rc < 0) return rc;
         }
         if (v > t->num) {
             out->failure = CARBS_FAILURE_DIVERGED;
@@ -344,8 +323,7 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-static int check_fail_rate(const synthetic_input_t *in, synthetic_outcome_t *out,
-                           carbs_err_t *err)
+static int check_fail_rate(const synthetic_input_t *in, synthetic_outcome_t *out, carbs_err_t *err)
 {
     double rate = 0.0, u;
     const carbs_value_t *kind = find_input(in, "fail_kind");
@@ -354,10 +332,8 @@ static int check_fail_rate(const synthetic_input_t *in, synthetic_outcome_t *out
     uint64_t seed;
     int rc = get_num(in, "fail_rate", &rate, err);
 
-    if (rc == CARBS_ENOTFOUND)
-        return 0;
-    if (rc < 0)
-        return rc;
+    if (rc == CARBS_ENOTFOUND) return 0;
+    if (rc < 0) return rc;
     if (!(rate >= 0.0 && rate <= 1.0))
         return carbs_fail(err, CARBS_EINVAL, "synthetic: fail_rate must be in [0, 1] (got %g)",
                           rate);
@@ -381,11 +357,9 @@ static int check_fail_rate(const synthetic_input_t *in, synthetic_outcome_t *out
     /* Hyperparameter failures follow the trial (a retry fails again); the
      * infrastructure kinds are drawn again for each attempt. */
     seed = mix64((uint64_t)in->trial_id);
-    if (!carbs_failure_is_hyper(f))
-        seed = mix64(seed ^ (uint64_t)in->attempt);
+    if (!carbs_failure_is_hyper(f)) seed = mix64(seed ^ (uint64_t)in->attempt);
     u = (double)(seed >> 11) * 0x1.0p-53;
-    if (u >= rate)
-        return 0;
+    if (u >= rate) return 0;
     out->action = action;
     if (out->failure == CARBS_FAILURE_NONE) {
         out->failure = f;
@@ -409,10 +383,8 @@ int synthetic_eval(const synthetic_input_t *in, synthetic_outcome_t *out, carbs_
                           "scaling)",
                           in->function ? in->function : "");
     rc = eval_function(in, (synthetic_function_t)fn, out, err);
-    if (rc == 0 && out->failure == CARBS_FAILURE_NONE)
-        rc = check_fail_above(in, out, err);
-    if (rc == 0)
-        rc = check_fail_rate(in, out, err);
+    if (rc == 0 && out->failure == CARBS_FAILURE_NONE) rc = check_fail_above(in, out, err);
+    if (rc == 0) rc = check_fail_rate(in, out, err);
     if (rc == 0 && !(isfinite(out->output) && isfinite(out->cost) && out->cost > 0.0)) {
         out->failure = CARBS_FAILURE_DIVERGED;
         snprintf(out->message, sizeof(out->message), "output %g or cost %g is not finite",

@@ -71,12 +71,12 @@ typedef struct synthetic_input {
 } synthetic_input_t;
 
 typedef struct synthetic_outcome {
-    double output;                 /* the function's value */
-    double cost;                   /* > 0 */
+    double output;                  /* the function's value */
+    double cost;                    /* > 0 */
     double n_params, tokens, flops; /* scaling only; NaN for the others */
-    carbs_failure_t failure;       /* NONE, or the kind the trial reports */
+    carbs_failure_t failure;        /* NONE, or the kind the trial reports */
     synthetic_action_t action;
-    char message[CARBS_MSG_MAX];   /* why it failed; empty when it did not */
+    char message[CARBS_MSG_MAX]; /* why it failed; empty when it did not */
 } synthetic_outcome_t;
 
 /* Evaluate in's function into *out.  Returns 0 (a trial made to fail is

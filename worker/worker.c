@@ -36,10 +36,10 @@ typedef enum slot_state {
 
 typedef struct slot {
     slot_state_t state;
-    double since;      /* monotonic: when ready or the result was last sent; 0 = not sent */
-    double wait_until; /* SLOT_WAITING */
-    runner_t *run;     /* SLOT_RUNNING */
-    int64_t trial_id;  /* SLOT_RUNNING, SLOT_REPORTING */
+    double since;          /* monotonic: when ready or the result was last sent; 0 = not sent */
+    double wait_until;     /* SLOT_WAITING */
+    runner_t *run;         /* SLOT_RUNNING */
+    int64_t trial_id;      /* SLOT_RUNNING, SLOT_REPORTING */
     carbs_result_t result; /* SLOT_REPORTING */
 } slot_t;
 
@@ -89,10 +89,8 @@ static void send_msg(worker_t *w, const proto_msg_t *m)
     size_t len = 0;
     carbs_err_t err = {0};
 
-    if (!w->cli)
-        return;
-    if (proto_msg_encode(m, &buf, &len, &err) < 0 ||
-        wire_client_send(w->cli, buf, len, &err) < 0)
+    if (!w->cli) return;
+    if (proto_msg_encode(m, &buf, &len, &err) < 0 || wire_client_send(w->cli, buf, len, &err) < 0)
         log_warn("worker %s: cannot send %s: %s", w->id, proto_msg_type_name(m->type), err.msg);
     free(buf);
 }
@@ -145,8 +143,7 @@ static void send_heartbeats(worker_t *w)
             any = true;
         }
     }
-    if (!any)
-        send_heartbeat(w, 0);
+    if (!any) send_heartbeat(w, 0);
     w->next_heartbeat = now_monotonic() + w->heartbeat_ms / 1000.0;
 }
 
@@ -187,8 +184,8 @@ static void connect_now(worker_t *w)
     if (!w->cli) {
         log_warn("worker %s: cannot connect to '%s': %s", w->id, w->endpoint, err.msg);
         w->next_attempt = now_monotonic() + w->backoff_ms / 1000.0;
-        w->backoff_ms = w->backoff_ms * 2 > w->backoff_max_ms ? w->backoff_max_ms
-                                                              : w->backoff_ms * 2;
+        w->backoff_ms =
+            w->backoff_ms * 2 > w->backoff_max_ms ? w->backoff_max_ms : w->backoff_ms * 2;
         return;
     }
     w->seen_connected = false;
@@ -202,11 +199,10 @@ static void connect_now(worker_t *w)
 static void disconnect(worker_t *w, const char *why)
 {
     if (w->conn == CONN_ONLINE)
-        log_warn("worker %s: lost the service at '%s' (%s); reconnecting", w->id, w->endpoint,
-                 why);
+        log_warn("worker %s: lost the service at '%s' (%s); reconnecting", w->id, w->endpoint, why);
     else
-        log_info("worker %s: no answer from '%s' (%s); retrying in %.2f s", w->id, w->endpoint,
-                 why, w->backoff_ms / 1000.0);
+        log_info("worker %s: no answer from '%s' (%s); retrying in %.2f s", w->id, w->endpoint, why,
+                 w->backoff_ms / 1000.0);
     wire_client_close(w->cli);
     w->cli = NULL;
     w->conn = CONN_DOWN;
@@ -214,10 +210,8 @@ static void disconnect(worker_t *w, const char *why)
     w->backoff_ms = w->backoff_ms * 2 > w->backoff_max_ms ? w->backoff_max_ms : w->backoff_ms * 2;
     for (int i = 0; i < w->n_slots; i++) {
         slot_t *s = &w->slots[i];
-        if (s->state == SLOT_ASKED || s->state == SLOT_WAITING)
-            s->state = SLOT_IDLE;
-        if (s->state == SLOT_REPORTING)
-            s->since = 0; /* re-send after the next welcome */
+        if (s->state == SLOT_ASKED || s->state == SLOT_WAITING) s->state = SLOT_IDLE;
+        if (s->state == SLOT_REPORTING) s->since = 0; /* re-send after the next welcome */
     }
 }
 
@@ -225,8 +219,7 @@ static void on_welcome(worker_t *w, const proto_welcome_t *wel)
 {
     int running = 0, resent = 0;
 
-    if (w->conn != CONN_ONLINE)
-        w->stats.welcomes++;
+    if (w->conn != CONN_ONLINE) w->stats.welcomes++;
     w->conn = CONN_ONLINE;
     w->backoff_ms = w->backoff_min_ms;
     w->heartbeat_ms = wel->heartbeat_ms > 0 ? wel->heartbeat_ms : WORKER_HEARTBEAT_MS;
@@ -248,8 +241,8 @@ static void on_welcome(worker_t *w, const proto_welcome_t *wel)
     log_info("worker %s: joined '%s' (service %s, heartbeat %d ms, lease %d ms)", w->id,
              w->endpoint, wel->service_version, w->heartbeat_ms, wel->lease_ms);
     if (running || resent)
-        log_info("worker %s: re-attached %d running trial(s), re-sent %d result(s)", w->id,
-                 running, resent);
+        log_info("worker %s: re-attached %d running trial(s), re-sent %d result(s)", w->id, running,
+                 resent);
 }
 
 // ---- slots ----
@@ -268,8 +261,7 @@ static int oldest_asked(const worker_t *w)
 static slot_t *slot_of_trial(worker_t *w, int64_t trial_id, slot_state_t state)
 {
     for (int i = 0; i < w->n_slots; i++)
-        if (w->slots[i].state == state && w->slots[i].trial_id == trial_id)
-            return &w->slots[i];
+        if (w->slots[i].state == state && w->slots[i].trial_id == trial_id) return &w->slots[i];
     return NULL;
 }
 
@@ -293,7 +285,8 @@ static void on_trial(worker_t *w, const proto_trial_t *t)
     carbs_err_t err = {0};
     slot_t *s;
 
-    if (slot_of_trial(w, t->trial_id, SLOT_RUNNING) || slot_of_trial(w, t->trial_id, SLOT_REPORTING)) {
+    if (slot_of_trial(w, t->trial_id, SLOT_RUNNING) ||
+        slot_of_trial(w, t->trial_id, SLOT_REPORTING)) {
         /* Already ours (a re-sent trial after a reconnect): confirm it. */
         log_info("worker %s: trial %lld is already running here; confirming", w->id,
                  (long long)t->trial_id);
@@ -318,8 +311,7 @@ static void on_trial(worker_t *w, const proto_trial_t *t)
     w->stats.trials++;
     s->run = runner_start(&w->rcfg, t, &err);
     if (!s->run) {
-        log_warn("worker %s: trial %lld cannot start: %s", w->id, (long long)t->trial_id,
-                 err.msg);
+        log_warn("worker %s: trial %lld cannot start: %s", w->id, (long long)t->trial_id, err.msg);
         report_now(w, s, t->trial_id, t->attempt,
                    err.code == CARBS_EINVAL ? CARBS_FAILURE_ERROR : CARBS_FAILURE_INFRA, err.msg);
         return;
@@ -340,8 +332,7 @@ static void poll_runners(worker_t *w)
         int rc = CARBS_CONTINUE;
         carbs_err_t err = {0};
 
-        if (s->state != SLOT_RUNNING)
-            continue;
+        if (s->state != SLOT_RUNNING) continue;
         while (rc == CARBS_CONTINUE) {
             proto_progress_t p;
             bool has = false;
@@ -353,16 +344,14 @@ static void poll_runners(worker_t *w)
                 m.progress = p;
                 send_msg(w, &m);
             }
-            if (!has)
-                break;
+            if (!has) break;
         }
         if (rc < 0) {
             log_warn("worker %s: trial %lld: %s", w->id, (long long)s->trial_id, err.msg);
             runner_cancel(s->run, CARBS_FAILURE_INFRA, err.msg);
             continue;
         }
-        if (rc != 0)
-            continue;
+        if (rc != 0) continue;
         runner_result(s->run, &s->result);
         runner_free(s->run);
         s->run = NULL;
@@ -378,8 +367,7 @@ static void poll_runners(worker_t *w)
                  s->result.ok ? "" : "): ", s->result.ok ? "" : s->result.message);
         s->state = SLOT_REPORTING;
         s->since = 0;
-        if (w->conn == CONN_ONLINE)
-            send_result(w, s);
+        if (w->conn == CONN_ONLINE) send_result(w, s);
     }
 }
 
@@ -416,7 +404,7 @@ static int on_frame(worker_t *w, const char *buf, size_t len, carbs_err_t *err)
             carbs_result_release(&s->result);
             w->stats.acked++;
             s->state = w->max_trials > 0 && (int)w->stats.trials >= w->max_trials ? SLOT_RETIRED
-                                                                                 : SLOT_IDLE;
+                                                                                  : SLOT_IDLE;
             log_debug("worker %s: result of trial %lld acknowledged", w->id,
                       (long long)m.ack.trial_id);
         }
@@ -439,8 +427,7 @@ static int on_frame(worker_t *w, const char *buf, size_t len, carbs_err_t *err)
         if (m.error.code == CARBS_ESTATE && w->conn == CONN_ONLINE) {
             /* The service does not know us (it restarted and our frames
              * came before our hello): introduce ourselves again. */
-            log_info("worker %s: the service says %s; saying hello again", w->id,
-                     m.error.message);
+            log_info("worker %s: the service says %s; saying hello again", w->id, m.error.message);
             send_hello(w);
             w->conn = CONN_HELLO;
             w->hello_at = now_monotonic();
@@ -450,8 +437,7 @@ static int on_frame(worker_t *w, const char *buf, size_t len, carbs_err_t *err)
                  carbs_errname(m.error.code), m.error.message);
         break;
     default:
-        log_debug("worker %s: ignoring '%s' from the service", w->id,
-                  proto_msg_type_name(m.type));
+        log_debug("worker %s: ignoring '%s' from the service", w->id, proto_msg_type_name(m.type));
         break;
     }
     proto_msg_release(&m);
@@ -468,8 +454,7 @@ static bool may_take_work(const worker_t *w)
 static bool anything_busy(const worker_t *w)
 {
     for (int i = 0; i < w->n_slots; i++)
-        if (w->slots[i].state == SLOT_RUNNING || w->slots[i].state == SLOT_REPORTING)
-            return true;
+        if (w->slots[i].state == SLOT_RUNNING || w->slots[i].state == SLOT_REPORTING) return true;
     return false;
 }
 
@@ -481,12 +466,11 @@ static void drop_undeliverable(worker_t *w)
 
     for (int i = 0; i < w->n_slots; i++) {
         slot_t *s = &w->slots[i];
-        if (s->state != SLOT_REPORTING)
+        if (s->state != SLOT_REPORTING) continue;
+        if (w->conn == CONN_ONLINE &&
+            (s->since == 0 || now - s->since < w->reply_timeout_ms / 1000.0))
             continue;
-        if (w->conn == CONN_ONLINE && (s->since == 0 || now - s->since < w->reply_timeout_ms / 1000.0))
-            continue;
-        log_warn("worker %s: leaving without an ack for trial %lld", w->id,
-                 (long long)s->trial_id);
+        log_warn("worker %s: leaving without an ack for trial %lld", w->id, (long long)s->trial_id);
         carbs_result_release(&s->result);
         s->state = SLOT_RETIRED;
     }
@@ -494,8 +478,7 @@ static void drop_undeliverable(worker_t *w)
 
 void worker_leave(worker_t *w, const char *reason)
 {
-    if (w->leaving)
-        return;
+    if (w->leaving) return;
     w->leaving = true;
     str_copy(w->bye_reason, sizeof(w->bye_reason), reason ? reason : "shutdown");
     log_info("worker %s: leaving (%s)", w->id, w->bye_reason);
@@ -503,8 +486,7 @@ void worker_leave(worker_t *w, const char *reason)
         slot_t *s = &w->slots[i];
         if (s->state == SLOT_RUNNING && strcmp(w->bye_reason, "shutdown") != 0)
             runner_cancel(s->run, CARBS_FAILURE_PREEMPTED, "preempted: the worker is stopping");
-        if (s->state != SLOT_RUNNING && s->state != SLOT_REPORTING)
-            s->state = SLOT_RETIRED;
+        if (s->state != SLOT_RUNNING && s->state != SLOT_REPORTING) s->state = SLOT_RETIRED;
     }
 }
 
@@ -514,23 +496,18 @@ static int next_wait_ms(const worker_t *w, int timeout_ms)
     double now = now_monotonic(), due = now + (timeout_ms < 0 ? 3600.0 : timeout_ms / 1000.0);
     double reply = w->reply_timeout_ms / 1000.0;
 
-    if (w->conn == CONN_DOWN)
-        due = fmin(due, w->next_attempt);
-    if (w->conn == CONN_HELLO)
-        due = fmin(due, w->hello_at + reply);
-    if (w->conn == CONN_ONLINE)
-        due = fmin(due, w->next_heartbeat);
+    if (w->conn == CONN_DOWN) due = fmin(due, w->next_attempt);
+    if (w->conn == CONN_HELLO) due = fmin(due, w->hello_at + reply);
+    if (w->conn == CONN_ONLINE) due = fmin(due, w->next_heartbeat);
     for (int i = 0; i < w->n_slots; i++) {
         const slot_t *s = &w->slots[i];
         if (s->state == SLOT_RUNNING)
             due = fmin(due, now + 0.05); /* children are read between frames */
-        if (s->state == SLOT_WAITING)
-            due = fmin(due, s->wait_until);
+        if (s->state == SLOT_WAITING) due = fmin(due, s->wait_until);
         if ((s->state == SLOT_ASKED || s->state == SLOT_REPORTING) && s->since > 0)
             due = fmin(due, s->since + reply);
     }
-    if (due <= now)
-        return 0;
+    if (due <= now) return 0;
     return (int)ceil((due - now) * 1000.0);
 }
 
@@ -545,8 +522,7 @@ static void do_due(worker_t *w)
         disconnect(w, "no welcome");
         return;
     }
-    if (w->conn != CONN_ONLINE)
-        return;
+    if (w->conn != CONN_ONLINE) return;
     if (w->cli && w->seen_connected && !wire_client_connected(w->cli)) {
         disconnect(w, "connection dropped");
         return;
@@ -558,17 +534,14 @@ static void do_due(worker_t *w)
             disconnect(w, s->state == SLOT_ASKED ? "no answer to ready" : "no ack");
             return;
         }
-        if (s->state == SLOT_REPORTING && s->since == 0)
-            send_result(w, s);
-        if (s->state == SLOT_WAITING && now >= s->wait_until)
-            s->state = SLOT_IDLE;
+        if (s->state == SLOT_REPORTING && s->since == 0) send_result(w, s);
+        if (s->state == SLOT_WAITING && now >= s->wait_until) s->state = SLOT_IDLE;
         if (s->state == SLOT_IDLE && may_take_work(w))
             send_ready(w, i);
         else if (s->state == SLOT_IDLE && !may_take_work(w))
             s->state = SLOT_RETIRED;
     }
-    if (now >= w->next_heartbeat)
-        send_heartbeats(w);
+    if (now >= w->next_heartbeat) send_heartbeats(w);
 }
 
 int worker_step(worker_t *w, int timeout_ms, carbs_err_t *err)
@@ -578,16 +551,13 @@ int worker_step(worker_t *w, int timeout_ms, carbs_err_t *err)
     int rc, wait_ms;
     carbs_err_t rerr = {0};
 
-    if (w->finished)
-        return 0;
-    if (w->stop && *w->stop)
-        worker_leave(w, "preempted");
+    if (w->finished) return 0;
+    if (w->stop && *w->stop) worker_leave(w, "preempted");
     poll_runners(w);
     if (!w->leaving && w->max_trials > 0 && (int)w->stats.trials >= w->max_trials &&
         !anything_busy(w))
         worker_leave(w, "shutdown");
-    if (w->leaving)
-        drop_undeliverable(w);
+    if (w->leaving) drop_undeliverable(w);
     if (w->leaving && !anything_busy(w)) {
         if (w->conn == CONN_ONLINE) {
             send_bye(w);
@@ -599,28 +569,22 @@ int worker_step(worker_t *w, int timeout_ms, carbs_err_t *err)
     do_due(w);
     if (!w->cli) {
         wait_ms = next_wait_ms(w, timeout_ms);
-        if (wait_ms > 0)
-            poll(NULL, 0, wait_ms);
+        if (wait_ms > 0) poll(NULL, 0, wait_ms);
         return CARBS_CONTINUE;
     }
     wait_ms = next_wait_ms(w, timeout_ms);
     rc = wire_client_recv(w->cli, &buf, &len, wait_ms, &rerr);
-    if (wire_client_connected(w->cli))
-        w->seen_connected = true;
+    if (wire_client_connected(w->cli)) w->seen_connected = true;
     while (rc == 0) {
         rc = on_frame(w, buf, len, err);
         free(buf);
         buf = NULL;
-        if (rc < 0)
-            return rc;
-        if (!w->cli)
-            return CARBS_CONTINUE; /* on_frame disconnected */
+        if (rc < 0) return rc;
+        if (!w->cli) return CARBS_CONTINUE; /* on_frame disconnected */
         rc = wire_client_recv(w->cli, &buf, &len, 0, &rerr);
     }
-    if (rc == CARBS_EDENIED)
-        return carbs_fail(err, rc, "%s", rerr.msg);
-    if (rc == CARBS_EIO)
-        return carbs_fail(err, rc, "%s", rerr.msg);
+    if (rc == CARBS_EDENIED) return carbs_fail(err, rc, "%s", rerr.msg);
+    if (rc == CARBS_EIO) return carbs_fail(err, rc, "%s", rerr.msg);
     return CARBS_CONTINUE;
 }
 
@@ -651,8 +615,7 @@ worker_t *worker_open(const worker_config_t *cfg, carbs_err_t *err)
         return NULL;
     }
     if (slots > WORKER_SLOTS_MAX) {
-        carbs_fail(err, CARBS_EINVAL, "worker: %d slots is more than %d", slots,
-                   WORKER_SLOTS_MAX);
+        carbs_fail(err, CARBS_EINVAL, "worker: %d slots is more than %d", slots, WORKER_SLOTS_MAX);
         return NULL;
     }
     if (cfg->device && strcmp(cfg->device, "cpu") != 0 && strncmp(cfg->device, "cuda:", 5) != 0) {
@@ -682,12 +645,11 @@ worker_t *worker_open(const worker_config_t *cfg, carbs_err_t *err)
     w->rcfg.tmp_dir = w->tmp_dir;
     w->rcfg.time_limit_s = cfg->time_limit_s;
     w->rcfg.kill_grace_s = cfg->kill_grace_s;
-    w->reply_timeout_ms = cfg->reply_timeout_ms > 0 ? cfg->reply_timeout_ms
-                                                    : WORKER_REPLY_TIMEOUT_MS;
+    w->reply_timeout_ms =
+        cfg->reply_timeout_ms > 0 ? cfg->reply_timeout_ms : WORKER_REPLY_TIMEOUT_MS;
     w->backoff_min_ms = cfg->backoff_min_ms > 0 ? cfg->backoff_min_ms : WORKER_BACKOFF_MIN_MS;
     w->backoff_max_ms = cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms : WORKER_BACKOFF_MAX_MS;
-    if (w->backoff_max_ms < w->backoff_min_ms)
-        w->backoff_max_ms = w->backoff_min_ms;
+    if (w->backoff_max_ms < w->backoff_min_ms) w->backoff_max_ms = w->backoff_min_ms;
     w->backoff_ms = w->backoff_min_ms;
     w->max_trials = cfg->max_trials;
     w->stop = cfg->stop;
@@ -699,8 +661,8 @@ worker_t *worker_open(const worker_config_t *cfg, carbs_err_t *err)
     /* The first connection: a bad endpoint or key file is the caller's
      * mistake, reported now rather than retried forever. */
     {
-        wire_client_config_t cc = {.endpoint = w->endpoint, .key = w->key,
-                                   .server_key = w->server_key, .identity = w->id};
+        wire_client_config_t cc = {
+            .endpoint = w->endpoint, .key = w->key, .server_key = w->server_key, .identity = w->id};
         w->cli = wire_client_open(&cc, err);
         if (!w->cli) {
             worker_close(w);
@@ -718,8 +680,7 @@ worker_t *worker_open(const worker_config_t *cfg, carbs_err_t *err)
 
 void worker_close(worker_t *w)
 {
-    if (!w)
-        return;
+    if (!w) return;
     for (int i = 0; i < w->n_slots; i++) {
         runner_free(w->slots[i].run);
         carbs_result_release(&w->slots[i].result);
@@ -757,14 +718,13 @@ int worker_default_id(const worker_id_env_t *env, char *out, size_t cap)
     long ntasks = 0;
     int n;
 
-    if (set(env->carbs_worker_id))
-        return str_copy(out, limit, env->carbs_worker_id);
+    if (set(env->carbs_worker_id)) return str_copy(out, limit, env->carbs_worker_id);
     if (set(env->slurm_procid) && set(env->slurm_ntasks) &&
         parse_long(env->slurm_ntasks, 1, 1L << 30, &ntasks) == 0 && ntasks > 1)
         snprintf(suffix, sizeof(suffix), ".%.20s", env->slurm_procid);
     if (set(env->slurm_array_job_id) && set(env->slurm_array_task_id))
-        n = snprintf(out, limit, "slurm-%s_%s%s", env->slurm_array_job_id,
-                     env->slurm_array_task_id, suffix);
+        n = snprintf(out, limit, "slurm-%s_%s%s", env->slurm_array_job_id, env->slurm_array_task_id,
+                     suffix);
     else if (set(env->slurm_job_id))
         n = snprintf(out, limit, "slurm-%s%s", env->slurm_job_id, suffix);
     else

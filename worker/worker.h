@@ -96,14 +96,14 @@ void worker_close(worker_t *w);
 
 /* Figures for logs and tests. */
 typedef struct worker_stats {
-    bool online;           /* welcomed and connected */
-    size_t running;        /* trials running now */
-    size_t unacked;        /* results waiting for their ack */
-    size_t trials;         /* trials received and started */
-    size_t results_sent;   /* result frames sent, re-sends included */
-    size_t acked;          /* results acknowledged */
-    size_t connects;       /* connection attempts (the first one included) */
-    size_t welcomes;       /* welcomes received */
+    bool online;         /* welcomed and connected */
+    size_t running;      /* trials running now */
+    size_t unacked;      /* results waiting for their ack */
+    size_t trials;       /* trials received and started */
+    size_t results_sent; /* result frames sent, re-sends included */
+    size_t acked;        /* results acknowledged */
+    size_t connects;     /* connection attempts (the first one included) */
+    size_t welcomes;     /* welcomes received */
 } worker_stats_t;
 
 void worker_stats(const worker_t *w, worker_stats_t *out);
