@@ -8,6 +8,7 @@
 #include "proto/common.h"
 #include "worker/runner.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -320,10 +321,26 @@ static void test_runner_long_curve(void)
     proto_msg_release(&m);
 }
 
+/* True when dir has no entries but . and .. */
+static bool dir_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t n = 0;
+
+    if (!d) return false;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+    closedir(d);
+    return n == 0;
+}
+
 static void test_runner_command_cancel(void)
 {
     proto_msg_t m;
-    runner_config_t cfg = {.kill_grace_s = 0.5};
+    char tmpl[] = "/tmp/carbs-test-runner-XXXXXX";
+    const char *tmp = mkdtemp(tmpl);
+    runner_config_t cfg = {.kill_grace_s = 0.5, .tmp_dir = tmp};
     carbs_err_t err = {0};
     carbs_result_t r;
     char path[640];
@@ -342,6 +359,7 @@ static void test_runner_command_cancel(void)
     if (!run) return;
     /* Give the child time to start the program, then stop everything. */
     runner_poll(run, 300, &p, &has, &err);
+    CHECK(!dir_empty(tmp)); /* the trial's directory */
     runner_cancel(run, CARBS_FAILURE_PREEMPTED, "preempted");
     while (rc == CARBS_CONTINUE && now_monotonic() - t0 < 30.0)
         rc = runner_poll(run, -1, &p, &has, &err);
@@ -351,6 +369,9 @@ static void test_runner_command_cancel(void)
     CHECK_EQ(r.failure, CARBS_FAILURE_PREEMPTED);
     carbs_result_release(&r);
     runner_free(run);
+    /* The child died before it could clean up; the runner did. */
+    CHECK(dir_empty(tmp));
+    if (tmp) rmdir(tmp);
     proto_msg_release(&m);
 }
 

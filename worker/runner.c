@@ -14,10 +14,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,13 +51,56 @@ struct runner {
     carbs_result_t result;
     int status;
     struct rusage ru;
+    char scratch[512]; /* a command trial's parent directory; "" = none */
 };
+
+// ---- scratch space ----
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    UNUSED(st);
+    UNUSED(flag);
+    UNUSED(ftw);
+    remove(path);
+    return 0;
+}
+
+/* Remove dir and everything in it; "" is a no-op. */
+static void remove_tree(char *dir)
+{
+    if (dir[0]) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    dir[0] = '\0';
+}
+
+/* A command trial's directory lives in one the worker owns, so that it
+ * is removed even when the child is killed before it can clean up. */
+static int make_scratch(const runner_config_t *cfg, const proto_trial_t *trial, char *out,
+                        carbs_err_t *err)
+{
+    const char *base = cfg->tmp_dir;
+
+    if (!base || !*base) base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    if ((size_t)snprintf(out, 512, "%s/carbs-run-%lld-XXXXXX", base, (long long)trial->trial_id) >=
+        512) {
+        out[0] = '\0';
+        return carbs_fail(err, CARBS_EINVAL, "temporary directory '%s' is too long", base);
+    }
+    if (!mkdtemp(out)) {
+        int e = errno;
+        out[0] = '\0';
+        return carbs_fail(err, CARBS_EIO, "cannot make a directory for trial %lld in '%s': %s",
+                          (long long)trial->trial_id, base, strerror(e));
+    }
+    return 0;
+}
 
 // ---- start ----
 
 runner_t *runner_start(const runner_config_t *cfg, const proto_trial_t *trial, carbs_err_t *err)
 {
-    runner_config_t none = {0};
+    runner_config_t none = {0}, child_cfg;
+    char scratch[512] = "";
     runner_t *r;
     int p[2];
     pid_t parent = getpid();
@@ -71,12 +116,18 @@ runner_t *runner_start(const runner_config_t *cfg, const proto_trial_t *trial, c
                    (long long)trial->trial_id);
         return NULL;
     }
+    if (trial->trainer == PROTO_TRAINER_COMMAND && make_scratch(cfg, trial, scratch, err) < 0)
+        return NULL;
     if (pipe2(p, O_CLOEXEC) < 0) {
+        remove_tree(scratch);
         carbs_fail(err, CARBS_EIO, "cannot make a pipe for trial %lld: %s",
                    (long long)trial->trial_id, strerror(errno));
         return NULL;
     }
     r = xcalloc(1, sizeof(*r));
+    str_copy(r->scratch, sizeof(r->scratch), scratch);
+    child_cfg = *cfg;
+    if (scratch[0]) child_cfg.tmp_dir = r->scratch;
     r->fd = p[0];
     r->trial_id = trial->trial_id;
     r->attempt = trial->attempt;
@@ -107,7 +158,7 @@ runner_t *runner_start(const runner_config_t *cfg, const proto_trial_t *trial, c
     }
     if (r->pid == 0) {
         close(p[0]);
-        runner__child_main(cfg, trial, p[1], parent);
+        runner__child_main(&child_cfg, trial, p[1], parent);
     }
     setpgid(r->pid, r->pid); /* also done by the child: whichever runs first */
     close(p[1]);
@@ -278,6 +329,7 @@ int runner_poll(runner_t *r, int timeout_ms, proto_progress_t *progress, bool *h
                 signal_groups(r, SIGKILL);
                 r->pid = 0;
                 r->prog = 0;
+                remove_tree(r->scratch);
             }
         }
         if (r->pid == 0) {
@@ -350,6 +402,7 @@ void runner_free(runner_t *r)
         while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR)
             ;
     }
+    remove_tree(r->scratch);
     if (r->fd >= 0) close(r->fd);
     free(r->buf);
     DA_FREE(&r->queue);

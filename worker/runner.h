@@ -40,8 +40,8 @@
 /* How to run trials.  Pointers are borrowed for the duration of
  * runner_start(); all-zero is a valid config. */
 typedef struct runner_config {
-    const char *device;   /* "cpu" (NULL means cpu) or "cuda:K" */
-    const char *tmp_dir;  /* where command trials get their directory; NULL = $TMPDIR, /tmp */
+    const char *device; /* "cpu" (NULL means cpu) or "cuda:K" */
+    const char *tmp_dir;  /* command trials' directories (removed after); NULL = $TMPDIR, /tmp */
     double time_limit_s;  /* wall-clock limit per trial; 0 = none */
     double kill_grace_s;  /* 0 = RUNNER_KILL_GRACE_S */
     const char *data_dir; /* embedded: prepared data; NULL = $CARBS_DATA, else ./data-cache */
