@@ -40,7 +40,7 @@
 /* How to run trials.  Pointers are borrowed for the duration of
  * runner_start(); all-zero is a valid config. */
 typedef struct runner_config {
-    const char *device; /* "cpu" (NULL means cpu) or "cuda:K" */
+    const char *device;   /* "cpu" (NULL means cpu) or "cuda:K" */
     const char *tmp_dir;  /* command trials' directories (removed after); NULL = $TMPDIR, /tmp */
     double time_limit_s;  /* wall-clock limit per trial; 0 = none */
     double kill_grace_s;  /* 0 = RUNNER_KILL_GRACE_S */
