@@ -463,6 +463,11 @@ static int send_trial(service_t *svc, svc_sweep_t *sw, svc_worker_t *w, int64_t 
         tr->synthetic.seconds_per_cost = sw->spec.synthetic.seconds_per_cost;
         if ((rc = carbs_params_copy(&tr->synthetic.fail_above, &sw->spec.synthetic.fail_above)))
             goto out;
+        /* The trial message has no field for the random failure rate: the
+         * worker reads it from the fixed settings (docs/worker.md). */
+        if (sw->spec.synthetic.fail_rate > 0 &&
+            (rc = carbs_params_set_num(&tr->fixed, "fail_rate", sw->spec.synthetic.fail_rate)))
+            goto out;
     }
     str_copy(tr->metric, sizeof(tr->metric), sw->spec.metric.name);
     str_copy(tr->cost, sizeof(tr->cost), sw->spec.cost.name);

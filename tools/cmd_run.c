@@ -33,7 +33,8 @@
 
 extern char **environ;
 
-static const char run_usage[] = "carbs run FILE [--workers N] [--db PATH] [--slots N] [--quiet]";
+static const char run_usage[] =
+    "carbs run FILE [--workers N] [--db PATH] [--slots N] [--synthetic-data] [--quiet]";
 
 static volatile sig_atomic_t run_stop;
 
@@ -52,6 +53,8 @@ static void help(void)
            "  --workers N  local worker processes (default %d)\n"
            "  --slots N    trials each worker runs at once (default 1)\n"
            "  --db PATH    the store (default: the global --db, $CARBS_DB, ./carbs.db)\n"
+           "  --synthetic-data  embedded trials train on the synthetic corpus generated\n"
+           "               in code (no prepared data needed; for a quick look)\n"
            "  --quiet      no progress line\n",
            run_usage, RUN_WORKERS_DEFAULT);
 }
@@ -113,13 +116,13 @@ out:
 /* Start `carbs --log-level L worker --connect EP --id ID --slots N`.  The
  * workers log warnings only unless this run logs at debug level: the
  * progress line is what the user watches. */
-static int spawn_worker(const char *endpoint, int k, int slots, log_level_t level, pid_t *pid,
-                        carbs_err_t *err)
+static int spawn_worker(const char *endpoint, int k, int slots, log_level_t level, bool synth,
+                        pid_t *pid, carbs_err_t *err)
 {
     char a0[] = "carbs", a1[] = "--log-level", a3[] = "worker", a4[] = "--connect", a6[] = "--id",
-         a8[] = "--slots";
+         a8[] = "--slots", a10[] = "--synthetic-data";
     char lv[8], ep[WIRE_ENDPOINT_MAX + 1], id[64], slots_s[16];
-    char *args[] = {a0, a1, lv, a3, a4, ep, a6, id, a8, slots_s, NULL};
+    char *args[] = {a0, a1, lv, a3, a4, ep, a6, id, a8, slots_s, synth ? a10 : NULL, NULL};
     int rc;
 
     str_copy(lv, sizeof(lv), level >= LOG_DEBUG ? "debug" : "warn");
@@ -198,12 +201,13 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
     static const struct option opts[] = {
         {"workers", required_argument, NULL, 'w'}, {"slots", required_argument, NULL, 's'},
         {"db", required_argument, NULL, 'd'},      {"quiet", no_argument, NULL, 'q'},
+        {"synthetic-data", no_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     carbs_err_t err = {0};
     const char *db = NULL;
     long n_workers = RUN_WORKERS_DEFAULT, slots = 1;
-    bool quiet = false, tty = isatty(STDERR_FILENO);
+    bool quiet = false, synth = false, tty = isatty(STDERR_FILENO);
     char name[CARBS_NAME_MAX], dir[] = "/tmp/carbs-run-XXXXXX", endpoint[128], sock[96];
     pid_t pids[RUN_WORKERS_MAX] = {0};
     service_config_t cfg = {0};
@@ -231,6 +235,9 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
             break;
         case 'q':
             quiet = true;
+            break;
+        case 'S':
+            synth = true;
             break;
         case 'h':
             help();
@@ -273,7 +280,7 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     for (long k = 0; k < n_workers; k++) {
-        if (spawn_worker(endpoint, (int)k, (int)slots, g->log_level, &pids[k], &err)) {
+        if (spawn_worker(endpoint, (int)k, (int)slots, g->log_level, synth, &pids[k], &err)) {
             rc = cli_fail(&err);
             run_stop = 1;
             break;
