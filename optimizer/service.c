@@ -330,10 +330,18 @@ static void handle_frame(service_t *svc, wire_server_t *from, const wire_peer_t 
     case PROTO_MSG_PROGRESS:
         on_progress(svc, w, &m.progress, now);
         break;
-    case PROTO_MSG_RESULT:
+    case PROTO_MSG_RESULT: {
+        /* The current attempt of a trial another worker holds: not this
+         * worker's to report (a stale attempt is acknowledged below). */
+        const svc_trial_t *t = svc_running_find(svc, m.result.r.trial_id);
+        if (t && t->attempt == m.result.r.attempt && strcmp(t->worker, w->id) != 0) {
+            svc_send_error(svc, peer, CARBS_EDENIED, "this trial is held by another worker");
+            break;
+        }
         worker_names_trial(svc, w, m.result.r.trial_id, now);
         svc_on_result(svc, peer, &m.result.r, false);
         break;
+    }
     case PROTO_MSG_BYE:
         on_bye(svc, w, &m.bye);
         break;
