@@ -335,7 +335,7 @@ static void handle_frame(service_t *svc, wire_server_t *from, const wire_peer_t 
          * worker's to report (a stale attempt is acknowledged below). */
         const svc_trial_t *t = svc_running_find(svc, m.result.r.trial_id);
         if (t && t->attempt == m.result.r.attempt && strcmp(t->worker, w->id) != 0) {
-            svc_send_error(svc, peer, CARBS_EDENIED, "this trial is held by another worker");
+            svc_send_error(svc, peer, CARBS_EPROTO, "this trial is held by another worker");
             break;
         }
         worker_names_trial(svc, w, m.result.r.trial_id, now);
