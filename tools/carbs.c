@@ -7,6 +7,7 @@
 #include "proto/common.h"
 #include "proto/json.h"
 #include "tools/commands.h"
+#include "trainer/backend.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -55,8 +56,13 @@ int cmd_version(int argc, char **argv, const cli_globals_t *g)
     UNUSED(argc);
     UNUSED(argv);
     UNUSED(g);
-    printf("carbs %s\nfeatures: cpu=on cuda=%s nccl=%s\n", CARBS_VERSION,
-           CARBS_HAVE_CUDA ? "on" : "off", CARBS_HAVE_NCCL ? "on" : "off");
+    /* A feature is "on" when a backend for it is compiled in, not merely
+     * when its toolkit was found at configure time. */
+    printf("carbs %s\nfeatures: cpu=%s cuda=%s nccl=%s\n", CARBS_VERSION,
+           backend_find("cpu") ? "on" : "off", backend_find("cuda") ? "on" : "off",
+           backend_find("cuda") && CARBS_HAVE_NCCL ? "on" : "off");
+    if (CARBS_HAVE_CUDA && !backend_find("cuda"))
+        printf("note: the CUDA toolkit was found, but this build has no CUDA trainer backend\n");
     return CLI_EXIT_OK;
 }
 
