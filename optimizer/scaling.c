@@ -1,0 +1,832 @@
+/*
+ * scaling.c - scaling laws on a sweep's Pareto front and trials
+ * (DESIGN.md §8, carbs-algorithm.md §14; the N, D law is approach 3 of
+ * Hoffmann et al. 2022, "Training compute-optimal large language models").
+ *
+ * Idea: every law here is linear in its coefficients once its exponents are
+ * fixed.  So a fit first scans a grid of exponents, solving the coefficients
+ * by linear least squares at each (variable projection), and then polishes
+ * the best grid point with Levenberg-Marquardt over all parameters
+ * (scaling_nls.c).  The grid start makes the fits robust to the flat
+ * valleys these laws have; LM gives the exact optimum.  Costs, model sizes
+ * and tokens enter as logs centred on their mean, so the coefficients stay
+ * O(1) whatever the units; they are mapped back to raw units at the end.
+ *
+ * Legend: n = points, C = cost, x = ln C - x0 (x0 = mean ln C), y = metric,
+ * u = basic-space coordinate, theta = (E, A0, alpha) with A0 = A e^(-alpha x0)
+ * for the loss law, theta = (E, A0, B0, alpha, beta) for L(N, D), p = number
+ * of parameters, B = bootstrap replicates.
+ */
+#include "proto/common.h"
+#include "optimizer/scaling.h"
+
+#include <math.h>
+#include <stdarg.h>
+
+#include <gsl/gsl_cdf.h>
+
+#include "optimizer/rng.h"
+#include "optimizer/scaling_internal.h"
+#include "optimizer/stats.h"
+
+/* The exponent grid of the variable-projection start: log-spaced, wide
+ * enough for every published scaling exponent (0.05-1) with margin. */
+#define GRID_EXP_MIN 0.01
+#define GRID_EXP_MAX 3.0
+#define GRID_POWER_N 60 /* one dimension: cheap, so fine */
+#define GRID_ND_N 18    /* per exponent of the N, D law (18^2 solves) */
+/* A pivot below this fraction of the diagonal makes the small normal
+ * equations singular (collinear columns). */
+#define LSQ_PIVOT_REL 1e-12
+/* Costs closer than this relative difference count as equal. */
+#define SAME_COST_REL 1e-12
+
+// ---- config ----
+
+static scaling_config_t config_resolve(const scaling_config_t *cfg)
+{
+    scaling_config_t c = cfg ? *cfg : (scaling_config_t){0};
+
+    if (!c.n_boot)
+        c.n_boot = SCALING_DEFAULT_N_BOOT;
+    if (c.level == 0.0)
+        c.level = SCALING_DEFAULT_LEVEL;
+    if (!c.holdout_k)
+        c.holdout_k = SCALING_DEFAULT_HOLDOUT_K;
+    if (c.holdout_tol == 0.0)
+        c.holdout_tol = SCALING_DEFAULT_HOLDOUT_TOL;
+    if (!c.min_nd)
+        c.min_nd = SCALING_DEFAULT_MIN_ND;
+    if (!c.max_iter)
+        c.max_iter = SCALING_DEFAULT_MAX_ITER;
+    if (c.xtol == 0.0)
+        c.xtol = SCALING_DEFAULT_XTOL;
+    if (c.gtol == 0.0)
+        c.gtol = SCALING_DEFAULT_GTOL;
+    return c;
+}
+
+// ---- small helpers ----
+
+static double grid_exponent(size_t i, size_t n)
+{
+    return GRID_EXP_MIN * pow(GRID_EXP_MAX / GRID_EXP_MIN, (double)i / (double)(n - 1));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Number of distinct values in v[n] (relative tolerance SAME_COST_REL);
+ * sorts a copy in tmp[n]. */
+static size_t n_distinct(const double *v, size_t n, double *tmp)
+{
+    size_t k = 0;
+
+    memcpy(tmp, v, n * sizeof(double));
+    qsort(tmp, n, sizeof(double), cmp_double);
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || tmp[i] - tmp[i - 1] > SAME_COST_REL * fabs(tmp[i]))
+            k++;
+    return k;
+}
+
+/* Least squares of y[n] on the k <= 3 columns Z[n * k] (row-major) by the
+ * normal equations and Gaussian elimination with partial pivoting.  Writes
+ * coef[k] and returns the sum of squared residuals, or NaN when singular. */
+static double lsq_small(const double *Z, const double *y, size_t n, size_t k, double *coef)
+{
+    double M[3][4] = {{0}};
+    double ssr = 0.0;
+
+    for (size_t i = 0; i < n; i++)
+        for (size_t a = 0; a < k; a++) {
+            for (size_t b = 0; b < k; b++)
+                M[a][b] += Z[i * k + a] * Z[i * k + b];
+            M[a][k] += Z[i * k + a] * y[i];
+        }
+    double diag = 0.0;
+    for (size_t a = 0; a < k; a++)
+        diag = fmax(diag, M[a][a]);
+    for (size_t col = 0; col < k; col++) {
+        size_t piv = col;
+        for (size_t r = col + 1; r < k; r++)
+            if (fabs(M[r][col]) > fabs(M[piv][col]))
+                piv = r;
+        if (!(fabs(M[piv][col]) > LSQ_PIVOT_REL * diag))
+            return NAN;
+        for (size_t c = 0; c <= k; c++) {
+            double t = M[col][c];
+            M[col][c] = M[piv][c];
+            M[piv][c] = t;
+        }
+        for (size_t r = 0; r < k; r++) {
+            if (r == col)
+                continue;
+            double f = M[r][col] / M[col][col];
+            for (size_t c = col; c <= k; c++)
+                M[r][c] -= f * M[col][c];
+        }
+    }
+    for (size_t a = 0; a < k; a++)
+        coef[a] = M[a][k] / M[a][a];
+    for (size_t i = 0; i < n; i++) {
+        double f = 0.0;
+        for (size_t a = 0; a < k; a++)
+            f += Z[i * k + a] * coef[a];
+        ssr += (y[i] - f) * (y[i] - f);
+    }
+    return ssr;
+}
+
+/* Percentile interval at level of v[n] (sorted in place). */
+static void percentiles(double *v, size_t n, double level, double *lo, double *hi)
+{
+    qsort(v, n, sizeof(double), cmp_double);
+    *lo = stats_quantile_sorted(v, n, 0.5 * (1.0 - level));
+    *hi = stats_quantile_sorted(v, n, 0.5 * (1.0 + level));
+}
+
+/* Run Levenberg-Marquardt from theta[p] (updated in place) to convergence.
+ * A step that cannot make progress ends the fit where it is (an exact fit
+ * has nowhere to go).  Returns 0, CARBS_EINVAL (not finite at the start or
+ * the end) or CARBS_ENOCONV (step cap reached). */
+static int nls_run(scaling__nls_t *s, const double *X, const double *y, size_t p,
+                   const scaling_config_t *c, double *theta, double *ssr)
+{
+    int rc = scaling__nls_set(s, X, y, theta);
+
+    if (rc)
+        return rc;
+    rc = CARBS_CONTINUE;
+    for (size_t it = 0; it < c->max_iter && rc == CARBS_CONTINUE; it++) {
+        if (scaling__nls_iterate(s)) {
+            rc = 0;
+            break;
+        }
+        rc = scaling__nls_test(s, c->xtol, c->gtol);
+    }
+    scaling__nls_position(s, theta, ssr);
+    for (size_t j = 0; j < p; j++)
+        if (!isfinite(theta[j]))
+            return CARBS_EINVAL;
+    if (!isfinite(*ssr))
+        return CARBS_EINVAL;
+    return rc == CARBS_CONTINUE ? CARBS_ENOCONV : 0;
+}
+
+/* Record a part's status and reason (why[LAWS_WHY_MAX]); returns code. */
+static int why_set(int *status, char *why, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int why_set(int *status, char *why, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    *status = code;
+    va_start(ap, fmt);
+    vsnprintf(why, LAWS_WHY_MAX, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+#define WHY(part, code, ...) why_set(&(part)->status, (part)->why, (code), __VA_ARGS__)
+
+// ---- the Pareto front ----
+
+typedef struct row_ref {
+    double cost, output;
+    size_t idx;
+} row_ref_t;
+
+static int row_cmp_min(const void *a, const void *b)
+{
+    const row_ref_t *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost < y->cost ? -1 : 1;
+    if (x->output != y->output)
+        return x->output < y->output ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+int scaling_front(const double *cost, const double *output, size_t n, bool maximize, size_t *idx,
+                  size_t *n_front)
+{
+    row_ref_t *rows = carbs_malloc((n ? n : 1) * sizeof(*rows));
+    size_t m = 0, k = 0;
+    double sign = maximize ? -1.0 : 1.0, best = INFINITY, last_cost = NAN;
+
+    *n_front = 0;
+    if (!rows)
+        return CARBS_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(cost[i]) && cost[i] > 0.0 && isfinite(output[i]))
+            rows[m++] = (row_ref_t){cost[i], sign * output[i], i};
+    qsort(rows, m, sizeof(*rows), row_cmp_min);
+    for (size_t i = 0; i < m; i++) {
+        /* the first of equal costs is the best of them */
+        if (rows[i].cost == last_cost)
+            continue;
+        last_cost = rows[i].cost;
+        if (rows[i].output < best) {
+            best = rows[i].output;
+            idx[k++] = rows[i].idx;
+        }
+    }
+    free(rows);
+    *n_front = k;
+    return 0;
+}
+
+// ---- y = E + A C^-alpha ----
+
+/* theta = (E, A0, alpha), x[0] = ln C - x0. */
+static void power_eval(const double *th, const double *x, double *f, double *g)
+{
+    double e = exp(-th[2] * x[0]);
+
+    *f = th[0] + th[1] * e;
+    g[0] = 1.0;
+    g[1] = e;
+    g[2] = -th[1] * x[0] * e;
+}
+
+static const scaling__model_t power_model = {3, 1, power_eval};
+
+/* The grid start: the alpha whose exact (E, A0) leave the least residual. */
+static int power_start(const double *x, const double *y, size_t n, double *Z, double *theta)
+{
+    double best = INFINITY;
+
+    for (size_t g = 0; g < GRID_POWER_N; g++) {
+        double alpha = grid_exponent(g, GRID_POWER_N), coef[2];
+        for (size_t i = 0; i < n; i++) {
+            Z[2 * i] = 1.0;
+            Z[2 * i + 1] = exp(-alpha * x[i]);
+        }
+        double ssr = lsq_small(Z, y, n, 2, coef);
+        if (ssr < best) {
+            best = ssr;
+            theta[0] = coef[0];
+            theta[1] = coef[1];
+            theta[2] = alpha;
+        }
+    }
+    return isfinite(best) ? 0 : CARBS_EINVAL;
+}
+
+int scaling_power_fit(const double *C, const double *y, size_t n, const scaling_config_t *cfg,
+                      size_t n_boot, laws_power_t *out)
+{
+    scaling_config_t c = config_resolve(cfg);
+    double *x = NULL, *Z = NULL, *fit = NULL, *res = NULL, *ys = NULL, *col = NULL;
+    scaling__nls_t *s = NULL;
+    double theta[3], ssr = 0.0, x0 = 0.0;
+    size_t n_ok = 0;
+    rng_t rng;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->E_lo = out->E_hi = out->A_lo = out->A_hi = out->alpha_lo = out->alpha_hi = NAN;
+    out->E = out->A = out->alpha = out->rmse = out->c_min = out->c_max = NAN;
+    out->n = n;
+    for (size_t i = 0; i < n; i++)
+        if (!(isfinite(C[i]) && C[i] > 0.0 && isfinite(y[i])))
+            return WHY(out, CARBS_ESTATE, "not enough data: point %zu has cost %g and output %g",
+                       i, C[i], y[i]);
+    x = carbs_malloc((n ? n : 1) * 4 * sizeof(double));
+    Z = carbs_malloc((n ? n : 1) * 2 * sizeof(double));
+    if (!x || !Z) {
+        rc = WHY(out, CARBS_ENOMEM, "out of memory");
+        goto out;
+    }
+    fit = x + n;
+    res = fit + n;
+    ys = res + n;
+    if (n_distinct(C, n, Z) < SCALING_MIN_FRONT) {
+        rc = WHY(out, CARBS_ESTATE, "not enough data: %zu distinct costs on the front, need %d",
+                 n ? n_distinct(C, n, Z) : 0, SCALING_MIN_FRONT);
+        goto out;
+    }
+    out->c_min = INFINITY;
+    out->c_max = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        x0 += log(C[i]) / (double)n;
+        out->c_min = fmin(out->c_min, C[i]);
+        out->c_max = fmax(out->c_max, C[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        x[i] = log(C[i]) - x0;
+    s = scaling__nls_new(&power_model, n);
+    if (!s) {
+        rc = WHY(out, CARBS_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = power_start(x, y, n, Z, theta);
+    if (!rc)
+        rc = nls_run(s, x, y, 3, &c, theta, &ssr);
+    if (rc) {
+        rc = WHY(out, CARBS_ENOCONV, "the loss law did not converge (%s)", carbs_strerror(rc));
+        goto out;
+    }
+    out->E = theta[0];
+    out->A = theta[1] * exp(theta[2] * x0);
+    out->alpha = theta[2];
+    out->rmse = sqrt(ssr / (double)n);
+
+    /* Residual bootstrap: refit to fitted + resampled residuals, inflated by
+     * sqrt(n / (n - p)) so their spread estimates the noise, not the smaller
+     * spread left after fitting p parameters.  Needs n > p. */
+    if (n_boot && n > 3) {
+        double g[3], infl = sqrt((double)n / (double)(n - 3));
+        out->boot = carbs_malloc(n_boot * 3 * sizeof(double));
+        col = carbs_malloc(n_boot * sizeof(double));
+        if (!out->boot || !col) {
+            rc = WHY(out, CARBS_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            power_eval(theta, &x[i], &fit[i], g);
+            res[i] = (y[i] - fit[i]) * infl;
+        }
+        rng_seed(&rng, c.seed);
+        for (size_t b = 0; b < n_boot; b++) {
+            double th[3] = {theta[0], theta[1], theta[2]}, ssr_b;
+            for (size_t i = 0; i < n; i++)
+                ys[i] = fit[i] + res[rng_below(&rng, n)];
+            if (nls_run(s, x, ys, 3, &c, th, &ssr_b))
+                continue;
+            out->boot[3 * n_ok] = th[0];
+            out->boot[3 * n_ok + 1] = th[1] * exp(th[2] * x0);
+            out->boot[3 * n_ok + 2] = th[2];
+            n_ok++;
+        }
+        out->n_boot = n_ok;
+        if (n_ok) {
+            double *lo[3] = {&out->E_lo, &out->A_lo, &out->alpha_lo};
+            double *hi[3] = {&out->E_hi, &out->A_hi, &out->alpha_hi};
+            for (size_t j = 0; j < 3; j++) {
+                for (size_t b = 0; b < n_ok; b++)
+                    col[b] = out->boot[3 * b + j];
+                percentiles(col, n_ok, c.level, lo[j], hi[j]);
+            }
+        }
+    }
+    rc = 0;
+out:
+    if (rc) {
+        free(out->boot);
+        out->boot = NULL;
+        out->n_boot = 0;
+    }
+    scaling__nls_free(s);
+    free(x);
+    free(Z);
+    free(col);
+    return rc;
+}
+
+void scaling_power_predict(const laws_power_t *p, double level, double C, double *mid,
+                           double *lo, double *hi)
+{
+    double *v;
+
+    *mid = *lo = *hi = NAN;
+    if (p->status || !(C > 0.0))
+        return;
+    *mid = p->E + p->A * pow(C, -p->alpha);
+    if (!p->n_boot || !(level > 0.0 && level < 1.0))
+        return;
+    v = carbs_malloc(p->n_boot * sizeof(double));
+    if (!v)
+        return;
+    for (size_t b = 0; b < p->n_boot; b++)
+        v[b] = p->boot[3 * b] + p->boot[3 * b + 1] * pow(C, -p->boot[3 * b + 2]);
+    percentiles(v, p->n_boot, level, lo, hi);
+    free(v);
+}
+
+// ---- lines in basic space ----
+
+int scaling_line_fit(const double *x, const double *u, size_t n, double level, laws_line_t *out)
+{
+    double sx = 0.0, su = 0.0, sxx = 0.0, sxu = 0.0, suu = 0.0, ssr;
+    size_t m = 0;
+
+    out->status = 0;
+    out->why[0] = '\0';
+    out->intercept = out->slope = out->intercept_lo = out->intercept_hi = NAN;
+    out->slope_lo = out->slope_hi = out->r2 = out->x_mean = out->sxx = out->sigma = NAN;
+    out->t = out->exponent = NAN;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]) && isfinite(u[i])) {
+            sx += x[i];
+            su += u[i];
+            m++;
+        }
+    out->n = m;
+    if (m < SCALING_MIN_FRONT)
+        return WHY(out, CARBS_ESTATE, "not enough data: %zu front points, need %d", m,
+                   SCALING_MIN_FRONT);
+    if (!(level > 0.0 && level < 1.0))
+        return WHY(out, CARBS_EINVAL, "interval level %g is outside (0, 1)", level);
+    double xm = sx / (double)m, um = su / (double)m;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]) && isfinite(u[i])) {
+            sxx += (x[i] - xm) * (x[i] - xm);
+            sxu += (x[i] - xm) * (u[i] - um);
+            suu += (u[i] - um) * (u[i] - um);
+        }
+    if (!(sxx > 0.0))
+        return WHY(out, CARBS_ESTATE, "not enough data: every front point has the same cost");
+    out->slope = sxu / sxx;
+    out->intercept = um - out->slope * xm;
+    ssr = fmax(suu - out->slope * sxu, 0.0);
+    out->r2 = suu > 0.0 ? 1.0 - ssr / suu : NAN;
+    out->x_mean = xm;
+    out->sxx = sxx;
+    out->sigma = sqrt(ssr / (double)(m - 2));
+    out->t = gsl_cdf_tdist_Pinv(0.5 * (1.0 + level), (double)(m - 2));
+    double se_slope = out->sigma / sqrt(sxx);
+    double se_icpt = out->sigma * sqrt(1.0 / (double)m + xm * xm / sxx);
+    out->slope_lo = out->slope - out->t * se_slope;
+    out->slope_hi = out->slope + out->t * se_slope;
+    out->intercept_lo = out->intercept - out->t * se_icpt;
+    out->intercept_hi = out->intercept + out->t * se_icpt;
+    return 0;
+}
+
+void scaling_line_predict(const laws_line_t *l, double C, double *mid, double *lo, double *hi)
+{
+    double x = log(C);
+
+    *mid = *lo = *hi = NAN;
+    if (l->status || !(C > 0.0))
+        return;
+    *mid = l->intercept + l->slope * x;
+    double half = l->t * l->sigma *
+                  sqrt(1.0 / (double)l->n + (x - l->x_mean) * (x - l->x_mean) / l->sxx);
+    *lo = *mid - half;
+    *hi = *mid + half;
+}
+
+// ---- L(N, D) = E + A N^-alpha + B D^-beta ----
+
+/* theta = (E, A0, B0, alpha, beta); x = (ln N - xn0, ln D - xd0). */
+static void nd_eval(const double *th, const double *x, double *f, double *g)
+{
+    double en = exp(-th[3] * x[0]), ed = exp(-th[4] * x[1]);
+
+    *f = th[0] + th[1] * en + th[2] * ed;
+    g[0] = 1.0;
+    g[1] = en;
+    g[2] = ed;
+    g[3] = -th[1] * x[0] * en;
+    g[4] = -th[2] * x[1] * ed;
+}
+
+static const scaling__model_t nd_model = {5, 2, nd_eval};
+
+static int nd_start(const double *X, const double *y, size_t n, double *Z, double *theta)
+{
+    double best = INFINITY;
+
+    for (size_t ga = 0; ga < GRID_ND_N; ga++)
+        for (size_t gb = 0; gb < GRID_ND_N; gb++) {
+            double al = grid_exponent(ga, GRID_ND_N), be = grid_exponent(gb, GRID_ND_N), coef[3];
+            for (size_t i = 0; i < n; i++) {
+                Z[3 * i] = 1.0;
+                Z[3 * i + 1] = exp(-al * X[2 * i]);
+                Z[3 * i + 2] = exp(-be * X[2 * i + 1]);
+            }
+            double ssr = lsq_small(Z, y, n, 3, coef);
+            if (ssr < best) {
+                best = ssr;
+                theta[0] = coef[0];
+                theta[1] = coef[1];
+                theta[2] = coef[2];
+                theta[3] = al;
+                theta[4] = be;
+            }
+        }
+    return isfinite(best) ? 0 : CARBS_EINVAL;
+}
+
+/* The compute optimum of a fit in raw units: a, b and G, or NaN when the
+ * law has none (exponents must be positive and both terms pull the same way). */
+static void nd_exponents(double A, double B, double al, double be, double *a, double *b,
+                         double *G)
+{
+    *a = *b = *G = NAN;
+    if (!(al > 0.0 && be > 0.0 && A * B > 0.0))
+        return;
+    *a = be / (al + be);
+    *b = al / (al + be);
+    *G = pow(al * fabs(A) / (be * fabs(B)), 1.0 / (al + be));
+}
+
+int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
+                   const scaling_config_t *cfg, size_t n_boot, laws_nd_t *out)
+{
+    scaling_config_t c = config_resolve(cfg);
+    double *X = NULL, *yv = NULL, *Z = NULL, *Xb = NULL, *yb = NULL, *cols = NULL;
+    scaling__nls_t *s = NULL;
+    double theta[5], ssr, xn0 = 0.0, xd0 = 0.0;
+    size_t m = 0, n_ok = 0;
+    rng_t rng;
+    int rc;
+
+    out->status = 0;
+    out->why[0] = '\0';
+    out->E = out->A = out->B = out->alpha = out->beta = out->rmse = NAN;
+    out->a = out->b = out->G = NAN;
+    out->alpha_lo = out->alpha_hi = out->beta_lo = out->beta_hi = NAN;
+    out->a_lo = out->a_hi = out->b_lo = out->b_hi = NAN;
+    out->n = 0;
+    X = carbs_malloc((n ? n : 1) * 2 * sizeof(double));
+    Xb = carbs_malloc((n ? n : 1) * 2 * sizeof(double));
+    yv = carbs_malloc((n ? n : 1) * 2 * sizeof(double));
+    Z = carbs_malloc((n ? n : 1) * 3 * sizeof(double));
+    if (!X || !Xb || !yv || !Z) {
+        rc = WHY(out, CARBS_ENOMEM, "out of memory");
+        goto out;
+    }
+    yb = yv + n;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(N[i]) && N[i] > 0.0 && isfinite(D[i]) && D[i] > 0.0 && isfinite(y[i])) {
+            X[2 * m] = log(N[i]);
+            X[2 * m + 1] = log(D[i]);
+            yv[m++] = y[i];
+        }
+    out->n = m;
+    if (m < c.min_nd) {
+        rc = WHY(out, CARBS_ESTATE,
+                 "not enough data: %zu trials report a model size and tokens, need %zu", m,
+                 c.min_nd);
+        goto out;
+    }
+    for (size_t i = 0; i < m; i++) {
+        Xb[i] = X[2 * i];
+        Xb[m + i] = X[2 * i + 1];
+    }
+    if (n_distinct(Xb, m, Z) < 3 || n_distinct(Xb + m, m, Z) < 3) {
+        rc = WHY(out, CARBS_ESTATE,
+                 "not enough data: model size and tokens need 3 distinct values each");
+        goto out;
+    }
+    for (size_t i = 0; i < m; i++) {
+        xn0 += X[2 * i] / (double)m;
+        xd0 += X[2 * i + 1] / (double)m;
+    }
+    for (size_t i = 0; i < m; i++) {
+        X[2 * i] -= xn0;
+        X[2 * i + 1] -= xd0;
+    }
+    s = scaling__nls_new(&nd_model, m);
+    if (!s) {
+        rc = WHY(out, CARBS_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = nd_start(X, yv, m, Z, theta);
+    if (!rc)
+        rc = nls_run(s, X, yv, 5, &c, theta, &ssr);
+    if (rc) {
+        rc = WHY(out, CARBS_ENOCONV, "the model-size and tokens law did not converge (%s)",
+                 carbs_strerror(rc));
+        goto out;
+    }
+    out->E = theta[0];
+    out->A = theta[1] * exp(theta[3] * xn0);
+    out->B = theta[2] * exp(theta[4] * xd0);
+    out->alpha = theta[3];
+    out->beta = theta[4];
+    out->rmse = sqrt(ssr / (double)m);
+    nd_exponents(out->A, out->B, out->alpha, out->beta, &out->a, &out->b, &out->G);
+
+    /* Case bootstrap: resample trials, refit from the point estimate. */
+    if (n_boot) {
+        cols = carbs_malloc(n_boot * 4 * sizeof(double));
+        if (!cols) {
+            rc = WHY(out, CARBS_ENOMEM, "out of memory");
+            goto out;
+        }
+        rng_seed(&rng, c.seed ^ 0x9e3779b97f4a7c15ull);
+        for (size_t b = 0; b < n_boot; b++) {
+            double th[5], ssr_b, A, B, ea, eb, eg;
+            memcpy(th, theta, sizeof(th));
+            for (size_t i = 0; i < m; i++) {
+                size_t j = rng_below(&rng, m);
+                Xb[2 * i] = X[2 * j];
+                Xb[2 * i + 1] = X[2 * j + 1];
+                yb[i] = yv[j];
+            }
+            if (nls_run(s, Xb, yb, 5, &c, th, &ssr_b))
+                continue;
+            A = th[1] * exp(th[3] * xn0);
+            B = th[2] * exp(th[4] * xd0);
+            nd_exponents(A, B, th[3], th[4], &ea, &eb, &eg);
+            cols[n_ok] = th[3];
+            cols[n_boot + n_ok] = th[4];
+            cols[2 * n_boot + n_ok] = ea;
+            cols[3 * n_boot + n_ok] = eb;
+            n_ok++;
+        }
+        /* Intervals only when most replicates converged with an optimum. */
+        double *lo[4] = {&out->alpha_lo, &out->beta_lo, &out->a_lo, &out->b_lo};
+        double *hi[4] = {&out->alpha_hi, &out->beta_hi, &out->a_hi, &out->b_hi};
+        for (size_t j = 0; j < 4; j++) {
+            double *v = cols + j * n_boot;
+            size_t k = 0;
+            for (size_t b = 0; b < n_ok; b++)
+                if (isfinite(v[b]))
+                    v[k++] = v[b];
+            if (2 * k >= n_boot)
+                percentiles(v, k, c.level, lo[j], hi[j]);
+        }
+    }
+    rc = 0;
+out:
+    scaling__nls_free(s);
+    free(X);
+    free(Xb);
+    free(yv);
+    free(Z);
+    free(cols);
+    return rc;
+}
+
+void scaling_nd_optimum(const laws_nd_t *nd, double C, double *N, double *D)
+{
+    *N = *D = NAN;
+    if (nd->status || !isfinite(nd->a) || !(C > 0.0))
+        return;
+    *N = nd->G * pow(C / 6.0, nd->a);
+    *D = C / (6.0 * *N);
+}
+
+// ---- the whole fit ----
+
+static void holdout_fit(const double *Cf, const double *yf, size_t nf, const scaling_config_t *c,
+                        laws_holdout_t *h)
+{
+    laws_power_t p;
+    size_t k = c->holdout_k;
+    double ymin = INFINITY, ymax = -INFINITY;
+
+    memset(h, 0, sizeof(*h));
+    h->train_max_cost = h->max_abs_err = h->tol = h->valid_max_cost = NAN;
+    if (nf < SCALING_MIN_FRONT + 1) {
+        WHY(h, CARBS_ESTATE, "not enough data: %zu front points, need %d to hold one out", nf,
+            SCALING_MIN_FRONT + 1);
+        return;
+    }
+    if (nf - k < SCALING_MIN_FRONT)
+        k = nf - SCALING_MIN_FRONT;
+    if (scaling_power_fit(Cf, yf, nf - k, c, 0, &p)) {
+        WHY(h, p.status, "refit without the %zu dearest points failed: %.100s", k, p.why);
+        return;
+    }
+    h->cost = carbs_malloc(k * sizeof(double));
+    h->actual = carbs_malloc(k * sizeof(double));
+    h->predicted = carbs_malloc(k * sizeof(double));
+    if (!h->cost || !h->actual || !h->predicted) {
+        WHY(h, CARBS_ENOMEM, "out of memory");
+        return;
+    }
+    h->k = k;
+    h->train_max_cost = Cf[nf - k - 1];
+    h->max_abs_err = 0.0;
+    for (size_t i = 0; i < nf; i++) {
+        ymin = fmin(ymin, yf[i]);
+        ymax = fmax(ymax, yf[i]);
+    }
+    for (size_t i = 0; i < k; i++) {
+        double lo, hi;
+        h->cost[i] = Cf[nf - k + i];
+        h->actual[i] = yf[nf - k + i];
+        scaling_power_predict(&p, 0.0, h->cost[i], &h->predicted[i], &lo, &hi);
+        h->max_abs_err = fmax(h->max_abs_err, fabs(h->predicted[i] - h->actual[i]));
+    }
+    h->tol = c->holdout_tol * (ymax - ymin);
+    h->passed = h->max_abs_err <= h->tol;
+    /* A passed holdout validates extrapolating as far beyond the whole front
+     * as the refit extrapolated beyond its training points. */
+    h->valid_max_cost = Cf[nf - 1];
+    if (h->passed)
+        h->valid_max_cost *= Cf[nf - 1] / h->train_max_cost;
+}
+
+static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot, laws_t *out,
+               carbs_err_t *err)
+{
+    scaling_config_t c = config_resolve(cfg);
+    size_t n = in->n, nf;
+    size_t *idx = NULL;
+    double *Cf = NULL, *yf = NULL, *xf = NULL, *uf = NULL;
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    out->version = LAWS_VERSION;
+    out->maximize = in->maximize;
+    out->full = boot;
+    out->level = c.level;
+    if (!(c.level > 0.0 && c.level < 1.0))
+        return carbs_fail(err, CARBS_EINVAL, "scaling: interval level %g is outside (0, 1)",
+                          c.level);
+    if (in->d && !in->u)
+        return carbs_fail(err, CARBS_EINVAL, "scaling: %zu dimensions but no coordinates",
+                          in->d);
+    idx = carbs_malloc((n ? n : 1) * sizeof(size_t));
+    Cf = carbs_malloc((n ? n : 1) * 4 * sizeof(double));
+    if (!idx || !Cf) {
+        rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory for %zu trials", n);
+        goto out;
+    }
+    yf = Cf + n;
+    xf = yf + n;
+    uf = xf + n;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(in->cost[i]) && in->cost[i] > 0.0 && isfinite(in->output[i]))
+            out->n_trials++;
+    if (scaling_front(in->cost, in->output, n, in->maximize, idx, &nf)) {
+        rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory for %zu trials", n);
+        goto out;
+    }
+    out->n_front = nf;
+    for (size_t i = 0; i < nf; i++) {
+        Cf[i] = in->cost[idx[i]];
+        yf[i] = in->output[idx[i]];
+        xf[i] = log(Cf[i]);
+    }
+    if (nf < SCALING_MIN_FRONT) {
+        rc = carbs_fail(err, CARBS_ESTATE,
+                        "not enough data: %zu pareto point%s (of %zu successful trials), need "
+                        "at least %d at distinct costs",
+                        nf, nf == 1 ? "" : "s", out->n_trials, SCALING_MIN_FRONT);
+        goto out;
+    }
+    rc = scaling_power_fit(Cf, yf, nf, &c, boot ? c.n_boot : 0, &out->loss);
+    if (rc) {
+        rc = carbs_fail(err, rc, "%s", out->loss.why);
+        goto out;
+    }
+    if (in->d) {
+        out->lines = carbs_malloc(in->d * sizeof(*out->lines));
+        if (!out->lines) {
+            rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
+            goto out;
+        }
+        memset(out->lines, 0, in->d * sizeof(*out->lines));
+        out->n_lines = in->d;
+        for (size_t j = 0; j < in->d; j++) {
+            for (size_t i = 0; i < nf; i++)
+                uf[i] = in->u[idx[i] * in->d + j];
+            scaling_line_fit(xf, uf, nf, c.level, &out->lines[j]);
+        }
+    }
+    if (in->n_params && in->tokens) {
+        /* all successful trials, not just the front */
+        double *y_ok = carbs_malloc((n ? n : 1) * sizeof(double));
+        if (!y_ok) {
+            rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            y_ok[i] = isfinite(in->cost[i]) && in->cost[i] > 0.0 ? in->output[i] : NAN;
+        scaling_nd_fit(in->n_params, in->tokens, y_ok, n, &c, boot ? c.n_boot : 0, &out->nd);
+        free(y_ok);
+        if (out->nd.status == CARBS_ENOMEM) {
+            rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
+            goto out;
+        }
+    } else {
+        laws_nd_t *nd = &out->nd;
+        nd->E = nd->A = nd->B = nd->alpha = nd->beta = nd->rmse = nd->a = nd->b = nd->G = NAN;
+        nd->alpha_lo = nd->alpha_hi = nd->beta_lo = nd->beta_hi = NAN;
+        nd->a_lo = nd->a_hi = nd->b_lo = nd->b_hi = NAN;
+        WHY(nd, CARBS_ESTATE, "not enough data: the sweep names no model size and tokens");
+    }
+    holdout_fit(Cf, yf, nf, &c, &out->holdout);
+    if (out->holdout.status == CARBS_ENOMEM)
+        rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
+out:
+    free(idx);
+    free(Cf);
+    if (rc)
+        laws_release(out);
+    return rc;
+}
+
+int scaling_fit_all(const scaling_input_t *in, const scaling_config_t *cfg, laws_t *out,
+                    carbs_err_t *err)
+{
+    return fit(in, cfg, true, out, err);
+}
+
+int scaling_fit_cheap(const scaling_input_t *in, const scaling_config_t *cfg, laws_t *out,
+                      carbs_err_t *err)
+{
+    return fit(in, cfg, false, out, err);
+}

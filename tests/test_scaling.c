@@ -1,0 +1,443 @@
+/*
+ * test_scaling.c - optimizer/scaling.c and the laws codec (proto/laws.h):
+ * known exponents recovered from noisy synthetic data, interval coverage
+ * over repeated seeds, the Pareto front rule, the holdout check, degenerate
+ * input answered with "not enough data", and a JSON round trip.
+ *
+ * Tolerances are stated at each check; they are several times the spread
+ * seen over seeds 1-200 of the same generator, so a failure means a bug.
+ */
+#include "proto/common.h"
+#include "optimizer/scaling.h"
+
+#include <math.h>
+
+#include "optimizer/rng.h"
+#include "tests/check.h"
+
+/* y = E + A C^-alpha with the test's "true" law (loss in nats vs flops). */
+#define TRUE_E 1.8731
+#define TRUE_A 97.413
+#define TRUE_ALPHA 0.1637
+
+static double true_law(double C)
+{
+    return TRUE_E + TRUE_A * pow(C, -TRUE_ALPHA);
+}
+
+/* n costs log-spaced over [1e12, 1e18] with a seeded jitter. */
+static void make_costs(rng_t *r, double *C, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        C[i] = pow(10.0, 12.0 + 6.0 * ((double)i + 0.3 * rng_uniform(r)) / (double)n);
+}
+
+// ---- the loss law ----
+
+static void test_scaling_power_recovers_exponent(void)
+{
+    double C[24], y[24];
+    laws_power_t p;
+    rng_t r;
+    scaling_config_t cfg = {.seed = 4711};
+
+    rng_seed(&r, 20261122);
+    make_costs(&r, C, 24);
+    for (size_t i = 0; i < 24; i++)
+        y[i] = true_law(C[i]) + 0.004 * rng_normal(&r);
+    CHECK_EQ(scaling_power_fit(C, y, 24, &cfg, 100, &p), 0);
+    /* noise 0.004 on a curve spanning ~0.7: alpha within 0.02, E within 0.03 */
+    CHECK_NEAR(p.alpha, TRUE_ALPHA, 0.02);
+    CHECK_NEAR(p.E, TRUE_E, 0.03);
+    CHECK(p.rmse < 0.006);
+    CHECK(p.n_boot > 90);
+    CHECK(p.alpha_lo < p.alpha && p.alpha < p.alpha_hi);
+    CHECK(p.E_lo < p.E && p.E < p.E_hi);
+    /* the prediction band brackets the point prediction, also beyond the data */
+    double mid, lo, hi;
+    scaling_power_predict(&p, 0.9, 3.7e19, &mid, &lo, &hi);
+    CHECK(lo < mid && mid < hi);
+    CHECK_NEAR(mid, true_law(3.7e19), 0.05);
+    free(p.boot);
+}
+
+static void test_scaling_power_exact(void)
+{
+    /* noiseless data: the fit is the law to many digits */
+    double C[7], y[7];
+    laws_power_t p;
+
+    for (size_t i = 0; i < 7; i++) {
+        C[i] = 3.1e9 * pow(7.3, (double)i);
+        y[i] = true_law(C[i]);
+    }
+    CHECK_EQ(scaling_power_fit(C, y, 7, NULL, 0, &p), 0);
+    CHECK_NEAR(p.alpha, TRUE_ALPHA, 1e-6);
+    CHECK_NEAR(p.E, TRUE_E, 1e-6);
+    CHECK_NEAR(p.A / TRUE_A, 1.0, 1e-5);
+    CHECK_EQ(p.n_boot, 0);
+    CHECK(isnan(p.alpha_lo));
+}
+
+static void test_scaling_power_maximize(void)
+{
+    /* an accuracy that rises towards 0.83: A comes out negative */
+    double C[9], y[9];
+    laws_power_t p;
+
+    for (size_t i = 0; i < 9; i++) {
+        C[i] = 17.0 * pow(2.9, (double)i);
+        y[i] = 0.83 - 0.61 * pow(C[i], -0.27);
+    }
+    CHECK_EQ(scaling_power_fit(C, y, 9, NULL, 0, &p), 0);
+    CHECK_NEAR(p.alpha, 0.27, 1e-5);
+    CHECK_NEAR(p.A, -0.61, 1e-5);
+    CHECK_NEAR(p.E, 0.83, 1e-6);
+}
+
+static void test_scaling_power_coverage(void)
+{
+    /* 90 % intervals for alpha and E over 60 seeds: each binomial count of
+     * covers has sd ~2.3, so [45, 60] is about -3.5 sd to the top */
+    size_t cover_alpha = 0, cover_E = 0, runs = 60;
+    scaling_config_t cfg = {.level = 0.9};
+
+    for (size_t s = 0; s < runs; s++) {
+        double C[16], y[16];
+        laws_power_t p;
+        rng_t r;
+        rng_seed(&r, 1000 + s);
+        make_costs(&r, C, 16);
+        for (size_t i = 0; i < 16; i++)
+            y[i] = true_law(C[i]) + 0.01 * rng_normal(&r);
+        cfg.seed = 77 + s;
+        if (scaling_power_fit(C, y, 16, &cfg, 120, &p) != 0)
+            continue;
+        cover_alpha += p.alpha_lo <= TRUE_ALPHA && TRUE_ALPHA <= p.alpha_hi;
+        cover_E += p.E_lo <= TRUE_E && TRUE_E <= p.E_hi;
+        free(p.boot);
+    }
+    fprintf(stderr, "coverage of 90%% intervals: alpha %zu/%zu, E %zu/%zu\n", cover_alpha, runs,
+            cover_E, runs);
+    CHECK(cover_alpha >= 45);
+    CHECK(cover_E >= 45);
+}
+
+// ---- lines ----
+
+static void test_scaling_line(void)
+{
+    /* u = -2.113 + 0.0713 ln C with noise 0.01: slope within 0.004 */
+    double x[30], u[30];
+    laws_line_t l;
+    rng_t r;
+
+    rng_seed(&r, 99);
+    for (size_t i = 0; i < 30; i++) {
+        x[i] = log(1e10) + 0.47 * (double)i;
+        u[i] = -2.113 + 0.0713 * x[i] + 0.01 * rng_normal(&r);
+    }
+    u[7] = NAN; /* a missing coordinate drops that row only */
+    CHECK_EQ(scaling_line_fit(x, u, 30, 0.9, &l), 0);
+    CHECK_EQ(l.n, 29);
+    CHECK_NEAR(l.slope, 0.0713, 0.004);
+    CHECK(l.slope_lo < 0.0713 && 0.0713 < l.slope_hi);
+    CHECK(l.r2 > 0.99);
+    double mid, lo, hi;
+    scaling_line_predict(&l, exp(x[10]), &mid, &lo, &hi);
+    CHECK_NEAR(mid, -2.113 + 0.0713 * x[10], 0.02);
+    CHECK(lo < mid && mid < hi);
+    /* t for 27 degrees of freedom at 90 %: 1.7033 */
+    CHECK_NEAR(l.t, 1.7033, 1e-3);
+}
+
+static void test_scaling_line_degenerate(void)
+{
+    double x[4] = {3.0, 3.0, 3.0, 3.0}, u[4] = {1.0, 2.0, 3.0, 4.0};
+    laws_line_t l;
+
+    CHECK_EQ(scaling_line_fit(x, u, 4, 0.9, &l), CARBS_ESTATE);
+    CHECK(strstr(l.why, "not enough data") != NULL);
+    CHECK_EQ(scaling_line_fit(x, u, 2, 0.9, &l), CARBS_ESTATE);
+    double mid, lo, hi;
+    scaling_line_predict(&l, 10.0, &mid, &lo, &hi);
+    CHECK(isnan(mid) && isnan(lo) && isnan(hi));
+}
+
+// ---- L(N, D) ----
+
+static double chinchilla(double N, double D)
+{
+    return 1.69 + 406.4 * pow(N, -0.34) + 410.7 * pow(D, -0.28);
+}
+
+static void test_scaling_nd_recovers_exponents(void)
+{
+    /* 60 trials over N in [1e6, 1e9], D in [1e8, 1e11], noise 0.002 */
+    double N[60], D[60], y[60];
+    laws_nd_t nd;
+    rng_t r;
+    scaling_config_t cfg = {.seed = 5};
+
+    rng_seed(&r, 31337);
+    for (size_t i = 0; i < 60; i++) {
+        N[i] = pow(10.0, 6.0 + 3.0 * rng_uniform(&r));
+        D[i] = pow(10.0, 8.0 + 3.0 * rng_uniform(&r));
+        y[i] = chinchilla(N[i], D[i]) + 0.002 * rng_normal(&r);
+    }
+    CHECK_EQ(scaling_nd_fit(N, D, y, 60, &cfg, 60, &nd), 0);
+    CHECK_NEAR(nd.alpha, 0.34, 0.03);
+    CHECK_NEAR(nd.beta, 0.28, 0.03);
+    /* a = beta / (alpha + beta) = 0.4516 */
+    CHECK_NEAR(nd.a, 0.28 / 0.62, 0.03);
+    CHECK_NEAR(nd.a + nd.b, 1.0, 1e-12);
+    CHECK(nd.a_lo <= nd.a && nd.a <= nd.a_hi);
+    CHECK(nd.a_lo < 0.4516 && 0.4516 < nd.a_hi);
+    double Nopt, Dopt;
+    scaling_nd_optimum(&nd, 6e21, &Nopt, &Dopt);
+    CHECK_NEAR(6.0 * Nopt * Dopt, 6e21, 1e9);
+}
+
+static void test_scaling_nd_not_enough(void)
+{
+    double N[10], D[10], y[10];
+    laws_nd_t nd;
+
+    for (size_t i = 0; i < 10; i++) {
+        N[i] = 1e6 * (double)(i + 1);
+        D[i] = 5e8; /* one token count: the D term cannot be fitted */
+        y[i] = chinchilla(N[i], D[i]);
+    }
+    CHECK_EQ(scaling_nd_fit(N, D, y, 10, NULL, 0, &nd), CARBS_ESTATE);
+    CHECK(strstr(nd.why, "not enough data") != NULL);
+    CHECK_EQ(scaling_nd_fit(N, D, y, 5, NULL, 0, &nd), CARBS_ESTATE);
+}
+
+// ---- the front and the whole fit ----
+
+static void test_scaling_front(void)
+{
+    /* equal costs keep only their best; NaN and non-positive costs drop out */
+    double cost[8] = {5.0, 1.0, 3.0, 3.0, 2.0, NAN, -1.0, 7.0};
+    double out[8] = {0.9, 2.0, 1.5, 1.2, 2.5, 0.1, 0.0, 0.95};
+    size_t idx[8];
+
+    size_t k = 0;
+    CHECK_EQ(scaling_front(cost, out, 8, false, idx, &k), 0);
+    CHECK_EQ(k, 3);
+    CHECK_EQ(idx[0], 1);
+    CHECK_EQ(idx[1], 3);
+    CHECK_EQ(idx[2], 0);
+    CHECK_EQ(scaling_front(cost, out, 8, true, idx, &k), 0);
+    CHECK_EQ(k, 2);
+    CHECK_EQ(idx[0], 1);
+    CHECK_EQ(idx[1], 4);
+}
+
+/* A sweep-like data set: front points on the law, dominated points above,
+ * one basic coordinate on a line in ln C, N and D for the N, D law. */
+typedef struct sweep_data {
+    double cost[80], out[80], u[160], N[80], D[80];
+} sweep_data_t;
+
+static void make_sweep(sweep_data_t *s, size_t n, uint64_t seed)
+{
+    rng_t r;
+
+    rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) {
+        double lc = 12.0 + 6.0 * rng_uniform(&r);
+        s->cost[i] = pow(10.0, lc);
+        s->out[i] = true_law(s->cost[i]) + 0.003 * rng_normal(&r);
+        if (i % 3)
+            s->out[i] += 0.2 + 0.3 * rng_uniform(&r); /* dominated */
+        s->u[2 * i] = -1.37 + 0.0813 * log(s->cost[i]) + 0.005 * rng_normal(&r);
+        s->u[2 * i + 1] = 0.25 + 0.3 * rng_uniform(&r);
+        s->N[i] = pow(10.0, 6.0 + 3.0 * rng_uniform(&r));
+        s->D[i] = pow(10.0, 8.0 + 3.0 * rng_uniform(&r));
+    }
+}
+
+static void test_scaling_fit_all(void)
+{
+    static sweep_data_t s;
+    scaling_input_t in = {.n = 80, .cost = s.cost, .output = s.out, .d = 2, .u = s.u};
+    scaling_config_t cfg = {.seed = 3, .n_boot = 80};
+    laws_t l;
+    carbs_err_t err = {0};
+
+    make_sweep(&s, 80, 424242);
+    CHECK_EQ(scaling_fit_all(&in, &cfg, &l, &err), 0);
+    CHECK_EQ(l.n_trials, 80);
+    CHECK(l.n_front >= 8 && l.n_front < 40);
+    CHECK(l.full);
+    CHECK_NEAR(l.loss.alpha, TRUE_ALPHA, 0.04);
+    CHECK(l.loss.n_boot > 70);
+    CHECK_EQ(l.n_lines, 2);
+    CHECK_EQ(l.lines[0].status, 0);
+    CHECK_NEAR(l.lines[0].slope, 0.0813, 0.01);
+    /* the flat random coordinate has a small R^2 and a slope near 0 */
+    CHECK(fabs(l.lines[1].slope) < 0.05);
+    CHECK_EQ(l.nd.status, CARBS_ESTATE);
+    CHECK_EQ(l.holdout.status, 0);
+    CHECK_EQ(l.holdout.k, 2);
+    CHECK(l.holdout.passed);
+    CHECK(l.holdout.valid_max_cost > l.loss.c_max);
+    laws_release(&l);
+
+    /* the cheap fit: same point estimates, no replicates */
+    in.n_params = s.N;
+    in.tokens = s.D;
+    for (size_t i = 0; i < 80; i++) {
+        s.cost[i] = 6.0 * s.N[i] * s.D[i];
+        s.out[i] = chinchilla(s.N[i], s.D[i]);
+    }
+    CHECK_EQ(scaling_fit_cheap(&in, &cfg, &l, &err), 0);
+    CHECK(!l.full);
+    CHECK_EQ(l.loss.n_boot, 0);
+    CHECK_EQ(l.nd.status, 0);
+    CHECK_NEAR(l.nd.alpha, 0.34, 1e-4);
+    CHECK(isnan(l.nd.a_lo));
+    laws_release(&l);
+}
+
+static void test_scaling_not_enough_data(void)
+{
+    double cost[5] = {2.0, 2.0, 2.0, 2.0, 2.0}, out[5] = {1.3, 1.1, 1.7, 1.2, 1.9};
+    scaling_input_t in = {.n = 5, .cost = cost, .output = out};
+    laws_t l;
+    carbs_err_t err = {0};
+
+    /* all costs equal: one front point */
+    CHECK_EQ(scaling_fit_all(&in, NULL, &l, &err), CARBS_ESTATE);
+    CHECK(strstr(err.msg, "not enough data") != NULL);
+    CHECK(strstr(err.msg, "1 pareto point ") != NULL);
+    /* two points */
+    cost[1] = 3.0;
+    in.n = 2;
+    CHECK_EQ(scaling_fit_cheap(&in, NULL, &l, &err), CARBS_ESTATE);
+    CHECK(strstr(err.msg, "not enough data") != NULL);
+    /* NaN outputs and costs are skipped, not fitted */
+    double c2[6] = {1.0, 2.0, NAN, 4.0, INFINITY, 0.0}, o2[6] = {3.0, NAN, 1.0, 2.0, 0.5, 0.1};
+    in = (scaling_input_t){.n = 6, .cost = c2, .output = o2};
+    CHECK_EQ(scaling_fit_all(&in, NULL, &l, &err), CARBS_ESTATE);
+    CHECK(strstr(err.msg, "2 pareto points") != NULL);
+    /* empty input */
+    in.n = 0;
+    CHECK_EQ(scaling_fit_all(&in, NULL, &l, &err), CARBS_ESTATE);
+    /* bad level */
+    scaling_config_t bad = {.level = 1.5};
+    CHECK_EQ(scaling_fit_all(&in, &bad, &l, &err), CARBS_EINVAL);
+    /* scaling_power_fit itself refuses NaN points */
+    laws_power_t p;
+    double C3[3] = {1.0, NAN, 3.0}, y3[3] = {1.0, 2.0, 3.0};
+    CHECK_EQ(scaling_power_fit(C3, y3, 3, NULL, 0, &p), CARBS_ESTATE);
+    CHECK(strstr(p.why, "not enough data") != NULL);
+}
+
+static void test_scaling_fault_injection(void)
+{
+    /* every allocation failure comes back as CARBS_ENOMEM, never a crash
+     * or a leak (valgrind checks the latter) */
+    static sweep_data_t s;
+    scaling_input_t in = {.n = 40, .cost = s.cost, .output = s.out, .d = 2, .u = s.u,
+                          .n_params = s.N, .tokens = s.D};
+    scaling_config_t cfg = {.n_boot = 4};
+    laws_t l;
+    carbs_err_t err;
+    size_t k, failures = 0;
+
+    make_sweep(&s, 40, 8);
+    for (k = 1; k < 200; k++) {
+        carbs_fault_fail_at(k);
+        int rc = scaling_fit_all(&in, &cfg, &l, &err);
+        size_t used = carbs_fault_fail_at(0);
+        if (rc == 0) {
+            laws_release(&l);
+            if (used < k)
+                break;
+        } else {
+            CHECK_EQ(rc, CARBS_ENOMEM);
+            failures++;
+        }
+    }
+    CHECK(failures > 5);
+    CHECK(k < 200);
+}
+
+// ---- the codec ----
+
+static void test_laws_json_round_trip(void)
+{
+    static sweep_data_t s;
+    scaling_input_t in = {.n = 60, .cost = s.cost, .output = s.out, .d = 2, .u = s.u,
+                          .n_params = s.N, .tokens = s.D};
+    scaling_config_t cfg = {.n_boot = 20, .seed = 11};
+    laws_t l, back;
+    char *text = NULL, *again = NULL;
+    carbs_err_t err = {0};
+
+    make_sweep(&s, 60, 5150);
+    for (size_t i = 0; i < 60; i++) {
+        s.cost[i] = 6.0 * s.N[i] * s.D[i];
+        s.out[i] = chinchilla(s.N[i], s.D[i]) + 0.001 * (double)(i % 7);
+    }
+    CHECK_EQ(scaling_fit_all(&in, &cfg, &l, &err), 0);
+    if (err.code)
+        return;
+    str_copy(l.metric, sizeof(l.metric), "val_loss");
+    str_copy(l.cost, sizeof(l.cost), "flops");
+    str_copy(l.lines[0].name, sizeof(l.lines[0].name), "learning_rate");
+    str_copy(l.lines[1].name, sizeof(l.lines[1].name), "warmup_frac");
+    CHECK_EQ(laws_to_json(&l, &text, &err), 0);
+    CHECK_EQ(laws_from_json(text, &back, &err), 0);
+    CHECK_EQ(laws_to_json(&back, &again, &err), 0);
+    CHECK_STR(text, again);
+    CHECK_STR(back.metric, "val_loss");
+    CHECK_EQ(back.loss.n_boot, l.loss.n_boot);
+    CHECK(back.loss.alpha == l.loss.alpha);
+    CHECK(back.nd.a == l.nd.a);
+    CHECK_EQ(back.holdout.k, l.holdout.k);
+    CHECK(back.holdout.predicted[1] == l.holdout.predicted[1]);
+    CHECK_STR(back.lines[1].name, "warmup_frac");
+    CHECK(isnan(back.lines[0].exponent));
+    laws_release(&back);
+    free(again);
+
+    /* a newer version and broken fields are refused, and leave back empty */
+    char *p = strstr(text, "\"v\":1");
+    CHECK(p != NULL);
+    if (p) {
+        p[4] = '9';
+        CHECK_EQ(laws_from_json(text, &back, &err), CARBS_EVERSION);
+        p[4] = '1';
+    }
+    p = strstr(text, "\"boot\":[[");
+    if (p) {
+        p[7] = '{';
+        CHECK_EQ(laws_from_json(text, &back, &err), CARBS_EPROTO);
+        CHECK(back.loss.boot == NULL && back.lines == NULL);
+    }
+    CHECK_EQ(laws_from_json("{\"v\":1}", &back, &err), CARBS_EPROTO);
+    CHECK_EQ(laws_from_json("[1,2]", &back, &err), CARBS_EPROTO);
+    free(text);
+    laws_release(&l);
+}
+
+int main(void)
+{
+    RUN(test_scaling_power_recovers_exponent);
+    RUN(test_scaling_power_exact);
+    RUN(test_scaling_power_maximize);
+    RUN(test_scaling_power_coverage);
+    RUN(test_scaling_line);
+    RUN(test_scaling_line_degenerate);
+    RUN(test_scaling_nd_recovers_exponents);
+    RUN(test_scaling_nd_not_enough);
+    RUN(test_scaling_front);
+    RUN(test_scaling_fit_all);
+    RUN(test_scaling_not_enough_data);
+    RUN(test_scaling_fault_injection);
+    RUN(test_laws_json_round_trip);
+    return check_summary();
+}
