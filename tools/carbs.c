@@ -37,6 +37,7 @@ static const struct command {
     {"import", cmd_import, "add finished trials to a sweep from JSON records"},
     {"workers", cmd_workers, "list the workers the store knows"},
     {"slurm", cmd_slurm, "launch workers as a Slurm job array"},
+    {"laws", cmd_laws, "fit and query a sweep's scaling laws"},
 };
 
 static void usage(FILE *out)

@@ -25,5 +25,6 @@ int cmd_export(int argc, char **argv, const cli_globals_t *g);
 int cmd_import(int argc, char **argv, const cli_globals_t *g);
 int cmd_workers(int argc, char **argv, const cli_globals_t *g);
 int cmd_slurm(int argc, char **argv, const cli_globals_t *g);
+int cmd_laws(int argc, char **argv, const cli_globals_t *g);
 
 #endif

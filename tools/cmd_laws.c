@@ -1,0 +1,387 @@
+/*
+ * cmd_laws.c - `carbs laws SWEEP [--at-cost C] [--format json|table]`:
+ * the sweep's scaling laws with intervals (DESIGN.md §8), and with
+ * --at-cost the predicted best metric and optimal value of every numeric
+ * parameter at cost C, flagged when C lies beyond the holdout-validated
+ * range.  docs/scaling-laws.md explains how to read the output.
+ *
+ * The laws are fitted on the spot from the store's trials (with bootstrap
+ * intervals; tens of milliseconds), so the answer always matches the store;
+ * --stored prints the latest fit the service kept instead.  A reader: the
+ * store is opened read-only.
+ */
+#include "proto/common.h"
+#include "tools/commands.h"
+
+#include <math.h>
+
+#include "optimizer/space.h"
+#include "tools/format.h"
+#include "tools/laws_data.h"
+#include "tools/verb.h"
+
+static const char usage_text[] =
+    "carbs laws SWEEP [--db PATH] [--at-cost C] [--format json|table] [--stored]";
+
+// ---- the prediction at one cost ----
+
+typedef struct at_cost {
+    double cost;
+    bool extrapolated;     /* beyond the dearest front point */
+    bool beyond_validated; /* beyond the holdout-validated range */
+    double valid_max_cost;
+    double metric[3]; /* mid, lo, hi */
+    double N, D; /* compute-optimal model size and tokens; NaN without */
+} at_cost_t;
+
+static void predict_at(const laws_t *l, double C, at_cost_t *a)
+{
+    a->cost = C;
+    a->extrapolated = C > l->loss.c_max;
+    a->valid_max_cost = isfinite(l->holdout.valid_max_cost) ? l->holdout.valid_max_cost
+                                                            : l->loss.c_max;
+    a->beyond_validated = C > a->valid_max_cost;
+    scaling_power_predict(&l->loss, l->level, C, &a->metric[0], &a->metric[1], &a->metric[2]);
+    scaling_nd_optimum(&l->nd, C, &a->N, &a->D);
+}
+
+/* A line's prediction in the parameter's own units (mid, lo, hi), or NaN
+ * when the line or the parameter is not there. */
+static void param_at(const laws_line_t *ln, const sweep_spec_t *spec, double C, double v[3])
+{
+    const carbs_param_t *p = carbs_space_find(&spec->parameters, ln->name);
+    double u[3];
+
+    v[0] = v[1] = v[2] = NAN;
+    if (!p)
+        return;
+    scaling_line_predict(ln, C, &u[0], &u[1], &u[2]);
+    for (size_t i = 0; i < 3; i++)
+        v[i] = isfinite(u[i]) ? space_param_from_basic(p, u[i], false) : NAN;
+    if (v[1] > v[2]) {
+        double t = v[1];
+        v[1] = v[2];
+        v[2] = t;
+    }
+}
+
+static void json_triple(const char *key, const double v[3])
+{
+    format_json_str(stdout, key);
+    fputs(":{\"value\":", stdout);
+    format_json_num(stdout, v[0]);
+    fputs(",\"lo\":", stdout);
+    format_json_num(stdout, v[1]);
+    fputs(",\"hi\":", stdout);
+    format_json_num(stdout, v[2]);
+    fputc('}', stdout);
+}
+
+static void print_at_json(const laws_t *l, const sweep_spec_t *spec, const at_cost_t *a)
+{
+    fputs("{\"cost\":", stdout);
+    format_json_num(stdout, a->cost);
+    printf(",\"extrapolated\":%s,\"beyond_validated\":%s,\"valid_max_cost\":",
+           a->extrapolated ? "true" : "false", a->beyond_validated ? "true" : "false");
+    format_json_num(stdout, a->valid_max_cost);
+    fputs(",\"level\":", stdout);
+    format_json_num(stdout, l->level);
+    fputs(",\"metric\":{\"name\":", stdout);
+    format_json_str(stdout, l->metric);
+    fputc(',', stdout);
+    json_triple("predicted", a->metric);
+    fputs("},\"params\":{", stdout);
+    for (size_t i = 0, k = 0; i < l->n_lines; i++) {
+        double v[3];
+        if (l->lines[i].status)
+            continue;
+        param_at(&l->lines[i], spec, a->cost, v);
+        if (k++)
+            fputc(',', stdout);
+        json_triple(l->lines[i].name, v);
+    }
+    fputs("},\"compute_optimal\":", stdout);
+    if (isfinite(a->N)) {
+        fputs("{\"n_params\":", stdout);
+        format_json_num(stdout, a->N);
+        fputs(",\"tokens\":", stdout);
+        format_json_num(stdout, a->D);
+        fputc('}', stdout);
+    } else {
+        fputs("null", stdout);
+    }
+    fputs("}\n", stdout);
+}
+
+/* "[lo, hi]" with %.4g, or "-" without an interval. */
+static void interval_cell(format_table_t *t, double lo, double hi)
+{
+    if (isfinite(lo) && isfinite(hi))
+        format_table_addf(t, "[%.4g, %.4g]", lo, hi);
+    else
+        format_table_add(t, "-");
+}
+
+static void print_at_table(const laws_t *l, const sweep_spec_t *spec, const at_cost_t *a)
+{
+    format_table_t t;
+    int pct = (int)lrint(100.0 * l->level);
+
+    printf("at %s = %.4g", l->cost, a->cost);
+    if (a->beyond_validated)
+        printf(" (WARNING: beyond the holdout-validated range, up to %.4g)\n", a->valid_max_cost);
+    else if (a->extrapolated)
+        printf(" (extrapolated; within the holdout-validated range, up to %.4g)\n",
+               a->valid_max_cost);
+    else
+        printf(" (inside the fitted range)\n");
+    format_table_init(&t, 3);
+    format_table_add(&t, "quantity");
+    format_table_add(&t, "predicted");
+    format_table_addf(&t, "%d%% interval", pct);
+    format_table_addf(&t, "best %s", l->metric);
+    format_table_addf(&t, "%.4g", a->metric[0]);
+    interval_cell(&t, a->metric[1], a->metric[2]);
+    for (size_t i = 0; i < l->n_lines; i++) {
+        double v[3];
+        if (l->lines[i].status)
+            continue;
+        param_at(&l->lines[i], spec, a->cost, v);
+        format_table_add(&t, l->lines[i].name);
+        format_table_addf(&t, "%.4g", v[0]);
+        interval_cell(&t, v[1], v[2]);
+    }
+    if (isfinite(a->N)) {
+        format_table_addf(&t, "compute-optimal %s", l->nd.model_size);
+        format_table_addf(&t, "%.4g", a->N);
+        format_table_add(&t, "-");
+        format_table_addf(&t, "compute-optimal %s", l->nd.tokens);
+        format_table_addf(&t, "%.4g", a->D);
+        format_table_add(&t, "-");
+    }
+    format_table_print(&t, stdout);
+    format_table_release(&t);
+}
+
+// ---- the laws ----
+
+static void print_laws_table(const laws_t *l)
+{
+    format_table_t t;
+    int pct = (int)lrint(100.0 * l->level);
+    const laws_power_t *p = &l->loss;
+    const laws_holdout_t *h = &l->holdout;
+
+    printf("scaling laws: %s vs %s, %zu successful trials, %zu on the pareto front, %d%% "
+           "intervals%s\n\n",
+           l->metric, l->cost, l->n_trials, l->n_front, pct,
+           l->full ? "" : " (no bootstrap: cheap fit)");
+    printf("best %s = E + A * %s^-alpha   (%zu front points, %s in [%.4g, %.4g], rmse %.4g)\n",
+           l->metric, l->cost, p->n, l->cost, p->c_min, p->c_max, p->rmse);
+    format_table_init(&t, 3);
+    format_table_add(&t, "  coef");
+    format_table_add(&t, "value");
+    format_table_addf(&t, "%d%% interval", pct);
+    format_table_add(&t, "  E");
+    format_table_addf(&t, "%.4g", p->E);
+    interval_cell(&t, p->E_lo, p->E_hi);
+    format_table_add(&t, "  A");
+    format_table_addf(&t, "%.4g", p->A);
+    interval_cell(&t, p->A_lo, p->A_hi);
+    format_table_add(&t, "  alpha");
+    format_table_addf(&t, "%.4g", p->alpha);
+    interval_cell(&t, p->alpha_lo, p->alpha_hi);
+    format_table_print(&t, stdout);
+    format_table_release(&t);
+
+    printf("\npareto-optimal parameters: basic coordinate u = a + b ln(%s)\n", l->cost);
+    format_table_init(&t, 5);
+    format_table_add(&t, "  parameter");
+    format_table_add(&t, "slope b");
+    format_table_addf(&t, "%d%% interval", pct);
+    format_table_add(&t, "R^2");
+    format_table_add(&t, "power law");
+    for (size_t i = 0; i < l->n_lines; i++) {
+        const laws_line_t *ln = &l->lines[i];
+        format_table_addf(&t, "  %s", ln->name);
+        if (ln->status) {
+            format_table_add(&t, ln->why);
+            format_table_add(&t, "");
+            format_table_add(&t, "");
+            format_table_add(&t, "");
+            continue;
+        }
+        format_table_addf(&t, "%.4g", ln->slope);
+        interval_cell(&t, ln->slope_lo, ln->slope_hi);
+        format_table_num(&t, ln->r2);
+        if (isfinite(ln->exponent))
+            format_table_addf(&t, "%s ~ C^%.4g", ln->name, ln->exponent);
+        else
+            format_table_add(&t, "-");
+    }
+    format_table_print(&t, stdout);
+    format_table_release(&t);
+
+    printf("\ncompute-optimal allocation: L(N, D) = E + A/N^alpha + B/D^beta over all trials "
+           "(N = %s, D = %s)\n",
+           l->nd.model_size[0] ? l->nd.model_size : "-", l->nd.tokens[0] ? l->nd.tokens : "-");
+    if (l->nd.status) {
+        printf("  %s\n", l->nd.why);
+    } else {
+        const laws_nd_t *nd = &l->nd;
+        printf("  %zu trials, E %.4g, A %.4g, B %.4g, rmse %.4g\n", nd->n, nd->E, nd->A, nd->B,
+               nd->rmse);
+        format_table_init(&t, 3);
+        format_table_add(&t, "  exponent");
+        format_table_add(&t, "value");
+        format_table_addf(&t, "%d%% interval", pct);
+        format_table_add(&t, "  alpha (N)");
+        format_table_addf(&t, "%.4g", nd->alpha);
+        interval_cell(&t, nd->alpha_lo, nd->alpha_hi);
+        format_table_add(&t, "  beta (D)");
+        format_table_addf(&t, "%.4g", nd->beta);
+        interval_cell(&t, nd->beta_lo, nd->beta_hi);
+        format_table_add(&t, "  a: N_opt ~ C^a");
+        format_table_num(&t, nd->a);
+        interval_cell(&t, nd->a_lo, nd->a_hi);
+        format_table_add(&t, "  b: D_opt ~ C^b");
+        format_table_num(&t, nd->b);
+        interval_cell(&t, nd->b_lo, nd->b_hi);
+        format_table_print(&t, stdout);
+        format_table_release(&t);
+    }
+
+    printf("\nholdout: ");
+    if (h->status) {
+        printf("%s\n", h->why);
+        return;
+    }
+    printf("refit without the %zu dearest front points (fitted up to %.4g)\n", h->k,
+           h->train_max_cost);
+    for (size_t i = 0; i < h->k; i++)
+        printf("  at %.4g: predicted %.4g, observed %.4g (error %+.3g)\n", h->cost[i],
+               h->predicted[i], h->actual[i], h->predicted[i] - h->actual[i]);
+    printf("  largest error %.3g, allowed %.3g: %s; predictions are validated up to %s %.4g\n",
+           h->max_abs_err, h->tol, h->passed ? "passed" : "FAILED", l->cost, h->valid_max_cost);
+}
+
+// ---- the command ----
+
+static int help(void)
+{
+    printf("usage: %s\n\n"
+           "Fit and print SWEEP's scaling laws (docs/scaling-laws.md): the best metric vs\n"
+           "cost on the Pareto front, E + A*C^-alpha with bootstrap intervals; each numeric\n"
+           "parameter's Pareto-optimal value as a line in its basic space vs ln cost (a\n"
+           "power law for log parameters); the compute-optimal exponents N_opt ~ C^a and\n"
+           "D_opt ~ C^b where the sweep has a model size and tokens; and a holdout check.\n\n"
+           "  --at-cost C      predict the best metric and every parameter's optimal value\n"
+           "                   at cost C, flagged when C is beyond the validated range\n"
+           "  --format F       json (default: one object) or table\n"
+           "  --stored         print the latest fit the service stored instead of refitting\n"
+           "  --db PATH        the store (opened read-only)\n\n"
+           "Exits 1 with 'not enough data' while the front has fewer than 3 points.\n",
+           usage_text);
+    return CLI_EXIT_OK;
+}
+
+static int load_stored(const verb_sweep_t *vs, laws_t *l, carbs_err_t *err)
+{
+    char *json = NULL;
+    int rc = store_law_get(vs->st, vs->row.id, &json, NULL, err);
+
+    if (rc == CARBS_ENOTFOUND)
+        return carbs_fail(err, rc, "sweep '%s' has no stored fit yet (run without --stored)",
+                          vs->row.name);
+    if (!rc)
+        rc = laws_from_json(json, l, err);
+    free(json);
+    return rc;
+}
+
+int cmd_laws(int argc, char **argv, const cli_globals_t *g)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"format", required_argument, NULL, 'f'},
+        {"at-cost", required_argument, NULL, 'c'},
+        {"stored", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL;
+    format_t fmt = FORMAT_JSON;
+    double at = NAN;
+    bool stored = false;
+    verb_sweep_t vs = {0};
+    laws_data_t d = {0};
+    laws_t l = {0};
+    carbs_err_t err = {0};
+    char *json = NULL;
+    int c, rc = CLI_EXIT_OK;
+
+    while ((c = verb_getopt(argc, argv, NULL, opts, usage_text, &rc)) != -1) {
+        switch (c) {
+        case 'h':
+            return help();
+        case 'd':
+            db_opt = optarg;
+            break;
+        case 'f':
+            if (format_parse(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, &fmt))
+                return cli_usage_error(usage_text, "unknown format '%s' (json, table)", optarg);
+            break;
+        case 'c':
+            if (parse_double(optarg, 1e-300, 1e300, &at))
+                return cli_usage_error(usage_text, "--at-cost: '%s' is not a positive number",
+                                       optarg);
+            break;
+        case 's':
+            stored = true;
+            break;
+        default:
+            return rc;
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error(usage_text, optind >= argc ? "missing SWEEP" : "too many arguments");
+    if (verb_sweep_open(cli_pick_db(g, db_opt), argv[optind], &vs, &err))
+        return cli_fail(&err);
+    if (stored) {
+        rc = load_stored(&vs, &l, &err);
+    } else {
+        rc = laws_data_gather(vs.st, vs.row.id, &vs.spec, &d, &err);
+        if (!rc)
+            rc = laws_data_fit(&d, &vs.spec, true, NULL, &l, &err);
+    }
+    if (rc) {
+        char prefix[CARBS_NAME_MAX + 16];
+        snprintf(prefix, sizeof(prefix), "sweep '%s'", vs.row.name);
+        if (rc == CARBS_ESTATE)
+            carbs_err_prefix(&err, prefix);
+        rc = cli_fail(&err);
+        goto out;
+    }
+    if (isfinite(at)) {
+        at_cost_t a;
+        predict_at(&l, at, &a);
+        if (fmt == FORMAT_TABLE)
+            print_at_table(&l, &vs.spec, &a);
+        else
+            print_at_json(&l, &vs.spec, &a);
+    } else if (fmt == FORMAT_TABLE) {
+        print_laws_table(&l);
+    } else {
+        if (laws_to_json(&l, &json, &err)) {
+            rc = cli_fail(&err);
+            goto out;
+        }
+        printf("%s\n", json);
+    }
+out:
+    free(json);
+    laws_release(&l);
+    laws_data_release(&d);
+    verb_sweep_close(&vs);
+    return rc;
+}

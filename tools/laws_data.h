@@ -1,0 +1,65 @@
+/*
+ * laws_data.h - a sweep's observations gathered from the store for the
+ * scaling-law fits (optimizer/scaling.h), the fit with its parameter names
+ * filled in, and the refit-and-store call the service makes.
+ *
+ * What is gathered: every trial with a successful result whose output and
+ * cost are finite.  Each numeric searched parameter becomes one basic-space
+ * coordinate (optimizer/space.h); categoricals have no line and are left
+ * out.  The model size and tokens are the metrics the sweep's `scaling:`
+ * names (DESIGN.md §6); with the embedded trainer and no `scaling:` they are
+ * its reported n_params and tokens.  A name missing from a trial's metrics is
+ * looked up in its parameters (a sweep may search tokens directly).
+ *
+ * Ownership: everything a laws_data_t holds is owned by it; release it with
+ * laws_data_release().  The store is only read, except by
+ * laws_data_refit_store(), which appends one fit.
+ */
+#ifndef CARBS_TOOLS_LAWS_DATA_H
+#define CARBS_TOOLS_LAWS_DATA_H
+
+#include "optimizer/scaling.h"
+#include "proto/laws.h"
+#include "proto/sweep.h"
+#include "store/store.h"
+
+typedef struct laws_data {
+    size_t n; /* gathered trials */
+    int64_t *trial_id;
+    double *cost, *output;
+    double *n_params, *tokens; /* NaN where not reported */
+    size_t d;                  /* numeric parameters = basic coordinates */
+    double *u;                 /* n x d row-major */
+    size_t *param;             /* d: index of each coordinate's parameter in the spec */
+    char model_size[CARBS_NAME_MAX]; /* the names used for N and D; empty = none */
+    char tokens_name[CARBS_NAME_MAX];
+} laws_data_t;
+
+/* Gather the sweep's successful trials into the zeroed *out, using spec
+ * (the sweep's, borrowed) for the parameters and the scaling names.
+ * Returns 0 (possibly with n = 0), or the store's error, CARBS_EPROTO for
+ * stored JSON that does not decode, CARBS_ENOMEM; *out is released on
+ * failure. */
+int laws_data_gather(store_t *st, int64_t sweep_id, const sweep_spec_t *spec, laws_data_t *out,
+                     carbs_err_t *err);
+
+void laws_data_release(laws_data_t *d);
+
+/* Fit d into *out (scaling_fit_all when full, else scaling_fit_cheap) and
+ * fill what the numeric code cannot know: the metric and cost names, the
+ * goal, each line's parameter name and, for log parameters, its power-law
+ * exponent, the names used for N and D.  cfg may be NULL (defaults, with
+ * the sweep's seed).  Returns 0 or scaling's error (CARBS_ESTATE "not
+ * enough data: ..." first among them). */
+int laws_data_fit(const laws_data_t *d, const sweep_spec_t *spec, bool full,
+                  const scaling_config_t *cfg, laws_t *out, carbs_err_t *err);
+
+/* Read sweep_id's spec and trials from st, fit (with bootstrap when full)
+ * and append the fit's JSON to the store (store_law_put).  For the service
+ * after an observation (full = false) and every k observations or on demand
+ * (full = true); a full fit of a few hundred trials takes tens of
+ * milliseconds.  Returns 0, CARBS_ESTATE when there is not enough data yet
+ * (nothing is stored), or the store's or the fit's error. */
+int laws_data_refit_store(store_t *st, int64_t sweep_id, bool full, carbs_err_t *err);
+
+#endif
