@@ -528,6 +528,7 @@ struct wire_client {
     size_t frame_max;
     char endpoint[WIRE_ENDPOINT_MAX + 1];
     bool connected;
+    bool curve;        /* speaks CURVE: a handshake can be refused */
     int refused;       /* last handshake failure event (0 = none since success) */
     int refused_value; /* its value: ZAP status code or protocol error */
 };
@@ -577,6 +578,7 @@ static int client_setup(wire_client_t *cli, const wire_client_config_t *cfg,
         return carbs_fail(err, CARBS_EIO, "cannot set identity '%s': %s", cfg->identity,
                           zmq_strerror(errno));
     if (cfg->key && client_keys(cli, cfg, err) < 0) return err ? err->code : CARBS_EIO;
+    cli->curve = cfg->key != NULL;
     /* The monitor must exist before connect so no handshake event is missed. */
     if (zmq_socket_monitor(cli->sock, MONITOR_ENDPOINT, events) != 0)
         return carbs_fail(err, CARBS_EIO, "cannot monitor the client socket: %s",
@@ -688,6 +690,10 @@ static void client_read_events(wire_client_t *cli)
             cli->connected = true;
             cli->refused = 0;
         } else if (event == ZMQ_EVENT_DISCONNECTED) {
+            cli->connected = false;
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && !cli->curve) {
+            /* A system error (the service died mid-handshake: ECONNRESET);
+             * without CURVE there is nothing to refuse, so it is a drop. */
             cli->connected = false;
         } else if (event) {
             cli->connected = false;
