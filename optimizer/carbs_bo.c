@@ -8,13 +8,16 @@
  * Fixed relative to the reference (docs/algorithm.md "Deviations"):
  * success probability Phi(-mu / sqrt v) (§16.2), Thompson fantasies drawn
  * with the fitted noise (§16.3), candidates filtered before they are
- * weighted (§16.9), and past cfg.max_fit_observations successes the GPs are
+ * weighted (§16.9), every GP input centred on the mean fitted input so the
+ * linear kernel term models a trend, not the distance from the basic-space
+ * origin (§16.10), and past cfg.max_fit_observations successes the GPs are
  * fitted on the observations nearest the Pareto set.
  *
  * Legend: n = successes fitted, d = basic dims, q = pending points, m =
  * Pareto origins, M = candidates wanted, u = basic point, yo = sign * Q(y)
  * (warped output, larger is better), g = scaled log cost, P = success
- * probability, r = search radius.
+ * probability, r = search radius, ubar = the mean fitted input (every GP
+ * sees u - ubar).
  */
 #include "proto/common.h"
 #include "optimizer/carbs.h"
@@ -37,6 +40,8 @@ typedef struct bo {
     double *gm, *ym;  /* Pareto members: scaled cost and warped output */
     double *origins;  /* m x d */
     double *cand;     /* M x d */
+    double *cz;       /* M x d: the candidates minus ubar, as the GPs see them */
+    double *ubar;     /* d */
     double *wgt, *mu, *var, *gh, *base, *ps, *acq, *dist;
 } bo_t;
 
@@ -158,7 +163,7 @@ static size_t bo_bytes(size_t n_s, size_t n_f, size_t q, size_t M, size_t d)
     b += arena_bytes((n_s + n_f) * d * sizeof(double)) + arena_bytes((n_s + n_f) * sizeof(double));
     b += 2 * arena_bytes(n_s * sizeof(double));
     b += arena_bytes(n_s * d * sizeof(double));
-    b += arena_bytes(M * d * sizeof(double));
+    b += 2 * arena_bytes(M * d * sizeof(double)) + arena_bytes(d * sizeof(double));
     b += 8 * arena_bytes(M * sizeof(double));
     b += arena_bytes((nn + 1) * sizeof(double));
     return b;
@@ -189,6 +194,8 @@ static int bo_alloc(carbs_t *c, bo_t *b, carbs_err_t *err)
     b->ym = arena_push_doubles(a, n_s);
     b->origins = arena_push_doubles(a, n_s * d);
     b->cand = arena_push_doubles(a, M * d);
+    b->cz = arena_push_doubles(a, M * d);
+    b->ubar = arena_push_doubles(a, d);
     b->wgt = arena_push_doubles(a, M);
     b->mu = arena_push_doubles(a, M);
     b->var = arena_push_doubles(a, M);
@@ -199,10 +206,35 @@ static int bo_alloc(carbs_t *c, bo_t *b, carbs_err_t *err)
     b->dist = arena_push_doubles(a, nn + 1);
     /* every piece has room by construction (bo_bytes), a NULL is a bug */
     if (!b->fit || !b->fit_f || !b->X || !b->yo || !b->yc || !b->Xs || !b->ys || !b->gm ||
-        !b->ym || !b->origins || !b->cand || !b->wgt || !b->mu || !b->var || !b->gh ||
+        !b->ym || !b->origins || !b->cand || !b->cz || !b->ubar || !b->wgt || !b->mu || !b->var || !b->gh ||
         !b->base || !b->ps || !b->acq || !b->dist)
         return carbs_fail(err, CARBS_ENOMEM, "carbs: scratch arena too small");
     return 0;
+}
+
+/* ubar = the mean of the n rows of X (n x d); then X -= ubar.  The Matern
+ * term is translation invariant, the homogeneous linear term is not: on
+ * centred inputs it is a linear trend through the data instead of a ray from
+ * the basic-space origin, whose prior variance grows with |u|^2 (§16.10). */
+static void center_inputs(double *X, size_t n, size_t d, double *ubar)
+{
+    for (size_t i = 0; i < d; i++) {
+        double sum = 0;
+
+        for (size_t a = 0; a < n; a++)
+            sum += X[a * d + i];
+        ubar[i] = sum / (double)n;
+        for (size_t a = 0; a < n; a++)
+            X[a * d + i] -= ubar[i];
+    }
+}
+
+/* Z (m x d) = P - ubar. */
+static void shift_rows(const double *P, size_t m, size_t d, const double *ubar, double *Z)
+{
+    for (size_t a = 0; a < m; a++)
+        for (size_t i = 0; i < d; i++)
+            Z[a * d + i] = P[a * d + i] - ubar[i];
 }
 
 // ---- candidates (§10.1, §10.2) ----
@@ -288,6 +320,7 @@ int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
         b.yo[i] = sign * warp_forward(&c->warp, c->s_y.v[o]);
         b.yc[i] = costscale_forward(&cs, c->s_c.v[o]);
     }
+    center_inputs(b.X, b.n, d, b.ubar);
 
     /* §8 steps 2-3: output and cost GPs */
     rc = fit_slot(c, CARBS_GP_OUTPUT, GP_KERNEL_MAIN, b.X, b.yo, b.n, d, &gpo, err);
@@ -302,7 +335,7 @@ int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
     if (b.q) {
         double *wx = b.X + b.n * d, *wy = b.yo + b.n;
 
-        memcpy(wx, c->w_u.v, b.q * d * sizeof(double));
+        shift_rows(c->w_u.v, b.q, d, b.ubar, wx);
         if (c->cfg.outstanding_suggestion_estimator == CARBS_ESTIMATOR_THOMPSON)
             rc = gp_sample(gpo, wx, b.q, gp_noise(gpo), &c->rng, wy, NULL, err);
         else
@@ -330,7 +363,7 @@ int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
             b.ys[i] = -1;
         }
         for (size_t i = 0; i < b.nf; i++) {
-            memcpy(b.Xs + (b.n + i) * d, c->f_u.v + b.fit_f[i] * d, d * sizeof(double));
+            shift_rows(c->f_u.v + b.fit_f[i] * d, 1, d, b.ubar, b.Xs + (b.n + i) * d);
             b.ys[b.n + i] = 1;
         }
         rc = fit_slot(c, CARBS_GP_SUCCESS, GP_KERNEL_MAIN, b.Xs, b.ys, b.n + b.nf, d, &gps, err);
@@ -362,8 +395,9 @@ int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
         return 0;
 
     /* §10.3-§10.4: surrogates at every candidate */
-    if (gp_predict(gpo, b.cand, kept, b.mu, b.var) < 0 ||
-        gp_predict(gpc, b.cand, kept, b.gh, NULL) < 0)
+    shift_rows(b.cand, kept, d, b.ubar, b.cz);
+    if (gp_predict(gpo, b.cz, kept, b.mu, b.var) < 0 ||
+        gp_predict(gpc, b.cz, kept, b.gh, NULL) < 0)
         return 0;
     for (size_t i = 0; i < kept; i++)
         b.gh[i] = clampd(b.gh[i], g_lo, g_hi);
@@ -371,11 +405,11 @@ int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
         return 0;
     /* gh was clamped for the front lookup; the cost estimate needs the raw
      * prediction again */
-    if (gp_predict(gpc, b.cand, kept, b.gh, NULL) < 0)
+    if (gp_predict(gpc, b.cz, kept, b.gh, NULL) < 0)
         return 0;
     /* P(success): mean into ps, variance into acq, then combined */
     if (gps) {
-        if (gp_predict(gps, b.cand, kept, b.ps, b.acq) < 0)
+        if (gp_predict(gps, b.cz, kept, b.ps, b.acq) < 0)
             return 0;
         for (size_t i = 0; i < kept; i++)
             b.ps[i] = p_success(b.ps[i], b.acq[i]);
