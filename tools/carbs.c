@@ -38,6 +38,7 @@ static const struct command {
     {"workers", cmd_workers, "list the workers the store knows"},
     {"slurm", cmd_slurm, "launch workers as a Slurm job array"},
     {"laws", cmd_laws, "fit and query a sweep's scaling laws"},
+    {"plot", cmd_plot, "draw a sweep's Pareto front, laws and curves with gnuplot"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,156 @@
+#!/bin/sh
+# test_laws_cli.sh - `carbs laws` and `carbs plot` end to end, against a
+# store in a temp dir: records of the synthetic scaling surface imported
+# from tests/data/laws/gen_records.awk, the JSON fields (the known
+# compute-optimal exponent recovered), golden tables for the laws and for
+# --at-cost inside and beyond the validated range, the stored fit, the
+# not-enough-data answer on a near-empty sweep, a short `carbs run` of the
+# synthetic scaling function, the plot files, and exit codes (2 misuse,
+# 1 runtime, 0 --help).  Needs CARBS_BIN and CARBS_SOURCE_ROOT and python3
+# (to read JSON); prints "N passed, N failed".
+set -u
+
+carbs=${CARBS_BIN:?CARBS_BIN is not set}
+root=${CARBS_SOURCE_ROOT:?CARBS_SOURCE_ROOT is not set}
+data=$root/tests/data/laws
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/carbs-laws-cli.XXXXXX")
+db=$tmp/s.db
+passed=0
+failed=0
+
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+# run EXPECTED_RC CMD...: run, keep stdout/stderr in $tmp/out and $tmp/err
+run() {
+    want=$1
+    shift
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        bad "'$*' exited $got, expected $want: $(head -c 600 "$tmp/err")"
+        return 1
+    fi
+    return 0
+}
+has() { grep -q -- "$2" "$tmp/$1" || { bad "$1 lacks '$2': $(head -c 600 "$tmp/$1")"; return 1; }; }
+same() { cmp -s "$tmp/out" "$1" || { bad "output differs from $1:"; diff "$1" "$tmp/out" >&2; return 1; }; }
+c() { "$carbs" --log-level warn --db "$db" "$@"; }
+# pycheck 'EXPR': evaluate a python expression over j = the JSON in $tmp/out
+pycheck() {
+    python3 -c "import json, math, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" \
+        "$tmp/out" || { bad "JSON check failed: $1: $(head -c 400 "$tmp/out")"; return 1; }
+}
+
+# ---- a sweep of known law ----
+
+if run 0 c sweep create "$data/sweep.yaml" && awk -f "$data/gen_records.awk" >"$tmp/rec.jsonl" &&
+    run 0 c import lm-laws "$tmp/rec.jsonl" && has out '"imported":36'; then ok; fi
+
+# JSON: the whole fit.  The surface's compute-optimal exponent is
+# beta / (alpha + beta) = 0.28 / 0.62 = 0.4516; the learning-rate jitter
+# of the records biases the fit a little, so allow 0.03.
+if run 0 c laws lm-laws --format json &&
+    pycheck 'j["v"] == 1 and j["metric"] == "loss" and j["cost"] == "flops" and j["full"]' &&
+    pycheck 'j["n_trials"] == 33 and j["n_front"] >= 20 and j["loss"]["status"] == "OK"' &&
+    pycheck 'j["loss"]["alpha_lo"] < j["loss"]["alpha"] < j["loss"]["alpha_hi"]' &&
+    pycheck 'len(j["loss"]["boot"]) > 150 and all(len(r) == 3 for r in j["loss"]["boot"])' &&
+    pycheck '[l["name"] for l in j["lines"]] == ["n_params", "tokens", "learning_rate"]' &&
+    pycheck 'abs(j["nd"]["a"] - 0.4516) < 0.03 and abs(j["nd"]["a"] + j["nd"]["b"] - 1) < 1e-12' &&
+    pycheck 'j["nd"]["a_lo"] < j["nd"]["a"] < j["nd"]["a_hi"]' &&
+    pycheck 'abs(j["lines"][0]["exponent"] - j["nd"]["a"]) < 0.05' &&
+    pycheck 'j["holdout"]["k"] == 2 and j["holdout"]["passed"] and len(j["holdout"]["points"]) == 2'
+then ok; fi
+
+# goldens: the table, and --at-cost inside and beyond the validated range
+if run 0 c laws lm-laws --format table && same "$data/table.txt"; then ok; fi
+if run 0 c laws lm-laws --at-cost 3.3e17 --format table && same "$data/at_cost_3.3e17.txt"; then ok; fi
+if run 0 c laws lm-laws --at-cost 1e21 --format table && same "$data/at_cost_1e21.txt" &&
+    has out 'WARNING: beyond the holdout-validated range'; then ok; fi
+
+# --at-cost as JSON: the flags and the predicted values
+if run 0 c laws 1 --at-cost 1e21 &&
+    pycheck 'j["extrapolated"] and j["beyond_validated"] and j["valid_max_cost"] < 1e21' &&
+    pycheck 'j["metric"]["predicted"]["lo"] < j["metric"]["predicted"]["value"] < j["metric"]["predicted"]["hi"]' &&
+    pycheck 'set(j["params"]) == {"n_params", "tokens", "learning_rate"}' &&
+    pycheck 'abs(6 * j["compute_optimal"]["n_params"] * j["compute_optimal"]["tokens"] / 1e21 - 1) < 1e-9'
+then ok; fi
+if run 0 c laws lm-laws --at-cost 3.3e17 &&
+    pycheck 'not j["extrapolated"] and not j["beyond_validated"]'; then ok; fi
+
+# --stored: nothing stored yet (the CLI refits on the spot and never writes)
+if run 1 c laws lm-laws --stored && has err 'no stored fit'; then ok; fi
+
+# ---- not enough data ----
+
+sed 's/^name: lm-laws/name: nearly-empty/' "$data/sweep.yaml" >"$tmp/empty.yaml"
+if run 0 c sweep create "$tmp/empty.yaml" && head -n 2 "$tmp/rec.jsonl" >"$tmp/two.jsonl" &&
+    run 0 c import nearly-empty "$tmp/two.jsonl"; then ok; fi
+if run 1 c laws nearly-empty && has err "carbs: error: sweep 'nearly-empty': not enough data" &&
+    has err '2 pareto points'; then ok; fi
+if run 1 c laws nearly-empty --at-cost 1e20 --format table && has err 'not enough data'; then ok; fi
+# the plot still draws the trials, without laws
+if run 0 c plot nearly-empty --out "$tmp/p0" --no-gnuplot && has err 'no fitted laws' &&
+    [ -s "$tmp/p0/trials.dat" ] && [ ! -e "$tmp/p0/law.dat" ]; then ok; else bad "plot without laws"; fi
+
+# ---- plots ----
+
+if run 0 c plot lm-laws --out "$tmp/plots" --no-gnuplot; then
+    missing=
+    # imported records have no learning curves: curves.dat is empty
+    for f in plot.gp trials.dat front.dat law.dat history.dat param_n_params.dat \
+        param_tokens_fit.dat param_learning_rate_fit.dat; do
+        [ -s "$tmp/plots/$f" ] || missing="$missing $f"
+    done
+    [ -e "$tmp/plots/curves.dat" ] || missing="$missing curves.dat"
+    if [ -z "$missing" ] && grep -q 'set output "pareto."' "$tmp/plots/plot.gp" &&
+        grep -q 'set logscale x' "$tmp/plots/plot.gp" &&
+        grep -q 'set xlabel "flops (FLOPs)"' "$tmp/plots/plot.gp" &&
+        [ "$(grep -vc '^#' "$tmp/plots/trials.dat")" -eq 33 ]; then ok; else
+        bad "plot files missing:$missing"
+    fi
+fi
+if command -v gnuplot >/dev/null 2>&1; then
+    if run 0 c plot lm-laws --out "$tmp/drawn" && [ -s "$tmp/drawn/pareto.svg" ] &&
+        [ -s "$tmp/drawn/pareto.png" ] && [ -s "$tmp/drawn/param_learning_rate.svg" ] &&
+        [ -s "$tmp/drawn/history.png" ]; then ok; else bad "gnuplot did not draw the figures"; fi
+else
+    if run 0 c plot lm-laws --out "$tmp/nognu" && has err 'gnuplot-nox'; then ok; fi
+fi
+
+# ---- a real run of the synthetic scaling function ----
+
+cat >"$tmp/run.yaml" <<'EOF'
+name: lm-run
+metric: {name: loss, goal: minimize}
+cost: {name: flops}
+trainer: synthetic
+synthetic: {function: scaling}
+scaling: {model_size: n_params, tokens: tokens}
+parameters:
+  n_params: {space: log, min: 1e5, max: 1e9, center: 1e7}
+  tokens: {space: log, min: 1e6, max: 1e11, center: 1e9}
+carbs: {seed: 5, num_random_samples: 6}
+budget: {trials: 24, parallel: 2}
+EOF
+if run 0 "$carbs" --log-level warn --db "$tmp/r.db" run "$tmp/run.yaml" --quiet --workers 2 &&
+    run 0 "$carbs" --db "$tmp/r.db" laws lm-run &&
+    pycheck 'j["n_trials"] == 24 and j["nd"]["status"] == "OK" and j["nd"]["n"] == 24' &&
+    pycheck '0.2 < j["nd"]["a"] < 0.7'; then ok; fi
+
+# ---- misuse and failures ----
+
+if run 0 c laws --help && has out 'usage: carbs laws'; then ok; fi
+if run 0 c plot --help && has out 'gnuplot-nox'; then ok; fi
+if run 2 c laws && has err 'missing SWEEP'; then ok; fi
+if run 2 c laws lm-laws --format csv && has err "unknown format 'csv'"; then ok; fi
+if run 2 c laws lm-laws --at-cost -5 && has err 'not a positive number'; then ok; fi
+if run 2 c laws lm-laws --bogus && has err 'unknown option'; then ok; fi
+if run 2 c plot lm-laws --target-cost x; then ok; fi
+if run 1 c laws no-such-sweep; then ok; fi
+if run 1 "$carbs" --db "$tmp/none.db" laws lm-laws; then ok; fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
