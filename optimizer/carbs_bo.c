@@ -42,6 +42,7 @@ typedef struct bo {
     double *cand;     /* M x d */
     double *cz;       /* M x d: the candidates minus ubar, as the GPs see them */
     double *ubar;     /* d */
+    double *th;       /* d + 3: hyperparameter scratch of fit_slot */
     double *wgt, *mu, *var, *gh, *base, *ps, *acq, *dist;
 } bo_t;
 
@@ -68,26 +69,74 @@ static gp_t *gp_slot(carbs_t *c, size_t k, gp_kernel_t kernel, size_t d, carbs_e
     return c->gp[k];
 }
 
-/* Fit GP slot k on (X, y), warm-started from the slot's last theta in MLE
- * mode (the reference starts every fit afresh, with a random noise draw).
- * Returns 0, 1 when the kernel matrix cannot be factored (the caller falls
- * back), or CARBS_ENOMEM. */
+/* Clamp the lengthscales of th (n_theta values, log scale) into the box of
+ * docs/algorithm.md "Deviations" (MLE mode only), and, for a warm start,
+ * the log-variances into +-CARBS_WARM_LOG_VARIANCE_MAX.  Returns whether
+ * anything moved. */
+static bool box_theta(const carbs_t *c, gp_kernel_t kernel, double *th, size_t nt, bool warm)
+{
+    const double r = c->cfg.initial_search_radius;
+    size_t n_var = kernel == GP_KERNEL_MAIN ? 2 : 1;
+    double lo, hi;
+    bool moved = false;
+
+    if (kernel == GP_KERNEL_MAIN) {
+        lo = log(CARBS_LENGTHSCALE_MIN_R * r);
+        hi = log(CARBS_LENGTHSCALE_MAX_R * r);
+    } else {
+        lo = log(CARBS_PARETO_LENGTHSCALE_MIN);
+        hi = log(CARBS_PARETO_LENGTHSCALE_MAX);
+    }
+    for (size_t j = 0; j + 1 < nt; j++) {
+        double v = th[j];
+
+        if (j >= n_var)
+            v = fmin(fmax(v, lo), hi);
+        else if (warm)
+            v = fmin(fmax(v, -CARBS_WARM_LOG_VARIANCE_MAX), CARBS_WARM_LOG_VARIANCE_MAX);
+        moved |= v != th[j];
+        th[j] = v;
+    }
+    return moved;
+}
+
+/* Fit GP slot k on (X, y).  MLE mode starts from the slot's last theta (a
+ * warm start) or the initial values of §7.1, boxed by box_theta, and boxes
+ * the optimum again; the reference starts every fit afresh, with a random
+ * noise draw, and is not boxed.  th is scratch of gp_n_theta_for(kernel, d)
+ * doubles.  Returns 0, 1 when the kernel matrix cannot be factored (the
+ * caller falls back), or CARBS_ENOMEM. */
 static int fit_slot(carbs_t *c, size_t k, gp_kernel_t kernel, const double *X, const double *y,
-                    size_t n, size_t d, gp_t **out, carbs_err_t *err)
+                    size_t n, size_t d, double *th, gp_t **out, carbs_err_t *err)
 {
     gp_t *gp = gp_slot(c, k, kernel, d, err);
     const double *theta0 = NULL;
-    size_t n0 = 0;
+    size_t nt;
+    bool mle = fit_mode(c) == GP_FIT_MLE, warm;
     int rc;
 
     *out = NULL;
     if (!gp)
         return err && err->code == CARBS_ENOMEM ? CARBS_ENOMEM : 1;
-    if (fit_mode(c) == GP_FIT_MLE && c->hyper[k] && c->hyper_n[k] == gp_n_theta(gp)) {
-        theta0 = c->hyper[k];
-        n0 = c->hyper_n[k];
+    nt = gp_n_theta(gp);
+    if (mle) {
+        /* A fit that ended on a flat edge (a lengthscale collapsed onto the
+         * data or run off to the bound, a variance at the bound) has a zero
+         * gradient there, so a warm start from it never leaves: box it. */
+        warm = c->hyper[k] && c->hyper_n[k] == nt;
+        if (warm)
+            memcpy(th, c->hyper[k], nt * sizeof(double));
+        else
+            gp_theta_default(gp_config(gp), d, &c->rng, th);
+        box_theta(c, kernel, th, nt, warm);
+        theta0 = th;
     }
-    rc = gp_refit(gp, X, y, n, theta0, n0, &c->rng, err);
+    rc = gp_refit(gp, X, y, n, theta0, theta0 ? nt : 0, &c->rng, err);
+    if (rc == 0 && mle) {
+        memcpy(th, gp_theta(gp), nt * sizeof(double));
+        if (box_theta(c, kernel, th, nt, false))
+            rc = gp_set_theta(gp, th, nt, err);
+    }
     if (rc == CARBS_ENOMEM)
         return rc;
     if (rc < 0)
@@ -164,6 +213,7 @@ static size_t bo_bytes(size_t n_s, size_t n_f, size_t q, size_t M, size_t d)
     b += 2 * arena_bytes(n_s * sizeof(double));
     b += arena_bytes(n_s * d * sizeof(double));
     b += 2 * arena_bytes(M * d * sizeof(double)) + arena_bytes(d * sizeof(double));
+    b += arena_bytes((d + 3) * sizeof(double));
     b += 8 * arena_bytes(M * sizeof(double));
     b += arena_bytes((nn + 1) * sizeof(double));
     return b;
@@ -196,6 +246,7 @@ static int bo_alloc(carbs_t *c, bo_t *b, carbs_err_t *err)
     b->cand = arena_push_doubles(a, M * d);
     b->cz = arena_push_doubles(a, M * d);
     b->ubar = arena_push_doubles(a, d);
+    b->th = arena_push_doubles(a, d + 3);
     b->wgt = arena_push_doubles(a, M);
     b->mu = arena_push_doubles(a, M);
     b->var = arena_push_doubles(a, M);
@@ -206,7 +257,7 @@ static int bo_alloc(carbs_t *c, bo_t *b, carbs_err_t *err)
     b->dist = arena_push_doubles(a, nn + 1);
     /* every piece has room by construction (bo_bytes), a NULL is a bug */
     if (!b->fit || !b->fit_f || !b->X || !b->yo || !b->yc || !b->Xs || !b->ys || !b->gm ||
-        !b->ym || !b->origins || !b->cand || !b->cz || !b->ubar || !b->wgt || !b->mu || !b->var || !b->gh ||
+        !b->ym || !b->origins || !b->cand || !b->cz || !b->ubar || !b->th || !b->wgt || !b->mu || !b->var || !b->gh ||
         !b->base || !b->ps || !b->acq || !b->dist)
         return carbs_fail(err, CARBS_ENOMEM, "carbs: scratch arena too small");
     return 0;
@@ -323,10 +374,10 @@ int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
     center_inputs(b.X, b.n, d, b.ubar);
 
     /* §8 steps 2-3: output and cost GPs */
-    rc = fit_slot(c, CARBS_GP_OUTPUT, GP_KERNEL_MAIN, b.X, b.yo, b.n, d, &gpo, err);
+    rc = fit_slot(c, CARBS_GP_OUTPUT, GP_KERNEL_MAIN, b.X, b.yo, b.n, d, b.th, &gpo, err);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    rc = fit_slot(c, CARBS_GP_COST, GP_KERNEL_MAIN, b.X, b.yc, b.n, d, &gpc, err);
+    rc = fit_slot(c, CARBS_GP_COST, GP_KERNEL_MAIN, b.X, b.yc, b.n, d, b.th, &gpc, err);
     if (rc != 0)
         return rc < 0 ? rc : 0;
 
@@ -366,7 +417,7 @@ int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
             shift_rows(c->f_u.v + b.fit_f[i] * d, 1, d, b.ubar, b.Xs + (b.n + i) * d);
             b.ys[b.n + i] = 1;
         }
-        rc = fit_slot(c, CARBS_GP_SUCCESS, GP_KERNEL_MAIN, b.Xs, b.ys, b.n + b.nf, d, &gps, err);
+        rc = fit_slot(c, CARBS_GP_SUCCESS, GP_KERNEL_MAIN, b.Xs, b.ys, b.n + b.nf, d, b.th, &gps, err);
         if (rc != 0)
             return rc < 0 ? rc : 0;
     }
@@ -385,7 +436,7 @@ int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
             n_m++;
         }
     }
-    rc = fit_slot(c, CARBS_GP_PARETO, GP_KERNEL_RBF, b.gm, b.ym, n_m, 1, &gpf, err);
+    rc = fit_slot(c, CARBS_GP_PARETO, GP_KERNEL_RBF, b.gm, b.ym, n_m, 1, b.th, &gpf, err);
     if (rc != 0)
         return rc < 0 ? rc : 0;
 

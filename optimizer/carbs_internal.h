@@ -40,6 +40,24 @@
  * runs fail must not keep the search in random mode forever. */
 #define CARBS_WARMUP_FAILURE_FACTOR 2
 
+/* The MLE fit keeps every main-kernel lengthscale in [MIN_R r, MAX_R r]
+ * (r = initial_search_radius) and the Pareto GP's in [MIN, MAX] scaled
+ * log-cost units (the costs span [-1, 1]).  With the few observations of a
+ * local search the likelihood prefers lengthscales far below the step r
+ * (every point its own spike: no prediction between observations) or at
+ * the bound (a dimension ignored for good); the box keeps the GP smooth
+ * over the two or three radii a candidate reaches.  Measured choices
+ * (docs/algorithm.md "Deviations", docs/performance.md "Quality"). */
+#define CARBS_LENGTHSCALE_MIN_R 3.0
+#define CARBS_LENGTHSCALE_MAX_R 10.0
+#define CARBS_PARETO_LENGTHSCALE_MIN 0.3
+#define CARBS_PARETO_LENGTHSCALE_MAX 3.0
+
+/* A warm start clamps each log-variance into +-this (variances within
+ * 1e-2 .. 1e2 of the warped outputs' unit scale), so a variance the last
+ * fit drove onto the theta bound, where its gradient is zero, can move. */
+#define CARBS_WARM_LOG_VARIANCE_MAX 4.6
+
 /* Hyperparameters kept between fits to warm-start the next one: for the
  * output, cost and success GPs (ln alpha_L, ln alpha_M, ln lambda_1..d,
  * ln s) and for the Pareto GP (ln alpha_R, ln lambda_R, ln s).  A slot is

@@ -929,26 +929,112 @@ static void test_carbs_translation_invariant(void)
     }
 }
 
+/* Little-endian u32 and f64 at p (the snapshot's byte order). */
+static uint32_t le_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static double le_f64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    double x;
+
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    memcpy(&x, &v, sizeof(x));
+    return x;
+}
+
+static void demo_space(carbs_space_t *sp);
+
+/* The fitted lengthscales of the MLE mode stay in the box of
+ * docs/algorithm.md: [3 r, 10 r] for the main kernel, [0.3, 3] for the
+ * Pareto GP.  Read back from the snapshot, whose layout carbs_state.c
+ * documents: magic, version, d, generator, resample count, oversample,
+ * centre[d], then per GP (output, cost, success, Pareto) u32 n, f64 v[n]
+ * with the lengthscales after the variances.  Unboxed, the likelihood of
+ * the demo's first observations collapses them to about 0.01. */
+static void test_carbs_lengthscales_boxed(void)
+{
+    carbs_space_t sp;
+    carbs_config_t cfg;
+    carbs_err_t err = {0};
+    rng_t noise;
+    carbs_t *c;
+    int n_bo = 0;
+
+    demo_space(&sp);
+    carbs_config_defaults(&cfg);
+    cfg.resample_frequency = 0;
+    cfg.seed = 1013;
+    c = carbs_new(&sp, &cfg, &err);
+    CHECK(c != NULL);
+    rng_seed(&noise, 1013 ^ 0x5eed);
+    for (int i = 0; c && i < 10; i++) {
+        carbs_suggestion_t s;
+        uint8_t *buf = NULL;
+        size_t len = 0, off, d = carbs_dim(c);
+        double e;
+        int kind = ask(c, i + 1, &s);
+
+        CHECK(kind >= 0);
+        e = param(&s, "epochs");
+        CHECK_EQ(tell(c, i + 1, &s, pow(log10(param(&s, "lr")) + 3, 2) * 512 / e +
+                                        0.1 * rng_uniform(&noise), e, false), 0);
+        carbs_suggestion_release(&s);
+        if (kind != CARBS_SUGGEST_BO)
+            continue;
+        n_bo++;
+        CHECK_EQ(carbs_snapshot(c, &buf, &len, &err), 0);
+        off = 8 + 4 + 4 + RNG_STATE_BYTES + 8 + 8 + 8 * d;
+        for (int k = 0; k < 4 && off + 4 <= len; k++) {
+            uint32_t n = le_u32(buf + off);
+            bool rbf = k == 3;
+            double lo = rbf ? 0.3 : 3 * 0.3, hi = rbf ? 3 : 10 * 0.3;
+
+            off += 4;
+            CHECK(off + 8 * (size_t)n <= len);
+            for (uint32_t j = rbf ? 1 : 2; n && j + 1 < n && off + 8 * n <= len; j++) {
+                double l = exp(le_f64(buf + off + 8 * j));
+                CHECK(l >= lo * (1 - 1e-9) && l <= hi * (1 + 1e-9));
+            }
+            off += 8 * (size_t)n;
+        }
+        free(buf);
+    }
+    CHECK(n_bo >= 5);
+    carbs_free(c);
+    carbs_space_release(&sp);
+}
+
 // ---- behaviour (§15.2 smoke test) ----
 
 /* The CARBS demo: minimize (log10 lr + 3)^2 * 512 / epochs + U(0, 0.1) with
  * cost = epochs; best[k] is the best output after k + 1 observations. */
-static void demo_run(uint64_t seed, int n_obs, double *best)
+static void demo_space(carbs_space_t *sp)
 {
     carbs_param_t lr = num_param("lr", CARBS_SPACE_LOG, 0, INFINITY, 1e-4, 0.5);
     carbs_param_t mom = num_param("momentum", CARBS_SPACE_LOGIT, 0, 1, 0.9, 1);
     carbs_param_t ep = num_param("epochs", CARBS_SPACE_LOG, 2, 512, 10, 1);
-    carbs_space_t sp = {0};
+
+    ep.is_integer = true;
+    memset(sp, 0, sizeof(*sp));
+    CHECK_EQ(carbs_space_add(sp, &lr), 0);
+    CHECK_EQ(carbs_space_add(sp, &mom), 0);
+    CHECK_EQ(carbs_space_add(sp, &ep), 0);
+}
+
+static void demo_run(uint64_t seed, int n_obs, double *best)
+{
+    carbs_space_t sp;
     carbs_config_t cfg;
     carbs_err_t err = {0};
     rng_t noise;
     double b = INFINITY;
     carbs_t *c;
 
-    ep.is_integer = true;
-    CHECK_EQ(carbs_space_add(&sp, &lr), 0);
-    CHECK_EQ(carbs_space_add(&sp, &mom), 0);
-    CHECK_EQ(carbs_space_add(&sp, &ep), 0);
+    demo_space(&sp);
     carbs_config_defaults(&cfg);
     cfg.resample_frequency = 0;
     cfg.seed = seed;
@@ -973,25 +1059,31 @@ static void demo_run(uint64_t seed, int n_obs, double *best)
     carbs_space_release(&sp);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static void test_carbs_demo_smoke(void)
 {
-    /* The stored notebook run (older code) reached 0.137 after 10; with the
-     * current algorithm the radius of 0.15 decades per step in lr makes 10
-     * observations too few for most seeds (docs/algorithm.md), so this
-     * checks steady improvement and the median after 20. */
-    double best[3][20], b20[3];
+    /* §15.2: the stored notebook run reached 0.137 after 10 observations;
+     * expect best < ~2 after 10 on most seeds and steady improvement.
+     * Measured on these five seeds: 2.80, 0.50, 1.07, 1.88, 1.26 after 10
+     * and 0.08 - 0.44 after 20 (bench/diag_carbs prints the runs). */
+    double best[5][20], b20[5];
+    int below2 = 0;
 
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 5; k++) {
         demo_run(1013 * (uint64_t)(k + 1), 20, best[k]);
-        CHECK(best[k][19] < best[k][3]); /* BO improved on the warm-up */
+        CHECK(best[k][9] < best[k][3]);  /* BO improved on the warm-up */
+        CHECK(best[k][19] < best[k][9]); /* and kept improving */
+        below2 += best[k][9] < 2;
         b20[k] = best[k][19];
     }
-    /* median of three */
-    {
-        double lo = fmin(b20[0], fmin(b20[1], b20[2])), hi = fmax(b20[0], fmax(b20[1], b20[2]));
-        double med = b20[0] + b20[1] + b20[2] - lo - hi;
-        CHECK(med < 2);
-    }
+    CHECK(below2 >= 3);
+    qsort(b20, 5, sizeof(*b20), cmp_double);
+    CHECK(b20[2] < 0.5);
 }
 
 int main(void)
@@ -1014,6 +1106,7 @@ int main(void)
     RUN(test_carbs_duplicates_never_crash);
     RUN(test_carbs_out_of_memory);
     RUN(test_carbs_translation_invariant);
+    RUN(test_carbs_lengthscales_boxed);
     RUN(test_carbs_demo_smoke);
     return check_summary();
 }
