@@ -735,7 +735,7 @@ static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot
     if (!(c.level > 0.0 && c.level < 1.0))
         return carbs_fail(err, CARBS_EINVAL, "scaling: interval level %g is outside (0, 1)",
                           c.level);
-    if (in->d && !in->u)
+    if (in->d && in->n && !in->u)
         return carbs_fail(err, CARBS_EINVAL, "scaling: %zu dimensions but no coordinates",
                           in->d);
     idx = carbs_malloc((n ? n : 1) * sizeof(size_t));

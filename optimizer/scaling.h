@@ -73,7 +73,7 @@ typedef struct scaling_config {
 
 /* The observations, all borrowed.  Row i is one finished trial: a row with a
  * cost that is not finite and > 0, or an output that is not finite, is
- * skipped.  u may be NULL when d = 0; a NaN coordinate leaves that row out
+ * skipped.  u may be NULL when d = 0 or n = 0; a NaN coordinate leaves that row out
  * of that parameter's line only.  n_params and tokens may be NULL (no N, D
  * law); a row whose N or D is not finite and > 0 is left out of it. */
 typedef struct scaling_input {
