@@ -255,8 +255,10 @@ static void power_eval(const double *th, const double *x, double *f, double *g)
 
 static const scaling__model_t power_model = {3, 1, power_eval};
 
-/* The grid start: the alpha whose exact (E, A0) leave the least residual. */
-static int power_start(const double *x, const double *y, size_t n, double *Z, double *theta)
+/* The grid start: the alpha whose exact (E, A0) leave the least residual,
+ * into theta[3] and *ssr. */
+static int power_start(const double *x, const double *y, size_t n, double *Z, double *theta,
+                       double *ssr)
 {
     double best = INFINITY;
 
@@ -266,15 +268,37 @@ static int power_start(const double *x, const double *y, size_t n, double *Z, do
             Z[2 * i] = 1.0;
             Z[2 * i + 1] = exp(-alpha * x[i]);
         }
-        double ssr = lsq_small(Z, y, n, 2, coef);
-        if (ssr < best) {
-            best = ssr;
+        double r = lsq_small(Z, y, n, 2, coef);
+        if (r < best) {
+            best = r;
             theta[0] = coef[0];
             theta[1] = coef[1];
             theta[2] = alpha;
         }
     }
+    *ssr = best;
     return isfinite(best) ? 0 : CARBS_EINVAL;
+}
+
+/* Polish theta[3] with Levenberg-Marquardt.  A scaling law's exponent lies
+ * in [GRID_EXP_MIN, GRID_EXP_MAX]; when the unconstrained optimum leaves
+ * that range (a front that is concave in log cost drives alpha below 0 or
+ * to infinity) or does not settle, the best grid point is the answer, and
+ * *on_grid says so. */
+static int power_solve(scaling__nls_t *s, const double *x, const double *y, size_t n,
+                       const scaling_config_t *c, double *Z, double *theta, double *ssr,
+                       bool *on_grid)
+{
+    double th[3] = {theta[0], theta[1], theta[2]};
+    int rc = nls_run(s, x, y, 3, c, th, ssr);
+
+    *on_grid = false;
+    if (rc == 0 && th[2] >= GRID_EXP_MIN && th[2] <= GRID_EXP_MAX) {
+        memcpy(theta, th, sizeof(th));
+        return 0;
+    }
+    *on_grid = true;
+    return power_start(x, y, n, Z, theta, ssr);
 }
 
 int scaling_power_fit(const double *C, const double *y, size_t n, const scaling_config_t *cfg,
@@ -285,6 +309,7 @@ int scaling_power_fit(const double *C, const double *y, size_t n, const scaling_
     scaling__nls_t *s = NULL;
     double theta[3], ssr = 0.0, x0 = 0.0;
     size_t n_ok = 0;
+    bool on_grid = false;
     rng_t rng;
     int rc;
 
@@ -324,13 +349,18 @@ int scaling_power_fit(const double *C, const double *y, size_t n, const scaling_
         rc = WHY(out, CARBS_ENOMEM, "out of memory");
         goto out;
     }
-    rc = power_start(x, y, n, Z, theta);
+    rc = power_start(x, y, n, Z, theta, &ssr);
     if (!rc)
-        rc = nls_run(s, x, y, 3, &c, theta, &ssr);
+        rc = power_solve(s, x, y, n, &c, Z, theta, &ssr, &on_grid);
     if (rc) {
         rc = WHY(out, CARBS_ENOCONV, "the loss law did not converge (%s)", carbs_strerror(rc));
         goto out;
     }
+    if (on_grid)
+        snprintf(out->why, sizeof(out->why),
+                 "least squares leaves %g <= alpha <= %g; alpha is the best of a grid in that "
+                 "range: the front does not follow a power law yet",
+                 GRID_EXP_MIN, GRID_EXP_MAX);
     out->E = theta[0];
     out->A = theta[1] * exp(theta[2] * x0);
     out->alpha = theta[2];
@@ -356,7 +386,8 @@ int scaling_power_fit(const double *C, const double *y, size_t n, const scaling_
             double th[3] = {theta[0], theta[1], theta[2]}, ssr_b;
             for (size_t i = 0; i < n; i++)
                 ys[i] = fit[i] + res[rng_below(&rng, n)];
-            if (nls_run(s, x, ys, 3, &c, th, &ssr_b))
+            bool b_grid;
+            if (power_solve(s, x, ys, n, &c, Z, th, &ssr_b, &b_grid))
                 continue;
             out->boot[3 * n_ok] = th[0];
             out->boot[3 * n_ok + 1] = th[1] * exp(th[2] * x0);
@@ -612,6 +643,8 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
             rc = WHY(out, CARBS_ENOMEM, "out of memory");
             goto out;
         }
+        /* a stream of its own, so the loss law's replicates do not shift
+         * when this fit is added or dropped (the constant is 2^64 / phi) */
         rng_seed(&rng, c.seed ^ 0x9e3779b97f4a7c15ull);
         for (size_t b = 0; b < n_boot; b++) {
             double th[5], ssr_b, A, B, ea, eb, eg;

@@ -7,8 +7,9 @@
  *   - the Pareto front: cheapest first, each point strictly better than
  *     every cheaper one, and only the best of equal costs;
  *   - on the front, y = E + A C^-alpha by nonlinear least squares (a grid
- *     over alpha with E and A solved exactly, then Levenberg-Marquardt), with
- *     residual-bootstrap percentile intervals;
+ *     over alpha in [0.01, 3] with E and A solved exactly, then
+ *     Levenberg-Marquardt; when that leaves the range, the best grid point,
+ *     with a note in why), with residual-bootstrap percentile intervals;
  *   - on the front, each basic coordinate u_i = intercept + slope ln C by
  *     ordinary least squares (carbs-algorithm.md §14 step 3), with t
  *     intervals and R^2;

@@ -95,6 +95,24 @@ static void test_scaling_power_maximize(void)
     CHECK_NEAR(p.E, 0.83, 1e-6);
 }
 
+static void test_scaling_power_concave(void)
+{
+    /* a front that bends down in log cost has no power law with alpha > 0:
+     * the fit keeps alpha in its range and says so */
+    double C[6], y[6];
+    laws_power_t p;
+
+    for (size_t i = 0; i < 6; i++) {
+        double x = 1.3 + 1.7 * (double)i;
+        C[i] = exp(x);
+        y[i] = 3.1 - 0.013 * x * x;
+    }
+    CHECK_EQ(scaling_power_fit(C, y, 6, NULL, 0, &p), 0);
+    CHECK(p.alpha >= 0.01 && p.alpha <= 3.0);
+    CHECK(strstr(p.why, "does not follow a power law") != NULL);
+    CHECK(isfinite(p.E) && isfinite(p.A));
+}
+
 static void test_scaling_power_coverage(void)
 {
     /* 90 % intervals for alpha and E over 60 seeds: each binomial count of
@@ -335,6 +353,40 @@ static void test_scaling_not_enough_data(void)
     CHECK(strstr(p.why, "not enough data") != NULL);
 }
 
+static void test_scaling_random_fronts(void)
+{
+    /* arbitrary small data (concave, flat, wildly scaled): every fit ends
+     * in a clean status, and a fitted law is finite */
+    rng_t r;
+    size_t fitted = 0;
+
+    rng_seed(&r, 8675309);
+    for (size_t run = 0; run < 150; run++) {
+        double cost[9], out[9];
+        size_t n = 1 + rng_below(&r, 9);
+        double scale = pow(10.0, 8.0 * rng_uniform(&r) - 4.0);
+        for (size_t i = 0; i < n; i++) {
+            cost[i] = pow(10.0, 12.0 * rng_uniform(&r) - 3.0);
+            out[i] = scale * rng_normal(&r);
+        }
+        scaling_input_t in = {.n = n, .cost = cost, .output = out, .maximize = run % 2};
+        scaling_config_t cfg = {.n_boot = 8, .seed = run};
+        laws_t l;
+        carbs_err_t err = {0};
+        int rc = scaling_fit_all(&in, &cfg, &l, &err);
+        CHECK(rc == 0 || rc == CARBS_ESTATE || rc == CARBS_ENOCONV);
+        if (rc == 0) {
+            fitted++;
+            CHECK(isfinite(l.loss.E) && isfinite(l.loss.A) && isfinite(l.loss.alpha));
+            CHECK(l.n_front >= SCALING_MIN_FRONT);
+            laws_release(&l);
+        } else {
+            CHECK(err.msg[0] != '\0');
+        }
+    }
+    CHECK(fitted > 10);
+}
+
 static void test_scaling_fault_injection(void)
 {
     /* every allocation failure comes back as CARBS_ENOMEM, never a crash
@@ -429,6 +481,7 @@ int main(void)
     RUN(test_scaling_power_recovers_exponent);
     RUN(test_scaling_power_exact);
     RUN(test_scaling_power_maximize);
+    RUN(test_scaling_power_concave);
     RUN(test_scaling_power_coverage);
     RUN(test_scaling_line);
     RUN(test_scaling_line_degenerate);
@@ -437,6 +490,7 @@ int main(void)
     RUN(test_scaling_front);
     RUN(test_scaling_fit_all);
     RUN(test_scaling_not_enough_data);
+    RUN(test_scaling_random_fronts);
     RUN(test_scaling_fault_injection);
     RUN(test_laws_json_round_trip);
     return check_summary();

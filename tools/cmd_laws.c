@@ -193,6 +193,8 @@ static void print_laws_table(const laws_t *l)
     interval_cell(&t, p->alpha_lo, p->alpha_hi);
     format_table_print(&t, stdout);
     format_table_release(&t);
+    if (p->why[0])
+        printf("  note: %s\n", p->why);
 
     printf("\npareto-optimal parameters: basic coordinate u = a + b ln(%s)\n", l->cost);
     format_table_init(&t, 5);

@@ -281,7 +281,8 @@ static void script_pareto(FILE *g, const laws_t *l, bool have_law, double target
             "  set cblabel \"trial order\"\n  set palette rgb 33,13,10\n",
             title, cost_label, metric_label);
     if (have_law) {
-        fprintf(g, "  set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 2 lc rgb \"gray40\"\n",
+        fprintf(g,
+                "  set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 2 lc rgb \"gray40\"\n",
                 l->loss.c_max, l->loss.c_max);
         fprintf(g, "  set label \"data ends\" at %.9g, graph 0.97 right offset -0.5,0\n",
                 l->loss.c_max);
