@@ -70,10 +70,9 @@ static gp_t *gp_slot(carbs_t *c, size_t k, gp_kernel_t kernel, size_t d, carbs_e
 }
 
 /* Clamp the lengthscales of th (n_theta values, log scale) into the box of
- * docs/algorithm.md "Deviations" (MLE mode only), and, for a warm start,
- * the log-variances into +-CARBS_WARM_LOG_VARIANCE_MAX.  Returns whether
- * anything moved. */
-static bool box_theta(const carbs_t *c, gp_kernel_t kernel, double *th, size_t nt, bool warm)
+ * docs/algorithm.md "Deviations" (MLE mode only).  Returns whether any
+ * moved. */
+static bool box_theta(const carbs_t *c, gp_kernel_t kernel, double *th, size_t nt)
 {
     const double r = c->cfg.initial_search_radius;
     size_t n_var = kernel == GP_KERNEL_MAIN ? 2 : 1;
@@ -87,62 +86,73 @@ static bool box_theta(const carbs_t *c, gp_kernel_t kernel, double *th, size_t n
         lo = log(CARBS_PARETO_LENGTHSCALE_MIN);
         hi = log(CARBS_PARETO_LENGTHSCALE_MAX);
     }
-    for (size_t j = 0; j + 1 < nt; j++) {
-        double v = th[j];
+    for (size_t j = n_var; j + 1 < nt; j++) {
+        double v = fmin(fmax(th[j], lo), hi);
 
-        if (j >= n_var)
-            v = fmin(fmax(v, lo), hi);
-        else if (warm)
-            v = fmin(fmax(v, -CARBS_WARM_LOG_VARIANCE_MAX), CARBS_WARM_LOG_VARIANCE_MAX);
         moved |= v != th[j];
         th[j] = v;
     }
     return moved;
 }
 
-/* Fit GP slot k on (X, y).  MLE mode starts from the slot's last theta (a
- * warm start) or the initial values of §7.1, boxed by box_theta, and boxes
- * the optimum again; the reference starts every fit afresh, with a random
- * noise draw, and is not boxed.  th is scratch of gp_n_theta_for(kernel, d)
- * doubles.  Returns 0, 1 when the kernel matrix cannot be factored (the
- * caller falls back), or CARBS_ENOMEM. */
+/* Free the coordinates of a warm start that sit on the theta bound, where
+ * the fitter's gradient is zero: they restart from the initial value of
+ * §7.1 (variance 1, lengthscale r).  Anything else is kept, so a warm start
+ * near the last optimum converges in a few iterations. */
+static void unstick(const gp_t *gp, gp_kernel_t kernel, double *th, size_t nt)
+{
+    const gp_config_t *gc = gp_config(gp);
+    size_t n_var = kernel == GP_KERNEL_MAIN ? 2 : 1;
+
+    for (size_t j = 0; j + 1 < nt; j++)
+        if (fabs(th[j]) >= gc->theta_bound * (1 - CARBS_THETA_EDGE))
+            th[j] = j < n_var ? 0.0 : log(gc->lengthscale0);
+}
+
+/* Fit GP slot k on (X, y).  MLE mode starts from the slot's last optimum
+ * (a warm start, unstuck) and adopts the optimum with its lengthscales
+ * boxed, but keeps the unboxed optimum as the next warm start: started
+ * from the box edge, BFGS would walk back to the same optimum outside it
+ * at every suggestion, which costs its whole iteration budget.  The
+ * reference starts every fit afresh, with a random noise draw, and is not
+ * boxed.  th is scratch of gp_n_theta_for(kernel, d) doubles.  Returns 0,
+ * 1 when the kernel matrix cannot be factored (the caller falls back), or
+ * CARBS_ENOMEM. */
 static int fit_slot(carbs_t *c, size_t k, gp_kernel_t kernel, const double *X, const double *y,
                     size_t n, size_t d, double *th, gp_t **out, carbs_err_t *err)
 {
     gp_t *gp = gp_slot(c, k, kernel, d, err);
     const double *theta0 = NULL;
     size_t nt;
-    bool mle = fit_mode(c) == GP_FIT_MLE, warm;
+    bool mle = fit_mode(c) == GP_FIT_MLE;
     int rc;
 
     *out = NULL;
     if (!gp)
         return err && err->code == CARBS_ENOMEM ? CARBS_ENOMEM : 1;
     nt = gp_n_theta(gp);
-    if (mle) {
-        /* A fit that ended on a flat edge (a lengthscale collapsed onto the
-         * data or run off to the bound, a variance at the bound) has a zero
-         * gradient there, so a warm start from it never leaves: box it. */
-        warm = c->hyper[k] && c->hyper_n[k] == nt;
-        if (warm)
-            memcpy(th, c->hyper[k], nt * sizeof(double));
-        else
-            gp_theta_default(gp_config(gp), d, &c->rng, th);
-        box_theta(c, kernel, th, nt, warm);
+    if (mle && c->hyper[k] && c->hyper_n[k] == nt) {
+        memcpy(th, c->hyper[k], nt * sizeof(double));
+        unstick(gp, kernel, th, nt);
         theta0 = th;
     }
     rc = gp_refit(gp, X, y, n, theta0, theta0 ? nt : 0, &c->rng, err);
-    if (rc == 0 && mle) {
-        memcpy(th, gp_theta(gp), nt * sizeof(double));
-        if (box_theta(c, kernel, th, nt, false))
-            rc = gp_set_theta(gp, th, nt, err);
-    }
     if (rc == CARBS_ENOMEM)
         return rc;
     if (rc < 0)
         return 1;
     if (carbs__hyper_set(c, k, gp_theta(gp), gp_n_theta(gp)) < 0)
         return carbs_fail(err, CARBS_ENOMEM, "carbs: out of memory");
+    if (mle) {
+        memcpy(th, gp_theta(gp), nt * sizeof(double));
+        if (box_theta(c, kernel, th, nt)) {
+            rc = gp_set_theta(gp, th, nt, err);
+            if (rc == CARBS_ENOMEM)
+                return rc;
+            if (rc < 0)
+                return 1;
+        }
+    }
     *out = gp;
     return 0;
 }
@@ -400,7 +410,8 @@ int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
         gpo = c->gp[CARBS_N_SURROGATES];
         rc = gp_set_data(gpo, b.X, b.yo, b.n + b.q, err);
         if (rc == 0)
-            rc = gp_set_theta(gpo, c->hyper[CARBS_GP_OUTPUT], c->hyper_n[CARBS_GP_OUTPUT], err);
+            rc = gp_set_theta(gpo, gp_theta(c->gp[CARBS_GP_OUTPUT]),
+                              gp_n_theta(c->gp[CARBS_GP_OUTPUT]), err);
         if (rc == CARBS_ENOMEM)
             return rc;
         if (rc < 0)

@@ -53,10 +53,10 @@
 #define CARBS_PARETO_LENGTHSCALE_MIN 0.3
 #define CARBS_PARETO_LENGTHSCALE_MAX 3.0
 
-/* A warm start clamps each log-variance into +-this (variances within
- * 1e-2 .. 1e2 of the warped outputs' unit scale), so a variance the last
- * fit drove onto the theta bound, where its gradient is zero, can move. */
-#define CARBS_WARM_LOG_VARIANCE_MAX 4.6
+/* A warm-start coordinate within this fraction of the fitter's theta
+ * bound counts as stuck on it (the gradient there is zero) and restarts
+ * from its initial value. */
+#define CARBS_THETA_EDGE 1e-3
 
 /* Hyperparameters kept between fits to warm-start the next one: for the
  * output, cost and success GPs (ln alpha_L, ln alpha_M, ln lambda_1..d,
