@@ -520,7 +520,8 @@ static void nd_eval(const double *th, const double *x, double *f, double *g)
 
 static const scaling__model_t nd_model = {5, 2, nd_eval};
 
-static int nd_start(const double *X, const double *y, size_t n, double *Z, double *theta)
+static int nd_start(const double *X, const double *y, size_t n, double *Z, double *theta,
+                    double *ssr)
 {
     double best = INFINITY;
 
@@ -532,9 +533,9 @@ static int nd_start(const double *X, const double *y, size_t n, double *Z, doubl
                 Z[3 * i + 1] = exp(-al * X[2 * i]);
                 Z[3 * i + 2] = exp(-be * X[2 * i + 1]);
             }
-            double ssr = lsq_small(Z, y, n, 3, coef);
-            if (ssr < best) {
-                best = ssr;
+            double r = lsq_small(Z, y, n, 3, coef);
+            if (r < best) {
+                best = r;
                 theta[0] = coef[0];
                 theta[1] = coef[1];
                 theta[2] = coef[2];
@@ -542,7 +543,29 @@ static int nd_start(const double *X, const double *y, size_t n, double *Z, doubl
                 theta[4] = be;
             }
         }
+    *ssr = best;
     return isfinite(best) ? 0 : CARBS_EINVAL;
+}
+
+/* Polish theta[5] like power_solve(): exponents outside the grid's range,
+ * or a fit that does not settle, fall back to the best grid point. */
+static int nd_solve(scaling__nls_t *s, const double *X, const double *y, size_t n,
+                    const scaling_config_t *c, double *Z, double *theta, double *ssr,
+                    bool *on_grid)
+{
+    double th[5];
+    int rc;
+
+    memcpy(th, theta, sizeof(th));
+    rc = nls_run(s, X, y, 5, c, th, ssr);
+    *on_grid = false;
+    if (rc == 0 && th[3] >= GRID_EXP_MIN && th[3] <= GRID_EXP_MAX && th[4] >= GRID_EXP_MIN &&
+        th[4] <= GRID_EXP_MAX) {
+        memcpy(theta, th, sizeof(th));
+        return 0;
+    }
+    *on_grid = true;
+    return nd_start(X, y, n, Z, theta, ssr);
 }
 
 /* The compute optimum of a fit in raw units: a, b and G, or NaN when the
@@ -566,6 +589,7 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
     scaling__nls_t *s = NULL;
     double theta[5], ssr, xn0 = 0.0, xd0 = 0.0;
     size_t m = 0, n_ok = 0;
+    bool on_grid = false;
     rng_t rng;
     int rc;
 
@@ -620,14 +644,19 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
         rc = WHY(out, CARBS_ENOMEM, "out of memory");
         goto out;
     }
-    rc = nd_start(X, yv, m, Z, theta);
+    rc = nd_start(X, yv, m, Z, theta, &ssr);
     if (!rc)
-        rc = nls_run(s, X, yv, 5, &c, theta, &ssr);
+        rc = nd_solve(s, X, yv, m, &c, Z, theta, &ssr, &on_grid);
     if (rc) {
         rc = WHY(out, CARBS_ENOCONV, "the model-size and tokens law did not converge (%s)",
                  carbs_strerror(rc));
         goto out;
     }
+    if (on_grid)
+        snprintf(out->why, sizeof(out->why),
+                 "least squares leaves %g <= alpha, beta <= %g; they are the best of a grid in "
+                 "that range",
+                 GRID_EXP_MIN, GRID_EXP_MAX);
     out->E = theta[0];
     out->A = theta[1] * exp(theta[3] * xn0);
     out->B = theta[2] * exp(theta[4] * xd0);
@@ -655,7 +684,8 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
                 Xb[2 * i + 1] = X[2 * j + 1];
                 yb[i] = yv[j];
             }
-            if (nls_run(s, Xb, yb, 5, &c, th, &ssr_b))
+            bool b_grid;
+            if (nd_solve(s, Xb, yb, m, &c, Z, th, &ssr_b, &b_grid))
                 continue;
             A = th[1] * exp(th[3] * xn0);
             B = th[2] * exp(th[4] * xd0);

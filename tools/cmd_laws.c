@@ -251,6 +251,8 @@ static void print_laws_table(const laws_t *l)
         interval_cell(&t, nd->b_lo, nd->b_hi);
         format_table_print(&t, stdout);
         format_table_release(&t);
+        if (nd->why[0])
+            printf("  note: %s\n", nd->why);
     }
 
     printf("\nholdout: ");
