@@ -6,7 +6,7 @@
  * range.  docs/scaling-laws.md explains how to read the output.
  *
  * The laws are fitted on the spot from the store's trials (with bootstrap
- * intervals; tens of milliseconds), so the answer always matches the store;
+ * intervals; under 0.1 s for 500 trials), so the answer always matches the store;
  * --stored prints the latest fit the service kept instead.  A reader: the
  * store is opened read-only.
  */
