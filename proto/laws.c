@@ -395,7 +395,7 @@ static int get_lines(json_t *root, laws_t *l, carbs_err_t *err)
         l->n_lines = i + 1;
         if (!json_is_object(o))
             return carbs_fail(err, CARBS_EPROTO, "laws: lines[%zu] must be an object", i);
-        rc = json__get_str(o, WHAT, "name", JSON__NONEMPTY, ln->name, sizeof(ln->name), err);
+        rc = json__get_str(o, WHAT, "name", 0, ln->name, sizeof(ln->name), err);
         if (!rc)
             rc = get_status(o, &ln->status, ln->why, err);
         if (!rc)

@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "optimizer/rng.h"
+#include "proto/json.h"
 #include "tests/check.h"
 
 /* y = E + A C^-alpha with the test's "true" law (loss in nats vs flops). */
@@ -476,8 +477,60 @@ static void test_laws_json_round_trip(void)
     laws_release(&l);
 }
 
+static void test_laws_json_faults(void)
+{
+    /* every allocation failure in the codec is CARBS_ENOMEM and leaks
+     * nothing (jansson allocates through carbs_malloc after
+     * proto_json_init) */
+    static sweep_data_t s;
+    scaling_input_t in = {.n = 30, .cost = s.cost, .output = s.out, .d = 2, .u = s.u};
+    scaling_config_t cfg = {.n_boot = 5, .seed = 2};
+    laws_t l, back;
+    char *text = NULL, *t2 = NULL;
+    carbs_err_t err = {0};
+    size_t k, enc_fail = 0, dec_fail = 0;
+
+    make_sweep(&s, 30, 77);
+    CHECK_EQ(scaling_fit_all(&in, &cfg, &l, &err), 0);
+    if (err.code)
+        return;
+    for (k = 1; k < 2000; k++) {
+        carbs_fault_fail_at(k);
+        int rc = laws_to_json(&l, &t2, &err);
+        size_t used = carbs_fault_fail_at(0);
+        if (rc == 0) {
+            free(t2);
+            if (used < k)
+                break;
+        } else {
+            CHECK_EQ(rc, CARBS_ENOMEM);
+            CHECK(t2 == NULL);
+            enc_fail++;
+        }
+    }
+    CHECK(enc_fail > 10);
+    CHECK_EQ(laws_to_json(&l, &text, &err), 0);
+    for (k = 1; k < 2000 && text; k++) {
+        carbs_fault_fail_at(k);
+        int rc = laws_from_json(text, &back, &err);
+        size_t used = carbs_fault_fail_at(0);
+        if (rc == 0) {
+            laws_release(&back);
+            if (used < k)
+                break;
+        } else {
+            CHECK_EQ(rc, CARBS_ENOMEM);
+            dec_fail++;
+        }
+    }
+    CHECK(dec_fail > 10);
+    free(text);
+    laws_release(&l);
+}
+
 int main(void)
 {
+    proto_json_init();
     RUN(test_scaling_power_recovers_exponent);
     RUN(test_scaling_power_exact);
     RUN(test_scaling_power_maximize);
@@ -493,5 +546,6 @@ int main(void)
     RUN(test_scaling_random_fronts);
     RUN(test_scaling_fault_injection);
     RUN(test_laws_json_round_trip);
+    RUN(test_laws_json_faults);
     return check_summary();
 }
