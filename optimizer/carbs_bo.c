@@ -10,8 +10,10 @@
  * with the fitted noise (§16.3), candidates filtered before they are
  * weighted (§16.9), every GP input centred on the mean fitted input so the
  * linear kernel term models a trend, not the distance from the basic-space
- * origin (§16.10), and past cfg.max_fit_observations successes the GPs are
- * fitted on the observations nearest the Pareto set.
+ * origin (§16.10), MLE lengthscales adopted within a box around r (the
+ * likelihood of a few warped outputs collapses them onto the data), and
+ * past cfg.max_fit_observations successes the GPs are fitted on the
+ * observations nearest the Pareto set.
  *
  * Legend: n = successes fitted, d = basic dims, q = pending points, m =
  * Pareto origins, M = candidates wanted, u = basic point, yo = sign * Q(y)
