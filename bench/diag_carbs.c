@@ -60,9 +60,17 @@ static void print_bo(carbs_t *c, const double *u)
 {
     gp_t *gpo = c->gp[CARBS_N_SURROGATES] && c->w_id.n ? c->gp[CARBS_N_SURROGATES]
                                                         : c->gp[CARBS_GP_OUTPUT];
-    double mu = NAN, var = NAN, dmin = INFINITY;
+    double mu = NAN, var = NAN, dmin = INFINITY, z[64];
+    size_t n = c->s_y.n;
 
-    if (gpo && gp_predict(gpo, u, 1, &mu, &var) == 0)
+    /* the GPs see inputs minus the mean fitted input (all of S here) */
+    for (size_t i = 0; i < c->d && i < ARRAY_SIZE(z); i++) {
+        double m = 0;
+        for (size_t a = 0; a < n; a++)
+            m += c->s_u.v[a * c->d + i];
+        z[i] = u[i] - m / (double)n;
+    }
+    if (gpo && c->d <= ARRAY_SIZE(z) && gp_predict(gpo, z, 1, &mu, &var) == 0)
         printf("    winner: mu=%.3f sd=%.3f", mu, sqrt(var));
     for (size_t k = 0; k < c->pareto.n_front; k++) {
         const double *a = c->s_u.v + c->pareto.group[c->pareto.front[k]].rep * c->d;
