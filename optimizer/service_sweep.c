@@ -105,24 +105,6 @@ static void count_move(svc_sweep_t *sw, carbs_trial_state_t from, carbs_trial_st
     sw->counts[to]++;
 }
 
-/* Store the optimizer's snapshot: generator state, resample counter, last
- * hyperparameters.  The whole snapshot travels in the rng column. */
-static int save_snapshot(service_t *svc, svc_sweep_t *sw, carbs_err_t *err)
-{
-    store_optstate_t os = {0};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = carbs_snapshot(sw->opt, &buf, &len, err);
-
-    if (rc)
-        return rc;
-    os.rng = buf;
-    os.rng_len = len;
-    rc = store_optstate_put(svc->st, sw->id, &os, err);
-    free(buf);
-    return rc;
-}
-
 // ---- rebuilding a sweep from the store ----
 
 typedef struct replay_obs {
@@ -367,28 +349,53 @@ static int new_trial(service_t *svc, svc_sweep_t *sw, int64_t *id, carbs_err_t *
 {
     carbs_suggestion_t s = {0};
     store_trial_new_t tn = {0};
+    store_optstate_t os = {0};
+    uint8_t *snap = NULL;
+    size_t snap_len = 0;
+    uint8_t *undo = NULL;
+    size_t undo_len = 0;
     char *pj = NULL;
-    int rc = carbs_suggest(sw->opt, &s, err);
+    int rc;
 
+    /* If the trial cannot be stored, the optimizer goes back to where it
+     * was, so the live service keeps making the search a restart would. */
+    if ((rc = carbs_snapshot(sw->opt, &undo, &undo_len, err)))
+        return rc;
+    rc = carbs_suggest(sw->opt, &s, err);
+
+    /* The snapshot after the suggestion (generator, resample counter, warm
+     * starts) is stored with the trial in one transaction: a crash leaves
+     * both or neither, so a restart continues exactly.  Registering the
+     * pending suggestion below does not change what a snapshot holds. */
     if (rc == 0)
         rc = proto_params_to_json(&s.params, &pj, err);
+    if (rc == 0)
+        rc = carbs_snapshot(sw->opt, &snap, &snap_len, err);
     if (rc)
         goto out;
+    os.rng = snap;
+    os.rng_len = snap_len;
     tn.sweep_id = sw->id;
     tn.params_json = pj;
     tn.u = s.u;
     tn.d = carbs_dim(sw->opt);
     tn.pred_output = s.pred_output;
     tn.pred_cost = s.pred_cost;
-    if ((rc = store_trial_add(svc->st, &tn, id, err)))
+    tn.optstate = &os;
+    if ((rc = store_trial_add(svc->st, &tn, id, err))) {
+        carbs_err_t e2 = {0};
+        if (carbs_restore(sw->opt, undo, undo_len, &e2))
+            log_error("sweep %s: optimizer not rewound: %s", sw->name, e2.msg);
         goto out;
+    }
     sw->counts[CARBS_TRIAL_PENDING]++;
     if ((rc = carbs_pending_add(sw->opt, *id, &s.params, s.u, err)))
         goto out;
-    rc = save_snapshot(svc, sw, err);
     log_debug("sweep %s: trial %" PRId64 " (%s) %s", sw->name, *id, carbs_suggest_kind_name(s.kind),
               pj);
 out:
+    free(undo);
+    free(snap);
     free(pj);
     carbs_suggestion_release(&s);
     return rc;

@@ -183,6 +183,9 @@ typedef struct store_trial_new {
     const double *u;
     size_t d;
     double pred_output, pred_cost;
+    /* The optimizer state after this suggestion, written in the same
+     * transaction so a crash cannot separate the two; NULL = leave it. */
+    const struct store_optstate *optstate;
 } store_trial_new_t;
 
 /* Add a pending trial and set *id (may be NULL).  CARBS_ENOTFOUND for an

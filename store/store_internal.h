@@ -46,6 +46,11 @@ int store__begin(store_t *st, bool write, carbs_err_t *err);
  * or the COMMIT's failure. */
 int store__end(store_t *st, int rc, carbs_err_t *err);
 
+/* Upsert a sweep's optimizer state inside the caller's transaction
+ * (store_optstate_put, and store_trial_add with an optstate). */
+int store__optstate_write(store_t *st, int64_t sweep_id, const store_optstate_t *os,
+                          carbs_err_t *err);
+
 /* Turn the connection's last SQLite error into a code and message:
  * CARBS_EBUSY for busy/locked, CARBS_EDENIED for read-only, CARBS_ESTORE
  * otherwise.  what says what failed ("add trial"). */

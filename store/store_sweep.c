@@ -372,8 +372,8 @@ static const char sql_optstate_put[] =
 static const char sql_optstate_get[] =
     "SELECT resample_count, rng, state FROM optimizer_state WHERE sweep = ?1";
 
-int store_optstate_put(store_t *st, int64_t sweep_id, const store_optstate_t *os,
-                       carbs_err_t *err)
+int store__optstate_write(store_t *st, int64_t sweep_id, const store_optstate_t *os,
+                          carbs_err_t *err)
 {
     sqlite3_stmt *s;
     int rc;
@@ -382,9 +382,7 @@ int store_optstate_put(store_t *st, int64_t sweep_id, const store_optstate_t *os
         return carbs_fail(err, CARBS_EINVAL, "rng state of %zu bytes with no data", os->rng_len);
     if (os->rng_len > INT32_MAX)
         return carbs_fail(err, CARBS_ETOOBIG, "rng state of %zu bytes", os->rng_len);
-    rc = store__begin(st, true, err);
-    if (rc >= 0)
-        rc = store__sweep_exists(st, sweep_id, err);
+    rc = store__sweep_exists(st, sweep_id, err);
     if (rc >= 0)
         rc = store__stmt(st, sql_optstate_put, &s, err);
     if (rc >= 0) {
@@ -395,6 +393,21 @@ int store_optstate_put(store_t *st, int64_t sweep_id, const store_optstate_t *os
         store__bind_text(s, 4, os->state_json);
         rc = store__step_done(st, s, "store optimizer state in", err);
     }
+    return rc;
+}
+
+int store_optstate_put(store_t *st, int64_t sweep_id, const store_optstate_t *os,
+                       carbs_err_t *err)
+{
+    int rc;
+
+    if (os->rng_len && !os->rng)
+        return carbs_fail(err, CARBS_EINVAL, "rng state of %zu bytes with no data", os->rng_len);
+    if (os->rng_len > INT32_MAX)
+        return carbs_fail(err, CARBS_ETOOBIG, "rng state of %zu bytes", os->rng_len);
+    rc = store__begin(st, true, err);
+    if (rc >= 0)
+        rc = store__optstate_write(st, sweep_id, os, err);
     return store__end(st, rc, err);
 }
 

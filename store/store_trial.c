@@ -169,6 +169,8 @@ int store_trial_add(store_t *st, const store_trial_new_t *tn, int64_t *id, carbs
     }
     if (rc >= 0 && id)
         *id = sqlite3_last_insert_rowid(st->db);
+    if (rc >= 0 && tn->optstate)
+        rc = store__optstate_write(st, tn->sweep_id, tn->optstate, err);
     return store__end(st, rc, err);
 }
 

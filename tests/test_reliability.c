@@ -18,9 +18,8 @@
  * service makes from the same history: an in-process service is fed the
  * stored history event by event (each new trial, each result, in commit
  * order) and must suggest the stored parameters bit for bit, and its next
- * suggestion must equal that of a service restarted on the final store
- * (strict for the service kills only with CARBS_TEST_STRICT_RESUME=1: see
- * test_reliability_service_kills).  Random moments come from a seeded generator; the seed is printed and
+ * suggestion must equal that of a service restarted on the final store.
+ * Random moments come from a seeded generator; the seed is printed and
  * CARBS_TEST_SEED repeats a run.
  */
 #include "proto/common.h"
@@ -663,12 +662,9 @@ static void test_reliability_service_kills(void)
     fprintf(stderr, "; sweep took %.1f s\n", now_monotonic() - t0);
 
     check_complete(db, sweep, TRIALS);
-    /* Strict only on request: the service stores a new trial and the
-     * optimizer snapshot in two transactions, and a kill between them
-     * restores the snapshot from before that trial's suggestion, so the
-     * search after the restart differs (seen under ASAN, where the window
-     * is wider).  Set CARBS_TEST_STRICT_RESUME=1 once they are one. */
-    check_same_search(db, sweep, &s, getenv("CARBS_TEST_STRICT_RESUME") != NULL);
+    /* A new trial and the optimizer snapshot are one transaction, so the
+     * search after any kill is the uninterrupted one. */
+    check_same_search(db, sweep, &s, true);
 }
 
 /* A running trial held by one of ids[0..n) that started at least min_age
@@ -1034,39 +1030,22 @@ static void test_reliability_store_io_errors(void)
     }
 }
 
-/* The stored params of trial id in db (caller frees); NULL when none. */
-static char *trial_params(const char *db, int64_t sweep, int64_t id)
-{
-    carbs_err_t err = {0};
-    store_t *st = store_open(db, STORE_READONLY, &err);
-    store_trial_t t = {0};
-    char *out = NULL;
 
-    if (st && store_trial_get(st, id, &t, &err) == 0 && t.sweep_id == sweep)
-        out = xstrdup(t.params_json);
-    store_trial_release(&t);
-    store_close(st);
-    return out;
-}
-
-/* The moment between storing a new trial and storing the optimizer
- * snapshot, made to happen: the snapshot's write fails (store_fault_io),
- * as if the service were killed right there.  A restart must continue the
- * search the uninterrupted service makes.  It does not yet (the trial and
- * the snapshot are two transactions), so the comparison is strict only
- * with CARBS_TEST_STRICT_RESUME=1; the case always reports what it finds. */
+/* A failing write at every point of handing out a new trial: the store
+ * holds either both the trial and the optimizer snapshot taken after its
+ * suggestion, or neither.  (They were once two transactions; a kill between
+ * them restored an older generator state and changed the search.) */
 static void test_reliability_snapshot_window(void)
 {
     sweep_setup_t s = {"window", 0, 0, 1000000};
     char base[128], copy[128], ep[128], why[CARBS_MSG_MAX];
-    bool strict = getenv("CARBS_TEST_STRICT_RESUME") != NULL, found = false;
     carbs_err_t err = {0};
     service_t *svc;
-    wire_client_t *w, *cl;
+    wire_client_t *w;
     proto_msg_t held = {0};
     store_optstate_t before = {0};
-    char *restarted = NULL, *uninterrupted = NULL, *control = NULL;
-    size_t window_k = 0;
+    bool handed_out = false;
+    size_t windows = 0, tried = 0;
     int64_t sweep;
 
     snprintf(base, sizeof(base), "%s/window.db", g_dir);
@@ -1088,10 +1067,9 @@ static void test_reliability_snapshot_window(void)
         store_close(st);
     }
 
-    /* Fail the k-th write after a ready, for growing k, until the new
-     * trial is stored and the snapshot is not. */
-    for (size_t k = 1; k <= 64 && !found; k++) {
-        window_k = k;
+    /* Fail the k-th write after a ready, for growing k, until a trial is
+     * handed out; no k may leave the trial without its snapshot. */
+    for (size_t k = 1; k <= 64 && !handed_out; k++) {
         store_t *st = store_open(base, STORE_READONLY, &err);
         store_optstate_t after = {0};
         tally_t t = {0};
@@ -1111,105 +1089,29 @@ static void test_reliability_snapshot_window(void)
         proto_msg_release(&m);
         CHECK_EQ(pump(svc, w, &r), 0);
         store_fault_io(0);
+        handed_out = r.type == PROTO_MSG_TRIAL;
         proto_msg_release(&r);
         wire_client_close(w);
         service_close(svc);
+        tried++;
         st = store_open(copy, STORE_READONLY, &err);
-        if (st && tally(st, sweep, &t) == 0 && store_optstate_get(st, sweep, &after, &err) == 0)
-            found = t.c[CARBS_TRIAL_DONE] == 8 && t.c[CARBS_TRIAL_PENDING] == 1 &&
-                    after.rng_len == before.rng_len &&
-                    memcmp(after.rng, before.rng, before.rng_len) == 0;
+        if (st && tally(st, sweep, &t) == 0 && store_optstate_get(st, sweep, &after, &err) == 0) {
+            bool stored = t.c[CARBS_TRIAL_PENDING] + t.c[CARBS_TRIAL_RUNNING] > 0;
+            bool moved = after.rng_len != before.rng_len ||
+                         memcmp(after.rng, before.rng, before.rng_len) != 0;
+            if (stored != moved)
+                windows++;
+        } else {
+            CHECK(!"the store could not be read back");
+        }
         store_optstate_release(&after);
         store_close(st);
     }
-    CHECK(found);
-    if (!found)
-        goto out;
-
-    /* Restarted: a worker takes the stored trial, then the next suggestion. */
-    svc = svc_open_at(copy, ep, &err);
-    CHECK(svc != NULL);
-    if (!svc)
-        goto out;
-    w = client(ep, "win-w");
-    cl = client(ep, NULL);
-    hello(svc, w, "win-w");
-    CHECK_EQ(round_trip(svc, w, &held, why, sizeof(why)), PROTO_MSG_ACK);
-    ask_params(svc, cl, s.name, &restarted);
-    wire_client_close(w);
-    wire_client_close(cl);
-    service_close(svc);
-    /* Uninterrupted: the same trial, then the next suggestion. */
-    snprintf(copy, sizeof(copy), "%s/window-u.db", g_dir);
-    {
-        store_t *st = store_open(base, STORE_READONLY, &err);
-        CHECK(st && store_backup(st, copy, &err) == 0);
-        store_close(st);
-    }
-    svc = svc_open_at(copy, ep, &err);
-    CHECK(svc != NULL);
-    if (!svc)
-        goto out;
-    w = client(ep, "win-w");
-    cl = client(ep, NULL);
-    hello(svc, w, "win-w");
-    CHECK_EQ(round_trip(svc, w, &held, why, sizeof(why)), PROTO_MSG_ACK);
-    ask_params(svc, cl, s.name, &uninterrupted);
-    wire_client_close(w);
-    wire_client_close(cl);
-    service_close(svc);
-    /* The control: a restart at a quiet moment continues the search. */
-    snprintf(copy, sizeof(copy), "%s/window-c.db", g_dir);
-    {
-        store_t *st = store_open(base, STORE_READONLY, &err);
-        CHECK(st && store_backup(st, copy, &err) == 0);
-        store_close(st);
-    }
-    svc = svc_open_at(copy, ep, &err);
-    CHECK(svc != NULL);
-    if (!svc)
-        goto out;
-    w = client(ep, "win-w");
-    hello(svc, w, "win-w");
-    CHECK_EQ(round_trip(svc, w, &held, why, sizeof(why)), PROTO_MSG_ACK);
-    wire_client_close(w);
-    service_close(svc);
-    svc = svc_open_at(copy, ep, &err);
-    CHECK(svc != NULL);
-    if (!svc)
-        goto out;
-    cl = client(ep, NULL);
-    ask_params(svc, cl, s.name, &control);
-    wire_client_close(cl);
-    service_close(svc);
-    CHECK(control && uninterrupted);
-    if (control && uninterrupted)
-        CHECK_STR(control, uninterrupted);
-    snprintf(copy, sizeof(copy), "%s/window-u.db", g_dir);
-    /* The same history on both sides: the stored trial is the one the
-     * uninterrupted service handed out. */
-    {
-        char *a = trial_params(copy, sweep, 9), *b = NULL;
-        snprintf(copy, sizeof(copy), "%s/window-%zu.db", g_dir, window_k);
-        b = trial_params(copy, sweep, 9);
-        CHECK(a && b);
-        if (a && b)
-            CHECK_STR(a, b);
-        free(a);
-        free(b);
-    }
-    CHECK(restarted && uninterrupted);
-    if (restarted && uninterrupted) {
-        fprintf(stderr, "snapshot window: next suggestion %s after the restart, %s uninterrupted\n",
-                restarted, uninterrupted);
-        if (strict)
-            CHECK_STR(restarted, uninterrupted);
-    }
-out:
+    fprintf(stderr, "snapshot window: %zu fault points tried, %zu left a trial without its "
+                    "snapshot\n", tried, windows);
+    CHECK(handed_out);
+    CHECK_EQ(windows, 0);
     store_optstate_release(&before);
-    free(restarted);
-    free(uninterrupted);
-    free(control);
 }
 
 /* A full filesystem under a running service, then a read-only one under a
