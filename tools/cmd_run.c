@@ -166,10 +166,13 @@ static void progress_line(const service_t *svc, bool tty, bool force, run_progre
         return;
     pr->last_key = key;
     pr->last_at = now_monotonic();
-    fprintf(stderr, "%s%s: %zu done, %zu running, %zu failed, %zu pending | best %.6g",
+    fprintf(stderr, "%s%s: %zu done, %zu running, %zu failed, %zu pending | best ",
             tty ? "\r\033[K" : "", s.name, s.counts[CARBS_TRIAL_DONE], s.counts[CARBS_TRIAL_RUNNING],
-            s.counts[CARBS_TRIAL_FAILED], s.counts[CARBS_TRIAL_PENDING] + s.counts[CARBS_TRIAL_LOST],
-            s.best_output);
+            s.counts[CARBS_TRIAL_FAILED], s.counts[CARBS_TRIAL_PENDING] + s.counts[CARBS_TRIAL_LOST]);
+    if (isnan(s.best_output))
+        fprintf(stderr, "-");
+    else
+        fprintf(stderr, "%.6g", s.best_output);
     if (s.best_trial)
         fprintf(stderr, " (trial %" PRId64 ")", s.best_trial);
     fprintf(stderr, " | cost %.6g | %zu worker%s%s", s.cost_spent, s.workers,
