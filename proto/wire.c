@@ -28,6 +28,7 @@
 #define CLIENT_LINGER_MS 250
 #define CLIENT_RECONNECT_MS 250
 #define CLIENT_RECONNECT_MAX_MS 5000
+#define CLIENT_RESETS_MISMATCH 3 /* handshakes reset in a row that mean a mismatch */
 
 // ---- endpoints ----
 
@@ -531,6 +532,7 @@ struct wire_client {
     bool curve;        /* speaks CURVE: a handshake can be refused */
     int refused;       /* last handshake failure event (0 = none since success) */
     int refused_value; /* its value: ZAP status code or protocol error */
+    int resets;        /* handshakes cut short in a row, without CURVE */
 };
 
 static int client_keys(wire_client_t *cli, const wire_client_config_t *cfg, carbs_err_t *err)
@@ -689,12 +691,20 @@ static void client_read_events(wire_client_t *cli)
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             cli->connected = true;
             cli->refused = 0;
+            cli->resets = 0;
         } else if (event == ZMQ_EVENT_DISCONNECTED) {
             cli->connected = false;
         } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && !cli->curve) {
             /* A system error (the service died mid-handshake: ECONNRESET);
-             * without CURVE there is nothing to refuse, so it is a drop. */
+             * without CURVE there is nothing to refuse, so once it is a
+             * drop.  A CURVE service that meets a plain client may reset
+             * the connection before its greeting is read, every time: so
+             * several in a row, with no handshake between, are a mismatch. */
             cli->connected = false;
+            if (++cli->resets >= CLIENT_RESETS_MISMATCH) {
+                cli->refused = ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+                cli->refused_value = 0;
+            }
         } else if (event) {
             cli->connected = false;
             cli->refused = event;
