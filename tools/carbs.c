@@ -8,6 +8,7 @@
 #include "proto/json.h"
 #include "tools/commands.h"
 #include "trainer/backend.h"
+#include "trainer/blas.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -63,6 +64,12 @@ int cmd_version(int argc, char **argv, const cli_globals_t *g)
     printf("carbs %s\nfeatures: cpu=%s cuda=%s nccl=%s\n", CARBS_VERSION,
            backend_find("cpu") ? "on" : "off", backend_find("cuda") ? "on" : "off",
            backend_find("cuda") && CARBS_HAVE_NCCL ? "on" : "off");
+    {
+        const char *set = getenv("OPENBLAS_CORETYPE");
+
+        printf("blas: OpenBLAS kernels %s%s%s%s\n", blas_core(), set && *set ? " (OPENBLAS_CORETYPE=" : "",
+               set && *set ? set : "", set && *set ? ")" : "");
+    }
     if (CARBS_HAVE_CUDA && !backend_find("cuda"))
         printf("note: the CUDA toolkit was found, but this build has no CUDA trainer backend\n");
     return CLI_EXIT_OK;
@@ -82,6 +89,7 @@ int main(int argc, char **argv)
     const char *env_db = getenv("CARBS_DB");
     int c;
 
+    blas_core_fix(argv); /* returns unless OpenBLAS fell back to slow kernels */
     signal(SIGPIPE, SIG_IGN);
     proto_json_init();
     if (env_db && *env_db)
