@@ -19,6 +19,7 @@
 
 #include "optimizer/gp.h"
 #include "optimizer/rng.h"
+#include "trainer/blas.h"
 
 #define BENCH_D 5
 #define BENCH_CANDIDATES_PER_DIM 100
@@ -157,13 +158,14 @@ int main(int argc, char **argv)
     long reps = BENCH_REPS_DEFAULT;
     rng_t r;
 
+    blas_core_fix(argv); /* the kernels carbs itself would run */
     if (argc > 2 || (argc == 2 && parse_long(argv[1], 1, BENCH_REPS_MAX, &reps) < 0)) {
         fprintf(stderr, "usage: bench_gp [repetitions 1..%d]\n", BENCH_REPS_MAX);
         return 2;
     }
     rng_seed(&r, 20231122);
-    printf("bench_gp: d=%d, %d candidates, %d pending, openblas 1 thread\n", BENCH_D,
-           BENCH_CANDIDATES_PER_DIM * BENCH_D, BENCH_PENDING);
+    printf("bench_gp: d=%d, %d candidates, %d pending, openblas 1 thread, kernels %s\n", BENCH_D,
+           BENCH_CANDIDATES_PER_DIM * BENCH_D, BENCH_PENDING, blas_core());
     for (size_t i = 0; i < ARRAY_SIZE(sizes); i++)
         if (bench_size(sizes[i], (size_t)reps, &r))
             return 1;

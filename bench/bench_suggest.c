@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 
 #include "optimizer/rng.h"
+#include "trainer/blas.h"
 
 static carbs_param_t param(const char *name, carbs_space_kind_t kind, double lo, double hi,
                            double center, bool integer)
@@ -152,6 +153,7 @@ int main(int argc, char **argv)
     long reps = 9, n;
     int rc = 0;
 
+    blas_core_fix(argv); /* the kernels carbs itself would run */
     if (argc > 1 && parse_long(argv[1], 1, 1000, &reps) < 0) {
         fprintf(stderr, "usage: bench_suggest [reps] [n ...]\n");
         return 2;

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "trainer/blas.h"
 #include "trainer/cpu_kernels.h"
 #include "trainer/model.h"
 #include "trainer/trainer.h"
@@ -146,6 +147,7 @@ int main(int argc, char **argv)
     long steps = 3;
     int c;
 
+    blas_core_fix(argv); /* the kernels carbs itself would run */
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 's' && parse_long(optarg, 1, 1000, &steps) == 0)
             continue;
@@ -160,6 +162,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_train [--steps N] [--rungs r0,r1] [--threads 1,2]\n");
         return 2;
     }
+    printf("OpenBLAS kernels: %s\n\n", blas_core());
     printf("| rung | params | threads | tokens/s | GFLOP/s per core | sgemm GFLOP/s (1 core) | "
            "%% of sgemm | peak RSS MiB | growth MiB | estimate MiB | growth/estimate |\n"
            "|---|---|---|---|---|---|---|---|---|---|---|\n");
