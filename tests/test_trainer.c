@@ -47,10 +47,12 @@ static void test_trainer_tiny_model_learns(void)
     carbs_err_t err = {0};
     int rc;
 
+    trainer_options_t opt = {.mcq_test = true};
+
     tiny(&cfg, 163840, 0.02);
     CHECK_EQ(synth(&ds), 0);
     carbs_result_init(&res);
-    rc = trainer_run(&cfg, NULL, &ds, &res, &err);
+    rc = trainer_run(&cfg, &opt, &ds, &res, &err);
     if (rc)
         fprintf(stderr, "  %s\n", err.msg);
     CHECK_EQ(rc, 0);
@@ -61,6 +63,13 @@ static void test_trainer_tiny_model_learns(void)
     CHECK(res.metric[CARBS_METRIC_MCQ_PROB] > 0.5);
     CHECK(res.metric[CARBS_METRIC_MCQ_ACC_NORM] > 0.7);
     CHECK(res.metric[CARBS_METRIC_MCQ_PPL] > 1 && res.metric[CARBS_METRIC_MCQ_PPL] < 64);
+    /* the held-out test items, asked for: learned as well as the dev ones */
+    CHECK(carbs_result_get(&res, "test_mcq_acc") > 0.7);
+    CHECK(carbs_result_get(&res, "test_mcq_prob") > 0.5);
+    CHECK(carbs_result_get(&res, "test_mcq_ppl") > 1 && carbs_result_get(&res, "test_mcq_ppl") < 64);
+    CHECK(carbs_result_get(&res, "test_mcq_items") > 0);
+    CHECK(carbs_result_get(&res, "test_mcq_items") <=
+          (double)(ds.mcq_test.n < TRAINER_MCQ_ITEMS ? ds.mcq_test.n : TRAINER_MCQ_ITEMS));
     /* bits per byte: every synthetic token is 3 bytes */
     CHECK_NEAR(res.metric[CARBS_METRIC_VAL_BPB],
                res.metric[CARBS_METRIC_VAL_LOSS] / 3.0 / log(2.0), 1e-9);
@@ -111,6 +120,38 @@ static void test_trainer_deterministic(void)
         CHECK_EQ(trainer_step(tr, &p, NULL), 0); /* done stays done */
         trainer_close(tr);
     }
+    dataset_release(&ds);
+}
+
+/* Scoring MCQ-test changes nothing else, and without the option no test
+ * metric appears (a sweep never sees the test set). */
+static void test_trainer_mcq_test_only_when_asked(void)
+{
+    trainer_config_t cfg;
+    trainer_options_t with = {.mcq_items = 40, .mcq_test = true}, without = {.mcq_items = 40};
+    dataset_t ds;
+    carbs_result_t a, b;
+
+    tiny(&cfg, 20 * 256, 0.01);
+    CHECK_EQ(synth(&ds), 0);
+    carbs_result_init(&a);
+    carbs_result_init(&b);
+    CHECK_EQ(trainer_run(&cfg, &without, &ds, &a, NULL), 0);
+    CHECK_EQ(trainer_run(&cfg, &with, &ds, &b, NULL), 0);
+    CHECK(isnan(carbs_result_get(&a, "test_mcq_acc")));
+    CHECK(isnan(carbs_result_get(&a, "test_mcq_items")));
+    for (int m = 0; m < CARBS_METRIC_COUNT; m++) {
+        if (m == CARBS_METRIC_WALL_SECONDS || m == CARBS_METRIC_CPU_SECONDS ||
+            m == CARBS_METRIC_DEVICE_SECONDS || m == CARBS_METRIC_PEAK_RSS_BYTES)
+            continue;
+        if (!isnan(a.metric[m]))
+            CHECK_EQ(memcmp(&a.metric[m], &b.metric[m], sizeof(double)), 0);
+    }
+    CHECK_EQ(carbs_result_get(&b, "test_mcq_items"), 40);
+    CHECK(carbs_result_get(&b, "test_mcq_acc") >= 0 && carbs_result_get(&b, "test_mcq_acc") <= 1);
+    CHECK(carbs_result_get(&b, "test_mcq_prob") > 0 && carbs_result_get(&b, "test_mcq_prob") < 1);
+    carbs_result_release(&a);
+    carbs_result_release(&b);
     dataset_release(&ds);
 }
 
@@ -311,6 +352,7 @@ int main(void)
 {
     RUN(test_trainer_tiny_model_learns);
     RUN(test_trainer_deterministic);
+    RUN(test_trainer_mcq_test_only_when_asked);
     RUN(test_trainer_threads_agree);
     RUN(test_trainer_divergence_is_a_failure);
     RUN(test_trainer_too_large_is_oom);

@@ -43,6 +43,7 @@ struct trainer {
     double t_open, cpu_open, train_seconds, eval_seconds, eval_flops;
     double val_loss, val_bpb;
     mcq_eval_t mcq;
+    mcq_eval_t mcq_test; /* only with opt.mcq_test */
     bool evaluated;
 };
 
@@ -360,9 +361,9 @@ static int eval_val(trainer_t *tr)
     return 0;
 }
 
-static int eval_mcq(trainer_t *tr)
+/* Score the first mcq_items items of set into acc. */
+static int eval_mcq(trainer_t *tr, const mcq_set_t *set, mcq_eval_t *acc)
 {
-    const mcq_set_t *set = &tr->ds->mcq_dev;
     size_t n = set->n < tr->opt.mcq_items ? set->n : tr->opt.mcq_items;
 
     for (size_t i = 0; i < n; i++) {
@@ -371,12 +372,12 @@ static int eval_mcq(trainer_t *tr)
         int rc = mcq_eval_item(tr->ops, tr->state, &tr->lay, set, it, tr->seq, tr->nll, ll,
                                &tr->eval_flops);
         if (rc == CARBS_CONTINUE) {
-            tr->mcq.skipped++;
+            acc->skipped++;
             continue;
         }
         if (rc)
             return rc;
-        mcq_eval_add(&tr->mcq, ll, it->n_choice, it->choice_bytes, it->answer);
+        mcq_eval_add(acc, ll, it->n_choice, it->choice_bytes, it->answer);
     }
     return 0;
 }
@@ -422,7 +423,9 @@ int trainer_finish(trainer_t *tr, carbs_result_t *res, carbs_err_t *err)
         t0 = now_monotonic();
         rc = eval_val(tr);
         if (!rc)
-            rc = eval_mcq(tr);
+            rc = eval_mcq(tr, &tr->ds->mcq_dev, &tr->mcq);
+        if (!rc && tr->opt.mcq_test)
+            rc = eval_mcq(tr, &tr->ds->mcq_test, &tr->mcq_test);
         tr->eval_seconds += now_monotonic() - t0;
         if (rc)
             return carbs_fail(err, rc, "trainer: evaluation failed");
@@ -439,6 +442,17 @@ int trainer_finish(trainer_t *tr, carbs_result_t *res, carbs_err_t *err)
     mcq_eval_metrics(&tr->mcq, &m[CARBS_METRIC_MCQ_ACC], &m[CARBS_METRIC_MCQ_ACC_NORM],
                      &m[CARBS_METRIC_MCQ_PPL], &m[CARBS_METRIC_MCQ_PROB]);
     rc = trainer_partial_result(tr, res);
+    if (!rc && tr->opt.mcq_test) {
+        double t[4];
+
+        mcq_eval_metrics(&tr->mcq_test, &t[0], &t[1], &t[2], &t[3]);
+        if (carbs_result_set(res, "test_mcq_acc", t[0]) ||
+            carbs_result_set(res, "test_mcq_acc_norm", t[1]) ||
+            carbs_result_set(res, "test_mcq_ppl", t[2]) ||
+            carbs_result_set(res, "test_mcq_prob", t[3]) ||
+            carbs_result_set(res, "test_mcq_items", (double)tr->mcq_test.n))
+            rc = CARBS_ENOMEM;
+    }
     if (rc)
         return carbs_fail(err, rc, "trainer: cannot store the result");
     return 0;

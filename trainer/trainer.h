@@ -43,6 +43,9 @@ typedef struct trainer_options {
     int threads;           /* CPU threads; 0 = 1 */
     size_t eval_tokens;    /* validation tokens scored by finish; 0 = TRAINER_EVAL_TOKENS */
     size_t mcq_items;      /* MCQ-dev items scored by finish; 0 = TRAINER_MCQ_ITEMS */
+    bool mcq_test;         /* finish also scores MCQ-test (as many items), reported as the
+                              extra metrics test_mcq_acc, _acc_norm, _ppl, _prob, _items;
+                              never for a sweep: DATA.md keeps the test set for reports */
     double diverge_mult;   /* 0 = TRAINER_DIVERGE_MULT */
     size_t curve_points;   /* learning-curve points kept; 0 = TRAINER_CURVE_POINTS */
     size_t memory_limit;   /* bytes the run may use; 0 = MemAvailable of /proc/meminfo */
