@@ -80,6 +80,17 @@ then ok; fi
 if run 0 c laws lm-laws --at-cost 3.3e17 &&
     pycheck 'not j["extrapolated"] and not j["beyond_validated"]'; then ok; fi
 
+# the same records with a cost that is not FLOPs: no compute-optimal N and D
+# (C = 6 N D would read seconds as FLOPs), and the answer says why
+sed 's/^name: lm-laws/name: lm-wall/; s/^cost: {name: flops}/cost: {name: wall_seconds}/' \
+    "$data/sweep.yaml" >"$tmp/wall.yaml"
+if run 0 c sweep create "$tmp/wall.yaml" && run 0 c import lm-wall "$tmp/rec.jsonl" &&
+    run 0 c laws lm-wall --at-cost 1e21 &&
+    pycheck 'j["compute_optimal"] is None and "not flops" in j["compute_optimal_why"]' &&
+    run 0 c laws lm-wall --at-cost 1e21 --format table &&
+    has out 'compute-optimal n_params and tokens: not given (the cost is wall_seconds, not flops'
+then ok; fi
+
 # --stored: nothing stored yet (the CLI refits on the spot and never writes)
 if run 1 c laws lm-laws --stored && has err 'no stored fit'; then ok; fi
 

@@ -32,6 +32,7 @@ typedef struct at_cost {
     double valid_max_cost;
     double metric[3]; /* mid, lo, hi */
     double N, D; /* compute-optimal model size and tokens; NaN without */
+    char nd_why[160]; /* why N and D are not given ("" when they are) */
 } at_cost_t;
 
 static void predict_at(const laws_t *l, double C, at_cost_t *a)
@@ -42,7 +43,22 @@ static void predict_at(const laws_t *l, double C, at_cost_t *a)
                                                             : l->loss.c_max;
     a->beyond_validated = C > a->valid_max_cost;
     scaling_power_predict(&l->loss, l->level, C, &a->metric[0], &a->metric[1], &a->metric[2]);
-    scaling_nd_optimum(&l->nd, C, &a->N, &a->D);
+    a->N = a->D = NAN;
+    a->nd_why[0] = 0;
+    /* C = 6 N D holds for training FLOPs only, and an N, D law pinned to
+     * the edge of its exponent grid has no optimum worth reading. */
+    if (l->nd.status)
+        snprintf(a->nd_why, sizeof(a->nd_why), "no model-size and tokens law");
+    else if (strcmp(l->cost, "flops") != 0)
+        snprintf(a->nd_why, sizeof(a->nd_why),
+                 "the cost is %s, not flops: C = 6 N D needs training FLOPs", l->cost);
+    else if (l->nd.why[0])
+        snprintf(a->nd_why, sizeof(a->nd_why),
+                 "the model-size and tokens exponents did not converge inside their range");
+    else
+        scaling_nd_optimum(&l->nd, C, &a->N, &a->D);
+    if (!a->nd_why[0] && !isfinite(a->N))
+        snprintf(a->nd_why, sizeof(a->nd_why), "the fitted law has no compute optimum");
 }
 
 /* A line's prediction in the parameter's own units (mid, lo, hi), or NaN
@@ -108,7 +124,8 @@ static void print_at_json(const laws_t *l, const sweep_spec_t *spec, const at_co
         format_json_num(stdout, a->D);
         fputc('}', stdout);
     } else {
-        fputs("null", stdout);
+        fputs("null,\"compute_optimal_why\":", stdout);
+        format_json_str(stdout, a->nd_why);
     }
     fputs("}\n", stdout);
 }
@@ -161,6 +178,10 @@ static void print_at_table(const laws_t *l, const sweep_spec_t *spec, const at_c
     }
     format_table_print(&t, stdout);
     format_table_release(&t);
+    if (!isfinite(a->N) && l->full && l->nd.model_size[0])
+        printf("compute-optimal %s and %s: not given (%s)\n",
+               l->nd.model_size[0] ? l->nd.model_size : "size",
+               l->nd.tokens[0] ? l->nd.tokens : "tokens", a->nd_why);
 }
 
 // ---- the laws ----
