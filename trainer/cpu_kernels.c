@@ -30,13 +30,98 @@ static size_t min_sz(size_t a, size_t b)
     return a < b ? a : b;
 }
 
+// ---- elementwise helpers ----
+
+/* The hot elementwise kernels are built for three instruction sets and the
+ * loader picks one (GCC function multiversioning): the default build targets
+ * plain x86-64 (SSE2), which leaves AVX2 and AVX-512 machines half idle. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(CARBS_NO_CLONES)
+#define CK_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define CK_CLONES
+#endif
+
+/* 1.5 * 2^23: adding it rounds a float of magnitude < 2^22 to an integer
+ * held in the low mantissa bits. */
+#define CK_ROUND_MAGIC 12582912.0f
+
+/* e^x in float, within 1 ulp on [-87.3, 88] (Cody-Waite reduction by ln 2
+ * in two parts, then a degree-6 polynomial for e^r on |r| <= ln2/2 and 2^n
+ * built in the exponent bits).  Branch-free and without libm so that loops
+ * over it vectorize; NaN stays NaN; below -87.3 it gives e^-87.3 (1e-38)
+ * and above 88 e^88 (1.7e38), which to the softmax and sigmoid callers are
+ * zero and infinity all the same. */
+static inline float ck_exp(float x)
+{
+    float t, n, r, p;
+    uint32_t tb, mb, sb;
+
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.0f ? 88.0f : x;
+    t = x * 1.44269504f + CK_ROUND_MAGIC;
+    n = t - CK_ROUND_MAGIC;
+    r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    memcpy(&tb, &t, sizeof(tb));
+    {
+        float m = CK_ROUND_MAGIC;
+        memcpy(&mb, &m, sizeof(mb));
+    }
+    sb = (tb - mb + 127u) << 23;
+    memcpy(&t, &sb, sizeof(t));
+    return p * t;
+}
+
+/* Largest of x[0..n), n >= 1, in eight lanes. */
+static inline float ck_max(const float *x, size_t n)
+{
+    float m[8], mx;
+    size_t j = 0;
+
+    for (int k = 0; k < 8; k++)
+        m[k] = x[0];
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++)
+            m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
+    for (; j < n; j++)
+        m[0] = x[j] > m[0] ? x[j] : m[0];
+    mx = m[0];
+    for (int k = 1; k < 8; k++)
+        mx = m[k] > mx ? m[k] : mx;
+    return mx;
+}
+
+/* x[j] = e^(x[j] - shift) for j < n; returns their sum, in eight lanes. */
+static inline float ck_exp_shift_sum(float *x, size_t n, float shift)
+{
+    float s[8] = {0}, sum = 0;
+    size_t j = 0;
+
+    for (size_t i = 0; i < n; i++)
+        x[i] = ck_exp(x[i] - shift);
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++)
+            s[k] += x[j + k];
+    for (; j < n; j++)
+        s[0] += x[j];
+    for (int k = 0; k < 8; k++)
+        sum += s[k];
+    return sum;
+}
+
 // ---- matrix multiply ----
 
 void ck_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
              size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
 {
-    if (!M || !N)
-        return;
+    if (!M || !N) return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta,
                 C, (blasint)ldc);
@@ -79,7 +164,8 @@ void ck_embed_bwd(const float *dx, const int32_t *tok, size_t n, size_t C, size_
 
 // ---- RMSNorm ----
 
-void ck_rmsnorm_fwd(const float *x, const float *g, size_t n, size_t C, float *y, float *rstd)
+CK_CLONES void ck_rmsnorm_fwd(const float *x, const float *g, size_t n, size_t C, float *y,
+                              float *rstd)
 {
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * C;
@@ -95,8 +181,8 @@ void ck_rmsnorm_fwd(const float *x, const float *g, size_t n, size_t C, float *y
 }
 
 /* With u = x r:  dx = r (dy g - u mean(dy g u)). */
-void ck_rmsnorm_bwd(const float *dy, const float *x, const float *g, const float *rstd, size_t n,
-                    size_t C, float *dx)
+CK_CLONES void ck_rmsnorm_bwd(const float *dy, const float *x, const float *g, const float *rstd,
+                              size_t n, size_t C, float *dx)
 {
     for (size_t i = 0; i < n; i++) {
         const float *dyi = dy + i * C, *xi = x + i * C;
@@ -180,8 +266,8 @@ void ck_rope(float *x, size_t ld, size_t n, size_t p0, size_t n_heads, size_t hd
     }
 }
 
-void ck_rope_ref(double *x, size_t ld, size_t n, size_t p0, size_t n_heads, size_t hd,
-                 double base, bool inverse)
+void ck_rope_ref(double *x, size_t ld, size_t n, size_t p0, size_t n_heads, size_t hd, double base,
+                 bool inverse)
 {
     for (size_t r = 0; r < n; r++) {
         for (size_t h = 0; h < n_heads; h++) {
@@ -200,24 +286,20 @@ void ck_rope_ref(double *x, size_t ld, size_t n, size_t p0, size_t n_heads, size
 // ---- attention ----
 
 /* Softmax of row[0..p] in place, zeros in row(p, e). */
-static void causal_softmax_row(float *row, size_t p, size_t e)
+static inline void causal_softmax_row(float *row, size_t p, size_t e)
 {
-    float mx = row[0], sum = 0, inv;
-    for (size_t j = 1; j <= p; j++)
-        mx = row[j] > mx ? row[j] : mx;
-    for (size_t j = 0; j <= p; j++) {
-        row[j] = expf(row[j] - mx);
-        sum += row[j];
-    }
-    inv = 1.0f / sum;
+    float mx = ck_max(row, p + 1), inv;
+
+    inv = 1.0f / ck_exp_shift_sum(row, p + 1, mx);
     for (size_t j = 0; j <= p; j++)
         row[j] *= inv;
     for (size_t j = p + 1; j < e; j++)
         row[j] = 0;
 }
 
-void ck_attn_fwd(const float *q, const float *k, const float *v, size_t ldq, size_t ldkv,
-                 size_t row0, size_t row1, size_t hd, size_t T, float *att, float *y, size_t ldy)
+CK_CLONES void ck_attn_fwd(const float *q, const float *k, const float *v, size_t ldq, size_t ldkv,
+                           size_t row0, size_t row1, size_t hd, size_t T, float *att, float *y,
+                           size_t ldy)
 {
     float scale = 1.0f / sqrtf((float)hd);
     for (size_t s = row0; s < row1; s += MODEL_ATT_BLOCK) {
@@ -230,9 +312,9 @@ void ck_attn_fwd(const float *q, const float *k, const float *v, size_t ldq, siz
     }
 }
 
-void ck_attn_bwd(const float *q, const float *k, const float *v, size_t ldq, size_t ldkv,
-                 const float *att, const float *dy, size_t lddy, size_t n, size_t hd, size_t T,
-                 float *dp, float *dq, float *dk, float *dv)
+CK_CLONES void ck_attn_bwd(const float *q, const float *k, const float *v, size_t ldq, size_t ldkv,
+                           const float *att, const float *dy, size_t lddy, size_t n, size_t hd,
+                           size_t T, float *dp, float *dq, float *dk, float *dv)
 {
     float scale = 1.0f / sqrtf((float)hd);
     for (size_t s = 0; s < n; s += MODEL_ATT_BLOCK) {
@@ -318,23 +400,24 @@ void ck_attn_bwd_ref(const double *q, const double *k, const double *v, size_t l
 
 // ---- SwiGLU ----
 
-void ck_swiglu_fwd(const float *h, size_t n, size_t F, float *a)
+CK_CLONES void ck_swiglu_fwd(const float *h, size_t n, size_t F, float *a)
 {
     for (size_t i = 0; i < n; i++) {
         const float *gi = h + i * 2 * F, *ui = gi + F;
         float *ai = a + i * F;
         for (size_t j = 0; j < F; j++)
-            ai[j] = gi[j] / (1.0f + expf(-gi[j])) * ui[j];
+            ai[j] = gi[j] / (1.0f + ck_exp(-gi[j])) * ui[j];
     }
 }
 
-void ck_swiglu_bwd(const float *h, const float *da, size_t ldda, size_t n, size_t F, float *dh)
+CK_CLONES void ck_swiglu_bwd(const float *h, const float *da, size_t ldda, size_t n, size_t F,
+                             float *dh)
 {
     for (size_t i = 0; i < n; i++) {
         const float *gi = h + i * 2 * F, *ui = gi + F, *dai = da + i * ldda;
         float *dgi = dh + i * 2 * F, *dui = dgi + F;
         for (size_t j = 0; j < F; j++) {
-            float d = dai[j], x = gi[j], sg = 1.0f / (1.0f + expf(-x));
+            float d = dai[j], x = gi[j], sg = 1.0f / (1.0f + ck_exp(-x));
             dgi[j] = d * ui[j] * sg * (1.0f + x * (1.0f - sg));
             dui[j] = d * x * sg;
         }
@@ -362,26 +445,24 @@ void ck_swiglu_bwd_ref(const double *h, const double *da, size_t n, size_t F, do
 
 // ---- cross-entropy ----
 
-double ck_xent(float *logits, const int32_t *targets, size_t n, size_t V, float grad_scale,
-               float *nll, bool grad)
+CK_CLONES double ck_xent(float *logits, const int32_t *targets, size_t n, size_t V,
+                         float grad_scale, float *nll, bool grad)
 {
     double total = 0;
     for (size_t i = 0; i < n; i++) {
-        float *z = logits + i * V, mx = z[0], sum = 0, lse, zt = z[targets[i]];
-        for (size_t j = 1; j < V; j++)
-            mx = z[j] > mx ? z[j] : mx;
+        float *z = logits + i * V, mx = ck_max(z, V), sum = 0, lse, zt = z[targets[i]];
         if (!grad) {
-            for (size_t j = 0; j < V; j++)
-                sum += expf(z[j] - mx);
-        } else {
-            for (size_t j = 0; j < V; j++) {
-                z[j] = expf(z[j] - mx);
-                sum += z[j];
+            float buf[256]; /* the logits stay: exponentials go through a chunk */
+            for (size_t j = 0; j < V; j += ARRAY_SIZE(buf)) {
+                size_t c = min_sz(ARRAY_SIZE(buf), V - j);
+                memcpy(buf, z + j, c * sizeof(float));
+                sum += ck_exp_shift_sum(buf, c, mx);
             }
+        } else {
+            sum = ck_exp_shift_sum(z, V, mx);
         }
         lse = mx + logf(sum);
-        if (nll)
-            nll[i] = lse - zt;
+        if (nll) nll[i] = lse - zt;
         total += (double)(lse - zt);
         if (grad) {
             float k = grad_scale / sum;
@@ -404,8 +485,7 @@ double ck_xent_ref(double *logits, const int32_t *targets, size_t n, size_t V, d
         for (size_t j = 0; j < V; j++)
             sum += exp(z[j] - mx);
         lse = mx + log(sum);
-        if (nll)
-            nll[i] = lse - z[targets[i]];
+        if (nll) nll[i] = lse - z[targets[i]];
         total += lse - z[targets[i]];
         if (grad) {
             for (size_t j = 0; j < V; j++)
@@ -418,7 +498,8 @@ double ck_xent_ref(double *logits, const int32_t *targets, size_t n, size_t V, d
 
 // ---- optimizer ----
 
-void ck_adamw(float *p, const float *g, float *m, float *v, size_t n, const ck_adamw_t *hp)
+CK_CLONES void ck_adamw(float *p, const float *g, float *m, float *v, size_t n,
+                        const ck_adamw_t *hp)
 {
     float b1 = hp->beta1, b2 = hp->beta2, lr = hp->lr, wd = hp->wd, eps = hp->eps;
     float ib1 = 1.0f / hp->bc1, isb2 = 1.0f / sqrtf(hp->bc2), gs = hp->gscale;
@@ -430,15 +511,13 @@ void ck_adamw(float *p, const float *g, float *m, float *v, size_t n, const ck_a
     }
 }
 
-void ck_adamw_ref(double *p, const double *g, double *m, double *v, size_t n,
-                  const ck_adamw_t *hp)
+void ck_adamw_ref(double *p, const double *g, double *m, double *v, size_t n, const ck_adamw_t *hp)
 {
     for (size_t i = 0; i < n; i++) {
         double gi = g[i] * hp->gscale;
         m[i] = hp->beta1 * m[i] + (1.0 - hp->beta1) * gi;
         v[i] = hp->beta2 * v[i] + (1.0 - hp->beta2) * gi * gi;
-        p[i] -= hp->lr * (hp->wd * p[i] +
-                          (m[i] / hp->bc1) / (sqrt(v[i] / hp->bc2) + hp->eps));
+        p[i] -= hp->lr * (hp->wd * p[i] + (m[i] / hp->bc1) / (sqrt(v[i] / hp->bc2) + hp->eps));
     }
 }
 
