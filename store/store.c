@@ -222,6 +222,7 @@ fail:
 
 static const char sql_journal_wal[] = "PRAGMA journal_mode = WAL";
 static const char sql_pragmas[] = "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON";
+static const char sql_sync_normal[] = "PRAGMA synchronous = NORMAL";
 
 static int set_wal(store_t *st, carbs_err_t *err)
 {
@@ -271,12 +272,28 @@ static int adopt(store_t *st, carbs_err_t *err)
     }
     if (sqlite3_exec(st->db, sql_pragmas, NULL, NULL, NULL) != SQLITE_OK)
         return store__fail(st, "configure", err);
+    if ((st->flags & STORE_SYNC_NORMAL) &&
+        sqlite3_exec(st->db, sql_sync_normal, NULL, NULL, NULL) != SQLITE_OK)
+        return store__fail(st, "configure", err);
     if (ro)
         return 0;
     rc = set_wal(st, err);
     if (rc < 0)
         return rc;
     return store__migrate(st, uv, err);
+}
+
+int store_synchronous(store_t *st)
+{
+    sqlite3_stmt *s;
+    int level = CARBS_ESTORE;
+
+    if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &s, NULL) != SQLITE_OK)
+        return CARBS_ESTORE;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        level = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return level;
 }
 
 store_t *store_open(const char *path, int flags, carbs_err_t *err)

@@ -180,6 +180,31 @@ static void test_store_create_and_reopen(void)
     store_close(st);
 }
 
+/* STORE_SYNC_NORMAL sets the connection to NORMAL; without it, FULL; what
+ * it commits is there for the next connection either way. */
+static void test_store_sync_modes(void)
+{
+    char path[512];
+    carbs_err_t err = {0};
+    store_t *st;
+    store_sweep_t row;
+
+    path_of(path, sizeof(path), "sync.db");
+    st = store_open(path, STORE_CREATE | STORE_SYNC_NORMAL, &err);
+    CHECK(st != NULL);
+    if (!st) return;
+    CHECK_EQ(store_synchronous(st), 1);
+    CHECK_EQ(store_sweep_create(st, "fast-commits", "{}", NULL, &err), 0);
+    store_close(st);
+    st = store_open(path, 0, &err);
+    CHECK(st != NULL);
+    if (!st) return;
+    CHECK_EQ(store_synchronous(st), 2);
+    CHECK_EQ(store_sweep_get(st, "fast-commits", &row, &err), 0);
+    store_sweep_release(&row);
+    store_close(st);
+}
+
 static void test_store_open_refusals(void)
 {
     char path[512];
@@ -1379,6 +1404,7 @@ int main(void)
     }
     RUN(test_store_create_and_reopen);
     RUN(test_store_open_refusals);
+    RUN(test_store_sync_modes);
     RUN(test_store_schema_versions);
     RUN(test_store_readonly_file);
     RUN(test_store_locked);
