@@ -381,7 +381,8 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
         goto fail;
     }
 
-    svc->st = store_open(cfg->db_path, STORE_CREATE, err);
+    svc->st = store_open(cfg->db_path, STORE_CREATE | (cfg->sync_normal ? STORE_SYNC_NORMAL : 0),
+                         err);
     if (!svc->st || store_writer_lock(svc->st, err))
         goto fail;
 

@@ -48,6 +48,8 @@ typedef struct service_config {
     int wait_ms;           /* 0 = SERVICE_WAIT_MS */
     const char *only_sweep; /* serve only this sweep (id or name); NULL = every active one */
     bool no_sweeps;         /* load none at open (a one-shot service for a CLI request) */
+    bool sync_normal;       /* commit with STORE_SYNC_NORMAL (store/store.h): survives a
+                               killed service, not a power loss; faster on a real disk */
     /* Called after each result of a sweep is committed and observed, e.g.
      * the cheap scaling-law refit that stores its fit (tools/laws_data.h).
      * Runs on the event loop, so it must be quick; CARBS_ESTATE ("not

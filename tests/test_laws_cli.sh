@@ -146,7 +146,9 @@ parameters:
 carbs: {seed: 5, num_random_samples: 6}
 budget: {trials: 24, parallel: 2}
 EOF
-if run 0 "$carbs" --log-level warn --db "$tmp/r.db" run "$tmp/run.yaml" --quiet --workers 2 &&
+# (with --sync normal: the same sweep, committed without waiting for the disk)
+if run 0 "$carbs" --log-level warn --db "$tmp/r.db" run "$tmp/run.yaml" --quiet --workers 2 \
+    --sync normal &&
     run 0 "$carbs" --db "$tmp/r.db" laws lm-run &&
     pycheck 'j["n_trials"] == 24 and j["nd"]["status"] == "OK" and j["nd"]["n"] == 24' &&
     pycheck '0.2 < j["nd"]["a"] < 0.7'; then ok; fi
@@ -159,6 +161,10 @@ if run 2 c laws && has err 'missing SWEEP'; then ok; fi
 if run 2 c laws lm-laws --format csv && has err "unknown format 'csv'"; then ok; fi
 if run 2 c laws lm-laws --at-cost -5 && has err 'not a positive number'; then ok; fi
 if run 2 c laws lm-laws --bogus && has err 'unknown option'; then ok; fi
+if run 2 "$carbs" --db "$tmp/r3.db" run "$tmp/run.yaml" --sync sometimes &&
+    has err "--sync: 'sometimes' is neither full nor normal" && [ ! -e "$tmp/r3.db" ]
+then ok; fi
+if run 2 "$carbs" --db "$tmp/r3.db" serve --sync off && has err 'neither full nor normal'; then ok; fi
 if run 2 c plot lm-laws --target-cost x; then ok; fi
 if run 1 c laws no-such-sweep; then ok; fi
 if run 1 "$carbs" --db "$tmp/none.db" laws lm-laws; then ok; fi

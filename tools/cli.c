@@ -46,6 +46,17 @@ const char *cli_db_path(const char *arg)
     return arg;
 }
 
+int cli_parse_sync(const char *arg, bool *normal)
+{
+    if (strcmp(arg, "full") == 0)
+        *normal = false;
+    else if (strcmp(arg, "normal") == 0)
+        *normal = true;
+    else
+        return -1;
+    return 0;
+}
+
 const char *cli_pick_db(const cli_globals_t *g, const char *local_db)
 {
     return local_db ? cli_db_path(local_db) : g->db;

@@ -33,6 +33,9 @@ int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((form
  * "/path" and "path"; a plain path is returned as is.  Borrowed from arg. */
 const char *cli_db_path(const char *arg);
 
+/* --sync MODE: "full" sets *normal false, "normal" true; -1 for anything else. */
+int cli_parse_sync(const char *arg, bool *normal);
+
 /* The store path a command should use: its own --db (may be NULL) over the
  * global one.  Borrowed. */
 const char *cli_pick_db(const cli_globals_t *g, const char *local_db);

@@ -35,7 +35,8 @@
 extern char **environ;
 
 static const char run_usage[] =
-    "carbs run FILE [--workers N] [--db PATH] [--slots N] [--synthetic-data] [--quiet]";
+    "carbs run FILE [--workers N] [--db PATH] [--slots N] [--synthetic-data] [--quiet]\n"
+    "               [--sync full|normal]";
 
 static volatile sig_atomic_t run_stop;
 
@@ -64,7 +65,8 @@ static void help(void)
            "  --db PATH    the store (default: the global --db, $CARBS_DB, ./carbs.db)\n"
            "  --synthetic-data  embedded trials train on the synthetic corpus generated\n"
            "               in code (no prepared data needed; for a quick look)\n"
-           "  --quiet      no progress line\n",
+           "  --quiet      no progress line\n"
+           "  --sync MODE  full (default) or normal: as for carbs serve\n",
            run_usage, RUN_WORKERS_DEFAULT);
 }
 
@@ -213,7 +215,7 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
     static const struct option opts[] = {
         {"workers", required_argument, NULL, 'w'}, {"slots", required_argument, NULL, 's'},
         {"db", required_argument, NULL, 'd'},      {"quiet", no_argument, NULL, 'q'},
-        {"synthetic-data", no_argument, NULL, 'S'},
+        {"synthetic-data", no_argument, NULL, 'S'}, {"sync", required_argument, NULL, 'y'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     carbs_err_t err = {0};
@@ -250,6 +252,11 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
             break;
         case 'S':
             synth = true;
+            break;
+        case 'y':
+            if (cli_parse_sync(optarg, &cfg.sync_normal))
+                return cli_usage_error(run_usage, "--sync: '%s' is neither full nor normal",
+                                       optarg);
             break;
         case 'h':
             help();

@@ -16,7 +16,7 @@
 
 static const char serve_usage[] =
     "carbs serve [--db PATH] [--bind ENDPOINT] [--keys DIR | --insecure]\n"
-    "            [--lease-ms MS] [--heartbeat-ms MS] [--sweep SWEEP]";
+    "            [--lease-ms MS] [--heartbeat-ms MS] [--sweep SWEEP] [--sync full|normal]";
 
 static volatile sig_atomic_t serve_stop;
 
@@ -46,7 +46,11 @@ static void help(void)
            "  --insecure         allow plain TCP on a non-local address\n"
            "  --lease-ms MS      silence that loses a worker's trials (default %d)\n"
            "  --heartbeat-ms MS  how often workers send a heartbeat (default %d)\n"
-           "  --sweep SWEEP      serve only this sweep (id or name)\n",
+           "  --sweep SWEEP      serve only this sweep (id or name)\n"
+           "  --sync MODE        full (default): every commit reaches the disk before its\n"
+           "                     reply; normal: commits survive a killed service but a\n"
+           "                     power loss may undo the last ones (several times faster\n"
+           "                     on a real disk; for cheap trials)\n",
            serve_usage, SERVE_DEFAULT_BIND, SERVICE_LEASE_MS, SERVICE_HEARTBEAT_MS);
 }
 
@@ -67,6 +71,7 @@ int cmd_serve(int argc, char **argv, const cli_globals_t *g)
         {"keys", required_argument, NULL, 'k'},   {"insecure", no_argument, NULL, 'I'},
         {"lease-ms", required_argument, NULL, 'L'}, {"heartbeat-ms", required_argument, NULL, 'H'},
         {"sweep", required_argument, NULL, 's'},  {"help", no_argument, NULL, 'h'},
+        {"sync", required_argument, NULL, 'y'},
         {NULL, 0, NULL, 0},
     };
     service_config_t cfg = {0};
@@ -102,6 +107,11 @@ int cmd_serve(int argc, char **argv, const cli_globals_t *g)
             break;
         case 's':
             cfg.only_sweep = optarg;
+            break;
+        case 'y':
+            if (cli_parse_sync(optarg, &cfg.sync_normal))
+                return cli_usage_error(serve_usage, "--sync: '%s' is neither full nor normal",
+                                       optarg);
             break;
         case 'h':
             help();
