@@ -14,9 +14,10 @@
  * random phase (num_random_samples = 10^6: no GP), unless --bo, which
  * lets the real CARBS optimizer suggest after 8 random samples; no law
  * refits run in the service.  The store is a real one with synchronous =
- * FULL, on --dir (default /tmp).
+ * FULL (NORMAL with --sync-normal), on --dir (default /tmp).
  *
  *   bench_service [--workers N] [--seconds S] [--trial-ms MS] [--bo] [--dir DIR]
+ *                 [--sync-normal]
  *
  * Prints one block: results committed per second, ready -> trial latency
  * (p50, p99, max over every ready), workers served, and the service's RSS
@@ -125,7 +126,7 @@ static int make_store(const char *db, bool bo)
 }
 
 /* The child: serve until SIGTERM.  Writes one byte to ready_fd once bound. */
-static int serve(const char *db, const char *ep, int ready_fd)
+static int serve(const char *db, const char *ep, bool sync_normal, int ready_fd)
 {
     service_config_t cfg = {0};
     carbs_err_t err = {0};
@@ -138,6 +139,7 @@ static int serve(const char *db, const char *ep, int ready_fd)
     cfg.db_path = db;
     cfg.endpoint = ep;
     cfg.lease_ms = 600000;
+    cfg.sync_normal = sync_normal;
     cfg.heartbeat_ms = 300000;
     cfg.wait_ms = BENCH_WAIT_MS;
     svc = service_open(&cfg, &err);
@@ -326,7 +328,7 @@ static void raise_fd_limit(void)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_service [--workers N] [--seconds S] [--trial-ms MS] [--bo] "
-               "[--dir DIR]\n");
+               "[--dir DIR] [--sync-normal]\n");
 }
 
 int main(int argc, char **argv)
@@ -335,12 +337,13 @@ int main(int argc, char **argv)
         {"workers", required_argument, NULL, 'w'}, {"seconds", required_argument, NULL, 's'},
         {"trial-ms", required_argument, NULL, 't'}, {"bo", no_argument, NULL, 'b'},
         {"dir", required_argument, NULL, 'd'},      {"help", no_argument, NULL, 'h'},
+        {"sync-normal", no_argument, NULL, 'n'},
         {NULL, 0, NULL, 0},
     };
     const char *base = "/tmp";
     size_t workers = 64;
     double seconds = 5, trial_ms = 0;
-    bool bo = false;
+    bool bo = false, sync_normal = false;
     char dir[256], db[300], ep[300];
     int pipefd[2], c, status = 0, rc = 1;
     double rss0, rss1, rss2, t0, elapsed;
@@ -371,6 +374,9 @@ int main(int argc, char **argv)
         case 'd':
             base = optarg;
             break;
+        case 'n':
+            sync_normal = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -396,7 +402,7 @@ int main(int argc, char **argv)
         return 1;
     if (child == 0) {
         close(pipefd[0]);
-        _exit(serve(db, ep, pipefd[1]));
+        _exit(serve(db, ep, sync_normal, pipefd[1]));
     }
     close(pipefd[1]);
     if (read(pipefd[0], &one, 1) != 1) {
