@@ -10,7 +10,8 @@
  * a trial is done or failed exactly when it has a results row, and then its
  * whole final curve is there; an unfinished trial has no result and only
  * progress points; store_check() is clean.  Then the next round starts on
- * the same file.
+ * the same file.  Odd rounds write with STORE_SYNC_NORMAL, which promises
+ * the same across a killed process (not across a power loss).
  *
  * The seed is printed (set CARBS_TEST_SEED to repeat one), and so is each
  * round's kill delay.
@@ -83,10 +84,10 @@ static int write_all(int fd, const void *buf, size_t n)
 }
 
 /* Runs in the child until killed; exits non-zero on any store failure. */
-static void writer(const char *path, int64_t sweep_id, uint64_t seed, int fd)
+static void writer(const char *path, int64_t sweep_id, uint64_t seed, int fd, int flags)
 {
     carbs_err_t err = {0};
-    store_t *st = store_open(path, 0, &err);
+    store_t *st = store_open(path, flags, &err);
     carbs_curve_point_t curve[130];
     int64_t hello = 0;
 
@@ -269,7 +270,9 @@ static void test_store_crash_rounds(void)
         pid_t pid = fork();
         if (pid == 0) {
             close(fds[0]);
-            writer(path, sweep_id, child_seed, fds[1]);
+            /* every other round commits with synchronous = NORMAL: it too
+             * must keep every acknowledged trial across a SIGKILL */
+            writer(path, sweep_id, child_seed, fds[1], round % 2 ? STORE_SYNC_NORMAL : 0);
         }
         close(fds[1]);
         CHECK(pid > 0);
