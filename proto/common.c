@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <time.h>
 
 static void oom_abort(size_t n, const char *file, int line)
@@ -51,14 +52,18 @@ char *common__xstrdup(const char *s, const char *file, int line)
 
 // ---- fault injection ----
 
-/* Test-only counters (see carbs_fault_fail_at in common.h). */
-static size_t fault_count, fault_target;
+/* Test-only counters (see carbs_fault_fail_at in common.h).  Atomic, as
+ * carbs_malloc runs on the service's law-fit thread too (tools/laws_bg.c);
+ * fault injection itself is for single-threaded tests. */
+static atomic_size_t fault_count, fault_target;
 
 static bool fault_hit(void)
 {
-    fault_count++;
-    if (fault_target && fault_count == fault_target) {
-        fault_target = 0;
+    size_t n = atomic_fetch_add_explicit(&fault_count, 1, memory_order_relaxed) + 1;
+    size_t target = atomic_load_explicit(&fault_target, memory_order_relaxed);
+
+    if (target && n == target) {
+        atomic_store_explicit(&fault_target, 0, memory_order_relaxed);
         return true;
     }
     return false;
@@ -66,9 +71,8 @@ static bool fault_hit(void)
 
 size_t carbs_fault_fail_at(size_t k)
 {
-    size_t seen = fault_count;
-    fault_count = 0;
-    fault_target = k;
+    size_t seen = atomic_exchange_explicit(&fault_count, 0, memory_order_relaxed);
+    atomic_store_explicit(&fault_target, k, memory_order_relaxed);
     return seen;
 }
 
