@@ -474,6 +474,11 @@ const char *service_endpoint(const service_t *svc)
     return wire_server_endpoint(svc->srv);
 }
 
+struct store *service_store(service_t *svc)
+{
+    return svc->st;
+}
+
 int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
 {
     wire_peer_t peer;

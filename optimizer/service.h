@@ -85,6 +85,11 @@ void service_close(service_t *svc);
 /* The endpoint actually bound (any "*" port resolved).  Borrowed. */
 const char *service_endpoint(const service_t *svc);
 
+/* The service's store connection, for the caller's own writes between
+ * service_step() calls on the same thread (e.g. a finished background law
+ * fit, tools/laws_bg.h).  Borrowed; closed by service_close(). */
+struct store *service_store(service_t *svc);
+
 /* Wait up to timeout_ms for one frame and handle it, then expire leases
  * that ran out.  Returns 0 (also on a timeout), or CARBS_EIO when the socket
  * failed.  A store failure on one request is answered with an error frame

@@ -14,6 +14,7 @@
 #include "optimizer/space.h"
 #include "proto/json.h"
 #include "tests/check.h"
+#include "tools/laws_bg.h"
 
 static const char sweep_yaml[] =
     "name: laws-data\n"
@@ -221,10 +222,80 @@ static void test_laws_data_not_enough(void)
     fixture_close(&f);
 }
 
+/* The latest stored fit: full or cheap, and its number of trials. */
+static bool latest_fit(fixture_t *f, bool *full, size_t *n_trials)
+{
+    carbs_err_t err = {0};
+    char *json = NULL;
+    laws_t l = {0};
+    bool ok = store_law_get(f->st, f->sweep_id, &json, NULL, &err) == 0 &&
+              laws_from_json(json, &l, &err) == 0;
+
+    if (ok) {
+        *full = l.full;
+        *n_trials = l.n_trials;
+    }
+    laws_release(&l);
+    free(json);
+    return ok;
+}
+
+/* The service's refits (tools/laws_bg.c): a cheap fit stored after each
+ * result, a full one every 3rd result built on another thread and stored
+ * by poll; nothing starts before there is enough data. */
+static void test_laws_data_background_refits(void)
+{
+    fixture_t f;
+    carbs_err_t err = {0};
+    laws_bg_t *bg;
+    bool full = true;
+    size_t n = 0;
+    double end;
+
+    if (fixture_open(&f)) {
+        CHECK(0);
+        return;
+    }
+    bg = laws_bg_new(f.path, 3);
+    CHECK(bg != NULL);
+    if (!bg) {
+        fixture_close(&f);
+        return;
+    }
+    /* two results: not enough data, no fit, no job */
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(add_trial(&f, 1e6 * (i + 1), 1e9 * (i + 1), 0.02, true, 4.0 - 0.2 * i), 0);
+        CHECK_EQ(laws_bg_after_result(f.st, f.sweep_id, bg, &err), CARBS_ESTATE);
+    }
+    CHECK_EQ(laws_bg_poll(bg, f.st), 0);
+    CHECK(!latest_fit(&f, &full, &n));
+    /* the third point is enough: a cheap fit now, and the full job starts */
+    CHECK_EQ(add_trial(&f, 4e6, 4e9, 0.02, true, 3.5), 0); /* on the front */
+    CHECK_EQ(laws_bg_after_result(f.st, f.sweep_id, bg, &err), 0);
+    CHECK(latest_fit(&f, &full, &n) && !full && n == 3);
+    end = now_monotonic() + 30.0;
+    while (laws_bg_poll(bg, f.st) == 0 && now_monotonic() < end)
+        usleep(10000);
+    CHECK_EQ(laws_bg_n_full(bg), 1);
+    CHECK(latest_fit(&f, &full, &n) && full && n == 3);
+    /* two more results: cheap fits only; the third starts a job that
+     * laws_bg_free waits for and stores */
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(add_trial(&f, 8e6 * (i + 1), 9e9 * (i + 1), 0.02, true, 3.3 - 0.1 * i), 0);
+        CHECK_EQ(laws_bg_after_result(f.st, f.sweep_id, bg, &err), 0);
+        if (i < 2)
+            CHECK(latest_fit(&f, &full, &n) && !full && n == 4 + (size_t)i);
+    }
+    laws_bg_free(bg, f.st);
+    CHECK(latest_fit(&f, &full, &n) && full && n == 6);
+    fixture_close(&f);
+}
+
 int main(void)
 {
     proto_json_init();
     RUN(test_laws_data_gather_and_refit);
     RUN(test_laws_data_not_enough);
+    RUN(test_laws_data_background_refits);
     return check_summary();
 }

@@ -175,15 +175,15 @@ int laws_data_fit(const laws_data_t *d, const sweep_spec_t *spec, bool full,
     return 0;
 }
 
-int laws_data_refit_store(store_t *st, int64_t sweep_id, bool full, carbs_err_t *err)
+int laws_data_refit_json(store_t *st, int64_t sweep_id, bool full, char **json, carbs_err_t *err)
 {
     store_sweep_t row = {0};
     sweep_spec_t spec = {0};
     laws_data_t d = {0};
     laws_t l = {0};
-    char *json = NULL;
     int rc = store_sweep_get_id(st, sweep_id, &row, err);
 
+    *json = NULL;
     if (!rc)
         rc = sweep_spec_from_json(row.spec_json, &spec, err);
     if (!rc)
@@ -191,13 +191,21 @@ int laws_data_refit_store(store_t *st, int64_t sweep_id, bool full, carbs_err_t 
     if (!rc)
         rc = laws_data_fit(&d, &spec, full, NULL, &l, err);
     if (!rc)
-        rc = laws_to_json(&l, &json, err);
-    if (!rc)
-        rc = store_law_put(st, sweep_id, json, err);
-    free(json);
+        rc = laws_to_json(&l, json, err);
     laws_release(&l);
     laws_data_release(&d);
     sweep_spec_release(&spec);
     store_sweep_release(&row);
+    return rc;
+}
+
+int laws_data_refit_store(store_t *st, int64_t sweep_id, bool full, carbs_err_t *err)
+{
+    char *json = NULL;
+    int rc = laws_data_refit_json(st, sweep_id, full, &json, err);
+
+    if (!rc)
+        rc = store_law_put(st, sweep_id, json, err);
+    free(json);
     return rc;
 }

@@ -64,4 +64,8 @@ int laws_data_fit(const laws_data_t *d, const sweep_spec_t *spec, bool full,
  * thread only (store.h: a store_t is not thread-safe). */
 int laws_data_refit_store(store_t *st, int64_t sweep_id, bool full, carbs_err_t *err);
 
+/* The same fit as JSON into *json (caller frees), storing nothing: st may
+ * be a read-only connection of another thread (tools/laws_bg.h). */
+int laws_data_refit_json(store_t *st, int64_t sweep_id, bool full, char **json, carbs_err_t *err);
+
 #endif
