@@ -79,6 +79,14 @@ if run 0 c laws 1 --at-cost 1e21 &&
 then ok; fi
 if run 0 c laws lm-laws --at-cost 3.3e17 &&
     pycheck 'not j["extrapolated"] and not j["beyond_validated"]'; then ok; fi
+# a prediction past the searched range of a parameter says so
+if run 0 c laws lm-laws --at-cost 1e21 &&
+    pycheck 'not any(p["outside_range"] for p in j["params"].values())'; then ok; fi
+if run 0 c laws lm-laws --at-cost 1e30 &&
+    pycheck 'j["params"]["n_params"]["outside_range"] and not j["params"]["learning_rate"]["outside_range"]' &&
+    run 0 c laws lm-laws --at-cost 1e30 --format table &&
+    has out 'note: n_params = .* is outside the range searched \[1e+05, 1e+10\]: no trial tried it'
+then ok; fi
 
 # the same records with a cost that is not FLOPs: no compute-optimal N and D
 # (C = 6 N D would read seconds as FLOPs), and the answer says why

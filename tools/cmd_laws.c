@@ -81,7 +81,21 @@ static void param_at(const laws_line_t *ln, const sweep_spec_t *spec, double C, 
     }
 }
 
-static void json_triple(const char *key, const double v[3])
+/* Whether a predicted value lies outside the range the sweep searched:
+ * the law then extrapolates past every trial in that parameter too. */
+static bool outside_range(const sweep_spec_t *spec, const char *name, double v)
+{
+    const carbs_param_t *p = carbs_space_find(&spec->parameters, name);
+    double slack;
+
+    if (!p || !isfinite(v) || p->space == CARBS_SPACE_CATEGORICAL)
+        return false;
+    slack = 1e-9 * fmax(fabs(p->min), fabs(p->max));
+    return v < p->min - slack || v > p->max + slack;
+}
+
+/* "key":{"value":..,"lo":..,"hi":..}, with "outside_range" when outside >= 0. */
+static void json_triple(const char *key, const double v[3], int outside)
 {
     format_json_str(stdout, key);
     fputs(":{\"value\":", stdout);
@@ -90,6 +104,8 @@ static void json_triple(const char *key, const double v[3])
     format_json_num(stdout, v[1]);
     fputs(",\"hi\":", stdout);
     format_json_num(stdout, v[2]);
+    if (outside >= 0)
+        printf(",\"outside_range\":%s", outside ? "true" : "false");
     fputc('}', stdout);
 }
 
@@ -105,7 +121,7 @@ static void print_at_json(const laws_t *l, const sweep_spec_t *spec, const at_co
     fputs(",\"metric\":{\"name\":", stdout);
     format_json_str(stdout, l->metric);
     fputc(',', stdout);
-    json_triple("predicted", a->metric);
+    json_triple("predicted", a->metric, -1);
     fputs("},\"params\":{", stdout);
     for (size_t i = 0, k = 0; i < l->n_lines; i++) {
         double v[3];
@@ -114,7 +130,7 @@ static void print_at_json(const laws_t *l, const sweep_spec_t *spec, const at_co
         param_at(&l->lines[i], spec, a->cost, v);
         if (k++)
             fputc(',', stdout);
-        json_triple(l->lines[i].name, v);
+        json_triple(l->lines[i].name, v, outside_range(spec, l->lines[i].name, v[0]));
     }
     fputs("},\"compute_optimal\":", stdout);
     if (isfinite(a->N)) {
@@ -178,6 +194,17 @@ static void print_at_table(const laws_t *l, const sweep_spec_t *spec, const at_c
     }
     format_table_print(&t, stdout);
     format_table_release(&t);
+    for (size_t i = 0; i < l->n_lines; i++) {
+        const carbs_param_t *p = carbs_space_find(&spec->parameters, l->lines[i].name);
+        double v[3];
+        if (l->lines[i].status || !p)
+            continue;
+        param_at(&l->lines[i], spec, a->cost, v);
+        if (outside_range(spec, l->lines[i].name, v[0]))
+            printf("note: %s = %.4g is outside the range searched [%.4g, %.4g]: no trial tried "
+                   "it\n",
+                   l->lines[i].name, v[0], p->min, p->max);
+    }
     if (!isfinite(a->N) && l->full && l->nd.model_size[0])
         printf("compute-optimal %s and %s: not given (%s)\n",
                l->nd.model_size[0] ? l->nd.model_size : "size",
