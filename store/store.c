@@ -15,6 +15,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -55,6 +56,7 @@ int store__begin(store_t *st, bool write, carbs_err_t *err)
     int rc = store__stmt(st, write ? sql_begin_write : sql_begin_read, &s, err);
     if (rc < 0)
         return rc;
+    st->in_write = write;
     return store__step_done(st, s, "begin a transaction on", err);
 }
 
@@ -75,6 +77,8 @@ int store__end(store_t *st, int rc, carbs_err_t *err)
         rc = store__stmt(st, sql_commit, &s, err);
         if (rc >= 0)
             rc = store__step_done(st, s, "commit to", err);
+        if (rc >= 0 && st->in_write && (st->flags & STORE_SYNC_DEFER))
+            st->unsynced = true;
         if (rc >= 0 || sqlite3_get_autocommit(st->db))
             return rc;
     }
@@ -272,7 +276,7 @@ static int adopt(store_t *st, carbs_err_t *err)
     }
     if (sqlite3_exec(st->db, sql_pragmas, NULL, NULL, NULL) != SQLITE_OK)
         return store__fail(st, "configure", err);
-    if ((st->flags & STORE_SYNC_NORMAL) &&
+    if ((st->flags & (STORE_SYNC_NORMAL | STORE_SYNC_DEFER)) &&
         sqlite3_exec(st->db, sql_sync_normal, NULL, NULL, NULL) != SQLITE_OK)
         return store__fail(st, "configure", err);
     if (ro)
@@ -294,6 +298,37 @@ int store_synchronous(store_t *st)
         level = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
     return level;
+}
+
+int store_sync(store_t *st, carbs_err_t *err)
+{
+    char wal[PATH_MAX];
+    int fd, rc = 0;
+
+    if (!st->unsynced) /* nothing since the last sync, or FULL/NORMAL */
+        return 0;
+    if (snprintf(wal, sizeof(wal), "%s-wal", st->path) >= (int)sizeof(wal))
+        return carbs_fail(err, CARBS_ESTORE, "path of '%s' too long", st->path);
+    /* fsync through any descriptor flushes the file's pages: SQLite's own
+     * stays private, so open the log by name.  No log: nothing committed
+     * since the last checkpoint, which synced. */
+    fd = open(wal, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT)
+        return carbs_fail(err, CARBS_ESTORE, "cannot open '%s' to sync it: %s", wal,
+                          strerror(errno));
+    if (fd >= 0) {
+        if (fsync(fd) < 0)
+            rc = carbs_fail(err, CARBS_ESTORE, "cannot sync '%s': %s", wal, strerror(errno));
+        close(fd);
+    }
+    if (!rc)
+        st->unsynced = false;
+    return rc;
+}
+
+bool store_unsynced(const store_t *st)
+{
+    return st->unsynced;
 }
 
 store_t *store_open(const char *path, int flags, carbs_err_t *err)

@@ -63,6 +63,11 @@
  * never corrupt the file.  Several times more commits per second on a real
  * disk; for sweeps whose trials are cheap to run again. */
 #define STORE_SYNC_NORMAL 0x4
+/* Group commit for a writer that answers others: synchronous = NORMAL, and
+ * the caller makes every commit since the last call durable at once with
+ * store_sync() before it tells anyone about them (one fsync of the WAL for
+ * many commits).  What was synced is as safe as with FULL. */
+#define STORE_SYNC_DEFER 0x8
 
 typedef struct store store_t;
 
@@ -81,8 +86,19 @@ typedef struct store store_t;
 store_t *store_open(const char *path, int flags, carbs_err_t *err);
 
 /* The connection's synchronous level as SQLite reports it: 2 (FULL, the
- * default) or 1 (NORMAL, with STORE_SYNC_NORMAL); negative on error. */
+ * default) or 1 (NORMAL, with STORE_SYNC_NORMAL or STORE_SYNC_DEFER);
+ * negative on error. */
 int store_synchronous(store_t *st);
+
+/* With STORE_SYNC_DEFER: flush the write-ahead log to disk (fsync) if
+ * anything was committed since the last call; otherwise nothing to do.
+ * Returns 0, or CARBS_ESTORE naming the error (then the commits since the
+ * last sync may not survive a power loss, though a killed process loses
+ * nothing). */
+int store_sync(store_t *st, carbs_err_t *err);
+
+/* Whether a commit awaits store_sync(). */
+bool store_unsynced(const store_t *st);
 
 /* Close st, finalizing its statements and releasing the writer lock if held.
  * st may be NULL. */

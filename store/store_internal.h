@@ -30,6 +30,8 @@ struct store {
     int flags;
     int busy_ms;
     int lock_fd; /* writer lock file, -1 when not held */
+    bool in_write; /* the open transaction began with BEGIN IMMEDIATE */
+    bool unsynced; /* STORE_SYNC_DEFER: a commit since the last store_sync() */
     struct store__cached cache[STORE__CACHE_MAX];
     size_t n_cache;
 };

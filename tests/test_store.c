@@ -202,6 +202,28 @@ static void test_store_sync_modes(void)
     CHECK_EQ(store_synchronous(st), 2);
     CHECK_EQ(store_sweep_get(st, "fast-commits", &row, &err), 0);
     store_sweep_release(&row);
+    /* FULL: every commit is durable already, nothing ever awaits a sync */
+    CHECK_EQ(store_sweep_create(st, "full-commits", "{}", NULL, &err), 0);
+    CHECK(!store_unsynced(st));
+    CHECK_EQ(store_sync(st, &err), 0);
+    store_close(st);
+
+    /* DEFER: NORMAL commits that await one store_sync(); reads do not */
+    st = store_open(path, STORE_SYNC_DEFER, &err);
+    CHECK(st != NULL);
+    if (!st) return;
+    CHECK_EQ(store_synchronous(st), 1);
+    CHECK(!store_unsynced(st));
+    CHECK_EQ(store_sweep_create(st, "group-1", "{}", NULL, &err), 0);
+    CHECK_EQ(store_sweep_create(st, "group-2", "{}", NULL, &err), 0);
+    CHECK(store_unsynced(st));
+    CHECK_EQ(store_sync(st, &err), 0);
+    CHECK(!store_unsynced(st));
+    CHECK_EQ(store_sweep_get(st, "group-2", &row, &err), 0);
+    store_sweep_release(&row);
+    CHECK(!store_unsynced(st));
+    CHECK_EQ(store_sweep_create(st, "full-commits", "{}", NULL, &err), CARBS_EEXIST);
+    CHECK(!store_unsynced(st)); /* a failed call commits nothing */
     store_close(st);
 }
 

@@ -10,8 +10,9 @@
  * a trial is done or failed exactly when it has a results row, and then its
  * whole final curve is there; an unfinished trial has no result and only
  * progress points; store_check() is clean.  Then the next round starts on
- * the same file.  Odd rounds write with STORE_SYNC_NORMAL, which promises
- * the same across a killed process (not across a power loss).
+ * the same file.  Rounds rotate the writer's mode: FULL, STORE_SYNC_NORMAL
+ * (which promises the same across a killed process, not a power loss) and
+ * STORE_SYNC_DEFER with store_sync() before each acknowledgement.
  *
  * The seed is printed (set CARBS_TEST_SEED to repeat one), and so is each
  * round's kill delay.
@@ -125,6 +126,10 @@ static void writer(const char *path, int64_t sweep_id, uint64_t seed, int fd, in
                               .metrics_json = "{\"val_loss\":2.5}"};
         bool dup = true;
         if (store_trial_finish(st, &res, curve, n, &dup, &err) < 0 || dup)
+            goto fail;
+        /* group commit: the service syncs before it acknowledges */
+        if ((flags & STORE_SYNC_DEFER) && (!store_unsynced(st) || store_sync(st, &err) < 0 ||
+                                           store_unsynced(st)))
             goto fail;
         if (write_all(fd, &id, sizeof(id)) < 0)
             goto fail;
@@ -270,9 +275,9 @@ static void test_store_crash_rounds(void)
         pid_t pid = fork();
         if (pid == 0) {
             close(fds[0]);
-            /* every other round commits with synchronous = NORMAL: it too
-             * must keep every acknowledged trial across a SIGKILL */
-            writer(path, sweep_id, child_seed, fds[1], round % 2 ? STORE_SYNC_NORMAL : 0);
+            /* every mode must keep every acknowledged trial across a SIGKILL */
+            static const int modes[] = {0, STORE_SYNC_NORMAL, STORE_SYNC_DEFER};
+            writer(path, sweep_id, child_seed, fds[1], modes[round % 3]);
         }
         close(fds[1]);
         CHECK(pid > 0);
