@@ -48,10 +48,42 @@ void svc_send(service_t *svc, const wire_peer_t *peer, const proto_msg_t *m)
     wire_server_t *to = svc->cur_from && wire_peer_equal(peer, &svc->cur_peer) ? svc->cur_from
                                                                                 : svc->srv;
 
-    if (proto_msg_encode(m, &buf, &len, &err) || wire_server_send(to, peer, buf, len, &err))
+    if (proto_msg_encode(m, &buf, &len, &err)) {
+        log_warn("send %s to %s: %s", proto_msg_type_name(m->type),
+                 wire_peer_format(peer, who, sizeof(who)), err.msg);
+        return;
+    }
+    if (svc->batching) {
+        svc_out_t o = {.to = to, .peer = *peer, .buf = buf, .len = len, .type = m->type};
+        DA_PUSH(&svc->outbox, o);
+        return;
+    }
+    /* Outside a batch (nothing does this today): sync first, then send. */
+    if (store_sync(svc->st, &err) || wire_server_send(to, peer, buf, len, &err))
         log_warn("send %s to %s: %s", proto_msg_type_name(m->type),
                  wire_peer_format(peer, who, sizeof(who)), err.msg);
     free(buf);
+}
+
+/* Make the batch's commits durable, then send its replies.  A failed sync
+ * sends nothing: the workers resend what they did not hear acknowledged. */
+static int outbox_flush(service_t *svc, carbs_err_t *err)
+{
+    carbs_err_t local = {0};
+    int rc = store_sync(svc->st, err ? err : &local);
+
+    for (size_t i = 0; i < svc->outbox.n; i++) {
+        svc_out_t *o = &svc->outbox.v[i];
+        carbs_err_t e2 = {0};
+        char who[WIRE_PEER_STR_MAX];
+
+        if (!rc && wire_server_send(o->to, &o->peer, o->buf, o->len, &e2))
+            log_warn("send %s to %s: %s", proto_msg_type_name(o->type),
+                     wire_peer_format(&o->peer, who, sizeof(who)), e2.msg);
+        free(o->buf);
+    }
+    svc->outbox.n = 0;
+    return rc;
 }
 
 void svc_send_error(service_t *svc, const wire_peer_t *peer, int code, const char *message)
@@ -381,7 +413,8 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
         goto fail;
     }
 
-    svc->st = store_open(cfg->db_path, STORE_CREATE | (cfg->sync_normal ? STORE_SYNC_NORMAL : 0),
+    svc->st = store_open(cfg->db_path,
+                         STORE_CREATE | (cfg->sync_normal ? STORE_SYNC_NORMAL : STORE_SYNC_DEFER),
                          err);
     if (!svc->st || store_writer_lock(svc->st, err))
         goto fail;
@@ -465,6 +498,9 @@ void service_close(service_t *svc)
     DA_FREE(&svc->sweeps);
     DA_FREE(&svc->workers);
     DA_FREE(&svc->running);
+    for (size_t i = 0; i < svc->outbox.n; i++)
+        free(svc->outbox.v[i].buf);
+    DA_FREE(&svc->outbox);
     store_close(svc->st);
     free(svc);
 }
@@ -489,11 +525,20 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
 
     if (timeout_ms > SVC_TICK_MS)
         timeout_ms = SVC_TICK_MS;
+    svc->batching = true;
     rc = wire_server_recv(svc->srv, &peer, &buf, &len, timeout_ms, err);
-    if (rc == 0) {
+    /* Handle what has arrived, up to a batch, before one sync for all. */
+    for (int k = 1; rc == 0; k++) {
         handle_frame(svc, svc->srv, &peer, buf, len);
         free(buf);
-    } else if (rc != CARBS_ETIMEDOUT && rc != CARBS_ENOMEM) {
+        buf = NULL;
+        if (k == SVC_BATCH_MAX)
+            break;
+        rc = wire_server_recv(svc->srv, &peer, &buf, &len, 0, err);
+    }
+    if (rc != 0 && rc != CARBS_ETIMEDOUT && rc != CARBS_ENOMEM) {
+        svc->batching = false;
+        outbox_flush(svc, NULL);
         return rc;
     }
     /* Control requests are rare: look without waiting. */
@@ -503,6 +548,8 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
         handle_frame(svc, svc->ctl, &peer, buf, len);
         free(buf);
     } else if (rc != CARBS_ETIMEDOUT && rc != CARBS_ENOMEM) {
+        svc->batching = false;
+        outbox_flush(svc, NULL);
         return rc;
     }
     now = now_wall();
@@ -510,7 +557,18 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
         expire_leases(svc, now);
         svc->next_tick = now + SVC_TICK_MS / 1000.0;
     }
-    return 0;
+    svc->batching = false;
+    {
+        carbs_err_t serr = {0};
+
+        rc = outbox_flush(svc, &serr);
+        if (rc) {
+            log_error("%s: replies withheld; stopping", serr.msg);
+            if (err)
+                *err = serr;
+        }
+    }
+    return rc;
 }
 
 bool service_done(const service_t *svc)

@@ -28,6 +28,7 @@
 #define SVC_LEASE_WRITE_FRAC 0.25
 /* How often (ms) the loop looks for expired leases at the latest. */
 #define SVC_TICK_MS 250
+#define SVC_BATCH_MAX 64 /* frames handled before one sync and the replies */
 /* Trials taken by `ask` and `import` have no worker: these holders stand in
  * for one, and an `ask` trial's lease is a year (nothing renews it). */
 #define SVC_ASK_WORKER "(ask)"
@@ -73,6 +74,15 @@ typedef struct svc_trial {
     bool is_ask; /* handed out by an `ask` request: no worker, no lease */
 } svc_trial_t;
 
+/* A reply held back until the store is synced. */
+typedef struct svc_out {
+    wire_server_t *to;
+    wire_peer_t peer;
+    char *buf;
+    size_t len;
+    proto_msg_type_t type;
+} svc_out_t;
+
 struct service {
     service_config_t cfg;
     store_t *st;
@@ -85,6 +95,11 @@ struct service {
     DA_TYPE(svc_trial_t) running;
     size_t rr; /* round-robin position over sweeps for assignment */
     double next_tick;
+    /* Group commit: while service_step handles a batch of frames, replies
+     * wait here until one store_sync() has made every commit they report
+     * durable (DESIGN.md §5: committed before acknowledged). */
+    bool batching;
+    DA_TYPE(svc_out_t) outbox;
 };
 
 // ---- service.c ----
