@@ -13,8 +13,8 @@
  * reports a synthetic Branin outcome.  Suggestions come from the sweep's
  * random phase (num_random_samples = 10^6: no GP), unless --bo, which
  * lets the real CARBS optimizer suggest after 8 random samples; no law
- * refits run in the service.  The store is a real one with synchronous =
- * FULL (NORMAL with --sync-normal), on --dir (default /tmp).
+ * refits run in the service.  The store is a real one, opened as the service opens it
+ * (group commit; never flushed with --sync-normal), on --dir (default /tmp).
  *
  *   bench_service [--workers N] [--seconds S] [--trial-ms MS] [--bo] [--dir DIR]
  *                 [--sync-normal]

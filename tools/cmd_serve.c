@@ -39,10 +39,10 @@ static void help(void)
            "  --lease-ms MS      silence that loses a worker's trials (default %d)\n"
            "  --heartbeat-ms MS  how often workers send a heartbeat (default %d)\n"
            "  --sweep SWEEP      serve only this sweep (id or name)\n"
-           "  --sync MODE        full (default): every commit reaches the disk before its\n"
-           "                     reply; normal: commits survive a killed service but a\n"
-           "                     power loss may undo the last ones (several times faster\n"
-           "                     on a real disk; for cheap trials)\n",
+           "  --sync MODE        full (default): what a reply reports is on disk before\n"
+           "                     the reply is sent (one fsync per batch of requests);\n"
+           "                     normal: no fsync: safe from a killed service, but a\n"
+           "                     power loss may undo the last commits\n",
            serve_usage, SERVE_DEFAULT_BIND, SERVICE_LEASE_MS, SERVICE_HEARTBEAT_MS);
 }
 
