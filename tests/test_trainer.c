@@ -155,6 +155,32 @@ static void test_trainer_mcq_test_only_when_asked(void)
     dataset_release(&ds);
 }
 
+/* The items scored when a set is larger than mcq_items: spread evenly, so a
+ * prepared set (all cloze items, then all continuation ones) gives both
+ * tasks in proportion; all of them, in order, when the set is small. */
+static void test_trainer_mcq_items_spread(void)
+{
+    const size_t n_set = 4208, n_cloze = 2956, n = 500; /* the real MCQ-dev set */
+    size_t cloze = 0, prev = 0;
+
+    CHECK_EQ(mcq_eval_index(10, 3, 0), 0);
+    CHECK_EQ(mcq_eval_index(10, 3, 1), 3);
+    CHECK_EQ(mcq_eval_index(10, 3, 2), 6);
+    for (size_t i = 0; i < 7; i++)
+        CHECK_EQ(mcq_eval_index(7, 7, i), i);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = mcq_eval_index(n_set, n, i);
+        CHECK(k < n_set);
+        if (i)
+            CHECK(k > prev);
+        cloze += k < n_cloze;
+        prev = k;
+    }
+    CHECK(prev + (n_set + n - 1) / n >= n_set); /* the last gap is at most one step */
+    /* 500 * 2956 / 4208 = 351.2 cloze items, the rest continuation */
+    CHECK(cloze >= 351 && cloze <= 352);
+}
+
 /* Two threads compute the same losses to float rounding. */
 static void test_trainer_threads_agree(void)
 {
@@ -353,6 +379,7 @@ int main(void)
     RUN(test_trainer_tiny_model_learns);
     RUN(test_trainer_deterministic);
     RUN(test_trainer_mcq_test_only_when_asked);
+    RUN(test_trainer_mcq_items_spread);
     RUN(test_trainer_threads_agree);
     RUN(test_trainer_divergence_is_a_failure);
     RUN(test_trainer_too_large_is_oom);

@@ -42,6 +42,14 @@ void mcq_eval_add(mcq_eval_t *acc, const double ll[MCQ_CHOICES], const size_t n_
     acc->answer_tokens += (double)n_tok[answer];
 }
 
+size_t mcq_eval_index(size_t n_set, size_t n_scored, size_t i)
+{
+    if (n_scored >= n_set)
+        return i;
+    /* floor(i * n_set / n_scored) without overflow for any realistic set */
+    return (size_t)((unsigned long long)i * n_set / n_scored);
+}
+
 void mcq_eval_metrics(const mcq_eval_t *acc, double *mcq_acc, double *mcq_acc_norm,
                       double *mcq_ppl, double *mcq_prob)
 {

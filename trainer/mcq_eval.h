@@ -32,6 +32,14 @@ typedef struct mcq_eval {
 void mcq_eval_add(mcq_eval_t *acc, const double ll[MCQ_CHOICES], const size_t n_tok[MCQ_CHOICES],
                   const size_t *bytes, int answer);
 
+/* Which item of a set of n_set to score as the i-th of n_scored (i <
+ * n_scored <= n_set): evenly spaced over the whole set, first item first.
+ * A prepared set lists its cloze items before its continuation items, each
+ * in document order, so the first n_scored items would all be cloze from
+ * the first documents; spaced ones keep both tasks and every document in
+ * proportion, and are the same items in every trial. */
+size_t mcq_eval_index(size_t n_set, size_t n_scored, size_t i);
+
 /* The four metrics (NaN when no item was scored). */
 void mcq_eval_metrics(const mcq_eval_t *acc, double *mcq_acc, double *mcq_acc_norm,
                       double *mcq_ppl, double *mcq_prob);

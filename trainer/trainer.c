@@ -361,13 +361,13 @@ static int eval_val(trainer_t *tr)
     return 0;
 }
 
-/* Score the first mcq_items items of set into acc. */
+/* Score mcq_items items of set, spread over it, into acc. */
 static int eval_mcq(trainer_t *tr, const mcq_set_t *set, mcq_eval_t *acc)
 {
     size_t n = set->n < tr->opt.mcq_items ? set->n : tr->opt.mcq_items;
 
     for (size_t i = 0; i < n; i++) {
-        const mcq_item_t *it = &set->v[i];
+        const mcq_item_t *it = &set->v[mcq_eval_index(set->n, n, i)];
         double ll[MCQ_CHOICES];
         int rc = mcq_eval_item(tr->ops, tr->state, &tr->lay, set, it, tr->seq, tr->nll, ll,
                                &tr->eval_flops);
