@@ -53,16 +53,13 @@ void svc_send(service_t *svc, const wire_peer_t *peer, const proto_msg_t *m)
                  wire_peer_format(peer, who, sizeof(who)), err.msg);
         return;
     }
-    if (svc->batching) {
-        svc_out_t o = {.to = to, .peer = *peer, .buf = buf, .len = len, .type = m->type};
-        DA_PUSH(&svc->outbox, o);
-        return;
+    /* Held until the end of the service_step that sent it (outbox_flush). */
+    svc_out_t o = {.to = to, .peer = *peer, .buf = buf, .len = len, .type = m->type};
+    if (DA_PUSH(&svc->outbox, o)) {
+        log_warn("send %s to %s: out of memory", proto_msg_type_name(m->type),
+                 wire_peer_format(peer, who, sizeof(who)));
+        free(buf);
     }
-    /* Outside a batch (nothing does this today): sync first, then send. */
-    if (store_sync(svc->st, &err) || wire_server_send(to, peer, buf, len, &err))
-        log_warn("send %s to %s: %s", proto_msg_type_name(m->type),
-                 wire_peer_format(peer, who, sizeof(who)), err.msg);
-    free(buf);
 }
 
 /* Make the batch's commits durable, then send its replies.  A failed sync
@@ -525,7 +522,6 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
 
     if (timeout_ms > SVC_TICK_MS)
         timeout_ms = SVC_TICK_MS;
-    svc->batching = true;
     rc = wire_server_recv(svc->srv, &peer, &buf, &len, timeout_ms, err);
     /* Handle what has arrived, up to a batch, before one sync for all. */
     for (int k = 1; rc == 0; k++) {
@@ -537,7 +533,6 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
         rc = wire_server_recv(svc->srv, &peer, &buf, &len, 0, err);
     }
     if (rc != 0 && rc != CARBS_ETIMEDOUT && rc != CARBS_ENOMEM) {
-        svc->batching = false;
         outbox_flush(svc, NULL);
         return rc;
     }
@@ -548,7 +543,6 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
         handle_frame(svc, svc->ctl, &peer, buf, len);
         free(buf);
     } else if (rc != CARBS_ETIMEDOUT && rc != CARBS_ENOMEM) {
-        svc->batching = false;
         outbox_flush(svc, NULL);
         return rc;
     }
@@ -557,17 +551,9 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
         expire_leases(svc, now);
         svc->next_tick = now + SVC_TICK_MS / 1000.0;
     }
-    svc->batching = false;
-    {
-        carbs_err_t serr = {0};
-
-        rc = outbox_flush(svc, &serr);
-        if (rc) {
-            log_error("%s: replies withheld; stopping", serr.msg);
-            if (err)
-                *err = serr;
-        }
-    }
+    rc = outbox_flush(svc, err);
+    if (rc)
+        log_error("the store could not be synced: replies withheld; stopping");
     return rc;
 }
 

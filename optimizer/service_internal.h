@@ -95,10 +95,9 @@ struct service {
     DA_TYPE(svc_trial_t) running;
     size_t rr; /* round-robin position over sweeps for assignment */
     double next_tick;
-    /* Group commit: while service_step handles a batch of frames, replies
-     * wait here until one store_sync() has made every commit they report
-     * durable (DESIGN.md §5: committed before acknowledged). */
-    bool batching;
+    /* Group commit: replies wait here until the end of the service_step
+     * that made them, when one store_sync() has made every commit they
+     * report durable (DESIGN.md §5: committed before acknowledged). */
     DA_TYPE(svc_out_t) outbox;
 };
 
