@@ -34,7 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "optimizer/service.h"
+#include "optimizer/service/service.h"
 #include "proto/json.h"
 #include "proto/log.h"
 #include "proto/msg.h"

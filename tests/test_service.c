@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "optimizer/service.h"
+#include "optimizer/service/service.h"
 #include "proto/json.h"
 #include "proto/log.h"
 #include "proto/msg.h"

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "optimizer/service.h"
+#include "optimizer/service/service.h"
 #include "tools/laws_bg.h"
 #include "proto/sweep.h"
 #include "proto/wire.h"

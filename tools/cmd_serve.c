@@ -8,7 +8,7 @@
 #include <getopt.h>
 #include <signal.h>
 
-#include "optimizer/service.h"
+#include "optimizer/service/service.h"
 #include "tools/laws_bg.h"
 #include "proto/wire.h"
 

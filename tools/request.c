@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "optimizer/service.h"
+#include "optimizer/service/service.h"
 #include "proto/wire.h"
 #include "store/store.h"
 

@@ -20,8 +20,8 @@
  * then the optimizer snapshot), and gives every running trial a fresh lease
  * so its worker has time to come back and re-attach.
  */
-#ifndef CARBS_OPTIMIZER_SERVICE_H
-#define CARBS_OPTIMIZER_SERVICE_H
+#ifndef CARBS_OPTIMIZER_SERVICE_SERVICE_H
+#define CARBS_OPTIMIZER_SERVICE_SERVICE_H
 
 #include <stdbool.h>
 #include <stddef.h>

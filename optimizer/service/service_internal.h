@@ -11,11 +11,11 @@
  *   moved far enough (SVC_LEASE_WRITE_FRAC);
  * - svc_sweep_t: an active or paused sweep with its optimizer.
  */
-#ifndef CARBS_OPTIMIZER_SERVICE_INTERNAL_H
-#define CARBS_OPTIMIZER_SERVICE_INTERNAL_H
+#ifndef CARBS_OPTIMIZER_SERVICE_SERVICE_INTERNAL_H
+#define CARBS_OPTIMIZER_SERVICE_SERVICE_INTERNAL_H
 
 #include "optimizer/carbs.h"
-#include "optimizer/service.h"
+#include "optimizer/service/service.h"
 #include "proto/msg.h"
 #include "proto/record.h"
 #include "proto/sweep.h"

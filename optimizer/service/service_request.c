@@ -5,7 +5,7 @@
  * answered with one `reply`.
  */
 #include "proto/common.h"
-#include "optimizer/service_internal.h"
+#include "optimizer/service/service_internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

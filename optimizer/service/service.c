@@ -4,7 +4,7 @@
  * assignment and results are in service_sweep.c.
  */
 #include "proto/common.h"
-#include "optimizer/service_internal.h"
+#include "optimizer/service/service_internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

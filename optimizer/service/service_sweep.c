@@ -9,7 +9,7 @@
  * and the optimizer rebuildable from it (DESIGN.md §2, §3).
  */
 #include "proto/common.h"
-#include "optimizer/service_internal.h"
+#include "optimizer/service/service_internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
