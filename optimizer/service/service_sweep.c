@@ -98,6 +98,47 @@ static void note_success(svc_sweep_t *sw, int64_t trial_id, double output, doubl
     }
 }
 
+/* The one mapping from a finished trial to what its sweep's optimizer
+ * learns, for a result just reported, a record just imported and a trial
+ * replayed at open alike: a resumed sweep then holds the observations the
+ * live one held, and suggests what it would have.  An infrastructure
+ * failure (lost, preempted) is not the configuration's fault and teaches
+ * nothing: returns false.  A success is observed at its cost, raised to
+ * SVC_COST_FLOOR; a failure at cost 1 (the optimizer ignores it).
+ * obs->params borrows params. */
+static bool observation(const store_result_t *res, const carbs_params_t *params, carbs_obs_t *obs)
+{
+    if (!res->ok && !carbs_failure_is_hyper(res->failure))
+        return false;
+    memset(obs, 0, sizeof(*obs));
+    obs->id = res->trial_id;
+    obs->params = *params;
+    obs->output = res->ok ? res->output : NAN;
+    obs->cost = 1.0;
+    if (res->ok)
+        obs->cost = isfinite(res->cost) ? fmax(res->cost, SVC_COST_FLOOR) : SVC_COST_FLOOR;
+    obs->is_failure = !res->ok;
+    return true;
+}
+
+/* The optimizer of sw learns finished trial res (params NULL: they could
+ * not be read, so only the sweep's figures move). */
+static void learn(svc_sweep_t *sw, const store_result_t *res, const carbs_params_t *params)
+{
+    carbs_obs_t obs;
+    carbs_err_t err = {0};
+    int rc;
+
+    /* CARBS_ENOTFOUND: the trial was not pending (an import, a replay); the
+     * observation is recorded all the same. */
+    if (params && observation(res, params, &obs) &&
+        (rc = carbs_observe(sw->opt, &obs, &err)) && rc != CARBS_ENOTFOUND)
+        log_warn("sweep %s: trial %" PRId64 " not observed: %s", sw->name, res->trial_id,
+                 err.msg);
+    if (res->ok)
+        note_success(sw, res->trial_id, res->output, res->cost);
+}
+
 static void count_move(svc_sweep_t *sw, carbs_trial_state_t from, carbs_trial_state_t to)
 {
     if (sw->counts[from])
@@ -234,19 +275,14 @@ int svc_sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
     if (obs.n > 1)
         qsort(obs.v, obs.n, sizeof(*obs.v), replay_cmp);
     for (size_t i = 0; i < obs.n; i++) {
-        replay_obs_t *o = &obs.v[i];
-        carbs_obs_t co = {0};
-        carbs_err_t e2 = {0};
-        if (!o->ok && !carbs_failure_is_hyper(o->failure))
-            continue; /* an infrastructure failure teaches nothing */
-        co.params = o->params;
-        co.output = o->ok ? o->output : NAN;
-        co.cost = o->ok ? fmax(o->cost, SVC_COST_FLOOR) : 1.0;
-        co.is_failure = !o->ok;
-        if (carbs_observe(sw->opt, &co, &e2))
-            log_warn("sweep %s: trial %" PRId64 " not replayed: %s", sw->name, o->id, e2.msg);
-        if (o->ok)
-            note_success(sw, o->id, o->output, o->cost);
+        const replay_obs_t *o = &obs.v[i];
+        store_result_t res = {0};
+        res.trial_id = o->id;
+        res.ok = o->ok;
+        res.failure = o->failure;
+        res.output = o->output;
+        res.cost = o->cost;
+        learn(sw, &res, &o->params);
     }
 
     if (store_optstate_get(svc->st, sw->id, &os, NULL) == 0 && os.rng_len) {
@@ -513,7 +549,6 @@ int svc_import_record(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec
 {
     store_trial_new_t tn = {0};
     store_result_t res = {0};
-    carbs_obs_t obs = {0};
     char *pj = NULL, *mj = NULL;
     int64_t id = 0;
     int attempt = 0;
@@ -525,10 +560,6 @@ int svc_import_record(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec
     tn.sweep_id = sw->id;
     tn.params_json = pj;
     tn.pred_output = tn.pred_cost = NAN;
-    obs.params = rec->params;
-    obs.output = rec->is_failure ? NAN : rec->output;
-    obs.cost = rec->cost;
-    obs.is_failure = rec->is_failure;
     if (!rec->is_failure && !(isfinite(rec->cost) && rec->cost > 0)) {
         rc = carbs_fail(err, CARBS_EINVAL, "cost must be a positive number (got %g)", rec->cost);
         goto out;
@@ -549,7 +580,7 @@ int svc_import_record(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec
                                          : CARBS_FAILURE_ERROR)
                                   : CARBS_FAILURE_NONE;
     str_copy(res.message, sizeof(res.message), rec->metrics.message);
-    res.output = obs.output;
+    res.output = rec->is_failure ? NAN : rec->output;
     res.cost = rec->cost;
     if ((rc = proto_result_to_json(&rec->metrics, 0, &mj, err)))
         goto out;
@@ -557,14 +588,7 @@ int svc_import_record(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec
     if ((rc = store_trial_finish(svc->st, &res, NULL, 0, NULL, err)))
         goto out;
     count_move(sw, CARBS_TRIAL_RUNNING, res.ok ? CARBS_TRIAL_DONE : CARBS_TRIAL_FAILED);
-    if (carbs_failure_is_hyper(res.failure) || res.ok) {
-        carbs_err_t e2 = {0};
-        if (carbs_observe(sw->opt, &obs, &e2))
-            log_warn("sweep %s: imported trial %" PRId64 " not observed: %s", sw->name, id,
-                     e2.msg);
-        if (res.ok)
-            note_success(sw, id, rec->output, rec->cost);
-    }
+    learn(sw, &res, &rec->params);
 out:
     free(pj);
     free(mj);
@@ -707,7 +731,7 @@ void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t
     store_result_t res = {0};
     svc_sweep_t *sw;
     svc_trial_t *t;
-    carbs_obs_t obs = {0};
+    carbs_params_t params = {0};
     char *mj = NULL;
     bool dup = false;
     double output, cost;
@@ -775,17 +799,9 @@ void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t
     /* Committed and acknowledged: now the optimizer learns it. */
     svc_running_remove(svc, r->trial_id);
     count_move(sw, row.state, res.ok ? CARBS_TRIAL_DONE : CARBS_TRIAL_FAILED);
-    if ((rc = proto_params_from_json(row.params_json, &obs.params, &err)) == 0) {
-        obs.id = r->trial_id;
-        obs.output = res.ok ? output : NAN;
-        obs.cost = res.ok ? fmax(isfinite(cost) ? cost : 0, SVC_COST_FLOOR) : 1.0;
-        obs.is_failure = !res.ok;
-        rc = carbs_observe(sw->opt, &obs, &err);
-    }
-    if (rc && rc != CARBS_ENOTFOUND)
+    if ((rc = proto_params_from_json(row.params_json, &params, &err)))
         log_error("sweep %s: trial %" PRId64 " not observed: %s", sw->name, r->trial_id, err.msg);
-    if (res.ok)
-        note_success(sw, r->trial_id, output, res.cost);
+    learn(sw, &res, rc ? NULL : &params);
     if (svc->cfg.after_result) {
         carbs_err_t e2 = {0};
         int hr = svc->cfg.after_result(svc->st, sw->id, svc->cfg.after_result_ctx, &e2);
@@ -805,6 +821,6 @@ refuse:
         svc_send_error(svc, peer, rc, err.msg);
 out:
     free(mj);
-    carbs_params_release(&obs.params);
+    carbs_params_release(&params);
     store_trial_release(&row);
 }
