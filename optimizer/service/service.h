@@ -112,9 +112,9 @@ typedef struct service_summary {
     int64_t best_trial;   /* 0 when none */
 } service_summary_t;
 
-/* Fill *out for sweep i (0 <= i < service_n_sweeps).  Returns 0 or
- * CARBS_ENOTFOUND. */
+/* Fill *out for sweep i, in load order (0 for the only one of a service
+ * opened with only_sweep).  Returns 0, or CARBS_ENOTFOUND past the last
+ * sweep. */
 int service_summary(const service_t *svc, size_t i, service_summary_t *out);
-size_t service_n_sweeps(const service_t *svc);
 
 #endif

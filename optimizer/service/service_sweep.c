@@ -1,33 +1,45 @@
 /*
- * service_sweep.c - the service's sweeps: rebuilding an optimizer from the
- * store, handing out trials, taking results, losing and re-queueing trials,
- * and the client requests (sweep_create, status, pause, resume, stop, ask,
- * tell, import).
+ * service_sweep.c - the service's sweeps (service_sweep.h): rebuilding an
+ * optimizer from the store, creating sweeps and changing their state,
+ * handing out trials, taking results and imports, losing and re-queueing
+ * trials.
  *
  * Order of effects, always: the store first, then the answer on the wire,
  * then the optimizer.  A crash between any two leaves the store consistent
- * and the optimizer rebuildable from it (DESIGN.md §2, §3).
+ * and the optimizer rebuildable from it (docs/service.md, "Restart").
  */
 #include "proto/common.h"
-#include "optimizer/service/service_internal.h"
+#include "optimizer/service/service_sweep.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
-
-#include "proto/log.h"
-
 #include <math.h>
 
+#include "optimizer/carbs.h"
+#include "optimizer/service/service_internal.h"
 #include "proto/json.h"
-#include "proto/record.h"
+#include "proto/log.h"
 
-/* A success whose cost metric is missing or not positive is observed at
- * this cost, so the optimizer still learns its output. */
+/* A success whose cost is missing, not positive or smaller is observed at
+ * this cost, so the optimizer still learns its output and its log-cost
+ * scale does not stretch over decades no trial will cost. */
 #define SVC_COST_FLOOR 1e-9
 
-// ---- small helpers ----
+struct svc_sweep {
+    int64_t id;
+    char name[CARBS_NAME_MAX];
+    carbs_sweep_state_t state;
+    sweep_spec_t spec;
+    carbs_t *opt;
+    size_t counts[CARBS_TRIAL_STATE_COUNT];
+    double cost_spent;
+    double best_output; /* NaN when none */
+    int64_t best_trial;
+    DA_TYPE(int64_t) queue; /* pending (re-queued) trials, oldest first */
+};
 
-svc_sweep_t *svc_sweep_find(service_t *svc, const char *id_or_name)
+// ---- the table and what a sweep shows ----
+
+svc_sweep_t *svc__sweep_find(service_t *svc, const char *id_or_name)
 {
     for (size_t i = 0; i < svc->sweeps.n; i++) {
         char id[32];
@@ -46,7 +58,44 @@ static svc_sweep_t *sweep_by_id(service_t *svc, int64_t id)
     return NULL;
 }
 
-void svc_sweep_free(svc_sweep_t *sw)
+svc_sweep_t *svc__sweep_at(const service_t *svc, size_t i)
+{
+    return i < svc->sweeps.n ? svc->sweeps.v[i] : NULL;
+}
+
+int64_t svc__sweep_id(const svc_sweep_t *sw)
+{
+    return sw->id;
+}
+
+const char *svc__sweep_name(const svc_sweep_t *sw)
+{
+    return sw->name;
+}
+
+carbs_sweep_state_t svc__sweep_state(const svc_sweep_t *sw)
+{
+    return sw->state;
+}
+
+const sweep_spec_t *svc__sweep_spec(const svc_sweep_t *sw)
+{
+    return &sw->spec;
+}
+
+void svc__sweep_summary(const svc_sweep_t *sw, service_summary_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->sweep_id = sw->id;
+    str_copy(out->name, sizeof(out->name), sw->name);
+    out->state = sw->state;
+    memcpy(out->counts, sw->counts, sizeof(out->counts));
+    out->cost_spent = sw->cost_spent;
+    out->best_output = sw->best_output;
+    out->best_trial = sw->best_trial;
+}
+
+void svc__sweep_free(svc_sweep_t *sw)
 {
     if (!sw)
         return;
@@ -181,7 +230,7 @@ static int replay_pending(svc_sweep_t *sw, const store_trial_t *t, carbs_err_t *
     return rc;
 }
 
-int svc_sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
+int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
 {
     svc_sweep_t *sw = xcalloc(1, sizeof(*sw));
     carbs_config_t cfg;
@@ -234,7 +283,7 @@ int svc_sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
             /* A fresh lease: the worker needs time to find the new service. */
             st.deadline = fmax(t->lease_deadline, now + svc->cfg.lease_ms / 1000.0);
             st.stored_deadline = t->lease_deadline;
-            DA_PUSH(&svc->running, st);
+            svc__running_add(svc, &st);
             break;
         }
         case CARBS_TRIAL_LOST:
@@ -298,9 +347,9 @@ int svc_sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
         svc_trial_t st = {0};
         st.id = lost.v[i];
         st.sw = sw;
-        DA_PUSH(&svc->running, st);
+        svc__running_add(svc, &st);
         count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_RUNNING);
-        svc_lose(svc, lost.v[i], "it was lost before the service stopped");
+        svc__lose(svc, lost.v[i], "it was lost before the service stopped");
     }
     log_info("sweep %s: %zu done, %zu failed, %zu pending, %zu running", sw->name,
              sw->counts[CARBS_TRIAL_DONE], sw->counts[CARBS_TRIAL_FAILED],
@@ -316,10 +365,13 @@ out:
     if (sw) {
         carbs_err_prefix(err, row->name);
         /* drop running entries that point at this sweep */
-        for (size_t i = svc->running.n; i-- > 0;)
-            if (svc->running.v[i].sw == sw)
-                svc->running.v[i] = svc->running.v[--svc->running.n];
-        svc_sweep_free(sw);
+        const svc_trial_t *rt;
+        for (size_t i = 0; (rt = svc__running_at(svc, i));)
+            if (rt->sw == sw)
+                svc__running_remove(svc, rt->id);
+            else
+                i++;
+        svc__sweep_free(sw);
     }
     return rc;
 }
@@ -347,7 +399,7 @@ static bool budget_allows_new(const svc_sweep_t *sw)
     return true;
 }
 
-void svc_sweep_update_state(service_t *svc, svc_sweep_t *sw)
+void svc__sweep_update_state(service_t *svc, svc_sweep_t *sw)
 {
     carbs_err_t err = {0};
 
@@ -361,6 +413,91 @@ void svc_sweep_update_state(service_t *svc, svc_sweep_t *sw)
     sw->state = CARBS_SWEEP_DONE;
     log_info("sweep %s: done (%zu trials, best %.6g, cost %.6g)", sw->name, n_trials(sw),
              sw->best_output, sw->cost_spent);
+}
+
+int svc__sweep_create(service_t *svc, const char *spec_json, int64_t *id, carbs_err_t *err)
+{
+    sweep_spec_t spec = {0};
+    store_sweep_t row = {0};
+    char *canon = NULL;
+    int rc;
+
+    *id = 0;
+    if ((rc = sweep_spec_from_json(spec_json, &spec, err)) ||
+        (rc = sweep_spec_to_json(&spec, &canon, err)) ||
+        (rc = store_sweep_create(svc->st, spec.name, canon, id, err)) ||
+        (rc = store_sweep_get_id(svc->st, *id, &row, err)) ||
+        (rc = svc__sweep_load(svc, &row, err)))
+        goto out;
+    log_info("sweep %s: created by request (id %" PRId64 ")", spec.name, *id);
+out:
+    free(canon);
+    sweep_spec_release(&spec);
+    store_sweep_release(&row);
+    return rc;
+}
+
+/* Cancel every open trial of sw (stop): its workers get `cancel`. */
+static void cancel_open(service_t *svc, svc_sweep_t *sw, const char *reason)
+{
+    carbs_err_t err = {0};
+    DA_TYPE(int64_t) ids = {0};
+    const svc_trial_t *t;
+
+    for (size_t i = 0; (t = svc__running_at(svc, i)); i++) {
+        svc_worker_t *w;
+        if (t->sw != sw)
+            continue;
+        DA_PUSH(&ids, t->id);
+        if (!t->is_ask && (w = svc__worker_find(svc, t->worker)) && w->connected) {
+            proto_msg_t m;
+            proto_msg_init(&m, PROTO_MSG_CANCEL);
+            m.cancel.trial_id = t->id;
+            str_copy(m.cancel.reason, sizeof(m.cancel.reason), reason);
+            svc__send(svc->out, &w->peer, &m);
+            proto_msg_release(&m);
+        }
+    }
+    for (size_t i = 0; i < sw->queue.n; i++)
+        DA_PUSH(&ids, sw->queue.v[i]);
+    sw->queue.n = 0;
+    for (size_t i = 0; i < ids.n; i++) {
+        store_trial_t row = {0};
+        if (store_trial_get(svc->st, ids.v[i], &row, &err) == 0 &&
+            store_trial_cancel(svc->st, ids.v[i], &err) == 0) {
+            count_move(sw, row.state, CARBS_TRIAL_CANCELLED);
+            carbs_forget(sw->opt, ids.v[i], NULL);
+        } else {
+            log_warn("trial %" PRId64 ": not cancelled: %s", ids.v[i], err.msg);
+        }
+        store_trial_release(&row);
+        svc__running_remove(svc, ids.v[i]);
+    }
+    DA_FREE(&ids);
+}
+
+int svc__sweep_set_state(service_t *svc, svc_sweep_t *sw, carbs_sweep_state_t to,
+                         carbs_err_t *err)
+{
+    int rc;
+
+    if (sw->state == CARBS_SWEEP_DONE || sw->state == CARBS_SWEEP_STOPPED)
+        return carbs_fail(err, CARBS_ESTATE, "sweep '%s' is %s: it cannot be %s", sw->name,
+                          carbs_sweep_state_name(sw->state),
+                          to == CARBS_SWEEP_PAUSED   ? "paused"
+                          : to == CARBS_SWEEP_ACTIVE ? "resumed"
+                                                     : "stopped");
+    if ((rc = store_sweep_set_state(svc->st, sw->id, to, err)))
+        return rc;
+    sw->state = to;
+    if (to == CARBS_SWEEP_STOPPED) {
+        char why[CARBS_MSG_MAX];
+        snprintf(why, sizeof(why), "sweep '%s' stopped", sw->name);
+        cancel_open(svc, sw, why);
+    }
+    log_info("sweep %s: %s by request", sw->name, carbs_sweep_state_name(to));
+    svc__sweep_update_state(svc, sw);
+    return 0;
 }
 
 // ---- handing out trials ----
@@ -454,7 +591,7 @@ static int claim(service_t *svc, svc_sweep_t *sw, int64_t id, const char *holder
     t.deadline = t.stored_deadline = deadline;
     t.confirmed = true;
     t.is_ask = is_ask;
-    DA_PUSH(&svc->running, t);
+    svc__running_add(svc, &t);
     return 0;
 }
 
@@ -515,7 +652,7 @@ static int send_trial(service_t *svc, svc_sweep_t *sw, svc_worker_t *w, int64_t 
     str_copy(tr->metric, sizeof(tr->metric), sw->spec.metric.name);
     str_copy(tr->cost, sizeof(tr->cost), sw->spec.cost.name);
     tr->lease_ms = svc->cfg.lease_ms;
-    svc_send(svc, &w->peer, &m);
+    svc__send(svc->out, &w->peer, &m);
 out:
     store_trial_release(&row);
     proto_msg_release(&m);
@@ -528,12 +665,12 @@ static void send_wait(service_t *svc, const svc_worker_t *w, int retry_ms)
 
     proto_msg_init(&m, PROTO_MSG_WAIT);
     m.wait.retry_ms = retry_ms;
-    svc_send(svc, &w->peer, &m);
+    svc__send(svc->out, &w->peer, &m);
     proto_msg_release(&m);
 }
 
-int svc_take_trial(service_t *svc, svc_sweep_t *sw, const char *holder, double deadline,
-                   bool is_ask, int64_t *id, int *attempt, carbs_err_t *err)
+int svc__sweep_take_trial(service_t *svc, svc_sweep_t *sw, const char *holder, double deadline,
+                          bool is_ask, int64_t *id, int *attempt, carbs_err_t *err)
 {
     int rc = next_trial(svc, sw, id, err);
 
@@ -544,7 +681,7 @@ int svc_take_trial(service_t *svc, svc_sweep_t *sw, const char *holder, double d
     return rc;
 }
 
-int svc_import_record(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec,
+int svc__sweep_import(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec,
                       const char *holder, carbs_err_t *err)
 {
     store_trial_new_t tn = {0};
@@ -595,13 +732,13 @@ out:
     return rc;
 }
 
-void svc_assign(service_t *svc, svc_worker_t *w)
+void svc__assign(service_t *svc, svc_worker_t *w)
 {
     carbs_err_t err = {0};
     size_t n = svc->sweeps.n;
 
     if (w->quarantined) {
-        svc_send_error(svc, &w->peer, CARBS_EDENIED,
+        svc__send_error(svc->out, &w->peer, CARBS_EDENIED,
                        "this worker is quarantined after repeated lost trials; "
                        "check its host, then start it with another --id");
         return;
@@ -626,7 +763,7 @@ void svc_assign(service_t *svc, svc_worker_t *w)
             rc = send_trial(svc, sw, w, id, attempt, &err);
         if (rc) {
             log_error("sweep %s: cannot start a trial: %s", sw->name, err.msg);
-            svc_send_error(svc, &w->peer, rc, err.msg);
+            svc__send_error(svc->out, &w->peer, rc, err.msg);
             return;
         }
         svc->rr = (svc->rr + k + 1) % n;
@@ -653,7 +790,7 @@ static void send_ack(service_t *svc, const wire_peer_t *peer, int64_t trial_id, 
         proto_msg_init(&m, PROTO_MSG_ACK);
         m.ack.trial_id = trial_id;
     }
-    svc_send(svc, peer, &m);
+    svc__send(svc->out, peer, &m);
     proto_msg_release(&m);
 }
 
@@ -669,7 +806,7 @@ static void check_quarantine(service_t *svc, const char *worker)
     if (!row.quarantined && row.losses >= svc->cfg.quarantine_losses) {
         if (store_worker_quarantine(svc->st, worker, true, &err) == 0) {
             log_warn("worker %s: quarantined after %" PRId64 " lost trials", worker, row.losses);
-            if ((w = svc_worker_find(svc, worker)))
+            if ((w = svc__worker_find(svc, worker)))
                 w->quarantined = true;
         } else {
             log_warn("worker %s: %s", worker, err.msg);
@@ -678,10 +815,10 @@ static void check_quarantine(service_t *svc, const char *worker)
     store_worker_release(&row);
 }
 
-void svc_lose(service_t *svc, int64_t trial_id, const char *why)
+void svc__lose(service_t *svc, int64_t trial_id, const char *why)
 {
     carbs_err_t err = {0};
-    svc_trial_t *t = svc_running_find(svc, trial_id);
+    svc_trial_t *t = svc__running_find(svc, trial_id);
     svc_sweep_t *sw;
     char worker[CARBS_NAME_MAX];
     int rc;
@@ -690,7 +827,7 @@ void svc_lose(service_t *svc, int64_t trial_id, const char *why)
         return;
     sw = t->sw;
     str_copy(worker, sizeof(worker), t->worker);
-    svc_running_remove(svc, trial_id);
+    svc__running_remove(svc, trial_id);
     rc = store_trial_lose(svc->st, trial_id, &err);
     if (rc && rc != CARBS_ESTATE) { /* ESTATE: already lost (a replayed crash) */
         log_error("trial %" PRId64 ": cannot mark it lost: %s", trial_id, err.msg);
@@ -717,14 +854,14 @@ void svc_lose(service_t *svc, int64_t trial_id, const char *why)
             count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_FAILED);
             carbs_forget(sw->opt, trial_id, NULL);
             log_warn("trial %" PRId64 " failed: %s", trial_id, res.message);
-            svc_sweep_update_state(svc, sw);
+            svc__sweep_update_state(svc, sw);
             return;
         }
     }
     log_error("trial %" PRId64 ": cannot re-queue it: %s", trial_id, err.msg);
 }
 
-void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t *r, bool is_tell)
+void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t *r, bool is_tell)
 {
     carbs_err_t err = {0};
     store_trial_t row = {0};
@@ -741,11 +878,11 @@ void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t
         if (rc == CARBS_ENOTFOUND)
             send_ack(svc, peer, r->trial_id, is_tell, "no such trial");
         else
-            svc_send_error(svc, peer, rc, err.msg);
+            svc__send_error(svc->out, peer, rc, err.msg);
         goto out;
     }
     sw = sweep_by_id(svc, row.sweep_id);
-    t = svc_running_find(svc, r->trial_id);
+    t = svc__running_find(svc, r->trial_id);
     if (!is_tell && r->attempt != row.attempt) {
         log_info("trial %" PRId64 ": result of attempt %d ignored (now at attempt %d)", r->trial_id,
                  r->attempt, row.attempt);
@@ -756,7 +893,7 @@ void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t
         /* infra or preempted: not the configuration's fault.  Lose and
          * re-queue (when it is still ours), then acknowledge. */
         if (t)
-            svc_lose(svc, r->trial_id,
+            svc__lose(svc, r->trial_id,
                      r->message[0] ? r->message : carbs_failure_name(r->failure));
         send_ack(svc, peer, r->trial_id, is_tell, NULL);
         goto out;
@@ -797,7 +934,7 @@ void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t
         goto out;
 
     /* Committed and acknowledged: now the optimizer learns it. */
-    svc_running_remove(svc, r->trial_id);
+    svc__running_remove(svc, r->trial_id);
     count_move(sw, row.state, res.ok ? CARBS_TRIAL_DONE : CARBS_TRIAL_FAILED);
     if ((rc = proto_params_from_json(row.params_json, &params, &err)))
         log_error("sweep %s: trial %" PRId64 " not observed: %s", sw->name, r->trial_id, err.msg);
@@ -810,7 +947,7 @@ void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t
     }
     log_debug("trial %" PRId64 " %s: %s %.6g, cost %.6g", r->trial_id, res.ok ? "done" : "failed",
              sw->spec.metric.name, output, res.cost);
-    svc_sweep_update_state(svc, sw);
+    svc__sweep_update_state(svc, sw);
     goto out;
 
 refuse:
@@ -818,7 +955,7 @@ refuse:
     if (is_tell)
         send_ack(svc, peer, r->trial_id, true, err.msg);
     else
-        svc_send_error(svc, peer, rc, err.msg);
+        svc__send_error(svc->out, peer, rc, err.msg);
 out:
     free(mj);
     carbs_params_release(&params);
