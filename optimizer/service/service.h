@@ -1,6 +1,6 @@
 /*
  * service.h - `carbs serve`: every active sweep of a store behind one
- * ZeroMQ ROUTER (DESIGN.md §2-§5, docs/service.md).
+ * ZeroMQ ROUTER (docs/service.md).
  *
  * A single-threaded event loop.  The caller owns the loop:
  *
@@ -73,8 +73,9 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err);
  * the user id, which the service binds beside its worker endpoint (without
  * CURVE: only this machine's users reach it, and the socket file is created
  * by the service's user with the umask's permissions).  CLI commands that
- * change a sweep while a service runs send their request here (DESIGN.md
- * §5).  Writes at most cap bytes into out; returns 0 or CARBS_ETOOBIG. */
+ * change a sweep while a service runs send their request here
+ * (the writer rule, docs/store.md).  Writes at most cap bytes into out; returns 0 or
+ * CARBS_ETOOBIG. */
 int service_control_endpoint(const char *db_path, char *out, size_t cap);
 
 /* Unbind, release the writer lock and close the store.  Trials still

@@ -1,7 +1,7 @@
 /*
  * service_request.c - client requests to a running service: while it runs,
  * the CLI sends it its changes instead of writing the store (the writer
- * rule, docs/service.md).  sweep_create, status, pause, resume, stop, ask,
+ * rule, docs/store.md).  sweep_create, status, pause, resume, stop, ask,
  * tell, import; each is answered with one `reply`.  Requests see the
  * sweeps only through service_sweep.h.
  */
