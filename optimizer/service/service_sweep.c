@@ -376,7 +376,7 @@ out:
     return rc;
 }
 
-// ---- state ----
+// ---- budget and state ----
 
 static size_t n_trials(const svc_sweep_t *sw)
 {
@@ -414,6 +414,8 @@ void svc__sweep_update_state(service_t *svc, svc_sweep_t *sw)
     log_info("sweep %s: done (%zu trials, best %.6g, cost %.6g)", sw->name, n_trials(sw),
              sw->best_output, sw->cost_spent);
 }
+
+// ---- requests: create, pause, resume, stop ----
 
 int svc__sweep_create(service_t *svc, const char *spec_json, int64_t *id, carbs_err_t *err)
 {
