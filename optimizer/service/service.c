@@ -1,22 +1,30 @@
 /*
- * service.c - the service's event loop: open and close, frames in and out,
- * workers (hello, ready, heartbeat, progress, bye) and leases.  Sweeps,
- * assignment and results are in service_sweep.c.
+ * service.c - the service's event loop: open and close, frames in,
+ * workers (hello, ready, heartbeat, progress, bye), their table and that
+ * of running trials (service_table.h), and leases.  Sweeps, assignment and
+ * results are in service_sweep.c, client requests in service_request.c,
+ * the send path in service_outbox.c.
  */
 #include "proto/common.h"
 #include "optimizer/service/service_internal.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
-
-#include "proto/log.h"
-
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "carbs_config.h"
+#include "optimizer/service/service_request.h"
+#include "proto/log.h"
+
+/* A stored lease deadline is refreshed once the in-memory one is ahead of
+ * it by this fraction of the lease: a restart grants a fresh lease anyway,
+ * so the store needs only a coarse copy. */
+#define SVC_LEASE_WRITE_FRAC 0.25
+/* How often (ms) the loop looks for expired leases at the latest. */
+#define SVC_TICK_MS 250
+#define SVC_BATCH_MAX 64 /* frames handled before one sync and the replies */
 
 // ---- the control endpoint ----
 
@@ -34,69 +42,9 @@ int service_control_endpoint(const char *db_path, char *out, size_t cap)
     return 0;
 }
 
-// ---- sending ----
-
-void svc_send(service_t *svc, const wire_peer_t *peer, const proto_msg_t *m)
-{
-    carbs_err_t err = {0};
-    char *buf = NULL;
-    size_t len = 0;
-    char who[WIRE_PEER_STR_MAX];
-
-    /* An answer to the frame being handled goes back the way it came;
-     * anything else (trial, cancel) goes to a worker on the main socket. */
-    wire_server_t *to = svc->cur_from && wire_peer_equal(peer, &svc->cur_peer) ? svc->cur_from
-                                                                                : svc->srv;
-
-    if (proto_msg_encode(m, &buf, &len, &err)) {
-        log_warn("send %s to %s: %s", proto_msg_type_name(m->type),
-                 wire_peer_format(peer, who, sizeof(who)), err.msg);
-        return;
-    }
-    /* Held until the end of the service_step that sent it (outbox_flush). */
-    svc_out_t o = {.to = to, .peer = *peer, .buf = buf, .len = len, .type = m->type};
-    if (DA_PUSH(&svc->outbox, o)) {
-        log_warn("send %s to %s: out of memory", proto_msg_type_name(m->type),
-                 wire_peer_format(peer, who, sizeof(who)));
-        free(buf);
-    }
-}
-
-/* Make the batch's commits durable, then send its replies.  A failed sync
- * sends nothing: the workers resend what they did not hear acknowledged. */
-static int outbox_flush(service_t *svc, carbs_err_t *err)
-{
-    carbs_err_t local = {0};
-    int rc = store_sync(svc->st, err ? err : &local);
-
-    for (size_t i = 0; i < svc->outbox.n; i++) {
-        svc_out_t *o = &svc->outbox.v[i];
-        carbs_err_t e2 = {0};
-        char who[WIRE_PEER_STR_MAX];
-
-        if (!rc && wire_server_send(o->to, &o->peer, o->buf, o->len, &e2))
-            log_warn("send %s to %s: %s", proto_msg_type_name(o->type),
-                     wire_peer_format(&o->peer, who, sizeof(who)), e2.msg);
-        free(o->buf);
-    }
-    svc->outbox.n = 0;
-    return rc;
-}
-
-void svc_send_error(service_t *svc, const wire_peer_t *peer, int code, const char *message)
-{
-    proto_msg_t m;
-
-    proto_msg_init(&m, PROTO_MSG_ERROR);
-    m.error.code = code < 0 ? code : CARBS_EPROTO;
-    str_copy(m.error.message, sizeof(m.error.message), message);
-    svc_send(svc, peer, &m);
-    proto_msg_release(&m);
-}
-
 // ---- tables ----
 
-svc_worker_t *svc_worker_find(service_t *svc, const char *id)
+svc_worker_t *svc__worker_find(service_t *svc, const char *id)
 {
     for (size_t i = 0; i < svc->workers.n; i++)
         if (strcmp(svc->workers.v[i].id, id) == 0)
@@ -112,7 +60,12 @@ static svc_worker_t *worker_by_peer(service_t *svc, const wire_peer_t *peer)
     return NULL;
 }
 
-svc_trial_t *svc_running_find(service_t *svc, int64_t trial_id)
+const svc_worker_t *svc__worker_at(const service_t *svc, size_t i)
+{
+    return i < svc->workers.n ? &svc->workers.v[i] : NULL;
+}
+
+svc_trial_t *svc__running_find(service_t *svc, int64_t trial_id)
 {
     for (size_t i = 0; i < svc->running.n; i++)
         if (svc->running.v[i].id == trial_id)
@@ -120,7 +73,17 @@ svc_trial_t *svc_running_find(service_t *svc, int64_t trial_id)
     return NULL;
 }
 
-void svc_running_remove(service_t *svc, int64_t trial_id)
+const svc_trial_t *svc__running_at(const service_t *svc, size_t i)
+{
+    return i < svc->running.n ? &svc->running.v[i] : NULL;
+}
+
+void svc__running_add(service_t *svc, const svc_trial_t *t)
+{
+    DA_PUSH(&svc->running, *t);
+}
+
+void svc__running_remove(service_t *svc, int64_t trial_id)
 {
     for (size_t i = 0; i < svc->running.n; i++) {
         if (svc->running.v[i].id == trial_id) {
@@ -168,7 +131,7 @@ static void worker_touch(service_t *svc, svc_worker_t *w, double now)
 
 static void expire_leases(service_t *svc, double now)
 {
-    /* svc_lose() edits svc->running: collect first. */
+    /* svc__lose() edits svc->running: collect first. */
     DA_TYPE(int64_t) dead = {0};
 
     for (size_t i = 0; i < svc->running.n; i++) {
@@ -177,7 +140,7 @@ static void expire_leases(service_t *svc, double now)
             DA_PUSH(&dead, t->id);
     }
     for (size_t i = 0; i < dead.n; i++)
-        svc_lose(svc, dead.v[i], "its lease expired");
+        svc__lose(svc, dead.v[i], "its lease expired");
     DA_FREE(&dead);
     for (size_t i = 0; i < svc->workers.n; i++) {
         svc_worker_t *w = &svc->workers.v[i];
@@ -214,12 +177,12 @@ static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_
     carbs_err_t err = {0};
     store_worker_t row = {0};
     char devs[PROTO_DEVICES_MAX * (CARBS_NAME_MAX + 3) + 3];
-    svc_worker_t *w = svc_worker_find(svc, h->worker_id);
+    svc_worker_t *w = svc__worker_find(svc, h->worker_id);
     proto_msg_t m;
 
     devices_json(&h->devices, devs, sizeof(devs));
     if (store_worker_seen(svc->st, h->worker_id, h->host, devs, &err)) {
-        svc_send_error(svc, peer, err.code, err.msg);
+        svc__send_error(svc->out, peer, err.code, err.msg);
         return;
     }
     if (!w) {
@@ -248,14 +211,14 @@ static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_
     m.welcome.heartbeat_ms = svc->cfg.heartbeat_ms;
     m.welcome.lease_ms = svc->cfg.lease_ms;
     str_copy(m.welcome.service_version, sizeof(m.welcome.service_version), CARBS_VERSION);
-    svc_send(svc, peer, &m);
+    svc__send(svc->out, peer, &m);
     proto_msg_release(&m);
 }
 
 /* The trial a worker names: confirm and renew it when the worker holds it. */
 static void worker_names_trial(service_t *svc, svc_worker_t *w, int64_t trial_id, double now)
 {
-    svc_trial_t *t = svc_running_find(svc, trial_id);
+    svc_trial_t *t = svc__running_find(svc, trial_id);
 
     if (!t || strcmp(t->worker, w->id) != 0)
         return;
@@ -266,7 +229,7 @@ static void worker_names_trial(service_t *svc, svc_worker_t *w, int64_t trial_id
 static void on_progress(service_t *svc, svc_worker_t *w, const proto_progress_t *p, double now)
 {
     carbs_err_t err = {0};
-    svc_trial_t *t = svc_running_find(svc, p->trial_id);
+    svc_trial_t *t = svc__running_find(svc, p->trial_id);
 
     if (!t || strcmp(t->worker, w->id) != 0 || t->attempt != p->attempt)
         return; /* a stale report: the trial moved on */
@@ -285,7 +248,7 @@ static void on_bye(service_t *svc, svc_worker_t *w, const proto_bye_t *b)
         if (!svc->running.v[i].is_ask && strcmp(svc->running.v[i].worker, w->id) == 0)
             DA_PUSH(&held, svc->running.v[i].id);
     for (size_t i = 0; i < held.n; i++)
-        svc_lose(svc, held.v[i], strcmp(b->reason, "preempted") == 0 ? "its worker was preempted"
+        svc__lose(svc, held.v[i], strcmp(b->reason, "preempted") == 0 ? "its worker was preempted"
                                                                       : "its worker left");
     DA_FREE(&held);
 }
@@ -318,11 +281,11 @@ static void handle_frame(service_t *svc, wire_server_t *from, const wire_peer_t 
     svc_worker_t *w;
     char who[WIRE_PEER_STR_MAX];
 
-    svc->cur_from = from;
-    svc->cur_peer = *peer;
+    svc__outbox_reply_to(svc->out, from, peer);
     if (proto_msg_decode(buf, len, &m, &err)) {
         log_warn("frame from %s refused: %s", wire_peer_format(peer, who, sizeof(who)), err.msg);
-        svc_send_error(svc, peer, err.code, err.msg);
+        svc__send_error(svc->out, peer, err.code, err.msg);
+        svc__outbox_reply_to(svc->out, NULL, NULL);
         return;
     }
     if (m.type == PROTO_MSG_HELLO) {
@@ -330,11 +293,11 @@ static void handle_frame(service_t *svc, wire_server_t *from, const wire_peer_t 
         goto out;
     }
     if (is_request(m.type)) {
-        svc_on_request(svc, peer, &m);
+        svc__on_request(svc, svc->out, peer, &m);
         goto out;
     }
     if (from == svc->ctl) {
-        svc_send_error(svc, peer, CARBS_EPROTO,
+        svc__send_error(svc->out, peer, CARBS_EPROTO,
                        "the control endpoint takes client requests only; workers connect to "
                        "the service's bind endpoint");
         goto out;
@@ -343,14 +306,14 @@ static void handle_frame(service_t *svc, wire_server_t *from, const wire_peer_t 
     if (!w) {
         /* A worker whose hello we never saw (the service restarted): ask
          * it to introduce itself; its frame is not acted on. */
-        svc_send_error(svc, peer, CARBS_ESTATE,
+        svc__send_error(svc->out, peer, CARBS_ESTATE,
                        "send hello first (the service does not know this worker)");
         goto out;
     }
     worker_touch(svc, w, now);
     switch (m.type) {
     case PROTO_MSG_READY:
-        svc_assign(svc, w);
+        svc__assign(svc, w);
         break;
     case PROTO_MSG_HEARTBEAT:
         if (m.heartbeat.trial_id)
@@ -362,13 +325,13 @@ static void handle_frame(service_t *svc, wire_server_t *from, const wire_peer_t 
     case PROTO_MSG_RESULT: {
         /* The current attempt of a trial another worker holds: not this
          * worker's to report (a stale attempt is acknowledged below). */
-        const svc_trial_t *t = svc_running_find(svc, m.result.r.trial_id);
+        const svc_trial_t *t = svc__running_find(svc, m.result.r.trial_id);
         if (t && t->attempt == m.result.r.attempt && strcmp(t->worker, w->id) != 0) {
-            svc_send_error(svc, peer, CARBS_EPROTO, "this trial is held by another worker");
+            svc__send_error(svc->out, peer, CARBS_EPROTO, "this trial is held by another worker");
             break;
         }
         worker_names_trial(svc, w, m.result.r.trial_id, now);
-        svc_on_result(svc, peer, &m.result.r, false);
+        svc__on_result(svc, peer, &m.result.r, false);
         break;
     }
     case PROTO_MSG_BYE:
@@ -377,12 +340,12 @@ static void handle_frame(service_t *svc, wire_server_t *from, const wire_peer_t 
     default:
         snprintf(err.msg, sizeof(err.msg), "'%s' is not a message a worker sends",
                  proto_msg_type_name(m.type));
-        svc_send_error(svc, peer, CARBS_EPROTO, err.msg);
+        svc__send_error(svc->out, peer, CARBS_EPROTO, err.msg);
         break;
     }
 out:
     proto_msg_release(&m);
-    svc->cur_from = NULL;
+    svc__outbox_reply_to(svc->out, NULL, NULL);
 }
 
 // ---- open, step, close ----
@@ -428,7 +391,7 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
             if (strcmp(cfg->only_sweep, id) != 0)
                 continue;
         }
-        if (svc_sweep_load(svc, row, err))
+        if (svc__sweep_load(svc, row, err))
             goto fail;
     }
     if (rc < 0) {
@@ -451,6 +414,7 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
     svc->srv = wire_server_open(&wc, err);
     if (!svc->srv)
         goto fail;
+    svc->out = svc__outbox_new(svc->srv);
     {
         wire_server_config_t cc = {0};
         char ctl[WIRE_ENDPOINT_MAX + 1];
@@ -468,7 +432,7 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
             goto fail;
     }
     for (size_t i = 0; i < svc->sweeps.n; i++)
-        svc_sweep_update_state(svc, svc->sweeps.v[i]);
+        svc__sweep_update_state(svc, svc->sweeps.v[i]);
     log_info("serving %zu sweep%s from %s on %s", svc->sweeps.n, svc->sweeps.n == 1 ? "" : "s",
              cfg->db_path, wire_server_endpoint(svc->srv));
     return svc;
@@ -491,13 +455,11 @@ void service_close(service_t *svc)
             unlink(ctl + strlen("ipc://"));
     }
     for (size_t i = 0; i < svc->sweeps.n; i++)
-        svc_sweep_free(svc->sweeps.v[i]);
+        svc__sweep_free(svc->sweeps.v[i]);
     DA_FREE(&svc->sweeps);
     DA_FREE(&svc->workers);
     DA_FREE(&svc->running);
-    for (size_t i = 0; i < svc->outbox.n; i++)
-        free(svc->outbox.v[i].buf);
-    DA_FREE(&svc->outbox);
+    svc__outbox_free(svc->out);
     store_close(svc->st);
     free(svc);
 }
@@ -533,7 +495,7 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
         rc = wire_server_recv(svc->srv, &peer, &buf, &len, 0, err);
     }
     if (rc != 0 && rc != CARBS_ETIMEDOUT && rc != CARBS_ENOMEM) {
-        outbox_flush(svc, NULL);
+        svc__outbox_flush(svc->out, svc->st, NULL);
         return rc;
     }
     /* Control requests are rare: look without waiting. */
@@ -543,7 +505,7 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
         handle_frame(svc, svc->ctl, &peer, buf, len);
         free(buf);
     } else if (rc != CARBS_ETIMEDOUT && rc != CARBS_ENOMEM) {
-        outbox_flush(svc, NULL);
+        svc__outbox_flush(svc->out, svc->st, NULL);
         return rc;
     }
     now = now_wall();
@@ -551,7 +513,7 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
         expire_leases(svc, now);
         svc->next_tick = now + SVC_TICK_MS / 1000.0;
     }
-    rc = outbox_flush(svc, err);
+    rc = svc__outbox_flush(svc->out, svc->st, err);
     if (rc)
         log_error("the store could not be synced: replies withheld; stopping");
     return rc;
@@ -560,32 +522,17 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
 bool service_done(const service_t *svc)
 {
     for (size_t i = 0; i < svc->sweeps.n; i++)
-        if (svc->sweeps.v[i]->state == CARBS_SWEEP_ACTIVE)
+        if (svc__sweep_state(svc->sweeps.v[i]) == CARBS_SWEEP_ACTIVE)
             return false;
     return svc->running.n == 0;
 }
 
-size_t service_n_sweeps(const service_t *svc)
-{
-    return svc->sweeps.n;
-}
-
 int service_summary(const service_t *svc, size_t i, service_summary_t *out)
 {
-    const svc_sweep_t *sw;
-
     if (i >= svc->sweeps.n)
         return CARBS_ENOTFOUND;
-    sw = svc->sweeps.v[i];
-    memset(out, 0, sizeof(*out));
-    out->sweep_id = sw->id;
-    str_copy(out->name, sizeof(out->name), sw->name);
-    out->state = sw->state;
-    memcpy(out->counts, sw->counts, sizeof(out->counts));
+    svc__sweep_summary(svc->sweeps.v[i], out);
     for (size_t k = 0; k < svc->workers.n; k++)
         out->workers += svc->workers.v[k].connected;
-    out->cost_spent = sw->cost_spent;
-    out->best_output = sw->best_output;
-    out->best_trial = sw->best_trial;
     return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * service.h - `carbs serve`: every active sweep of a store behind one
- * ZeroMQ ROUTER (DESIGN.md §2-§5, docs/service.md).
+ * ZeroMQ ROUTER (docs/service.md).
  *
  * A single-threaded event loop.  The caller owns the loop:
  *
@@ -73,8 +73,9 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err);
  * the user id, which the service binds beside its worker endpoint (without
  * CURVE: only this machine's users reach it, and the socket file is created
  * by the service's user with the umask's permissions).  CLI commands that
- * change a sweep while a service runs send their request here (DESIGN.md
- * §5).  Writes at most cap bytes into out; returns 0 or CARBS_ETOOBIG. */
+ * change a sweep while a service runs send their request here
+ * (the writer rule, docs/store.md).  Writes at most cap bytes into out; returns 0 or
+ * CARBS_ETOOBIG. */
 int service_control_endpoint(const char *db_path, char *out, size_t cap);
 
 /* Unbind, release the writer lock and close the store.  Trials still
@@ -112,9 +113,9 @@ typedef struct service_summary {
     int64_t best_trial;   /* 0 when none */
 } service_summary_t;
 
-/* Fill *out for sweep i (0 <= i < service_n_sweeps).  Returns 0 or
- * CARBS_ENOTFOUND. */
+/* Fill *out for sweep i, in load order (0 for the only one of a service
+ * opened with only_sweep).  Returns 0, or CARBS_ENOTFOUND past the last
+ * sweep. */
 int service_summary(const service_t *svc, size_t i, service_summary_t *out);
-size_t service_n_sweeps(const service_t *svc);
 
 #endif

@@ -1,25 +1,30 @@
 /*
- * service_request.c - client requests to a running service (DESIGN.md §5
- * writer rule: while the service runs, the CLI sends it its changes):
- * sweep_create, status, pause, resume, stop, ask, tell, import.  Each is
- * answered with one `reply`.
+ * service_request.c - client requests to a running service: while it runs,
+ * the CLI sends it its changes instead of writing the store (the writer
+ * rule, docs/store.md).  sweep_create, status, pause, resume, stop, ask,
+ * tell, import; each is answered with one `reply`.  Requests see the
+ * sweeps only through service_sweep.h.
  */
 #include "proto/common.h"
-#include "optimizer/service/service_internal.h"
+#include "optimizer/service/service_request.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 
-#include "proto/log.h"
-
-#include <math.h>
-
+#include "optimizer/service/service_sweep.h"
+#include "optimizer/service/service_table.h"
 #include "proto/json.h"
-#include "proto/record.h"
 
+/* The request being answered: the service, where replies go, and to whom. */
+typedef struct req {
+    service_t *svc;
+    svc_outbox_t *out;
+    const wire_peer_t *peer;
+} req_t;
 
-static void reply(service_t *svc, const wire_peer_t *peer, bool ok, int64_t sweep_id,
-                  int64_t trial_id, const char *message)
+static void reply(const req_t *q, bool ok, int64_t sweep_id, int64_t trial_id,
+                  const char *message)
 {
     proto_msg_t m;
 
@@ -29,8 +34,17 @@ static void reply(service_t *svc, const wire_peer_t *peer, bool ok, int64_t swee
     m.reply.trial_id = trial_id;
     if (message)
         str_copy(m.reply.message, sizeof(m.reply.message), message);
-    svc_send(svc, peer, &m);
+    svc__send(q->out, q->peer, &m);
     proto_msg_release(&m);
+}
+
+/* The answer to a request that names a sweep this service does not hold. */
+static void reply_no_sweep(const req_t *q, int64_t trial_id, const char *which)
+{
+    char msg[CARBS_MSG_MAX];
+
+    snprintf(msg, sizeof(msg), "no active or paused sweep '%s' in this service", which);
+    reply(q, false, 0, trial_id, msg);
 }
 
 // ---- a growing JSON text for status ----
@@ -88,37 +102,40 @@ static void sb_num(sbuf_t *b, double x)
 
 static void status_sweep(sbuf_t *b, const svc_sweep_t *sw)
 {
-    sb_printf(b, "{\"id\":%" PRId64 ",\"name\":", sw->id);
-    sb_str(b, sw->name);
-    sb_printf(b, ",\"state\":\"%s\",\"trials\":{", carbs_sweep_state_name(sw->state));
+    service_summary_t f;
+
+    svc__sweep_summary(sw, &f);
+    sb_printf(b, "{\"id\":%" PRId64 ",\"name\":", f.sweep_id);
+    sb_str(b, f.name);
+    sb_printf(b, ",\"state\":\"%s\",\"trials\":{", carbs_sweep_state_name(f.state));
     for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
-        sb_printf(b, "%s\"%s\":%zu", s ? "," : "", carbs_trial_state_name(s), sw->counts[s]);
+        sb_printf(b, "%s\"%s\":%zu", s ? "," : "", carbs_trial_state_name(s), f.counts[s]);
     sb_printf(b, "},\"metric\":");
-    sb_str(b, sw->spec.metric.name);
+    sb_str(b, svc__sweep_spec(sw)->metric.name);
     sb_printf(b, ",\"best\":");
-    sb_num(b, sw->best_output);
-    sb_printf(b, ",\"best_trial\":%" PRId64 ",\"cost_spent\":", sw->best_trial);
-    sb_num(b, sw->cost_spent);
+    sb_num(b, f.best_output);
+    sb_printf(b, ",\"best_trial\":%" PRId64 ",\"cost_spent\":", f.best_trial);
+    sb_num(b, f.cost_spent);
     sb_printf(b, "}");
 }
 
-static void on_status(service_t *svc, const wire_peer_t *peer, const char *which)
+static void on_status(const req_t *q, const char *which)
 {
     proto_msg_t m;
     sbuf_t b = {0};
     bool first = true;
     double now = now_wall();
+    const svc_sweep_t *sw;
+    const svc_worker_t *w;
+    const svc_trial_t *t;
 
-    if (which[0] && !svc_sweep_find(svc, which)) {
-        char msg[CARBS_MSG_MAX];
-        snprintf(msg, sizeof(msg), "no active or paused sweep '%s' in this service", which);
-        reply(svc, peer, false, 0, 0, msg);
+    if (which[0] && !svc__sweep_find(q->svc, which)) {
+        reply_no_sweep(q, 0, which);
         return;
     }
     sb_printf(&b, "{\"sweeps\":[");
-    for (size_t i = 0; i < svc->sweeps.n; i++) {
-        const svc_sweep_t *sw = svc->sweeps.v[i];
-        if (which[0] && sw != svc_sweep_find(svc, which))
+    for (size_t i = 0; (sw = svc__sweep_at(q->svc, i)); i++) {
+        if (which[0] && sw != svc__sweep_find(q->svc, which))
             continue;
         if (!first)
             sb_printf(&b, ",");
@@ -126,13 +143,8 @@ static void on_status(service_t *svc, const wire_peer_t *peer, const char *which
         status_sweep(&b, sw);
     }
     sb_printf(&b, "],\"workers\":[");
-    first = true;
-    for (size_t i = 0; i < svc->workers.n; i++) {
-        const svc_worker_t *w = &svc->workers.v[i];
-        if (!first)
-            sb_printf(&b, ",");
-        first = false;
-        sb_printf(&b, "{\"id\":");
+    for (size_t i = 0; (w = svc__worker_at(q->svc, i)); i++) {
+        sb_printf(&b, "%s{\"id\":", i ? "," : "");
         sb_str(&b, w->id);
         sb_printf(&b, ",\"host\":");
         sb_str(&b, w->host);
@@ -142,10 +154,9 @@ static void on_status(service_t *svc, const wire_peer_t *peer, const char *which
         sb_printf(&b, "}");
     }
     sb_printf(&b, "],\"running\":[");
-    for (size_t i = 0; i < svc->running.n; i++) {
-        const svc_trial_t *t = &svc->running.v[i];
+    for (size_t i = 0; (t = svc__running_at(q->svc, i)); i++) {
         sb_printf(&b, "%s{\"trial\":%" PRId64 ",\"sweep\":", i ? "," : "", t->id);
-        sb_str(&b, t->sw->name);
+        sb_str(&b, svc__sweep_name(t->sw));
         sb_printf(&b, ",\"worker\":");
         sb_str(&b, t->worker);
         sb_printf(&b, ",\"attempt\":%d,\"lease_seconds\":", t->attempt);
@@ -157,164 +168,90 @@ static void on_status(service_t *svc, const wire_peer_t *peer, const char *which
     proto_msg_init(&m, PROTO_MSG_REPLY);
     m.reply.ok = true;
     m.reply.data = b.p;
-    svc_send(svc, peer, &m);
+    svc__send(q->out, q->peer, &m);
     proto_msg_release(&m); /* frees b.p */
 }
 
 // ---- sweep lifecycle ----
 
-static void on_create(service_t *svc, const wire_peer_t *peer, const char *spec_json)
+static void on_create(const req_t *q, const char *spec_json)
 {
     carbs_err_t err = {0};
-    sweep_spec_t spec = {0};
-    store_sweep_t row = {0};
-    char *canon = NULL;
     int64_t id = 0;
 
-    if (sweep_spec_from_json(spec_json, &spec, &err) || sweep_spec_to_json(&spec, &canon, &err) ||
-        store_sweep_create(svc->st, spec.name, canon, &id, &err) ||
-        store_sweep_get_id(svc->st, id, &row, &err) || svc_sweep_load(svc, &row, &err)) {
-        reply(svc, peer, false, id, 0, err.msg);
-        goto out;
-    }
-    log_info("sweep %s: created by request (id %" PRId64 ")", spec.name, id);
-    reply(svc, peer, true, id, 0, NULL);
-out:
-    free(canon);
-    sweep_spec_release(&spec);
-    store_sweep_release(&row);
+    if (svc__sweep_create(q->svc, spec_json, &id, &err))
+        reply(q, false, id, 0, err.msg);
+    else
+        reply(q, true, id, 0, NULL);
 }
 
-/* Cancel every open trial of sw (stop). */
-static void cancel_open(service_t *svc, svc_sweep_t *sw, const char *reason)
+static void on_state(const req_t *q, proto_msg_type_t type, const char *which)
 {
     carbs_err_t err = {0};
-    DA_TYPE(int64_t) ids = {0};
+    svc_sweep_t *sw = svc__sweep_find(q->svc, which);
+    carbs_sweep_state_t to = type == PROTO_MSG_PAUSE    ? CARBS_SWEEP_PAUSED
+                             : type == PROTO_MSG_RESUME ? CARBS_SWEEP_ACTIVE
+                                                        : CARBS_SWEEP_STOPPED;
 
-    for (size_t i = 0; i < svc->running.n; i++) {
-        svc_trial_t *t = &svc->running.v[i];
-        svc_worker_t *w;
-        if (t->sw != sw)
-            continue;
-        DA_PUSH(&ids, t->id);
-        if (!t->is_ask && (w = svc_worker_find(svc, t->worker)) && w->connected) {
-            proto_msg_t m;
-            proto_msg_init(&m, PROTO_MSG_CANCEL);
-            m.cancel.trial_id = t->id;
-            str_copy(m.cancel.reason, sizeof(m.cancel.reason), reason);
-            svc_send(svc, &w->peer, &m);
-            proto_msg_release(&m);
-        }
-    }
-    for (size_t i = 0; i < sw->queue.n; i++)
-        DA_PUSH(&ids, sw->queue.v[i]);
-    sw->queue.n = 0;
-    for (size_t i = 0; i < ids.n; i++) {
-        store_trial_t row = {0};
-        if (store_trial_get(svc->st, ids.v[i], &row, &err) == 0 &&
-            store_trial_cancel(svc->st, ids.v[i], &err) == 0) {
-            if (sw->counts[row.state])
-                sw->counts[row.state]--;
-            sw->counts[CARBS_TRIAL_CANCELLED]++;
-            carbs_forget(sw->opt, ids.v[i], NULL);
-        } else {
-            log_warn("trial %" PRId64 ": not cancelled: %s", ids.v[i], err.msg);
-        }
-        store_trial_release(&row);
-        svc_running_remove(svc, ids.v[i]);
-    }
-    DA_FREE(&ids);
-}
-
-static void on_state(service_t *svc, const wire_peer_t *peer, proto_msg_type_t type,
-                     const char *which)
-{
-    carbs_err_t err = {0};
-    svc_sweep_t *sw = svc_sweep_find(svc, which);
-    carbs_sweep_state_t to;
-    char msg[CARBS_MSG_MAX];
-
-    if (!sw) {
-        snprintf(msg, sizeof(msg), "no active or paused sweep '%s' in this service", which);
-        reply(svc, peer, false, 0, 0, msg);
-        return;
-    }
-    to = type == PROTO_MSG_PAUSE    ? CARBS_SWEEP_PAUSED
-         : type == PROTO_MSG_RESUME ? CARBS_SWEEP_ACTIVE
-                                    : CARBS_SWEEP_STOPPED;
-    if (sw->state == CARBS_SWEEP_DONE || sw->state == CARBS_SWEEP_STOPPED) {
-        snprintf(msg, sizeof(msg), "sweep '%s' is %s: it cannot be %s", sw->name,
-                 carbs_sweep_state_name(sw->state),
-                 to == CARBS_SWEEP_PAUSED ? "paused" : to == CARBS_SWEEP_ACTIVE ? "resumed" : "stopped");
-        reply(svc, peer, false, sw->id, 0, msg);
-        return;
-    }
-    if (store_sweep_set_state(svc->st, sw->id, to, &err)) {
-        reply(svc, peer, false, sw->id, 0, err.msg);
-        return;
-    }
-    sw->state = to;
-    if (to == CARBS_SWEEP_STOPPED) {
-        snprintf(msg, sizeof(msg), "sweep '%s' stopped", sw->name);
-        cancel_open(svc, sw, msg);
-    }
-    log_info("sweep %s: %s by request", sw->name, carbs_sweep_state_name(to));
-    svc_sweep_update_state(svc, sw);
-    reply(svc, peer, true, sw->id, 0, NULL);
+    if (!sw)
+        reply_no_sweep(q, 0, which);
+    else if (svc__sweep_set_state(q->svc, sw, to, &err))
+        reply(q, false, svc__sweep_id(sw), 0, err.msg);
+    else
+        reply(q, true, svc__sweep_id(sw), 0, NULL);
 }
 
 // ---- ask, tell, import ----
 
-static void on_ask(service_t *svc, const wire_peer_t *peer, const char *which)
+static void on_ask(const req_t *q, const char *which)
 {
     carbs_err_t err = {0};
-    svc_sweep_t *sw = svc_sweep_find(svc, which);
+    svc_sweep_t *sw = svc__sweep_find(q->svc, which);
     proto_msg_t m;
     store_trial_t row = {0};
     int64_t id = 0;
     int attempt = 0;
     char msg[CARBS_MSG_MAX];
 
-    if (!sw || sw->state != CARBS_SWEEP_ACTIVE) {
+    if (!sw || svc__sweep_state(sw) != CARBS_SWEEP_ACTIVE) {
         snprintf(msg, sizeof(msg), "no active sweep '%s' in this service", which);
-        reply(svc, peer, false, sw ? sw->id : 0, 0, msg);
+        reply(q, false, sw ? svc__sweep_id(sw) : 0, 0, msg);
         return;
     }
-    if (svc_take_trial(svc, sw, SVC_ASK_WORKER, now_wall() + SVC_ASK_LEASE_S, true, &id, &attempt,
-                       &err)) {
-        reply(svc, peer, false, sw->id, 0, err.msg);
+    if (svc__sweep_take_trial(q->svc, sw, SVC_ASK_WORKER, now_wall() + SVC_ASK_LEASE_S, true,
+                              &id, &attempt, &err)) {
+        reply(q, false, svc__sweep_id(sw), 0, err.msg);
         return;
     }
     proto_msg_init(&m, PROTO_MSG_REPLY);
-    if (store_trial_get(svc->st, id, &row, &err) ||
+    if (store_trial_get(service_store(q->svc), id, &row, &err) ||
         proto_params_from_json(row.params_json, &m.reply.params, &err)) {
         m.reply.ok = false;
         str_copy(m.reply.message, sizeof(m.reply.message), err.msg);
     } else {
         m.reply.ok = true;
     }
-    m.reply.sweep_id = sw->id;
+    m.reply.sweep_id = svc__sweep_id(sw);
     m.reply.trial_id = id;
-    svc_send(svc, peer, &m);
+    svc__send(q->out, q->peer, &m);
     proto_msg_release(&m);
     store_trial_release(&row);
 }
 
-static void on_tell(service_t *svc, const wire_peer_t *peer, const proto_tell_t *tl)
+static void on_tell(const req_t *q, const proto_tell_t *tl)
 {
-    carbs_err_t err = {0};
-    svc_sweep_t *sw = svc_sweep_find(svc, tl->sweep);
+    svc_sweep_t *sw = svc__sweep_find(q->svc, tl->sweep);
+    const sweep_spec_t *spec;
     carbs_result_t r;
-    char msg[CARBS_MSG_MAX];
 
     if (!sw) {
-        snprintf(msg, sizeof(msg), "no active or paused sweep '%s' in this service", tl->sweep);
-        reply(svc, peer, false, 0, tl->trial_id, msg);
+        reply_no_sweep(q, tl->trial_id, tl->sweep);
         return;
     }
+    spec = svc__sweep_spec(sw);
     carbs_result_init(&r);
     if (carbs_result_copy(&r, &tl->r)) {
-        reply(svc, peer, false, sw->id, tl->trial_id, "out of memory");
+        reply(q, false, svc__sweep_id(sw), tl->trial_id, "out of memory");
         return;
     }
     r.trial_id = tl->trial_id;
@@ -323,80 +260,80 @@ static void on_tell(service_t *svc, const wire_peer_t *peer, const proto_tell_t 
         r.failure = CARBS_FAILURE_ERROR;
     if (!tl->is_failure)
         r.failure = CARBS_FAILURE_NONE;
-    if ((isfinite(tl->output) && carbs_result_set(&r, sw->spec.metric.name, tl->output)) ||
-        carbs_result_set(&r, sw->spec.cost.name, tl->cost)) {
-        carbs_fail(&err, CARBS_ENOMEM, "out of memory");
-        reply(svc, peer, false, sw->id, tl->trial_id, err.msg);
-    } else {
-        svc_on_result(svc, peer, &r, true);
-    }
+    if ((isfinite(tl->output) && carbs_result_set(&r, spec->metric.name, tl->output)) ||
+        carbs_result_set(&r, spec->cost.name, tl->cost))
+        reply(q, false, svc__sweep_id(sw), tl->trial_id, "out of memory");
+    else
+        svc__on_result(q->svc, q->peer, &r, true);
     carbs_result_release(&r);
 }
 
-static void on_import(service_t *svc, const wire_peer_t *peer, const proto_import_t *im)
+static void on_import(const req_t *q, const proto_import_t *im)
 {
     carbs_err_t err = {0};
-    svc_sweep_t *sw = svc_sweep_find(svc, im->sweep);
+    svc_sweep_t *sw = svc__sweep_find(q->svc, im->sweep);
     proto_record_t *recs = NULL;
     size_t n = 0, done = 0;
     char msg[2 * CARBS_MSG_MAX];
 
     if (!sw) {
-        snprintf(msg, sizeof(msg), "no active or paused sweep '%s' in this service", im->sweep);
-        reply(svc, peer, false, 0, 0, msg);
+        reply_no_sweep(q, 0, im->sweep);
         return;
     }
     if (proto_records_decode(im->records, strlen(im->records), &recs, &n, &err)) {
-        reply(svc, peer, false, sw->id, 0, err.msg);
+        reply(q, false, svc__sweep_id(sw), 0, err.msg);
         return;
     }
     for (; done < n; done++) {
-        if (svc_import_record(svc, sw, &recs[done], SVC_IMPORT_WORKER, &err)) {
+        if (svc__sweep_import(q->svc, sw, &recs[done], SVC_IMPORT_WORKER, &err)) {
             carbs_err_prefix(&err, "import");
             break;
         }
     }
     if (done == n) {
         snprintf(msg, sizeof(msg), "imported %zu record%s", n, n == 1 ? "" : "s");
-        reply(svc, peer, true, sw->id, 0, msg);
+        reply(q, true, svc__sweep_id(sw), 0, msg);
     } else {
         snprintf(msg, sizeof(msg), "record %zu: %s (%zu imported before it)", done, err.msg, done);
-        reply(svc, peer, false, sw->id, 0, msg);
+        reply(q, false, svc__sweep_id(sw), 0, msg);
     }
     for (size_t i = 0; i < n; i++)
         proto_record_release(&recs[i]);
     free(recs);
 }
 
-void svc_on_request(service_t *svc, const wire_peer_t *peer, const proto_msg_t *m)
+void svc__on_request(service_t *svc, svc_outbox_t *out, const wire_peer_t *peer,
+                     const proto_msg_t *m)
 {
+    const req_t q = {.svc = svc, .out = out, .peer = peer};
+
     switch (m->type) {
     case PROTO_MSG_SWEEP_CREATE:
-        on_create(svc, peer, m->sweep_create.spec_json);
+        on_create(&q, m->sweep_create.spec_json);
         break;
     case PROTO_MSG_STATUS:
-        on_status(svc, peer, m->status.sweep);
+        on_status(&q, m->status.sweep);
         break;
     case PROTO_MSG_PAUSE:
-        on_state(svc, peer, m->type, m->pause.sweep);
+        on_state(&q, m->type, m->pause.sweep);
         break;
     case PROTO_MSG_RESUME:
-        on_state(svc, peer, m->type, m->resume.sweep);
+        on_state(&q, m->type, m->resume.sweep);
         break;
     case PROTO_MSG_STOP:
-        on_state(svc, peer, m->type, m->stop.sweep);
+        on_state(&q, m->type, m->stop.sweep);
         break;
     case PROTO_MSG_ASK:
-        on_ask(svc, peer, m->ask.sweep);
+        on_ask(&q, m->ask.sweep);
         break;
     case PROTO_MSG_TELL:
-        on_tell(svc, peer, &m->tell);
+        on_tell(&q, &m->tell);
         break;
     case PROTO_MSG_IMPORT:
-        on_import(svc, peer, &m->import);
+        on_import(&q, &m->import);
         break;
     default:
-        svc_send_error(svc, peer, CARBS_EPROTO, "not a request");
+        svc__send_error(out, peer, CARBS_EPROTO, "not a request");
         break;
     }
 }

@@ -1,33 +1,45 @@
 /*
- * service_sweep.c - the service's sweeps: rebuilding an optimizer from the
- * store, handing out trials, taking results, losing and re-queueing trials,
- * and the client requests (sweep_create, status, pause, resume, stop, ask,
- * tell, import).
+ * service_sweep.c - the service's sweeps (service_sweep.h): rebuilding an
+ * optimizer from the store, creating sweeps and changing their state,
+ * handing out trials, taking results and imports, losing and re-queueing
+ * trials.
  *
  * Order of effects, always: the store first, then the answer on the wire,
  * then the optimizer.  A crash between any two leaves the store consistent
- * and the optimizer rebuildable from it (DESIGN.md §2, §3).
+ * and the optimizer rebuildable from it (docs/service.md, "Restart").
  */
 #include "proto/common.h"
-#include "optimizer/service/service_internal.h"
+#include "optimizer/service/service_sweep.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
-
-#include "proto/log.h"
-
 #include <math.h>
 
+#include "optimizer/carbs.h"
+#include "optimizer/service/service_internal.h"
 #include "proto/json.h"
-#include "proto/record.h"
+#include "proto/log.h"
 
-/* A success whose cost metric is missing or not positive is observed at
- * this cost, so the optimizer still learns its output. */
+/* A success whose cost is missing, not positive or smaller is observed at
+ * this cost, so the optimizer still learns its output and its log-cost
+ * scale does not stretch over decades no trial will cost. */
 #define SVC_COST_FLOOR 1e-9
 
-// ---- small helpers ----
+struct svc_sweep {
+    int64_t id;
+    char name[CARBS_NAME_MAX];
+    carbs_sweep_state_t state;
+    sweep_spec_t spec;
+    carbs_t *opt;
+    size_t counts[CARBS_TRIAL_STATE_COUNT];
+    double cost_spent;
+    double best_output; /* NaN when none */
+    int64_t best_trial;
+    DA_TYPE(int64_t) queue; /* pending (re-queued) trials, oldest first */
+};
 
-svc_sweep_t *svc_sweep_find(service_t *svc, const char *id_or_name)
+// ---- the table and what a sweep shows ----
+
+svc_sweep_t *svc__sweep_find(service_t *svc, const char *id_or_name)
 {
     for (size_t i = 0; i < svc->sweeps.n; i++) {
         char id[32];
@@ -46,7 +58,44 @@ static svc_sweep_t *sweep_by_id(service_t *svc, int64_t id)
     return NULL;
 }
 
-void svc_sweep_free(svc_sweep_t *sw)
+svc_sweep_t *svc__sweep_at(const service_t *svc, size_t i)
+{
+    return i < svc->sweeps.n ? svc->sweeps.v[i] : NULL;
+}
+
+int64_t svc__sweep_id(const svc_sweep_t *sw)
+{
+    return sw->id;
+}
+
+const char *svc__sweep_name(const svc_sweep_t *sw)
+{
+    return sw->name;
+}
+
+carbs_sweep_state_t svc__sweep_state(const svc_sweep_t *sw)
+{
+    return sw->state;
+}
+
+const sweep_spec_t *svc__sweep_spec(const svc_sweep_t *sw)
+{
+    return &sw->spec;
+}
+
+void svc__sweep_summary(const svc_sweep_t *sw, service_summary_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->sweep_id = sw->id;
+    str_copy(out->name, sizeof(out->name), sw->name);
+    out->state = sw->state;
+    memcpy(out->counts, sw->counts, sizeof(out->counts));
+    out->cost_spent = sw->cost_spent;
+    out->best_output = sw->best_output;
+    out->best_trial = sw->best_trial;
+}
+
+void svc__sweep_free(svc_sweep_t *sw)
 {
     if (!sw)
         return;
@@ -98,6 +147,47 @@ static void note_success(svc_sweep_t *sw, int64_t trial_id, double output, doubl
     }
 }
 
+/* The one mapping from a finished trial to what its sweep's optimizer
+ * learns, for a result just reported, a record just imported and a trial
+ * replayed at open alike: a resumed sweep then holds the observations the
+ * live one held, and suggests what it would have.  An infrastructure
+ * failure (lost, preempted) is not the configuration's fault and teaches
+ * nothing: returns false.  A success is observed at its cost, raised to
+ * SVC_COST_FLOOR; a failure at cost 1 (the optimizer ignores it).
+ * obs->params borrows params. */
+static bool observation(const store_result_t *res, const carbs_params_t *params, carbs_obs_t *obs)
+{
+    if (!res->ok && !carbs_failure_is_hyper(res->failure))
+        return false;
+    memset(obs, 0, sizeof(*obs));
+    obs->id = res->trial_id;
+    obs->params = *params;
+    obs->output = res->ok ? res->output : NAN;
+    obs->cost = 1.0;
+    if (res->ok)
+        obs->cost = isfinite(res->cost) ? fmax(res->cost, SVC_COST_FLOOR) : SVC_COST_FLOOR;
+    obs->is_failure = !res->ok;
+    return true;
+}
+
+/* The optimizer of sw learns finished trial res (params NULL: they could
+ * not be read, so only the sweep's figures move). */
+static void learn(svc_sweep_t *sw, const store_result_t *res, const carbs_params_t *params)
+{
+    carbs_obs_t obs;
+    carbs_err_t err = {0};
+    int rc;
+
+    /* CARBS_ENOTFOUND: the trial was not pending (an import, a replay); the
+     * observation is recorded all the same. */
+    if (params && observation(res, params, &obs) &&
+        (rc = carbs_observe(sw->opt, &obs, &err)) && rc != CARBS_ENOTFOUND)
+        log_warn("sweep %s: trial %" PRId64 " not observed: %s", sw->name, res->trial_id,
+                 err.msg);
+    if (res->ok)
+        note_success(sw, res->trial_id, res->output, res->cost);
+}
+
 static void count_move(svc_sweep_t *sw, carbs_trial_state_t from, carbs_trial_state_t to)
 {
     if (sw->counts[from])
@@ -140,7 +230,7 @@ static int replay_pending(svc_sweep_t *sw, const store_trial_t *t, carbs_err_t *
     return rc;
 }
 
-int svc_sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
+int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
 {
     svc_sweep_t *sw = xcalloc(1, sizeof(*sw));
     carbs_config_t cfg;
@@ -193,7 +283,7 @@ int svc_sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
             /* A fresh lease: the worker needs time to find the new service. */
             st.deadline = fmax(t->lease_deadline, now + svc->cfg.lease_ms / 1000.0);
             st.stored_deadline = t->lease_deadline;
-            DA_PUSH(&svc->running, st);
+            svc__running_add(svc, &st);
             break;
         }
         case CARBS_TRIAL_LOST:
@@ -234,19 +324,14 @@ int svc_sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
     if (obs.n > 1)
         qsort(obs.v, obs.n, sizeof(*obs.v), replay_cmp);
     for (size_t i = 0; i < obs.n; i++) {
-        replay_obs_t *o = &obs.v[i];
-        carbs_obs_t co = {0};
-        carbs_err_t e2 = {0};
-        if (!o->ok && !carbs_failure_is_hyper(o->failure))
-            continue; /* an infrastructure failure teaches nothing */
-        co.params = o->params;
-        co.output = o->ok ? o->output : NAN;
-        co.cost = o->ok ? fmax(o->cost, SVC_COST_FLOOR) : 1.0;
-        co.is_failure = !o->ok;
-        if (carbs_observe(sw->opt, &co, &e2))
-            log_warn("sweep %s: trial %" PRId64 " not replayed: %s", sw->name, o->id, e2.msg);
-        if (o->ok)
-            note_success(sw, o->id, o->output, o->cost);
+        const replay_obs_t *o = &obs.v[i];
+        store_result_t res = {0};
+        res.trial_id = o->id;
+        res.ok = o->ok;
+        res.failure = o->failure;
+        res.output = o->output;
+        res.cost = o->cost;
+        learn(sw, &res, &o->params);
     }
 
     if (store_optstate_get(svc->st, sw->id, &os, NULL) == 0 && os.rng_len) {
@@ -262,9 +347,9 @@ int svc_sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
         svc_trial_t st = {0};
         st.id = lost.v[i];
         st.sw = sw;
-        DA_PUSH(&svc->running, st);
+        svc__running_add(svc, &st);
         count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_RUNNING);
-        svc_lose(svc, lost.v[i], "it was lost before the service stopped");
+        svc__lose(svc, lost.v[i], "it was lost before the service stopped");
     }
     log_info("sweep %s: %zu done, %zu failed, %zu pending, %zu running", sw->name,
              sw->counts[CARBS_TRIAL_DONE], sw->counts[CARBS_TRIAL_FAILED],
@@ -280,15 +365,18 @@ out:
     if (sw) {
         carbs_err_prefix(err, row->name);
         /* drop running entries that point at this sweep */
-        for (size_t i = svc->running.n; i-- > 0;)
-            if (svc->running.v[i].sw == sw)
-                svc->running.v[i] = svc->running.v[--svc->running.n];
-        svc_sweep_free(sw);
+        const svc_trial_t *rt;
+        for (size_t i = 0; (rt = svc__running_at(svc, i));)
+            if (rt->sw == sw)
+                svc__running_remove(svc, rt->id);
+            else
+                i++;
+        svc__sweep_free(sw);
     }
     return rc;
 }
 
-// ---- state ----
+// ---- budget and state ----
 
 static size_t n_trials(const svc_sweep_t *sw)
 {
@@ -311,7 +399,7 @@ static bool budget_allows_new(const svc_sweep_t *sw)
     return true;
 }
 
-void svc_sweep_update_state(service_t *svc, svc_sweep_t *sw)
+void svc__sweep_update_state(service_t *svc, svc_sweep_t *sw)
 {
     carbs_err_t err = {0};
 
@@ -325,6 +413,93 @@ void svc_sweep_update_state(service_t *svc, svc_sweep_t *sw)
     sw->state = CARBS_SWEEP_DONE;
     log_info("sweep %s: done (%zu trials, best %.6g, cost %.6g)", sw->name, n_trials(sw),
              sw->best_output, sw->cost_spent);
+}
+
+// ---- requests: create, pause, resume, stop ----
+
+int svc__sweep_create(service_t *svc, const char *spec_json, int64_t *id, carbs_err_t *err)
+{
+    sweep_spec_t spec = {0};
+    store_sweep_t row = {0};
+    char *canon = NULL;
+    int rc;
+
+    *id = 0;
+    if ((rc = sweep_spec_from_json(spec_json, &spec, err)) ||
+        (rc = sweep_spec_to_json(&spec, &canon, err)) ||
+        (rc = store_sweep_create(svc->st, spec.name, canon, id, err)) ||
+        (rc = store_sweep_get_id(svc->st, *id, &row, err)) ||
+        (rc = svc__sweep_load(svc, &row, err)))
+        goto out;
+    log_info("sweep %s: created by request (id %" PRId64 ")", spec.name, *id);
+out:
+    free(canon);
+    sweep_spec_release(&spec);
+    store_sweep_release(&row);
+    return rc;
+}
+
+/* Cancel every open trial of sw (stop): its workers get `cancel`. */
+static void cancel_open(service_t *svc, svc_sweep_t *sw, const char *reason)
+{
+    carbs_err_t err = {0};
+    DA_TYPE(int64_t) ids = {0};
+    const svc_trial_t *t;
+
+    for (size_t i = 0; (t = svc__running_at(svc, i)); i++) {
+        svc_worker_t *w;
+        if (t->sw != sw)
+            continue;
+        DA_PUSH(&ids, t->id);
+        if (!t->is_ask && (w = svc__worker_find(svc, t->worker)) && w->connected) {
+            proto_msg_t m;
+            proto_msg_init(&m, PROTO_MSG_CANCEL);
+            m.cancel.trial_id = t->id;
+            str_copy(m.cancel.reason, sizeof(m.cancel.reason), reason);
+            svc__send(svc->out, &w->peer, &m);
+            proto_msg_release(&m);
+        }
+    }
+    for (size_t i = 0; i < sw->queue.n; i++)
+        DA_PUSH(&ids, sw->queue.v[i]);
+    sw->queue.n = 0;
+    for (size_t i = 0; i < ids.n; i++) {
+        store_trial_t row = {0};
+        if (store_trial_get(svc->st, ids.v[i], &row, &err) == 0 &&
+            store_trial_cancel(svc->st, ids.v[i], &err) == 0) {
+            count_move(sw, row.state, CARBS_TRIAL_CANCELLED);
+            carbs_forget(sw->opt, ids.v[i], NULL);
+        } else {
+            log_warn("trial %" PRId64 ": not cancelled: %s", ids.v[i], err.msg);
+        }
+        store_trial_release(&row);
+        svc__running_remove(svc, ids.v[i]);
+    }
+    DA_FREE(&ids);
+}
+
+int svc__sweep_set_state(service_t *svc, svc_sweep_t *sw, carbs_sweep_state_t to,
+                         carbs_err_t *err)
+{
+    int rc;
+
+    if (sw->state == CARBS_SWEEP_DONE || sw->state == CARBS_SWEEP_STOPPED)
+        return carbs_fail(err, CARBS_ESTATE, "sweep '%s' is %s: it cannot be %s", sw->name,
+                          carbs_sweep_state_name(sw->state),
+                          to == CARBS_SWEEP_PAUSED   ? "paused"
+                          : to == CARBS_SWEEP_ACTIVE ? "resumed"
+                                                     : "stopped");
+    if ((rc = store_sweep_set_state(svc->st, sw->id, to, err)))
+        return rc;
+    sw->state = to;
+    if (to == CARBS_SWEEP_STOPPED) {
+        char why[CARBS_MSG_MAX];
+        snprintf(why, sizeof(why), "sweep '%s' stopped", sw->name);
+        cancel_open(svc, sw, why);
+    }
+    log_info("sweep %s: %s by request", sw->name, carbs_sweep_state_name(to));
+    svc__sweep_update_state(svc, sw);
+    return 0;
 }
 
 // ---- handing out trials ----
@@ -418,7 +593,7 @@ static int claim(service_t *svc, svc_sweep_t *sw, int64_t id, const char *holder
     t.deadline = t.stored_deadline = deadline;
     t.confirmed = true;
     t.is_ask = is_ask;
-    DA_PUSH(&svc->running, t);
+    svc__running_add(svc, &t);
     return 0;
 }
 
@@ -479,7 +654,7 @@ static int send_trial(service_t *svc, svc_sweep_t *sw, svc_worker_t *w, int64_t 
     str_copy(tr->metric, sizeof(tr->metric), sw->spec.metric.name);
     str_copy(tr->cost, sizeof(tr->cost), sw->spec.cost.name);
     tr->lease_ms = svc->cfg.lease_ms;
-    svc_send(svc, &w->peer, &m);
+    svc__send(svc->out, &w->peer, &m);
 out:
     store_trial_release(&row);
     proto_msg_release(&m);
@@ -492,12 +667,12 @@ static void send_wait(service_t *svc, const svc_worker_t *w, int retry_ms)
 
     proto_msg_init(&m, PROTO_MSG_WAIT);
     m.wait.retry_ms = retry_ms;
-    svc_send(svc, &w->peer, &m);
+    svc__send(svc->out, &w->peer, &m);
     proto_msg_release(&m);
 }
 
-int svc_take_trial(service_t *svc, svc_sweep_t *sw, const char *holder, double deadline,
-                   bool is_ask, int64_t *id, int *attempt, carbs_err_t *err)
+int svc__sweep_take_trial(service_t *svc, svc_sweep_t *sw, const char *holder, double deadline,
+                          bool is_ask, int64_t *id, int *attempt, carbs_err_t *err)
 {
     int rc = next_trial(svc, sw, id, err);
 
@@ -508,12 +683,11 @@ int svc_take_trial(service_t *svc, svc_sweep_t *sw, const char *holder, double d
     return rc;
 }
 
-int svc_import_record(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec,
+int svc__sweep_import(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec,
                       const char *holder, carbs_err_t *err)
 {
     store_trial_new_t tn = {0};
     store_result_t res = {0};
-    carbs_obs_t obs = {0};
     char *pj = NULL, *mj = NULL;
     int64_t id = 0;
     int attempt = 0;
@@ -525,10 +699,6 @@ int svc_import_record(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec
     tn.sweep_id = sw->id;
     tn.params_json = pj;
     tn.pred_output = tn.pred_cost = NAN;
-    obs.params = rec->params;
-    obs.output = rec->is_failure ? NAN : rec->output;
-    obs.cost = rec->cost;
-    obs.is_failure = rec->is_failure;
     if (!rec->is_failure && !(isfinite(rec->cost) && rec->cost > 0)) {
         rc = carbs_fail(err, CARBS_EINVAL, "cost must be a positive number (got %g)", rec->cost);
         goto out;
@@ -549,7 +719,7 @@ int svc_import_record(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec
                                          : CARBS_FAILURE_ERROR)
                                   : CARBS_FAILURE_NONE;
     str_copy(res.message, sizeof(res.message), rec->metrics.message);
-    res.output = obs.output;
+    res.output = rec->is_failure ? NAN : rec->output;
     res.cost = rec->cost;
     if ((rc = proto_result_to_json(&rec->metrics, 0, &mj, err)))
         goto out;
@@ -557,27 +727,20 @@ int svc_import_record(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec
     if ((rc = store_trial_finish(svc->st, &res, NULL, 0, NULL, err)))
         goto out;
     count_move(sw, CARBS_TRIAL_RUNNING, res.ok ? CARBS_TRIAL_DONE : CARBS_TRIAL_FAILED);
-    if (carbs_failure_is_hyper(res.failure) || res.ok) {
-        carbs_err_t e2 = {0};
-        if (carbs_observe(sw->opt, &obs, &e2))
-            log_warn("sweep %s: imported trial %" PRId64 " not observed: %s", sw->name, id,
-                     e2.msg);
-        if (res.ok)
-            note_success(sw, id, rec->output, rec->cost);
-    }
+    learn(sw, &res, &rec->params);
 out:
     free(pj);
     free(mj);
     return rc;
 }
 
-void svc_assign(service_t *svc, svc_worker_t *w)
+void svc__assign(service_t *svc, svc_worker_t *w)
 {
     carbs_err_t err = {0};
     size_t n = svc->sweeps.n;
 
     if (w->quarantined) {
-        svc_send_error(svc, &w->peer, CARBS_EDENIED,
+        svc__send_error(svc->out, &w->peer, CARBS_EDENIED,
                        "this worker is quarantined after repeated lost trials; "
                        "check its host, then start it with another --id");
         return;
@@ -602,7 +765,7 @@ void svc_assign(service_t *svc, svc_worker_t *w)
             rc = send_trial(svc, sw, w, id, attempt, &err);
         if (rc) {
             log_error("sweep %s: cannot start a trial: %s", sw->name, err.msg);
-            svc_send_error(svc, &w->peer, rc, err.msg);
+            svc__send_error(svc->out, &w->peer, rc, err.msg);
             return;
         }
         svc->rr = (svc->rr + k + 1) % n;
@@ -629,7 +792,7 @@ static void send_ack(service_t *svc, const wire_peer_t *peer, int64_t trial_id, 
         proto_msg_init(&m, PROTO_MSG_ACK);
         m.ack.trial_id = trial_id;
     }
-    svc_send(svc, peer, &m);
+    svc__send(svc->out, peer, &m);
     proto_msg_release(&m);
 }
 
@@ -645,7 +808,7 @@ static void check_quarantine(service_t *svc, const char *worker)
     if (!row.quarantined && row.losses >= svc->cfg.quarantine_losses) {
         if (store_worker_quarantine(svc->st, worker, true, &err) == 0) {
             log_warn("worker %s: quarantined after %" PRId64 " lost trials", worker, row.losses);
-            if ((w = svc_worker_find(svc, worker)))
+            if ((w = svc__worker_find(svc, worker)))
                 w->quarantined = true;
         } else {
             log_warn("worker %s: %s", worker, err.msg);
@@ -654,10 +817,10 @@ static void check_quarantine(service_t *svc, const char *worker)
     store_worker_release(&row);
 }
 
-void svc_lose(service_t *svc, int64_t trial_id, const char *why)
+void svc__lose(service_t *svc, int64_t trial_id, const char *why)
 {
     carbs_err_t err = {0};
-    svc_trial_t *t = svc_running_find(svc, trial_id);
+    svc_trial_t *t = svc__running_find(svc, trial_id);
     svc_sweep_t *sw;
     char worker[CARBS_NAME_MAX];
     int rc;
@@ -666,7 +829,7 @@ void svc_lose(service_t *svc, int64_t trial_id, const char *why)
         return;
     sw = t->sw;
     str_copy(worker, sizeof(worker), t->worker);
-    svc_running_remove(svc, trial_id);
+    svc__running_remove(svc, trial_id);
     rc = store_trial_lose(svc->st, trial_id, &err);
     if (rc && rc != CARBS_ESTATE) { /* ESTATE: already lost (a replayed crash) */
         log_error("trial %" PRId64 ": cannot mark it lost: %s", trial_id, err.msg);
@@ -693,21 +856,21 @@ void svc_lose(service_t *svc, int64_t trial_id, const char *why)
             count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_FAILED);
             carbs_forget(sw->opt, trial_id, NULL);
             log_warn("trial %" PRId64 " failed: %s", trial_id, res.message);
-            svc_sweep_update_state(svc, sw);
+            svc__sweep_update_state(svc, sw);
             return;
         }
     }
     log_error("trial %" PRId64 ": cannot re-queue it: %s", trial_id, err.msg);
 }
 
-void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t *r, bool is_tell)
+void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t *r, bool is_tell)
 {
     carbs_err_t err = {0};
     store_trial_t row = {0};
     store_result_t res = {0};
     svc_sweep_t *sw;
     svc_trial_t *t;
-    carbs_obs_t obs = {0};
+    carbs_params_t params = {0};
     char *mj = NULL;
     bool dup = false;
     double output, cost;
@@ -717,11 +880,11 @@ void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t
         if (rc == CARBS_ENOTFOUND)
             send_ack(svc, peer, r->trial_id, is_tell, "no such trial");
         else
-            svc_send_error(svc, peer, rc, err.msg);
+            svc__send_error(svc->out, peer, rc, err.msg);
         goto out;
     }
     sw = sweep_by_id(svc, row.sweep_id);
-    t = svc_running_find(svc, r->trial_id);
+    t = svc__running_find(svc, r->trial_id);
     if (!is_tell && r->attempt != row.attempt) {
         log_info("trial %" PRId64 ": result of attempt %d ignored (now at attempt %d)", r->trial_id,
                  r->attempt, row.attempt);
@@ -732,7 +895,7 @@ void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t
         /* infra or preempted: not the configuration's fault.  Lose and
          * re-queue (when it is still ours), then acknowledge. */
         if (t)
-            svc_lose(svc, r->trial_id,
+            svc__lose(svc, r->trial_id,
                      r->message[0] ? r->message : carbs_failure_name(r->failure));
         send_ack(svc, peer, r->trial_id, is_tell, NULL);
         goto out;
@@ -773,19 +936,11 @@ void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t
         goto out;
 
     /* Committed and acknowledged: now the optimizer learns it. */
-    svc_running_remove(svc, r->trial_id);
+    svc__running_remove(svc, r->trial_id);
     count_move(sw, row.state, res.ok ? CARBS_TRIAL_DONE : CARBS_TRIAL_FAILED);
-    if ((rc = proto_params_from_json(row.params_json, &obs.params, &err)) == 0) {
-        obs.id = r->trial_id;
-        obs.output = res.ok ? output : NAN;
-        obs.cost = res.ok ? fmax(isfinite(cost) ? cost : 0, SVC_COST_FLOOR) : 1.0;
-        obs.is_failure = !res.ok;
-        rc = carbs_observe(sw->opt, &obs, &err);
-    }
-    if (rc && rc != CARBS_ENOTFOUND)
+    if ((rc = proto_params_from_json(row.params_json, &params, &err)))
         log_error("sweep %s: trial %" PRId64 " not observed: %s", sw->name, r->trial_id, err.msg);
-    if (res.ok)
-        note_success(sw, r->trial_id, output, res.cost);
+    learn(sw, &res, rc ? NULL : &params);
     if (svc->cfg.after_result) {
         carbs_err_t e2 = {0};
         int hr = svc->cfg.after_result(svc->st, sw->id, svc->cfg.after_result_ctx, &e2);
@@ -794,7 +949,7 @@ void svc_on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_t
     }
     log_debug("trial %" PRId64 " %s: %s %.6g, cost %.6g", r->trial_id, res.ok ? "done" : "failed",
              sw->spec.metric.name, output, res.cost);
-    svc_sweep_update_state(svc, sw);
+    svc__sweep_update_state(svc, sw);
     goto out;
 
 refuse:
@@ -802,9 +957,9 @@ refuse:
     if (is_tell)
         send_ack(svc, peer, r->trial_id, true, err.msg);
     else
-        svc_send_error(svc, peer, rc, err.msg);
+        svc__send_error(svc->out, peer, rc, err.msg);
 out:
     free(mj);
-    carbs_params_release(&obs.params);
+    carbs_params_release(&params);
     store_trial_release(&row);
 }
