@@ -20,11 +20,6 @@ static const char *const cmd_names[] = {
 #undef X
 };
 
-const char *asktell_cmd_name(asktell_cmd_kind_t k)
-{
-    return (unsigned)k < ASKTELL_CMD_COUNT ? cmd_names[k] : "unknown";
-}
-
 void asktell_cmd_release(asktell_cmd_t *cmd)
 {
     if (!cmd)

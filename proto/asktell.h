@@ -41,8 +41,6 @@ typedef enum asktell_cmd_kind {
         ASKTELL_CMD_COUNT
 } asktell_cmd_kind_t;
 
-const char *asktell_cmd_name(asktell_cmd_kind_t k);
-
 /* Longest accepted id, with NUL. */
 #define ASKTELL_ID_MAX 64
 
