@@ -46,8 +46,6 @@
 
 NAME_TABLE(sweep_goal_name, sweep_goal_parse, sweep_goal_t, SWEEP_GOAL_MAP, SWEEP_GOAL_COUNT)
 NAME_TABLE(sweep_synth_name, sweep_synth_parse, sweep_synth_t, SWEEP_SYNTH_MAP, SWEEP_SYNTH_COUNT)
-NAME_TABLE(sweep_estimator_name, sweep_estimator_parse, sweep_estimator_t, SWEEP_ESTIMATOR_MAP,
-           SWEEP_ESTIMATOR_COUNT)
 
 static const char *const trainer_names[] = {
 #define X(id, name) name,
@@ -78,18 +76,6 @@ static const char *const synth_keys[] = {"function", "seconds_per_cost", "fail_a
 static const char *const scaling_keys[] = {"model_size", "tokens"};
 static const char *const param_keys[] = {"space", "min",     "max",  "center",
                                          "scale", "integer", "round", "values"};
-static const char *const carbs_keys[] = {"seed",
-                                         "num_random_samples",
-                                         "initial_search_radius",
-                                         "exploration_bias",
-                                         "num_candidates_for_suggestion_per_dim",
-                                         "resample_frequency",
-                                         "max_suggestion_cost",
-                                         "min_pareto_cost_fraction",
-                                         "is_pareto_group_selection_conservative",
-                                         "is_expected_improvement_pareto_value_clamped",
-                                         "is_expected_improvement_value_always_max",
-                                         "outstanding_suggestion_estimator"};
 /* Options of the reference that are about logging and checkpoints. */
 static const char *const carbs_other_keys[] = {
     "is_wandb_logging_enabled", "wandb_params", "checkpoint_dir", "s3_checkpoint_path",
@@ -921,149 +907,70 @@ static int read_fixed(vctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
 
 // ---- carbs options and budget ----
 
-void sweep_carbs_defaults(sweep_carbs_t *o)
+/* One option of the carbs section, checked by the options table. */
+static int read_option(vctx_t *c, const sweep__node_t *v, const char *path,
+                       const carbs_config_opt_t *opt, carbs_config_t *o)
 {
-    memset(o, 0, sizeof(*o));
-    o->better_direction_sign = -1;
-    o->seed = 0;
-    o->num_random_samples = 4;
-    o->initial_search_radius = 0.3;
-    o->exploration_bias = 1.0;
-    o->num_candidates_for_suggestion_per_dim = 100;
-    o->resample_frequency = 5;
-    o->max_suggestion_cost = 0;
-    o->min_pareto_cost_fraction = 0.2;
-    o->is_pareto_group_selection_conservative = true;
-    o->is_expected_improvement_pareto_value_clamped = true;
-    o->is_expected_improvement_value_always_max = false;
-    o->outstanding_suggestion_estimator = SWEEP_ESTIMATOR_THOMPSON;
-}
+    char why[160];
+    double x;
+    bool b;
+    int rc, idx;
 
-static int opt_int(vctx_t *c, const sweep__node_t *m, const char *key, double lo, double hi,
-                   int64_t *out)
-{
-    const sweep__node_t *v = get(m, key);
-    char q[PATH_MAX_LEN];
-
-    if (!v)
+    switch (opt->type) {
+    case CARBS_CONFIG_BOOL:
+        rc = bool_of(c, v, path, &b);
+        return rc < 0 ? rc : carbs_config_set_bool(o, opt, b, why, sizeof(why));
+    case CARBS_CONFIG_ENUM:
+        rc = enum_of(c, v, path, opt->names, opt->n_names, &idx);
+        return rc < 0 ? rc : carbs_config_set_name(o, opt, opt->names[idx], why, sizeof(why));
+    default:
+        rc = num_of(c, v, path, &x);
+        if (rc < 0)
+            return rc;
+        if (carbs_config_set_num(o, opt, x, why, sizeof(why)) < 0)
+            return vfail(c, v, path, "%s (got %s)", why, v->text);
         return 0;
-    join(q, "carbs", key);
-    return int_of(c, v, q, lo, hi, out);
+    }
 }
 
 static int read_carbs(vctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
 {
-    const sweep__node_t *m = get(root, "carbs"), *v;
-    sweep_carbs_t *o = &s->carbs;
+    const sweep__node_t *m = get(root, "carbs");
+    const char *keys[CARBS_CONFIG_N_OPTS];
+    size_t n_keys = 0;
     char q[PATH_MAX_LEN];
-    int64_t x;
-    int rc, est;
+    int rc;
 
-    sweep_carbs_defaults(o);
-    o->better_direction_sign = s->metric.goal == SWEEP_GOAL_MAXIMIZE ? 1 : -1;
+    carbs_config_defaults(&s->carbs);
+    s->carbs.better_direction_sign = s->metric.goal == SWEEP_GOAL_MAXIMIZE ? 1 : -1;
     if (!m)
         return 0;
-    if (m->kind == SWEEP__MAP) {
-        for (size_t i = 0; i + 1 < m->kids.n; i += 2) {
-            const sweep__node_t *k = &m->kids.v[i];
-            join(q, "carbs", k->text);
-            if (strcmp(k->text, "better_direction_sign") == 0)
-                return vfail(c, k, q, "set by metric.goal (minimize or maximize)");
-            for (size_t j = 0; j < ARRAY_SIZE(carbs_other_keys); j++)
-                if (strcmp(k->text, carbs_other_keys[j]) == 0)
-                    return vfail(c, k, q, "a logging option of the reference CARBS; not used "
-                                          "here");
-        }
+    for (size_t i = 0; m->kind == SWEEP__MAP && i + 1 < m->kids.n; i += 2) {
+        const sweep__node_t *k = &m->kids.v[i];
+        const carbs_config_opt_t *opt = carbs_config_find(k->text);
+
+        join(q, "carbs", k->text);
+        if (opt && opt->flags & CARBS_CONFIG_DERIVED)
+            return vfail(c, k, q, "set by metric.goal (minimize or maximize)");
+        for (size_t j = 0; j < ARRAY_SIZE(carbs_other_keys); j++)
+            if (strcmp(k->text, carbs_other_keys[j]) == 0)
+                return vfail(c, k, q, "a logging option of the reference CARBS; not used here");
     }
-    rc = check_map(c, m, "carbs", carbs_keys, ARRAY_SIZE(carbs_keys));
-    if (rc < 0)
-        return rc;
-    x = o->seed;
-    rc = opt_int(c, m, "seed", 0, INT53, &x);
-    if (rc < 0)
-        return rc;
-    o->seed = x;
-    x = o->num_random_samples;
-    rc = opt_int(c, m, "num_random_samples", 1, 1e6, &x);
-    if (rc < 0)
-        return rc;
-    o->num_random_samples = (int)x;
-    x = o->num_candidates_for_suggestion_per_dim;
-    rc = opt_int(c, m, "num_candidates_for_suggestion_per_dim", 1, 1e6, &x);
-    if (rc < 0)
-        return rc;
-    o->num_candidates_for_suggestion_per_dim = (int)x;
-    x = o->resample_frequency;
-    rc = opt_int(c, m, "resample_frequency", 0, 1e6, &x);
-    if (rc < 0)
-        return rc;
-    o->resample_frequency = (int)x;
-    v = get(m, "initial_search_radius");
-    if (v) {
-        rc = num_of(c, v, "carbs.initial_search_radius", &o->initial_search_radius);
-        if (rc < 0)
-            return rc;
-        if (o->initial_search_radius <= 0)
-            return vfail(c, v, "carbs.initial_search_radius", "must be > 0 (got %s)", v->text);
+    for (size_t i = 0; i < CARBS_CONFIG_N_OPTS; i++)
+        if (!(carbs_config_opts[i].flags & CARBS_CONFIG_DERIVED))
+            keys[n_keys++] = carbs_config_opts[i].name;
+    rc = check_map(c, m, "carbs", keys, n_keys);
+    /* in the table's order, so several bad options report the same first */
+    for (size_t i = 0; rc == 0 && i < CARBS_CONFIG_N_OPTS; i++) {
+        const carbs_config_opt_t *opt = &carbs_config_opts[i];
+        const sweep__node_t *v = get(m, opt->name);
+
+        if (!v)
+            continue;
+        join(q, "carbs", opt->name);
+        rc = read_option(c, v, q, opt, &s->carbs);
     }
-    v = get(m, "exploration_bias");
-    if (v) {
-        rc = num_of(c, v, "carbs.exploration_bias", &o->exploration_bias);
-        if (rc < 0)
-            return rc;
-    }
-    v = get(m, "max_suggestion_cost");
-    if (v) {
-        rc = num_of(c, v, "carbs.max_suggestion_cost", &o->max_suggestion_cost);
-        if (rc < 0)
-            return rc;
-        if (o->max_suggestion_cost <= 0)
-            return vfail(c, v, "carbs.max_suggestion_cost", "must be > 0 (got %s)", v->text);
-    }
-    v = get(m, "min_pareto_cost_fraction");
-    if (v) {
-        rc = num_of(c, v, "carbs.min_pareto_cost_fraction", &o->min_pareto_cost_fraction);
-        if (rc < 0)
-            return rc;
-        if (o->min_pareto_cost_fraction < 0 || o->min_pareto_cost_fraction > 1)
-            return vfail(c, v, "carbs.min_pareto_cost_fraction", "must be in [0, 1] (got %s)",
-                         v->text);
-    }
-    v = get(m, "is_pareto_group_selection_conservative");
-    if (v) {
-        rc = bool_of(c, v, "carbs.is_pareto_group_selection_conservative",
-                     &o->is_pareto_group_selection_conservative);
-        if (rc < 0)
-            return rc;
-    }
-    v = get(m, "is_expected_improvement_pareto_value_clamped");
-    if (v) {
-        rc = bool_of(c, v, "carbs.is_expected_improvement_pareto_value_clamped",
-                     &o->is_expected_improvement_pareto_value_clamped);
-        if (rc < 0)
-            return rc;
-    }
-    v = get(m, "is_expected_improvement_value_always_max");
-    if (v) {
-        rc = bool_of(c, v, "carbs.is_expected_improvement_value_always_max",
-                     &o->is_expected_improvement_value_always_max);
-        if (rc < 0)
-            return rc;
-    }
-    v = get(m, "outstanding_suggestion_estimator");
-    if (v) {
-        static const char *const ests[] = {
-#define X(id, name) name,
-            SWEEP_ESTIMATOR_MAP(X)
-#undef X
-        };
-        rc = enum_of(c, v, "carbs.outstanding_suggestion_estimator", ests, ARRAY_SIZE(ests),
-                     &est);
-        if (rc < 0)
-            return rc;
-        o->outstanding_suggestion_estimator = (sweep_estimator_t)est;
-    }
-    return 0;
+    return rc;
 }
 
 static int read_budget(vctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
