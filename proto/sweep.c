@@ -18,11 +18,9 @@
 #include <stdarg.h>
 #include <strings.h>
 
+#include "proto/param.h"
 #include "proto/sweep_internal.h"
 
-/* Integer spaces widen their bounds by this much on each side
- * (carbs-algorithm.md §2.2), so an integer log space needs min above it. */
-#define INTEGER_WIDEN 0.1
 /* Largest integer a double holds exactly; integer fields stay below it. */
 #define INT53 9007199254740992.0
 #define PATH_MAX_LEN 200
@@ -669,32 +667,26 @@ static int read_categorical(vctx_t *c, const sweep__node_t *m, const char *path,
     return 0;
 }
 
-/* Basic-space transform T of carbs-algorithm.md §2.1 (scale applied). */
-static double to_basic(carbs_space_kind_t k, double s, double x)
-{
-    if (k == CARBS_SPACE_LOG)
-        return log10(x) / s;
-    if (k == CARBS_SPACE_LOGIT)
-        return log10(x / (1 - x)) / s;
-    return x / s;
-}
+/* The numeric fields of a parameter, in the order they are read. */
+static const struct {
+    unsigned field;
+    const char *key;
+} numeric_keys[] = {
+    {PARAM_MIN, "min"}, {PARAM_MAX, "max"}, {PARAM_SCALE, "scale"},
+    {PARAM_ROUND, "round"}, {PARAM_CENTER, "center"},
+};
 
-static double from_basic(carbs_space_kind_t k, double s, double u)
-{
-    if (k == CARBS_SPACE_LOG)
-        return pow(10, u * s);
-    if (k == CARBS_SPACE_LOGIT)
-        return 1 / (1 + pow(10, -u * s));
-    return u * s;
-}
-
+/* A linear, log or logit parameter: the keys read here, the rules and the
+ * defaults by the one validator of proto/param.c. */
 static int read_numeric(vctx_t *c, const sweep__node_t *pkey, const sweep__node_t *m,
                         const char *path, carbs_param_t *p)
 {
-    const sweep__node_t *v, *vmin = get(m, "min"), *vmax = get(m, "max");
+    const sweep__node_t *v, *at;
+    double *dst[] = {&p->min, &p->max, &p->scale, &p->round, &p->center};
     char q[PATH_MAX_LEN];
+    param_fault_t f;
+    unsigned given = 0;
     int rc, kind;
-    double lo, hi;
 
     join(q, path, "space");
     v = get(m, "space");
@@ -707,40 +699,15 @@ static int read_numeric(vctx_t *c, const sweep__node_t *pkey, const sweep__node_
     if (rc < 0)
         return rc;
     p->space = (carbs_space_kind_t)kind;
-    p->min = p->space == CARBS_SPACE_LINEAR ? -HUGE_VAL : 0;
-    p->max = p->space == CARBS_SPACE_LOGIT ? 1 : HUGE_VAL;
-    p->scale = 1;
-    p->round = 1;
-    if (vmin) {
-        join(q, path, "min");
-        rc = num_of(c, vmin, q, &p->min);
+    for (size_t i = 0; i < ARRAY_SIZE(numeric_keys); i++) {
+        v = get(m, numeric_keys[i].key);
+        if (!v)
+            continue;
+        join(q, path, numeric_keys[i].key);
+        rc = num_of(c, v, q, dst[i]);
         if (rc < 0)
             return rc;
-        if (p->space == CARBS_SPACE_LOG && p->min <= 0)
-            return vfail(c, vmin, q, "must be > 0 for a log space (got %s)", vmin->text);
-        if (p->space == CARBS_SPACE_LOGIT && (p->min <= 0 || p->min >= 1))
-            return vfail(c, vmin, q, "must be in (0, 1) for a logit space (got %s)", vmin->text);
-    }
-    if (vmax) {
-        join(q, path, "max");
-        rc = num_of(c, vmax, q, &p->max);
-        if (rc < 0)
-            return rc;
-        if (p->space == CARBS_SPACE_LOG && p->max <= 0)
-            return vfail(c, vmax, q, "must be > 0 for a log space (got %s)", vmax->text);
-        if (p->space == CARBS_SPACE_LOGIT && (p->max <= 0 || p->max >= 1))
-            return vfail(c, vmax, q, "must be in (0, 1) for a logit space (got %s)", vmax->text);
-        if (p->max <= p->min)
-            return vfail(c, vmax, q, "must be greater than min %g (got %s)", p->min, vmax->text);
-    }
-    v = get(m, "scale");
-    if (v) {
-        join(q, path, "scale");
-        rc = num_of(c, v, q, &p->scale);
-        if (rc < 0)
-            return rc;
-        if (p->scale <= 0)
-            return vfail(c, v, q, "must be > 0 (got %s)", v->text);
+        given |= numeric_keys[i].field;
     }
     v = get(m, "integer");
     if (v) {
@@ -748,66 +715,19 @@ static int read_numeric(vctx_t *c, const sweep__node_t *pkey, const sweep__node_
         rc = bool_of(c, v, q, &p->is_integer);
         if (rc < 0)
             return rc;
-        if (p->is_integer && p->space == CARBS_SPACE_LOGIT)
-            return vfail(c, v, q, "only linear and log spaces can be integer");
     }
     v = get(m, "round");
-    if (v) {
+    if (v && !p->is_integer) {
         join(q, path, "round");
-        if (!p->is_integer)
-            return vfail(c, v, q, "only allowed with integer: true");
-        rc = num_of(c, v, q, &p->round);
-        if (rc < 0)
-            return rc;
-        if (p->round <= 0)
-            return vfail(c, v, q, "must be > 0 (got %s)", v->text);
+        return vfail(c, v, q, "only allowed with integer: true");
     }
-    if (p->is_integer && p->space == CARBS_SPACE_LOG) {
-        join(q, path, "min");
-        if (!vmin)
-            return vfail(c, pkey, q, "required for an integer log space (must be > %g)",
-                         INTEGER_WIDEN);
-        if (p->min <= INTEGER_WIDEN)
-            return vfail(c, vmin, q, "must be > %g for an integer log space (got %s)",
-                         INTEGER_WIDEN, vmin->text);
-    }
-    if (p->is_integer && isfinite(p->min) && isfinite(p->max) &&
-        ceil(p->min / p->round) * p->round > p->max) {
-        join(q, path, "round");
-        return vfail(c, v ? v : pkey, q, "no multiple of %g lies in [%g, %g]", p->round, p->min,
-                     p->max);
-    }
-    /* the search center: given, or the basic-space midpoint of the bounds */
-    join(q, path, "center");
-    lo = p->is_integer ? p->min - INTEGER_WIDEN : p->min;
-    hi = p->is_integer ? p->max + INTEGER_WIDEN : p->max;
-    v = get(m, "center");
-    if (v) {
-        rc = num_of(c, v, q, &p->center);
-        if (rc < 0)
-            return rc;
-        if (!(p->center > lo && p->center < hi))
-            return vfail(c, v, q, "must lie strictly inside (%g, %g) (got %s)", lo, hi, v->text);
+    if (param_numeric(p, given, &f) == 0)
         return 0;
-    }
-    {
-        double ulo = to_basic(p->space, p->scale, p->min);
-        double uhi = to_basic(p->space, p->scale, p->max);
-        double mid;
-
-        if (!isfinite(ulo) || !isfinite(uhi))
-            return vfail(c, pkey, q, "required unless min and max bound the space on both sides");
-        mid = from_basic(p->space, p->scale, ulo / 2 + uhi / 2);
-        p->center = mid;
-        if (p->is_integer) {
-            double r = p->round * rint(mid / p->round);
-            if (r > lo && r < hi)
-                p->center = r;
-        }
-        if (!(p->center > lo && p->center < hi) || !isfinite(p->center))
-            return vfail(c, pkey, q, "the bounds leave no room for a center; give one");
-    }
-    return 0;
+    at = get(m, param_field_name(f.field));
+    join(q, path, param_field_name(f.field));
+    if (at && f.quote)
+        return vfail(c, at, q, "%s (got %s)", f.why, at->text);
+    return vfail(c, at ? at : pkey, q, "%s", f.why);
 }
 
 static int read_parameters(vctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
