@@ -5,7 +5,7 @@
  * and categoricals", docs/sweep-file.md "Spaces").
  *
  * This is the one validator of a numeric parameter: the sweep file
- * (proto/sweep_param.c) calls it with the fields the file gave, the
+ * (proto/sweep.c) calls it with the fields the file gave, the
  * optimizer's space_param_check() (optimizer/space.c) with a complete
  * carbs_param_t.  A fault names the field and says what is wrong; each
  * caller words the rest (file, line and path, or the parameter's name).
