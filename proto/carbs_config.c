@@ -77,7 +77,8 @@ const carbs_config_opt_t carbs_config_opts[CARBS_CONFIG_N_OPTS] = {
      * hyperparameters where the data say, at a fraction of the cost of the
      * reference's 1000 inert Adam steps. */
     {"gp_fit", CARBS_CONFIG_ENUM, OFF(gp_fit), CARBS_GP_FIT_MLE, 0, 0, 0, gp_fit_names,
-     ARRAY_SIZE(gp_fit_names), "how GP hyperparameters are fitted: the reference's steps or warm MLE"},
+     ARRAY_SIZE(gp_fit_names),
+     "how GP hyperparameters are fitted: the reference's steps or warm MLE"},
     /* docs/algorithm.md "Large n": 500 keeps a suggestion under the 300 ms
      * goal at n = 1000 while the local subset still covers the front. */
     {"max_fit_observations", CARBS_CONFIG_SIZE, OFF(max_fit_observations), 500, 0, 1e9, 0, NULL,
