@@ -87,6 +87,15 @@ const carbs_config_opt_t carbs_config_opts[CARBS_CONFIG_N_OPTS] = {
 
 // ---- names ----
 
+/* The index of name in names[n], or -1 (also for NULL). */
+static int name_index(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (strcmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 const char *carbs_estimator_name(carbs_estimator_t e)
 {
     return (unsigned)e < CARBS_ESTIMATOR_COUNT ? estimator_names[e] : "unknown";
@@ -94,10 +103,7 @@ const char *carbs_estimator_name(carbs_estimator_t e)
 
 int carbs_estimator_parse(const char *name)
 {
-    for (size_t i = 0; name && i < ARRAY_SIZE(estimator_names); i++)
-        if (strcmp(name, estimator_names[i]) == 0)
-            return (int)i;
-    return -1;
+    return name_index(estimator_names, ARRAY_SIZE(estimator_names), name);
 }
 
 const char *carbs_gp_fit_name(carbs_gp_fit_t f)
@@ -107,10 +113,7 @@ const char *carbs_gp_fit_name(carbs_gp_fit_t f)
 
 int carbs_gp_fit_parse(const char *name)
 {
-    for (size_t i = 0; name && i < ARRAY_SIZE(gp_fit_names); i++)
-        if (strcmp(name, gp_fit_names[i]) == 0)
-            return (int)i;
-    return -1;
+    return name_index(gp_fit_names, ARRAY_SIZE(gp_fit_names), name);
 }
 
 const carbs_config_opt_t *carbs_config_find(const char *name)
@@ -323,11 +326,11 @@ int carbs_config_set_name(carbs_config_t *cfg, const carbs_config_opt_t *o, cons
                           char *why, size_t cap)
 {
     if (o->type == CARBS_CONFIG_ENUM) {
-        for (size_t i = 0; name && i < o->n_names; i++) {
-            if (strcmp(name, o->names[i]) == 0) {
-                store(cfg, o, (double)i);
-                return 0;
-            }
+        int i = name_index(o->names, o->n_names, name);
+
+        if (i >= 0) {
+            store(cfg, o, i);
+            return 0;
         }
         range_why(o, why, cap);
     } else if (o->type == CARBS_CONFIG_BOOL) {
