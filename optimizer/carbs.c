@@ -17,109 +17,13 @@
 
 #include "optimizer/carbs_internal.h"
 
-// ---- configuration ----
-
-void carbs_config_defaults(carbs_config_t *cfg)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->better_direction_sign = -1;
-    cfg->seed = 0;
-    cfg->num_random_samples = 4;
-    cfg->initial_search_radius = 0.3;
-    cfg->exploration_bias = 1.0;
-    cfg->num_candidates_for_suggestion_per_dim = 100;
-    cfg->resample_frequency = 5;
-    cfg->max_suggestion_cost = INFINITY;
-    cfg->min_pareto_cost_fraction = 0.2;
-    cfg->is_pareto_group_selection_conservative = true;
-    cfg->is_expected_improvement_pareto_value_clamped = true;
-    cfg->is_expected_improvement_value_always_max = false;
-    cfg->outstanding_suggestion_estimator = CARBS_ESTIMATOR_THOMPSON;
-    /* docs/algorithm.md "Surrogates": the warm-started MLE fit moves the
-     * hyperparameters where the data say, at a fraction of the cost of the
-     * reference's 1000 inert Adam steps. */
-    cfg->gp_fit = CARBS_GP_FIT_MLE;
-    /* docs/algorithm.md "Large n": 500 keeps a suggestion under the 300 ms
-     * goal at n = 1000 while the local subset still covers the front. */
-    cfg->max_fit_observations = 500;
-}
-
-/* Candidates per dimension above this would only burn memory: the
- * reference's 100 already gives 2000 candidates in 20 dimensions. */
-#define CARBS_CANDIDATES_PER_DIM_MAX 100000
-
-int carbs_config_check(const carbs_config_t *cfg, carbs_err_t *err)
-{
-    if (cfg->better_direction_sign != 1 && cfg->better_direction_sign != -1)
-        return carbs_fail(err, CARBS_EINVAL, "better_direction_sign must be +1 or -1, not %d",
-                          cfg->better_direction_sign);
-    if (cfg->num_random_samples < 1)
-        return carbs_fail(err, CARBS_EINVAL, "num_random_samples must be at least 1, not %d",
-                          cfg->num_random_samples);
-    if (!(cfg->initial_search_radius > 0) || !isfinite(cfg->initial_search_radius))
-        return carbs_fail(err, CARBS_EINVAL, "initial_search_radius must be finite and > 0");
-    if (!isfinite(cfg->exploration_bias))
-        return carbs_fail(err, CARBS_EINVAL, "exploration_bias must be finite");
-    if (cfg->num_candidates_for_suggestion_per_dim < 1 ||
-        cfg->num_candidates_for_suggestion_per_dim > CARBS_CANDIDATES_PER_DIM_MAX)
-        return carbs_fail(err, CARBS_EINVAL,
-                          "num_candidates_for_suggestion_per_dim must be in [1, %d], not %d",
-                          CARBS_CANDIDATES_PER_DIM_MAX, cfg->num_candidates_for_suggestion_per_dim);
-    if (!(cfg->max_suggestion_cost > 0))
-        return carbs_fail(err, CARBS_EINVAL, "max_suggestion_cost must be > 0 (inf for no cap)");
-    if (!(cfg->min_pareto_cost_fraction >= 0 && cfg->min_pareto_cost_fraction <= 1))
-        return carbs_fail(err, CARBS_EINVAL, "min_pareto_cost_fraction must be in [0, 1]");
-    if ((unsigned)cfg->outstanding_suggestion_estimator >= CARBS_ESTIMATOR_COUNT)
-        return carbs_fail(err, CARBS_EINVAL, "outstanding_suggestion_estimator %d is unknown",
-                          (int)cfg->outstanding_suggestion_estimator);
-    if ((unsigned)cfg->gp_fit >= CARBS_GP_FIT_COUNT)
-        return carbs_fail(err, CARBS_EINVAL, "gp_fit %d is unknown", (int)cfg->gp_fit);
-    return 0;
-}
-
-static const char *const estimator_names[] = {
-#define X(id, name) name,
-    CARBS_ESTIMATOR_MAP(X)
-#undef X
-};
-
-static const char *const gp_fit_names[] = {
-#define X(id, name) name,
-    CARBS_GP_FIT_MAP(X)
-#undef X
-};
+// ---- names ----
 
 static const char *const kind_names[] = {
 #define X(id, name) name,
     CARBS_SUGGEST_KIND_MAP(X)
 #undef X
 };
-
-const char *carbs_estimator_name(carbs_estimator_t e)
-{
-    return (unsigned)e < CARBS_ESTIMATOR_COUNT ? estimator_names[e] : "unknown";
-}
-
-int carbs_estimator_parse(const char *name)
-{
-    for (size_t i = 0; name && i < ARRAY_SIZE(estimator_names); i++)
-        if (strcmp(name, estimator_names[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
-const char *carbs_gp_fit_name(carbs_gp_fit_t f)
-{
-    return (unsigned)f < CARBS_GP_FIT_COUNT ? gp_fit_names[f] : "unknown";
-}
-
-int carbs_gp_fit_parse(const char *name)
-{
-    for (size_t i = 0; name && i < ARRAY_SIZE(gp_fit_names); i++)
-        if (strcmp(name, gp_fit_names[i]) == 0)
-            return (int)i;
-    return -1;
-}
 
 const char *carbs_suggest_kind_name(carbs_suggest_kind_t k)
 {

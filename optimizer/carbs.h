@@ -34,65 +34,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/carbs_config.h"
 #include "proto/types.h"
 
-// ---- configuration (carbs-algorithm.md §3) ----
+// ---- configuration ----
 
-#define CARBS_ESTIMATOR_MAP(X)                                                                     \
-    X(THOMPSON, "thompson")                                                                        \
-    X(MEAN, "mean")
-
-typedef enum carbs_estimator {
-#define X(id, name) CARBS_ESTIMATOR_##id,
-    CARBS_ESTIMATOR_MAP(X)
-#undef X
-        CARBS_ESTIMATOR_COUNT
-} carbs_estimator_t;
-
-/* How the GP hyperparameters are fitted (issue #3 item 2). */
-#define CARBS_GP_FIT_MAP(X)                                                                        \
-    X(REFERENCE, "reference")                                                                      \
-    X(MLE, "mle")
-
-typedef enum carbs_gp_fit {
-#define X(id, name) CARBS_GP_FIT_##id,
-    CARBS_GP_FIT_MAP(X)
-#undef X
-        CARBS_GP_FIT_COUNT
-} carbs_gp_fit_t;
-
-/* Every algorithmic option, under the reference's names.  Fill with
- * carbs_config_defaults() and change what you need. */
-typedef struct carbs_config {
-    int better_direction_sign;         /* +1 maximize, -1 minimize */
-    uint64_t seed;                     /* seeds the handle's generator, once */
-    int num_random_samples;            /* random warm-up until this many successes, >= 1 */
-    double initial_search_radius;      /* r > 0, basic units */
-    double exploration_bias;           /* EI margin, surrogate units */
-    int num_candidates_for_suggestion_per_dim; /* >= 1 */
-    int resample_frequency;            /* <= 0 disables resampling */
-    double max_suggestion_cost;        /* > 0; INFINITY = no cap */
-    double min_pareto_cost_fraction;   /* in [0, 1] */
-    bool is_pareto_group_selection_conservative;
-    bool is_expected_improvement_pareto_value_clamped;
-    bool is_expected_improvement_value_always_max;
-    carbs_estimator_t outstanding_suggestion_estimator;
-    carbs_gp_fit_t gp_fit;             /* the default is documented in docs/algorithm.md */
-    /* Past this many successes the surrogates are fitted on a local subset
-     * around the Pareto set (docs/algorithm.md "Large n"); 0 = never. */
-    size_t max_fit_observations;
-} carbs_config_t;
-
-/* The reference defaults, minimize (-1), seed 0. */
-void carbs_config_defaults(carbs_config_t *cfg);
-
-/* 0, or CARBS_EINVAL naming the first option out of range. */
-int carbs_config_check(const carbs_config_t *cfg, carbs_err_t *err);
-
-const char *carbs_estimator_name(carbs_estimator_t e);
-int carbs_estimator_parse(const char *name); /* the estimator, or -1 */
-const char *carbs_gp_fit_name(carbs_gp_fit_t f);
-int carbs_gp_fit_parse(const char *name); /* the mode, or -1 */
+/* carbs_config_t, its defaults and its checks are the options table of
+ * proto/carbs_config.h, shared with the sweep file and ask-tell. */
 
 // ---- the handle ----
 

@@ -46,6 +46,11 @@ typedef struct bo {
     double *ubar;     /* d */
     double *th;       /* d + 3: hyperparameter scratch of fit_slot */
     double *wgt, *mu, *var, *gh, *base, *ps, *acq, *dist;
+    size_t kept;         /* valid candidates drawn, <= M */
+    costscale_t cs;      /* the cost transform of this call */
+    double g_lo, g_hi;   /* the scaled-cost range of the front members */
+    gp_t *gpo, *gpc;     /* output (with fantasies once added) and cost GPs */
+    gp_t *gps, *gpf;     /* success GP (NULL without failures) and front GP */
 } bo_t;
 
 // ---- helpers ----
@@ -342,185 +347,244 @@ static double clampd(double x, double lo, double hi)
     return x < lo ? lo : x > hi ? hi : x;
 }
 
-int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
+/* §6 and §9: the output and cost transforms fitted on every success, the
+ * Pareto groups and their representatives as origins, the observations the
+ * GPs see (docs/algorithm.md "Large n") and their centred inputs with warped
+ * outputs and scaled costs. */
+static int prepare(carbs_t *c, bo_t *b, carbs_err_t *err)
 {
-    const double sign = c->cfg.better_direction_sign, cap = c->cfg.max_suggestion_cost;
+    const double sign = c->cfg.better_direction_sign;
     const size_t d = c->d, n_s = carbs__n_s(c), n_f = carbs_n_failure(c);
-    gp_t *gpo = NULL, *gpc = NULL, *gps = NULL, *gpf = NULL;
-    const pareto_group_t *first, *last;
-    costscale_t cs;
-    double g_lo = INFINITY, g_hi = -INFINITY;
-    size_t kept, n_m = 0, win, n_pass;
-    bo_t b;
-    int rc;
 
-    if (!n_s)
-        return 0;
-    rc = bo_alloc(c, &b, err);
-    if (rc < 0)
-        return rc;
-    /* §6: transforms fitted on every success */
-    if (warp_fit(&c->warp, c->s_y.v, n_s) < 0 || costscale_fit(&cs, c->s_c.v, n_s) < 0)
+    if (warp_fit(&c->warp, c->s_y.v, n_s) < 0 || costscale_fit(&b->cs, c->s_c.v, n_s) < 0)
         return carbs_fail(err, CARBS_ENOMEM, "carbs: out of memory warping outputs");
-    /* §9: the Pareto groups (origins, Pareto GP, fallbacks) */
     if (carbs__pareto(c, c->cfg.is_pareto_group_selection_conservative,
                       c->cfg.min_pareto_cost_fraction) < 0)
         return carbs_fail(err, CARBS_ENOMEM, "carbs: out of memory computing the pareto set");
-    b.m = c->pareto.n_front;
-    for (size_t k = 0; k < b.m; k++)
-        memcpy(b.origins + k * d, c->s_u.v + c->pareto.group[c->pareto.front[k]].rep * d,
+    b->m = c->pareto.n_front;
+    for (size_t k = 0; k < b->m; k++)
+        memcpy(b->origins + k * d, c->s_u.v + c->pareto.group[c->pareto.front[k]].rep * d,
                d * sizeof(double));
 
-    /* which observations the GPs see (docs/algorithm.md "Large n") */
-    b.n = local_subset(c->s_u.v, n_s, d, b.origins, b.m, c->cfg.max_fit_observations, b.fit,
-                       b.dist);
-    b.nf = local_subset(c->f_u.v, n_f, d, b.origins, b.m, c->cfg.max_fit_observations, b.fit_f,
-                        b.dist);
-    for (size_t i = 0; i < b.n; i++) {
-        size_t o = b.fit[i];
+    b->n = local_subset(c->s_u.v, n_s, d, b->origins, b->m, c->cfg.max_fit_observations, b->fit,
+                        b->dist);
+    b->nf = local_subset(c->f_u.v, n_f, d, b->origins, b->m, c->cfg.max_fit_observations,
+                         b->fit_f, b->dist);
+    for (size_t i = 0; i < b->n; i++) {
+        size_t o = b->fit[i];
 
-        memcpy(b.X + i * d, c->s_u.v + o * d, d * sizeof(double));
-        b.yo[i] = sign * warp_forward(&c->warp, c->s_y.v[o]);
-        b.yc[i] = costscale_forward(&cs, c->s_c.v[o]);
+        memcpy(b->X + i * d, c->s_u.v + o * d, d * sizeof(double));
+        b->yo[i] = sign * warp_forward(&c->warp, c->s_y.v[o]);
+        b->yc[i] = costscale_forward(&b->cs, c->s_c.v[o]);
     }
-    center_inputs(b.X, b.n, d, b.ubar);
+    center_inputs(b->X, b->n, d, b->ubar);
+    return 0;
+}
 
-    /* §8 steps 2-3: output and cost GPs */
-    rc = fit_slot(c, CARBS_GP_OUTPUT, GP_KERNEL_MAIN, b.X, b.yo, b.n, d, b.th, &gpo, err);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
-    rc = fit_slot(c, CARBS_GP_COST, GP_KERNEL_MAIN, b.X, b.yc, b.n, d, b.th, &gpc, err);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
+/* §8 step 4: the pending points fantasized from the output GP, then a
+ * second output GP conditioned on fit and fantasies with the fitted
+ * hyperparameters; b->gpo becomes that GP. */
+static int add_fantasies(carbs_t *c, bo_t *b, carbs_err_t *err)
+{
+    const size_t d = b->d;
+    double *wx = b->X + b->n * d, *wy = b->yo + b->n;
+    int rc;
 
-    /* §8 step 4: pending points fantasized, then conditioned on with the
-     * fitted hyperparameters */
-    if (b.q) {
-        double *wx = b.X + b.n * d, *wy = b.yo + b.n;
+    shift_rows(c->w_u.v, b->q, d, b->ubar, wx);
+    if (c->cfg.outstanding_suggestion_estimator == CARBS_ESTIMATOR_THOMPSON)
+        rc = gp_sample(b->gpo, wx, b->q, gp_noise(b->gpo), &c->rng, wy, NULL, err);
+    else
+        rc = gp_predict(b->gpo, wx, b->q, wy, NULL);
+    if (rc == CARBS_ENOMEM)
+        return rc;
+    if (rc < 0)
+        return 1;
+    if (!gp_slot(c, CARBS_N_SURROGATES, GP_KERNEL_MAIN, d, err))
+        return err && err->code == CARBS_ENOMEM ? CARBS_ENOMEM : 1;
+    b->gpo = c->gp[CARBS_N_SURROGATES];
+    rc = gp_set_data(b->gpo, b->X, b->yo, b->n + b->q, err);
+    if (rc == 0)
+        rc = gp_set_theta(b->gpo, gp_theta(c->gp[CARBS_GP_OUTPUT]),
+                          gp_n_theta(c->gp[CARBS_GP_OUTPUT]), err);
+    if (rc == CARBS_ENOMEM)
+        return rc;
+    return rc < 0 ? 1 : 0;
+}
 
-        shift_rows(c->w_u.v, b.q, d, b.ubar, wx);
-        if (c->cfg.outstanding_suggestion_estimator == CARBS_ESTIMATOR_THOMPSON)
-            rc = gp_sample(gpo, wx, b.q, gp_noise(gpo), &c->rng, wy, NULL, err);
-        else
-            rc = gp_predict(gpo, wx, b.q, wy, NULL);
-        if (rc == CARBS_ENOMEM)
-            return rc;
-        if (rc < 0)
-            return 0;
-        if (!gp_slot(c, CARBS_N_SURROGATES, GP_KERNEL_MAIN, d, err))
-            return err && err->code == CARBS_ENOMEM ? CARBS_ENOMEM : 0;
-        gpo = c->gp[CARBS_N_SURROGATES];
-        rc = gp_set_data(gpo, b.X, b.yo, b.n + b.q, err);
-        if (rc == 0)
-            rc = gp_set_theta(gpo, gp_theta(c->gp[CARBS_GP_OUTPUT]),
-                              gp_n_theta(c->gp[CARBS_GP_OUTPUT]), err);
-        if (rc == CARBS_ENOMEM)
-            return rc;
-        if (rc < 0)
-            return 0;
+/* §8 step 5: the success GP on the fitted successes then failures, -1
+ * success / +1 failure; b->gps stays NULL without failures. */
+static int fit_success(carbs_t *c, bo_t *b, carbs_err_t *err)
+{
+    const size_t d = b->d;
+
+    if (!b->nf)
+        return 0;
+    for (size_t i = 0; i < b->n; i++) {
+        memcpy(b->Xs + i * d, b->X + i * d, d * sizeof(double));
+        b->ys[i] = -1;
     }
-
-    /* §8 step 5: success GP on S then F, -1 success / +1 failure */
-    if (b.nf) {
-        for (size_t i = 0; i < b.n; i++) {
-            memcpy(b.Xs + i * d, b.X + i * d, d * sizeof(double));
-            b.ys[i] = -1;
-        }
-        for (size_t i = 0; i < b.nf; i++) {
-            shift_rows(c->f_u.v + b.fit_f[i] * d, 1, d, b.ubar, b.Xs + (b.n + i) * d);
-            b.ys[b.n + i] = 1;
-        }
-        rc = fit_slot(c, CARBS_GP_SUCCESS, GP_KERNEL_MAIN, b.Xs, b.ys, b.n + b.nf, d, b.th, &gps, err);
-        if (rc != 0)
-            return rc < 0 ? rc : 0;
+    for (size_t i = 0; i < b->nf; i++) {
+        shift_rows(c->f_u.v + b->fit_f[i] * d, 1, d, b->ubar, b->Xs + (b->n + i) * d);
+        b->ys[b->n + i] = 1;
     }
+    return fit_slot(c, CARBS_GP_SUCCESS, GP_KERNEL_MAIN, b->Xs, b->ys, b->n + b->nf, d, b->th,
+                    &b->gps, err);
+}
 
-    /* §8 step 6: the Pareto-front GP on every member of the front groups */
-    for (size_t k = 0; k < b.m; k++) {
+/* §8 step 6: the Pareto-front GP (scaled cost -> warped output) on every
+ * member of the front groups; [g_lo, g_hi] is the cost range it saw. */
+static int fit_front(carbs_t *c, bo_t *b, carbs_err_t *err)
+{
+    const double sign = c->cfg.better_direction_sign;
+    size_t n_m = 0;
+
+    b->g_lo = INFINITY;
+    b->g_hi = -INFINITY;
+    for (size_t k = 0; k < b->m; k++) {
         const pareto_group_t *g = &c->pareto.group[c->pareto.front[k]];
 
         for (size_t j = g->first; j < g->first + g->n; j++) {
             size_t o = c->pareto.member[j];
 
-            b.gm[n_m] = costscale_forward(&cs, c->s_c.v[o]);
-            b.ym[n_m] = sign * warp_forward(&c->warp, c->s_y.v[o]);
-            g_lo = fmin(g_lo, b.gm[n_m]);
-            g_hi = fmax(g_hi, b.gm[n_m]);
+            b->gm[n_m] = costscale_forward(&b->cs, c->s_c.v[o]);
+            b->ym[n_m] = sign * warp_forward(&c->warp, c->s_y.v[o]);
+            b->g_lo = fmin(b->g_lo, b->gm[n_m]);
+            b->g_hi = fmax(b->g_hi, b->gm[n_m]);
             n_m++;
         }
     }
-    rc = fit_slot(c, CARBS_GP_PARETO, GP_KERNEL_RBF, b.gm, b.ym, n_m, 1, b.th, &gpf, err);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
+    return fit_slot(c, CARBS_GP_PARETO, GP_KERNEL_RBF, b->gm, b->ym, n_m, 1, b->th, &b->gpf,
+                    err);
+}
 
-    /* §10.1-§10.2 */
-    kept = draw_candidates(c, &b);
-    if (!kept)
-        return 0;
+/* §8 steps 2-6: every surrogate, in the order that draws from the
+ * generator. */
+static int fit_models(carbs_t *c, bo_t *b, carbs_err_t *err)
+{
+    int rc;
 
-    /* §10.3-§10.4: surrogates at every candidate */
-    shift_rows(b.cand, kept, d, b.ubar, b.cz);
-    if (gp_predict(gpo, b.cz, kept, b.mu, b.var) < 0 ||
-        gp_predict(gpc, b.cz, kept, b.gh, NULL) < 0)
-        return 0;
+    rc = fit_slot(c, CARBS_GP_OUTPUT, GP_KERNEL_MAIN, b->X, b->yo, b->n, b->d, b->th, &b->gpo,
+                  err);
+    if (rc == 0)
+        rc = fit_slot(c, CARBS_GP_COST, GP_KERNEL_MAIN, b->X, b->yc, b->n, b->d, b->th, &b->gpc,
+                      err);
+    if (rc == 0 && b->q)
+        rc = add_fantasies(c, b, err);
+    if (rc == 0)
+        rc = fit_success(c, b, err);
+    if (rc == 0)
+        rc = fit_front(c, b, err);
+    return rc;
+}
+
+/* §10.3-§10.4: the surrogates at the kept candidates: output mean and
+ * variance (mu, var), raw cost prediction (gh), the front's value at the
+ * clamped cost (base) and the success probability (ps).  Returns 0, or 1
+ * when a prediction fails (the caller falls back). */
+static int predict(bo_t *b)
+{
+    const size_t kept = b->kept;
+
+    shift_rows(b->cand, kept, b->d, b->ubar, b->cz);
+    if (gp_predict(b->gpo, b->cz, kept, b->mu, b->var) < 0 ||
+        gp_predict(b->gpc, b->cz, kept, b->gh, NULL) < 0)
+        return 1;
     for (size_t i = 0; i < kept; i++)
-        b.gh[i] = clampd(b.gh[i], g_lo, g_hi);
-    if (gp_predict(gpf, b.gh, kept, b.base, NULL) < 0)
-        return 0;
+        b->gh[i] = clampd(b->gh[i], b->g_lo, b->g_hi);
+    if (gp_predict(b->gpf, b->gh, kept, b->base, NULL) < 0)
+        return 1;
     /* gh was clamped for the front lookup; the cost estimate needs the raw
      * prediction again */
-    if (gp_predict(gpc, b.cz, kept, b.gh, NULL) < 0)
-        return 0;
+    if (gp_predict(b->gpc, b->cz, kept, b->gh, NULL) < 0)
+        return 1;
     /* P(success): mean into ps, variance into acq, then combined */
-    if (gps) {
-        if (gp_predict(gps, b.cz, kept, b.ps, b.acq) < 0)
-            return 0;
+    if (b->gps) {
+        if (gp_predict(b->gps, b->cz, kept, b->ps, b->acq) < 0)
+            return 1;
         for (size_t i = 0; i < kept; i++)
-            b.ps[i] = p_success(b.ps[i], b.acq[i]);
+            b->ps[i] = p_success(b->ps[i], b->acq[i]);
     } else {
         for (size_t i = 0; i < kept; i++)
-            b.ps[i] = 1;
+            b->ps[i] = 1;
     }
-    first = &c->pareto.group[c->pareto.front[0]];
-    last = &c->pareto.group[c->pareto.front[b.m - 1]];
+    return 0;
+}
 
-    /* §10.5: the random cost threshold raises cheap candidates' baseline */
+/* §10.5: the baseline each candidate must improve on, raised by the random
+ * cost threshold (clamped mode) or set to the best output (always-max
+ * mode).  Returns 0, or 1 when the front GP cannot predict. */
+static int raise_baseline(carbs_t *c, bo_t *b)
+{
+    const pareto_group_t *first = &c->pareto.group[c->pareto.front[0]];
+    const pareto_group_t *last = &c->pareto.group[c->pareto.front[b->m - 1]];
+    const double cap = c->cfg.max_suggestion_cost;
+
     if (c->cfg.is_expected_improvement_pareto_value_clamped) {
         double l_lo = log(first->cost), l_hi = log(last->cost), cstar, gstar, fstar;
 
         if (isfinite(cap))
             l_hi = fmin(l_hi, log(cap));
         cstar = acq_cost_threshold(l_lo, l_hi, rng_uniform(&c->rng));
-        gstar = clampd(costscale_forward(&cs, cstar), g_lo, g_hi);
-        if (gp_predict(gpf, &gstar, 1, &fstar, NULL) < 0)
-            return 0;
-        for (size_t i = 0; i < kept; i++)
-            b.base[i] = fmax(b.base[i], fstar);
+        gstar = clampd(costscale_forward(&b->cs, cstar), b->g_lo, b->g_hi);
+        if (gp_predict(b->gpf, &gstar, 1, &fstar, NULL) < 0)
+            return 1;
+        for (size_t i = 0; i < b->kept; i++)
+            b->base[i] = fmax(b->base[i], fstar);
     }
     if (c->cfg.is_expected_improvement_value_always_max) {
-        double top = sign * warp_forward(&c->warp, last->output);
-        for (size_t i = 0; i < kept; i++)
-            b.base[i] = top;
+        double top = c->cfg.better_direction_sign * warp_forward(&c->warp, last->output);
+        for (size_t i = 0; i < b->kept; i++)
+            b->base[i] = top;
     }
+    return 0;
+}
 
-    /* §10.6-§10.7: EI x prior weight x P x cost mask; the first maximum wins */
-    n_pass = 0;
-    for (size_t i = 0; i < kept; i++) {
-        double cost = costscale_inverse(&cs, b.gh[i]);
+/* §10.6-§10.7: EI x prior weight x P x cost mask into acq.  Returns how
+ * many candidates pass the cost cap. */
+static size_t score(const carbs_t *c, bo_t *b)
+{
+    const double cap = c->cfg.max_suggestion_cost;
+    size_t n_pass = 0;
+
+    for (size_t i = 0; i < b->kept; i++) {
+        double cost = costscale_inverse(&b->cs, b->gh[i]);
         bool pass = !isfinite(cap) || cost < cap;
 
         n_pass += pass;
         /* a masked candidate scores -1 so that it loses even to an EI of 0 */
-        b.acq[i] = pass ? acq_ei(b.mu[i], b.var[i], b.base[i], c->cfg.exploration_bias) *
-                              b.wgt[i] * b.ps[i]
-                        : -1;
+        b->acq[i] = pass ? acq_ei(b->mu[i], b->var[i], b->base[i], c->cfg.exploration_bias) *
+                               b->wgt[i] * b->ps[i]
+                         : -1;
     }
-    if (!n_pass)
+    return n_pass;
+}
+
+int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
+{
+    const double sign = c->cfg.better_direction_sign;
+    size_t win;
+    bo_t b;
+    int rc;
+
+    if (!carbs__n_s(c))
+        return 0;
+    rc = bo_alloc(c, &b, err);
+    if (rc == 0)
+        rc = prepare(c, &b, err);
+    if (rc == 0)
+        rc = fit_models(c, &b, err);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    b.kept = draw_candidates(c, &b);
+    if (!b.kept || predict(&b) || raise_baseline(c, &b))
+        return 0;
+    if (!score(c, &b))
         return 0; /* nothing predicted under the cap: random fallback (§10.7) */
-    win = acq_argmax(b.acq, kept);
-    memcpy(u, b.cand + win * d, d * sizeof(double));
+    /* the first maximum wins */
+    win = acq_argmax(b.acq, b.kept);
+    memcpy(u, b.cand + win * b.d, b.d * sizeof(double));
     out->pred_output = warp_inverse(&c->warp, b.mu[win], sign);
-    out->pred_cost = costscale_inverse(&cs, b.gh[win]);
+    out->pred_cost = costscale_inverse(&b.cs, b.gh[win]);
     out->p_success = b.ps[win];
     return 1;
 }

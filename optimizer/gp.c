@@ -196,11 +196,6 @@ nomem:
     return NULL;
 }
 
-size_t gp_dim(const gp_t *gp)
-{
-    return gp->d;
-}
-
 size_t gp_n_obs(const gp_t *gp)
 {
     return gp->n;

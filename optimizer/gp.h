@@ -142,7 +142,6 @@ gp_t *gp_new(const gp_config_t *cfg, size_t d, carbs_err_t *err);
 /* Free gp and everything it owns.  gp may be NULL. */
 void gp_free(gp_t *gp);
 
-size_t gp_dim(const gp_t *gp);
 size_t gp_n_obs(const gp_t *gp);
 size_t gp_n_theta(const gp_t *gp);
 /* The config in use, defaults filled in.  Borrowed from gp. */

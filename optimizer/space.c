@@ -18,6 +18,8 @@
 
 #include <math.h>
 
+#include "proto/param.h"
+
 struct space {
     size_t n_params, dim, n_bounded;
     carbs_param_t *params; /* n_params, scale and round filled in */
@@ -91,32 +93,48 @@ static int check_categorical(const carbs_param_t *p, carbs_err_t *err)
     return CARBS_OK;
 }
 
+/* The one numeric validator of proto/param.c on a complete parameter: a
+ * bound equal to the space's default, and a scale or rounding factor of 0,
+ * count as not given; the center always is. */
 static int check_numeric(const carbs_param_t *p, carbs_err_t *err)
 {
-    if (!(isfinite(p->scale) && p->scale >= 0) || !(isfinite(p->round) && p->round >= 0))
-        return carbs_fail(err, CARBS_EINVAL, "scale and round of parameter '%s' must be "
-                          "finite and positive", p->name);
-    if (isnan(p->min) || isnan(p->max) || !(p->min < p->max))
-        return carbs_fail(err, CARBS_EINVAL, "parameter '%s' needs min < max, has [%g, %g]",
-                          p->name, p->min, p->max);
-    if (p->space == CARBS_SPACE_LOG && !p->is_integer && p->min < 0.0)
-        return carbs_fail(err, CARBS_EINVAL, "log parameter '%s' needs min >= 0, has %g",
-                          p->name, p->min);
-    /* the widened bound min - 0.1 must still have a logarithm (§2.2) */
-    if (p->space == CARBS_SPACE_LOG && p->is_integer && !(p->min > SPACE_INTEGER_WIDEN))
-        return carbs_fail(err, CARBS_EINVAL, "integer log parameter '%s' needs min > %g, "
-                          "has %g", p->name, SPACE_INTEGER_WIDEN, p->min);
-    if (p->space == CARBS_SPACE_LOGIT && (p->min < 0.0 || p->max > 1.0))
-        return carbs_fail(err, CARBS_EINVAL, "logit parameter '%s' needs 0 <= min < max <= 1",
-                          p->name);
-    if (p->space == CARBS_SPACE_LOGIT && p->is_integer)
-        return carbs_fail(err, CARBS_EINVAL, "logit parameter '%s' cannot be integer",
-                          p->name);
-    if (!(p->center >= p->min && p->center <= p->max) ||
-        !isfinite(space_param_to_basic(p, p->center)))
-        return carbs_fail(err, CARBS_EINVAL, "center %g of parameter '%s' is outside its "
-                          "space", p->center, p->name);
-    return CARBS_OK;
+    carbs_param_t q = *p;
+    unsigned given = PARAM_CENTER;
+    param_fault_t f;
+    double x;
+
+    if (!(p->min == (p->space == CARBS_SPACE_LINEAR ? -INFINITY : 0.0)))
+        given |= PARAM_MIN;
+    if (!(p->max == (p->space == CARBS_SPACE_LOGIT ? 1.0 : INFINITY)))
+        given |= PARAM_MAX;
+    if (p->scale != 0.0)
+        given |= PARAM_SCALE;
+    if (p->round != 0.0)
+        given |= PARAM_ROUND;
+    if (param_numeric(&q, given, &f) == 0)
+        return CARBS_OK;
+    switch (f.field) {
+    case PARAM_MIN:
+        x = q.min;
+        break;
+    case PARAM_MAX:
+        x = q.max;
+        break;
+    case PARAM_SCALE:
+        x = q.scale;
+        break;
+    case PARAM_ROUND:
+        x = q.round;
+        break;
+    default:
+        x = q.center;
+        break;
+    }
+    if (f.quote)
+        return carbs_fail(err, CARBS_EINVAL, "parameter '%s' %s: %s (got %g)", p->name,
+                          param_field_name(f.field), f.why, x);
+    return carbs_fail(err, CARBS_EINVAL, "parameter '%s' %s: %s", p->name,
+                      param_field_name(f.field), f.why);
 }
 
 int space_param_check(const carbs_param_t *p, carbs_err_t *err)
@@ -135,40 +153,13 @@ int space_param_check(const carbs_param_t *p, carbs_err_t *err)
 
 double space_param_to_basic(const carbs_param_t *p, double x)
 {
-    double s = eff_scale(p);
-
-    switch (p->space) {
-    case CARBS_SPACE_LINEAR:
-        return x / s;
-    case CARBS_SPACE_LOG:
-        return x == 0.0 ? -INFINITY : log10(x) / s;
-    case CARBS_SPACE_LOGIT:
-        if (x == 0.0)
-            return -INFINITY;
-        if (x == 1.0)
-            return INFINITY;
-        return log10(x / (1.0 - x)) / s;
-    default:
-        return NAN;
-    }
+    return param_to_basic(p->space, eff_scale(p), x);
 }
 
 double space_param_from_basic(const carbs_param_t *p, double u, bool round)
 {
-    double s = eff_scale(p), rho = eff_round(p), x;
+    double rho = eff_round(p), x = param_from_basic(p->space, eff_scale(p), u);
 
-    switch (p->space) {
-    case CARBS_SPACE_LINEAR:
-        x = u * s;
-        break;
-    case CARBS_SPACE_LOG:
-        x = pow(SPACE_LOG_BASE, u * s);
-        break;
-    case CARBS_SPACE_LOGIT:
-        return 1.0 / (1.0 + pow(SPACE_LOG_BASE, -u * s));
-    default:
-        return NAN;
-    }
     if (round && rounds(p))
         x = rho * rint(x / rho);
     return x;

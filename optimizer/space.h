@@ -38,10 +38,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "proto/param.h"
 #include "proto/types.h"
 
-#define SPACE_LOG_BASE 10.0     /* LogSpace base in the reference (§2.1) */
-#define SPACE_INTEGER_WIDEN 0.1 /* integer bound widening (§2.2) */
+#define SPACE_LOG_BASE PARAM_LOG_BASE           /* LogSpace base in the reference */
+#define SPACE_INTEGER_WIDEN PARAM_INTEGER_WIDEN /* integer bound widening */
 /* One-hot amplitude.  A Gaussian step of radius r moves a point to a given
  * other category when that coordinate overtakes the hot one, with
  * probability P(N(0, 2 r^2) > hot): 12 % at r = 0.3 with 0.5, 1 % with 1.0.
@@ -52,13 +53,17 @@
 
 // ---- one parameter ----
 
-/* Check that p is usable: a name; scale and rounding factor finite and > 0
- * (0 means "not given" and reads as 1); min < max within the kind's domain
- * (log: min >= 0, and min > SPACE_INTEGER_WIDEN when integer; logit:
- * 0 <= min < max <= 1, never integer); a center inside [min, max] whose basic
- * value is finite; a categorical with 1..CARBS_VALUES_MAX distinct non-empty
- * values and an integral center index.  Returns 0 or CARBS_EINVAL with the
- * parameter named in err. */
+/* Check that p is usable: a name; a numeric parameter passes the one
+ * validator of proto/param.h, param_numeric(), with a scale or rounding
+ * factor of 0 and a bound equal to the kind's default (linear -inf/+inf,
+ * log 0/+inf, logit 0/1) read as not given: min < max inside the kind's
+ * open domain, scale and rounding factor finite and > 0, logit never
+ * integer, an integer log min > SPACE_INTEGER_WIDEN, a multiple of the
+ * rounding factor inside finite integer bounds, and the center strictly
+ * inside (min, max), widened for an integer; a categorical has
+ * 1..CARBS_VALUES_MAX distinct non-empty values and an integral center
+ * index.  Returns 0 or CARBS_EINVAL with the parameter and field named in
+ * err ("parameter 'lr' min: must be > 0 for a log space (got -1)"). */
 int space_param_check(const carbs_param_t *p, carbs_err_t *err);
 
 /* Forward transform of a numeric parameter's value x (no checks: -inf/+inf

@@ -20,17 +20,11 @@ static const char *const cmd_names[] = {
 #undef X
 };
 
-const char *asktell_cmd_name(asktell_cmd_kind_t k)
-{
-    return (unsigned)k < ASKTELL_CMD_COUNT ? cmd_names[k] : "unknown";
-}
-
 void asktell_cmd_release(asktell_cmd_t *cmd)
 {
     if (!cmd)
         return;
     carbs_space_release(&cmd->space);
-    DA_FREE(&cmd->config);
     carbs_params_release(&cmd->params);
     memset(cmd, 0, sizeof(*cmd));
 }
@@ -176,10 +170,26 @@ static int get_space(json_t *obj, carbs_space_t *sp, carbs_err_t *err)
     return 0;
 }
 
+/* One config value v for option o, or the reason it is refused in why. */
+static int set_option(carbs_config_t *cfg, const carbs_config_opt_t *o, json_t *v, char *why,
+                      size_t cap)
+{
+    if (json_is_boolean(v))
+        return carbs_config_set_bool(cfg, o, json_is_true(v), why, cap);
+    if (json_is_number(v))
+        return carbs_config_set_num(cfg, o, json_number_value(v), why, cap);
+    /* an object or array is no value: the type's own complaint */
+    return carbs_config_set_name(cfg, o, json_is_string(v) ? json_string_value(v) : NULL, why,
+                                 cap);
+}
+
+/* The "config" object: options by the table, other keys listed in
+ * cmd->ignored, null = keep the default. */
 static int get_config(json_t *obj, asktell_cmd_t *cmd, carbs_err_t *err)
 {
     json_t *cfg = json_object_get(obj, "config"), *v;
     const char *key;
+    char why[160];
 
     if (!cfg || json_is_null(cfg))
         return 0;
@@ -187,56 +197,52 @@ static int get_config(json_t *obj, asktell_cmd_t *cmd, carbs_err_t *err)
         return carbs_fail(err, CARBS_EPROTO, WHAT ": field 'config' must be an object");
     json_object_foreach(cfg, key, v)
     {
-        asktell_opt_t o;
+        const carbs_config_opt_t *o = carbs_config_find(key);
+        size_t used = strlen(cmd->ignored);
 
-        memset(&o, 0, sizeof(o));
-        if (str_copy(o.name, sizeof(o.name), key) < 0)
-            return carbs_fail(err, CARBS_ETOOBIG, WHAT ": config key '%.32s...' is too long", key);
-        if (json_is_boolean(v)) {
-            o.type = ASKTELL_OPT_BOOL;
-            o.b = json_is_true(v);
-        } else if (json_is_number(v)) {
-            o.type = ASKTELL_OPT_NUM;
-            o.num = json_number_value(v);
-        } else if (json_is_string(v)) {
-            o.type = ASKTELL_OPT_STR;
-            if (str_copy(o.str, sizeof(o.str), json_string_value(v)) < 0)
-                return carbs_fail(err, CARBS_ETOOBIG, WHAT ": config '%s' is too long", key);
-        } else if (json_is_null(v)) {
-            continue; /* null = keep the default */
-        } else {
-            o.type = ASKTELL_OPT_OTHER;
+        if (json_is_null(v))
+            continue;
+        if (!o) {
+            snprintf(cmd->ignored + used, sizeof(cmd->ignored) - used, "%s'%.64s'",
+                     used ? ", " : "", key);
+            continue;
         }
-        if (DA_PUSH(&cmd->config, o) < 0)
-            return carbs_fail(err, CARBS_ENOMEM, WHAT ": out of memory decoding the config");
+        if (set_option(&cmd->config, o, v, why, sizeof(why)) == 0)
+            continue;
+        if (json_is_number(v))
+            return carbs_fail(err, CARBS_EPROTO, WHAT ": config '%s': %s (got %g)", key, why,
+                              json_number_value(v));
+        if (json_is_string(v))
+            return carbs_fail(err, CARBS_EPROTO, WHAT ": config '%s': %s (got '%.40s')", key,
+                              why, json_string_value(v));
+        return carbs_fail(err, CARBS_EPROTO, WHAT ": config '%s': %s", key, why);
     }
     return 0;
 }
 
 static int decode_init(json_t *obj, asktell_cmd_t *cmd, carbs_err_t *err)
 {
-    int64_t seed = 0, sign = 0;
+    static const char *const top[] = {"seed", "better_direction_sign"};
+    char why[160];
     int rc;
 
-    if (json_object_get(obj, "seed")) {
-        rc = json__get_int(obj, WHAT, "seed", 0, 0, INT64_MAX, &seed, err);
-        if (rc < 0)
-            return rc;
-        cmd->has_seed = true;
-        cmd->seed = (uint64_t)seed;
-    }
-    if (json_object_get(obj, "better_direction_sign")) {
-        rc = json__get_int(obj, WHAT, "better_direction_sign", 0, -1, 1, &sign, err);
-        if (rc < 0)
-            return rc;
-        if (sign == 0)
-            return carbs_fail(err, CARBS_EPROTO,
-                              WHAT ": field 'better_direction_sign' must be -1 or 1");
-        cmd->has_sign = true;
-        cmd->sign = (int)sign;
-    }
+    carbs_config_defaults(&cmd->config);
     rc = get_space(obj, &cmd->space, err);
-    return rc < 0 ? rc : get_config(obj, cmd, err);
+    if (rc == 0)
+        rc = get_config(obj, cmd, err);
+    /* the top-level seed and sign win over the config's */
+    for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(top); i++) {
+        json_t *v = json_object_get(obj, top[i]);
+
+        if (!v)
+            continue;
+        if (!json_is_number(v) ||
+            carbs_config_set_num(&cmd->config, carbs_config_find(top[i]), json_number_value(v),
+                                 why, sizeof(why)) < 0)
+            rc = carbs_fail(err, CARBS_EPROTO, WHAT ": field '%s' %s", top[i],
+                            json_is_number(v) ? why : "must be a number");
+    }
+    return rc;
 }
 
 static int decode_observe(json_t *obj, asktell_cmd_t *cmd, carbs_err_t *err)

@@ -18,12 +18,14 @@
  * unknown), and {"pareto":[{"id","params","output","cost","n"}, ...]}.
  *
  * The codec decodes into plain structs and drops the json_t at once
- * (STYLE.md H21); it knows nothing of the optimizer, so config options
- * arrive as a list of named values for the tool to apply.
+ * (STYLE.md H21).  "config" is read through the options table of
+ * proto/carbs_config.h, as a sweep file's carbs: section is, so an init
+ * arrives as a checked carbs_config_t ready for the optimizer.
  */
 #ifndef CARBS_PROTO_ASKTELL_H
 #define CARBS_PROTO_ASKTELL_H
 
+#include "proto/carbs_config.h"
 #include "proto/types.h"
 
 #define ASKTELL_CMD_MAP(X)                                                                         \
@@ -41,38 +43,23 @@ typedef enum asktell_cmd_kind {
         ASKTELL_CMD_COUNT
 } asktell_cmd_kind_t;
 
-const char *asktell_cmd_name(asktell_cmd_kind_t k);
-
 /* Longest accepted id, with NUL. */
 #define ASKTELL_ID_MAX 64
 
-/* One "config" entry: a number, a boolean, a string, or anything else (an
- * object or array, kept by name only so the tool can say it ignored it). */
-typedef enum asktell_opt_type {
-    ASKTELL_OPT_NUM,
-    ASKTELL_OPT_BOOL,
-    ASKTELL_OPT_STR,
-    ASKTELL_OPT_OTHER,
-} asktell_opt_type_t;
-
-typedef struct asktell_opt {
-    char name[CARBS_NAME_MAX];
-    asktell_opt_type_t type;
-    double num;
-    bool b;
-    char str[CARBS_VALUE_MAX];
-} asktell_opt_t;
+/* Room for the list of ignored config keys of an init. */
+#define ASKTELL_IGNORED_MAX 512
 
 /* A decoded request.  All-zero is a valid empty value; release with
  * asktell_cmd_release. */
 typedef struct asktell_cmd {
     asktell_cmd_kind_t kind;
-    /* init */
-    bool has_seed, has_sign;
-    uint64_t seed;
-    int sign;
+    /* init: the defaults, then the "config" object, then the top-level
+     * "seed" and "better_direction_sign", each checked by the options table */
     carbs_space_t space;
-    DA_TYPE(asktell_opt_t) config;
+    carbs_config_t config;
+    /* init: the config keys that are no option, quoted and comma-separated
+     * ("'wandb_params', 'x'"); "" when none, cut short when very long */
+    char ignored[ASKTELL_IGNORED_MAX];
     /* observe and forget: id is "" when absent; a number is given as its
      * decimal text */
     char id[ASKTELL_ID_MAX];
@@ -84,7 +71,8 @@ typedef struct asktell_cmd {
 
 /* Decode one line (len bytes, no newline needed) into the empty *cmd.
  * Returns 0, or CARBS_EPROTO (not JSON, not an object, unknown "cmd", a
- * field of the wrong type or out of range: the message names it),
+ * field or config option of the wrong type or out of range: the message
+ * names it),
  * CARBS_ETOOBIG (an over-long name or id), CARBS_ENOMEM.  On failure *cmd
  * is released and empty. */
 int asktell_decode(const char *line, size_t len, asktell_cmd_t *cmd, carbs_err_t *err);

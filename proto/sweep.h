@@ -27,6 +27,7 @@
 #ifndef CARBS_PROTO_SWEEP_H
 #define CARBS_PROTO_SWEEP_H
 
+#include "proto/carbs_config.h"
 #include "proto/msg.h"
 #include "proto/types.h"
 
@@ -68,46 +69,14 @@ typedef enum sweep_synth {
         SWEEP_SYNTH_COUNT
 } sweep_synth_t;
 
-/* carbs.outstanding_suggestion_estimator (carbs-algorithm.md §3). */
-#define SWEEP_ESTIMATOR_MAP(X)                                                                     \
-    X(THOMPSON, "thompson")                                                                        \
-    X(MEAN, "mean")
-
-typedef enum sweep_estimator {
-#define X(id, name) SWEEP_ESTIMATOR_##id,
-    SWEEP_ESTIMATOR_MAP(X)
-#undef X
-        SWEEP_ESTIMATOR_COUNT
-} sweep_estimator_t;
-
 /* Names for the enums above ("unknown" when out of range), and the value
  * for a name (-1 when unknown).  The strings are static. */
 const char *sweep_goal_name(sweep_goal_t g);
 int sweep_goal_parse(const char *name);
 const char *sweep_synth_name(sweep_synth_t f);
 int sweep_synth_parse(const char *name);
-const char *sweep_estimator_name(sweep_estimator_t e);
-int sweep_estimator_parse(const char *name);
 
 // ---- the spec ----
-
-/* Every algorithmic CARBS option (carbs-algorithm.md §3).  The logging and
- * checkpoint options of the reference are not accepted. */
-typedef struct sweep_carbs {
-    int better_direction_sign; /* derived from metric.goal: -1 minimize, +1 maximize */
-    int64_t seed;              /* 0; in [0, 2^53] */
-    int num_random_samples;    /* 4; >= 1 */
-    double initial_search_radius; /* 0.3; > 0 */
-    double exploration_bias;      /* 1.0 */
-    int num_candidates_for_suggestion_per_dim; /* 100; >= 1 */
-    int resample_frequency;                    /* 5; >= 0, 0 disables resampling */
-    double max_suggestion_cost;                /* 0 = none; > 0 when given */
-    double min_pareto_cost_fraction;           /* 0.2; in [0, 1] */
-    bool is_pareto_group_selection_conservative;       /* true */
-    bool is_expected_improvement_pareto_value_clamped; /* true */
-    bool is_expected_improvement_value_always_max;     /* false */
-    sweep_estimator_t outstanding_suggestion_estimator; /* thompson */
-} sweep_carbs_t;
 
 typedef struct sweep_budget {
     int64_t trials;  /* 0 = unlimited */
@@ -150,12 +119,13 @@ typedef struct sweep_spec {
      * its center value); scale and round are 1 when not given. */
     carbs_space_t parameters;
     carbs_params_t fixed; /* fixed settings; booleans are stored as 1 and 0 */
-    sweep_carbs_t carbs;
+    /* Every CARBS option, from the table of proto/carbs_config.h: what
+     * the file gives, the defaults for the rest, and better_direction_sign
+     * from metric.goal (-1 minimize, +1 maximize).  It is the optimizer's
+     * config as it stands. */
+    carbs_config_t carbs;
     sweep_budget_t budget;
 } sweep_spec_t;
-
-/* Fill c with the spec's defaults (better_direction_sign -1). */
-void sweep_carbs_defaults(sweep_carbs_t *c);
 
 /* Free what s owns and zero it.  s may be NULL. */
 void sweep_spec_release(sweep_spec_t *s);

@@ -48,4 +48,67 @@ int sweep__read(const char *text, size_t len, const char *file, int format, swee
  * least 32 bytes. */
 void sweep__fmt_num(char *buf, size_t cap, double x);
 
+// ---- reading nodes (sweep_check.c) ----
+
+/* The longest field path kept ("parameters.d_model.center"); longer ones
+ * are cut short. */
+#define SWEEP__PATH_MAX 200
+
+/* What every check needs: the file name for messages and where the error
+ * goes. */
+typedef struct sweep__ctx {
+    const char *file;
+    carbs_err_t *err;
+} sweep__ctx_t;
+
+/* Fail with CARBS_EINVAL "FILE:LINE: PATH: message" (no PATH when path is
+ * NULL or ""), the line of at (1 when at is NULL).  Returns the code. */
+int sweep__fail(sweep__ctx_t *c, const sweep__node_t *at, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* CARBS_ENOMEM "FILE: out of memory". */
+int sweep__oom(sweep__ctx_t *c);
+
+/* Paths into dst[SWEEP__PATH_MAX]: printf-style, or path + "." + key (key
+ * alone when path is empty). */
+void sweep__pathf(char *dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sweep__join(char *dst, const char *path, const char *key);
+
+/* The name of names[n] nearest to s when s is likely a typo of it, else
+ * NULL; " (did you mean 'x'?)" or "" into buf; "a, b or c" into buf. */
+const char *sweep__nearest(const char *s, const char *const *names, size_t n);
+const char *sweep__hint(char *buf, size_t cap, const char *s, const char *const *names, size_t n);
+const char *sweep__one_of(char *buf, size_t cap, const char *const *names, size_t n);
+
+/* Tree access: a YAML null (unquoted "", "~", "null"); "a mapping", "a
+ * list" or "a value" for messages; the key node of key in map, or NULL; the
+ * value of key, or NULL when absent or null. */
+bool sweep__is_null(const sweep__node_t *n);
+const char *sweep__kind_word(const sweep__node_t *n);
+const sweep__node_t *sweep__key_node(const sweep__node_t *map, const char *key);
+const sweep__node_t *sweep__get(const sweep__node_t *map, const char *key);
+
+/* Check that n is a mapping whose keys are unique and, unless keys is
+ * NULL, all among keys[n_keys] (an unknown one gets a hint or the list). */
+int sweep__check_map(sweep__ctx_t *c, const sweep__node_t *n, const char *path,
+                     const char *const *keys, size_t n_keys);
+
+/* Scalars.  Each returns 0 with *out set, or fails naming path:
+ * a finite number (a quoted string is not one; -0 reads as 0); an integer
+ * in [lo, hi]; true or false; a name (letters, digits, '-', '_', '.', 1 to
+ * CARBS_NAME_MAX - 1 bytes) copied into dst[CARBS_NAME_MAX]; the index of
+ * one of names[count]. */
+int sweep__num(sweep__ctx_t *c, const sweep__node_t *n, const char *path, double *out);
+int sweep__int(sweep__ctx_t *c, const sweep__node_t *n, const char *path, double lo, double hi,
+               int64_t *out);
+int sweep__bool(sweep__ctx_t *c, const sweep__node_t *n, const char *path, bool *out);
+int sweep__name(sweep__ctx_t *c, const sweep__node_t *n, const char *path, char *dst);
+int sweep__enum(sweep__ctx_t *c, const sweep__node_t *n, const char *path, const char *const *names,
+                size_t count, int *out);
+
+/* The predicates behind them: ".inf", "nan" and friends; a plain true or
+ * false (YAML's three spellings each) into *out; a valid name. */
+bool sweep__looks_nonfinite(const char *s);
+bool sweep__bool_word(const sweep__node_t *n, bool *out);
+bool sweep__name_chars_ok(const char *s);
+
 #endif

@@ -190,37 +190,31 @@ static void put_params(jbuf_t *b, const carbs_params_t *ps)
     put_raw(b, "}", 1);
 }
 
-static void put_carbs(jbuf_t *b, const sweep_carbs_t *o)
+/* Every option of the table but the derived sign, in table order; an
+ * uncapped option at +inf (no cap) is left out. */
+static void put_carbs(jbuf_t *b, const carbs_config_t *o)
 {
     bool first = true;
+    char what[CARBS_NAME_MAX + 8];
 
     put_raw(b, "{", 1);
-    put_key(b, &first, "seed");
-    put_num(b, (double)o->seed, "carbs.seed");
-    put_key(b, &first, "num_random_samples");
-    put_num(b, o->num_random_samples, "carbs");
-    put_key(b, &first, "initial_search_radius");
-    put_num(b, o->initial_search_radius, "carbs.initial_search_radius");
-    put_key(b, &first, "exploration_bias");
-    put_num(b, o->exploration_bias, "carbs.exploration_bias");
-    put_key(b, &first, "num_candidates_for_suggestion_per_dim");
-    put_num(b, o->num_candidates_for_suggestion_per_dim, "carbs");
-    put_key(b, &first, "resample_frequency");
-    put_num(b, o->resample_frequency, "carbs");
-    if (o->max_suggestion_cost > 0) {
-        put_key(b, &first, "max_suggestion_cost");
-        put_num(b, o->max_suggestion_cost, "carbs.max_suggestion_cost");
+    for (size_t i = 0; i < CARBS_CONFIG_N_OPTS; i++) {
+        const carbs_config_opt_t *opt = &carbs_config_opts[i];
+        double x = carbs_config_get(o, opt);
+
+        if (opt->flags & CARBS_CONFIG_DERIVED ||
+            (opt->flags & CARBS_CONFIG_UNCAPPED && x == HUGE_VAL))
+            continue;
+        put_key(b, &first, opt->name);
+        snprintf(what, sizeof(what), "carbs.%s", opt->name);
+        if (opt->type == CARBS_CONFIG_BOOL)
+            put_bool(b, x != 0);
+        else if (opt->type == CARBS_CONFIG_ENUM)
+            put_str(b, x >= 0 && x < (double)opt->n_names ? opt->names[(size_t)x] : "unknown",
+                    what);
+        else
+            put_num(b, x, what);
     }
-    put_key(b, &first, "min_pareto_cost_fraction");
-    put_num(b, o->min_pareto_cost_fraction, "carbs.min_pareto_cost_fraction");
-    put_key(b, &first, "is_pareto_group_selection_conservative");
-    put_bool(b, o->is_pareto_group_selection_conservative);
-    put_key(b, &first, "is_expected_improvement_pareto_value_clamped");
-    put_bool(b, o->is_expected_improvement_pareto_value_clamped);
-    put_key(b, &first, "is_expected_improvement_value_always_max");
-    put_bool(b, o->is_expected_improvement_value_always_max);
-    put_key(b, &first, "outstanding_suggestion_estimator");
-    put_str(b, sweep_estimator_name(o->outstanding_suggestion_estimator), "carbs");
     put_raw(b, "}", 1);
 }
 

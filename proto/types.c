@@ -136,11 +136,6 @@ void carbs_params_release(carbs_params_t *ps)
     DA_FREE(ps);
 }
 
-void carbs_trial_release(carbs_trial_t *t)
-{
-    carbs_params_release(&t->params);
-}
-
 // ---- results ----
 
 void carbs_result_init(carbs_result_t *r)

@@ -126,8 +126,6 @@ typedef struct carbs_trial {
     double pred_output, pred_cost; /* the optimizer's predictions; NaN when none */
 } carbs_trial_t;
 
-void carbs_trial_release(carbs_trial_t *t);
-
 // ---- sweeps ----
 
 #define CARBS_SWEEP_STATE_MAP(X)                                                                   \

@@ -164,6 +164,62 @@ static void test_carbs_config(void)
     CHECK_STR(carbs_suggest_kind_name(CARBS_SUGGEST_FALLBACK), "fallback");
 }
 
+/* The options table behind carbs_config_t: the setters check type and
+ * range and say why, in the words a sweep file and ask-tell report. */
+static void test_carbs_config_table(void)
+{
+    carbs_config_t cfg, before;
+    const carbs_config_opt_t *o;
+    char why[160];
+
+    carbs_config_defaults(&cfg);
+    before = cfg;
+    CHECK(carbs_config_find("wandb_params") == NULL);
+    CHECK(carbs_config_find(NULL) == NULL);
+    o = carbs_config_find("num_random_samples");
+    CHECK(o != NULL);
+    if (!o)
+        return;
+    CHECK_EQ(carbs_config_set_num(&cfg, o, 0, why, sizeof(why)), CARBS_EINVAL);
+    CHECK_STR(why, "must be in [1, 1000000]");
+    CHECK_EQ(carbs_config_set_num(&cfg, o, 2.5, why, sizeof(why)), CARBS_EINVAL);
+    CHECK_STR(why, "must be an integer");
+    CHECK_EQ(carbs_config_set_bool(&cfg, o, true, why, sizeof(why)), CARBS_EINVAL);
+    CHECK_STR(why, "expected a number");
+    CHECK(memcmp(&cfg, &before, sizeof(cfg)) == 0); /* unchanged on error */
+    CHECK_EQ(carbs_config_set_num(&cfg, o, 7, why, sizeof(why)), 0);
+    CHECK_EQ(cfg.num_random_samples, 7);
+
+    o = carbs_config_find("gp_fit");
+    CHECK_EQ(carbs_config_set_name(&cfg, o, "reference", why, sizeof(why)), 0);
+    CHECK_EQ(cfg.gp_fit, CARBS_GP_FIT_REFERENCE);
+    CHECK_EQ(carbs_config_set_name(&cfg, o, "adam", why, sizeof(why)), CARBS_EINVAL);
+    CHECK_STR(why, "must be reference or mle");
+    CHECK_EQ(carbs_config_set_num(&cfg, o, 1, why, sizeof(why)), CARBS_EINVAL);
+
+    o = carbs_config_find("max_suggestion_cost");
+    CHECK(isinf(carbs_config_get(&cfg, o)));
+    CHECK_EQ(carbs_config_set_num(&cfg, o, 0, why, sizeof(why)), CARBS_EINVAL);
+    CHECK_STR(why, "must be > 0");
+    CHECK_EQ(carbs_config_set_num(&cfg, o, 250, why, sizeof(why)), 0);
+    CHECK_NEAR(cfg.max_suggestion_cost, 250, 0);
+
+    o = carbs_config_find("is_expected_improvement_value_always_max");
+    CHECK_EQ(carbs_config_set_num(&cfg, o, 1, why, sizeof(why)), CARBS_EINVAL);
+    CHECK_STR(why, "expected true or false");
+    CHECK_EQ(carbs_config_set_bool(&cfg, o, true, why, sizeof(why)), 0);
+    CHECK(cfg.is_expected_improvement_value_always_max);
+
+    o = carbs_config_find("max_fit_observations");
+    CHECK_EQ(carbs_config_set_num(&cfg, o, 0, why, sizeof(why)), 0);
+    CHECK_EQ(cfg.max_fit_observations, 0);
+    CHECK_EQ(carbs_config_check(&cfg, NULL), 0);
+
+    /* the table's range also binds a struct filled by hand */
+    cfg.resample_frequency = -1;
+    CHECK_EQ(carbs_config_check(&cfg, NULL), CARBS_EINVAL);
+}
+
 static void test_carbs_new_errors(void)
 {
     carbs_space_t empty = {0}, sp;
@@ -1070,6 +1126,7 @@ static void test_carbs_demo_smoke(void)
 int main(void)
 {
     RUN(test_carbs_config);
+    RUN(test_carbs_config_table);
     RUN(test_carbs_new_errors);
     RUN(test_carbs_suggest_once);
     RUN(test_carbs_observe_bad_inputs);

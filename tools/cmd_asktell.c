@@ -13,7 +13,6 @@
 
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 
 #include "optimizer/carbs.h"
 #include "proto/asktell.h"
@@ -29,169 +28,6 @@ typedef struct session {
     int64_t next_id;
 } session_t;
 
-// ---- configuration ----
-
-typedef enum opt_field {
-    F_SIGN,
-    F_SEED,
-    F_RANDOM,
-    F_RADIUS,
-    F_BIAS,
-    F_CANDIDATES,
-    F_RESAMPLE,
-    F_MAX_COST,
-    F_FRACTION,
-    F_CONSERVATIVE,
-    F_CLAMP,
-    F_ALWAYS_MAX,
-    F_ESTIMATOR,
-    F_GP_FIT,
-    F_MAX_FIT,
-} opt_field_t;
-
-static const struct {
-    const char *name;
-    opt_field_t field;
-} config_keys[] = {
-    {"better_direction_sign", F_SIGN},
-    {"seed", F_SEED},
-    {"num_random_samples", F_RANDOM},
-    {"initial_search_radius", F_RADIUS},
-    {"exploration_bias", F_BIAS},
-    {"num_candidates_for_suggestion_per_dim", F_CANDIDATES},
-    {"resample_frequency", F_RESAMPLE},
-    {"max_suggestion_cost", F_MAX_COST},
-    {"min_pareto_cost_fraction", F_FRACTION},
-    {"is_pareto_group_selection_conservative", F_CONSERVATIVE},
-    {"is_expected_improvement_pareto_value_clamped", F_CLAMP},
-    {"is_expected_improvement_value_always_max", F_ALWAYS_MAX},
-    {"outstanding_suggestion_estimator", F_ESTIMATOR},
-    {"gp_fit", F_GP_FIT},
-    {"max_fit_observations", F_MAX_FIT},
-};
-
-/* An integral number in [lo, hi]. */
-static int opt_int(const asktell_opt_t *o, double lo, double hi, long long *out, carbs_err_t *err)
-{
-    if (o->type != ASKTELL_OPT_NUM || o->num != trunc(o->num) || o->num < lo || o->num > hi)
-        return carbs_fail(err, CARBS_EINVAL, "config '%s' must be an integer in [%g, %g]",
-                          o->name, lo, hi);
-    *out = (long long)o->num;
-    return 0;
-}
-
-static int opt_num(const asktell_opt_t *o, double *out, carbs_err_t *err)
-{
-    if (o->type != ASKTELL_OPT_NUM)
-        return carbs_fail(err, CARBS_EINVAL, "config '%s' must be a number", o->name);
-    *out = o->num;
-    return 0;
-}
-
-static int opt_bool(const asktell_opt_t *o, bool *out, carbs_err_t *err)
-{
-    if (o->type != ASKTELL_OPT_BOOL)
-        return carbs_fail(err, CARBS_EINVAL, "config '%s' must be true or false", o->name);
-    *out = o->b;
-    return 0;
-}
-
-static int opt_enum(const asktell_opt_t *o, int (*parse)(const char *), int *out,
-                    carbs_err_t *err)
-{
-    int v = o->type == ASKTELL_OPT_STR ? parse(o->str) : -1;
-
-    if (v < 0)
-        return carbs_fail(err, CARBS_EINVAL, "config '%s' has an unknown value", o->name);
-    *out = v;
-    return 0;
-}
-
-static int apply_opt(carbs_config_t *cfg, opt_field_t f, const asktell_opt_t *o, carbs_err_t *err)
-{
-    long long i = 0;
-    int e = 0, rc = 0;
-
-    switch (f) {
-    case F_SIGN:
-        rc = opt_int(o, -1, 1, &i, err);
-        cfg->better_direction_sign = (int)i;
-        break;
-    case F_SEED:
-        rc = opt_int(o, 0, 9007199254740992.0, &i, err);
-        cfg->seed = (uint64_t)i;
-        break;
-    case F_RANDOM:
-        rc = opt_int(o, 1, 1e9, &i, err);
-        cfg->num_random_samples = (int)i;
-        break;
-    case F_RADIUS:
-        return opt_num(o, &cfg->initial_search_radius, err);
-    case F_BIAS:
-        return opt_num(o, &cfg->exploration_bias, err);
-    case F_CANDIDATES:
-        rc = opt_int(o, 1, 1e9, &i, err);
-        cfg->num_candidates_for_suggestion_per_dim = (int)i;
-        break;
-    case F_RESAMPLE:
-        rc = opt_int(o, -1e9, 1e9, &i, err);
-        cfg->resample_frequency = (int)i;
-        break;
-    case F_MAX_COST:
-        return opt_num(o, &cfg->max_suggestion_cost, err);
-    case F_FRACTION:
-        return opt_num(o, &cfg->min_pareto_cost_fraction, err);
-    case F_CONSERVATIVE:
-        return opt_bool(o, &cfg->is_pareto_group_selection_conservative, err);
-    case F_CLAMP:
-        return opt_bool(o, &cfg->is_expected_improvement_pareto_value_clamped, err);
-    case F_ALWAYS_MAX:
-        return opt_bool(o, &cfg->is_expected_improvement_value_always_max, err);
-    case F_ESTIMATOR:
-        rc = opt_enum(o, carbs_estimator_parse, &e, err);
-        cfg->outstanding_suggestion_estimator = (carbs_estimator_t)e;
-        break;
-    case F_GP_FIT:
-        rc = opt_enum(o, carbs_gp_fit_parse, &e, err);
-        cfg->gp_fit = (carbs_gp_fit_t)e;
-        break;
-    case F_MAX_FIT:
-        rc = opt_int(o, 0, 1e12, &i, err);
-        cfg->max_fit_observations = (size_t)i;
-        break;
-    }
-    return rc;
-}
-
-/* Build the config of an init request; names of ignored keys are appended
- * to ignored[cap]. */
-static int build_config(const asktell_cmd_t *cmd, carbs_config_t *cfg, char *ignored, size_t cap,
-                        carbs_err_t *err)
-{
-    carbs_config_defaults(cfg);
-    for (size_t k = 0; k < cmd->config.n; k++) {
-        const asktell_opt_t *o = &cmd->config.v[k];
-        size_t j = 0;
-        int rc;
-
-        while (j < ARRAY_SIZE(config_keys) && strcmp(config_keys[j].name, o->name) != 0)
-            j++;
-        if (j == ARRAY_SIZE(config_keys)) {
-            size_t used = strlen(ignored);
-            snprintf(ignored + used, cap - used, "%s'%s'", used ? ", " : "", o->name);
-            continue;
-        }
-        rc = apply_opt(cfg, config_keys[j].field, o, err);
-        if (rc < 0)
-            return rc;
-    }
-    if (cmd->has_seed)
-        cfg->seed = cmd->seed;
-    if (cmd->has_sign)
-        cfg->better_direction_sign = cmd->sign;
-    return 0;
-}
-
 // ---- commands ----
 
 static int reply_ok(const char *warning, char **out, carbs_err_t *err)
@@ -201,25 +37,21 @@ static int reply_ok(const char *warning, char **out, carbs_err_t *err)
 
 static int do_init(session_t *s, const asktell_cmd_t *cmd, char **out, carbs_err_t *err)
 {
-    char ignored[512] = "", warning[600];
-    carbs_config_t cfg;
+    const carbs_config_t *cfg = &cmd->config; /* checked by the codec */
+    char warning[ASKTELL_IGNORED_MAX + 32];
     carbs_t *c;
-    int rc;
 
-    rc = build_config(cmd, &cfg, ignored, sizeof(ignored), err);
-    if (rc < 0)
-        return rc;
-    c = carbs_new(&cmd->space, &cfg, err);
+    c = carbs_new(&cmd->space, cfg, err);
     if (!c)
         return err->code;
     carbs_free(s->c);
     s->c = c;
     s->next_id = 1;
     log_info("ask-tell: optimizer ready dim=%zu seed=%llu sign=%d", carbs_dim(c),
-             (unsigned long long)cfg.seed, cfg.better_direction_sign);
-    if (!ignored[0])
+             (unsigned long long)cfg->seed, cfg->better_direction_sign);
+    if (!cmd->ignored[0])
         return reply_ok(NULL, out, err);
-    snprintf(warning, sizeof(warning), "ignored config keys: %s", ignored);
+    snprintf(warning, sizeof(warning), "ignored config keys: %s", cmd->ignored);
     return reply_ok(warning, out, err);
 }
 

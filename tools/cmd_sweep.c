@@ -14,6 +14,7 @@
 #include "tools/commands.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -455,9 +456,9 @@ static void show_table(const store_sweep_t *sw, const sweep_spec_t *s, const row
            "resample_frequency %d",
            (long long)s->carbs.seed, s->carbs.num_random_samples,
            s->carbs.initial_search_radius, s->carbs.resample_frequency);
-    if (s->carbs.max_suggestion_cost > 0)
+    if (isfinite(s->carbs.max_suggestion_cost))
         printf(", max_suggestion_cost %g", s->carbs.max_suggestion_cost);
-    printf(", estimator %s\n", sweep_estimator_name(s->carbs.outstanding_suggestion_estimator));
+    printf(", estimator %s\n", carbs_estimator_name(s->carbs.outstanding_suggestion_estimator));
 }
 
 static int sweep_show(int argc, char **argv, const cli_globals_t *g)

@@ -107,26 +107,7 @@ void svc__sweep_free(svc_sweep_t *sw)
 
 static void config_from_spec(const sweep_spec_t *sp, carbs_config_t *cfg)
 {
-    const sweep_carbs_t *o = &sp->carbs;
-
-    carbs_config_defaults(cfg);
-    cfg->better_direction_sign = o->better_direction_sign;
-    cfg->seed = (uint64_t)o->seed;
-    cfg->num_random_samples = o->num_random_samples;
-    cfg->initial_search_radius = o->initial_search_radius;
-    cfg->exploration_bias = o->exploration_bias;
-    cfg->num_candidates_for_suggestion_per_dim = o->num_candidates_for_suggestion_per_dim;
-    cfg->resample_frequency = o->resample_frequency;
-    cfg->max_suggestion_cost = o->max_suggestion_cost > 0 ? o->max_suggestion_cost : INFINITY;
-    cfg->min_pareto_cost_fraction = o->min_pareto_cost_fraction;
-    cfg->is_pareto_group_selection_conservative = o->is_pareto_group_selection_conservative;
-    cfg->is_expected_improvement_pareto_value_clamped =
-        o->is_expected_improvement_pareto_value_clamped;
-    cfg->is_expected_improvement_value_always_max = o->is_expected_improvement_value_always_max;
-    cfg->outstanding_suggestion_estimator = o->outstanding_suggestion_estimator ==
-                                                    SWEEP_ESTIMATOR_MEAN
-                                                ? CARBS_ESTIMATOR_MEAN
-                                                : CARBS_ESTIMATOR_THOMPSON;
+    *cfg = sp->carbs; /* the spec holds the optimizer's config as it stands */
 }
 
 /* better(a, b): a is a better output than b for the sweep's goal. */
