@@ -36,12 +36,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "optimizer/service/service.h"
+#include "fixture.h"
 #include "proto/json.h"
-#include "proto/log.h"
-#include "proto/msg.h"
-#include "proto/sweep.h"
-#include "proto/wire.h"
 #include "store/store.h"
 
 extern char **environ;
@@ -54,21 +50,12 @@ extern char **environ;
 #define POLL_US 5000     /* how often the store is looked at while waiting */
 
 static const char *g_bin;
-static char g_dir[64];
-static uint64_t g_rng;
+static fx_rng_t g_rng;
 static int g_n;
 
 static uint64_t rnd(void)
 {
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 2685821657736338717ull;
-}
-
-static double rnd_unit(void)
-{
-    return (double)(rnd() >> 11) / 9007199254740992.0;
+    return fx_rnd(&g_rng);
 }
 
 // ---- sweeps ----
@@ -90,14 +77,9 @@ static void spec_yaml(const sweep_setup_t *s, char *out, size_t cap)
     if (s->parallel)
         snprintf(parallel, sizeof(parallel), ", parallel: %d", s->parallel);
     snprintf(out, cap,
-             "name: %s\n"
-             "metric: {name: loss, goal: minimize}\n"
-             "cost: {name: cost}\n"
-             "trainer: synthetic\n"
+             "name: %s\n" FX_SPEC_SYNTHETIC
              "synthetic: {function: branin, seconds_per_cost: %.17g, fail_above: {y: 13.5}}\n"
-             "parameters:\n"
-             "  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}\n"
-             "  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}\n"
+             FX_SPEC_BRANIN_XY
              "carbs: {seed: 41, num_random_samples: 5, resample_frequency: 0}\n"
              "budget: {max_retries: 30%s%s}\n",
              s->name, s->seconds_per_cost, trials, parallel);
@@ -106,34 +88,19 @@ static void spec_yaml(const sweep_setup_t *s, char *out, size_t cap)
 /* The canonical JSON of s (caller frees). */
 static char *spec_json(const sweep_setup_t *s)
 {
-    carbs_err_t err = {0};
-    sweep_spec_t spec = {0};
-    char yaml[2048], *canon = NULL;
+    char yaml[2048];
 
     spec_yaml(s, yaml, sizeof(yaml));
-    if (sweep_spec_parse(yaml, strlen(yaml), "reliability.yaml", &spec, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        CHECK(!"the test's sweep file is refused");
-    }
-    CHECK_EQ(sweep_spec_to_json(&spec, &canon, &err), 0);
-    sweep_spec_release(&spec);
-    return canon;
+    return fx_spec_json(yaml);
 }
 
 /* A new store at db with the sweep s in it; returns the sweep id. */
 static int64_t make_store(const char *db, const sweep_setup_t *s)
 {
-    carbs_err_t err = {0};
-    char *canon = spec_json(s);
-    int64_t id = 0;
-    store_t *st = store_open(db, STORE_CREATE, &err);
+    char yaml[2048];
 
-    CHECK(st != NULL);
-    if (st)
-        CHECK_EQ(store_sweep_create(st, s->name, canon, &id, &err), 0);
-    store_close(st);
-    free(canon);
-    return id;
+    spec_yaml(s, yaml, sizeof(yaml));
+    return fx_store_new(db, yaml);
 }
 
 typedef struct tally {
@@ -157,21 +124,32 @@ static int tally(store_t *st, int64_t sweep, tally_t *t)
     return rc;
 }
 
+typedef struct finished {
+    store_t *st;
+    int64_t sweep;
+    size_t n;
+    bool done_too;
+    tally_t t;
+} finished_t;
+
+static bool has_finished(void *arg)
+{
+    finished_t *f = arg;
+
+    return tally(f->st, f->sweep, &f->t) == 0 && f->t.finished >= f->n &&
+           (!f->done_too || f->t.state == CARBS_SWEEP_DONE);
+}
+
 /* Wait (bounded) until the sweep has finished at least n trials; with
  * done_too, until it is also marked done. */
 static bool wait_finished(store_t *st, int64_t sweep, size_t n, bool done_too, double bound_s)
 {
-    double until = now_monotonic() + bound_s;
-    tally_t t = {0};
+    finished_t f = {st, sweep, n, done_too, {{0}, 0, 0}};
 
-    while (now_monotonic() < until) {
-        if (tally(st, sweep, &t) == 0 && t.finished >= n &&
-            (!done_too || t.state == CARBS_SWEEP_DONE))
-            return true;
-        usleep(POLL_US);
-    }
-    fprintf(stderr, "timed out: %zu of %zu trials finished, sweep state %d\n", t.finished, n,
-            (int)t.state);
+    if (fx_wait(has_finished, &f, bound_s, POLL_US))
+        return true;
+    fprintf(stderr, "timed out: %zu of %zu trials finished, sweep state %d\n", f.t.finished, n,
+            (int)f.t.state);
     return false;
 }
 
@@ -208,7 +186,7 @@ static pid_t serve_start(const char *db, const char *ep)
     const char *argv[] = {g_bin, "--log-level", "warn",         "serve", "--db", db, "--bind",
                           ep,    "--lease-ms",  lease, "--heartbeat-ms", beat,    NULL};
 
-    snprintf(log, sizeof(log), "%s/serve.log", g_dir);
+    fx_path(log, sizeof(log), "serve.log");
     snprintf(lease, sizeof(lease), "%d", LEASE_MS);
     snprintf(beat, sizeof(beat), "%d", HEARTBEAT_MS);
     return spawn(argv, log);
@@ -220,7 +198,7 @@ static pid_t worker_start(const char *ep, const char *id)
     const char *argv[] = {g_bin, "--log-level", "warn", "worker", "--connect", ep, "--id", id,
                           NULL};
 
-    snprintf(log, sizeof(log), "%s/workers.log", g_dir);
+    fx_path(log, sizeof(log), "workers.log");
     return spawn(argv, log);
 }
 
@@ -338,75 +316,38 @@ static int event_cmp(const void *a, const void *b)
 
 static wire_client_t *client(const char *ep, const char *id)
 {
-    carbs_err_t err = {0};
-    wire_client_config_t cc = {0};
-    wire_client_t *c;
-
-    cc.endpoint = ep;
-    cc.identity = id;
-    c = wire_client_open(&cc, &err);
-    CHECK(c != NULL);
-    return c;
-}
-
-static void send_msg(wire_client_t *c, const proto_msg_t *m)
-{
-    carbs_err_t err = {0};
-    char *buf = NULL;
-    size_t len = 0;
-
-    CHECK_EQ(proto_msg_encode(m, &buf, &len, &err), 0);
-    CHECK_EQ(wire_client_send(c, buf, len, &err), 0);
-    free(buf);
+    return fx_client(ep, id, 0);
 }
 
 static int pump(service_t *svc, wire_client_t *c, proto_msg_t *out)
 {
-    carbs_err_t err = {0};
-    double until = now_monotonic() + ANSWER_MS / 1000.0;
+    return fx_pump(svc, c, out, ANSWER_MS);
+}
 
-    while (now_monotonic() < until) {
-        char *buf = NULL;
-        size_t len = 0;
-        CHECK_EQ(service_step(svc, 2, &err), 0);
-        if (wire_client_recv(c, &buf, &len, 2, &err) == 0) {
-            int rc = proto_msg_decode(buf, len, out, &err);
-            free(buf);
-            CHECK_EQ(rc, 0);
-            return rc ? -1 : 0;
-        }
-    }
-    return -1;
+/* Send m (released) and take the answer into *out. */
+static int request(service_t *svc, wire_client_t *c, proto_msg_t *m, proto_msg_t *out)
+{
+    return fx_request(svc, c, m, out, ANSWER_MS);
 }
 
 static service_t *svc_open_at(const char *db, const char *ep, carbs_err_t *err)
 {
-    service_config_t cfg = {0};
-
-    cfg.db_path = db;
-    cfg.endpoint = ep;
-    cfg.lease_ms = 600000; /* nothing expires while the test steps it */
-    cfg.heartbeat_ms = 60000;
-    cfg.quarantine_losses = 1000;
-    cfg.wait_ms = 10;
-    return service_open(&cfg, err);
+    return fx_service_open(db, ep, 600000, err); /* nothing expires while the test steps it */
 }
 
-static void hello(service_t *svc, wire_client_t *c, const char *id)
+/* A service on db and a worker w that said hello as id; false (and both
+ * NULL) when the service does not open. */
+static bool open_with_worker(const char *db, const char *ep, const char *id, service_t **svc,
+                             wire_client_t **w)
 {
-    proto_msg_t m, r = {0};
-
-    proto_msg_init(&m, PROTO_MSG_HELLO);
-    str_copy(m.hello.worker_id, sizeof(m.hello.worker_id), id);
-    str_copy(m.hello.host, sizeof(m.hello.host), "replay-host");
-    m.hello.pid = 1;
-    m.hello.slots = 1;
-    m.hello.caps.synthetic = true;
-    send_msg(c, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, c, &r), 0);
-    CHECK_EQ(r.type, PROTO_MSG_WELCOME);
-    proto_msg_release(&r);
+    *w = NULL;
+    *svc = svc_open_at(db, ep, NULL);
+    CHECK(*svc != NULL);
+    if (!*svc)
+        return false;
+    *w = client(ep, id);
+    fx_hello(*svc, *w, id);
+    return true;
 }
 
 /* `ask` the service for sweep; the suggestion's params as JSON into *out
@@ -419,9 +360,7 @@ static void ask_params(service_t *svc, wire_client_t *c, const char *sweep, char
     *out = NULL;
     proto_msg_init(&m, PROTO_MSG_ASK);
     str_copy(m.ask.sweep, sizeof(m.ask.sweep), sweep);
-    send_msg(c, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, c, &r), 0);
+    CHECK_EQ(request(svc, c, &m, &r), 0);
     CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok);
     if (r.type == PROTO_MSG_REPLY && r.reply.ok)
         CHECK_EQ(proto_params_to_json(&r.reply.params, out, &err), 0);
@@ -487,8 +426,8 @@ static void check_same_search(const char *db, int64_t sweep, const sweep_setup_t
     }
     qsort(ev, n_ev, sizeof(*ev), event_cmp);
 
-    snprintf(rdb, sizeof(rdb), "%s/replay%d.db", g_dir, ++g_n);
-    snprintf(rep, sizeof(rep), "ipc://%s/replay%d", g_dir, g_n);
+    fx_path(rdb, sizeof(rdb), "replay%d.db", ++g_n);
+    fx_ipc(rep, sizeof(rep), "replay%d", g_n);
     make_store(rdb, &open_ended);
     svc = svc_open_at(rdb, rep, &err);
     CHECK(svc != NULL);
@@ -496,16 +435,13 @@ static void check_same_search(const char *db, int64_t sweep, const sweep_setup_t
         goto out;
     w = client(rep, "replay");
     cl = client(rep, NULL);
-    hello(svc, w, "replay");
+    fx_hello(svc, w, "replay");
     for (size_t k = 0; k < n_ev; k++) {
         hist_t *e = &h[ev[k].i];
         proto_msg_t m, r = {0};
         if (!ev[k].is_result) {
             char *pj = NULL;
-            proto_msg_init(&m, PROTO_MSG_READY);
-            send_msg(w, &m);
-            proto_msg_release(&m);
-            if (pump(svc, w, &r) || r.type != PROTO_MSG_TRIAL) {
+            if (fx_ready(svc, w, &r) != PROTO_MSG_TRIAL) {
                 fprintf(stderr, "event %zu of %zu (trial %" PRId64 "): the replay got '%s' %s\n", k,
                         n_ev, e->id, proto_msg_type_name(r.type),
                         r.type == PROTO_MSG_ERROR ? r.error.message : "");
@@ -532,9 +468,7 @@ static void check_same_search(const char *db, int64_t sweep, const sweep_setup_t
             CHECK_EQ(carbs_result_set(&m.result.r, "loss", e->output), 0);
         if (isfinite(e->cost))
             CHECK_EQ(carbs_result_set(&m.result.r, "cost", e->cost), 0);
-        send_msg(w, &m);
-        proto_msg_release(&m);
-        CHECK_EQ(pump(svc, w, &r), 0);
+        CHECK_EQ(request(svc, w, &m, &r), 0);
         CHECK_EQ(r.type, PROTO_MSG_ACK);
         proto_msg_release(&r);
     }
@@ -550,8 +484,8 @@ static void check_same_search(const char *db, int64_t sweep, const sweep_setup_t
     svc = NULL;
 
     /* The final store, restarted with the budget lifted the same way. */
-    snprintf(cdb, sizeof(cdb), "%s/copy%d.db", g_dir, g_n);
-    snprintf(cep, sizeof(cep), "ipc://%s/copy%d", g_dir, g_n);
+    fx_path(cdb, sizeof(cdb), "copy%d.db", g_n);
+    fx_ipc(cep, sizeof(cep), "copy%d", g_n);
     {
         store_t *st = store_open(db, STORE_READONLY, &err);
         CHECK(st != NULL);
@@ -614,8 +548,8 @@ static void test_reliability_service_kills(void)
     int64_t sweep;
     double t0 = now_monotonic();
 
-    snprintf(db, sizeof(db), "%s/kill-service.db", g_dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/kill-service", g_dir);
+    fx_path(db, sizeof(db), "kill-service.db");
+    fx_ipc(ep, sizeof(ep), "kill-service");
     sweep = make_store(db, &s);
     /* Kill moments: after a random number of finished trials, then a
      * random 0-40 ms more, so a kill lands anywhere in a trial's life. */
@@ -714,8 +648,8 @@ static void test_reliability_worker_kills(void)
     int64_t sweep;
     int kills = 0;
 
-    snprintf(db, sizeof(db), "%s/kill-workers.db", g_dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/kill-workers", g_dir);
+    fx_path(db, sizeof(db), "kill-workers.db");
+    fx_ipc(ep, sizeof(ep), "kill-workers");
     sweep = make_store(db, &s);
     svc = serve_start(db, ep);
     for (int i = 0; i < WORKERS; i++) {
@@ -731,7 +665,7 @@ static void test_reliability_worker_kills(void)
         /* Wait a random while, then for a trial some 20-60 ms into its run. */
         usleep((useconds_t)(50000 + rnd() % 250000));
         while (who < 0 && now_monotonic() < until) {
-            who = running_trial(st, sweep, ids, WORKERS, 0.02 + 0.04 * rnd_unit(), &tid, &att);
+            who = running_trial(st, sweep, ids, WORKERS, 0.02 + 0.04 * fx_rnd_unit(&g_rng), &tid, &att);
             if (who < 0)
                 usleep(POLL_US);
         }
@@ -796,8 +730,8 @@ static void test_reliability_stall(void)
     int att = 0, who = -1;
     double stopped = 0, lost = 0, until;
 
-    snprintf(db, sizeof(db), "%s/stall.db", g_dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/stall", g_dir);
+    fx_path(db, sizeof(db), "stall.db");
+    fx_ipc(ep, sizeof(ep), "stall");
     sweep = make_store(db, &s);
     svc = serve_start(db, ep);
     for (int i = 0; i < WORKERS; i++) {
@@ -893,13 +827,11 @@ static char *trials_digest(const char *db, int64_t sweep)
 static proto_msg_type_t round_trip(service_t *svc, wire_client_t *w, proto_msg_t *held,
                                    char *why, size_t cap)
 {
-    proto_msg_t m, r = {0};
+    proto_msg_t r = {0};
     proto_msg_type_t got;
+    double x, y;
 
-    proto_msg_init(&m, PROTO_MSG_READY);
-    send_msg(w, &m);
-    proto_msg_release(&m);
-    if (pump(svc, w, &r))
+    if (fx_ready(svc, w, &r) == PROTO_MSG_NONE)
         return PROTO_MSG_NONE;
     if (r.type != PROTO_MSG_TRIAL) {
         got = r.type;
@@ -908,23 +840,13 @@ static proto_msg_type_t round_trip(service_t *svc, wire_client_t *w, proto_msg_t
         proto_msg_release(&r);
         return got;
     }
-    proto_msg_init(held, PROTO_MSG_RESULT);
-    held->result.r.trial_id = r.trial.trial_id;
-    held->result.r.attempt = r.trial.attempt;
-    held->result.r.ok = true;
-    {
-        /* Branin and its synthetic cost: the same trial, the same result. */
-        const double pi = 3.14159265358979323846;
-        const carbs_value_t *vx = carbs_params_find(&r.trial.params, "x");
-        const carbs_value_t *vy = carbs_params_find(&r.trial.params, "y");
-        double x = vx ? vx->num : 0, y = vy ? vy->num : 0;
-        double q = y - 5.1 / (4 * pi * pi) * x * x + 5 / pi * x - 6;
-        double loss = q * q + 10 * (1 - 1 / (8 * pi)) * cos(x) + 10;
-        CHECK_EQ(carbs_result_set(&held->result.r, "loss", loss), 0);
-        CHECK_EQ(carbs_result_set(&held->result.r, "cost", exp((x + 5) / 15 + y / 15)), 0);
-    }
+    /* Branin and its synthetic cost: the same trial, the same result. */
+    x = fx_param(&r.trial.params, "x");
+    y = fx_param(&r.trial.params, "y");
+    fx_result_msg(held, r.trial.trial_id, r.trial.attempt, fx_branin(x, y),
+                  exp((x + 5) / 15 + y / 15));
     proto_msg_release(&r);
-    send_msg(w, held);
+    fx_send(w, held);
     if (pump(svc, w, &r))
         return PROTO_MSG_NONE;
     got = r.type;
@@ -941,7 +863,7 @@ static void resend(service_t *svc, wire_client_t *w, proto_msg_t *held)
 {
     proto_msg_t r = {0};
 
-    send_msg(w, held);
+    fx_send(w, held);
     CHECK_EQ(pump(svc, w, &r), 0);
     CHECK_EQ(r.type, PROTO_MSG_ACK);
     CHECK_EQ(r.ack.trial_id, held->result.r.trial_id);
@@ -962,36 +884,23 @@ static void test_reliability_store_io_errors(void)
     char *before, *after;
     int64_t sweep;
 
-    snprintf(db, sizeof(db), "%s/io-errors.db", g_dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/io-errors", g_dir);
+    fx_path(db, sizeof(db), "io-errors.db");
+    fx_ipc(ep, sizeof(ep), "io-errors");
     sweep = make_store(db, &s);
-    svc = svc_open_at(db, ep, &err);
-    CHECK(svc != NULL);
-    if (!svc)
+    if (!open_with_worker(db, ep, "io-w", &svc, &w))
         return;
-    w = client(ep, "io-w");
-    hello(svc, w, "io-w");
     for (int i = 0; i < 3; i++)
         CHECK_EQ(round_trip(svc, w, &held, why, sizeof(why)), PROTO_MSG_ACK);
 
     /* The first write of the result's transaction fails. */
     {
-        proto_msg_t m, r = {0};
-        proto_msg_init(&m, PROTO_MSG_READY);
-        send_msg(w, &m);
-        proto_msg_release(&m);
-        CHECK_EQ(pump(svc, w, &r), 0);
-        CHECK_EQ(r.type, PROTO_MSG_TRIAL);
-        proto_msg_init(&held, PROTO_MSG_RESULT);
-        held.result.r.trial_id = r.trial.trial_id;
-        held.result.r.attempt = r.trial.attempt;
-        held.result.r.ok = true;
-        CHECK_EQ(carbs_result_set(&held.result.r, "loss", 0.6875), 0);
-        CHECK_EQ(carbs_result_set(&held.result.r, "cost", 3.125), 0);
+        proto_msg_t r = {0};
+        CHECK_EQ(fx_ready(svc, w, &r), PROTO_MSG_TRIAL);
+        fx_result_msg(&held, r.trial.trial_id, r.trial.attempt, 0.6875, 3.125);
         proto_msg_release(&r);
         before = trials_digest(db, sweep);
         store_fault_io(1);
-        send_msg(w, &held);
+        fx_send(w, &held);
         CHECK_EQ(pump(svc, w, &r), 0);
         store_fault_io(0);
         CHECK_EQ(r.type, PROTO_MSG_ERROR);
@@ -1048,15 +957,11 @@ static void test_reliability_snapshot_window(void)
     size_t windows = 0, tried = 0;
     int64_t sweep;
 
-    snprintf(base, sizeof(base), "%s/window.db", g_dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/window", g_dir);
+    fx_path(base, sizeof(base), "window.db");
+    fx_ipc(ep, sizeof(ep), "window");
     sweep = make_store(base, &s);
-    svc = svc_open_at(base, ep, &err);
-    CHECK(svc != NULL);
-    if (!svc)
+    if (!open_with_worker(base, ep, "win-w", &svc, &w))
         return;
-    w = client(ep, "win-w");
-    hello(svc, w, "win-w");
     for (int i = 0; i < 8; i++) /* past the 5 random samples: BO suggestions */
         CHECK_EQ(round_trip(svc, w, &held, why, sizeof(why)), PROTO_MSG_ACK);
     wire_client_close(w);
@@ -1073,21 +978,14 @@ static void test_reliability_snapshot_window(void)
         store_t *st = store_open(base, STORE_READONLY, &err);
         store_optstate_t after = {0};
         tally_t t = {0};
-        proto_msg_t m, r = {0};
-        snprintf(copy, sizeof(copy), "%s/window-%zu.db", g_dir, k);
+        proto_msg_t r = {0};
+        fx_path(copy, sizeof(copy), "window-%zu.db", k);
         CHECK(st && store_backup(st, copy, &err) == 0);
         store_close(st);
-        svc = svc_open_at(copy, ep, &err);
-        CHECK(svc != NULL);
-        if (!svc)
+        if (!open_with_worker(copy, ep, "win-w", &svc, &w))
             break;
-        w = client(ep, "win-w");
-        hello(svc, w, "win-w");
         store_fault_io(k);
-        proto_msg_init(&m, PROTO_MSG_READY);
-        send_msg(w, &m);
-        proto_msg_release(&m);
-        CHECK_EQ(pump(svc, w, &r), 0);
+        CHECK(fx_ready(svc, w, &r) != PROTO_MSG_NONE);
         store_fault_io(0);
         handed_out = r.type == PROTO_MSG_TRIAL;
         proto_msg_release(&r);
@@ -1130,10 +1028,10 @@ static void test_reliability_full_and_readonly_fs(void)
     int64_t sweep;
     int fd;
 
-    snprintf(mnt, sizeof(mnt), "%s/mnt", g_dir);
+    fx_path(mnt, sizeof(mnt), "mnt");
     snprintf(db, sizeof(db), "%s/full.db", mnt);
     snprintf(filler, sizeof(filler), "%s/filler", mnt);
-    snprintf(ep, sizeof(ep), "ipc://%s/full-fs", g_dir);
+    fx_ipc(ep, sizeof(ep), "full-fs");
     CHECK_EQ(mkdir(mnt, 0700), 0);
     if (mount("carbs-test", mnt, "tmpfs", 0, "size=1m,mode=0700") != 0) {
         fprintf(stderr, "full and read-only filesystem: skipped (cannot mount a tmpfs: %s)\n",
@@ -1141,12 +1039,8 @@ static void test_reliability_full_and_readonly_fs(void)
         return;
     }
     sweep = make_store(db, &s);
-    svc = svc_open_at(db, ep, &err);
-    CHECK(svc != NULL);
-    if (!svc)
+    if (!open_with_worker(db, ep, "fs-w", &svc, &w))
         goto out;
-    w = client(ep, "fs-w");
-    hello(svc, w, "fs-w");
     for (int i = 0; i < 3; i++)
         acked += round_trip(svc, w, &held, why, sizeof(why)) == PROTO_MSG_ACK;
     CHECK_EQ(acked, 3);
@@ -1212,7 +1106,7 @@ static void test_reliability_full_and_readonly_fs(void)
         char eps[160];
         int status;
         pid_t p;
-        snprintf(eps, sizeof(eps), "ipc://%s/full-fs-serve", g_dir);
+        fx_ipc(eps, sizeof(eps), "full-fs-serve");
         p = serve_start(db, eps);
         status = reap(p, 20.0);
         CHECK(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1);
@@ -1241,32 +1135,15 @@ int main(void)
         fprintf(stderr, "test_reliability: CARBS_BIN is not set to the carbs binary: skipped\n");
         return 77;
     }
-    proto_json_init();
-    log_setup(getenv("CARBS_TEST_LOG") ? LOG_DEBUG : LOG_ERROR, stderr);
-    store_fault_io(0); /* every connection from here on can be made to fail */
-    g_rng = getenv("CARBS_TEST_SEED") ? strtoull(getenv("CARBS_TEST_SEED"), NULL, 10)
-                                      : (uint64_t)now_wall() * 2654435761u ^ (uint64_t)getpid();
-    if (!g_rng)
-        g_rng = 88172645463325252ull;
-    fprintf(stderr, "test_reliability: seed %" PRIu64 " (CARBS_TEST_SEED to repeat)\n", g_rng);
-    snprintf(g_dir, sizeof(g_dir), "/tmp/carbs-test-rely-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
+    if (FX_SETUP("rely"))
         return 1;
-    }
+    store_fault_io(0); /* every connection from here on can be made to fail */
+    g_rng.s = fx_seed("test_reliability");
     RUN(test_reliability_store_io_errors);
     RUN(test_reliability_snapshot_window);
     RUN(test_reliability_full_and_readonly_fs);
     RUN(test_reliability_stall);
     RUN(test_reliability_worker_kills);
     RUN(test_reliability_service_kills);
-    if (!check__failed) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", g_dir);
-    } else {
-        fprintf(stderr, "logs and stores kept in %s\n", g_dir);
-    }
-    return check_summary();
+    return FX_FINISH();
 }
