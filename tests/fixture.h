@@ -68,8 +68,10 @@ static inline void fx__case_failed(void)
 {
     check__case_failed = 1;
 }
-/* fx_setup with fixture failures failing the current case (check.h). */
-#define FX_SETUP(name) (fx_on_fail = fx__case_failed, fx_setup(name))
+/* Make fixture failures fail the current case (check.h). */
+#define FX_USE_CHECK() (fx_on_fail = fx__case_failed)
+/* fx_setup with FX_USE_CHECK. */
+#define FX_SETUP(name) (FX_USE_CHECK(), fx_setup(name))
 /* fx_finish, then check_summary(): main's return value. */
 #define FX_FINISH() (fx_finish(check__failed != 0), check_summary())
 #endif
