@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -22,33 +21,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proto/log.h"
 #include "tests/check.h"
+#include "tests/fixture.h"
 
 // ---- helpers ----
 
-typedef struct rng {
-    uint64_t s;
-} rng_t;
-
-static uint64_t rnd(rng_t *r)
-{
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 0x2545F4914F6CDD1DULL;
-}
-
 /* n random bytes, any value (NULs and high bytes included). */
-static char *rnd_bytes(rng_t *r, size_t n)
+static char *rnd_bytes(fx_rng_t *r, size_t n)
 {
     char *b = xmalloc(n ? n : 1);
     for (size_t i = 0; i < n; i++)
-        b[i] = (char)(rnd(r) & 0xff);
+        b[i] = (char)(fx_rnd(r) & 0xff);
     return b;
 }
-
-static char tmp_root[64];
 
 /* snprintf that treats truncation as a broken test setup. */
 static void fmt(char *dst, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
@@ -67,35 +52,13 @@ static void fmt(char *dst, size_t cap, const char *f, ...)
     }
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    UNUSED(st);
-    UNUSED(flag);
-    UNUSED(ftw);
-    return remove(path);
-}
-
-static void tmp_setup(void)
-{
-    fmt(tmp_root, sizeof(tmp_root), "/tmp/carbs-wire-XXXXXX");
-    if (!mkdtemp(tmp_root)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-}
-
-static void tmp_cleanup(void)
-{
-    nftw(tmp_root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 /* A path under the test's temp directory; points into a static ring. */
 static const char *tmp_path(const char *name)
 {
     static char ring[8][256];
     static size_t next;
     char *p = ring[next++ % ARRAY_SIZE(ring)];
-    fmt(p, sizeof(ring[0]), "%s/%s", tmp_root, name);
+    fx_path(p, sizeof(ring[0]), "%s", name);
     return p;
 }
 
@@ -405,7 +368,7 @@ static void test_wire_server_refuses_open_bind(void)
  * what that peer sent, and each client must get exactly its own answer. */
 static void round_trip(const char *bind, uint64_t seed)
 {
-    rng_t r = {seed};
+    fx_rng_t r = {seed};
     carbs_err_t err = {0};
     wire_server_config_t scfg = {.endpoint = bind, .frame_max = 70000};
     wire_server_t *srv = wire_server_open(&scfg, &err);
@@ -428,7 +391,7 @@ static void round_trip(const char *bind, uint64_t seed)
         cli[i] = wire_client_open(&ccfg, &err);
         CHECK(cli[i] != NULL);
         if (!cli[i]) goto out;
-        sent_len[i] = 1 + (size_t)(rnd(&r) % 60000);
+        sent_len[i] = 1 + (size_t)(fx_rnd(&r) % 60000);
         sent[i] = rnd_bytes(&r, sent_len[i]);
         sent[i][0] = (char)('0' + i); /* tells the server which client it was */
         CHECK_EQ(wire_client_send(cli[i], sent[i], sent_len[i], &err), 0);
@@ -568,7 +531,7 @@ static bool frame_from_loop(const char *buf, const char *payload, size_t k)
  * reconnected. */
 static void test_wire_oversized_frame_dropped(void)
 {
-    rng_t r = {0x2545f4914f6cdd1dULL};
+    fx_rng_t r = {0x2545f4914f6cdd1dULL};
     carbs_err_t err = {0};
     char ep[300];
     wire_server_config_t scfg = {.frame_max = 1024};
@@ -863,6 +826,26 @@ static int curve_setup(curve_fixture_t *fx, const char *tag)
     return write_file(dst, "not a key\n", 10);
 }
 
+/* curve_setup, then a CURVE server on endpoint with fx's key and
+ * allow-list; NULL (a failed check) when either fails. */
+static wire_server_t *curve_server(curve_fixture_t *fx, const char *tag, const char *endpoint)
+{
+    carbs_err_t err = {0};
+    wire_server_config_t scfg = {.endpoint = endpoint};
+    wire_server_t *srv;
+
+    if (curve_setup(fx, tag) < 0) {
+        CHECK(false);
+        return NULL;
+    }
+    scfg.key = fx->svc_key;
+    scfg.allow = fx->allow;
+    srv = wire_server_open(&scfg, &err);
+    CHECK(srv != NULL);
+    if (!srv) fprintf(stderr, "%s\n", err.msg);
+    return srv;
+}
+
 static wire_client_t *curve_client(const curve_fixture_t *fx, const wire_server_t *srv,
                                    const char *name, const char *identity)
 {
@@ -944,7 +927,6 @@ static void test_wire_curve_allow_list(void)
 {
     curve_fixture_t fx;
     carbs_err_t err = {0};
-    wire_server_config_t scfg = {.endpoint = "tcp://127.0.0.1:*"};
     wire_server_t *srv = NULL;
     wire_client_t *good = NULL, *stranger = NULL, *plain = NULL;
     wire_peer_t peer;
@@ -953,18 +935,8 @@ static void test_wire_curve_allow_list(void)
     int srv_frames = 0;
     static const char hello[] = "{\"v\":1,\"type\":\"hello\",\"worker\":\"w-allowed\"}";
 
-    if (curve_setup(&fx, "curve-a") < 0) {
-        CHECK(false);
-        return;
-    }
-    scfg.key = fx.svc_key;
-    scfg.allow = fx.allow;
-    srv = wire_server_open(&scfg, &err);
-    CHECK(srv != NULL);
-    if (!srv) {
-        fprintf(stderr, "%s\n", err.msg);
-        return;
-    }
+    srv = curve_server(&fx, "curve-a", "tcp://127.0.0.1:*");
+    if (!srv) return;
     CHECK_EQ(wire_server_n_allowed(srv), 1);
 
     /* An allowed key gets through, the server sees its name, the reply arrives. */
@@ -1027,7 +999,7 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
 {
     curve_fixture_t fx;
     carbs_err_t err = {0};
-    wire_server_config_t scfg = {.endpoint = "tcp://0.0.0.0:*"};
+    wire_server_config_t scfg = {.endpoint = "tcp://127.0.0.1:*"};
     wire_server_t *srv = NULL, *local = NULL;
     wire_client_t *cli = NULL, *wrong = NULL;
     wire_peer_t peer;
@@ -1036,19 +1008,10 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
     int srv_frames = 0;
     const char *text;
 
-    if (curve_setup(&fx, "curve-b") < 0) {
-        CHECK(false);
-        return;
-    }
+    srv = curve_server(&fx, "curve-b", "tcp://0.0.0.0:*");
+    if (!srv) return;
     scfg.key = fx.svc_key;
     scfg.allow = fx.allow;
-    srv = wire_server_open(&scfg, &err);
-    CHECK(srv != NULL);
-    if (!srv) {
-        fprintf(stderr, "%s\n", err.msg);
-        return;
-    }
-    scfg.endpoint = "tcp://127.0.0.1:*";
     local = wire_server_open(&scfg, &err);
     CHECK(local != NULL);
     if (!local) goto out;
@@ -1121,8 +1084,8 @@ out:
 
 int main(void)
 {
-    log_setup(LOG_ERROR, stderr);
-    tmp_setup();
+    if (FX_SETUP("wire"))
+        return 1;
     RUN(test_wire_endpoint_parse_good);
     RUN(test_wire_endpoint_parse_bad);
     RUN(test_wire_endpoint_too_long);
@@ -1140,6 +1103,5 @@ int main(void)
     RUN(test_wire_plain_client_reset_in_a_row);
     RUN(test_wire_curve_allow_list);
     RUN(test_wire_curve_reload_and_wrong_server_key);
-    tmp_cleanup();
-    return check_summary();
+    return FX_FINISH();
 }
