@@ -97,6 +97,16 @@ double fx_rnd_unit(fx_rng_t *r)
     return (double)(fx_rnd(r) >> 11) / 9007199254740992.0;
 }
 
+double fx_splitmix_signed(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+}
+
 uint64_t fx_seed(const char *prog)
 {
     const char *env = getenv("CARBS_TEST_SEED");
@@ -140,6 +150,23 @@ double fx_param(const carbs_params_t *ps, const char *name)
     const carbs_value_t *v = carbs_params_find(ps, name);
 
     return v ? v->num : NAN;
+}
+
+int fx_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    size_t w;
+
+    if (!f) {
+        fx_fail("cannot write %s", path);
+        return -1;
+    }
+    w = fwrite(data, 1, n, f);
+    if (fclose(f) != 0 || w != n) {
+        fx_fail("cannot write %zu bytes to %s", n, path);
+        return -1;
+    }
+    return 0;
 }
 
 bool fx_wait(bool (*cond)(void *arg), void *arg, double bound_s, int poll_us)

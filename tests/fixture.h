@@ -86,6 +86,9 @@ typedef struct fx_rng {
 uint64_t fx_rnd(fx_rng_t *r);
 double fx_rnd_unit(fx_rng_t *r); /* uniform in [0, 1) */
 
+/* splitmix64 on the state *s (any seed): uniform in [-1, 1). */
+double fx_splitmix_signed(uint64_t *s);
+
 /* A seed from CARBS_TEST_SEED, else from the clock and pid; never 0.
  * Prints "PROG: seed N (CARBS_TEST_SEED to repeat)" to stderr. */
 uint64_t fx_seed(const char *prog);
@@ -99,6 +102,9 @@ carbs_param_t fx_num_param(const char *name, carbs_space_kind_t kind, double lo,
 
 /* Value of the numeric parameter name in ps; NaN when absent. */
 double fx_param(const carbs_params_t *ps, const char *name);
+
+/* Write n bytes of data to path (created or truncated).  0 or -1. */
+int fx_write_file(const char *path, const void *data, size_t n);
 
 /* Poll cond(arg) every poll_us until it holds (true) or bound_s passes
  * (false, quietly). */

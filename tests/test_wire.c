@@ -62,17 +62,6 @@ static const char *tmp_path(const char *name)
     return p;
 }
 
-static int write_file(const char *path, const char *text, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    if (fwrite(text, 1, n, f) != n) {
-        fclose(f);
-        return -1;
-    }
-    return fclose(f);
-}
-
 static char *read_file(const char *path, size_t *n)
 {
     static char buf[4096];
@@ -691,7 +680,7 @@ static void test_wire_key_loaders_reject_bad_files(void)
 
     /* Every truncation of the key file is refused, each with a reason. */
     for (size_t cut = 0; cut + 1 < n; cut++) {
-        CHECK_EQ(write_file(bad, full, cut), 0);
+        CHECK_EQ(fx_write_file(bad, full, cut), 0);
         err.msg[0] = '\0';
         if (wire_key_load_pair(bad, &kp, &err) != CARBS_EINVAL) {
             fprintf(stderr, "truncated at %zu accepted\n", cut);
@@ -700,7 +689,7 @@ static void test_wire_key_loaders_reject_bad_files(void)
         CHECK(strstr(err.msg, bad) != NULL);
         CHECK_EQ(kp.secret_z85[0], 0);
     }
-    CHECK_EQ(write_file(bad, full, n - 60), 0);
+    CHECK_EQ(fx_write_file(bad, full, n - 60), 0);
     CHECK_EQ(wire_key_load_pair(bad, &kp, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "is not a 40-character Z85 key") != NULL);
 
@@ -712,33 +701,33 @@ static void test_wire_key_loaders_reject_bad_files(void)
     fmt(key_path, sizeof(key_path), "%s/v.key", dir);
     CHECK_EQ(wire_key_load_pair(key_path, &other, &err), 0);
     fmt(text, sizeof(text), "public = %s\nsecret = %s\n", other.public_z85, kp.secret_z85);
-    CHECK_EQ(write_file(bad, text, strlen(text)), 0);
+    CHECK_EQ(fx_write_file(bad, text, strlen(text)), 0);
     CHECK_EQ(wire_key_load_pair(bad, &kp, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "does not match the secret key") != NULL);
 
     /* A .pub must not carry a secret; unknown fields and junk are refused. */
-    CHECK_EQ(write_file(bad_pub, text, strlen(text)), 0);
+    CHECK_EQ(fx_write_file(bad_pub, text, strlen(text)), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "must not hold a secret key") != NULL);
     fmt(text, sizeof(text), "# comment\n\n  public = %s  \r\n", other.public_z85);
-    CHECK_EQ(write_file(bad_pub, text, strlen(text)), 0);
+    CHECK_EQ(fx_write_file(bad_pub, text, strlen(text)), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), 0);
     CHECK_STR(pub, other.public_z85);
     fmt(text, sizeof(text), "public = %s\ncolour = blue\n", other.public_z85);
-    CHECK_EQ(write_file(bad_pub, text, strlen(text)), 0);
+    CHECK_EQ(fx_write_file(bad_pub, text, strlen(text)), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "line 2: unknown field 'colour'") != NULL);
-    CHECK_EQ(write_file(bad_pub, "public\n", 7), 0);
+    CHECK_EQ(fx_write_file(bad_pub, "public\n", 7), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "line 1: expected 'public = KEY'") != NULL);
-    CHECK_EQ(write_file(bad_pub, "public = a\0b", 12), 0);
+    CHECK_EQ(fx_write_file(bad_pub, "public = a\0b", 12), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "binary data") != NULL);
     /* Z85 with a character outside the alphabet. */
     memcpy(text, "public = ", 9);
     memcpy(text + 9, other.public_z85, WIRE_KEY_Z85_LEN);
     text[9 + 17] = '~';
-    CHECK_EQ(write_file(bad_pub, text, 9 + WIRE_KEY_Z85_LEN), 0);
+    CHECK_EQ(fx_write_file(bad_pub, text, 9 + WIRE_KEY_Z85_LEN), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), CARBS_EINVAL);
     wire_keypair_wipe(&kp);
     wire_keypair_wipe(&other);
@@ -820,10 +809,10 @@ static int curve_setup(curve_fixture_t *fx, const char *tag)
     fmt(src, sizeof(src), "%s/w-allowed.pub", fx->keys);
     fmt(dst, sizeof(dst), "%s/w-allowed.pub", fx->allow);
     text = read_file(src, &n);
-    if (!text || write_file(dst, text, n) != 0) return -1;
+    if (!text || fx_write_file(dst, text, n) != 0) return -1;
     /* Files the allow-list must skip. */
     fmt(dst, sizeof(dst), "%s/README", fx->allow);
-    return write_file(dst, "not a key\n", 10);
+    return fx_write_file(dst, "not a key\n", 10);
 }
 
 /* curve_setup, then a CURVE server on endpoint with fx's key and
@@ -1021,7 +1010,7 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
     fmt(src, sizeof(src), "%s/w-stranger.pub", fx.keys);
     fmt(dst, sizeof(dst), "%s/w-stranger.pub", fx.allow);
     text = read_file(src, &len);
-    CHECK(text && write_file(dst, text, len) == 0);
+    CHECK(text && fx_write_file(dst, text, len) == 0);
     CHECK_EQ(wire_server_reload_allow(srv, &err), 0);
     CHECK_EQ(wire_server_n_allowed(srv), 2);
     cli = curve_client(&fx, srv, "w-stranger", NULL);
@@ -1035,7 +1024,7 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
 
     /* A malformed file in the allow-list fails the reload; the old list stays. */
     fmt(dst, sizeof(dst), "%s/broken.pub", fx.allow);
-    CHECK_EQ(write_file(dst, "public = short\n", 15), 0);
+    CHECK_EQ(fx_write_file(dst, "public = short\n", 15), 0);
     CHECK_EQ(wire_server_reload_allow(srv, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "broken.pub") != NULL);
     CHECK_EQ(wire_server_n_allowed(srv), 2);
@@ -1044,7 +1033,7 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
     fmt(src, sizeof(src), "%s/w-stranger.pub", fx.keys);
     fmt(dst, sizeof(dst), "%s/two words.pub", fx.allow);
     text = read_file(src, &len);
-    CHECK(text && write_file(dst, text, len) == 0);
+    CHECK(text && fx_write_file(dst, text, len) == 0);
     CHECK_EQ(wire_server_reload_allow(srv, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "'two words.pub' is not a key name") != NULL);
     CHECK_EQ(wire_server_n_allowed(srv), 2);
