@@ -237,6 +237,35 @@ static void stop_all(pid_t *pids, size_t n)
     }
 }
 
+/* A sweep run by the real binaries: its store, `carbs serve` on it and
+ * workers, and the store opened read-only to watch the sweep. */
+typedef struct cluster {
+    char db[128], ep[128];
+    int64_t sweep;
+    pid_t svc;
+    pid_t workers[8];
+    char ids[8][32];
+    store_t *st; /* NULL: a failed check */
+} cluster_t;
+
+/* The sweep s in a new store "NAME.db", served on ipc "NAME", with n
+ * workers PREFIX0, PREFIX1, ... */
+static void cluster_start(cluster_t *c, const sweep_setup_t *s, int n, const char *prefix)
+{
+    carbs_err_t err = {0};
+
+    fx_path(c->db, sizeof(c->db), "%s.db", s->name);
+    fx_ipc(c->ep, sizeof(c->ep), "%s", s->name);
+    c->sweep = make_store(c->db, s);
+    c->svc = serve_start(c->db, c->ep);
+    for (int i = 0; i < n; i++) {
+        snprintf(c->ids[i], sizeof(c->ids[i]), "%s%d", prefix, i);
+        c->workers[i] = worker_start(c->ep, c->ids[i]);
+    }
+    c->st = store_open(c->db, STORE_READONLY, &err);
+    CHECK(c->st != NULL);
+}
+
 // ---- what the store holds after a sweep ----
 
 /* Every trial of the sweep finished with exactly one result, none open;
@@ -539,18 +568,11 @@ static void test_reliability_service_kills(void)
 {
     enum { TRIALS = 200, WORKERS = 8, KILLS = 10 };
     sweep_setup_t s = {"kill-service", 0.004, TRIALS, WORKERS};
-    char db[128], ep[128], id[32];
-    pid_t svc, workers[WORKERS];
+    cluster_t c = {0};
     size_t targets[KILLS];
     double kill_at[KILLS] = {0};
-    carbs_err_t err = {0};
-    store_t *st;
-    int64_t sweep;
     double t0 = now_monotonic();
 
-    fx_path(db, sizeof(db), "kill-service.db");
-    fx_ipc(ep, sizeof(ep), "kill-service");
-    sweep = make_store(db, &s);
     /* Kill moments: after a random number of finished trials, then a
      * random 0-40 ms more, so a kill lands anywhere in a trial's life. */
     for (int k = 0; k < KILLS; k++)
@@ -562,43 +584,37 @@ static void test_reliability_service_kills(void)
             targets[j - 1] = x;
         }
 
-    svc = serve_start(db, ep);
-    for (int i = 0; i < WORKERS; i++) {
-        snprintf(id, sizeof(id), "kw%d", i);
-        workers[i] = worker_start(ep, id);
-    }
-    st = store_open(db, STORE_READONLY, &err);
-    CHECK(st != NULL);
-    for (int k = 0; k < KILLS && st; k++) {
+    cluster_start(&c, &s, WORKERS, "kw");
+    for (int k = 0; k < KILLS && c.st; k++) {
         int status;
-        if (!wait_finished(st, sweep, targets[k], false, SWEEP_BOUND_S)) {
-            CHECK(!"the sweep stalled between kills");
+        if (!wait_finished(c.st, c.sweep, targets[k], false, SWEEP_BOUND_S)) {
+            CHECK(!"the c.sweep stalled between kills");
             break;
         }
         usleep((useconds_t)(rnd() % 40000));
-        kill(svc, SIGKILL);
+        kill(c.svc, SIGKILL);
         kill_at[k] = now_wall();
-        status = reap(svc, 10.0);
+        status = reap(c.svc, 10.0);
         CHECK(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-        svc = serve_start(db, ep);
+        c.svc = serve_start(c.db, c.ep);
     }
-    if (st)
-        CHECK(wait_finished(st, sweep, TRIALS, true, SWEEP_BOUND_S));
-    store_close(st);
-    stop_all(workers, WORKERS);
-    stop_all(&svc, 1);
+    if (c.st)
+        CHECK(wait_finished(c.st, c.sweep, TRIALS, true, SWEEP_BOUND_S));
+    store_close(c.st);
+    stop_all(c.workers, WORKERS);
+    stop_all(&c.svc, 1);
     fprintf(stderr, "service kills: %d kills after", KILLS);
     for (int k = 0; k < KILLS; k++)
         fprintf(stderr, " %zu", targets[k]);
     fprintf(stderr, " finished trials, at unix time");
     for (int k = 0; k < KILLS; k++)
         fprintf(stderr, " %.4f", kill_at[k]);
-    fprintf(stderr, "; sweep took %.1f s\n", now_monotonic() - t0);
+    fprintf(stderr, "; c.sweep took %.1f s\n", now_monotonic() - t0);
 
-    check_complete(db, sweep, TRIALS);
+    check_complete(c.db, c.sweep, TRIALS);
     /* A new trial and the optimizer snapshot are one transaction, so the
      * search after any kill is the uninterrupted one. */
-    check_same_search(db, sweep, &s, true);
+    check_same_search(c.db, c.sweep, &s, true);
 }
 
 /* A running trial held by one of ids[0..n) that started at least min_age
@@ -637,35 +653,24 @@ static void test_reliability_worker_kills(void)
 {
     enum { TRIALS = 36, WORKERS = 4, KILLS = 5 };
     sweep_setup_t s = {"kill-workers", 0.04, TRIALS, WORKERS};
-    char db[128], ep[128], ids[WORKERS][32];
-    pid_t svc, workers[WORKERS];
+    cluster_t c = {0};
     int64_t killed[KILLS] = {0};
     int killed_attempt[KILLS] = {0};
     double killed_at[KILLS] = {0};
     int rerun = 0;
     carbs_err_t err = {0};
-    store_t *st;
-    int64_t sweep;
     int kills = 0;
 
-    fx_path(db, sizeof(db), "kill-workers.db");
-    fx_ipc(ep, sizeof(ep), "kill-workers");
-    sweep = make_store(db, &s);
-    svc = serve_start(db, ep);
-    for (int i = 0; i < WORKERS; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "ww%d", i);
-        workers[i] = worker_start(ep, ids[i]);
-    }
-    st = store_open(db, STORE_READONLY, &err);
-    CHECK(st != NULL);
-    while (st && kills < KILLS) {
+    cluster_start(&c, &s, WORKERS, "ww");
+    while (c.st && kills < KILLS) {
         double until = now_monotonic() + 20.0;
         int64_t tid = 0;
         int att = 0, who = -1;
         /* Wait a random while, then for a trial some 20-60 ms into its run. */
         usleep((useconds_t)(50000 + rnd() % 250000));
         while (who < 0 && now_monotonic() < until) {
-            who = running_trial(st, sweep, ids, WORKERS, 0.02 + 0.04 * fx_rnd_unit(&g_rng), &tid, &att);
+            double age = 0.02 + 0.04 * fx_rnd_unit(&g_rng);
+            who = running_trial(c.st, c.sweep, c.ids, WORKERS, age, &tid, &att);
             if (who < 0)
                 usleep(POLL_US);
         }
@@ -673,25 +678,25 @@ static void test_reliability_worker_kills(void)
             CHECK(!"no running trial to kill a worker in");
             break;
         }
-        kill(workers[who], SIGKILL);
+        kill(c.workers[who], SIGKILL);
         killed_at[kills] = now_wall();
-        reap(workers[who], 10.0);
+        reap(c.workers[who], 10.0);
         killed[kills] = tid;
         killed_attempt[kills] = att;
         kills++;
         /* A new worker takes its place (a new id: the old one's losses
          * count towards its quarantine). */
-        snprintf(ids[who], sizeof(ids[who]), "ww%d-%d", who, kills);
-        workers[who] = worker_start(ep, ids[who]);
+        snprintf(c.ids[who], sizeof(c.ids[who]), "ww%d-%d", who, kills);
+        c.workers[who] = worker_start(c.ep, c.ids[who]);
     }
-    if (st)
-        CHECK(wait_finished(st, sweep, TRIALS, true, SWEEP_BOUND_S));
-    for (int k = 0; k < kills && st; k++) {
+    if (c.st)
+        CHECK(wait_finished(c.st, c.sweep, TRIALS, true, SWEEP_BOUND_S));
+    for (int k = 0; k < kills && c.st; k++) {
         store_trial_t t = {0};
         store_result_t r = {0};
-        CHECK_EQ(store_trial_get(st, killed[k], &t, &err), 0);
+        CHECK_EQ(store_trial_get(c.st, killed[k], &t, &err), 0);
         CHECK(t.state == CARBS_TRIAL_DONE || t.state == CARBS_TRIAL_FAILED);
-        CHECK_EQ(store_result_get(st, killed[k], &r, &err), 0);
+        CHECK_EQ(store_result_get(c.st, killed[k], &r, &err), 0);
         CHECK_EQ(r.attempt, t.attempt);
         /* Re-queued and run again, unless the killed worker's result was
          * already on its way: then it was committed at once, well within
@@ -704,15 +709,15 @@ static void test_reliability_worker_kills(void)
         store_result_release(&r);
     }
     CHECK(rerun > 0);
-    store_close(st);
-    stop_all(workers, WORKERS);
-    stop_all(&svc, 1);
+    store_close(c.st);
+    stop_all(c.workers, WORKERS);
+    stop_all(&c.svc, 1);
     fprintf(stderr, "worker kills: %d of %d killed trials re-run; trials", rerun, kills);
     for (int k = 0; k < kills; k++)
         fprintf(stderr, " %" PRId64 "/%d", killed[k], killed_attempt[k]);
     fprintf(stderr, "\n");
-    check_complete(db, sweep, TRIALS);
-    check_same_search(db, sweep, &s, true);
+    check_complete(c.db, c.sweep, TRIALS);
+    check_same_search(c.db, c.sweep, &s, true);
 }
 
 /* A worker that stops sending anything (SIGSTOP: its socket stays open)
@@ -722,43 +727,32 @@ static void test_reliability_stall(void)
 {
     enum { TRIALS = 14, WORKERS = 2 };
     sweep_setup_t s = {"stall", 0.05, TRIALS, WORKERS};
-    char db[128], ep[128], ids[WORKERS][32];
-    pid_t svc, workers[WORKERS];
+    cluster_t c = {0};
     carbs_err_t err = {0};
-    store_t *st;
-    int64_t sweep, tid = 0;
+    int64_t tid = 0;
     int att = 0, who = -1;
     double stopped = 0, lost = 0, until;
 
-    fx_path(db, sizeof(db), "stall.db");
-    fx_ipc(ep, sizeof(ep), "stall");
-    sweep = make_store(db, &s);
-    svc = serve_start(db, ep);
-    for (int i = 0; i < WORKERS; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "sw%d", i);
-        workers[i] = worker_start(ep, ids[i]);
-    }
-    st = store_open(db, STORE_READONLY, &err);
-    CHECK(st != NULL);
-    if (!st)
+    cluster_start(&c, &s, WORKERS, "sw");
+    if (!c.st)
         goto out;
     /* Stall the first worker seen 30 ms into a trial (after a few trials). */
-    CHECK(wait_finished(st, sweep, 2 + rnd() % 3, false, SWEEP_BOUND_S));
+    CHECK(wait_finished(c.st, c.sweep, 2 + rnd() % 3, false, SWEEP_BOUND_S));
     until = now_monotonic() + 20.0;
     while (who < 0 && now_monotonic() < until) {
-        who = running_trial(st, sweep, ids, 1, 0.03, &tid, &att);
+        who = running_trial(c.st, c.sweep, c.ids, 1, 0.03, &tid, &att);
         if (who < 0)
             usleep(POLL_US);
     }
     CHECK(who == 0);
     if (who != 0)
         goto out;
-    kill(workers[0], SIGSTOP);
+    kill(c.workers[0], SIGSTOP);
     stopped = now_monotonic();
     until = stopped + 4.0 * LEASE_MS / 1000.0;
     while (now_monotonic() < until) {
         store_trial_t t = {0};
-        bool moved = store_trial_get(st, tid, &t, &err) == 0 &&
+        bool moved = store_trial_get(c.st, tid, &t, &err) == 0 &&
                      (t.state != CARBS_TRIAL_RUNNING || t.attempt != att);
         store_trial_release(&t);
         if (moved) {
@@ -767,7 +761,7 @@ static void test_reliability_stall(void)
         }
         usleep(POLL_US);
     }
-    kill(workers[0], SIGCONT);
+    kill(c.workers[0], SIGCONT);
     CHECK(lost > 0);
     fprintf(stderr, "stall: trial %" PRId64 " lost %.3f s after its worker stopped (lease %.1f s)\n",
             tid, lost - stopped, LEASE_MS / 1000.0);
@@ -776,22 +770,22 @@ static void test_reliability_stall(void)
      * loaded machine. */
     CHECK(lost - stopped <= (LEASE_MS + TICK_MS + 750) / 1000.0);
     CHECK(lost - stopped >= (LEASE_MS - HEARTBEAT_MS - 100) / 1000.0);
-    CHECK(wait_finished(st, sweep, TRIALS, true, SWEEP_BOUND_S));
+    CHECK(wait_finished(c.st, c.sweep, TRIALS, true, SWEEP_BOUND_S));
     {
         store_trial_t t = {0};
         store_result_t r = {0};
-        CHECK_EQ(store_trial_get(st, tid, &t, &err), 0);
+        CHECK_EQ(store_trial_get(c.st, tid, &t, &err), 0);
         CHECK(t.attempt > att);
-        CHECK_EQ(store_result_get(st, tid, &r, &err), 0);
+        CHECK_EQ(store_result_get(c.st, tid, &r, &err), 0);
         CHECK_EQ(r.attempt, t.attempt);
         store_trial_release(&t);
         store_result_release(&r);
     }
 out:
-    store_close(st);
-    stop_all(workers, WORKERS);
-    stop_all(&svc, 1);
-    check_complete(db, sweep, TRIALS);
+    store_close(c.st);
+    stop_all(c.workers, WORKERS);
+    stop_all(&c.svc, 1);
+    check_complete(c.db, c.sweep, TRIALS);
 }
 
 // ---- the store failing under the service ----
