@@ -61,17 +61,15 @@ int fx_counts(const char *db, int64_t sweep, size_t c[CARBS_TRIAL_STATE_COUNT])
 
 service_t *fx_service_open(const char *db, const char *ep, int lease_ms, carbs_err_t *err)
 {
+    service_config_t cfg = {.db_path = db,
+                            .endpoint = ep,
+                            .lease_ms = lease_ms,
+                            .heartbeat_ms = lease_ms / 4,
+                            .quarantine_losses = 1000,
+                            .wait_ms = 10};
     carbs_err_t own = {0};
-    service_config_t cfg = {0};
-    service_t *svc;
+    service_t *svc = service_open(&cfg, err ? err : &own);
 
-    cfg.db_path = db;
-    cfg.endpoint = ep;
-    cfg.lease_ms = lease_ms;
-    cfg.heartbeat_ms = lease_ms / 4;
-    cfg.quarantine_losses = 1000;
-    cfg.wait_ms = 10;
-    svc = service_open(&cfg, err ? err : &own);
     if (!svc && !err)
         fx_fail("service_open %s: %s", db, own.msg);
     return svc;
@@ -79,15 +77,11 @@ service_t *fx_service_open(const char *db, const char *ep, int lease_ms, carbs_e
 
 wire_client_t *fx_client(const char *ep, const char *id, size_t frame_max)
 {
+    wire_client_config_t cc = {
+        .endpoint = ep, .identity = id, .frame_max = frame_max, .reconnect_ms = 20};
     carbs_err_t err = {0};
-    wire_client_config_t cc = {0};
-    wire_client_t *c;
+    wire_client_t *c = wire_client_open(&cc, &err);
 
-    cc.endpoint = ep;
-    cc.identity = id;
-    cc.frame_max = frame_max;
-    cc.reconnect_ms = 20;
-    c = wire_client_open(&cc, &err);
     if (!c)
         fx_fail("wire_client_open %s: %s", ep, err.msg);
     return c;
