@@ -2,15 +2,17 @@
  * fixture.h - the plumbing the test programs and benchmarks share, so that
  * each program holds only its cases:
  *
- *   - a program's temp dir and paths in it (fx_setup, fx_path, fx_finish);
- *   - a seeded generator whose seed is printed (fx_rng_t);
+ *   - a program's temp dir and paths and endpoints in it (fx_setup,
+ *     fx_path, fx_ipc, fx_finish), a file written whole (fx_write_file);
+ *   - seeded generators, the seed printed (fx_rng_t, fx_seed,
+ *     fx_splitmix_signed);
  *   - waiting on a condition with a deadline (fx_wait);
- *   - CARBS parameters (fx_num_param);
+ *   - CARBS parameters (fx_num_param), Branin (fx_branin);
  *   - a store holding one sweep made from a sweep file (fx_store_new);
  *   - an in-process service on an ipc:// endpoint, stepped by the test
  *     (fx_service_open, fx_pump), and fake workers and clients built from
- *     wire_client_t that speak proto messages (fx_client, fx_hello,
- *     fx_ready, fx_result_msg);
+ *     wire_client_t that speak proto messages (fx_client, fx_request,
+ *     fx_hello, fx_ready, fx_result_msg);
  *   - a trial run to its end through the runner child (fx_trial_init,
  *     fx_run_trial).
  *
@@ -19,10 +21,11 @@
  *
  * Failures: a fixture call that goes wrong prints "fixture: what" to stderr,
  * calls fx_on_fail and returns -1 (or NULL, or PROTO_MSG_NONE).  A test
- * program that includes tests/check.h first gets FX_SETUP, which points
- * fx_on_fail at its current case, so a broken fixture fails that case just
- * as a failed CHECK does.  Waiting that runs out (fx_pump, fx_wait) is not
- * a failure here: the caller says whether it expected an answer.
+ * program that includes tests/check.h first gets FX_SETUP (FX_USE_CHECK
+ * without a temp dir), which points fx_on_fail at its current case, so a
+ * broken fixture fails that case just as a failed CHECK does.  Waiting that
+ * runs out (fx_pump, fx_request, fx_ready, fx_wait) is not a failure here:
+ * the caller says whether it expected an answer.
  */
 #ifndef CARBS_TESTS_FIXTURE_H
 #define CARBS_TESTS_FIXTURE_H
