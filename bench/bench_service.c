@@ -38,9 +38,8 @@
 #include "proto/json.h"
 #include "proto/log.h"
 #include "proto/msg.h"
-#include "proto/sweep.h"
 #include "proto/wire.h"
-#include "store/store.h"
+#include "tests/fixture.h"
 
 #define BENCH_ANSWER_S 30.0 /* a worker waiting longer than this for an answer: failure */
 #define BENCH_WAIT_MS 5     /* what `wait` tells a worker (no trial is ever refused here) */
@@ -53,15 +52,7 @@ static void on_term(int sig)
     svc_stop = 1;
 }
 
-static uint64_t bench_rng = 0x9e3779b97f4a7c15ull;
-
-static double unit(void)
-{
-    bench_rng ^= bench_rng >> 12;
-    bench_rng ^= bench_rng << 25;
-    bench_rng ^= bench_rng >> 27;
-    return (double)((bench_rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
-}
+static fx_rng_t bench_rng = {0x9e3779b97f4a7c15ull};
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -92,37 +83,14 @@ static double rss_mib(pid_t pid)
 /* Create the store with the benchmark's sweep; 0 or -1. */
 static int make_store(const char *db, bool bo)
 {
-    char yaml[1024], *canon = NULL;
-    sweep_spec_t spec = {0};
-    carbs_err_t err = {0};
-    store_t *st = NULL;
-    int rc;
+    char yaml[1024];
 
     snprintf(yaml, sizeof(yaml),
-             "name: bench\n"
-             "metric: {name: loss, goal: minimize}\n"
-             "cost: {name: cost}\n"
-             "trainer: synthetic\n"
-             "synthetic: {function: branin}\n"
-             "parameters:\n"
-             "  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}\n"
-             "  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}\n"
+             "name: bench\n" FX_SPEC_SYNTHETIC "synthetic: {function: branin}\n" FX_SPEC_BRANIN_XY
              "carbs: {seed: 3, num_random_samples: %d, resample_frequency: 0}\n"
              "budget: {parallel: 1000000}\n",
              bo ? 8 : 1000000);
-    rc = sweep_spec_parse(yaml, strlen(yaml), "bench.yaml", &spec, &err);
-    if (rc == 0)
-        rc = sweep_spec_to_json(&spec, &canon, &err);
-    if (rc == 0 && !(st = store_open(db, STORE_CREATE, &err)))
-        rc = -1;
-    if (rc == 0)
-        rc = store_sweep_create(st, spec.name, canon, NULL, &err);
-    if (rc)
-        fprintf(stderr, "bench_service: %s\n", err.msg);
-    store_close(st);
-    free(canon);
-    sweep_spec_release(&spec);
-    return rc ? -1 : 0;
+    return fx_store_new(db, yaml) < 0 ? -1 : 0;
 }
 
 /* The child: serve until SIGTERM.  Writes one byte to ready_fd once bound. */
@@ -182,45 +150,23 @@ typedef struct bench {
     bool failed;
 } bench_t;
 
-static int send_msg(bworker_t *w, const proto_msg_t *m)
-{
-    carbs_err_t err = {0};
-    char *buf = NULL;
-    size_t len = 0;
-    int rc = proto_msg_encode(m, &buf, &len, &err);
-
-    if (rc == 0)
-        rc = wire_client_send(w->cli, buf, len, &err);
-    if (rc)
-        fprintf(stderr, "bench_service: send: %s\n", err.msg);
-    free(buf);
-    return rc;
-}
-
 static void send_ready(bworker_t *w)
 {
     proto_msg_t m;
 
     proto_msg_init(&m, PROTO_MSG_READY);
-    send_msg(w, &m);
+    fx_send(w->cli, &m);
     w->state = W_ASKED;
     w->since = now_monotonic();
 }
 
 static void send_result(bworker_t *w)
 {
-    const double pi = 3.14159265358979323846;
-    double b = 5.1 / (4 * pi * pi), c = 5 / pi, t = 1 / (8 * pi);
-    double y = w->y - b * w->x * w->x + c * w->x - 6;
     proto_msg_t m;
 
-    proto_msg_init(&m, PROTO_MSG_RESULT);
-    m.result.r.trial_id = w->trial_id;
-    m.result.r.attempt = w->attempt;
-    m.result.r.ok = true;
-    carbs_result_set(&m.result.r, "loss", y * y + 10 * (1 - t) * cos(w->x) + 10);
-    carbs_result_set(&m.result.r, "cost", exp((w->x + 5) / 15 + w->y / 15));
-    send_msg(w, &m);
+    fx_result_msg(&m, w->trial_id, w->attempt, fx_branin(w->x, w->y),
+                  exp((w->x + 5) / 15 + w->y / 15));
+    fx_send(w->cli, &m);
     proto_msg_release(&m);
     w->state = W_REPORTED;
     w->since = now_monotonic();
@@ -256,17 +202,15 @@ static bool poll_worker(bench_t *b, bworker_t *w, bool measure)
         w->state = W_REPORTED; /* idle until the run starts */
         break;
     case PROTO_MSG_TRIAL: {
-        const carbs_value_t *x = carbs_params_find(&m.trial.params, "x");
-        const carbs_value_t *y = carbs_params_find(&m.trial.params, "y");
         if (measure)
             DA_PUSH(&b->lat, now - w->since);
         w->trial_id = m.trial.trial_id;
         w->attempt = m.trial.attempt;
-        w->x = x ? x->num : 0;
-        w->y = y ? y->num : 0;
+        w->x = fx_param(&m.trial.params, "x");
+        w->y = fx_param(&m.trial.params, "y");
         w->trials++;
         w->state = W_RUNNING;
-        w->since = now + b->trial_s * (0.5 + unit()); /* the trial's end */
+        w->since = now + b->trial_s * (0.5 + fx_rnd_unit(&bench_rng)); /* the trial's end */
         break;
     }
     case PROTO_MSG_WAIT:
@@ -418,16 +362,12 @@ int main(int argc, char **argv)
     b.w = xcalloc(workers, sizeof(*b.w));
     t0 = now_monotonic();
     for (size_t i = 0; i < workers; i++) {
-        wire_client_config_t cc = {0};
-        carbs_err_t err = {0};
         char id[32];
         proto_msg_t m;
         snprintf(id, sizeof(id), "bench-%05zu", i);
-        cc.endpoint = ep;
-        cc.identity = id;
-        b.w[i].cli = wire_client_open(&cc, &err);
+        b.w[i].cli = fx_client(ep, id, 0);
         if (!b.w[i].cli) {
-            fprintf(stderr, "bench_service: worker %zu: %s\n", i, err.msg);
+            fprintf(stderr, "bench_service: worker %zu cannot connect\n", i);
             b.n = i;
             goto out;
         }
@@ -437,7 +377,7 @@ int main(int argc, char **argv)
         m.hello.pid = getpid();
         m.hello.slots = 1;
         m.hello.caps.synthetic = true;
-        send_msg(&b.w[i], &m);
+        fx_send(b.w[i].cli, &m);
         b.w[i].state = W_HELLO;
         b.w[i].since = now_monotonic();
     }

@@ -23,23 +23,7 @@
 
 #include "optimizer/rng.h"
 #include "trainer/blas.h"
-
-static carbs_param_t param(const char *name, carbs_space_kind_t kind, double lo, double hi,
-                           double center, bool integer)
-{
-    carbs_param_t p;
-
-    memset(&p, 0, sizeof(p));
-    snprintf(p.name, sizeof(p.name), "%s", name);
-    p.space = kind;
-    p.min = lo;
-    p.max = hi;
-    p.center = center;
-    p.scale = 1;
-    p.round = 1;
-    p.is_integer = integer;
-    return p;
-}
+#include "tests/fixture.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -58,11 +42,11 @@ static double peak_rss_mb(void)
 static int run(size_t n, int reps)
 {
     carbs_param_t ps[5] = {
-        param("lr", CARBS_SPACE_LOG, 1e-5, 1, 3e-3, false),
-        param("width", CARBS_SPACE_LOG, 8, 4096, 64, true),
-        param("shift", CARBS_SPACE_LINEAR, -10, 10, 0.5, false),
-        param("beta", CARBS_SPACE_LOGIT, 0.5, 0.9999, 0.95, false),
-        param("tokens", CARBS_SPACE_LOG, 1e5, 1e11, 1e7, false),
+        fx_num_param("lr", CARBS_SPACE_LOG, 1e-5, 1, 3e-3, 1, false),
+        fx_num_param("width", CARBS_SPACE_LOG, 8, 4096, 64, 1, true),
+        fx_num_param("shift", CARBS_SPACE_LINEAR, -10, 10, 0.5, 1, false),
+        fx_num_param("beta", CARBS_SPACE_LOGIT, 0.5, 0.9999, 0.95, 1, false),
+        fx_num_param("tokens", CARBS_SPACE_LOG, 1e5, 1e11, 1e7, 1, false),
     };
     carbs_space_t sp = {0};
     carbs_config_t cfg;

@@ -24,23 +24,7 @@
 #include <math.h>
 
 #include "optimizer/carbs_internal.h"
-
-static carbs_param_t mk(const char *name, carbs_space_kind_t kind, double lo, double hi,
-                        double center, double scale, bool integer)
-{
-    carbs_param_t p;
-
-    memset(&p, 0, sizeof(p));
-    snprintf(p.name, sizeof(p.name), "%s", name);
-    p.space = kind;
-    p.min = lo;
-    p.max = hi;
-    p.center = center;
-    p.scale = scale;
-    p.round = 1;
-    p.is_integer = integer;
-    return p;
-}
+#include "tests/fixture.h"
 
 static void print_theta(const char *label, const gp_t *gp)
 {
@@ -88,9 +72,9 @@ static void print_bo(carbs_t *c, const double *u)
 int main(int argc, char **argv)
 {
     carbs_param_t ps[3] = {
-        mk("lr", CARBS_SPACE_LOG, 0, INFINITY, 1e-4, 0.5, false),
-        mk("momentum", CARBS_SPACE_LOGIT, 0, 1, 0.9, 1, false),
-        mk("epochs", CARBS_SPACE_LOG, 2, 512, 10, 1, true),
+        fx_num_param("lr", CARBS_SPACE_LOG, 0, INFINITY, 1e-4, 0.5, false),
+        fx_num_param("momentum", CARBS_SPACE_LOGIT, 0, 1, 0.9, 1, false),
+        fx_num_param("epochs", CARBS_SPACE_LOG, 2, 512, 10, 1, true),
     };
     carbs_space_t sp = {0};
     carbs_config_t cfg;

@@ -24,6 +24,7 @@
 #include <math.h>
 
 #include "optimizer/rng.h"
+#include "tests/fixture.h"
 
 typedef struct problem {
     const char *name;
@@ -32,23 +33,6 @@ typedef struct problem {
     double (*loss)(const double *x, rng_t *noise);
     double (*cost)(const double *x);
 } problem_t;
-
-static carbs_param_t mk(const char *name, double lo, double hi, double center, double scale,
-                        bool integer, carbs_space_kind_t kind)
-{
-    carbs_param_t p;
-
-    memset(&p, 0, sizeof(p));
-    snprintf(p.name, sizeof(p.name), "%s", name);
-    p.space = kind;
-    p.min = lo;
-    p.max = hi;
-    p.center = center;
-    p.scale = scale;
-    p.round = 1;
-    p.is_integer = integer;
-    return p;
-}
 
 static double demo_loss(const double *x, rng_t *noise)
 {
@@ -171,14 +155,14 @@ int main(int argc, char **argv)
 {
     problem_t pbs[2] = {
         {"demo", 3,
-         {mk("lr", 1e-6, 1, 1e-4, 0.5, false, CARBS_SPACE_LOG),
-          mk("momentum", 0.01, 0.99, 0.9, 1, false, CARBS_SPACE_LOGIT),
-          mk("epochs", 2, 512, 10, 1, true, CARBS_SPACE_LOG)},
+         {fx_num_param("lr", CARBS_SPACE_LOG, 1e-6, 1, 1e-4, 0.5, false),
+          fx_num_param("momentum", CARBS_SPACE_LOGIT, 0.01, 0.99, 0.9, 1, false),
+          fx_num_param("epochs", CARBS_SPACE_LOG, 2, 512, 10, 1, true)},
          demo_loss, demo_cost},
         {"scaling", 3,
-         {mk("n_params", 1e6, 1e9, 3e6, 1, false, CARBS_SPACE_LOG),
-          mk("tokens", 1e7, 1e11, 3e7, 1, false, CARBS_SPACE_LOG),
-          mk("learning_rate", 1e-5, 1e-1, 1e-3, 1, false, CARBS_SPACE_LOG)},
+         {fx_num_param("n_params", CARBS_SPACE_LOG, 1e6, 1e9, 3e6, 1, false),
+          fx_num_param("tokens", CARBS_SPACE_LOG, 1e7, 1e11, 3e7, 1, false),
+          fx_num_param("learning_rate", CARBS_SPACE_LOG, 1e-5, 1e-1, 1e-3, 1, false)},
          scaling_loss, scaling_cost},
     };
     long seeds = 5, trials = 60;

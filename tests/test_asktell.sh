@@ -5,10 +5,10 @@
 # "N passed, N failed" (cases) and exits non-zero on any failure.
 # Needs CARBS_BIN (set by meson); exits 77 when python3 is missing.
 set -u
-: "${CARBS_BIN:?CARBS_BIN must point at the carbs binary}"
-command -v python3 >/dev/null 2>&1 || { echo "python3 not found: skipping"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+need python3
 
-exec python3 - "$CARBS_BIN" <<'PY'
+exec python3 - "$carbs" <<'PY'
 import json, math, random, subprocess, sys
 
 carbs = sys.argv[1]

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tests/check.h"
+#include "tests/fixture.h"
 
 static const char text[] =
     "the cat sat on the mat; the rat ate the hat. then the cat and the rat sat "
@@ -144,16 +145,6 @@ static void test_bpe_bad_vocab(void)
     CHECK_EQ(err.code, CARBS_EINVAL);
 }
 
-static void write_bytes(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (!f)
-        return;
-    CHECK_EQ(fwrite(p, 1, n, f), n);
-    fclose(f);
-}
-
 static void test_bpe_save_load(void)
 {
     char path[] = "/tmp/carbs_test_bpe_XXXXXX";
@@ -191,26 +182,26 @@ static void test_bpe_save_load(void)
     unsigned char bad[4096];
     memcpy(bad, buf, n);
     bad[0] = 'X';
-    write_bytes(path, bad, n);
+    CHECK_EQ(fx_write_file(path, bad, n), 0);
     CHECK(bpe_load(path, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EIO);
     memcpy(bad, buf, n);
     bad[8] = 7;
-    write_bytes(path, bad, n);
+    CHECK_EQ(fx_write_file(path, bad, n), 0);
     CHECK(bpe_load(path, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EVERSION);
-    write_bytes(path, buf, n - 3);
+    CHECK_EQ(fx_write_file(path, buf, n - 3), 0);
     CHECK(bpe_load(path, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EIO);
     memcpy(bad, buf, n);
     bad[n] = 0;
-    write_bytes(path, bad, n + 1);
+    CHECK_EQ(fx_write_file(path, bad, n + 1), 0);
     CHECK(bpe_load(path, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EIO);
     memcpy(bad, buf, n);
     bad[24] = 0x40; /* merge 0 names id 320 */
     bad[25] = 0x01;
-    write_bytes(path, bad, n);
+    CHECK_EQ(fx_write_file(path, bad, n), 0);
     CHECK(bpe_load(path, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EIO);
     unlink(path);

@@ -13,32 +13,17 @@
 #include "optimizer/carbs_internal.h"
 #include "optimizer/rng.h"
 #include "tests/check.h"
+#include "tests/fixture.h"
 
 // ---- fixtures ----
-
-static carbs_param_t num_param(const char *name, carbs_space_kind_t kind, double lo, double hi,
-                               double center, double scale)
-{
-    carbs_param_t p;
-
-    memset(&p, 0, sizeof(p));
-    snprintf(p.name, sizeof(p.name), "%s", name);
-    p.space = kind;
-    p.min = lo;
-    p.max = hi;
-    p.center = center;
-    p.scale = scale;
-    p.round = 1;
-    return p;
-}
 
 /* The reference's test fixture (§15.1): p1 log centre 1e-2, p2 linear scale
  * 2 centre 0, p3 logit scale 0.5 centre 0.5. */
 static void space3(carbs_space_t *sp)
 {
-    carbs_param_t p1 = num_param("p1", CARBS_SPACE_LOG, 0, INFINITY, 1e-2, 1);
-    carbs_param_t p2 = num_param("p2", CARBS_SPACE_LINEAR, -INFINITY, INFINITY, 0, 2);
-    carbs_param_t p3 = num_param("p3", CARBS_SPACE_LOGIT, 0, 1, 0.5, 0.5);
+    carbs_param_t p1 = fx_num_param("p1", CARBS_SPACE_LOG, 0, INFINITY, 1e-2, 1, false);
+    carbs_param_t p2 = fx_num_param("p2", CARBS_SPACE_LINEAR, -INFINITY, INFINITY, 0, 2, false);
+    carbs_param_t p3 = fx_num_param("p3", CARBS_SPACE_LOGIT, 0, 1, 0.5, 0.5, false);
 
     memset(sp, 0, sizeof(*sp));
     CHECK_EQ(carbs_space_add(sp, &p1), 0);
@@ -741,7 +726,7 @@ static void test_carbs_restore_errors(void)
     uint8_t *buf = NULL, *bad;
     size_t len = 0;
     carbs_space_t sp;
-    carbs_param_t p4 = num_param("p4", CARBS_SPACE_LINEAR, -5, 5, 1.5, 1);
+    carbs_param_t p4 = fx_num_param("p4", CARBS_SPACE_LINEAR, -5, 5, 1.5, 1, false);
     carbs_t *c, *c4;
     carbs_suggestion_t s1, s2;
 
@@ -938,8 +923,9 @@ static void test_carbs_out_of_memory(void)
  * told f = (x - x0 - 0.8163)^2 + (log10 y + 2.371)^2 and cost 1 + y. */
 static void shifted_run(double x0, int n_obs, double *xs, double *ys)
 {
-    carbs_param_t px = num_param("x", CARBS_SPACE_LINEAR, -INFINITY, INFINITY, x0 + 0.2917, 1);
-    carbs_param_t py = num_param("y", CARBS_SPACE_LOG, 0, INFINITY, 3.3e-3, 1);
+    carbs_param_t px =
+        fx_num_param("x", CARBS_SPACE_LINEAR, -INFINITY, INFINITY, x0 + 0.2917, 1, false);
+    carbs_param_t py = fx_num_param("y", CARBS_SPACE_LOG, 0, INFINITY, 3.3e-3, 1, false);
     carbs_space_t sp = {0};
     carbs_config_t cfg;
     carbs_err_t err = {0};
@@ -1051,9 +1037,9 @@ static void test_carbs_lengthscales_boxed(void)
  * cost = epochs; best[k] is the best output after k + 1 observations. */
 static void demo_space(carbs_space_t *sp)
 {
-    carbs_param_t lr = num_param("lr", CARBS_SPACE_LOG, 0, INFINITY, 1e-4, 0.5);
-    carbs_param_t mom = num_param("momentum", CARBS_SPACE_LOGIT, 0, 1, 0.9, 1);
-    carbs_param_t ep = num_param("epochs", CARBS_SPACE_LOG, 2, 512, 10, 1);
+    carbs_param_t lr = fx_num_param("lr", CARBS_SPACE_LOG, 0, INFINITY, 1e-4, 0.5, false);
+    carbs_param_t mom = fx_num_param("momentum", CARBS_SPACE_LOGIT, 0, 1, 0.9, 1, false);
+    carbs_param_t ep = fx_num_param("epochs", CARBS_SPACE_LOG, 2, 512, 10, 1, false);
 
     ep.is_integer = true;
     memset(sp, 0, sizeof(*sp));

@@ -7,56 +7,15 @@
 # `carbs serve` holding the store, ask/tell/status go through the service.
 # Needs CARBS_BIN and CARBS_SOURCE_ROOT; prints "N passed, N failed".
 set -u
-
-carbs=${CARBS_BIN:?CARBS_BIN is not set}
-root=${CARBS_SOURCE_ROOT:?CARBS_SOURCE_ROOT is not set}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/carbs-cli-service.XXXXXX")
-db=$tmp/s.db
-server=
-passed=0
-failed=0
-
-cleanup() {
-    if [ -n "$server" ]; then
-        kill "$server" 2>/dev/null
-        wait "$server" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-
-# run EXPECTED_RC CMD...: run, keep stdout/stderr in $tmp/out and $tmp/err
-run() {
-    want=$1
-    shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "'$*' exited $got, expected $want: $(cat "$tmp/err")"
-        return 1
-    fi
-    return 0
-}
-has() { grep -q -- "$2" "$tmp/$1" || { bad "$1 lacks '$2': $(head -c 600 "$tmp/$1")"; return 1; }; }
-lines() { grep -c "${2:-.}" "$tmp/$1"; }
-c() { "$carbs" --log-level warn --db "$db" "$@"; }
+. "$(dirname "$0")/lib.sh"
+tmp_start cli-service
 
 # A synthetic sweep: the Branin function over x and y.
-cat >"$tmp/branin.yaml" <<'EOF'
-name: branin-cli
-metric: {name: loss, goal: minimize}
-cost: {name: cost}
-trainer: synthetic
-synthetic: {function: branin}
-parameters:
-  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}
-  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}
-fixed: {note: cli-test}
-carbs: {seed: 29, num_random_samples: 3, resample_frequency: 0}
-EOF
+{
+    branin_yaml branin-cli
+    echo 'fixed: {note: cli-test}'
+    echo 'carbs: {seed: 29, num_random_samples: 3, resample_frequency: 0}'
+} >"$tmp/branin.yaml"
 sed 's/^name: branin-cli/name: branin-copy/' "$tmp/branin.yaml" >"$tmp/copy.yaml"
 
 if run 0 c sweep create "$tmp/branin.yaml" && has out "created sweep 1 'branin-cli'"; then ok; fi
@@ -204,17 +163,9 @@ if run 1 c tell no-such-sweep 1 --output 1 --cost 1; then ok; fi
 if run 1 "$carbs" --db "$tmp/missing.db" trials branin-cli; then ok; fi
 
 # ---- the writer rule: a running service answers ----
-"$carbs" --log-level warn serve --db "$db" --bind "ipc://$tmp/svc" 2>"$tmp/serve.err" &
-server=$!
-up=0
-for _ in $(seq 1 300); do # up to 30 s
-    if c status >"$tmp/out" 2>/dev/null && grep -q '"source":"service"' "$tmp/out"; then
-        up=1
-        break
-    fi
-    sleep 0.1
-done
-if [ "$up" -eq 1 ] && has out "\"pid\":$server,"; then ok; else bad "the service never answered: $(cat "$tmp/serve.err")"; fi
+if serve_start "ipc://$tmp/svc" && has out "\"pid\":$server,"; then ok; else
+    bad "the service never answered: $(cat "$tmp/serve.log")"
+fi
 if run 0 c ask branin-cli; then
     id=$(sed -n 's/^{"trial_id":\([0-9]*\),.*/\1/p' "$tmp/out")
     # the service holds the trial: its status lists it as running
@@ -225,10 +176,7 @@ if run 0 c ask branin-cli; then
        has out '"output":0.5625'; then ok; fi
     if run 0 c status --format table && has out "served by pid $server"; then ok; fi
 fi
-kill "$server"
-wait "$server"
-server=
+serve_stop
 if run 0 c status && has out '"source":"store"' && has out '"done":6,"failed":1'; then ok; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

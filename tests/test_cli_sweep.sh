@@ -4,40 +4,9 @@
 # and the writer rule.  Needs CARBS_BIN (the built carbs) and
 # CARBS_SOURCE_ROOT; prints "N passed, N failed" like every test program.
 set -u
+. "$(dirname "$0")/lib.sh"
+tmp_start cli-sweep
 
-carbs=${CARBS_BIN:?CARBS_BIN is not set}
-root=${CARBS_SOURCE_ROOT:?CARBS_SOURCE_ROOT is not set}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/carbs-cli-sweep.XXXXXX")
-db=$tmp/s.db
-holder=
-passed=0
-failed=0
-
-cleanup() {
-    if [ -n "$holder" ]; then
-        kill "$holder" 2>/dev/null
-        wait "$holder" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-
-# run EXPECTED_RC CMD...: run, keep stdout/stderr in $tmp/out and $tmp/err
-run() {
-    want=$1
-    shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "'$*' exited $got, expected $want: $(cat "$tmp/err")"
-        return 1
-    fi
-    return 0
-}
-has() { grep -q -- "$2" "$tmp/$1" || { bad "$1 lacks '$2': $(cat "$tmp/$1")"; return 1; }; }
 count_sweeps() { "$carbs" --db "$db" sweep list 2>/dev/null | grep -c '"id":'; }
 
 # ---- create ----
@@ -110,19 +79,13 @@ if command -v flock >/dev/null 2>&1; then
     # then becomes sleep (same pid, same descriptor) until killed
     sh -c 'exec 9>"$1.lock"; flock 9; echo $$ >&9; exec sleep 300' sh "$db" &
     holder=$!
-    tries=0
-    while flock -n "$db.lock" true 2>/dev/null; do
-        tries=$((tries + 1))
-        if [ $tries -gt 2000 ]; then break; fi
-    done
+    bg_add "$holder"
+    wait_for 30 sh -c '! flock -n "$1.lock" true' sh "$db"
     if run 1 "$carbs" --db "$db" sweep pause toy-2 && has err "is held by a running service" &&
        run 0 "$carbs" --db "$db" sweep show toy-2 && has out '"state":"active"'; then ok; fi
     if run 1 "$carbs" --db "$db" sweep create "$root/examples/command.yaml" &&
        has err "is held by a running service" && [ "$(count_sweeps)" -eq 2 ]; then ok; fi
-    kill "$holder" 2>/dev/null
-    wait "$holder" 2>/dev/null
-    holder=
+    bg_stop "$holder" 2>/dev/null
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

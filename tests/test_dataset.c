@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tests/check.h"
+#include "tests/fixture.h"
 #include "trainer/prepare.h"
 
 static void test_dataset_mcq_add(void)
@@ -87,16 +88,6 @@ static void test_dataset_synthetic(void)
     dataset_release(NULL);
 }
 
-static void write_raw(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (!f)
-        return;
-    CHECK_EQ(fwrite(p, 1, n, f), n);
-    fclose(f);
-}
-
 static size_t read_raw(const char *path, unsigned char *buf, size_t cap)
 {
     FILE *f = fopen(path, "rb");
@@ -154,26 +145,26 @@ static void test_dataset_load_round_trip(void)
     CHECK_EQ(n, 32 + 2 * syn.n_val);
     memcpy(bad, good, n);
     bad[3] = 'x';
-    write_raw(path, bad, n);
+    CHECK_EQ(fx_write_file(path, bad, n), 0);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), CARBS_EIO);
     CHECK(strstr(err.msg, "bad magic") != NULL);
     memcpy(bad, good, n);
     bad[8] = 2;
-    write_raw(path, bad, n);
+    CHECK_EQ(fx_write_file(path, bad, n), 0);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), CARBS_EVERSION);
     memcpy(bad, good, n);
     bad[12] = 0x2d; /* vocabulary 301 */
-    write_raw(path, bad, n);
+    CHECK_EQ(fx_write_file(path, bad, n), 0);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), CARBS_EIO);
     CHECK(strstr(err.msg, "vocabulary 301") != NULL);
-    write_raw(path, good, n - 2);
+    CHECK_EQ(fx_write_file(path, good, n - 2), 0);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), CARBS_EIO);
     memcpy(bad, good, n);
     bad[32] = 0x2c; /* token 300 */
     bad[33] = 0x01;
-    write_raw(path, bad, n);
+    CHECK_EQ(fx_write_file(path, bad, n), 0);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), CARBS_EIO);
-    write_raw(path, good, n);
+    CHECK_EQ(fx_write_file(path, good, n), 0);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), 0);
     dataset_release(&ds);
 
@@ -181,19 +172,19 @@ static void test_dataset_load_round_trip(void)
     n = read_raw(path, good, sizeof(good));
     memcpy(bad, good, n);
     bad[32 + 4] = 4; /* answer 4 */
-    write_raw(path, bad, n);
+    CHECK_EQ(fx_write_file(path, bad, n), 0);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), CARBS_EIO);
     CHECK(strstr(err.msg, "item 0") != NULL);
     memcpy(bad, good, n);
     bad[32 + 8 + 7] = 1; /* context offset far outside the pool */
-    write_raw(path, bad, n);
+    CHECK_EQ(fx_write_file(path, bad, n), 0);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), CARBS_EIO);
     memcpy(bad, good, n);
     bad[8] = 9;
-    write_raw(path, bad, n);
+    CHECK_EQ(fx_write_file(path, bad, n), 0);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), CARBS_EVERSION);
     CHECK(ds.train == NULL && ds.mcq_dev.v == NULL);
-    write_raw(path, good, n);
+    CHECK_EQ(fx_write_file(path, good, n), 0);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), 0);
     dataset_release(&ds);
 

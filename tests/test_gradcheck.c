@@ -17,6 +17,7 @@
 #include <math.h>
 
 #include "tests/check.h"
+#include "tests/fixture.h"
 #include "trainer/backend.h"
 #include "trainer/cpu_kernels.h"
 
@@ -28,11 +29,7 @@ static uint64_t rng_state = 0x13198a2e03707344ULL;
 
 static double unif(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+    return fx_splitmix_signed(&rng_state); /* [-1, 1) */
 }
 
 static void fill(double *x, size_t n, double scale, double shift)

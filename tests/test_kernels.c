@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "tests/check.h"
+#include "tests/fixture.h"
 #include "trainer/model.h"
 
 /* Relative tolerance for float kernels against double: a few ulps of float
@@ -19,11 +20,7 @@ static uint64_t rng_state = 0x243f6a8885a308d3ULL;
 
 static double unif(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53 * 2.0 - 1.0; /* [-1, 1) */
+    return fx_splitmix_signed(&rng_state); /* [-1, 1) */
 }
 
 /* Fill float and double twins with the same values (exactly representable). */

@@ -9,35 +9,11 @@
 # 1 runtime, 0 --help).  Needs CARBS_BIN and CARBS_SOURCE_ROOT and python3
 # (to read JSON); prints "N passed, N failed".
 set -u
-
-carbs=${CARBS_BIN:?CARBS_BIN is not set}
-root=${CARBS_SOURCE_ROOT:?CARBS_SOURCE_ROOT is not set}
+. "$(dirname "$0")/lib.sh"
+tmp_start laws-cli
 data=$root/tests/data/laws
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/carbs-laws-cli.XXXXXX")
-db=$tmp/s.db
-passed=0
-failed=0
 
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-
-# run EXPECTED_RC CMD...: run, keep stdout/stderr in $tmp/out and $tmp/err
-run() {
-    want=$1
-    shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "'$*' exited $got, expected $want: $(head -c 600 "$tmp/err")"
-        return 1
-    fi
-    return 0
-}
-has() { grep -q -- "$2" "$tmp/$1" || { bad "$1 lacks '$2': $(head -c 600 "$tmp/$1")"; return 1; }; }
 same() { cmp -s "$tmp/out" "$1" || { bad "output differs from $1:"; diff "$1" "$tmp/out" >&2; return 1; }; }
-c() { "$carbs" --log-level warn --db "$db" "$@"; }
 # pycheck 'EXPR': evaluate a python expression over j = the JSON in $tmp/out
 pycheck() {
     python3 -c "import json, math, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" \
@@ -177,5 +153,4 @@ if run 2 c plot lm-laws --target-cost x; then ok; fi
 if run 1 c laws no-such-sweep; then ok; fi
 if run 1 "$carbs" --db "$tmp/none.db" laws lm-laws; then ok; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

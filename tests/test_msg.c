@@ -16,37 +16,26 @@
 #include <math.h>
 
 #include "tests/check.h"
+#include "tests/fixture.h"
 
 // ---- random values (explicit state, STYLE.md H24) ----
 
-typedef struct rng {
-    uint64_t s;
-} rng_t;
-
-static uint64_t rnd(rng_t *r)
+static size_t rnd_below(fx_rng_t *r, size_t n)
 {
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 0x2545F4914F6CDD1DULL;
-}
-
-static size_t rnd_below(rng_t *r, size_t n)
-{
-    return (size_t)(rnd(r) % n);
+    return (size_t)(fx_rnd(r) % n);
 }
 
 /* A finite double of any magnitude and sign, -0 and subnormals included. */
-static double rnd_double(rng_t *r)
+static double rnd_double(fx_rng_t *r)
 {
-    double m = (double)(rnd(r) >> 11) / 9007199254740992.0;
+    double m = (double)(fx_rnd(r) >> 11) / 9007199254740992.0;
     switch (rnd_below(r, 8)) {
     case 0:
         return -0.0;
     case 1:
         return 4.9406564584124654e-324 * (double)(1 + rnd_below(r, 1000));
     case 2:
-        return (double)(int64_t)(rnd(r) >> 12) - 1e15; /* integral, big */
+        return (double)(int64_t)(fx_rnd(r) >> 12) - 1e15; /* integral, big */
     case 3:
         return m * 1.7e308;
     default:
@@ -55,7 +44,7 @@ static double rnd_double(rng_t *r)
 }
 
 /* A valid UTF-8 string of at most cap-1 bytes with JSON-escaped characters. */
-static void rnd_str(rng_t *r, char *dst, size_t cap, bool nonempty)
+static void rnd_str(fx_rng_t *r, char *dst, size_t cap, bool nonempty)
 {
     static const char *const pieces[] = {"a", "Z", "_", "7", "\"", "\\", "/", "\n", "\t", "\x01",
                                          "\xc3\xa9", "\xe6\xbc\xa2", "\xf0\x9f\x98\x80", " ", "-"};
@@ -76,14 +65,14 @@ static void rnd_str(rng_t *r, char *dst, size_t cap, bool nonempty)
     dst[n] = '\0';
 }
 
-static char *rnd_hstr(rng_t *r)
+static char *rnd_hstr(fx_rng_t *r)
 {
     char buf[200];
     rnd_str(r, buf, sizeof(buf), false);
     return xstrdup(buf);
 }
 
-static void rnd_params(rng_t *r, carbs_params_t *ps, size_t max)
+static void rnd_params(fx_rng_t *r, carbs_params_t *ps, size_t max)
 {
     size_t n = rnd_below(r, max + 1);
 
@@ -100,7 +89,7 @@ static void rnd_params(rng_t *r, carbs_params_t *ps, size_t max)
     }
 }
 
-static void rnd_result(rng_t *r, carbs_result_t *res, bool with_ids)
+static void rnd_result(fx_rng_t *r, carbs_result_t *res, bool with_ids)
 {
     size_t n_extra = rnd_below(r, 4), n_curve = rnd_below(r, 6);
 
@@ -125,11 +114,11 @@ static void rnd_result(rng_t *r, carbs_result_t *res, bool with_ids)
     }
 }
 
-static void rnd_msg(rng_t *r, proto_msg_t *m, proto_msg_type_t t)
+static void rnd_msg(fx_rng_t *r, proto_msg_t *m, proto_msg_type_t t)
 {
     static const int codes[] = {CARBS_EINVAL, CARBS_EPROTO, CARBS_EVERSION, CARBS_ETOOBIG,
                                 CARBS_ENOMEM, CARBS_ESTORE, CARBS_EDENIED};
-    int64_t id = 1 + (int64_t)(rnd(r) >> 12);
+    int64_t id = 1 + (int64_t)(fx_rnd(r) >> 12);
 
     proto_msg_init(m, t);
     switch (t) {
@@ -437,7 +426,7 @@ static void round_trip(const proto_msg_t *m)
 
 static void test_msg_round_trip_every_type(void)
 {
-    rng_t r = {0x9e3779b97f4a7c15ULL};
+    fx_rng_t r = {0x9e3779b97f4a7c15ULL};
 
     for (int rep = 0; rep < 40; rep++) {
         for (int t = PROTO_MSG_NONE + 1; t < PROTO_MSG_COUNT; t++) {
@@ -1034,7 +1023,7 @@ static void test_msg_params_json(void)
     carbs_params_t ps = {0}, back = {0};
     carbs_err_t err = {0};
     char *out = NULL;
-    rng_t r = {0x51ed2701f3a5c9b7ULL};
+    fx_rng_t r = {0x51ed2701f3a5c9b7ULL};
 
     CHECK_EQ(carbs_params_set_num(&ps, "learning_rate", 0.0023851), 0);
     CHECK_EQ(carbs_params_set_num(&ps, "d_model", 192), 0);
@@ -1091,7 +1080,7 @@ static void test_msg_result_json(void)
     carbs_result_t back;
     carbs_err_t err = {0};
     char *with = NULL, *without = NULL;
-    rng_t r = {0x2545f4914f6cdd1dULL};
+    fx_rng_t r = {0x2545f4914f6cdd1dULL};
 
     golden_msg(&m, PROTO_MSG_RESULT);
     m.result.r.ok = false;
@@ -1146,7 +1135,7 @@ static void test_msg_record_round_trip(void)
     proto_record_t rec, back;
     carbs_err_t err = {0};
     char *out = NULL;
-    rng_t r = {0x7f4a7c159e3779b9ULL};
+    fx_rng_t r = {0x7f4a7c159e3779b9ULL};
 
     proto_record_init(&rec);
     rec.id = 7342;

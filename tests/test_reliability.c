@@ -36,12 +36,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "optimizer/service/service.h"
+#include "fixture.h"
 #include "proto/json.h"
-#include "proto/log.h"
-#include "proto/msg.h"
-#include "proto/sweep.h"
-#include "proto/wire.h"
 #include "store/store.h"
 
 extern char **environ;
@@ -54,21 +50,12 @@ extern char **environ;
 #define POLL_US 5000     /* how often the store is looked at while waiting */
 
 static const char *g_bin;
-static char g_dir[64];
-static uint64_t g_rng;
+static fx_rng_t g_rng;
 static int g_n;
 
 static uint64_t rnd(void)
 {
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 2685821657736338717ull;
-}
-
-static double rnd_unit(void)
-{
-    return (double)(rnd() >> 11) / 9007199254740992.0;
+    return fx_rnd(&g_rng);
 }
 
 // ---- sweeps ----
@@ -90,14 +77,9 @@ static void spec_yaml(const sweep_setup_t *s, char *out, size_t cap)
     if (s->parallel)
         snprintf(parallel, sizeof(parallel), ", parallel: %d", s->parallel);
     snprintf(out, cap,
-             "name: %s\n"
-             "metric: {name: loss, goal: minimize}\n"
-             "cost: {name: cost}\n"
-             "trainer: synthetic\n"
+             "name: %s\n" FX_SPEC_SYNTHETIC
              "synthetic: {function: branin, seconds_per_cost: %.17g, fail_above: {y: 13.5}}\n"
-             "parameters:\n"
-             "  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}\n"
-             "  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}\n"
+             FX_SPEC_BRANIN_XY
              "carbs: {seed: 41, num_random_samples: 5, resample_frequency: 0}\n"
              "budget: {max_retries: 30%s%s}\n",
              s->name, s->seconds_per_cost, trials, parallel);
@@ -106,34 +88,19 @@ static void spec_yaml(const sweep_setup_t *s, char *out, size_t cap)
 /* The canonical JSON of s (caller frees). */
 static char *spec_json(const sweep_setup_t *s)
 {
-    carbs_err_t err = {0};
-    sweep_spec_t spec = {0};
-    char yaml[2048], *canon = NULL;
+    char yaml[2048];
 
     spec_yaml(s, yaml, sizeof(yaml));
-    if (sweep_spec_parse(yaml, strlen(yaml), "reliability.yaml", &spec, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        CHECK(!"the test's sweep file is refused");
-    }
-    CHECK_EQ(sweep_spec_to_json(&spec, &canon, &err), 0);
-    sweep_spec_release(&spec);
-    return canon;
+    return fx_spec_json(yaml);
 }
 
 /* A new store at db with the sweep s in it; returns the sweep id. */
 static int64_t make_store(const char *db, const sweep_setup_t *s)
 {
-    carbs_err_t err = {0};
-    char *canon = spec_json(s);
-    int64_t id = 0;
-    store_t *st = store_open(db, STORE_CREATE, &err);
+    char yaml[2048];
 
-    CHECK(st != NULL);
-    if (st)
-        CHECK_EQ(store_sweep_create(st, s->name, canon, &id, &err), 0);
-    store_close(st);
-    free(canon);
-    return id;
+    spec_yaml(s, yaml, sizeof(yaml));
+    return fx_store_new(db, yaml);
 }
 
 typedef struct tally {
@@ -157,21 +124,32 @@ static int tally(store_t *st, int64_t sweep, tally_t *t)
     return rc;
 }
 
+typedef struct finished {
+    store_t *st;
+    int64_t sweep;
+    size_t n;
+    bool done_too;
+    tally_t t;
+} finished_t;
+
+static bool has_finished(void *arg)
+{
+    finished_t *f = arg;
+
+    return tally(f->st, f->sweep, &f->t) == 0 && f->t.finished >= f->n &&
+           (!f->done_too || f->t.state == CARBS_SWEEP_DONE);
+}
+
 /* Wait (bounded) until the sweep has finished at least n trials; with
  * done_too, until it is also marked done. */
 static bool wait_finished(store_t *st, int64_t sweep, size_t n, bool done_too, double bound_s)
 {
-    double until = now_monotonic() + bound_s;
-    tally_t t = {0};
+    finished_t f = {st, sweep, n, done_too, {{0}, 0, 0}};
 
-    while (now_monotonic() < until) {
-        if (tally(st, sweep, &t) == 0 && t.finished >= n &&
-            (!done_too || t.state == CARBS_SWEEP_DONE))
-            return true;
-        usleep(POLL_US);
-    }
-    fprintf(stderr, "timed out: %zu of %zu trials finished, sweep state %d\n", t.finished, n,
-            (int)t.state);
+    if (fx_wait(has_finished, &f, bound_s, POLL_US))
+        return true;
+    fprintf(stderr, "timed out: %zu of %zu trials finished, sweep state %d\n", f.t.finished, n,
+            (int)f.t.state);
     return false;
 }
 
@@ -208,7 +186,7 @@ static pid_t serve_start(const char *db, const char *ep)
     const char *argv[] = {g_bin, "--log-level", "warn",         "serve", "--db", db, "--bind",
                           ep,    "--lease-ms",  lease, "--heartbeat-ms", beat,    NULL};
 
-    snprintf(log, sizeof(log), "%s/serve.log", g_dir);
+    fx_path(log, sizeof(log), "serve.log");
     snprintf(lease, sizeof(lease), "%d", LEASE_MS);
     snprintf(beat, sizeof(beat), "%d", HEARTBEAT_MS);
     return spawn(argv, log);
@@ -220,7 +198,7 @@ static pid_t worker_start(const char *ep, const char *id)
     const char *argv[] = {g_bin, "--log-level", "warn", "worker", "--connect", ep, "--id", id,
                           NULL};
 
-    snprintf(log, sizeof(log), "%s/workers.log", g_dir);
+    fx_path(log, sizeof(log), "workers.log");
     return spawn(argv, log);
 }
 
@@ -257,6 +235,35 @@ static void stop_all(pid_t *pids, size_t n)
             pids[i] = -1;
         }
     }
+}
+
+/* A sweep run by the real binaries: its store, `carbs serve` on it and
+ * workers, and the store opened read-only to watch the sweep. */
+typedef struct cluster {
+    char db[128], ep[128];
+    int64_t sweep;
+    pid_t svc;
+    pid_t workers[8];
+    char ids[8][32];
+    store_t *st; /* NULL: a failed check */
+} cluster_t;
+
+/* The sweep s in a new store "NAME.db", served on ipc "NAME", with n
+ * workers PREFIX0, PREFIX1, ... */
+static void cluster_start(cluster_t *c, const sweep_setup_t *s, int n, const char *prefix)
+{
+    carbs_err_t err = {0};
+
+    fx_path(c->db, sizeof(c->db), "%s.db", s->name);
+    fx_ipc(c->ep, sizeof(c->ep), "%s", s->name);
+    c->sweep = make_store(c->db, s);
+    c->svc = serve_start(c->db, c->ep);
+    for (int i = 0; i < n; i++) {
+        snprintf(c->ids[i], sizeof(c->ids[i]), "%s%d", prefix, i);
+        c->workers[i] = worker_start(c->ep, c->ids[i]);
+    }
+    c->st = store_open(c->db, STORE_READONLY, &err);
+    CHECK(c->st != NULL);
 }
 
 // ---- what the store holds after a sweep ----
@@ -338,75 +345,38 @@ static int event_cmp(const void *a, const void *b)
 
 static wire_client_t *client(const char *ep, const char *id)
 {
-    carbs_err_t err = {0};
-    wire_client_config_t cc = {0};
-    wire_client_t *c;
-
-    cc.endpoint = ep;
-    cc.identity = id;
-    c = wire_client_open(&cc, &err);
-    CHECK(c != NULL);
-    return c;
-}
-
-static void send_msg(wire_client_t *c, const proto_msg_t *m)
-{
-    carbs_err_t err = {0};
-    char *buf = NULL;
-    size_t len = 0;
-
-    CHECK_EQ(proto_msg_encode(m, &buf, &len, &err), 0);
-    CHECK_EQ(wire_client_send(c, buf, len, &err), 0);
-    free(buf);
+    return fx_client(ep, id, 0);
 }
 
 static int pump(service_t *svc, wire_client_t *c, proto_msg_t *out)
 {
-    carbs_err_t err = {0};
-    double until = now_monotonic() + ANSWER_MS / 1000.0;
+    return fx_pump(svc, c, out, ANSWER_MS);
+}
 
-    while (now_monotonic() < until) {
-        char *buf = NULL;
-        size_t len = 0;
-        CHECK_EQ(service_step(svc, 2, &err), 0);
-        if (wire_client_recv(c, &buf, &len, 2, &err) == 0) {
-            int rc = proto_msg_decode(buf, len, out, &err);
-            free(buf);
-            CHECK_EQ(rc, 0);
-            return rc ? -1 : 0;
-        }
-    }
-    return -1;
+/* Send m (released) and take the answer into *out. */
+static int request(service_t *svc, wire_client_t *c, proto_msg_t *m, proto_msg_t *out)
+{
+    return fx_request(svc, c, m, out, ANSWER_MS);
 }
 
 static service_t *svc_open_at(const char *db, const char *ep, carbs_err_t *err)
 {
-    service_config_t cfg = {0};
-
-    cfg.db_path = db;
-    cfg.endpoint = ep;
-    cfg.lease_ms = 600000; /* nothing expires while the test steps it */
-    cfg.heartbeat_ms = 60000;
-    cfg.quarantine_losses = 1000;
-    cfg.wait_ms = 10;
-    return service_open(&cfg, err);
+    return fx_service_open(db, ep, 600000, err); /* nothing expires while the test steps it */
 }
 
-static void hello(service_t *svc, wire_client_t *c, const char *id)
+/* A service on db and a worker w that said hello as id; false (and both
+ * NULL) when the service does not open. */
+static bool open_with_worker(const char *db, const char *ep, const char *id, service_t **svc,
+                             wire_client_t **w)
 {
-    proto_msg_t m, r = {0};
-
-    proto_msg_init(&m, PROTO_MSG_HELLO);
-    str_copy(m.hello.worker_id, sizeof(m.hello.worker_id), id);
-    str_copy(m.hello.host, sizeof(m.hello.host), "replay-host");
-    m.hello.pid = 1;
-    m.hello.slots = 1;
-    m.hello.caps.synthetic = true;
-    send_msg(c, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, c, &r), 0);
-    CHECK_EQ(r.type, PROTO_MSG_WELCOME);
-    proto_msg_release(&r);
+    *w = NULL;
+    *svc = svc_open_at(db, ep, NULL);
+    CHECK(*svc != NULL);
+    if (!*svc)
+        return false;
+    *w = client(ep, id);
+    fx_hello(*svc, *w, id);
+    return true;
 }
 
 /* `ask` the service for sweep; the suggestion's params as JSON into *out
@@ -419,9 +389,7 @@ static void ask_params(service_t *svc, wire_client_t *c, const char *sweep, char
     *out = NULL;
     proto_msg_init(&m, PROTO_MSG_ASK);
     str_copy(m.ask.sweep, sizeof(m.ask.sweep), sweep);
-    send_msg(c, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, c, &r), 0);
+    CHECK_EQ(request(svc, c, &m, &r), 0);
     CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok);
     if (r.type == PROTO_MSG_REPLY && r.reply.ok)
         CHECK_EQ(proto_params_to_json(&r.reply.params, out, &err), 0);
@@ -487,8 +455,8 @@ static void check_same_search(const char *db, int64_t sweep, const sweep_setup_t
     }
     qsort(ev, n_ev, sizeof(*ev), event_cmp);
 
-    snprintf(rdb, sizeof(rdb), "%s/replay%d.db", g_dir, ++g_n);
-    snprintf(rep, sizeof(rep), "ipc://%s/replay%d", g_dir, g_n);
+    fx_path(rdb, sizeof(rdb), "replay%d.db", ++g_n);
+    fx_ipc(rep, sizeof(rep), "replay%d", g_n);
     make_store(rdb, &open_ended);
     svc = svc_open_at(rdb, rep, &err);
     CHECK(svc != NULL);
@@ -496,16 +464,13 @@ static void check_same_search(const char *db, int64_t sweep, const sweep_setup_t
         goto out;
     w = client(rep, "replay");
     cl = client(rep, NULL);
-    hello(svc, w, "replay");
+    fx_hello(svc, w, "replay");
     for (size_t k = 0; k < n_ev; k++) {
         hist_t *e = &h[ev[k].i];
         proto_msg_t m, r = {0};
         if (!ev[k].is_result) {
             char *pj = NULL;
-            proto_msg_init(&m, PROTO_MSG_READY);
-            send_msg(w, &m);
-            proto_msg_release(&m);
-            if (pump(svc, w, &r) || r.type != PROTO_MSG_TRIAL) {
+            if (fx_ready(svc, w, &r) != PROTO_MSG_TRIAL) {
                 fprintf(stderr, "event %zu of %zu (trial %" PRId64 "): the replay got '%s' %s\n", k,
                         n_ev, e->id, proto_msg_type_name(r.type),
                         r.type == PROTO_MSG_ERROR ? r.error.message : "");
@@ -532,9 +497,7 @@ static void check_same_search(const char *db, int64_t sweep, const sweep_setup_t
             CHECK_EQ(carbs_result_set(&m.result.r, "loss", e->output), 0);
         if (isfinite(e->cost))
             CHECK_EQ(carbs_result_set(&m.result.r, "cost", e->cost), 0);
-        send_msg(w, &m);
-        proto_msg_release(&m);
-        CHECK_EQ(pump(svc, w, &r), 0);
+        CHECK_EQ(request(svc, w, &m, &r), 0);
         CHECK_EQ(r.type, PROTO_MSG_ACK);
         proto_msg_release(&r);
     }
@@ -550,8 +513,8 @@ static void check_same_search(const char *db, int64_t sweep, const sweep_setup_t
     svc = NULL;
 
     /* The final store, restarted with the budget lifted the same way. */
-    snprintf(cdb, sizeof(cdb), "%s/copy%d.db", g_dir, g_n);
-    snprintf(cep, sizeof(cep), "ipc://%s/copy%d", g_dir, g_n);
+    fx_path(cdb, sizeof(cdb), "copy%d.db", g_n);
+    fx_ipc(cep, sizeof(cep), "copy%d", g_n);
     {
         store_t *st = store_open(db, STORE_READONLY, &err);
         CHECK(st != NULL);
@@ -605,18 +568,11 @@ static void test_reliability_service_kills(void)
 {
     enum { TRIALS = 200, WORKERS = 8, KILLS = 10 };
     sweep_setup_t s = {"kill-service", 0.004, TRIALS, WORKERS};
-    char db[128], ep[128], id[32];
-    pid_t svc, workers[WORKERS];
+    cluster_t c = {0};
     size_t targets[KILLS];
     double kill_at[KILLS] = {0};
-    carbs_err_t err = {0};
-    store_t *st;
-    int64_t sweep;
     double t0 = now_monotonic();
 
-    snprintf(db, sizeof(db), "%s/kill-service.db", g_dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/kill-service", g_dir);
-    sweep = make_store(db, &s);
     /* Kill moments: after a random number of finished trials, then a
      * random 0-40 ms more, so a kill lands anywhere in a trial's life. */
     for (int k = 0; k < KILLS; k++)
@@ -628,43 +584,37 @@ static void test_reliability_service_kills(void)
             targets[j - 1] = x;
         }
 
-    svc = serve_start(db, ep);
-    for (int i = 0; i < WORKERS; i++) {
-        snprintf(id, sizeof(id), "kw%d", i);
-        workers[i] = worker_start(ep, id);
-    }
-    st = store_open(db, STORE_READONLY, &err);
-    CHECK(st != NULL);
-    for (int k = 0; k < KILLS && st; k++) {
+    cluster_start(&c, &s, WORKERS, "kw");
+    for (int k = 0; k < KILLS && c.st; k++) {
         int status;
-        if (!wait_finished(st, sweep, targets[k], false, SWEEP_BOUND_S)) {
-            CHECK(!"the sweep stalled between kills");
+        if (!wait_finished(c.st, c.sweep, targets[k], false, SWEEP_BOUND_S)) {
+            CHECK(!"the c.sweep stalled between kills");
             break;
         }
         usleep((useconds_t)(rnd() % 40000));
-        kill(svc, SIGKILL);
+        kill(c.svc, SIGKILL);
         kill_at[k] = now_wall();
-        status = reap(svc, 10.0);
+        status = reap(c.svc, 10.0);
         CHECK(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-        svc = serve_start(db, ep);
+        c.svc = serve_start(c.db, c.ep);
     }
-    if (st)
-        CHECK(wait_finished(st, sweep, TRIALS, true, SWEEP_BOUND_S));
-    store_close(st);
-    stop_all(workers, WORKERS);
-    stop_all(&svc, 1);
+    if (c.st)
+        CHECK(wait_finished(c.st, c.sweep, TRIALS, true, SWEEP_BOUND_S));
+    store_close(c.st);
+    stop_all(c.workers, WORKERS);
+    stop_all(&c.svc, 1);
     fprintf(stderr, "service kills: %d kills after", KILLS);
     for (int k = 0; k < KILLS; k++)
         fprintf(stderr, " %zu", targets[k]);
     fprintf(stderr, " finished trials, at unix time");
     for (int k = 0; k < KILLS; k++)
         fprintf(stderr, " %.4f", kill_at[k]);
-    fprintf(stderr, "; sweep took %.1f s\n", now_monotonic() - t0);
+    fprintf(stderr, "; c.sweep took %.1f s\n", now_monotonic() - t0);
 
-    check_complete(db, sweep, TRIALS);
+    check_complete(c.db, c.sweep, TRIALS);
     /* A new trial and the optimizer snapshot are one transaction, so the
      * search after any kill is the uninterrupted one. */
-    check_same_search(db, sweep, &s, true);
+    check_same_search(c.db, c.sweep, &s, true);
 }
 
 /* A running trial held by one of ids[0..n) that started at least min_age
@@ -703,35 +653,24 @@ static void test_reliability_worker_kills(void)
 {
     enum { TRIALS = 36, WORKERS = 4, KILLS = 5 };
     sweep_setup_t s = {"kill-workers", 0.04, TRIALS, WORKERS};
-    char db[128], ep[128], ids[WORKERS][32];
-    pid_t svc, workers[WORKERS];
+    cluster_t c = {0};
     int64_t killed[KILLS] = {0};
     int killed_attempt[KILLS] = {0};
     double killed_at[KILLS] = {0};
     int rerun = 0;
     carbs_err_t err = {0};
-    store_t *st;
-    int64_t sweep;
     int kills = 0;
 
-    snprintf(db, sizeof(db), "%s/kill-workers.db", g_dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/kill-workers", g_dir);
-    sweep = make_store(db, &s);
-    svc = serve_start(db, ep);
-    for (int i = 0; i < WORKERS; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "ww%d", i);
-        workers[i] = worker_start(ep, ids[i]);
-    }
-    st = store_open(db, STORE_READONLY, &err);
-    CHECK(st != NULL);
-    while (st && kills < KILLS) {
+    cluster_start(&c, &s, WORKERS, "ww");
+    while (c.st && kills < KILLS) {
         double until = now_monotonic() + 20.0;
         int64_t tid = 0;
         int att = 0, who = -1;
         /* Wait a random while, then for a trial some 20-60 ms into its run. */
         usleep((useconds_t)(50000 + rnd() % 250000));
         while (who < 0 && now_monotonic() < until) {
-            who = running_trial(st, sweep, ids, WORKERS, 0.02 + 0.04 * rnd_unit(), &tid, &att);
+            double age = 0.02 + 0.04 * fx_rnd_unit(&g_rng);
+            who = running_trial(c.st, c.sweep, c.ids, WORKERS, age, &tid, &att);
             if (who < 0)
                 usleep(POLL_US);
         }
@@ -739,25 +678,25 @@ static void test_reliability_worker_kills(void)
             CHECK(!"no running trial to kill a worker in");
             break;
         }
-        kill(workers[who], SIGKILL);
+        kill(c.workers[who], SIGKILL);
         killed_at[kills] = now_wall();
-        reap(workers[who], 10.0);
+        reap(c.workers[who], 10.0);
         killed[kills] = tid;
         killed_attempt[kills] = att;
         kills++;
         /* A new worker takes its place (a new id: the old one's losses
          * count towards its quarantine). */
-        snprintf(ids[who], sizeof(ids[who]), "ww%d-%d", who, kills);
-        workers[who] = worker_start(ep, ids[who]);
+        snprintf(c.ids[who], sizeof(c.ids[who]), "ww%d-%d", who, kills);
+        c.workers[who] = worker_start(c.ep, c.ids[who]);
     }
-    if (st)
-        CHECK(wait_finished(st, sweep, TRIALS, true, SWEEP_BOUND_S));
-    for (int k = 0; k < kills && st; k++) {
+    if (c.st)
+        CHECK(wait_finished(c.st, c.sweep, TRIALS, true, SWEEP_BOUND_S));
+    for (int k = 0; k < kills && c.st; k++) {
         store_trial_t t = {0};
         store_result_t r = {0};
-        CHECK_EQ(store_trial_get(st, killed[k], &t, &err), 0);
+        CHECK_EQ(store_trial_get(c.st, killed[k], &t, &err), 0);
         CHECK(t.state == CARBS_TRIAL_DONE || t.state == CARBS_TRIAL_FAILED);
-        CHECK_EQ(store_result_get(st, killed[k], &r, &err), 0);
+        CHECK_EQ(store_result_get(c.st, killed[k], &r, &err), 0);
         CHECK_EQ(r.attempt, t.attempt);
         /* Re-queued and run again, unless the killed worker's result was
          * already on its way: then it was committed at once, well within
@@ -770,15 +709,15 @@ static void test_reliability_worker_kills(void)
         store_result_release(&r);
     }
     CHECK(rerun > 0);
-    store_close(st);
-    stop_all(workers, WORKERS);
-    stop_all(&svc, 1);
+    store_close(c.st);
+    stop_all(c.workers, WORKERS);
+    stop_all(&c.svc, 1);
     fprintf(stderr, "worker kills: %d of %d killed trials re-run; trials", rerun, kills);
     for (int k = 0; k < kills; k++)
         fprintf(stderr, " %" PRId64 "/%d", killed[k], killed_attempt[k]);
     fprintf(stderr, "\n");
-    check_complete(db, sweep, TRIALS);
-    check_same_search(db, sweep, &s, true);
+    check_complete(c.db, c.sweep, TRIALS);
+    check_same_search(c.db, c.sweep, &s, true);
 }
 
 /* A worker that stops sending anything (SIGSTOP: its socket stays open)
@@ -788,43 +727,32 @@ static void test_reliability_stall(void)
 {
     enum { TRIALS = 14, WORKERS = 2 };
     sweep_setup_t s = {"stall", 0.05, TRIALS, WORKERS};
-    char db[128], ep[128], ids[WORKERS][32];
-    pid_t svc, workers[WORKERS];
+    cluster_t c = {0};
     carbs_err_t err = {0};
-    store_t *st;
-    int64_t sweep, tid = 0;
+    int64_t tid = 0;
     int att = 0, who = -1;
     double stopped = 0, lost = 0, until;
 
-    snprintf(db, sizeof(db), "%s/stall.db", g_dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/stall", g_dir);
-    sweep = make_store(db, &s);
-    svc = serve_start(db, ep);
-    for (int i = 0; i < WORKERS; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "sw%d", i);
-        workers[i] = worker_start(ep, ids[i]);
-    }
-    st = store_open(db, STORE_READONLY, &err);
-    CHECK(st != NULL);
-    if (!st)
+    cluster_start(&c, &s, WORKERS, "sw");
+    if (!c.st)
         goto out;
     /* Stall the first worker seen 30 ms into a trial (after a few trials). */
-    CHECK(wait_finished(st, sweep, 2 + rnd() % 3, false, SWEEP_BOUND_S));
+    CHECK(wait_finished(c.st, c.sweep, 2 + rnd() % 3, false, SWEEP_BOUND_S));
     until = now_monotonic() + 20.0;
     while (who < 0 && now_monotonic() < until) {
-        who = running_trial(st, sweep, ids, 1, 0.03, &tid, &att);
+        who = running_trial(c.st, c.sweep, c.ids, 1, 0.03, &tid, &att);
         if (who < 0)
             usleep(POLL_US);
     }
     CHECK(who == 0);
     if (who != 0)
         goto out;
-    kill(workers[0], SIGSTOP);
+    kill(c.workers[0], SIGSTOP);
     stopped = now_monotonic();
     until = stopped + 4.0 * LEASE_MS / 1000.0;
     while (now_monotonic() < until) {
         store_trial_t t = {0};
-        bool moved = store_trial_get(st, tid, &t, &err) == 0 &&
+        bool moved = store_trial_get(c.st, tid, &t, &err) == 0 &&
                      (t.state != CARBS_TRIAL_RUNNING || t.attempt != att);
         store_trial_release(&t);
         if (moved) {
@@ -833,7 +761,7 @@ static void test_reliability_stall(void)
         }
         usleep(POLL_US);
     }
-    kill(workers[0], SIGCONT);
+    kill(c.workers[0], SIGCONT);
     CHECK(lost > 0);
     fprintf(stderr, "stall: trial %" PRId64 " lost %.3f s after its worker stopped (lease %.1f s)\n",
             tid, lost - stopped, LEASE_MS / 1000.0);
@@ -842,22 +770,22 @@ static void test_reliability_stall(void)
      * loaded machine. */
     CHECK(lost - stopped <= (LEASE_MS + TICK_MS + 750) / 1000.0);
     CHECK(lost - stopped >= (LEASE_MS - HEARTBEAT_MS - 100) / 1000.0);
-    CHECK(wait_finished(st, sweep, TRIALS, true, SWEEP_BOUND_S));
+    CHECK(wait_finished(c.st, c.sweep, TRIALS, true, SWEEP_BOUND_S));
     {
         store_trial_t t = {0};
         store_result_t r = {0};
-        CHECK_EQ(store_trial_get(st, tid, &t, &err), 0);
+        CHECK_EQ(store_trial_get(c.st, tid, &t, &err), 0);
         CHECK(t.attempt > att);
-        CHECK_EQ(store_result_get(st, tid, &r, &err), 0);
+        CHECK_EQ(store_result_get(c.st, tid, &r, &err), 0);
         CHECK_EQ(r.attempt, t.attempt);
         store_trial_release(&t);
         store_result_release(&r);
     }
 out:
-    store_close(st);
-    stop_all(workers, WORKERS);
-    stop_all(&svc, 1);
-    check_complete(db, sweep, TRIALS);
+    store_close(c.st);
+    stop_all(c.workers, WORKERS);
+    stop_all(&c.svc, 1);
+    check_complete(c.db, c.sweep, TRIALS);
 }
 
 // ---- the store failing under the service ----
@@ -893,13 +821,11 @@ static char *trials_digest(const char *db, int64_t sweep)
 static proto_msg_type_t round_trip(service_t *svc, wire_client_t *w, proto_msg_t *held,
                                    char *why, size_t cap)
 {
-    proto_msg_t m, r = {0};
+    proto_msg_t r = {0};
     proto_msg_type_t got;
+    double x, y;
 
-    proto_msg_init(&m, PROTO_MSG_READY);
-    send_msg(w, &m);
-    proto_msg_release(&m);
-    if (pump(svc, w, &r))
+    if (fx_ready(svc, w, &r) == PROTO_MSG_NONE)
         return PROTO_MSG_NONE;
     if (r.type != PROTO_MSG_TRIAL) {
         got = r.type;
@@ -908,23 +834,13 @@ static proto_msg_type_t round_trip(service_t *svc, wire_client_t *w, proto_msg_t
         proto_msg_release(&r);
         return got;
     }
-    proto_msg_init(held, PROTO_MSG_RESULT);
-    held->result.r.trial_id = r.trial.trial_id;
-    held->result.r.attempt = r.trial.attempt;
-    held->result.r.ok = true;
-    {
-        /* Branin and its synthetic cost: the same trial, the same result. */
-        const double pi = 3.14159265358979323846;
-        const carbs_value_t *vx = carbs_params_find(&r.trial.params, "x");
-        const carbs_value_t *vy = carbs_params_find(&r.trial.params, "y");
-        double x = vx ? vx->num : 0, y = vy ? vy->num : 0;
-        double q = y - 5.1 / (4 * pi * pi) * x * x + 5 / pi * x - 6;
-        double loss = q * q + 10 * (1 - 1 / (8 * pi)) * cos(x) + 10;
-        CHECK_EQ(carbs_result_set(&held->result.r, "loss", loss), 0);
-        CHECK_EQ(carbs_result_set(&held->result.r, "cost", exp((x + 5) / 15 + y / 15)), 0);
-    }
+    /* Branin and its synthetic cost: the same trial, the same result. */
+    x = fx_param(&r.trial.params, "x");
+    y = fx_param(&r.trial.params, "y");
+    fx_result_msg(held, r.trial.trial_id, r.trial.attempt, fx_branin(x, y),
+                  exp((x + 5) / 15 + y / 15));
     proto_msg_release(&r);
-    send_msg(w, held);
+    fx_send(w, held);
     if (pump(svc, w, &r))
         return PROTO_MSG_NONE;
     got = r.type;
@@ -941,7 +857,7 @@ static void resend(service_t *svc, wire_client_t *w, proto_msg_t *held)
 {
     proto_msg_t r = {0};
 
-    send_msg(w, held);
+    fx_send(w, held);
     CHECK_EQ(pump(svc, w, &r), 0);
     CHECK_EQ(r.type, PROTO_MSG_ACK);
     CHECK_EQ(r.ack.trial_id, held->result.r.trial_id);
@@ -962,36 +878,23 @@ static void test_reliability_store_io_errors(void)
     char *before, *after;
     int64_t sweep;
 
-    snprintf(db, sizeof(db), "%s/io-errors.db", g_dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/io-errors", g_dir);
+    fx_path(db, sizeof(db), "io-errors.db");
+    fx_ipc(ep, sizeof(ep), "io-errors");
     sweep = make_store(db, &s);
-    svc = svc_open_at(db, ep, &err);
-    CHECK(svc != NULL);
-    if (!svc)
+    if (!open_with_worker(db, ep, "io-w", &svc, &w))
         return;
-    w = client(ep, "io-w");
-    hello(svc, w, "io-w");
     for (int i = 0; i < 3; i++)
         CHECK_EQ(round_trip(svc, w, &held, why, sizeof(why)), PROTO_MSG_ACK);
 
     /* The first write of the result's transaction fails. */
     {
-        proto_msg_t m, r = {0};
-        proto_msg_init(&m, PROTO_MSG_READY);
-        send_msg(w, &m);
-        proto_msg_release(&m);
-        CHECK_EQ(pump(svc, w, &r), 0);
-        CHECK_EQ(r.type, PROTO_MSG_TRIAL);
-        proto_msg_init(&held, PROTO_MSG_RESULT);
-        held.result.r.trial_id = r.trial.trial_id;
-        held.result.r.attempt = r.trial.attempt;
-        held.result.r.ok = true;
-        CHECK_EQ(carbs_result_set(&held.result.r, "loss", 0.6875), 0);
-        CHECK_EQ(carbs_result_set(&held.result.r, "cost", 3.125), 0);
+        proto_msg_t r = {0};
+        CHECK_EQ(fx_ready(svc, w, &r), PROTO_MSG_TRIAL);
+        fx_result_msg(&held, r.trial.trial_id, r.trial.attempt, 0.6875, 3.125);
         proto_msg_release(&r);
         before = trials_digest(db, sweep);
         store_fault_io(1);
-        send_msg(w, &held);
+        fx_send(w, &held);
         CHECK_EQ(pump(svc, w, &r), 0);
         store_fault_io(0);
         CHECK_EQ(r.type, PROTO_MSG_ERROR);
@@ -1048,15 +951,11 @@ static void test_reliability_snapshot_window(void)
     size_t windows = 0, tried = 0;
     int64_t sweep;
 
-    snprintf(base, sizeof(base), "%s/window.db", g_dir);
-    snprintf(ep, sizeof(ep), "ipc://%s/window", g_dir);
+    fx_path(base, sizeof(base), "window.db");
+    fx_ipc(ep, sizeof(ep), "window");
     sweep = make_store(base, &s);
-    svc = svc_open_at(base, ep, &err);
-    CHECK(svc != NULL);
-    if (!svc)
+    if (!open_with_worker(base, ep, "win-w", &svc, &w))
         return;
-    w = client(ep, "win-w");
-    hello(svc, w, "win-w");
     for (int i = 0; i < 8; i++) /* past the 5 random samples: BO suggestions */
         CHECK_EQ(round_trip(svc, w, &held, why, sizeof(why)), PROTO_MSG_ACK);
     wire_client_close(w);
@@ -1073,21 +972,14 @@ static void test_reliability_snapshot_window(void)
         store_t *st = store_open(base, STORE_READONLY, &err);
         store_optstate_t after = {0};
         tally_t t = {0};
-        proto_msg_t m, r = {0};
-        snprintf(copy, sizeof(copy), "%s/window-%zu.db", g_dir, k);
+        proto_msg_t r = {0};
+        fx_path(copy, sizeof(copy), "window-%zu.db", k);
         CHECK(st && store_backup(st, copy, &err) == 0);
         store_close(st);
-        svc = svc_open_at(copy, ep, &err);
-        CHECK(svc != NULL);
-        if (!svc)
+        if (!open_with_worker(copy, ep, "win-w", &svc, &w))
             break;
-        w = client(ep, "win-w");
-        hello(svc, w, "win-w");
         store_fault_io(k);
-        proto_msg_init(&m, PROTO_MSG_READY);
-        send_msg(w, &m);
-        proto_msg_release(&m);
-        CHECK_EQ(pump(svc, w, &r), 0);
+        CHECK(fx_ready(svc, w, &r) != PROTO_MSG_NONE);
         store_fault_io(0);
         handed_out = r.type == PROTO_MSG_TRIAL;
         proto_msg_release(&r);
@@ -1130,10 +1022,10 @@ static void test_reliability_full_and_readonly_fs(void)
     int64_t sweep;
     int fd;
 
-    snprintf(mnt, sizeof(mnt), "%s/mnt", g_dir);
+    fx_path(mnt, sizeof(mnt), "mnt");
     snprintf(db, sizeof(db), "%s/full.db", mnt);
     snprintf(filler, sizeof(filler), "%s/filler", mnt);
-    snprintf(ep, sizeof(ep), "ipc://%s/full-fs", g_dir);
+    fx_ipc(ep, sizeof(ep), "full-fs");
     CHECK_EQ(mkdir(mnt, 0700), 0);
     if (mount("carbs-test", mnt, "tmpfs", 0, "size=1m,mode=0700") != 0) {
         fprintf(stderr, "full and read-only filesystem: skipped (cannot mount a tmpfs: %s)\n",
@@ -1141,12 +1033,8 @@ static void test_reliability_full_and_readonly_fs(void)
         return;
     }
     sweep = make_store(db, &s);
-    svc = svc_open_at(db, ep, &err);
-    CHECK(svc != NULL);
-    if (!svc)
+    if (!open_with_worker(db, ep, "fs-w", &svc, &w))
         goto out;
-    w = client(ep, "fs-w");
-    hello(svc, w, "fs-w");
     for (int i = 0; i < 3; i++)
         acked += round_trip(svc, w, &held, why, sizeof(why)) == PROTO_MSG_ACK;
     CHECK_EQ(acked, 3);
@@ -1212,7 +1100,7 @@ static void test_reliability_full_and_readonly_fs(void)
         char eps[160];
         int status;
         pid_t p;
-        snprintf(eps, sizeof(eps), "ipc://%s/full-fs-serve", g_dir);
+        fx_ipc(eps, sizeof(eps), "full-fs-serve");
         p = serve_start(db, eps);
         status = reap(p, 20.0);
         CHECK(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1);
@@ -1241,32 +1129,15 @@ int main(void)
         fprintf(stderr, "test_reliability: CARBS_BIN is not set to the carbs binary: skipped\n");
         return 77;
     }
-    proto_json_init();
-    log_setup(getenv("CARBS_TEST_LOG") ? LOG_DEBUG : LOG_ERROR, stderr);
-    store_fault_io(0); /* every connection from here on can be made to fail */
-    g_rng = getenv("CARBS_TEST_SEED") ? strtoull(getenv("CARBS_TEST_SEED"), NULL, 10)
-                                      : (uint64_t)now_wall() * 2654435761u ^ (uint64_t)getpid();
-    if (!g_rng)
-        g_rng = 88172645463325252ull;
-    fprintf(stderr, "test_reliability: seed %" PRIu64 " (CARBS_TEST_SEED to repeat)\n", g_rng);
-    snprintf(g_dir, sizeof(g_dir), "/tmp/carbs-test-rely-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
+    if (FX_SETUP("rely"))
         return 1;
-    }
+    store_fault_io(0); /* every connection from here on can be made to fail */
+    g_rng.s = fx_seed("test_reliability");
     RUN(test_reliability_store_io_errors);
     RUN(test_reliability_snapshot_window);
     RUN(test_reliability_full_and_readonly_fs);
     RUN(test_reliability_stall);
     RUN(test_reliability_worker_kills);
     RUN(test_reliability_service_kills);
-    if (!check__failed) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", g_dir);
-    } else {
-        fprintf(stderr, "logs and stores kept in %s\n", g_dir);
-    }
-    return check_summary();
+    return FX_FINISH();
 }

@@ -15,143 +15,52 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
-#include <unistd.h>
 
 #include "check.h"
-#include "optimizer/service/service.h"
-#include "proto/json.h"
-#include "proto/log.h"
-#include "proto/msg.h"
-#include "proto/sweep.h"
-#include "proto/wire.h"
+#include "fixture.h"
 #include "store/store.h"
 
 #define ANSWER_MS 3000 /* bound on waiting for one answer */
 #define GARBAGE_FRAMES 300
 
-static char g_dir[64];
 static char g_db[128];
 static char g_ep[128];
 static int g_n;
-static uint64_t g_rng;
+static fx_rng_t g_rng;
 
-static const char SPEC[] = "name: rogue\n"
-                           "metric: {name: loss, goal: minimize}\n"
-                           "cost: {name: cost}\n"
-                           "trainer: synthetic\n"
-                           "synthetic: {function: branin}\n"
-                           "parameters:\n"
-                           "  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}\n"
-                           "  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}\n"
+static const char SPEC[] = "name: rogue\n" FX_SPEC_SYNTHETIC
+                           "synthetic: {function: branin}\n" FX_SPEC_BRANIN_XY
                            "carbs: {seed: 23, num_random_samples: 3, resample_frequency: 0}\n"
                            "budget: {trials: 40, parallel: 4, max_retries: 2}\n";
 
-/* xorshift64*: the test's own generator, seeded once and printed. */
 static uint64_t rnd(void)
 {
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 2685821657736338717ull;
+    return fx_rnd(&g_rng);
 }
 
 // ---- the service and its clients ----
 
 static void fresh_store(void)
 {
-    carbs_err_t err = {0};
-    sweep_spec_t spec = {0};
-    char *canon = NULL;
-    store_t *st;
-
-    snprintf(g_db, sizeof(g_db), "%s/r%d.db", g_dir, ++g_n);
-    snprintf(g_ep, sizeof(g_ep), "ipc://%s/ep%d", g_dir, g_n);
-    CHECK_EQ(sweep_spec_parse(SPEC, strlen(SPEC), "rogue.yaml", &spec, &err), 0);
-    CHECK_EQ(sweep_spec_to_json(&spec, &canon, &err), 0);
-    st = store_open(g_db, STORE_CREATE, &err);
-    CHECK(st != NULL);
-    CHECK_EQ(store_sweep_create(st, spec.name, canon, NULL, &err), 0);
-    store_close(st);
-    free(canon);
-    sweep_spec_release(&spec);
+    g_n++;
+    fx_path(g_db, sizeof(g_db), "r%d.db", g_n);
+    fx_ipc(g_ep, sizeof(g_ep), "ep%d", g_n);
+    fx_store_new(g_db, SPEC);
 }
 
 static service_t *open_svc(void)
 {
-    carbs_err_t err = {0};
-    service_config_t cfg = {0};
-    service_t *svc;
-
-    cfg.db_path = g_db;
-    cfg.endpoint = g_ep;
-    cfg.lease_ms = 20000; /* nothing expires during a case */
-    cfg.heartbeat_ms = 5000;
-    cfg.quarantine_losses = 100;
-    cfg.wait_ms = 10;
-    svc = service_open(&cfg, &err);
-    if (!svc)
-        fprintf(stderr, "service_open: %s\n", err.msg);
-    CHECK(svc != NULL);
-    return svc;
+    return fx_service_open(g_db, g_ep, 20000, NULL); /* nothing expires during a case */
 }
 
 static wire_client_t *client(const char *id, size_t frame_max)
 {
-    carbs_err_t err = {0};
-    wire_client_config_t cc = {0};
-    wire_client_t *c;
-
-    cc.endpoint = g_ep;
-    cc.identity = id;
-    cc.frame_max = frame_max;
-    cc.reconnect_ms = 20;
-    c = wire_client_open(&cc, &err);
-    CHECK(c != NULL);
-    return c;
-}
-
-static void send_bytes(wire_client_t *c, const char *buf, size_t len)
-{
-    carbs_err_t err = {0};
-    CHECK_EQ(wire_client_send(c, buf, len, &err), 0);
-}
-
-static void send_msg(wire_client_t *c, const proto_msg_t *m)
-{
-    carbs_err_t err = {0};
-    char *buf = NULL;
-    size_t len = 0;
-
-    CHECK_EQ(proto_msg_encode(m, &buf, &len, &err), 0);
-    if (buf)
-        send_bytes(c, buf, len);
-    free(buf);
-}
-
-/* Step the service until c receives a frame; decode it into *out.
- * Returns 0, or -1 when nothing came within ms. */
-static int pump_for(service_t *svc, wire_client_t *c, proto_msg_t *out, int ms)
-{
-    carbs_err_t err = {0};
-    double until = now_monotonic() + ms / 1000.0;
-
-    while (now_monotonic() < until) {
-        char *buf = NULL;
-        size_t len = 0;
-        CHECK_EQ(service_step(svc, 2, &err), 0);
-        if (wire_client_recv(c, &buf, &len, 2, &err) == 0) {
-            int rc = proto_msg_decode(buf, len, out, &err);
-            CHECK_EQ(rc, 0);
-            free(buf);
-            return rc ? -1 : 0;
-        }
-    }
-    return -1;
+    return fx_client(g_ep, id, frame_max);
 }
 
 static int pump(service_t *svc, wire_client_t *c, proto_msg_t *out)
 {
-    return pump_for(svc, c, out, ANSWER_MS);
+    return fx_pump(svc, c, out, ANSWER_MS);
 }
 
 /* Expect an `error` frame for what c just sent; returns its code. */
@@ -174,50 +83,16 @@ static int expect_error(service_t *svc, wire_client_t *c)
     return code;
 }
 
-static void hello(service_t *svc, wire_client_t *c, const char *id)
-{
-    proto_msg_t m, r = {0};
-
-    proto_msg_init(&m, PROTO_MSG_HELLO);
-    str_copy(m.hello.worker_id, sizeof(m.hello.worker_id), id);
-    str_copy(m.hello.host, sizeof(m.hello.host), "rogue-host");
-    m.hello.pid = 4711;
-    m.hello.slots = 1;
-    m.hello.caps.synthetic = true;
-    send_msg(c, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, c, &r), 0);
-    CHECK_EQ(r.type, PROTO_MSG_WELCOME);
-    proto_msg_release(&r);
-}
-
 /* ready -> trial into *t (caller releases). */
 static void take_trial(service_t *svc, wire_client_t *c, proto_msg_t *t)
 {
-    proto_msg_t m;
-
-    proto_msg_init(&m, PROTO_MSG_READY);
-    send_msg(c, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, c, t), 0);
-    CHECK_EQ(t->type, PROTO_MSG_TRIAL);
-}
-
-static double param(const carbs_params_t *ps, const char *name)
-{
-    const carbs_value_t *v = carbs_params_find(ps, name);
-    return v ? v->num : NAN;
+    CHECK_EQ(fx_ready(svc, c, t), PROTO_MSG_TRIAL);
 }
 
 /* A result frame for trial_id/attempt with a made-up loss. */
 static void result_msg(proto_msg_t *m, int64_t trial_id, int attempt, double loss)
 {
-    proto_msg_init(m, PROTO_MSG_RESULT);
-    m->result.r.trial_id = trial_id;
-    m->result.r.attempt = attempt;
-    m->result.r.ok = true;
-    CHECK_EQ(carbs_result_set(&m->result.r, "loss", loss), 0);
-    CHECK_EQ(carbs_result_set(&m->result.r, "cost", 2.375), 0);
+    fx_result_msg(m, trial_id, attempt, loss, 2.375);
 }
 
 /* A well-behaved worker finishes one trial: the service is up. */
@@ -226,13 +101,11 @@ static void honest_round(service_t *svc, const char *id)
     wire_client_t *w = client(id, 0);
     proto_msg_t t = {0}, m, r = {0};
 
-    hello(svc, w, id);
+    fx_hello(svc, w, id);
     take_trial(svc, w, &t);
     result_msg(&m, t.trial.trial_id, t.trial.attempt,
-               0.5 + fabs(param(&t.trial.params, "x")) / 7.0);
-    send_msg(w, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, w, &r), 0);
+               0.5 + fabs(fx_param(&t.trial.params, "x")) / 7.0);
+    CHECK_EQ(fx_request(svc, w, &m, &r, ANSWER_MS), 0);
     CHECK_EQ(r.type, PROTO_MSG_ACK);
     CHECK_EQ(r.ack.trial_id, t.trial.trial_id);
     proto_msg_release(&r);
@@ -353,7 +226,7 @@ static void test_rogue_garbage(void)
     before = store_digest();
 
     for (size_t i = 0; i < ARRAY_SIZE(shaped); i++) {
-        send_bytes(rogue, shaped[i], strlen(shaped[i]));
+        fx_send_raw(rogue, shaped[i], strlen(shaped[i]));
         n_err += expect_error(svc, rogue) < 0;
     }
     CHECK_EQ(n_err, (int)ARRAY_SIZE(shaped));
@@ -380,7 +253,7 @@ static void test_rogue_garbage(void)
                 buf[rnd() % len] = (char)(rnd() & 0xff);
             break;
         }
-        send_bytes(rogue, buf, len);
+        fx_send_raw(rogue, buf, len);
         n_err += expect_error(svc, rogue) < 0;
     }
     CHECK_EQ(n_err, (int)ARRAY_SIZE(shaped) + GARBAGE_FRAMES);
@@ -415,9 +288,9 @@ static void test_rogue_oversized(void)
     for (size_t k = 39; k + 2 < big_len; k++)
         big[k] = (char)('a' + rnd() % 26);
     memcpy(big + big_len - 2, "\"}", 2);
-    send_bytes(rogue, big, big_len);
+    fx_send_raw(rogue, big, big_len);
     /* No answer comes for it. */
-    CHECK_EQ(pump_for(svc, rogue, &r, 400), -1);
+    CHECK_EQ(fx_pump(svc, rogue, &r, 400), -1);
     proto_msg_release(&r);
 
     /* Exactly the limit: parsed, refused (no hello), answered. */
@@ -425,8 +298,8 @@ static void test_rogue_oversized(void)
     for (int tries = 0; tries < 50 && !answered; tries++) {
         /* The dropped connection comes back on its own; frames sent before
          * it does may be lost with it, so send until one is answered. */
-        send_bytes(rogue, big, PROTO_FRAME_MAX);
-        if (pump_for(svc, rogue, &r, 200) == 0) {
+        fx_send_raw(rogue, big, PROTO_FRAME_MAX);
+        if (fx_pump(svc, rogue, &r, 200) == 0) {
             CHECK_EQ(r.type, PROTO_MSG_ERROR);
             answered = 1;
         }
@@ -468,10 +341,10 @@ static void test_rogue_unknown_types(void)
     rogue = client("rogue-types", 0);
     for (int round = 0; round < 2; round++) {
         if (round == 1)
-            hello(svc, rogue, "rogue-types");
+            fx_hello(svc, rogue, "rogue-types");
         for (size_t i = 0; i < ARRAY_SIZE(frames); i++) {
             int code;
-            send_bytes(rogue, frames[i], strlen(frames[i]));
+            fx_send_raw(rogue, frames[i], strlen(frames[i]));
             code = expect_error(svc, rogue);
             CHECK(code == CARBS_EPROTO || code == CARBS_ESTATE);
         }
@@ -499,7 +372,7 @@ static void test_rogue_out_of_order(void)
     svc = open_svc();
     honest_round(svc, "honest-1");
     w = client("honest-2", 0);
-    hello(svc, w, "honest-2");
+    fx_hello(svc, w, "honest-2");
     take_trial(svc, w, &t);
     tid = t.trial.trial_id;
     attempt = t.trial.attempt;
@@ -508,27 +381,27 @@ static void test_rogue_out_of_order(void)
 
     /* Before hello: every worker frame is refused. */
     proto_msg_init(&m, PROTO_MSG_READY);
-    send_msg(rogue, &m);
+    fx_send(rogue, &m);
     proto_msg_release(&m);
     CHECK_EQ(expect_error(svc, rogue), CARBS_ESTATE);
     proto_msg_init(&m, PROTO_MSG_HEARTBEAT);
     m.heartbeat.trial_id = tid;
-    send_msg(rogue, &m);
+    fx_send(rogue, &m);
     proto_msg_release(&m);
     CHECK_EQ(expect_error(svc, rogue), CARBS_ESTATE);
     result_msg(&m, tid, attempt, -1e6);
-    send_msg(rogue, &m);
+    fx_send(rogue, &m);
     proto_msg_release(&m);
     CHECK_EQ(expect_error(svc, rogue), CARBS_ESTATE);
     proto_msg_init(&m, PROTO_MSG_BYE);
     str_copy(m.bye.reason, sizeof(m.bye.reason), "preempted");
-    send_msg(rogue, &m);
+    fx_send(rogue, &m);
     proto_msg_release(&m);
     CHECK_EQ(expect_error(svc, rogue), CARBS_ESTATE);
     check_unchanged(before);
 
     /* After hello, with no trial of its own. */
-    hello(svc, rogue, "rogue-order");
+    fx_hello(svc, rogue, "rogue-order");
     /* Progress and a heartbeat naming the honest worker's trial: ignored. */
     proto_msg_init(&m, PROTO_MSG_PROGRESS);
     m.progress.trial_id = tid;
@@ -537,17 +410,15 @@ static void test_rogue_out_of_order(void)
     m.progress.tokens = 4352;
     m.progress.train_loss = 3.8125;
     m.progress.elapsed_seconds = 0.75;
-    send_msg(rogue, &m);
+    fx_send(rogue, &m);
     proto_msg_release(&m);
     proto_msg_init(&m, PROTO_MSG_HEARTBEAT);
     m.heartbeat.trial_id = tid;
-    send_msg(rogue, &m);
+    fx_send(rogue, &m);
     proto_msg_release(&m);
     /* A result for the honest worker's trial, right attempt: refused. */
     result_msg(&m, tid, attempt, -1e6);
-    send_msg(rogue, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, rogue, &r), 0);
+    CHECK_EQ(fx_request(svc, rogue, &m, &r, ANSWER_MS), 0);
     CHECK_EQ(r.type, PROTO_MSG_ERROR);
     proto_msg_release(&r);
     check_unchanged(before);
@@ -558,9 +429,7 @@ static void test_rogue_out_of_order(void)
         int attempts[] = {attempt + 1 + (int)(rnd() % 5), 1, 2};
         for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
             result_msg(&m, ids[i], attempts[i], -2e6);
-            send_msg(rogue, &m);
-            proto_msg_release(&m);
-            CHECK_EQ(pump(svc, rogue, &r), 0);
+            CHECK_EQ(fx_request(svc, rogue, &m, &r, ANSWER_MS), 0);
             CHECK(r.type == PROTO_MSG_ACK || r.type == PROTO_MSG_ERROR);
             proto_msg_release(&r);
         }
@@ -568,17 +437,13 @@ static void test_rogue_out_of_order(void)
     /* A bye holding nothing loses nothing. */
     proto_msg_init(&m, PROTO_MSG_BYE);
     str_copy(m.bye.reason, sizeof(m.bye.reason), "preempted");
-    send_msg(rogue, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump_for(svc, rogue, &r, 200), -1); /* bye has no answer */
+    CHECK_EQ(fx_request(svc, rogue, &m, &r, 200), -1); /* bye has no answer */
     proto_msg_release(&r);
     check_unchanged(before);
 
     /* The honest worker's trial is intact and finishes. */
     result_msg(&m, tid, attempt, 0.8125);
-    send_msg(w, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, w, &r), 0);
+    CHECK_EQ(fx_request(svc, w, &m, &r, ANSWER_MS), 0);
     CHECK_EQ(r.type, PROTO_MSG_ACK);
     proto_msg_release(&r);
     {
@@ -601,27 +466,12 @@ static void test_rogue_out_of_order(void)
 
 int main(void)
 {
-    proto_json_init();
-    log_setup(getenv("CARBS_TEST_LOG") ? LOG_DEBUG : LOG_ERROR, stderr);
-    g_rng = getenv("CARBS_TEST_SEED") ? strtoull(getenv("CARBS_TEST_SEED"), NULL, 10)
-                                      : (uint64_t)now_wall() * 2654435761u ^ (uint64_t)getpid();
-    if (!g_rng)
-        g_rng = 88172645463325252ull;
-    fprintf(stderr, "test_rogue: seed %" PRIu64 " (CARBS_TEST_SEED to repeat)\n", g_rng);
-    snprintf(g_dir, sizeof(g_dir), "/tmp/carbs-test-rogue-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
+    g_rng.s = fx_seed("test_rogue");
+    if (FX_SETUP("rogue"))
         return 1;
-    }
     RUN(test_rogue_garbage);
     RUN(test_rogue_oversized);
     RUN(test_rogue_unknown_types);
     RUN(test_rogue_out_of_order);
-    {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", g_dir);
-    }
-    return check_summary();
+    return FX_FINISH();
 }

@@ -15,59 +15,45 @@
 #include <unistd.h>
 
 #include "tests/check.h"
+#include "tests/fixture.h"
 #include "worker/synthetic.h"
 
 static char script_dir[512];
 
-typedef DA_TYPE(proto_progress_t) progress_list_t;
-
-static void trial_init(proto_msg_t *m, int64_t id, proto_trainer_t kind)
+/* A sphere trial at x1; with fail_kind, one that always fails that way. */
+static void sphere_trial(proto_msg_t *m, int64_t id, double x1, const char *fail_kind)
 {
-    proto_msg_init(m, PROTO_MSG_TRIAL);
-    m->trial.trial_id = id;
-    m->trial.sweep_id = 4;
-    m->trial.attempt = 1;
-    m->trial.trainer = kind;
-    m->trial.lease_ms = 60000;
-    snprintf(m->trial.metric, sizeof(m->trial.metric), "val_loss");
-    snprintf(m->trial.cost, sizeof(m->trial.cost), "cost_units");
+    fx_trial_init(m, id, PROTO_TRAINER_SYNTHETIC);
+    snprintf(m->trial.synthetic.function, sizeof(m->trial.synthetic.function), "sphere");
+    CHECK_EQ(carbs_params_set_num(&m->trial.params, "x1", x1), 0);
+    if (fail_kind) {
+        CHECK_EQ(carbs_params_set_num(&m->trial.fixed, "fail_rate", 1.0), 0);
+        CHECK_EQ(carbs_params_set_str(&m->trial.fixed, "fail_kind", fail_kind), 0);
+    }
 }
 
-static void add_arg(proto_msg_t *m, const char *a)
+/* A command trial running `sh tests/data/command/SCRIPT`. */
+static void script_trial(proto_msg_t *m, int64_t id, const char *script)
 {
-    char *s = xstrdup(a);
-    CHECK_EQ(DA_PUSH(&m->trial.argv, s), 0);
+    char path[640];
+
+    fx_trial_init(m, id, PROTO_TRAINER_COMMAND);
+    snprintf(path, sizeof(path), "%s/%s", script_dir, script);
+    CHECK_EQ(DA_PUSH(&m->trial.argv, xstrdup("sh")), 0);
+    CHECK_EQ(DA_PUSH(&m->trial.argv, xstrdup(path)), 0);
 }
 
-/* Run to the end (bounded by 60 s); returns the seconds taken. */
-static double run(const runner_config_t *cfg, const proto_trial_t *t, carbs_result_t *r,
-                  progress_list_t *pl)
+/* Poll a cancelled run until it ends (bounded by 30 s from t0). */
+static int wait_end(runner_t *run, double t0)
 {
     carbs_err_t err = {0};
-    runner_t *run = runner_start(cfg, t, &err);
-    double t0 = now_monotonic();
+    proto_progress_t p;
+    bool has;
     int rc = CARBS_CONTINUE;
 
-    carbs_result_init(r);
-    CHECK(run != NULL);
-    if (!run) return 0;
-    CHECK(runner_pid(run) > 0);
-    CHECK_EQ(runner_trial_id(run), t->trial_id);
-    CHECK_EQ(runner_attempt(run), t->attempt);
-    while (rc == CARBS_CONTINUE && now_monotonic() - t0 < 60.0) {
-        proto_progress_t p;
-        bool has = false;
-        rc = runner_poll(run, 500, &p, &has, &err);
-        if (has && pl) CHECK_EQ(DA_PUSH(pl, p), 0);
-    }
-    CHECK_EQ(rc, 0);
-    CHECK_EQ(runner_pid(run), 0);
-    CHECK_EQ(runner_fd(run), -1);
-    CHECK_EQ(runner_result(run, r), 0);
-    carbs_result_t again;
-    CHECK_EQ(runner_result(run, &again), CARBS_ESTATE);
-    runner_free(run);
-    return now_monotonic() - t0;
+    while (rc == CARBS_CONTINUE && now_monotonic() - t0 < 30.0)
+        rc = runner_poll(run, -1, &p, &has, &err);
+    return rc;
 }
 
 static void test_runner_synthetic(void)
@@ -75,15 +61,15 @@ static void test_runner_synthetic(void)
     proto_msg_t m;
     runner_config_t cfg = {0};
     carbs_result_t r;
-    progress_list_t pl = {0};
+    fx_progress_t pl = {0};
     double secs, cost = exp((1.25 + 5.0) / 15.0 + 8.5 / 15.0);
 
-    trial_init(&m, 101, PROTO_TRAINER_SYNTHETIC);
+    fx_trial_init(&m, 101, PROTO_TRAINER_SYNTHETIC);
     snprintf(m.trial.synthetic.function, sizeof(m.trial.synthetic.function), "branin");
     m.trial.synthetic.seconds_per_cost = 0.3 / cost; /* 0.3 s in all */
     CHECK_EQ(carbs_params_set_num(&m.trial.params, "x", 1.25), 0);
     CHECK_EQ(carbs_params_set_num(&m.trial.fixed, "y", 8.5), 0);
-    secs = run(&cfg, &m.trial, &r, &pl);
+    secs = fx_run_trial(&cfg, &m.trial, &r, &pl);
     CHECK(secs >= 0.29);
     CHECK(r.ok);
     CHECK_EQ(r.trial_id, 101);
@@ -122,11 +108,9 @@ static void test_runner_synthetic_failures(void)
     carbs_result_t r;
 
     /* A hyperparameter failure: no output, but the cost. */
-    trial_init(&m, 102, PROTO_TRAINER_SYNTHETIC);
-    snprintf(m.trial.synthetic.function, sizeof(m.trial.synthetic.function), "sphere");
-    CHECK_EQ(carbs_params_set_num(&m.trial.params, "x1", 0.875), 0);
+    sphere_trial(&m, 102, 0.875, NULL);
     CHECK_EQ(carbs_params_set_num(&m.trial.synthetic.fail_above, "x1", 0.5), 0);
-    run(&cfg, &m.trial, &r, NULL);
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_DIVERGED);
     CHECK(strstr(r.message, "'x1' = 0.875 is above fail_above 0.5") != NULL);
@@ -136,10 +120,10 @@ static void test_runner_synthetic_failures(void)
     proto_msg_release(&m);
 
     /* A config the function cannot use. */
-    trial_init(&m, 103, PROTO_TRAINER_SYNTHETIC);
+    fx_trial_init(&m, 103, PROTO_TRAINER_SYNTHETIC);
     snprintf(m.trial.synthetic.function, sizeof(m.trial.synthetic.function), "branin");
     CHECK_EQ(carbs_params_set_num(&m.trial.params, "x", 0.5), 0);
-    run(&cfg, &m.trial, &r, NULL);
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
     CHECK(strstr(r.message, "needs parameter 'y'") != NULL);
@@ -153,12 +137,8 @@ static void test_runner_crash(void)
     runner_config_t cfg = {0};
     carbs_result_t r;
 
-    trial_init(&m, 104, PROTO_TRAINER_SYNTHETIC);
-    snprintf(m.trial.synthetic.function, sizeof(m.trial.synthetic.function), "sphere");
-    CHECK_EQ(carbs_params_set_num(&m.trial.params, "x1", 0.25), 0);
-    CHECK_EQ(carbs_params_set_num(&m.trial.fixed, "fail_rate", 1.0), 0);
-    CHECK_EQ(carbs_params_set_str(&m.trial.fixed, "fail_kind", "crash"), 0);
-    run(&cfg, &m.trial, &r, NULL);
+    sphere_trial(&m, 104, 0.25, "crash");
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_INFRA);
     CHECK(strstr(r.message, "died by signal 6") != NULL);
@@ -168,15 +148,6 @@ static void test_runner_crash(void)
     proto_msg_release(&m);
 }
 
-static void hang_trial(proto_msg_t *m, int64_t id)
-{
-    trial_init(m, id, PROTO_TRAINER_SYNTHETIC);
-    snprintf(m->trial.synthetic.function, sizeof(m->trial.synthetic.function), "sphere");
-    CHECK_EQ(carbs_params_set_num(&m->trial.params, "x1", 0.25), 0);
-    CHECK_EQ(carbs_params_set_num(&m->trial.fixed, "fail_rate", 1.0), 0);
-    CHECK_EQ(carbs_params_set_str(&m->trial.fixed, "fail_kind", "hang"), 0);
-}
-
 static void test_runner_time_limit(void)
 {
     proto_msg_t m;
@@ -184,8 +155,8 @@ static void test_runner_time_limit(void)
     carbs_result_t r;
     double secs;
 
-    hang_trial(&m, 105);
-    secs = run(&cfg, &m.trial, &r, NULL);
+    sphere_trial(&m, 105, 0.25, "hang");
+    secs = fx_run_trial(&cfg, &m.trial, &r, NULL);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
     CHECK_STR(r.message, "time limit of 0.5 s exceeded");
@@ -209,11 +180,10 @@ static void test_runner_cancel(void)
     runner_t *run;
     proto_progress_t p;
     bool has;
-    int rc = CARBS_CONTINUE;
     double t0 = now_monotonic();
     pid_t pid;
 
-    hang_trial(&m, 106);
+    sphere_trial(&m, 106, 0.25, "hang");
     run = runner_start(&cfg, &m.trial, &err);
     CHECK(run != NULL);
     if (!run) return;
@@ -222,9 +192,7 @@ static void test_runner_cancel(void)
     CHECK_EQ(runner_result(run, &r), CARBS_ESTATE);
     runner_cancel(run, CARBS_FAILURE_PREEMPTED, "the worker is stopping");
     runner_cancel(run, CARBS_FAILURE_ERROR, "ignored: already cancelled");
-    while (rc == CARBS_CONTINUE && now_monotonic() - t0 < 30.0)
-        rc = runner_poll(run, -1, &p, &has, &err);
-    CHECK_EQ(rc, 0);
+    CHECK_EQ(wait_end(run, t0), 0);
     CHECK_EQ(runner_result(run, &r), 0);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_PREEMPTED);
@@ -250,14 +218,10 @@ static void test_runner_command(void)
     proto_msg_t m;
     runner_config_t cfg = {.device = "cpu"};
     carbs_result_t r;
-    progress_list_t pl = {0};
-    char path[640];
+    fx_progress_t pl = {0};
 
-    trial_init(&m, 107, PROTO_TRAINER_COMMAND);
-    snprintf(path, sizeof(path), "%s/progress.sh", script_dir);
-    add_arg(&m, "sh");
-    add_arg(&m, path);
-    run(&cfg, &m.trial, &r, &pl);
+    script_trial(&m, 107, "progress.sh");
+    fx_run_trial(&cfg, &m.trial, &r, &pl);
     CHECK(r.ok);
     CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], 3.0625, 0.0);
     CHECK_EQ(r.curve.n, 40);
@@ -269,18 +233,15 @@ static void test_runner_command(void)
 
     /* The trial's metric is missing from an ok result. */
     snprintf(m.trial.metric, sizeof(m.trial.metric), "mcq_acc");
-    run(&cfg, &m.trial, &r, NULL);
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
     CHECK_STR(r.message, "the result has no metric 'mcq_acc'");
     carbs_result_release(&r);
     proto_msg_release(&m);
 
-    trial_init(&m, 108, PROTO_TRAINER_COMMAND);
-    snprintf(path, sizeof(path), "%s/crash.sh", script_dir);
-    add_arg(&m, "sh");
-    add_arg(&m, path);
-    run(&cfg, &m.trial, &r, NULL);
+    script_trial(&m, 108, "crash.sh");
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_INFRA);
     CHECK(strstr(r.message, "killed by signal 11") != NULL);
@@ -293,14 +254,10 @@ static void test_runner_long_curve(void)
 {
     proto_msg_t m;
     carbs_result_t r;
-    progress_list_t pl = {0};
-    char path[640];
+    fx_progress_t pl = {0};
 
-    trial_init(&m, 120, PROTO_TRAINER_COMMAND);
-    snprintf(path, sizeof(path), "%s/many.sh", script_dir);
-    add_arg(&m, "sh");
-    add_arg(&m, path);
-    run(NULL, &m.trial, &r, &pl);
+    script_trial(&m, 120, "many.sh");
+    fx_run_trial(NULL, &m.trial, &r, &pl);
     CHECK(r.ok);
     CHECK(r.curve.n >= RUNNER_CURVE_MAX / 2);
     CHECK(r.curve.n < RUNNER_CURVE_MAX);
@@ -343,17 +300,12 @@ static void test_runner_command_cancel(void)
     runner_config_t cfg = {.kill_grace_s = 0.5, .tmp_dir = tmp};
     carbs_err_t err = {0};
     carbs_result_t r;
-    char path[640];
     runner_t *run;
     proto_progress_t p;
     bool has;
-    int rc = CARBS_CONTINUE;
     double t0 = now_monotonic();
 
-    trial_init(&m, 109, PROTO_TRAINER_COMMAND);
-    snprintf(path, sizeof(path), "%s/timeout.sh", script_dir);
-    add_arg(&m, "sh");
-    add_arg(&m, path);
+    script_trial(&m, 109, "timeout.sh");
     run = runner_start(&cfg, &m.trial, &err);
     CHECK(run != NULL);
     if (!run) return;
@@ -361,9 +313,7 @@ static void test_runner_command_cancel(void)
     runner_poll(run, 300, &p, &has, &err);
     CHECK(!dir_empty(tmp)); /* the trial's directory */
     runner_cancel(run, CARBS_FAILURE_PREEMPTED, "preempted");
-    while (rc == CARBS_CONTINUE && now_monotonic() - t0 < 30.0)
-        rc = runner_poll(run, -1, &p, &has, &err);
-    CHECK_EQ(rc, 0);
+    CHECK_EQ(wait_end(run, t0), 0);
     CHECK(now_monotonic() - t0 < 10.0);
     CHECK_EQ(runner_result(run, &r), 0);
     CHECK_EQ(r.failure, CARBS_FAILURE_PREEMPTED);
@@ -385,13 +335,9 @@ static void test_runner_two_at_once(void)
     int rc_a = CARBS_CONTINUE, rc_b = CARBS_CONTINUE;
     double t0 = now_monotonic();
 
-    trial_init(&a, 111, PROTO_TRAINER_SYNTHETIC);
-    trial_init(&b, 112, PROTO_TRAINER_SYNTHETIC);
-    snprintf(a.trial.synthetic.function, sizeof(a.trial.synthetic.function), "sphere");
-    snprintf(b.trial.synthetic.function, sizeof(b.trial.synthetic.function), "sphere");
+    sphere_trial(&a, 111, 0.375, NULL);
+    sphere_trial(&b, 112, -1.625, NULL);
     a.trial.synthetic.seconds_per_cost = b.trial.synthetic.seconds_per_cost = 0.1;
-    CHECK_EQ(carbs_params_set_num(&a.trial.params, "x1", 0.375), 0);
-    CHECK_EQ(carbs_params_set_num(&b.trial.params, "x1", -1.625), 0);
     ra = runner_start(&cfg, &a.trial, &err);
     rb = runner_start(&cfg, &b.trial, &err);
     CHECK(ra && rb);
@@ -423,12 +369,12 @@ static void test_runner_start_errors(void)
     proto_msg_t m;
     carbs_err_t err = {0};
 
-    trial_init(&m, 113, PROTO_TRAINER_COMMAND);
+    fx_trial_init(&m, 113, PROTO_TRAINER_COMMAND);
     CHECK(runner_start(NULL, &m.trial, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EINVAL);
     CHECK(strstr(err.msg, "argv") != NULL);
     proto_msg_release(&m);
-    trial_init(&m, 114, PROTO_TRAINER_SYNTHETIC);
+    fx_trial_init(&m, 114, PROTO_TRAINER_SYNTHETIC);
     CHECK(runner_start(NULL, &m.trial, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EINVAL);
     CHECK(strstr(err.msg, "function") != NULL);
@@ -440,6 +386,7 @@ int main(void)
     const char *root = getenv("CARBS_SOURCE_ROOT");
 
     snprintf(script_dir, sizeof(script_dir), "%s/tests/data/command", root ? root : "..");
+    FX_USE_CHECK();
     RUN(test_runner_synthetic);
     RUN(test_runner_synthetic_failures);
     RUN(test_runner_crash);

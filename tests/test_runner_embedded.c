@@ -11,55 +11,11 @@
 #include <math.h>
 
 #include "tests/check.h"
-
-typedef DA_TYPE(proto_progress_t) progress_list_t;
-
-static void trial_init(proto_msg_t *m, int64_t id, proto_trainer_t kind)
-{
-    proto_msg_init(m, PROTO_MSG_TRIAL);
-    m->trial.trial_id = id;
-    m->trial.sweep_id = 4;
-    m->trial.attempt = 1;
-    m->trial.trainer = kind;
-    m->trial.lease_ms = 60000;
-    snprintf(m->trial.metric, sizeof(m->trial.metric), "val_loss");
-    snprintf(m->trial.cost, sizeof(m->trial.cost), "cost_units");
-}
-
-/* Run to the end (bounded by 60 s); returns the seconds taken. */
-static double run(const runner_config_t *cfg, const proto_trial_t *t, carbs_result_t *r,
-                  progress_list_t *pl)
-{
-    carbs_err_t err = {0};
-    runner_t *run = runner_start(cfg, t, &err);
-    double t0 = now_monotonic();
-    int rc = CARBS_CONTINUE;
-
-    carbs_result_init(r);
-    CHECK(run != NULL);
-    if (!run) return 0;
-    CHECK(runner_pid(run) > 0);
-    CHECK_EQ(runner_trial_id(run), t->trial_id);
-    CHECK_EQ(runner_attempt(run), t->attempt);
-    while (rc == CARBS_CONTINUE && now_monotonic() - t0 < 60.0) {
-        proto_progress_t p;
-        bool has = false;
-        rc = runner_poll(run, 500, &p, &has, &err);
-        if (has && pl) CHECK_EQ(DA_PUSH(pl, p), 0);
-    }
-    CHECK_EQ(rc, 0);
-    CHECK_EQ(runner_pid(run), 0);
-    CHECK_EQ(runner_fd(run), -1);
-    CHECK_EQ(runner_result(run, r), 0);
-    carbs_result_t again;
-    CHECK_EQ(runner_result(run, &again), CARBS_ESTATE);
-    runner_free(run);
-    return now_monotonic() - t0;
-}
+#include "tests/fixture.h"
 
 static void embedded_trial(proto_msg_t *m, int64_t id)
 {
-    trial_init(m, id, PROTO_TRAINER_EMBEDDED);
+    fx_trial_init(m, id, PROTO_TRAINER_EMBEDDED);
     snprintf(m->trial.cost, sizeof(m->trial.cost), "flops");
     CHECK_EQ(carbs_params_set_num(&m->trial.params, "d_model", 32), 0);
     CHECK_EQ(carbs_params_set_num(&m->trial.params, "learning_rate", 2.5e-3), 0);
@@ -77,11 +33,11 @@ static void test_runner_embedded(void)
     proto_msg_t m;
     runner_config_t cfg = {.synthetic_data = true};
     carbs_result_t r;
-    progress_list_t pl = {0};
+    fx_progress_t pl = {0};
 
     /* A tiny model on the synthetic corpus: every metric, a curve. */
     embedded_trial(&m, 110);
-    run(&cfg, &m.trial, &r, &pl);
+    fx_run_trial(&cfg, &m.trial, &r, &pl);
     if (!r.ok) fprintf(stderr, "embedded: %s\n", r.message);
     CHECK(r.ok);
     CHECK(isfinite(r.metric[CARBS_METRIC_VAL_LOSS]) && r.metric[CARBS_METRIC_VAL_LOSS] > 0);
@@ -98,13 +54,13 @@ static void test_runner_embedded(void)
     /* The data may also be named by the sweep: `data: synthetic`. */
     CHECK_EQ(carbs_params_set_str(&m.trial.fixed, "data", "synthetic"), 0);
     cfg.synthetic_data = false;
-    run(&cfg, &m.trial, &r, NULL);
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
     CHECK(r.ok);
     carbs_result_release(&r);
 
     /* A learning rate that blows up: diverged, with what is known. */
     CHECK_EQ(carbs_params_set_num(&m.trial.params, "learning_rate", 5.0), 0);
-    run(&cfg, &m.trial, &r, NULL);
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_DIVERGED);
     CHECK(r.metric[CARBS_METRIC_N_PARAMS] > 0);
@@ -113,13 +69,13 @@ static void test_runner_embedded(void)
     /* A config the trainer rejects is the config's fault ... */
     CHECK_EQ(carbs_params_set_num(&m.trial.params, "learning_rate", 2.5e-3), 0);
     CHECK_EQ(carbs_params_set_num(&m.trial.params, "d_model", 33), 0);
-    run(&cfg, &m.trial, &r, NULL);
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
     carbs_result_release(&r);
     CHECK_EQ(carbs_params_set_num(&m.trial.params, "d_model", 32), 0);
     CHECK_EQ(carbs_params_set_num(&m.trial.params, "dropout", 0.1), 0);
-    run(&cfg, &m.trial, &r, NULL);
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
     CHECK(strstr(r.message, "dropout") != NULL);
@@ -129,7 +85,7 @@ static void test_runner_embedded(void)
     /* ... missing data is the node's: infra. */
     embedded_trial(&m, 111);
     CHECK_EQ(carbs_params_set_str(&m.trial.fixed, "data", "/nonexistent/carbs-data"), 0);
-    run(&cfg, &m.trial, &r, NULL);
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_INFRA);
     CHECK(strstr(r.message, "carbs data prepare") != NULL);
@@ -139,6 +95,7 @@ static void test_runner_embedded(void)
 
 int main(void)
 {
+    FX_USE_CHECK();
     RUN(test_runner_embedded);
     return check_summary();
 }

@@ -6,190 +6,62 @@
  */
 #include "proto/common.h"
 
-#include <inttypes.h>
 #include <math.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "check.h"
-#include "optimizer/service/service.h"
-#include "proto/json.h"
-#include "proto/log.h"
-#include "proto/msg.h"
-#include "proto/sweep.h"
-#include "proto/wire.h"
-#include "store/store.h"
+#include "fixture.h"
 
 #define PUMP_MS 3000 /* bound on waiting for one answer */
 
-static char g_dir[64];
 static char g_db[128];
 static char g_ep[128];
 static int g_n;
 
-static const char SPEC[] = "name: branin-svc\n"
-                           "metric: {name: loss, goal: minimize}\n"
-                           "cost: {name: cost}\n"
-                           "trainer: synthetic\n"
-                           "synthetic: {function: branin}\n"
-                           "parameters:\n"
-                           "  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}\n"
-                           "  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}\n"
+static const char SPEC[] = "name: branin-svc\n" FX_SPEC_SYNTHETIC
+                           "synthetic: {function: branin}\n" FX_SPEC_BRANIN_XY
                            "carbs: {seed: 11, num_random_samples: 3, resample_frequency: 0}\n"
                            "budget: {trials: 8, parallel: 2, max_retries: 1}\n";
 
-static double branin(double x1, double x2)
-{
-    const double pi = 3.14159265358979323846;
-    double b = 5.1 / (4 * pi * pi), c = 5 / pi, t = 1 / (8 * pi);
-    double y = x2 - b * x1 * x1 + c * x1 - 6;
-    return y * y + 10 * (1 - t) * cos(x1) + 10;
-}
-
-/* A fresh store with the SPEC sweep in it; returns the sweep id. */
+/* A fresh store with the SPEC sweep in it, on a fresh endpoint; returns the
+ * sweep id. */
 static int64_t fresh_store(void)
 {
-    carbs_err_t err = {0};
-    sweep_spec_t spec = {0};
-    char *canon = NULL;
-    int64_t id = 0;
-    store_t *st;
-
-    snprintf(g_db, sizeof(g_db), "%s/s%d.db", g_dir, ++g_n);
-    snprintf(g_ep, sizeof(g_ep), "ipc://%s/ep%d", g_dir, g_n);
-    CHECK_EQ(sweep_spec_parse(SPEC, strlen(SPEC), "spec.yaml", &spec, &err), 0);
-    CHECK_EQ(sweep_spec_to_json(&spec, &canon, &err), 0);
-    st = store_open(g_db, STORE_CREATE, &err);
-    CHECK(st != NULL);
-    CHECK_EQ(store_sweep_create(st, spec.name, canon, &id, &err), 0);
-    store_close(st);
-    free(canon);
-    sweep_spec_release(&spec);
-    return id;
+    g_n++;
+    fx_path(g_db, sizeof(g_db), "s%d.db", g_n);
+    fx_ipc(g_ep, sizeof(g_ep), "ep%d", g_n);
+    return fx_store_new(g_db, SPEC);
 }
 
 static service_t *open_svc(int lease_ms)
 {
-    carbs_err_t err = {0};
-    service_config_t cfg = {0};
-    service_t *svc;
-
-    cfg.db_path = g_db;
-    cfg.endpoint = g_ep;
-    cfg.lease_ms = lease_ms;
-    cfg.heartbeat_ms = lease_ms / 4;
-    cfg.quarantine_losses = 100;
-    cfg.wait_ms = 10;
-    svc = service_open(&cfg, &err);
-    if (!svc)
-        fprintf(stderr, "service_open: %s\n", err.msg);
-    CHECK(svc != NULL);
-    return svc;
+    return fx_service_open(g_db, g_ep, lease_ms, NULL);
 }
 
 static wire_client_t *client(const char *id)
 {
-    carbs_err_t err = {0};
-    wire_client_config_t cc = {0};
-    wire_client_t *c;
-
-    cc.endpoint = g_ep;
-    cc.identity = id;
-    c = wire_client_open(&cc, &err);
-    CHECK(c != NULL);
-    return c;
+    return fx_client(g_ep, id, 0);
 }
 
-static void send_msg(wire_client_t *c, const proto_msg_t *m)
-{
-    carbs_err_t err = {0};
-    char *buf = NULL;
-    size_t len = 0;
-
-    CHECK_EQ(proto_msg_encode(m, &buf, &len, &err), 0);
-    CHECK_EQ(wire_client_send(c, buf, len, &err), 0);
-    free(buf);
-}
-
-static void send_raw(wire_client_t *c, const char *text)
-{
-    carbs_err_t err = {0};
-    CHECK_EQ(wire_client_send(c, text, strlen(text), &err), 0);
-}
-
-/* Step the service until c receives a frame; decode it into *out.
- * Returns 0, or -1 when nothing came within PUMP_MS. */
 static int pump(service_t *svc, wire_client_t *c, proto_msg_t *out)
 {
-    carbs_err_t err = {0};
-    double until = now_monotonic() + PUMP_MS / 1000.0;
-
-    while (now_monotonic() < until) {
-        char *buf = NULL;
-        size_t len = 0;
-        CHECK_EQ(service_step(svc, 5, &err), 0);
-        if (wire_client_recv(c, &buf, &len, 5, &err) == 0) {
-            int rc = proto_msg_decode(buf, len, out, &err);
-            free(buf);
-            CHECK_EQ(rc, 0);
-            return rc ? -1 : 0;
-        }
-    }
-    return -1;
+    return fx_pump(svc, c, out, PUMP_MS);
 }
 
-static void hello(service_t *svc, wire_client_t *c, const char *id)
+/* Send m (released) and take the answer into *out. */
+static int request(service_t *svc, wire_client_t *c, proto_msg_t *m, proto_msg_t *out)
 {
-    proto_msg_t m, r = {0};
-
-    proto_msg_init(&m, PROTO_MSG_HELLO);
-    str_copy(m.hello.worker_id, sizeof(m.hello.worker_id), id);
-    str_copy(m.hello.host, sizeof(m.hello.host), "test-host");
-    m.hello.pid = 4242;
-    m.hello.slots = 1;
-    m.hello.caps.synthetic = true;
-    send_msg(c, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, c, &r), 0);
-    CHECK_EQ(r.type, PROTO_MSG_WELCOME);
-    proto_msg_release(&r);
-}
-
-/* ready -> trial; fills *trial (caller releases).  Returns the message
- * type received. */
-static proto_msg_type_t ready(service_t *svc, wire_client_t *c, proto_msg_t *trial)
-{
-    proto_msg_t m;
-
-    proto_msg_init(&m, PROTO_MSG_READY);
-    send_msg(c, &m);
-    proto_msg_release(&m);
-    if (pump(svc, c, trial))
-        return PROTO_MSG_NONE;
-    return trial->type;
-}
-
-static double param(const carbs_params_t *ps, const char *name)
-{
-    const carbs_value_t *v = carbs_params_find(ps, name);
-    return v ? v->num : NAN;
+    return fx_request(svc, c, m, out, PUMP_MS);
 }
 
 /* Send the branin result of trial t and expect an ack. */
 static void result_ok(service_t *svc, wire_client_t *c, const proto_trial_t *t)
 {
     proto_msg_t m, r = {0};
-    double y = branin(param(&t->params, "x"), param(&t->params, "y"));
+    double x = fx_param(&t->params, "x");
 
-    proto_msg_init(&m, PROTO_MSG_RESULT);
-    m.result.r.trial_id = t->trial_id;
-    m.result.r.attempt = t->attempt;
-    m.result.r.ok = true;
-    CHECK_EQ(carbs_result_set(&m.result.r, "loss", y), 0);
-    CHECK_EQ(carbs_result_set(&m.result.r, "cost", 1.5 + param(&t->params, "x") + 5), 0);
-    send_msg(c, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, c, &r), 0);
+    fx_result_msg(&m, t->trial_id, t->attempt, fx_branin(x, fx_param(&t->params, "y")),
+                  1.5 + x + 5);
+    CHECK_EQ(request(svc, c, &m, &r), 0);
     CHECK_EQ(r.type, PROTO_MSG_ACK);
     CHECK_EQ(r.ack.trial_id, t->trial_id);
     proto_msg_release(&r);
@@ -197,12 +69,7 @@ static void result_ok(service_t *svc, wire_client_t *c, const proto_trial_t *t)
 
 static void counts(int64_t sweep, size_t c[CARBS_TRIAL_STATE_COUNT])
 {
-    carbs_err_t err = {0};
-    store_t *st = store_open(g_db, STORE_READONLY, &err);
-
-    CHECK(st != NULL);
-    CHECK_EQ(store_sweep_counts(st, sweep, c, NULL, &err), 0);
-    store_close(st);
+    fx_counts(g_db, sweep, c);
 }
 
 // ---- cases ----
@@ -216,8 +83,8 @@ static void test_trial_round_trip(void)
     size_t c[CARBS_TRIAL_STATE_COUNT];
     proto_msg_t dup;
 
-    hello(svc, w, "w-a");
-    CHECK_EQ(ready(svc, w, &t), PROTO_MSG_TRIAL);
+    fx_hello(svc, w, "w-a");
+    CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_TRIAL);
     CHECK_EQ(t.trial.sweep_id, sweep);
     CHECK_EQ(t.trial.attempt, 1);
     CHECK_STR(t.trial.metric, "loss");
@@ -235,9 +102,7 @@ static void test_trial_round_trip(void)
     dup.result.r.attempt = t.trial.attempt;
     dup.result.r.ok = true;
     CHECK_EQ(carbs_result_set(&dup.result.r, "loss", 123.25), 0);
-    send_msg(w, &dup);
-    proto_msg_release(&dup);
-    CHECK_EQ(pump(svc, w, &r), 0);
+    CHECK_EQ(request(svc, w, &dup, &r), 0);
     CHECK_EQ(r.type, PROTO_MSG_ACK);
     proto_msg_release(&r);
     counts(sweep, c);
@@ -266,7 +131,7 @@ static void test_bad_frames(void)
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-        send_raw(rogue, bad[i]);
+        fx_send_raw(rogue, bad[i], strlen(bad[i]));
         CHECK_EQ(pump(svc, rogue, &r), 0);
         CHECK(r.type == PROTO_MSG_ERROR || (r.type == PROTO_MSG_REPLY && !r.reply.ok));
         proto_msg_release(&r);
@@ -288,15 +153,15 @@ static void test_lease_expiry_requeues(void)
     carbs_err_t err = {0};
     double until;
 
-    hello(svc, a, "w-a");
-    hello(svc, b, "w-b");
-    CHECK_EQ(ready(svc, b, &tb), PROTO_MSG_TRIAL);
+    fx_hello(svc, a, "w-a");
+    fx_hello(svc, b, "w-b");
+    CHECK_EQ(fx_ready(svc, b, &tb), PROTO_MSG_TRIAL);
     /* b goes silent; a keeps talking until b's lease runs out. */
     until = now_monotonic() + 1.0;
     while (now_monotonic() < until) {
         proto_msg_t hb;
         proto_msg_init(&hb, PROTO_MSG_HEARTBEAT);
-        send_msg(a, &hb);
+        fx_send(a, &hb);
         proto_msg_release(&hb);
         CHECK_EQ(service_step(svc, 20, &err), 0);
     }
@@ -304,19 +169,17 @@ static void test_lease_expiry_requeues(void)
     CHECK_EQ(c[CARBS_TRIAL_PENDING], 1);
     CHECK_EQ(c[CARBS_TRIAL_RUNNING], 0);
     /* a gets the same trial, second attempt, same params */
-    CHECK_EQ(ready(svc, a, &ta), PROTO_MSG_TRIAL);
+    CHECK_EQ(fx_ready(svc, a, &ta), PROTO_MSG_TRIAL);
     CHECK_EQ(ta.trial.trial_id, tb.trial.trial_id);
     CHECK_EQ(ta.trial.attempt, 2);
-    CHECK_NEAR(param(&ta.trial.params, "x"), param(&tb.trial.params, "x"), 0);
+    CHECK_NEAR(fx_param(&ta.trial.params, "x"), fx_param(&tb.trial.params, "x"), 0);
     /* b's late result for attempt 1 is acknowledged and ignored */
     proto_msg_init(&late, PROTO_MSG_RESULT);
     late.result.r.trial_id = tb.trial.trial_id;
     late.result.r.attempt = 1;
     late.result.r.ok = true;
     CHECK_EQ(carbs_result_set(&late.result.r, "loss", -1e6), 0);
-    send_msg(b, &late);
-    proto_msg_release(&late);
-    CHECK_EQ(pump(svc, b, &r), 0);
+    CHECK_EQ(request(svc, b, &late, &r), 0);
     CHECK(r.type == PROTO_MSG_ACK || r.type == PROTO_MSG_ERROR);
     proto_msg_release(&r);
     counts(sweep, c);
@@ -341,13 +204,13 @@ static void test_restart_reattaches(void)
     proto_msg_t t = {0};
     size_t c[CARBS_TRIAL_STATE_COUNT];
 
-    hello(svc, w, "w-a");
-    CHECK_EQ(ready(svc, w, &t), PROTO_MSG_TRIAL);
+    fx_hello(svc, w, "w-a");
+    CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_TRIAL);
     service_close(svc); /* the service dies with a trial running */
     svc = open_svc(2000);
     counts(sweep, c);
     CHECK_EQ(c[CARBS_TRIAL_RUNNING], 1);
-    hello(svc, w, "w-a"); /* the worker comes back and re-sends its result */
+    fx_hello(svc, w, "w-a"); /* the worker comes back and re-sends its result */
     result_ok(svc, w, &t.trial);
     counts(sweep, c);
     CHECK_EQ(c[CARBS_TRIAL_DONE], 1);
@@ -373,14 +236,12 @@ static void ask_tell_rounds(bool restart, int n, double *xs, double *ys)
         double x1, x2;
         proto_msg_init(&m, PROTO_MSG_ASK);
         str_copy(m.ask.sweep, sizeof(m.ask.sweep), "branin-svc");
-        send_msg(cl, &m);
-        proto_msg_release(&m);
-        CHECK_EQ(pump(svc, cl, &r), 0);
+        CHECK_EQ(request(svc, cl, &m, &r), 0);
         CHECK_EQ(r.type, PROTO_MSG_REPLY);
         CHECK(r.reply.ok);
         tid = r.reply.trial_id;
-        x1 = param(&r.reply.params, "x");
-        x2 = param(&r.reply.params, "y");
+        x1 = fx_param(&r.reply.params, "x");
+        x2 = fx_param(&r.reply.params, "y");
         xs[i] = x1;
         ys[i] = x2;
         proto_msg_release(&r);
@@ -388,11 +249,9 @@ static void ask_tell_rounds(bool restart, int n, double *xs, double *ys)
         proto_msg_init(&m, PROTO_MSG_TELL);
         str_copy(m.tell.sweep, sizeof(m.tell.sweep), "branin-svc");
         m.tell.trial_id = tid;
-        m.tell.output = branin(x1, x2);
+        m.tell.output = fx_branin(x1, x2);
         m.tell.cost = 2.0 + x1 + 5;
-        send_msg(cl, &m);
-        proto_msg_release(&m);
-        CHECK_EQ(pump(svc, cl, &r), 0);
+        CHECK_EQ(request(svc, cl, &m, &r), 0);
         CHECK_EQ(r.type, PROTO_MSG_REPLY);
         CHECK(r.reply.ok);
         proto_msg_release(&r);
@@ -426,10 +285,10 @@ static void test_budget_and_done(void)
     size_t c[CARBS_TRIAL_STATE_COUNT];
     int n = 0;
 
-    hello(svc, w, "w-a");
+    fx_hello(svc, w, "w-a");
     for (;;) {
         proto_msg_t t = {0};
-        proto_msg_type_t k = ready(svc, w, &t);
+        proto_msg_type_t k = fx_ready(svc, w, &t);
         if (k != PROTO_MSG_TRIAL) {
             CHECK_EQ(k, PROTO_MSG_WAIT);
             proto_msg_release(&t);
@@ -455,38 +314,30 @@ static void test_pause_and_stop(void)
     wire_client_t *w = client("w-a"), *cl = client(NULL);
     proto_msg_t m, r = {0}, t = {0};
 
-    hello(svc, w, "w-a");
+    fx_hello(svc, w, "w-a");
     proto_msg_init(&m, PROTO_MSG_PAUSE);
     str_copy(m.pause.sweep, sizeof(m.pause.sweep), "branin-svc");
-    send_msg(cl, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, cl, &r), 0);
+    CHECK_EQ(request(svc, cl, &m, &r), 0);
     CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok);
     proto_msg_release(&r);
-    CHECK_EQ(ready(svc, w, &t), PROTO_MSG_WAIT);
+    CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_WAIT);
     proto_msg_release(&t);
 
     proto_msg_init(&m, PROTO_MSG_STATUS);
-    send_msg(cl, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, cl, &r), 0);
+    CHECK_EQ(request(svc, cl, &m, &r), 0);
     CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok && r.reply.data);
     CHECK(r.reply.data && strstr(r.reply.data, "\"state\":\"paused\"") != NULL);
     proto_msg_release(&r);
 
     proto_msg_init(&m, PROTO_MSG_STOP);
     str_copy(m.stop.sweep, sizeof(m.stop.sweep), "branin-svc");
-    send_msg(cl, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, cl, &r), 0);
+    CHECK_EQ(request(svc, cl, &m, &r), 0);
     CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok);
     proto_msg_release(&r);
 
     proto_msg_init(&m, PROTO_MSG_RESUME);
     str_copy(m.resume.sweep, sizeof(m.resume.sweep), "branin-svc");
-    send_msg(cl, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, cl, &r), 0);
+    CHECK_EQ(request(svc, cl, &m, &r), 0);
     CHECK(r.type == PROTO_MSG_REPLY && !r.reply.ok); /* a stopped sweep stays stopped */
     proto_msg_release(&r);
     CHECK(service_done(svc));
@@ -498,13 +349,8 @@ static void test_pause_and_stop(void)
 
 int main(void)
 {
-    proto_json_init();
-    log_setup(getenv("CARBS_TEST_LOG") ? LOG_DEBUG : LOG_ERROR, stderr);
-    snprintf(g_dir, sizeof(g_dir), "/tmp/carbs-test-service-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
+    if (FX_SETUP("service"))
         return 1;
-    }
     RUN(test_trial_round_trip);
     RUN(test_bad_frames);
     RUN(test_lease_expiry_requeues);
@@ -512,11 +358,5 @@ int main(void)
     RUN(test_restart_continues_the_same_search);
     RUN(test_budget_and_done);
     RUN(test_pause_and_stop);
-    {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", g_dir);
-    }
-    return check_summary();
+    return FX_FINISH();
 }

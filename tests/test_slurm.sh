@@ -9,48 +9,26 @@
 # squeue, scancel and munged are installed (Debian: slurm-wlm munge) and
 # it runs as root.  Needs CARBS_BIN; prints "N passed, N failed".
 set -u
+. "$(dirname "$0")/lib.sh"
 
-carbs=${CARBS_BIN:?CARBS_BIN is not set}
-
-skip() {
-    echo "skipped: $*"
-    exit 77
-}
-for prog in slurmctld slurmd sbatch squeue scancel munged; do
-    command -v "$prog" >/dev/null 2>&1 || skip "$prog is not installed (apt-get install slurm-wlm munge)"
-done
+need slurmctld slurmd sbatch squeue scancel munged
 [ "$(id -u)" -eq 0 ] || skip "slurmd must run as root"
 "$carbs" worker --help >/dev/null 2>&1 || skip "this carbs has no worker command"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/carbs-slurm.XXXXXX")
+tmp_start slurm
 chmod 700 "$tmp"
-db=$tmp/s.db
-server=
 job=
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 
 stop_pidfile() {
     [ -s "$1" ] || return 0
     pid=$(cat "$1")
     kill "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 100); do # up to 10 s
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null
+    wait_for 10 sh -c '! kill -0 "$1"' sh "$pid" || kill -9 "$pid" 2>/dev/null
 }
 
-cleanup() {
+stop_slurm() {
     if [ -n "$job" ]; then
         scancel "$job" 2>/dev/null
-    fi
-    if [ -n "$server" ]; then
-        kill "$server" 2>/dev/null
-        wait "$server" 2>/dev/null
     fi
     stop_pidfile "$tmp/slurmd.pid"
     stop_pidfile "$tmp/slurmctld.pid"
@@ -60,20 +38,8 @@ cleanup() {
             [ -f "$f" ] && { echo "---- $f" >&2; tail -n 20 "$f" >&2; }
         done
     fi
-    rm -rf "$tmp"
 }
-trap cleanup EXIT
-
-# wait_for SECONDS CMD...: retry CMD every 0.2 s until it succeeds
-wait_for() {
-    limit=$(($1 * 5))
-    shift
-    for _ in $(seq 1 "$limit"); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.2
-    done
-    return 1
-}
+at_exit=stop_slurm
 
 # ---- munge and Slurm, private to this test ----
 base=$((20000 + $$ % 20000))
@@ -120,30 +86,21 @@ if slurmctld -c >"$tmp/slurmctld.out" 2>&1 && slurmd -N localhost >"$tmp/slurmd.
     ok
 else
     bad "slurm did not come up: $(cat "$tmp/slurmctld.out" "$tmp/slurmd.out"; sinfo 2>&1)"
-    echo "$passed passed, $failed failed"
+    finish
     exit 1
 fi
 
 # ---- a sweep, its service, and two workers from Slurm ----
-cat >"$tmp/sweep.yaml" <<'EOF'
-name: slurm-branin
-metric: {name: loss, goal: minimize}
-cost: {name: cost}
-trainer: synthetic
-synthetic: {function: branin}
-parameters:
-  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}
-  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}
-carbs: {seed: 41, num_random_samples: 3, resample_frequency: 0}
-budget: {trials: 8, parallel: 2}
-EOF
+{
+    branin_yaml slurm-branin
+    echo 'carbs: {seed: 41, num_random_samples: 3, resample_frequency: 0}'
+    echo 'budget: {trials: 8, parallel: 2}'
+} >"$tmp/sweep.yaml"
 port=$((base + 2))
 if "$carbs" --db "$db" sweep create "$tmp/sweep.yaml" >/dev/null 2>"$tmp/err"; then ok; else
     bad "sweep create: $(cat "$tmp/err")"
 fi
-"$carbs" --log-level warn serve --db "$db" --bind "tcp://127.0.0.1:$port" 2>"$tmp/serve.log" &
-server=$!
-if wait_for 30 sh -c "'$carbs' --db '$db' status | grep -q '\"source\":\"service\"'"; then ok; else
+if serve_start "tcp://127.0.0.1:$port"; then ok; else
     bad "the service did not start"
 fi
 
@@ -180,5 +137,4 @@ else
     bad "job $job is still queued: $(squeue 2>&1)"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

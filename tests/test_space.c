@@ -68,6 +68,20 @@ static void build_sweep(carbs_space_t *sp)
     carbs_space_add(sp, &p);
 }
 
+/* build_sweep into *sp and its space_t; NULL (a failed check, *sp
+ * released) when space_new refuses it. */
+static space_t *sweep_space(carbs_space_t *sp)
+{
+    carbs_err_t err = {0};
+    space_t *s;
+
+    build_sweep(sp);
+    s = space_new(sp, &err);
+    CHECK(s != NULL);
+    if (!s) carbs_space_release(sp);
+    return s;
+}
+
 static void test_space_transform_values(void)
 {
     carbs_param_t lin = numeric("a", CARBS_SPACE_LINEAR, -10, 10, 0, 2.37);
@@ -178,14 +192,8 @@ static void test_space_basic_rounding(void)
 static void test_space_bounds_and_validity(void)
 {
     carbs_space_t sp = {0};
-    carbs_err_t err = {0};
-    build_sweep(&sp);
-    space_t *s = space_new(&sp, &err);
-    CHECK(s != NULL);
-    if (!s) {
-        carbs_space_release(&sp);
-        return;
-    }
+    space_t *s = sweep_space(&sp);
+    if (!s) return;
     CHECK_EQ(space_n_params(s), 8);
     CHECK_EQ(space_dim(s), 10); /* decay takes 3 */
     CHECK_EQ(space_offset(s, 3), 3);
@@ -239,13 +247,8 @@ static void test_space_params_round_trip(void)
     carbs_space_t sp = {0};
     carbs_err_t err = {0};
     rng_t r;
-    build_sweep(&sp);
-    space_t *s = space_new(&sp, &err);
-    CHECK(s != NULL);
-    if (!s) {
-        carbs_space_release(&sp);
-        return;
-    }
+    space_t *s = sweep_space(&sp);
+    if (!s) return;
     rng_seed(&r, 8675309);
     for (int t = 0; t < 300; t++) {
         double u[10], w[10], back[10];
@@ -421,13 +424,8 @@ static void test_space_value_errors(void)
     carbs_params_t ps = {0};
     carbs_err_t err = {0};
     double u[10];
-    build_sweep(&sp);
-    space_t *s = space_new(&sp, &err);
-    CHECK(s != NULL);
-    if (!s) {
-        carbs_space_release(&sp);
-        return;
-    }
+    space_t *s = sweep_space(&sp);
+    if (!s) return;
     /* a valid assignment first */
     space_center(s, u);
     CHECK_EQ(space_from_basic(s, u, true, &ps, &err), CARBS_OK);

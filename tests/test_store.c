@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "tests/check.h"
+#include "tests/fixture.h"
 
 static char test_dir[256];
 
@@ -41,15 +42,6 @@ static store_t *fresh(const char *name)
     if (!st)
         fprintf(stderr, "store_open('%s'): %s\n", path, err.msg);
     return st;
-}
-
-static int write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    size_t w = fwrite(data, 1, n, f);
-    return fclose(f) == 0 && w == n ? 0 : -1;
 }
 
 /* Read a whole file into a heap buffer; *n its size.  NULL on failure. */
@@ -252,7 +244,7 @@ static void test_store_open_refusals(void)
                                 "padding padding padding padding padding padding padding\n"
                                 "padding padding padding padding padding padding padding\n";
     path_of(path, sizeof(path), "notes.txt");
-    CHECK_EQ(write_file(path, text, sizeof(text) - 1), 0);
+    CHECK_EQ(fx_write_file(path, text, sizeof(text) - 1), 0);
     CHECK(store_open(path, STORE_CREATE, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EINVAL);
     CHECK(strstr(err.msg, "'") != NULL && strstr(err.msg, "notes.txt") != NULL);
@@ -296,7 +288,7 @@ static void test_store_open_refusals(void)
 
     /* An empty file: refused without STORE_CREATE, adopted with it. */
     path_of(path, sizeof(path), "empty.db");
-    CHECK_EQ(write_file(path, "", 0), 0);
+    CHECK_EQ(fx_write_file(path, "", 0), 0);
     CHECK(store_open(path, 0, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EINVAL);
     CHECK(strstr(err.msg, "empty database") != NULL);

@@ -108,6 +108,28 @@ static void expected_path(char *dst, size_t cap, const char *dir, const char *na
     snprintf(dst, cap, "%s/%.*s%s", dir, (int)(dot - name), name, suffix);
 }
 
+/* A golden case: the input dir/name (into *text, *len) and its expected
+ * output, stem + suffix, without its last newline (into *want).  False,
+ * with nothing to free, when either cannot be read.  Caller frees both. */
+static bool read_case(const char *dir, const char *name, const char *suffix, char **text,
+                      size_t *len, char **want)
+{
+    char path[1200], exp[1200];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    expected_path(exp, sizeof(exp), dir, name, suffix);
+    *text = read_all(path, len);
+    *want = read_all(exp, NULL);
+    if (!*text || !*want) {
+        fprintf(stderr, "missing %s or its %s\n", name, suffix);
+        free(*text);
+        free(*want);
+        return false;
+    }
+    chomp(*want);
+    return true;
+}
+
 static bool spec_is_empty(const sweep_spec_t *s)
 {
     return s->name[0] == '\0' && s->parameters.n == 0 && s->parameters.v == NULL &&
@@ -142,27 +164,20 @@ static char *canonical_checked(const char *text, size_t len, const char *name)
 
 static void test_sweep_good_files(void)
 {
-    char dir[1024], exp[1200];
+    char dir[1024];
     names_t ns;
 
     snprintf(dir, sizeof(dir), "%s/tests/data/sweep/good", src_root());
     list_inputs(dir, &ns);
     CHECK(ns.n >= 8);
     for (size_t i = 0; i < ns.n; i++) {
-        char path[1200], *text, *want, *got;
+        char *text, *want, *got;
         size_t len;
+        bool found = read_case(dir, ns.v[i], ".expected.json", &text, &len, &want);
 
-        snprintf(path, sizeof(path), "%s/%s", dir, ns.v[i]);
-        expected_path(exp, sizeof(exp), dir, ns.v[i], ".expected.json");
-        text = read_all(path, &len);
-        want = read_all(exp, NULL);
-        CHECK(text && want);
-        if (!text || !want) {
-            free(text);
-            free(want);
+        CHECK(found);
+        if (!found)
             continue;
-        }
-        chomp(want);
         got = canonical_checked(text, len, ns.v[i]);
         CHECK_STR(got, want);
         free(got);
@@ -174,31 +189,23 @@ static void test_sweep_good_files(void)
 
 static void test_sweep_bad_files(void)
 {
-    char dir[1024], exp[1200];
+    char dir[1024];
     names_t ns;
 
     snprintf(dir, sizeof(dir), "%s/tests/data/sweep/bad", src_root());
     list_inputs(dir, &ns);
     CHECK(ns.n >= 25);
     for (size_t i = 0; i < ns.n; i++) {
-        char path[1200], *text, *want;
+        char *text, *want;
         sweep_spec_t s;
         carbs_err_t err = {0};
         size_t len;
         int rc;
+        bool found = read_case(dir, ns.v[i], ".expected", &text, &len, &want);
 
-        snprintf(path, sizeof(path), "%s/%s", dir, ns.v[i]);
-        expected_path(exp, sizeof(exp), dir, ns.v[i], ".expected");
-        text = read_all(path, &len);
-        want = read_all(exp, NULL);
-        CHECK(text && want);
-        if (!text || !want) {
-            fprintf(stderr, "missing %s or its .expected\n", ns.v[i]);
-            free(text);
-            free(want);
+        CHECK(found);
+        if (!found)
             continue;
-        }
-        chomp(want);
         memset(&s, 0x5a, sizeof(s)); /* the parser must clear it */
         rc = sweep_spec_parse(text, len, ns.v[i], &s, &err);
         CHECK_EQ(rc, CARBS_EINVAL);

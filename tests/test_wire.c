@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -22,33 +21,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proto/log.h"
 #include "tests/check.h"
+#include "tests/fixture.h"
 
 // ---- helpers ----
 
-typedef struct rng {
-    uint64_t s;
-} rng_t;
-
-static uint64_t rnd(rng_t *r)
-{
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 0x2545F4914F6CDD1DULL;
-}
-
 /* n random bytes, any value (NULs and high bytes included). */
-static char *rnd_bytes(rng_t *r, size_t n)
+static char *rnd_bytes(fx_rng_t *r, size_t n)
 {
     char *b = xmalloc(n ? n : 1);
     for (size_t i = 0; i < n; i++)
-        b[i] = (char)(rnd(r) & 0xff);
+        b[i] = (char)(fx_rnd(r) & 0xff);
     return b;
 }
-
-static char tmp_root[64];
 
 /* snprintf that treats truncation as a broken test setup. */
 static void fmt(char *dst, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
@@ -67,47 +52,14 @@ static void fmt(char *dst, size_t cap, const char *f, ...)
     }
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    UNUSED(st);
-    UNUSED(flag);
-    UNUSED(ftw);
-    return remove(path);
-}
-
-static void tmp_setup(void)
-{
-    fmt(tmp_root, sizeof(tmp_root), "/tmp/carbs-wire-XXXXXX");
-    if (!mkdtemp(tmp_root)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-}
-
-static void tmp_cleanup(void)
-{
-    nftw(tmp_root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 /* A path under the test's temp directory; points into a static ring. */
 static const char *tmp_path(const char *name)
 {
     static char ring[8][256];
     static size_t next;
     char *p = ring[next++ % ARRAY_SIZE(ring)];
-    fmt(p, sizeof(ring[0]), "%s/%s", tmp_root, name);
+    fx_path(p, sizeof(ring[0]), "%s", name);
     return p;
-}
-
-static int write_file(const char *path, const char *text, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    if (fwrite(text, 1, n, f) != n) {
-        fclose(f);
-        return -1;
-    }
-    return fclose(f);
 }
 
 static char *read_file(const char *path, size_t *n)
@@ -405,7 +357,7 @@ static void test_wire_server_refuses_open_bind(void)
  * what that peer sent, and each client must get exactly its own answer. */
 static void round_trip(const char *bind, uint64_t seed)
 {
-    rng_t r = {seed};
+    fx_rng_t r = {seed};
     carbs_err_t err = {0};
     wire_server_config_t scfg = {.endpoint = bind, .frame_max = 70000};
     wire_server_t *srv = wire_server_open(&scfg, &err);
@@ -428,7 +380,7 @@ static void round_trip(const char *bind, uint64_t seed)
         cli[i] = wire_client_open(&ccfg, &err);
         CHECK(cli[i] != NULL);
         if (!cli[i]) goto out;
-        sent_len[i] = 1 + (size_t)(rnd(&r) % 60000);
+        sent_len[i] = 1 + (size_t)(fx_rnd(&r) % 60000);
         sent[i] = rnd_bytes(&r, sent_len[i]);
         sent[i][0] = (char)('0' + i); /* tells the server which client it was */
         CHECK_EQ(wire_client_send(cli[i], sent[i], sent_len[i], &err), 0);
@@ -568,7 +520,7 @@ static bool frame_from_loop(const char *buf, const char *payload, size_t k)
  * reconnected. */
 static void test_wire_oversized_frame_dropped(void)
 {
-    rng_t r = {0x2545f4914f6cdd1dULL};
+    fx_rng_t r = {0x2545f4914f6cdd1dULL};
     carbs_err_t err = {0};
     char ep[300];
     wire_server_config_t scfg = {.frame_max = 1024};
@@ -728,7 +680,7 @@ static void test_wire_key_loaders_reject_bad_files(void)
 
     /* Every truncation of the key file is refused, each with a reason. */
     for (size_t cut = 0; cut + 1 < n; cut++) {
-        CHECK_EQ(write_file(bad, full, cut), 0);
+        CHECK_EQ(fx_write_file(bad, full, cut), 0);
         err.msg[0] = '\0';
         if (wire_key_load_pair(bad, &kp, &err) != CARBS_EINVAL) {
             fprintf(stderr, "truncated at %zu accepted\n", cut);
@@ -737,7 +689,7 @@ static void test_wire_key_loaders_reject_bad_files(void)
         CHECK(strstr(err.msg, bad) != NULL);
         CHECK_EQ(kp.secret_z85[0], 0);
     }
-    CHECK_EQ(write_file(bad, full, n - 60), 0);
+    CHECK_EQ(fx_write_file(bad, full, n - 60), 0);
     CHECK_EQ(wire_key_load_pair(bad, &kp, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "is not a 40-character Z85 key") != NULL);
 
@@ -749,33 +701,33 @@ static void test_wire_key_loaders_reject_bad_files(void)
     fmt(key_path, sizeof(key_path), "%s/v.key", dir);
     CHECK_EQ(wire_key_load_pair(key_path, &other, &err), 0);
     fmt(text, sizeof(text), "public = %s\nsecret = %s\n", other.public_z85, kp.secret_z85);
-    CHECK_EQ(write_file(bad, text, strlen(text)), 0);
+    CHECK_EQ(fx_write_file(bad, text, strlen(text)), 0);
     CHECK_EQ(wire_key_load_pair(bad, &kp, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "does not match the secret key") != NULL);
 
     /* A .pub must not carry a secret; unknown fields and junk are refused. */
-    CHECK_EQ(write_file(bad_pub, text, strlen(text)), 0);
+    CHECK_EQ(fx_write_file(bad_pub, text, strlen(text)), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "must not hold a secret key") != NULL);
     fmt(text, sizeof(text), "# comment\n\n  public = %s  \r\n", other.public_z85);
-    CHECK_EQ(write_file(bad_pub, text, strlen(text)), 0);
+    CHECK_EQ(fx_write_file(bad_pub, text, strlen(text)), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), 0);
     CHECK_STR(pub, other.public_z85);
     fmt(text, sizeof(text), "public = %s\ncolour = blue\n", other.public_z85);
-    CHECK_EQ(write_file(bad_pub, text, strlen(text)), 0);
+    CHECK_EQ(fx_write_file(bad_pub, text, strlen(text)), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "line 2: unknown field 'colour'") != NULL);
-    CHECK_EQ(write_file(bad_pub, "public\n", 7), 0);
+    CHECK_EQ(fx_write_file(bad_pub, "public\n", 7), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "line 1: expected 'public = KEY'") != NULL);
-    CHECK_EQ(write_file(bad_pub, "public = a\0b", 12), 0);
+    CHECK_EQ(fx_write_file(bad_pub, "public = a\0b", 12), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "binary data") != NULL);
     /* Z85 with a character outside the alphabet. */
     memcpy(text, "public = ", 9);
     memcpy(text + 9, other.public_z85, WIRE_KEY_Z85_LEN);
     text[9 + 17] = '~';
-    CHECK_EQ(write_file(bad_pub, text, 9 + WIRE_KEY_Z85_LEN), 0);
+    CHECK_EQ(fx_write_file(bad_pub, text, 9 + WIRE_KEY_Z85_LEN), 0);
     CHECK_EQ(wire_key_load_public(bad_pub, pub, &err), CARBS_EINVAL);
     wire_keypair_wipe(&kp);
     wire_keypair_wipe(&other);
@@ -857,10 +809,30 @@ static int curve_setup(curve_fixture_t *fx, const char *tag)
     fmt(src, sizeof(src), "%s/w-allowed.pub", fx->keys);
     fmt(dst, sizeof(dst), "%s/w-allowed.pub", fx->allow);
     text = read_file(src, &n);
-    if (!text || write_file(dst, text, n) != 0) return -1;
+    if (!text || fx_write_file(dst, text, n) != 0) return -1;
     /* Files the allow-list must skip. */
     fmt(dst, sizeof(dst), "%s/README", fx->allow);
-    return write_file(dst, "not a key\n", 10);
+    return fx_write_file(dst, "not a key\n", 10);
+}
+
+/* curve_setup, then a CURVE server on endpoint with fx's key and
+ * allow-list; NULL (a failed check) when either fails. */
+static wire_server_t *curve_server(curve_fixture_t *fx, const char *tag, const char *endpoint)
+{
+    carbs_err_t err = {0};
+    wire_server_config_t scfg = {.endpoint = endpoint};
+    wire_server_t *srv;
+
+    if (curve_setup(fx, tag) < 0) {
+        CHECK(false);
+        return NULL;
+    }
+    scfg.key = fx->svc_key;
+    scfg.allow = fx->allow;
+    srv = wire_server_open(&scfg, &err);
+    CHECK(srv != NULL);
+    if (!srv) fprintf(stderr, "%s\n", err.msg);
+    return srv;
 }
 
 static wire_client_t *curve_client(const curve_fixture_t *fx, const wire_server_t *srv,
@@ -944,7 +916,6 @@ static void test_wire_curve_allow_list(void)
 {
     curve_fixture_t fx;
     carbs_err_t err = {0};
-    wire_server_config_t scfg = {.endpoint = "tcp://127.0.0.1:*"};
     wire_server_t *srv = NULL;
     wire_client_t *good = NULL, *stranger = NULL, *plain = NULL;
     wire_peer_t peer;
@@ -953,18 +924,8 @@ static void test_wire_curve_allow_list(void)
     int srv_frames = 0;
     static const char hello[] = "{\"v\":1,\"type\":\"hello\",\"worker\":\"w-allowed\"}";
 
-    if (curve_setup(&fx, "curve-a") < 0) {
-        CHECK(false);
-        return;
-    }
-    scfg.key = fx.svc_key;
-    scfg.allow = fx.allow;
-    srv = wire_server_open(&scfg, &err);
-    CHECK(srv != NULL);
-    if (!srv) {
-        fprintf(stderr, "%s\n", err.msg);
-        return;
-    }
+    srv = curve_server(&fx, "curve-a", "tcp://127.0.0.1:*");
+    if (!srv) return;
     CHECK_EQ(wire_server_n_allowed(srv), 1);
 
     /* An allowed key gets through, the server sees its name, the reply arrives. */
@@ -1027,7 +988,7 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
 {
     curve_fixture_t fx;
     carbs_err_t err = {0};
-    wire_server_config_t scfg = {.endpoint = "tcp://0.0.0.0:*"};
+    wire_server_config_t scfg = {.endpoint = "tcp://127.0.0.1:*"};
     wire_server_t *srv = NULL, *local = NULL;
     wire_client_t *cli = NULL, *wrong = NULL;
     wire_peer_t peer;
@@ -1036,19 +997,10 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
     int srv_frames = 0;
     const char *text;
 
-    if (curve_setup(&fx, "curve-b") < 0) {
-        CHECK(false);
-        return;
-    }
+    srv = curve_server(&fx, "curve-b", "tcp://0.0.0.0:*");
+    if (!srv) return;
     scfg.key = fx.svc_key;
     scfg.allow = fx.allow;
-    srv = wire_server_open(&scfg, &err);
-    CHECK(srv != NULL);
-    if (!srv) {
-        fprintf(stderr, "%s\n", err.msg);
-        return;
-    }
-    scfg.endpoint = "tcp://127.0.0.1:*";
     local = wire_server_open(&scfg, &err);
     CHECK(local != NULL);
     if (!local) goto out;
@@ -1058,7 +1010,7 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
     fmt(src, sizeof(src), "%s/w-stranger.pub", fx.keys);
     fmt(dst, sizeof(dst), "%s/w-stranger.pub", fx.allow);
     text = read_file(src, &len);
-    CHECK(text && write_file(dst, text, len) == 0);
+    CHECK(text && fx_write_file(dst, text, len) == 0);
     CHECK_EQ(wire_server_reload_allow(srv, &err), 0);
     CHECK_EQ(wire_server_n_allowed(srv), 2);
     cli = curve_client(&fx, srv, "w-stranger", NULL);
@@ -1072,7 +1024,7 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
 
     /* A malformed file in the allow-list fails the reload; the old list stays. */
     fmt(dst, sizeof(dst), "%s/broken.pub", fx.allow);
-    CHECK_EQ(write_file(dst, "public = short\n", 15), 0);
+    CHECK_EQ(fx_write_file(dst, "public = short\n", 15), 0);
     CHECK_EQ(wire_server_reload_allow(srv, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "broken.pub") != NULL);
     CHECK_EQ(wire_server_n_allowed(srv), 2);
@@ -1081,7 +1033,7 @@ static void test_wire_curve_reload_and_wrong_server_key(void)
     fmt(src, sizeof(src), "%s/w-stranger.pub", fx.keys);
     fmt(dst, sizeof(dst), "%s/two words.pub", fx.allow);
     text = read_file(src, &len);
-    CHECK(text && write_file(dst, text, len) == 0);
+    CHECK(text && fx_write_file(dst, text, len) == 0);
     CHECK_EQ(wire_server_reload_allow(srv, &err), CARBS_EINVAL);
     CHECK(strstr(err.msg, "'two words.pub' is not a key name") != NULL);
     CHECK_EQ(wire_server_n_allowed(srv), 2);
@@ -1121,8 +1073,8 @@ out:
 
 int main(void)
 {
-    log_setup(LOG_ERROR, stderr);
-    tmp_setup();
+    if (FX_SETUP("wire"))
+        return 1;
     RUN(test_wire_endpoint_parse_good);
     RUN(test_wire_endpoint_parse_bad);
     RUN(test_wire_endpoint_too_long);
@@ -1140,6 +1092,5 @@ int main(void)
     RUN(test_wire_plain_client_reset_in_a_row);
     RUN(test_wire_curve_allow_list);
     RUN(test_wire_curve_reload_and_wrong_server_key);
-    tmp_cleanup();
-    return check_summary();
+    return FX_FINISH();
 }

@@ -21,9 +21,9 @@
 #include "proto/msg.h"
 #include "proto/wire.h"
 #include "tests/check.h"
+#include "tests/fixture.h"
 #include "worker/synthetic.h"
 
-static char tmp_dir[128];
 static int endpoint_seq;
 static volatile sig_atomic_t test_stop;
 
@@ -61,7 +61,7 @@ static void svc_new(svc_t *s)
     char ep[256];
 
     memset(s, 0, sizeof(*s));
-    snprintf(ep, sizeof(ep), "ipc://%s/svc%d.sock", tmp_dir, ++endpoint_seq);
+    fx_ipc(ep, sizeof(ep), "svc%d.sock", ++endpoint_seq);
     svc_open(s, ep);
 }
 
@@ -215,6 +215,21 @@ static bool join(svc_t *s, worker_t *w, const char *id, int slots)
     return true;
 }
 
+/* A new fake service and a worker `id` (slots, max_trials) that joined it;
+ * NULL when the worker did not open or join. */
+static worker_t *start(svc_t *s, const char *id, int slots, int max_trials)
+{
+    worker_t *w;
+
+    svc_new(s);
+    w = open_worker(s, id, slots, max_trials);
+    if (w && !join(s, w, id, slots)) {
+        worker_close(w);
+        return NULL;
+    }
+    return w;
+}
+
 // ---- cases ----
 
 static void test_worker_default_id(void)
@@ -296,9 +311,8 @@ static void test_worker_trial_cycle(void)
     worker_stats_t st;
     double t0;
 
-    svc_new(&s);
-    w = open_worker(&s, "cycle-1", 1, 0);
-    if (!w || !join(&s, w, "cycle-1", 1)) goto out;
+    w = start(&s, "cycle-1", 1, 0);
+    if (!w) goto out;
     send_sphere(&s, 501, 0.6875, 0.6, NULL);
     /* While it runs: heartbeats naming it, and progress. */
     CHECK(expect(&s, w, PROTO_MSG_PROGRESS, &m, 5.0));
@@ -349,9 +363,8 @@ static void test_worker_service_restart(void)
     worker_stats_t st;
     bool named = false;
 
-    svc_new(&s);
-    w = open_worker(&s, "restart-1", 1, 0);
-    if (!w || !join(&s, w, "restart-1", 1)) goto out;
+    w = start(&s, "restart-1", 1, 0);
+    if (!w) goto out;
     send_sphere(&s, 601, -0.4375, 2.0, NULL);
     CHECK(expect(&s, w, PROTO_MSG_PROGRESS, NULL, 5.0));
     /* The service goes away while the trial runs ... */
@@ -406,9 +419,8 @@ static void test_worker_silent_service(void)
     proto_msg_t m;
     double t0;
 
-    svc_new(&s);
-    w = open_worker(&s, "silent-1", 1, 0);
-    if (!w || !join(&s, w, "silent-1", 1)) goto out;
+    w = start(&s, "silent-1", 1, 0);
+    if (!w) goto out;
     send_sphere(&s, 701, 0.25, 0.1, NULL);
     CHECK(expect(&s, w, PROTO_MSG_RESULT, NULL, 10.0));
     /* No ack: after reply_timeout_ms the worker starts over with hello and
@@ -440,9 +452,8 @@ static void test_worker_crash_keeps_serving(void)
     worker_t *w;
     proto_msg_t m;
 
-    svc_new(&s);
-    w = open_worker(&s, "crash-1", 1, 0);
-    if (!w || !join(&s, w, "crash-1", 1)) goto out;
+    w = start(&s, "crash-1", 1, 0);
+    if (!w) goto out;
     send_sphere(&s, 801, 0.5, 0.1, "crash");
     CHECK(expect(&s, w, PROTO_MSG_RESULT, &m, 10.0));
     CHECK_EQ(m.result.r.trial_id, 801);
@@ -475,9 +486,8 @@ static void test_worker_cancel(void)
     worker_t *w;
     proto_msg_t m;
 
-    svc_new(&s);
-    w = open_worker(&s, "cancel-1", 1, 0);
-    if (!w || !join(&s, w, "cancel-1", 1)) goto out;
+    w = start(&s, "cancel-1", 1, 0);
+    if (!w) goto out;
     send_sphere(&s, 901, 0.5, 0.1, "hang");
     CHECK(expect(&s, w, PROTO_MSG_PROGRESS, NULL, 5.0));
     proto_msg_init(&m, PROTO_MSG_CANCEL);
@@ -504,9 +514,8 @@ static void test_worker_two_slots_and_once(void)
     int rc = CARBS_CONTINUE;
     double t0;
 
-    svc_new(&s);
-    w = open_worker(&s, "once-2", 2, 2);
-    if (!w || !join(&s, w, "once-2", 2)) goto out;
+    w = start(&s, "once-2", 2, 2);
+    if (!w) goto out;
     CHECK(expect(&s, w, PROTO_MSG_READY, &m, 5.0));
     CHECK_EQ(m.ready.slot, 1);
     proto_msg_release(&m);
@@ -548,9 +557,8 @@ static void test_worker_stop_flag(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, &old);
     test_stop = 0;
-    svc_new(&s);
-    w = open_worker(&s, "stop-1", 1, 0);
-    if (!w || !join(&s, w, "stop-1", 1)) goto out;
+    w = start(&s, "stop-1", 1, 0);
+    if (!w) goto out;
     send_sphere(&s, 1101, 0.5, 0.1, "hang");
     CHECK(expect(&s, w, PROTO_MSG_PROGRESS, NULL, 5.0));
     worker_stats(w, &st);
@@ -587,7 +595,7 @@ static void test_worker_curve(void)
     double t0;
 
     memset(&s, 0, sizeof(s));
-    snprintf(keys, sizeof(keys), "%s/keys", tmp_dir);
+    fx_path(keys, sizeof(keys), "keys");
     snprintf(allow, sizeof(allow), "%s/allow", keys);
     snprintf(skey, sizeof(skey), "%s/service.key", keys);
     snprintf(spub, sizeof(spub), "%s/service.pub", keys);
@@ -601,7 +609,7 @@ static void test_worker_curve(void)
     CHECK_EQ(wire_keygen(keys, "stranger", &err), 0);
     CHECK_EQ(mkdir(allow, 0700), 0);
     CHECK_EQ(link(wpub, apub), 0);
-    snprintf(s.endpoint, sizeof(s.endpoint), "ipc://%s/svc%d.sock", tmp_dir, ++endpoint_seq);
+    fx_ipc(s.endpoint, sizeof(s.endpoint), "svc%d.sock", ++endpoint_seq);
     scfg.endpoint = s.endpoint;
     scfg.key = skey;
     scfg.allow = allow;
@@ -691,13 +699,8 @@ static void test_worker_binary_sigterm(void)
 
 int main(void)
 {
-    char tmpl[] = "/tmp/carbs-test-worker-XXXXXX";
-
-    if (!mkdtemp(tmpl)) {
-        perror("mkdtemp");
+    if (FX_SETUP("worker"))
         return 1;
-    }
-    str_copy(tmp_dir, sizeof(tmp_dir), tmpl);
     RUN(test_worker_default_id);
     RUN(test_worker_open_errors);
     RUN(test_worker_trial_cycle);
@@ -709,11 +712,5 @@ int main(void)
     RUN(test_worker_stop_flag);
     RUN(test_worker_curve);
     RUN(test_worker_binary_sigterm);
-    for (int i = 1; i <= endpoint_seq; i++) {
-        char path[256];
-        snprintf(path, sizeof(path), "%s/svc%d.sock", tmp_dir, i);
-        unlink(path);
-    }
-    rmdir(tmp_dir);
-    return check_summary();
+    return FX_FINISH();
 }
