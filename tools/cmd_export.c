@@ -57,25 +57,30 @@ static const char *optuna_state(carbs_trial_state_t s)
 
 // ---- json ----
 
-static int print_curve(store_t *st, int64_t trial_id, carbs_err_t *err)
+/* The learning curve of trial_id as JSON text [[step, tokens, loss|null]...]
+ * into *out (caller frees). */
+static int curve_json(store_t *st, int64_t trial_id, char **out, carbs_err_t *err)
 {
     carbs_curve_point_t *pts = NULL;
     size_t n = 0;
+    jw_t jw;
     int rc = store_curve_get(st, trial_id, &pts, &n, err);
 
     if (rc)
         return rc;
-    fputs(",\"curve\":[", stdout);
+    jw_init(&jw);
+    jw_array(&jw, NULL);
     for (size_t i = 0; i < n; i++) {
-        printf("%s[%" PRId64 ",", i ? "," : "", pts[i].step);
-        format_json_num(stdout, pts[i].tokens);
-        putchar(',');
-        format_json_num(stdout, pts[i].loss);
-        putchar(']');
+        jw_array(&jw, NULL);
+        jw_int(&jw, NULL, pts[i].step);
+        jw_num_or_null(&jw, NULL, pts[i].tokens);
+        jw_num_or_null(&jw, NULL, pts[i].loss);
+        jw_end(&jw);
     }
-    putchar(']');
+    jw_end(&jw);
     free(pts);
-    return 0;
+    *out = jw_detach(&jw, NULL);
+    return *out ? 0 : carbs_fail(err, CARBS_ENOMEM, "out of memory writing a curve");
 }
 
 static int export_json(store_t *st, store_export_iter_t *it, bool curves, carbs_err_t *err)
@@ -85,7 +90,7 @@ static int export_json(store_t *st, store_export_iter_t *it, bool curves, carbs_
 
     while (rc == 0 && store_export_iter_next(it, &row) == CARBS_CONTINUE) {
         proto_record_t rec;
-        char *text = NULL;
+        char *text = NULL, *curve = NULL;
         size_t len = 0;
 
         if (!row->has_result)
@@ -93,11 +98,12 @@ static int export_json(store_t *st, store_export_iter_t *it, bool curves, carbs_
         rc = verb_record(row, &rec, err);
         if (rc == 0)
             rc = proto_record_encode(&rec, &text, &len, err);
+        if (rc == 0 && curves)
+            rc = curve_json(st, row->trial.id, &curve, err);
         if (rc == 0 && curves) {
             /* The record is one object: reopen it to add the curve. */
             fwrite(text, 1, len - 1, stdout);
-            rc = print_curve(st, row->trial.id, err);
-            fputs("}\n", stdout);
+            printf(",\"curve\":%s}\n", curve);
         } else if (rc == 0) {
             fwrite(text, 1, len, stdout);
             putchar('\n');
@@ -105,6 +111,7 @@ static int export_json(store_t *st, store_export_iter_t *it, bool curves, carbs_
         if (rc)
             carbs_err_prefix(err, "export");
         free(text);
+        free(curve);
         proto_record_release(&rec);
     }
     return rc;

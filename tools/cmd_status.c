@@ -125,20 +125,23 @@ static store_trial_iter_t *running_iter(store_t *st, const sweep_views_t *sv, bo
 
 // ---- printing ----
 
-static void json_sweep(const sweep_view_t *v)
+static void json_sweep(jw_t *jw, const sweep_view_t *v)
 {
-    printf("{\"id\":%" PRId64 ",\"name\":", v->id);
-    format_json_str(stdout, v->name);
-    printf(",\"state\":\"%s\",\"trials\":{", carbs_sweep_state_name(v->state));
+    jw_object(jw, NULL);
+    jw_int(jw, "id", v->id);
+    jw_str(jw, "name", v->name);
+    jw_str(jw, "state", carbs_sweep_state_name(v->state));
+    jw_object(jw, "trials");
     for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
-        printf("%s\"%s\":%zu", s ? "," : "", carbs_trial_state_name(s), v->counts[s]);
-    fputs("},\"metric\":", stdout);
-    format_json_str(stdout, v->metric);
-    printf(",\"goal\":\"%s\",\"best\":", sweep_goal_name(v->goal));
-    format_json_num(stdout, v->best);
-    printf(",\"best_trial\":%" PRId64 ",\"cost_spent\":", v->best_trial);
-    format_json_num(stdout, v->cost_spent);
-    printf(",\"front\":%zu}", v->front);
+        jw_int(jw, carbs_trial_state_name(s), (int64_t)v->counts[s]);
+    jw_end(jw);
+    jw_str(jw, "metric", v->metric);
+    jw_str(jw, "goal", sweep_goal_name(v->goal));
+    jw_num_or_null(jw, "best", v->best);
+    jw_int(jw, "best_trial", v->best_trial);
+    jw_num_or_null(jw, "cost_spent", v->cost_spent);
+    jw_int(jw, "front", (int64_t)v->front);
+    jw_end(jw);
 }
 
 static int print_store_json(store_t *st, const sweep_views_t *sv, bool one, carbs_err_t *err)
@@ -148,46 +151,48 @@ static int print_store_json(store_t *st, const sweep_views_t *sv, bool one, carb
     const store_worker_t *w;
     const store_trial_t *t;
     double now = now_wall();
-    bool first = true;
+    jw_t jw;
+    int rc;
 
     if (!ti) {
         store_worker_iter_free(wi);
         return err ? err->code : CARBS_ESTORE;
     }
-    fputs("{\"source\":\"store\",\"sweeps\":[", stdout);
-    for (size_t i = 0; i < sv->n; i++) {
-        if (i)
-            putchar(',');
-        json_sweep(&sv->v[i]);
-    }
-    fputs("],\"workers\":[", stdout);
+    jw_init(&jw);
+    jw_object(&jw, NULL);
+    jw_str(&jw, "source", "store");
+    jw_array(&jw, "sweeps");
+    for (size_t i = 0; i < sv->n; i++)
+        json_sweep(&jw, &sv->v[i]);
+    jw_end(&jw);
+    jw_array(&jw, "workers");
     while (store_worker_iter_next(wi, &w) == CARBS_CONTINUE) {
-        fputs(first ? "{\"id\":" : ",{\"id\":", stdout);
-        first = false;
-        format_json_str(stdout, w->id);
-        fputs(",\"host\":", stdout);
-        format_json_str(stdout, w->host);
-        printf(",\"losses\":%" PRId64 ",\"quarantined\":%s,\"idle_seconds\":", w->losses,
-               w->quarantined ? "true" : "false");
-        format_json_num(stdout, w->last_seen > 0 ? now - w->last_seen : NAN);
-        putchar('}');
+        jw_object(&jw, NULL);
+        jw_str(&jw, "id", w->id);
+        jw_str(&jw, "host", w->host);
+        jw_int(&jw, "losses", w->losses);
+        jw_bool(&jw, "quarantined", w->quarantined);
+        jw_num_or_null(&jw, "idle_seconds", w->last_seen > 0 ? now - w->last_seen : NAN);
+        jw_end(&jw);
     }
-    fputs("],\"running\":[", stdout);
-    first = true;
+    jw_end(&jw);
+    jw_array(&jw, "running");
     while (store_trial_iter_next(ti, &t) == CARBS_CONTINUE) {
-        printf("%s{\"trial\":%" PRId64 ",\"sweep\":", first ? "" : ",", t->id);
-        first = false;
-        format_json_str(stdout, sweep_name(sv, t->sweep_id));
-        fputs(",\"worker\":", stdout);
-        format_json_str(stdout, t->worker);
-        printf(",\"attempt\":%d,\"lease_seconds\":", t->attempt);
-        format_json_num(stdout, t->lease_deadline > 0 ? t->lease_deadline - now : NAN);
-        putchar('}');
+        jw_object(&jw, NULL);
+        jw_int(&jw, "trial", t->id);
+        jw_str(&jw, "sweep", sweep_name(sv, t->sweep_id));
+        jw_str(&jw, "worker", t->worker);
+        jw_int(&jw, "attempt", t->attempt);
+        jw_num_or_null(&jw, "lease_seconds", t->lease_deadline > 0 ? t->lease_deadline - now : NAN);
+        jw_end(&jw);
     }
-    fputs("]}\n", stdout);
+    jw_end(&jw);
+    jw_end(&jw);
+    rc = format_json_line(&jw, stdout, err);
+    jw_release(&jw);
     store_trial_iter_free(ti);
     store_worker_iter_free(wi);
-    return 0;
+    return rc;
 }
 
 static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, long pid,

@@ -36,26 +36,25 @@ static int parse_states(const char *arg, unsigned *mask)
     return *mask ? 0 : CARBS_EINVAL;
 }
 
-static void print_json(const store_record_t *rec)
+static int print_json(jw_t *jw, const store_record_t *rec, carbs_err_t *err)
 {
     const store_trial_t *t = &rec->trial;
     const store_result_t *r = rec->has_result ? &rec->result : NULL;
 
-    printf("{\"id\":%" PRId64 ",\"state\":\"%s\",\"attempt\":%d,\"worker\":", t->id,
-           carbs_trial_state_name(t->state), t->attempt);
-    format_json_str(stdout, t->worker);
-    printf(",\"params\":%s,\"output\":", t->params_json ? t->params_json : "{}");
-    format_json_num(stdout, r ? r->output : NAN);
-    fputs(",\"cost\":", stdout);
-    format_json_num(stdout, r ? r->cost : NAN);
-    fputs(",\"started\":", stdout);
-    format_json_time(stdout, t->started);
-    fputs(",\"finished\":", stdout);
-    format_json_time(stdout, t->finished);
-    printf(",\"failure\":\"%s\",\"message\":",
-           carbs_failure_name(r ? r->failure : CARBS_FAILURE_NONE));
-    format_json_str(stdout, r ? r->message : "");
-    fputs("}\n", stdout);
+    jw_object(jw, NULL);
+    jw_int(jw, "id", t->id);
+    jw_str(jw, "state", carbs_trial_state_name(t->state));
+    jw_int(jw, "attempt", t->attempt);
+    jw_str(jw, "worker", t->worker);
+    jw_raw(jw, "params", t->params_json ? t->params_json : "{}");
+    jw_num_or_null(jw, "output", r ? r->output : NAN);
+    jw_num_or_null(jw, "cost", r ? r->cost : NAN);
+    format_jw_time(jw, "started", t->started);
+    format_jw_time(jw, "finished", t->finished);
+    jw_str(jw, "failure", carbs_failure_name(r ? r->failure : CARBS_FAILURE_NONE));
+    jw_str(jw, "message", r ? r->message : "");
+    jw_end(jw);
+    return format_json_line(jw, stdout, err);
 }
 
 static void print_csv(const store_record_t *rec)
@@ -114,6 +113,7 @@ int cmd_trials(int argc, char **argv, const cli_globals_t *g)
     const char *db_opt = NULL;
     format_t fmt = FORMAT_JSON;
     format_table_t tab = {0};
+    jw_t jw;
     verb_sweep_t vs = {0};
     carbs_err_t err = {0};
     store_export_iter_t *it = NULL;
@@ -152,6 +152,7 @@ int cmd_trials(int argc, char **argv, const cli_globals_t *g)
         return cli_usage_error(usage_text, optind >= argc ? "missing SWEEP" : "too many arguments");
     if (verb_sweep_open(cli_pick_db(g, db_opt), argv[optind], &vs, &err))
         return cli_fail(&err);
+    jw_init(&jw);
     it = store_export_iter_new(vs.st, vs.row.id, &err);
     if (!it) {
         rc = cli_fail(&err);
@@ -170,16 +171,19 @@ int cmd_trials(int argc, char **argv, const cli_globals_t *g)
     while (store_export_iter_next(it, &rec) == CARBS_CONTINUE) {
         if (states && !(states & (1u << rec->trial.state)))
             continue;
-        if (fmt == FORMAT_JSON)
-            print_json(rec);
-        else if (fmt == FORMAT_CSV)
+        if (fmt == FORMAT_CSV) {
             print_csv(rec);
-        else
+        } else if (fmt == FORMAT_TABLE) {
             add_row(&tab, rec);
+        } else if (print_json(&jw, rec, &err)) {
+            rc = cli_fail(&err);
+            break;
+        }
     }
     if (fmt == FORMAT_TABLE)
         format_table_print(&tab, stdout);
 out:
+    jw_release(&jw);
     format_table_release(&tab);
     store_export_iter_free(it);
     verb_sweep_close(&vs);
