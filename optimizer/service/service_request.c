@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include "proto/json.h"
+#include "proto/jw.h"
 #include "proto/record.h"
 
 
@@ -33,80 +34,29 @@ static void reply(service_t *svc, const wire_peer_t *peer, bool ok, int64_t swee
     proto_msg_release(&m);
 }
 
-// ---- a growing JSON text for status ----
+// ---- status ----
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf_t;
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
+static void status_sweep(jw_t *jw, const svc_sweep_t *sw)
 {
-    va_list ap;
-    int k;
-
-    for (;;) {
-        va_start(ap, fmt);
-        k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0)
-            return;
-        if (b->p && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        b->cap = (b->cap ? b->cap * 2 : 256) + (size_t)k;
-        b->p = xrealloc(b->p, b->cap);
-    }
-}
-
-/* A JSON string: names here are validated, worker ids may hold anything. */
-static void sb_str(sbuf_t *b, const char *s)
-{
-    sb_printf(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            sb_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            sb_printf(b, "\\u%04x", c);
-        else
-            sb_printf(b, "%c", c);
-    }
-    sb_printf(b, "\"");
-}
-
-static void sb_num(sbuf_t *b, double x)
-{
-    if (isfinite(x))
-        sb_printf(b, "%.17g", x);
-    else
-        sb_printf(b, "null");
-}
-
-static void status_sweep(sbuf_t *b, const svc_sweep_t *sw)
-{
-    sb_printf(b, "{\"id\":%" PRId64 ",\"name\":", sw->id);
-    sb_str(b, sw->name);
-    sb_printf(b, ",\"state\":\"%s\",\"trials\":{", carbs_sweep_state_name(sw->state));
+    jw_object(jw, NULL);
+    jw_int(jw, "id", sw->id);
+    jw_str(jw, "name", sw->name);
+    jw_str(jw, "state", carbs_sweep_state_name(sw->state));
+    jw_object(jw, "trials");
     for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
-        sb_printf(b, "%s\"%s\":%zu", s ? "," : "", carbs_trial_state_name(s), sw->counts[s]);
-    sb_printf(b, "},\"metric\":");
-    sb_str(b, sw->spec.metric.name);
-    sb_printf(b, ",\"best\":");
-    sb_num(b, sw->best_output);
-    sb_printf(b, ",\"best_trial\":%" PRId64 ",\"cost_spent\":", sw->best_trial);
-    sb_num(b, sw->cost_spent);
-    sb_printf(b, "}");
+        jw_int(jw, carbs_trial_state_name(s), (int64_t)sw->counts[s]);
+    jw_end(jw);
+    jw_str(jw, "metric", sw->spec.metric.name);
+    jw_num_or_null(jw, "best", sw->best_output);
+    jw_int(jw, "best_trial", sw->best_trial);
+    jw_num_or_null(jw, "cost_spent", sw->cost_spent);
+    jw_end(jw);
 }
 
 static void on_status(service_t *svc, const wire_peer_t *peer, const char *which)
 {
     proto_msg_t m;
-    sbuf_t b = {0};
-    bool first = true;
+    jw_t jw;
     double now = now_wall();
 
     if (which[0] && !svc_sweep_find(svc, which)) {
@@ -115,50 +65,54 @@ static void on_status(service_t *svc, const wire_peer_t *peer, const char *which
         reply(svc, peer, false, 0, 0, msg);
         return;
     }
-    sb_printf(&b, "{\"sweeps\":[");
+    jw_init(&jw);
+    jw_object(&jw, NULL);
+    jw_array(&jw, "sweeps");
     for (size_t i = 0; i < svc->sweeps.n; i++) {
         const svc_sweep_t *sw = svc->sweeps.v[i];
         if (which[0] && sw != svc_sweep_find(svc, which))
             continue;
-        if (!first)
-            sb_printf(&b, ",");
-        first = false;
-        status_sweep(&b, sw);
+        status_sweep(&jw, sw);
     }
-    sb_printf(&b, "],\"workers\":[");
-    first = true;
+    jw_end(&jw);
+    jw_array(&jw, "workers");
     for (size_t i = 0; i < svc->workers.n; i++) {
         const svc_worker_t *w = &svc->workers.v[i];
-        if (!first)
-            sb_printf(&b, ",");
-        first = false;
-        sb_printf(&b, "{\"id\":");
-        sb_str(&b, w->id);
-        sb_printf(&b, ",\"host\":");
-        sb_str(&b, w->host);
-        sb_printf(&b, ",\"slots\":%d,\"connected\":%s,\"quarantined\":%s,\"idle_seconds\":",
-                  w->slots, w->connected ? "true" : "false", w->quarantined ? "true" : "false");
-        sb_num(&b, now - w->last_seen);
-        sb_printf(&b, "}");
+        jw_object(&jw, NULL);
+        jw_str(&jw, "id", w->id);
+        jw_str(&jw, "host", w->host);
+        jw_int(&jw, "slots", w->slots);
+        jw_bool(&jw, "connected", w->connected);
+        jw_bool(&jw, "quarantined", w->quarantined);
+        jw_num_or_null(&jw, "idle_seconds", now - w->last_seen);
+        jw_end(&jw);
     }
-    sb_printf(&b, "],\"running\":[");
+    jw_end(&jw);
+    jw_array(&jw, "running");
     for (size_t i = 0; i < svc->running.n; i++) {
         const svc_trial_t *t = &svc->running.v[i];
-        sb_printf(&b, "%s{\"trial\":%" PRId64 ",\"sweep\":", i ? "," : "", t->id);
-        sb_str(&b, t->sw->name);
-        sb_printf(&b, ",\"worker\":");
-        sb_str(&b, t->worker);
-        sb_printf(&b, ",\"attempt\":%d,\"lease_seconds\":", t->attempt);
-        sb_num(&b, t->is_ask ? NAN : t->deadline - now);
-        sb_printf(&b, "}");
+        jw_object(&jw, NULL);
+        jw_int(&jw, "trial", t->id);
+        jw_str(&jw, "sweep", t->sw->name);
+        jw_str(&jw, "worker", t->worker);
+        jw_int(&jw, "attempt", t->attempt);
+        jw_num_or_null(&jw, "lease_seconds", t->is_ask ? NAN : t->deadline - now);
+        jw_end(&jw);
     }
-    sb_printf(&b, "]}");
+    jw_end(&jw);
+    jw_end(&jw);
 
     proto_msg_init(&m, PROTO_MSG_REPLY);
-    m.reply.ok = true;
-    m.reply.data = b.p;
+    m.reply.data = jw_detach(&jw, NULL);
+    if (m.reply.data) {
+        m.reply.ok = true;
+    } else {
+        str_copy(m.reply.message, sizeof(m.reply.message),
+                 "cannot describe the service's state (out of memory or a name that is not "
+                 "UTF-8)");
+    }
     svc_send(svc, peer, &m);
-    proto_msg_release(&m); /* frees b.p */
+    proto_msg_release(&m); /* frees the data */
 }
 
 // ---- sweep lifecycle ----
