@@ -18,6 +18,7 @@
 
 #include <sys/stat.h>
 
+#include "proto/splitmix.h"
 #include "trainer/bpe.h"
 #include "trainer/prepare.h"
 
@@ -138,23 +139,14 @@ typedef struct syn {
     size_t succ[SYN_WORDS][SYN_SUCC];
 } syn_t;
 
-/* splitmix64: a documented, seedable generator (STYLE.md H24). */
-static uint64_t syn_next(syn_t *g)
-{
-    uint64_t z = (g->rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static double syn_uniform(syn_t *g)
 {
-    return (double)(syn_next(g) >> 11) * 0x1.0p-53;
+    return splitmix_uniform(&g->rng);
 }
 
 static size_t syn_below(syn_t *g, size_t n)
 {
-    return (size_t)(syn_next(g) % n);
+    return (size_t)splitmix_below(&g->rng, n);
 }
 
 static void syn_init(syn_t *g, size_t vocab, uint64_t seed)
