@@ -316,8 +316,8 @@ int cmd_export(int argc, char **argv, const cli_globals_t *g)
             db_opt = optarg;
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_CSV, &fmt))
-                return cli_usage_error(usage_text, "unknown format '%s' (json, csv)", optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_CSV, usage_text, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         case 'c':
             curves = true;
@@ -326,10 +326,9 @@ int cmd_export(int argc, char **argv, const cli_globals_t *g)
             return rc;
         }
     }
-    if (optind + 1 != argc)
-        return cli_usage_error(usage_text, optind >= argc ? "missing SWEEP" : "too many arguments");
-    if (verb_sweep_open(cli_pick_db(g, db_opt), argv[optind], &vs, &err))
-        return cli_fail(&err);
+    rc = verb_sweep_arg(argc, argv, usage_text, cli_pick_db(g, db_opt), &vs);
+    if (rc)
+        return rc;
     it = store_export_iter_new(vs.st, vs.row.id, &err);
     if (!it)
         rc = CARBS_ESTORE;

@@ -202,6 +202,10 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
                                              "RUN",  "PENDING", "FAIL",  "LOST",
                                              "CANC", "BEST",    "TRIAL", "COST",
                                              "FRONT"};
+    static const char *const worker_head[] = {"WORKER", "HOST", "LAST_SEEN", "LOSSES",
+                                              "QUARANTINED"};
+    static const char *const running_head[] = {"RUNNING", "SWEEP", "WORKER", "ATTEMPT",
+                                               "LEASE_S"};
     store_worker_iter_t *wi = store_worker_iter_new(st, err);
     store_trial_iter_t *ti = wi ? running_iter(st, sv, one, err) : NULL;
     const store_worker_t *w;
@@ -218,9 +222,7 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
         printf("store %s, served by pid %ld\n\n", store_path(st), pid);
     else
         printf("store %s, %s\n\n", store_path(st), pid ? "served" : "no service running");
-    format_table_init(&tab, ARRAY_SIZE(sweep_head));
-    for (size_t i = 0; i < ARRAY_SIZE(sweep_head); i++)
-        format_table_add(&tab, sweep_head[i]);
+    format_table_head(&tab, sweep_head, ARRAY_SIZE(sweep_head));
     for (size_t i = 0; i < sv->n; i++) {
         const sweep_view_t *v = &sv->v[i];
         static const carbs_trial_state_t order[] = {CARBS_TRIAL_DONE,   CARBS_TRIAL_RUNNING,
@@ -242,12 +244,7 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
     format_table_print(&tab, stdout);
     format_table_release(&tab);
 
-    format_table_init(&tab, 5);
-    format_table_add(&tab, "WORKER");
-    format_table_add(&tab, "HOST");
-    format_table_add(&tab, "LAST_SEEN");
-    format_table_add(&tab, "LOSSES");
-    format_table_add(&tab, "QUARANTINED");
+    format_table_head(&tab, worker_head, ARRAY_SIZE(worker_head));
     while (store_worker_iter_next(wi, &w) == CARBS_CONTINUE) {
         format_table_add(&tab, w->id);
         format_table_add(&tab, w->host[0] ? w->host : "-");
@@ -260,12 +257,7 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
     format_table_print(&tab, stdout);
     format_table_release(&tab);
 
-    format_table_init(&tab, 5);
-    format_table_add(&tab, "RUNNING");
-    format_table_add(&tab, "SWEEP");
-    format_table_add(&tab, "WORKER");
-    format_table_add(&tab, "ATTEMPT");
-    format_table_add(&tab, "LEASE_S");
+    format_table_head(&tab, running_head, ARRAY_SIZE(running_head));
     while (store_trial_iter_next(ti, &t) == CARBS_CONTINUE) {
         format_table_addf(&tab, "%" PRId64, t->id);
         format_table_add(&tab, sweep_name(sv, t->sweep_id));
@@ -342,8 +334,8 @@ int cmd_status(int argc, char **argv, const cli_globals_t *g)
             db_opt = optarg;
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, &fmt))
-                return cli_usage_error(usage_text, "unknown format '%s' (json, table)", optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, usage_text, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         default:
             return rc;

@@ -68,18 +68,6 @@ static bool held(const char *db)
     return store_writer_holder(db, &pid, NULL) == 0 && pid != 0;
 }
 
-/* One positional argument after the options, or a usage error. */
-static int one_operand(int argc, char **argv, const char *verb_usage, const char *what,
-                       const char **out)
-{
-    if (optind >= argc)
-        return cli_usage_error(verb_usage, "missing %s", what);
-    if (optind + 1 < argc)
-        return cli_usage_error(verb_usage, "unexpected argument '%s'", argv[optind + 1]);
-    *out = argv[optind];
-    return 0;
-}
-
 // ---- create ----
 
 static int sweep_create(int argc, char **argv, const cli_globals_t *g)
@@ -116,7 +104,7 @@ static int sweep_create(int argc, char **argv, const cli_globals_t *g)
             return rc;
         }
     }
-    rc = one_operand(argc, argv, u, "the sweep file", &file);
+    rc = verb_operand(argc, argv, u, "the sweep file", &file);
     if (rc)
         return rc;
     db = cli_pick_db(g, db_opt);
@@ -247,8 +235,8 @@ static int sweep_list(int argc, char **argv, const cli_globals_t *g)
             db_opt = optarg;
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_ALL, &fmt))
-                return cli_usage_error(u, "unknown format '%s' (json, table or csv)", optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_ALL, u, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         default:
             return rc;
@@ -411,14 +399,14 @@ static int sweep_show(int argc, char **argv, const cli_globals_t *g)
             db_opt = optarg;
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, &fmt))
-                return cli_usage_error(u, "unknown format '%s' (json or table)", optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, u, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         default:
             return rc;
         }
     }
-    rc = one_operand(argc, argv, u, "the sweep (id or name)", &ref);
+    rc = verb_operand(argc, argv, u, "the sweep (id or name)", &ref);
     if (rc)
         return rc;
     db = cli_pick_db(g, db_opt);
@@ -514,7 +502,7 @@ static int sweep_set_state(int argc, char **argv, const cli_globals_t *g)
         if (c == 'd')
             db_opt = optarg;
     }
-    rc = one_operand(argc, argv, u, "the sweep (id or name)", &ref);
+    rc = verb_operand(argc, argv, u, "the sweep (id or name)", &ref);
     if (rc)
         return rc;
     db = cli_pick_db(g, db_opt);

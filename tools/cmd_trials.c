@@ -103,6 +103,9 @@ static void add_row(format_table_t *tab, const store_record_t *rec)
 
 int cmd_trials(int argc, char **argv, const cli_globals_t *g)
 {
+    static const char *const head[] = {"ID",      "STATE",  "ATT",     "WORKER",
+                                       "OUTPUT",  "COST",   "STARTED", "FINISHED",
+                                       "FAILURE", "PARAMS", "MESSAGE"};
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"state", required_argument, NULL, 's'},
@@ -140,18 +143,16 @@ int cmd_trials(int argc, char **argv, const cli_globals_t *g)
                 return cli_usage_error(usage_text, "'%s' is not a list of trial states", optarg);
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_ALL, &fmt))
-                return cli_usage_error(usage_text, "unknown format '%s' (json, csv, table)",
-                                       optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_ALL, usage_text, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         default:
             return rc;
         }
     }
-    if (optind + 1 != argc)
-        return cli_usage_error(usage_text, optind >= argc ? "missing SWEEP" : "too many arguments");
-    if (verb_sweep_open(cli_pick_db(g, db_opt), argv[optind], &vs, &err))
-        return cli_fail(&err);
+    rc = verb_sweep_arg(argc, argv, usage_text, cli_pick_db(g, db_opt), &vs);
+    if (rc)
+        return rc;
     jw_init(&jw);
     it = store_export_iter_new(vs.st, vs.row.id, &err);
     if (!it) {
@@ -160,14 +161,7 @@ int cmd_trials(int argc, char **argv, const cli_globals_t *g)
     }
     if (fmt == FORMAT_CSV)
         printf("id,state,attempt,worker,params,output,cost,started,finished,failure,message\n");
-    format_table_init(&tab, 11);
-    if (fmt == FORMAT_TABLE) {
-        static const char *const head[] = {"ID",      "STATE",    "ATT",     "WORKER",
-                                           "OUTPUT",  "COST",     "STARTED", "FINISHED",
-                                           "FAILURE", "PARAMS",   "MESSAGE"};
-        for (size_t i = 0; i < ARRAY_SIZE(head); i++)
-            format_table_add(&tab, head[i]);
-    }
+    format_table_head(&tab, head, ARRAY_SIZE(head));
     while (store_export_iter_next(it, &rec) == CARBS_CONTINUE) {
         if (states && !(states & (1u << rec->trial.state)))
             continue;

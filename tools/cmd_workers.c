@@ -71,6 +71,8 @@ static void add_row(format_table_t *tab, const store_worker_t *w)
 
 int cmd_workers(int argc, char **argv, const cli_globals_t *g)
 {
+    static const char *const head[] = {"ID",        "HOST",   "DEVICES",    "FIRST_SEEN",
+                                       "LAST_SEEN", "LOSSES", "QUARANTINED"};
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"format", required_argument, NULL, 'f'},
@@ -99,9 +101,8 @@ int cmd_workers(int argc, char **argv, const cli_globals_t *g)
             db_opt = optarg;
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_ALL, &fmt))
-                return cli_usage_error(usage_text, "unknown format '%s' (json, csv, table)",
-                                       optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_ALL, usage_text, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         default:
             return rc;
@@ -117,15 +118,9 @@ int cmd_workers(int argc, char **argv, const cli_globals_t *g)
         rc = cli_fail(&err);
         goto out;
     }
-    format_table_init(&tab, 7);
+    format_table_head(&tab, head, ARRAY_SIZE(head));
     if (fmt == FORMAT_CSV)
         puts("id,host,devices,first_seen,last_seen,losses,quarantined");
-    if (fmt == FORMAT_TABLE) {
-        static const char *const head[] = {"ID",        "HOST",   "DEVICES",    "FIRST_SEEN",
-                                           "LAST_SEEN", "LOSSES", "QUARANTINED"};
-        for (size_t i = 0; i < ARRAY_SIZE(head); i++)
-            format_table_add(&tab, head[i]);
-    }
     while (store_worker_iter_next(it, &w) == CARBS_CONTINUE) {
         if (fmt == FORMAT_CSV) {
             print_csv(w);

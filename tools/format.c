@@ -181,6 +181,13 @@ void format_table_init(format_table_t *t, size_t n_cols)
     t->n_cols = n_cols ? n_cols : 1;
 }
 
+void format_table_head(format_table_t *t, const char *const *head, size_t n_cols)
+{
+    format_table_init(t, n_cols);
+    for (size_t i = 0; i < n_cols; i++)
+        format_table_add(t, head[i]);
+}
+
 void format_table_add(format_table_t *t, const char *cell)
 {
     if (DA_PUSH(&t->cells, xstrdup(cell ? cell : "-")))

@@ -92,6 +92,9 @@ typedef struct format_table {
 /* Start an empty table of n_cols columns (n_cols >= 1). */
 void format_table_init(format_table_t *t, size_t n_cols);
 
+/* Start a table whose header row is the n_cols names of head. */
+void format_table_head(format_table_t *t, const char *const *head, size_t n_cols);
+
 /* Append the next cell (left to right, then the next row); a NULL cell
  * prints as "-".  Aborts on allocation failure like xmalloc (cells are
  * small and a table is printed right away). */

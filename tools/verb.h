@@ -18,6 +18,7 @@
 #include "proto/record.h"
 #include "proto/sweep.h"
 #include "store/store.h"
+#include "tools/format.h"
 
 /* getopt_long over argv with a ":" optstring prefix plus shortopts (NULL =
  * only "h").  Returns -1 when the options are done, 'h' for --help, the
@@ -25,6 +26,17 @@
  * missing value) with usage; *exit_code is then CLI_EXIT_USAGE. */
 int verb_getopt(int argc, char **argv, const char *shortopts, const struct option *opts,
                 const char *usage, int *exit_code);
+
+/* A verb's --format argument: parse arg into *fmt when its bit is in
+ * allowed (FORMAT_ALLOW_*).  Returns 0, or prints the usage error "unknown
+ * format 'xml' (json, csv, table)" (the allowed formats) with usage and
+ * returns its exit code, CLI_EXIT_USAGE. */
+int verb_format(const char *arg, unsigned allowed, const char *usage, format_t *fmt);
+
+/* The one operand left after the options, argv[optind], into *out (what
+ * names it in the error).  Returns 0, or prints "missing <what>" or
+ * "unexpected argument '<arg>'" with usage and returns CLI_EXIT_USAGE. */
+int verb_operand(int argc, char **argv, const char *usage, const char *what, const char **out);
 
 /* A sweep a verb reads: the store opened read-only, the sweep's row and
  * its parsed spec.  All owned; release with verb_sweep_close(). */
@@ -43,6 +55,12 @@ store_t *verb_store_open(const char *db, carbs_err_t *err);
  * sweep, or the store's or the spec codec's error; *out is closed on
  * failure. */
 int verb_sweep_open(const char *db, const char *sweep, verb_sweep_t *out, carbs_err_t *err);
+
+/* The SWEEP operand of a read verb, opened: verb_operand() and then
+ * verb_sweep_open() on the store db.  Returns 0 with *out open, or the
+ * exit code after printing the usage error or the failure (*out is then
+ * closed). */
+int verb_sweep_arg(int argc, char **argv, const char *usage, const char *db, verb_sweep_t *out);
 
 /* Close what verb_sweep_open() opened.  Safe on a zeroed or closed *v. */
 void verb_sweep_close(verb_sweep_t *v);
