@@ -281,6 +281,8 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
 static int print_service(const char *db, const char *which, long pid, carbs_err_t *err)
 {
     proto_msg_t m, reply = {0};
+    proto_status_t st = {0};
+    jw_t jw;
     int rc;
 
     proto_msg_init(&m, PROTO_MSG_STATUS);
@@ -293,12 +295,22 @@ static int print_service(const char *db, const char *which, long pid, carbs_err_
         rc = carbs_fail(err, CARBS_ENOTFOUND, "%s", reply.reply.message);
     if (rc == 0)
         rc = verb_reply_check(&reply, err);
-    if (rc == 0 && !(reply.reply.data && reply.reply.data[0] == '{'))
-        rc = carbs_fail(err, CARBS_EPROTO, "the service's status is not a JSON object");
+    if (rc == 0 && !reply.reply.data)
+        rc = carbs_fail(err, CARBS_EPROTO, "the service's reply carries no status");
+    if (rc == 0)
+        rc = proto_status_decode(reply.reply.data, strlen(reply.reply.data), &st, err);
+    jw_init(&jw);
     if (rc == 0) {
-        const char *rest = reply.reply.data + 1;
-        printf("{\"source\":\"service\",\"pid\":%ld%s%s\n", pid, *rest == '}' ? "" : ",", rest);
+        jw_object(&jw, NULL);
+        jw_str(&jw, "source", "service");
+        jw_int(&jw, "pid", pid);
+        rc = proto_status_put(&jw, &st, err);
+        jw_end(&jw);
     }
+    if (rc == 0)
+        rc = format_json_line(&jw, stdout, err);
+    jw_release(&jw);
+    proto_status_release(&st);
     proto_msg_release(&reply);
     proto_msg_release(&m);
     return rc;

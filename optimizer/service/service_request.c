@@ -15,7 +15,6 @@
 #include <math.h>
 
 #include "proto/json.h"
-#include "proto/jw.h"
 #include "proto/record.h"
 
 
@@ -36,28 +35,13 @@ static void reply(service_t *svc, const wire_peer_t *peer, bool ok, int64_t swee
 
 // ---- status ----
 
-static void status_sweep(jw_t *jw, const svc_sweep_t *sw)
-{
-    jw_object(jw, NULL);
-    jw_int(jw, "id", sw->id);
-    jw_str(jw, "name", sw->name);
-    jw_str(jw, "state", carbs_sweep_state_name(sw->state));
-    jw_object(jw, "trials");
-    for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
-        jw_int(jw, carbs_trial_state_name(s), (int64_t)sw->counts[s]);
-    jw_end(jw);
-    jw_str(jw, "metric", sw->spec.metric.name);
-    jw_num_or_null(jw, "best", sw->best_output);
-    jw_int(jw, "best_trial", sw->best_trial);
-    jw_num_or_null(jw, "cost_spent", sw->cost_spent);
-    jw_end(jw);
-}
-
 static void on_status(service_t *svc, const wire_peer_t *peer, const char *which)
 {
+    proto_status_t st = {0};
     proto_msg_t m;
-    jw_t jw;
+    carbs_err_t err = {0};
     double now = now_wall();
+    int rc = 0;
 
     if (which[0] && !svc_sweep_find(svc, which)) {
         char msg[CARBS_MSG_MAX];
@@ -65,54 +49,57 @@ static void on_status(service_t *svc, const wire_peer_t *peer, const char *which
         reply(svc, peer, false, 0, 0, msg);
         return;
     }
-    jw_init(&jw);
-    jw_object(&jw, NULL);
-    jw_array(&jw, "sweeps");
-    for (size_t i = 0; i < svc->sweeps.n; i++) {
+    for (size_t i = 0; rc == 0 && i < svc->sweeps.n; i++) {
         const svc_sweep_t *sw = svc->sweeps.v[i];
+        proto_status_sweep_t v = {0};
         if (which[0] && sw != svc_sweep_find(svc, which))
             continue;
-        status_sweep(&jw, sw);
+        v.id = sw->id;
+        str_copy(v.name, sizeof(v.name), sw->name);
+        v.state = sw->state;
+        for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
+            v.trials[s] = (int64_t)sw->counts[s];
+        str_copy(v.metric, sizeof(v.metric), sw->spec.metric.name);
+        v.best = sw->best_output;
+        v.best_trial = sw->best_trial;
+        v.cost_spent = sw->cost_spent;
+        rc = DA_PUSH(&st.sweeps, v);
     }
-    jw_end(&jw);
-    jw_array(&jw, "workers");
-    for (size_t i = 0; i < svc->workers.n; i++) {
+    for (size_t i = 0; rc == 0 && i < svc->workers.n; i++) {
         const svc_worker_t *w = &svc->workers.v[i];
-        jw_object(&jw, NULL);
-        jw_str(&jw, "id", w->id);
-        jw_str(&jw, "host", w->host);
-        jw_int(&jw, "slots", w->slots);
-        jw_bool(&jw, "connected", w->connected);
-        jw_bool(&jw, "quarantined", w->quarantined);
-        jw_num_or_null(&jw, "idle_seconds", now - w->last_seen);
-        jw_end(&jw);
+        proto_status_worker_t v = {0};
+        str_copy(v.id, sizeof(v.id), w->id);
+        str_copy(v.host, sizeof(v.host), w->host);
+        v.slots = w->slots;
+        v.connected = w->connected;
+        v.quarantined = w->quarantined;
+        v.idle_seconds = now - w->last_seen;
+        rc = DA_PUSH(&st.workers, v);
     }
-    jw_end(&jw);
-    jw_array(&jw, "running");
-    for (size_t i = 0; i < svc->running.n; i++) {
+    for (size_t i = 0; rc == 0 && i < svc->running.n; i++) {
         const svc_trial_t *t = &svc->running.v[i];
-        jw_object(&jw, NULL);
-        jw_int(&jw, "trial", t->id);
-        jw_str(&jw, "sweep", t->sw->name);
-        jw_str(&jw, "worker", t->worker);
-        jw_int(&jw, "attempt", t->attempt);
-        jw_num_or_null(&jw, "lease_seconds", t->is_ask ? NAN : t->deadline - now);
-        jw_end(&jw);
+        proto_status_trial_t v = {0};
+        v.trial = t->id;
+        str_copy(v.sweep, sizeof(v.sweep), t->sw->name);
+        str_copy(v.worker, sizeof(v.worker), t->worker);
+        v.attempt = t->attempt;
+        v.lease_seconds = t->is_ask ? NAN : t->deadline - now;
+        rc = DA_PUSH(&st.running, v);
     }
-    jw_end(&jw);
-    jw_end(&jw);
 
     proto_msg_init(&m, PROTO_MSG_REPLY);
-    m.reply.data = jw_detach(&jw, NULL);
-    if (m.reply.data) {
-        m.reply.ok = true;
-    } else {
-        str_copy(m.reply.message, sizeof(m.reply.message),
-                 "cannot describe the service's state (out of memory or a name that is not "
-                 "UTF-8)");
+    if (rc)
+        rc = carbs_fail(&err, rc, "out of memory describing the service");
+    else
+        rc = proto_status_encode(&st, &m.reply.data, NULL, &err);
+    if (rc) {
+        log_warn("status: %s", err.msg);
+        str_copy(m.reply.message, sizeof(m.reply.message), err.msg);
     }
+    m.reply.ok = rc == 0;
     svc_send(svc, peer, &m);
     proto_msg_release(&m); /* frees the data */
+    proto_status_release(&st);
 }
 
 // ---- sweep lifecycle ----
