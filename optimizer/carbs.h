@@ -49,7 +49,7 @@ typedef enum carbs_estimator {
         CARBS_ESTIMATOR_COUNT
 } carbs_estimator_t;
 
-/* How the GP hyperparameters are fitted (issue #3 item 2). */
+/* How the GP hyperparameters are fitted (docs/algorithm.md, "Fitting modes"). */
 #define CARBS_GP_FIT_MAP(X)                                                                        \
     X(REFERENCE, "reference")                                                                      \
     X(MLE, "mle")

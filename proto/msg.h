@@ -1,6 +1,6 @@
 /*
- * msg.h - the wire protocol's messages, declared once (STYLE.md H34,
- * DESIGN.md §2 and §4); docs/protocol.md is the prose version with the
+ * msg.h - the wire protocol's messages, declared once; docs/protocol.md
+ * is the prose version with the
  * grammar and examples.
  *
  * Every frame is one JSON object {"v": 1, "type": "<wire name>", ...}.

@@ -2,7 +2,7 @@
  * cmd_export.c - `carbs export SWEEP`: a sweep's trials for other tools.
  *
  * json (the default) writes one export record per finished trial (done or
- * failed), exactly as DESIGN.md §6 and proto/record.h define it, so the
+ * failed), exactly as docs/protocol.md and proto/record.h define it, so the
  * output pipes into jq and reads back with `carbs import`.  Unfinished
  * trials have no output or cost yet and are left out.  --curves adds each
  * trial's learning curve as "curve": [[step, tokens, loss], ...], a key
@@ -304,8 +304,9 @@ int cmd_export(int argc, char **argv, const cli_globals_t *g)
         switch (c) {
         case 'h':
             printf("usage: %s\n\n"
-                   "json: one export record per finished trial (DESIGN.md §6), ready for jq and\n"
-                   "      `carbs import`; --curves adds \"curve\": [[step, tokens, loss], ...].\n"
+                   "json: one export record per finished trial (docs/protocol.md), ready for\n"
+                   "      jq and `carbs import`; --curves adds \"curve\": [[step, tokens, loss],\n"
+                   "      ...].\n"
                    "csv:  every trial with Optuna's columns (number, value, datetime_start,\n"
                    "      datetime_complete, duration, params_*, user_attrs_*, state); --curves\n"
                    "      writes the learning curves instead (trial,step,tokens,loss).\n"

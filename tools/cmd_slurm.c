@@ -1,6 +1,6 @@
 /*
- * cmd_slurm.c - `carbs slurm submit`: launch workers as a Slurm job array
- * (DESIGN.md: "join workers from cluster nodes ... under Slurm").
+ * cmd_slurm.c - `carbs slurm submit`: launch workers as a Slurm job array,
+ * the way to join workers from the nodes of a Slurm cluster (docs/slurm.md).
  *
  * The job script is tools/slurm-workers.sbatch, compiled in below (tests
  * check the two are the same byte for byte, and `carbs slurm script`

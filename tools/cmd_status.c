@@ -5,7 +5,7 @@
  * When a service holds the store, JSON status comes from it (a `status`
  * request through request_send()): its live view, with the workers that
  * are connected now and every trial's remaining lease.  Otherwise, and
- * for --format table, the store is read (read-only, DESIGN.md §5) and the
+ * for --format table, the store is read (read-only, docs/store.md) and the
  * same shape is built from it: per sweep the trial counts, the best
  * result, the cost spent and the size of the observed Pareto front; the
  * workers the store has heard from; the trials it holds as running.

@@ -1,13 +1,13 @@
 /*
  * cmd_sweep.c - `carbs sweep create|list|show|pause|resume|stop`
- * (DESIGN.md §2 step 1, §5, §6).
+ * (docs/cli.md).
  *
  * create validates the whole sweep file before it opens the store, so an
  * invalid file never leaves anything behind (exit 2).  Commands that change
- * a sweep obey the writer rule of DESIGN.md §5: when `carbs serve` holds the
+ * a sweep obey the writer rule of docs/store.md: when `carbs serve` holds the
  * store they refuse (exit 1) rather than write behind its back; sending the
  * request to the service instead comes with the service's client requests.
- * list and show open the store read-only.  Output follows STYLE.md H37:
+ * list and show open the store read-only.  Output on stdout is data:
  * JSON by default, --format table|csv for people and spreadsheets.
  */
 #include "proto/common.h"

@@ -1,6 +1,6 @@
 /*
  * cmd_trials.c - `carbs trials SWEEP`: every trial of a sweep, one per line
- * (DESIGN.md §5: a reader, so the store is opened read-only and nothing is
+ * (docs/store.md: a reader, so the store is opened read-only and nothing is
  * written, whether or not a service runs).
  *
  * A line carries the trial (id, state, attempt, worker, params, times) and

@@ -1,5 +1,6 @@
 /*
- * format.h - how the read verbs print data on stdout (STYLE.md H37): JSON
+ * format.h - how the read verbs print data on stdout (stderr is for the
+ * rest): JSON
  * lines by default, CSV (RFC 4180) for spreadsheets, aligned tables for
  * people.  Everything here writes text; nothing parses JSON (jansson stays
  * in proto/, H21).

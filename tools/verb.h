@@ -1,8 +1,8 @@
 /*
  * verb.h - what the read and write verbs around the service share
  * (status, trials, pareto, export, import, ask, tell, workers, slurm):
- * option parsing with the usage errors of STYLE.md H36, the sweep a verb
- * names (opened read-only, DESIGN.md §5: readers never write), the export
+ * option parsing with the usage errors of tools/cli.h (exit 2), the sweep a
+ * verb names (opened read-only: readers never write, docs/store.md), the export
  * record of a stored trial, and the check of a service's reply.
  *
  * Verbs that change a sweep never write the store themselves: they send
@@ -65,7 +65,7 @@ int verb_sweep_arg(int argc, char **argv, const char *usage, const char *db, ver
 /* Close what verb_sweep_open() opened.  Safe on a zeroed or closed *v. */
 void verb_sweep_close(verb_sweep_t *v);
 
-/* The export record (DESIGN.md §6) of a stored trial that has a result
+/* The export record (proto/record.h) of a stored trial that has a result
  * (row->has_result), into *rec, which this function initialises.  A cost
  * the store holds as NULL becomes 0, since a record's cost is a number.
  * Returns 0, CARBS_EINVAL when row has no result, or the JSON codecs'

@@ -1,7 +1,7 @@
 /*
  * dataset.h - what the trainer trains and evaluates on: token streams for
  * training and validation, and the multiple-choice question sets
- * (DESIGN.md §7, DATA.md).
+ * (docs/trainer.md, docs/data.md).
  *
  * A dataset_t is plain data the trainer reads and never changes.  It comes
  * from the caches `carbs data prepare` writes (dataset_load), from the

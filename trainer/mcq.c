@@ -1,7 +1,7 @@
 /*
  * mcq.c - the multiple-choice question builder: word cloze and continuation
  * items from held-out documents, with fair distractors and a leakage filter
- * against the training split (DATA.md; the rules are in mcq.h).
+ * against the training split (docs/data.md; the rules are in mcq.h).
  *
  * The builder first reads the training part once: how often each word
  * occurs (ASCII case folded), which Brown tags it carries, and from those

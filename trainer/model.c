@@ -3,7 +3,7 @@
  * its seeded initialisation and its FLOP count (see model.h for the buffer
  * order and the legend).
  *
- * FLOPs follow DESIGN.md §7: the matrix multiplies a step executes, 2 m n k
+ * FLOPs follow docs/trainer.md: the matrix multiplies a step executes, 2 m n k
  * each, forward and backward, LM head included, embedding lookup excluded.
  * Attention is counted block by block exactly as cpu_kernels.c runs it, so
  * the figure is what the hardware did, not a dense T x T idealisation.

@@ -2,7 +2,7 @@
  * prepare_run.c - `carbs data prepare` as a library call: corpus, split,
  * tokenizer, token shards and MCQ sets for one vocabulary size.
  *
- * The order is what keeps the evaluation honest (DATA.md): the split is
+ * The order is what keeps the evaluation honest (docs/data.md): the split is
  * made by document before anything is fitted, the tokenizer sees only the
  * training part, and questions come from the MCQ parts after the leakage
  * filter.  Each output is written under a temporary name and renamed when

@@ -1,7 +1,7 @@
 /*
  * trainer.c - one training run: batches from the token stream, the
  * learning-rate schedule, divergence detection, evaluation and the metrics
- * of DESIGN.md §6, all through the backend table (no #ifdef here).
+ * of docs/trainer.md, all through the backend table (no #ifdef here).
  *
  * Schedule: linear warmup to learning_rate over round(warmup_frac * S)
  * steps, then cosine (Loshchilov & Hutter 2017) or linear decay reaching
