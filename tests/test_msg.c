@@ -603,10 +603,32 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* Compare the n encoded bytes enc with the golden file at path (rewriting
+ * it first under CARBS_REGEN_GOLDEN=1).  Returns the file's bytes (caller
+ * frees; NULL when missing), checked equal to enc. */
+static char *golden_check(const char *path, const char *enc, size_t n, size_t *flen)
+{
+    char *file;
+
+    if (getenv("CARBS_REGEN_GOLDEN") && enc) {
+        FILE *f = fopen(path, "wb");
+        CHECK(f && fwrite(enc, 1, n, f) == n);
+        if (f)
+            fclose(f);
+    }
+    file = read_file(path, flen);
+    CHECK(file != NULL);
+    if (file && enc) {
+        if (*flen != n || memcmp(file, enc, n) != 0)
+            fprintf(stderr, "golden %s differs:\n  file: %s\n  enc:  %s\n", path, file, enc);
+        CHECK(*flen == n && memcmp(file, enc, n) == 0);
+    }
+    return file;
+}
+
 static void test_msg_golden_files(void)
 {
     const char *root = getenv("CARBS_SOURCE_ROOT");
-    bool regen = getenv("CARBS_REGEN_GOLDEN") != NULL;
     char path[512];
 
     CHECK(root != NULL);
@@ -622,18 +644,8 @@ static void test_msg_golden_files(void)
                  proto_msg_type_name((proto_msg_type_t)t));
         golden_msg(&m, (proto_msg_type_t)t);
         CHECK_EQ(proto_msg_encode(&m, &enc, &n, &err), 0);
-        if (regen && enc) {
-            FILE *f = fopen(path, "wb");
-            CHECK(f && fwrite(enc, 1, n, f) == n);
-            if (f)
-                fclose(f);
-        }
-        file = read_file(path, &flen);
-        CHECK(file != NULL);
+        file = golden_check(path, enc, n, &flen);
         if (file && enc) {
-            if (flen != n || memcmp(file, enc, n) != 0)
-                fprintf(stderr, "golden %s differs:\n  file: %s\n  enc:  %s\n", path, file, enc);
-            CHECK(flen == n && memcmp(file, enc, n) == 0);
             CHECK_EQ(proto_msg_decode(file, flen, &back, &err), 0);
             check_same_msg(&m, &back);
             proto_msg_release(&back);
@@ -1502,18 +1514,8 @@ static void test_msg_status_golden(void)
     m.reply.ok = true;
     CHECK_EQ(proto_status_encode(&st, &m.reply.data, NULL, &err), 0);
     CHECK_EQ(proto_msg_encode(&m, &enc, &n, &err), 0);
-    if (getenv("CARBS_REGEN_GOLDEN") && enc) {
-        FILE *f = fopen(path, "wb");
-        CHECK(f && fwrite(enc, 1, n, f) == n);
-        if (f)
-            fclose(f);
-    }
-    file = read_file(path, &flen);
-    CHECK(file != NULL);
+    file = golden_check(path, enc, n, &flen);
     if (file && enc) {
-        if (flen != n || memcmp(file, enc, n) != 0)
-            fprintf(stderr, "golden %s differs:\n  file: %s\n  enc:  %s\n", path, file, enc);
-        CHECK(flen == n && memcmp(file, enc, n) == 0);
         CHECK_EQ(proto_msg_decode(file, flen, &r, &err), 0);
         CHECK(r.reply.data != NULL);
         if (r.reply.data) {
