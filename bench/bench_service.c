@@ -1,7 +1,7 @@
 /*
- * bench_service.c - the service and its store under many workers (issue
- * #4's speed goals: >= 2,000 results committed per second with
- * zero-duration trials; 1,000 simultaneous workers all served with a p99
+ * bench_service.c - the service and its store under many workers (the
+ * speed goals: >= 2,000 results committed per second with zero-duration
+ * trials; 1,000 simultaneous workers all served with a p99
  * ready -> trial time under 20 ms; the service's memory per worker).
  *
  * The service runs in a forked child of this program (service_open on an

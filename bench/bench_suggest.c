@@ -1,6 +1,6 @@
 /*
- * bench_suggest.c - time carbs_suggest after n observations (the issue's
- * speed goals: p50 <= 20 ms at n = 100 and <= 300 ms at n = 1000, peak
+ * bench_suggest.c - time carbs_suggest after n observations (the speed
+ * goals: p50 <= 20 ms at n = 100 and <= 300 ms at n = 1000, peak
  * memory <= 200 MB at n = 1000), single thread.
  *
  * Set-up per n: 5 parameters (log, log integer, linear, logit, log), n

@@ -1,5 +1,5 @@
 /*
- * rng.c - xoshiro256** 1.0 with splitmix64 seeding, uniforms, normals,
+ * rng.c - xoshiro256** 1.0 with splitmix64 seeding (proto/splitmix.h), uniforms, normals,
  * bounded integers, and a byte-exact snapshot of the state.
  *
  * References: D. Blackman, S. Vigna, "Scrambled linear pseudorandom number
@@ -15,8 +15,9 @@
 
 #include <math.h>
 
-#define RNG_SPLITMIX_GAMMA 0x9e3779b97f4a7c15ULL /* golden-ratio increment */
-#define RNG_UNIFORM_SCALE 0x1.0p-53              /* 2^-53: one ulp of [0.5, 1) */
+#include "proto/splitmix.h"
+
+#define RNG_UNIFORM_SCALE 0x1.0p-53 /* 2^-53: one ulp of [0.5, 1) */
 
 // ---- helpers ----
 
@@ -26,14 +27,6 @@ __extension__ typedef unsigned __int128 u128_t;
 static uint64_t rotl(uint64_t x, int k)
 {
     return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += RNG_SPLITMIX_GAMMA);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 static void put_u64(uint8_t *p, uint64_t v)
@@ -56,7 +49,7 @@ void rng_seed(rng_t *r, uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
+        r->s[i] = splitmix_next(&x);
     r->spare = 0.0;
     r->has_spare = false;
 }

@@ -1,7 +1,7 @@
 /*
  * rng.h - the project's random stream: xoshiro256** seeded by splitmix64.
  *
- * Each handle that needs randomness embeds its own rng_t (STYLE.md H24); there
+ * Each handle that needs randomness embeds its own rng_t; there
  * is no global generator.  The generator is xoshiro256** 1.0 (Blackman &
  * Vigna, "Scrambled linear pseudorandom number generators", 2018): 256 bits of
  * state, period 2^256 - 1.  rng_seed() fills the state with four successive

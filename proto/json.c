@@ -4,7 +4,7 @@
  * values and results that msg.c and record.c share.
  *
  * Idea: decode straight into the plain structs of types.h and drop the
- * json_t at once (STYLE.md H21).  Every number is read as a double
+ * json_t at once (docs/design.md).  Every number is read as a double
  * (JSON_DECODE_INT_AS_REAL) and integer fields are checked for integrality
  * and a 2^53 bound here, so the rules live in one place.  Encodings are
  * deterministic: insertion order, compact, %.17g reals (RFC 8259 §6).

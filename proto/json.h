@@ -1,6 +1,6 @@
 /*
  * json.h - JSON text codecs for the shared value types, string in and
- * string out, so no json_t ever leaves proto/ (STYLE.md H21).
+ * string out, so no json_t ever leaves proto/ (docs/design.md).
  *
  * Encodings are canonical: compact, keys in a fixed order, numbers with 17
  * significant digits (every double round-trips exactly) and integral values
@@ -12,7 +12,7 @@
  * Process-wide state: jansson's allocator is one setting for the whole
  * process.  proto_json_init() points it at carbs_malloc() so the fault
  * injection of common.h reaches inside jansson; call it once from main()
- * before any thread starts (like the log level, STYLE.md H22).  Without it
+ * before any thread starts (like the log level).  Without it
  * everything works, with plain malloc.
  */
 #ifndef CARBS_PROTO_JSON_H

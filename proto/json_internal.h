@@ -1,14 +1,14 @@
 /*
  * json_internal.h - jansson helpers shared by the proto codecs (msg.c,
- * json.c, record.c).  Private to proto/: the one header that includes
- * jansson.h, and only proto/ .c files include it (DESIGN.md §1, STYLE.md
- * H21).  It is not in tests/meson.build's public_headers on purpose.
+ * msg_status.c, json.c, record.c).  Private to proto/: the one header that
+ * includes jansson.h, and only proto/ .c files include it (docs/design.md,
+ * "Layers").  It is not in tests/meson.build's public_headers on purpose.
  *
  * Conventions: every helper that can fail takes `what` (the message type or
  * "params", "result", "record") and the field key, and fills err with
- * "<what>: field '<key>' ..." (STYLE.md H14).  Putters take the reference of
- * the value they add (json_object_set_new, H21).  Getters never keep a
- * pointer into the json_t tree.
+ * "<what>: field '<key>' ...".  Putters take the reference of the value
+ * they add (json_object_set_new).  Getters never keep a pointer into the
+ * json_t tree.
  */
 #ifndef CARBS_PROTO_JSON_INTERNAL_H
 #define CARBS_PROTO_JSON_INTERNAL_H

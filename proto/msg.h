@@ -1,6 +1,6 @@
 /*
- * msg.h - the wire protocol's messages, declared once (STYLE.md H34,
- * DESIGN.md §2 and §4); docs/protocol.md is the prose version with the
+ * msg.h - the wire protocol's messages, declared once; docs/protocol.md
+ * is the prose version with the
  * grammar and examples.
  *
  * Every frame is one JSON object {"v": 1, "type": "<wire name>", ...}.
@@ -22,6 +22,7 @@
 #ifndef CARBS_PROTO_MSG_H
 #define CARBS_PROTO_MSG_H
 
+#include "proto/jw.h"
 #include "proto/types.h"
 
 #define PROTO_VERSION 1                /* major version, the "v" of every frame */
@@ -224,6 +225,80 @@ typedef struct proto_reply {
     char message[CARBS_MSG_MAX]; /* omitted when empty */
     char *data;                  /* JSON text (status output); NULL = none: omitted */
 } proto_reply_t;
+
+// ---- the status data: reply.data of a `status` request ----
+
+/* A status reply carries its document as JSON text in reply.data (so a
+ * client that predates this declaration still reads it), of the shape
+ *   {"sweeps": [{"id", "name", "state", "trials": {<state>: n, ...},
+ *                "metric", "best", "best_trial", "cost_spent"}, ...],
+ *    "workers": [{"id", "host", "slots", "connected", "quarantined",
+ *                 "idle_seconds"}, ...],
+ *    "running": [{"trial", "sweep", "worker", "attempt", "lease_seconds"}, ...]}
+ * in that key order.  A number that is not finite travels as null.  The
+ * codec below writes and reads it; docs/protocol.md shows an example. */
+
+typedef struct proto_status_sweep {
+    int64_t id;                               /* >= 1 */
+    char name[CARBS_NAME_MAX];                /* non-empty */
+    carbs_sweep_state_t state;
+    int64_t trials[CARBS_TRIAL_STATE_COUNT];  /* trials per state, >= 0 */
+    char metric[CARBS_NAME_MAX];
+    double best;                              /* the best output; NaN = none yet */
+    int64_t best_trial;                       /* its trial; 0 = none */
+    double cost_spent;                        /* NaN = unknown */
+} proto_status_sweep_t;
+
+typedef struct proto_status_worker {
+    char id[CARBS_NAME_MAX]; /* non-empty */
+    char host[PROTO_HOST_MAX];
+    int slots;               /* >= 0 */
+    bool connected, quarantined;
+    double idle_seconds;     /* since its last message; NaN = never heard */
+} proto_status_worker_t;
+
+typedef struct proto_status_trial {
+    int64_t trial;               /* >= 1 */
+    char sweep[CARBS_NAME_MAX];  /* the sweep's name */
+    char worker[CARBS_NAME_MAX]; /* "" for a trial taken with ask */
+    int attempt;                 /* >= 1 */
+    double lease_seconds;        /* left on its lease; NaN = no lease (ask) */
+} proto_status_trial_t;
+
+/* The service's view: every (or the one asked-for) active or paused sweep,
+ * the workers it knows and the trials running now.  The arrays are owned
+ * by the struct; all-zero is an empty status. */
+typedef struct proto_status {
+    DA_TYPE(proto_status_sweep_t) sweeps;
+    DA_TYPE(proto_status_worker_t) workers;
+    DA_TYPE(proto_status_trial_t) running;
+} proto_status_t;
+
+/* Free the arrays of *s and make it empty.  Safe on an empty status. */
+void proto_status_release(proto_status_t *s);
+
+/* Encode s as the status document (compact, one object) into a new string
+ * *out of *len bytes (len may be NULL); the caller frees *out.  Returns 0,
+ * CARBS_EINVAL for what the decoder would refuse (a string not terminated
+ * within its buffer or not UTF-8, an empty sweep name or worker id, a bad
+ * state, a negative count, an id out of range), naming the entry and field,
+ * or CARBS_ENOMEM; *out is NULL on failure. */
+int proto_status_encode(const proto_status_t *s, char **out, size_t *len, carbs_err_t *err);
+
+/* The same document's members ("sweeps", "workers", "running") written
+ * into the object jw has open, for a caller that adds keys of its own
+ * around them (`carbs status` puts "source" and "pid" first).  Returns 0
+ * or the CARBS_EINVAL of proto_status_encode() (nothing written then);
+ * the writer's own errors stay in jw. */
+int proto_status_put(jw_t *jw, const proto_status_t *s, carbs_err_t *err);
+
+/* Decode the len bytes at buf into *out, which is overwritten.  Unknown
+ * fields are ignored; every field above is required (null where a number
+ * may be NaN).  Returns 0, or CARBS_EPROTO (bad JSON, a missing or
+ * mistyped field, an unknown state), CARBS_ETOOBIG (a string longer than
+ * its field) or CARBS_ENOMEM, with "status: sweeps[2]: field 'name' ..."
+ * messages; on failure *out is empty. */
+int proto_status_decode(const char *buf, size_t len, proto_status_t *out, carbs_err_t *err);
 
 // ---- the tagged union ----
 

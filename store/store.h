@@ -1,6 +1,7 @@
 /*
  * store.h - the SQLite store: sweeps, trials, results, curves, workers,
- * scaling-law fits and optimizer state (DESIGN.md §5, docs/store.md).
+ * scaling-law fits and optimizer state (docs/store.md, the writer rule
+ * included).
  *
  * Invariants:
  * - A store_t is one SQLite connection in WAL mode with foreign keys on and a
@@ -9,8 +10,13 @@
  *   than STORE_SCHEMA_VERSION; store_open() refuses anything else and never
  *   modifies a file it refuses.
  * - Every public call is exactly one transaction (BEGIN IMMEDIATE when it
- *   writes): it either happens whole or not at all.  A call that returns 0
- *   has been committed durably (synchronous=FULL) before it returns.
+ *   writes): it either happens whole or not at all.  How durable a call that
+ *   returned 0 is depends on the open flags: by default (synchronous=FULL)
+ *   it is on disk and survives a power loss; with STORE_SYNC_NORMAL it
+ *   survives the death of the process but a power loss may undo the last
+ *   commits; with STORE_SYNC_DEFER it is like NORMAL until the next
+ *   store_sync(), which makes every commit before it as durable as FULL.
+ *   The file is never corrupted in any mode.
  * - Trial ids are unique across the store and never reused.  Trial states
  *   move pending -> running -> done | failed | lost, lost -> pending (re-queue)
  *   and anything unfinished -> cancelled; see docs/store.md.
@@ -26,7 +32,7 @@
  * CARBS_ENOTFOUND for a missing sweep/trial/worker/row, CARBS_ESTATE for a
  * state transition that is not allowed, CARBS_EEXIST for a taken sweep name,
  * CARBS_EBUSY for a locked database, CARBS_EINVAL for bad arguments.
- * Messages follow STYLE.md H14 and name the path or the object.
+ * Messages are lower case and name the path or the object first.
  *
  * Ownership: arguments are borrowed.  Value structs filled by the store own
  * their heap members; release them with the matching _release().  Iterators
@@ -119,7 +125,7 @@ int store_check(store_t *st, carbs_err_t *err);
  * while a writer runs.  dest_path must not exist (CARBS_EEXIST). */
 int store_backup(store_t *st, const char *dest_path, carbs_err_t *err);
 
-// ---- the writer rule (DESIGN.md §5) ----
+// ---- the writer rule (docs/store.md) ----
 
 /* Become the store's only writer: take an exclusive flock(2) on
  * "<path>.lock" (created if missing, never removed) and write this pid into
@@ -374,7 +380,7 @@ int store_optstate_get(store_t *st, int64_t sweep_id, store_optstate_t *out, car
 
 // ---- export ----
 
-/* One export record (DESIGN.md §6): the trial, its sweep's name and its
+/* One export record (proto/record.h): the trial, its sweep's name and its
  * result.  is_failure = has_result && !result.ok. */
 typedef struct store_record {
     store_trial_t trial;
@@ -392,7 +398,7 @@ int store_export_iter_next(store_export_iter_t *it, const store_record_t **row);
 size_t store_export_iter_count(const store_export_iter_t *it);
 void store_export_iter_free(store_export_iter_t *it);
 
-// ---- test hooks (STYLE.md H41) ----
+// ---- test hooks (fault injection for the tests) ----
 
 /* Make SQLite I/O fail: after this call the k-th following xWrite or xSync
  * (1-based, counted over every connection opened after the first call to

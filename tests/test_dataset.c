@@ -10,6 +10,7 @@
 
 #include "tests/check.h"
 #include "tests/fixture.h"
+#include "trainer/cache.h"
 #include "trainer/prepare.h"
 
 static void test_dataset_mcq_add(void)
@@ -110,15 +111,15 @@ static void test_dataset_load_round_trip(void)
     CHECK_EQ(mkdir(dir, 0755), 0);
     CHECK_EQ(dataset_synthetic(300, 77, 3000, &syn, &err), 0);
     snprintf(path, sizeof(path), "%s/train.bin", dir);
-    CHECK_EQ(prepare_write_tokens(path, 300, syn.train, syn.n_train, 8123, &err), 0);
+    CHECK_EQ(cache_write_tokens(path, 300, syn.train, syn.n_train, 8123, &err), 0);
     snprintf(path, sizeof(path), "%s/val.bin", dir);
-    CHECK_EQ(prepare_write_tokens(path, 300, syn.val, syn.n_val, 1111, &err), 0);
+    CHECK_EQ(cache_write_tokens(path, 300, syn.val, syn.n_val, 1111, &err), 0);
     snprintf(path, sizeof(path), "%s/mcq_dev.bin", dir);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), CARBS_ENOTFOUND);
     CHECK(strstr(err.msg, "mcq_dev.bin") != NULL);
-    CHECK_EQ(prepare_write_mcq(path, 300, &syn.mcq_dev, &err), 0);
+    CHECK_EQ(cache_write_mcq(path, 300, &syn.mcq_dev, &err), 0);
     snprintf(path, sizeof(path), "%s/mcq_test.bin", dir);
-    CHECK_EQ(prepare_write_mcq(path, 300, &syn.mcq_test, &err), 0);
+    CHECK_EQ(cache_write_mcq(path, 300, &syn.mcq_test, &err), 0);
     CHECK_EQ(dataset_load(root, 300, &ds, &err), 0);
     CHECK_EQ(ds.vocab_size, 300);
     CHECK_EQ(ds.n_train, syn.n_train);
@@ -190,8 +191,8 @@ static void test_dataset_load_round_trip(void)
 
     int32_t over[] = {3, 300};
     snprintf(path, sizeof(path), "%s/x.bin", dir);
-    CHECK_EQ(prepare_write_tokens(path, 300, over, 2, 5, &err), CARBS_EINVAL);
-    CHECK_EQ(prepare_write_tokens("/nonexistent/dir/x.bin", 300, over, 1, 5, &err), CARBS_EIO);
+    CHECK_EQ(cache_write_tokens(path, 300, over, 2, 5, &err), CARBS_EINVAL);
+    CHECK_EQ(cache_write_tokens("/nonexistent/dir/x.bin", 300, over, 1, 5, &err), CARBS_EIO);
     const char *names[] = {"train.bin", "val.bin", "mcq_dev.bin", "mcq_test.bin", "x.bin"};
     for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tests/check.h"
+#include "trainer/dataset.h"
 
 static void corpus_dirs(char *brown, char *sotu, size_t cap)
 {

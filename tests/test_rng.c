@@ -9,6 +9,7 @@
 
 #include <math.h>
 
+#include "proto/splitmix.h"
 #include "tests/check.h"
 #include "tests/data/rng_ref.h"
 
@@ -171,6 +172,42 @@ static void test_rng_below_is_uniform(void)
         CHECK(rng_below(&r, big) < big);
 }
 
+/* proto/splitmix.h: the generator that seeds xoshiro gives the state
+ * rng_seed() builds, and its exact bounded draw covers [0, n) evenly, even
+ * for an n just above 2^63 where "next % n" would favour the low half 2:1. */
+static void test_rng_splitmix_seeds_and_bounds(void)
+{
+    enum { K = 5 };
+    uint64_t st = 20231122, x, hi = 0, n_big = (1ULL << 63) + 12345;
+    size_t count[K] = {0};
+    rng_t r;
+
+    rng_seed(&r, 20231122);
+    for (int i = 0; i < 4; i++)
+        CHECK(splitmix_next(&st) == r.s[i]);
+    st = 7;
+    x = splitmix_next(&st);
+    CHECK(splitmix_mix(7) == x);
+    CHECK(splitmix_uniform(&st) < 1.0);
+    CHECK_EQ(splitmix_below(&st, 0), 0);
+    CHECK_EQ(splitmix_below(&st, 1), 0);
+    st = 314159;
+    for (int k = 0; k < 50000; k++) {
+        uint64_t v = splitmix_below(&st, K);
+        CHECK(v < K);
+        if (v < K)
+            count[v]++;
+    }
+    for (int k = 0; k < K; k++) /* 10000 expected, sd about 89 */
+        CHECK(count[k] > 9500 && count[k] < 10500);
+    for (int k = 0; k < 4000; k++) {
+        uint64_t v = splitmix_below(&st, n_big);
+        CHECK(v < n_big);
+        hi += v >= n_big / 2;
+    }
+    CHECK(hi > 1800 && hi < 2200); /* half, not the third a modulo would give */
+}
+
 int main(void)
 {
     RUN(test_rng_matches_reference_outputs);
@@ -180,5 +217,6 @@ int main(void)
     RUN(test_rng_normal_moments);
     RUN(test_rng_uniform_range_and_moments);
     RUN(test_rng_below_is_uniform);
+    RUN(test_rng_splitmix_seeds_and_bounds);
     return check_summary();
 }

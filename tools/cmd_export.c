@@ -2,7 +2,7 @@
  * cmd_export.c - `carbs export SWEEP`: a sweep's trials for other tools.
  *
  * json (the default) writes one export record per finished trial (done or
- * failed), exactly as DESIGN.md §6 and proto/record.h define it, so the
+ * failed), exactly as docs/protocol.md and proto/record.h define it, so the
  * output pipes into jq and reads back with `carbs import`.  Unfinished
  * trials have no output or cost yet and are left out.  --curves adds each
  * trial's learning curve as "curve": [[step, tokens, loss], ...], a key
@@ -57,25 +57,30 @@ static const char *optuna_state(carbs_trial_state_t s)
 
 // ---- json ----
 
-static int print_curve(store_t *st, int64_t trial_id, carbs_err_t *err)
+/* The learning curve of trial_id as JSON text [[step, tokens, loss|null]...]
+ * into *out (caller frees). */
+static int curve_json(store_t *st, int64_t trial_id, char **out, carbs_err_t *err)
 {
     carbs_curve_point_t *pts = NULL;
     size_t n = 0;
+    jw_t jw;
     int rc = store_curve_get(st, trial_id, &pts, &n, err);
 
     if (rc)
         return rc;
-    fputs(",\"curve\":[", stdout);
+    jw_init(&jw);
+    jw_array(&jw, NULL);
     for (size_t i = 0; i < n; i++) {
-        printf("%s[%" PRId64 ",", i ? "," : "", pts[i].step);
-        format_json_num(stdout, pts[i].tokens);
-        putchar(',');
-        format_json_num(stdout, pts[i].loss);
-        putchar(']');
+        jw_array(&jw, NULL);
+        jw_int(&jw, NULL, pts[i].step);
+        jw_num_or_null(&jw, NULL, pts[i].tokens);
+        jw_num_or_null(&jw, NULL, pts[i].loss);
+        jw_end(&jw);
     }
-    putchar(']');
+    jw_end(&jw);
     free(pts);
-    return 0;
+    *out = jw_detach(&jw, NULL);
+    return *out ? 0 : carbs_fail(err, CARBS_ENOMEM, "out of memory writing a curve");
 }
 
 static int export_json(store_t *st, store_export_iter_t *it, bool curves, carbs_err_t *err)
@@ -85,7 +90,7 @@ static int export_json(store_t *st, store_export_iter_t *it, bool curves, carbs_
 
     while (rc == 0 && store_export_iter_next(it, &row) == CARBS_CONTINUE) {
         proto_record_t rec;
-        char *text = NULL;
+        char *text = NULL, *curve = NULL;
         size_t len = 0;
 
         if (!row->has_result)
@@ -93,11 +98,12 @@ static int export_json(store_t *st, store_export_iter_t *it, bool curves, carbs_
         rc = verb_record(row, &rec, err);
         if (rc == 0)
             rc = proto_record_encode(&rec, &text, &len, err);
+        if (rc == 0 && curves)
+            rc = curve_json(st, row->trial.id, &curve, err);
         if (rc == 0 && curves) {
             /* The record is one object: reopen it to add the curve. */
             fwrite(text, 1, len - 1, stdout);
-            rc = print_curve(st, row->trial.id, err);
-            fputs("}\n", stdout);
+            printf(",\"curve\":%s}\n", curve);
         } else if (rc == 0) {
             fwrite(text, 1, len, stdout);
             putchar('\n');
@@ -105,6 +111,7 @@ static int export_json(store_t *st, store_export_iter_t *it, bool curves, carbs_
         if (rc)
             carbs_err_prefix(err, "export");
         free(text);
+        free(curve);
         proto_record_release(&rec);
     }
     return rc;
@@ -297,8 +304,9 @@ int cmd_export(int argc, char **argv, const cli_globals_t *g)
         switch (c) {
         case 'h':
             printf("usage: %s\n\n"
-                   "json: one export record per finished trial (DESIGN.md §6), ready for jq and\n"
-                   "      `carbs import`; --curves adds \"curve\": [[step, tokens, loss], ...].\n"
+                   "json: one export record per finished trial (docs/protocol.md), ready for\n"
+                   "      jq and `carbs import`; --curves adds \"curve\": [[step, tokens, loss],\n"
+                   "      ...].\n"
                    "csv:  every trial with Optuna's columns (number, value, datetime_start,\n"
                    "      datetime_complete, duration, params_*, user_attrs_*, state); --curves\n"
                    "      writes the learning curves instead (trial,step,tokens,loss).\n"
@@ -309,8 +317,8 @@ int cmd_export(int argc, char **argv, const cli_globals_t *g)
             db_opt = optarg;
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_CSV, &fmt))
-                return cli_usage_error(usage_text, "unknown format '%s' (json, csv)", optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_CSV, usage_text, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         case 'c':
             curves = true;
@@ -319,10 +327,9 @@ int cmd_export(int argc, char **argv, const cli_globals_t *g)
             return rc;
         }
     }
-    if (optind + 1 != argc)
-        return cli_usage_error(usage_text, optind >= argc ? "missing SWEEP" : "too many arguments");
-    if (verb_sweep_open(cli_pick_db(g, db_opt), argv[optind], &vs, &err))
-        return cli_fail(&err);
+    rc = verb_sweep_arg(argc, argv, usage_text, cli_pick_db(g, db_opt), &vs);
+    if (rc)
+        return rc;
     it = store_export_iter_new(vs.st, vs.row.id, &err);
     if (!it)
         rc = CARBS_ESTORE;

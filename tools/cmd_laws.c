@@ -380,8 +380,8 @@ int cmd_laws(int argc, char **argv, const cli_globals_t *g)
             db_opt = optarg;
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, &fmt))
-                return cli_usage_error(usage_text, "unknown format '%s' (json, table)", optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, usage_text, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         case 'c':
             if (parse_double(optarg, 1e-300, 1e300, &at))
@@ -395,10 +395,9 @@ int cmd_laws(int argc, char **argv, const cli_globals_t *g)
             return rc;
         }
     }
-    if (optind + 1 != argc)
-        return cli_usage_error(usage_text, optind >= argc ? "missing SWEEP" : "too many arguments");
-    if (verb_sweep_open(cli_pick_db(g, db_opt), argv[optind], &vs, &err))
-        return cli_fail(&err);
+    rc = verb_sweep_arg(argc, argv, usage_text, cli_pick_db(g, db_opt), &vs);
+    if (rc)
+        return rc;
     if (stored) {
         rc = load_stored(&vs, &l, &err);
     } else {

@@ -41,18 +41,16 @@ int cmd_pareto(int argc, char **argv, const cli_globals_t *g)
             db_opt = optarg;
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_ALL, &fmt))
-                return cli_usage_error(usage_text, "unknown format '%s' (json, csv, table)",
-                                       optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_ALL, usage_text, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         default:
             return rc;
         }
     }
-    if (optind + 1 != argc)
-        return cli_usage_error(usage_text, optind >= argc ? "missing SWEEP" : "too many arguments");
-    if (verb_sweep_open(cli_pick_db(g, db_opt), argv[optind], &vs, &err))
-        return cli_fail(&err);
+    rc = verb_sweep_arg(argc, argv, usage_text, cli_pick_db(g, db_opt), &vs);
+    if (rc)
+        return rc;
     if (report_front(vs.st, vs.row.id, vs.spec.metric.goal == SWEEP_GOAL_MAXIMIZE, &front,
                      &err)) {
         rc = cli_fail(&err);

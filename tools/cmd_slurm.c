@@ -1,6 +1,6 @@
 /*
- * cmd_slurm.c - `carbs slurm submit`: launch workers as a Slurm job array
- * (DESIGN.md: "join workers from cluster nodes ... under Slurm").
+ * cmd_slurm.c - `carbs slurm submit`: launch workers as a Slurm job array,
+ * the way to join workers from the nodes of a Slurm cluster (docs/slurm.md).
  *
  * The job script is tools/slurm-workers.sbatch, compiled in below (tests
  * check the two are the same byte for byte, and `carbs slurm script`
@@ -75,26 +75,6 @@ static void push_arg(args_t *args, const char *s)
 {
     if (DA_PUSH(args, s ? xstrdup(s) : NULL))
         abort(); /* not reached: an argv of a few words */
-}
-
-/* s as a shell word, quoted when it holds anything but safe characters. */
-static void put_shell_word(const char *s)
-{
-    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                               "0123456789_-./:=+@%,";
-
-    if (*s && strspn(s, safe) == strlen(s)) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('\'');
-    for (; *s; s++) {
-        if (*s == '\'')
-            fputs("'\\''", stdout);
-        else
-            putchar(*s);
-    }
-    putchar('\'');
 }
 
 /* Write the job script to a new private file; its path goes to path[cap]. */
@@ -199,7 +179,10 @@ static int slurm_submit(int argc, char **argv)
     bool dry = false;
     long workers = 0, job = 0;
     ssize_t n;
+    jw_t jw;
     int c, rc = CLI_EXIT_OK;
+
+    jw_init(&jw);
 
     while ((c = verb_getopt(argc, argv, NULL, opts, usage_text, &rc)) != -1) {
         switch (c) {
@@ -257,11 +240,11 @@ static int slurm_submit(int argc, char **argv)
         if (dry) {
             for (size_t i = 0; i < ARRAY_SIZE(env); i++) {
                 printf("%s=", env[i][0]);
-                put_shell_word(env[i][1]);
+                format_shell_word(stdout, env[i][1]);
                 putchar(' ');
             }
             for (size_t i = 0; i < args.n; i++) {
-                put_shell_word(args.v[i]);
+                format_shell_word(stdout, args.v[i]);
                 putchar(' ');
             }
             puts("SCRIPT");
@@ -281,10 +264,15 @@ static int slurm_submit(int argc, char **argv)
     }
     log_info("slurm: job %ld runs %ld workers (slurm-%ld_0 .. slurm-%ld_%ld) against %s", job,
              workers, job, job, workers - 1, connect);
-    printf("{\"job_id\":%ld,\"workers\":%ld,\"connect\":", job, workers);
-    format_json_str(stdout, connect);
-    puts("}");
+    jw_object(&jw, NULL);
+    jw_int(&jw, "job_id", job);
+    jw_int(&jw, "workers", workers);
+    jw_str(&jw, "connect", connect);
+    jw_end(&jw);
+    if (format_json_line(&jw, stdout, &err))
+        rc = cli_fail(&err);
 out:
+    jw_release(&jw);
     if (script[0])
         unlink(script);
     for (size_t i = 0; i < args.n; i++)

@@ -5,7 +5,7 @@
  * When a service holds the store, JSON status comes from it (a `status`
  * request through request_send()): its live view, with the workers that
  * are connected now and every trial's remaining lease.  Otherwise, and
- * for --format table, the store is read (read-only, DESIGN.md §5) and the
+ * for --format table, the store is read (read-only, docs/store.md) and the
  * same shape is built from it: per sweep the trial counts, the best
  * result, the cost spent and the size of the observed Pareto front; the
  * workers the store has heard from; the trials it holds as running.
@@ -125,20 +125,23 @@ static store_trial_iter_t *running_iter(store_t *st, const sweep_views_t *sv, bo
 
 // ---- printing ----
 
-static void json_sweep(const sweep_view_t *v)
+static void json_sweep(jw_t *jw, const sweep_view_t *v)
 {
-    printf("{\"id\":%" PRId64 ",\"name\":", v->id);
-    format_json_str(stdout, v->name);
-    printf(",\"state\":\"%s\",\"trials\":{", carbs_sweep_state_name(v->state));
+    jw_object(jw, NULL);
+    jw_int(jw, "id", v->id);
+    jw_str(jw, "name", v->name);
+    jw_str(jw, "state", carbs_sweep_state_name(v->state));
+    jw_object(jw, "trials");
     for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
-        printf("%s\"%s\":%zu", s ? "," : "", carbs_trial_state_name(s), v->counts[s]);
-    fputs("},\"metric\":", stdout);
-    format_json_str(stdout, v->metric);
-    printf(",\"goal\":\"%s\",\"best\":", sweep_goal_name(v->goal));
-    format_json_num(stdout, v->best);
-    printf(",\"best_trial\":%" PRId64 ",\"cost_spent\":", v->best_trial);
-    format_json_num(stdout, v->cost_spent);
-    printf(",\"front\":%zu}", v->front);
+        jw_int(jw, carbs_trial_state_name(s), (int64_t)v->counts[s]);
+    jw_end(jw);
+    jw_str(jw, "metric", v->metric);
+    jw_str(jw, "goal", sweep_goal_name(v->goal));
+    jw_num_or_null(jw, "best", v->best);
+    jw_int(jw, "best_trial", v->best_trial);
+    jw_num_or_null(jw, "cost_spent", v->cost_spent);
+    jw_int(jw, "front", (int64_t)v->front);
+    jw_end(jw);
 }
 
 static int print_store_json(store_t *st, const sweep_views_t *sv, bool one, carbs_err_t *err)
@@ -148,46 +151,48 @@ static int print_store_json(store_t *st, const sweep_views_t *sv, bool one, carb
     const store_worker_t *w;
     const store_trial_t *t;
     double now = now_wall();
-    bool first = true;
+    jw_t jw;
+    int rc;
 
     if (!ti) {
         store_worker_iter_free(wi);
         return err ? err->code : CARBS_ESTORE;
     }
-    fputs("{\"source\":\"store\",\"sweeps\":[", stdout);
-    for (size_t i = 0; i < sv->n; i++) {
-        if (i)
-            putchar(',');
-        json_sweep(&sv->v[i]);
-    }
-    fputs("],\"workers\":[", stdout);
+    jw_init(&jw);
+    jw_object(&jw, NULL);
+    jw_str(&jw, "source", "store");
+    jw_array(&jw, "sweeps");
+    for (size_t i = 0; i < sv->n; i++)
+        json_sweep(&jw, &sv->v[i]);
+    jw_end(&jw);
+    jw_array(&jw, "workers");
     while (store_worker_iter_next(wi, &w) == CARBS_CONTINUE) {
-        fputs(first ? "{\"id\":" : ",{\"id\":", stdout);
-        first = false;
-        format_json_str(stdout, w->id);
-        fputs(",\"host\":", stdout);
-        format_json_str(stdout, w->host);
-        printf(",\"losses\":%" PRId64 ",\"quarantined\":%s,\"idle_seconds\":", w->losses,
-               w->quarantined ? "true" : "false");
-        format_json_num(stdout, w->last_seen > 0 ? now - w->last_seen : NAN);
-        putchar('}');
+        jw_object(&jw, NULL);
+        jw_str(&jw, "id", w->id);
+        jw_str(&jw, "host", w->host);
+        jw_int(&jw, "losses", w->losses);
+        jw_bool(&jw, "quarantined", w->quarantined);
+        jw_num_or_null(&jw, "idle_seconds", w->last_seen > 0 ? now - w->last_seen : NAN);
+        jw_end(&jw);
     }
-    fputs("],\"running\":[", stdout);
-    first = true;
+    jw_end(&jw);
+    jw_array(&jw, "running");
     while (store_trial_iter_next(ti, &t) == CARBS_CONTINUE) {
-        printf("%s{\"trial\":%" PRId64 ",\"sweep\":", first ? "" : ",", t->id);
-        first = false;
-        format_json_str(stdout, sweep_name(sv, t->sweep_id));
-        fputs(",\"worker\":", stdout);
-        format_json_str(stdout, t->worker);
-        printf(",\"attempt\":%d,\"lease_seconds\":", t->attempt);
-        format_json_num(stdout, t->lease_deadline > 0 ? t->lease_deadline - now : NAN);
-        putchar('}');
+        jw_object(&jw, NULL);
+        jw_int(&jw, "trial", t->id);
+        jw_str(&jw, "sweep", sweep_name(sv, t->sweep_id));
+        jw_str(&jw, "worker", t->worker);
+        jw_int(&jw, "attempt", t->attempt);
+        jw_num_or_null(&jw, "lease_seconds", t->lease_deadline > 0 ? t->lease_deadline - now : NAN);
+        jw_end(&jw);
     }
-    fputs("]}\n", stdout);
+    jw_end(&jw);
+    jw_end(&jw);
+    rc = format_json_line(&jw, stdout, err);
+    jw_release(&jw);
     store_trial_iter_free(ti);
     store_worker_iter_free(wi);
-    return 0;
+    return rc;
 }
 
 static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, long pid,
@@ -197,6 +202,10 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
                                              "RUN",  "PENDING", "FAIL",  "LOST",
                                              "CANC", "BEST",    "TRIAL", "COST",
                                              "FRONT"};
+    static const char *const worker_head[] = {"WORKER", "HOST", "LAST_SEEN", "LOSSES",
+                                              "QUARANTINED"};
+    static const char *const running_head[] = {"RUNNING", "SWEEP", "WORKER", "ATTEMPT",
+                                               "LEASE_S"};
     store_worker_iter_t *wi = store_worker_iter_new(st, err);
     store_trial_iter_t *ti = wi ? running_iter(st, sv, one, err) : NULL;
     const store_worker_t *w;
@@ -213,9 +222,7 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
         printf("store %s, served by pid %ld\n\n", store_path(st), pid);
     else
         printf("store %s, %s\n\n", store_path(st), pid ? "served" : "no service running");
-    format_table_init(&tab, ARRAY_SIZE(sweep_head));
-    for (size_t i = 0; i < ARRAY_SIZE(sweep_head); i++)
-        format_table_add(&tab, sweep_head[i]);
+    format_table_head(&tab, sweep_head, ARRAY_SIZE(sweep_head));
     for (size_t i = 0; i < sv->n; i++) {
         const sweep_view_t *v = &sv->v[i];
         static const carbs_trial_state_t order[] = {CARBS_TRIAL_DONE,   CARBS_TRIAL_RUNNING,
@@ -237,12 +244,7 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
     format_table_print(&tab, stdout);
     format_table_release(&tab);
 
-    format_table_init(&tab, 5);
-    format_table_add(&tab, "WORKER");
-    format_table_add(&tab, "HOST");
-    format_table_add(&tab, "LAST_SEEN");
-    format_table_add(&tab, "LOSSES");
-    format_table_add(&tab, "QUARANTINED");
+    format_table_head(&tab, worker_head, ARRAY_SIZE(worker_head));
     while (store_worker_iter_next(wi, &w) == CARBS_CONTINUE) {
         format_table_add(&tab, w->id);
         format_table_add(&tab, w->host[0] ? w->host : "-");
@@ -255,12 +257,7 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
     format_table_print(&tab, stdout);
     format_table_release(&tab);
 
-    format_table_init(&tab, 5);
-    format_table_add(&tab, "RUNNING");
-    format_table_add(&tab, "SWEEP");
-    format_table_add(&tab, "WORKER");
-    format_table_add(&tab, "ATTEMPT");
-    format_table_add(&tab, "LEASE_S");
+    format_table_head(&tab, running_head, ARRAY_SIZE(running_head));
     while (store_trial_iter_next(ti, &t) == CARBS_CONTINUE) {
         format_table_addf(&tab, "%" PRId64, t->id);
         format_table_add(&tab, sweep_name(sv, t->sweep_id));
@@ -284,6 +281,8 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
 static int print_service(const char *db, const char *which, long pid, carbs_err_t *err)
 {
     proto_msg_t m, reply = {0};
+    proto_status_t st = {0};
+    jw_t jw;
     int rc;
 
     proto_msg_init(&m, PROTO_MSG_STATUS);
@@ -296,12 +295,22 @@ static int print_service(const char *db, const char *which, long pid, carbs_err_
         rc = carbs_fail(err, CARBS_ENOTFOUND, "%s", reply.reply.message);
     if (rc == 0)
         rc = verb_reply_check(&reply, err);
-    if (rc == 0 && !(reply.reply.data && reply.reply.data[0] == '{'))
-        rc = carbs_fail(err, CARBS_EPROTO, "the service's status is not a JSON object");
+    if (rc == 0 && !reply.reply.data)
+        rc = carbs_fail(err, CARBS_EPROTO, "the service's reply carries no status");
+    if (rc == 0)
+        rc = proto_status_decode(reply.reply.data, strlen(reply.reply.data), &st, err);
+    jw_init(&jw);
     if (rc == 0) {
-        const char *rest = reply.reply.data + 1;
-        printf("{\"source\":\"service\",\"pid\":%ld%s%s\n", pid, *rest == '}' ? "" : ",", rest);
+        jw_object(&jw, NULL);
+        jw_str(&jw, "source", "service");
+        jw_int(&jw, "pid", pid);
+        rc = proto_status_put(&jw, &st, err);
+        jw_end(&jw);
     }
+    if (rc == 0)
+        rc = format_json_line(&jw, stdout, err);
+    jw_release(&jw);
+    proto_status_release(&st);
     proto_msg_release(&reply);
     proto_msg_release(&m);
     return rc;
@@ -337,8 +346,8 @@ int cmd_status(int argc, char **argv, const cli_globals_t *g)
             db_opt = optarg;
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, &fmt))
-                return cli_usage_error(usage_text, "unknown format '%s' (json, table)", optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, usage_text, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         default:
             return rc;

@@ -1,26 +1,25 @@
 /*
  * cmd_sweep.c - `carbs sweep create|list|show|pause|resume|stop`
- * (DESIGN.md §2 step 1, §5, §6).
+ * (docs/cli.md).
  *
  * create validates the whole sweep file before it opens the store, so an
  * invalid file never leaves anything behind (exit 2).  Commands that change
- * a sweep obey the writer rule of DESIGN.md §5: when `carbs serve` holds the
+ * a sweep obey the writer rule of docs/store.md: when `carbs serve` holds the
  * store they refuse (exit 1) rather than write behind its back; sending the
  * request to the service instead comes with the service's client requests.
- * list and show open the store read-only.  Output follows STYLE.md H37:
+ * list and show open the store read-only.  Output on stdout is data:
  * JSON by default, --format table|csv for people and spreadsheets.
  */
 #include "proto/common.h"
 #include "tools/commands.h"
 
-#include <getopt.h>
 #include <math.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "proto/sweep.h"
-#include "store/store.h"
+#include "proto/jw.h"
+#include "tools/format.h"
 #include "tools/request.h"
+#include "tools/verb.h"
 
 #define SWEEP_PORT 5555 /* the port the printed serve/worker commands use */
 
@@ -39,103 +38,9 @@ static const char usage_text[] =
     "The store is --db, else the global --db, else $CARBS_DB, else ./carbs.db.\n"
     "The sweep file is described in docs/sweep-file.md.\n";
 
-typedef enum fmt { FMT_JSON, FMT_TABLE, FMT_CSV } fmt_t;
-
-// ---- output helpers ----
-
-/* s as a JSON string. */
-static void put_json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
-
-/* s as a CSV field (RFC 4180 quoting when needed). */
-static void put_csv_str(const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"')
-            putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
-/* s quoted for a POSIX shell when it holds anything but safe characters. */
-static void put_shell_word(const char *s)
-{
-    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                               "0123456789_-./:=+@%,";
-
-    if (*s && strspn(s, safe) == strlen(s)) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('\'');
-    for (; *s; s++) {
-        if (*s == '\'')
-            fputs("'\\''", stdout);
-        else
-            putchar(*s);
-    }
-    putchar('\'');
-}
-
-static void iso_time(double t, char *buf, size_t cap)
-{
-    time_t secs = (time_t)t;
-    struct tm tm;
-
-    if (t <= 0 || !gmtime_r(&secs, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, cap, "-");
-}
-
-static int parse_format(const char *arg, bool allow_csv, fmt_t *out)
-{
-    if (strcmp(arg, "json") == 0)
-        *out = FMT_JSON;
-    else if (strcmp(arg, "table") == 0)
-        *out = FMT_TABLE;
-    else if (allow_csv && strcmp(arg, "csv") == 0)
-        *out = FMT_CSV;
-    else
-        return CARBS_EINVAL;
-    return 0;
-}
-
-/* getopt_long over argv (argv[0] is the verb) with the options every verb
- * shares; returns -1 when done, 'h', a verb's own option, or '?' after
- * printing the usage error.  *err_exit is set to the exit code on '?'. */
-static int next_opt(int argc, char **argv, const char *verb_usage, const struct option *opts,
-                    int *err_exit)
-{
-    int c = getopt_long(argc, argv, ":h", opts, NULL);
-
-    if (c == '?') {
-        *err_exit = cli_usage_error(verb_usage, "unknown option '%s'", argv[optind - 1]);
-    } else if (c == ':') {
-        *err_exit = cli_usage_error(verb_usage, "option '%s' needs a value", argv[optind - 1]);
-        c = '?';
-    }
-    return c;
-}
-
-/* Send m to the service holding db (request.h) and print its answer.
- * Returns an exit code. */
+/* Send m to the service holding db (request.h) and, when it agrees, print
+ * done with the sweep's id (done may be NULL: print nothing).  Returns an
+ * exit code. */
 static int via_service(const char *db, const char *sweep, const proto_msg_t *m, const char *done)
 {
     carbs_err_t err = {0};
@@ -149,7 +54,8 @@ static int via_service(const char *db, const char *sweep, const proto_msg_t *m, 
     } else if (!r.reply.ok) {
         rc = cli_error(CLI_EXIT_FAIL, "%s", r.reply.message);
     } else {
-        printf("%s (sweep id %lld)\n", done, (long long)r.reply.sweep_id);
+        if (done)
+            printf("%s (sweep id %lld)\n", done, (long long)r.reply.sweep_id);
         rc = CLI_EXIT_OK;
     }
     proto_msg_release(&r);
@@ -161,18 +67,6 @@ static bool held(const char *db)
 {
     long pid = 0;
     return store_writer_holder(db, &pid, NULL) == 0 && pid != 0;
-}
-
-/* One positional argument after the options, or a usage error. */
-static int one_operand(int argc, char **argv, const char *verb_usage, const char *what,
-                       const char **out)
-{
-    if (optind >= argc)
-        return cli_usage_error(verb_usage, "missing %s", what);
-    if (optind + 1 < argc)
-        return cli_usage_error(verb_usage, "unexpected argument '%s'", argv[optind + 1]);
-    *out = argv[optind];
-    return 0;
 }
 
 // ---- create ----
@@ -194,21 +88,24 @@ static int sweep_create(int argc, char **argv, const cli_globals_t *g)
     int64_t id = 0;
     int c, rc = CLI_EXIT_OK;
 
-    while ((c = next_opt(argc, argv, u, opts, &rc)) != -1) {
-        if (c == '?')
-            return rc;
-        if (c == 'h') {
+    while ((c = verb_getopt(argc, argv, NULL, opts, u, &rc)) != -1) {
+        switch (c) {
+        case 'h':
             printf("usage: %s\n\nValidate FILE and store it as a new, active sweep; --name "
                    "overrides the file's name.\n",
                    u);
             return CLI_EXIT_OK;
-        }
-        if (c == 'd')
+        case 'd':
             db_opt = optarg;
-        else if (c == 'n')
+            break;
+        case 'n':
             name = optarg;
+            break;
+        default:
+            return rc;
+        }
     }
-    rc = one_operand(argc, argv, u, "the sweep file", &file);
+    rc = verb_operand(argc, argv, u, "the sweep file", &file);
     if (rc)
         return rc;
     db = cli_pick_db(g, db_opt);
@@ -260,7 +157,7 @@ static int sweep_create(int argc, char **argv, const cli_globals_t *g)
     host[sizeof(host) - 1] = '\0';
     printf("created sweep %lld '%s' in %s\n", (long long)id, spec.name, db);
     printf("start the service (once):\n  carbs serve --db ");
-    put_shell_word(db);
+    format_shell_word(stdout, db);
     printf(" --bind 'tcp://*:%d'\n", SWEEP_PORT);
     printf("start a worker on each node:\n  carbs worker --connect tcp://%s:%d\n", host,
            SWEEP_PORT);
@@ -297,7 +194,7 @@ static int row_info(store_t *st, const store_sweep_t *sw, sweep_spec_t *spec, ro
         ri->metric = spec->metric.name;
         ri->goal = sweep_goal_name(spec->metric.goal);
     }
-    iso_time(sw->created, ri->created, sizeof(ri->created));
+    format_iso_time(sw->created, ri->created, sizeof(ri->created));
     return 0;
 }
 
@@ -320,26 +217,31 @@ static int sweep_list(int argc, char **argv, const cli_globals_t *g)
         {NULL, 0, NULL, 0},
     };
     const char *db_opt = NULL;
-    fmt_t fmt = FMT_JSON;
+    format_t fmt = FORMAT_JSON;
     carbs_err_t err = {0};
+    jw_t jw;
     store_t *st;
     store_sweep_iter_t *it;
     const store_sweep_t *sw;
     int c, rc = CLI_EXIT_OK;
 
-    while ((c = next_opt(argc, argv, u, opts, &rc)) != -1) {
-        if (c == '?')
-            return rc;
-        if (c == 'h') {
+    while ((c = verb_getopt(argc, argv, NULL, opts, u, &rc)) != -1) {
+        switch (c) {
+        case 'h':
             printf("usage: %s\n\nOne line per sweep: id, name, state, trainer, metric, goal, "
                    "trials done/running/failed, created.\n",
                    u);
             return CLI_EXIT_OK;
-        }
-        if (c == 'd')
+        case 'd':
             db_opt = optarg;
-        else if (c == 'f' && parse_format(optarg, true, &fmt) < 0)
-            return cli_usage_error(u, "unknown format '%s' (json, table or csv)", optarg);
+            break;
+        case 'f':
+            if (verb_format(optarg, FORMAT_ALLOW_ALL, u, &fmt))
+                return CLI_EXIT_USAGE;
+            break;
+        default:
+            return rc;
+        }
     }
     if (optind < argc)
         return cli_usage_error(u, "unexpected argument '%s'", argv[optind]);
@@ -351,10 +253,11 @@ static int sweep_list(int argc, char **argv, const cli_globals_t *g)
         store_close(st);
         return cli_fail(&err);
     }
-    if (fmt == FMT_TABLE)
+    jw_init(&jw);
+    if (fmt == FORMAT_TABLE)
         printf("%-6s %-24s %-8s %-10s %-16s %6s %8s %7s  %s\n", "ID", "NAME", "STATE",
                "TRAINER", "METRIC", "DONE", "RUNNING", "FAILED", "CREATED");
-    else if (fmt == FMT_CSV)
+    else if (fmt == FORMAT_CSV)
         printf("id,name,state,trainer,metric,goal,done,running,failed,created\n");
     while (store_sweep_iter_next(it, &sw) == CARBS_CONTINUE) {
         sweep_spec_t spec = {0};
@@ -364,23 +267,29 @@ static int sweep_list(int argc, char **argv, const cli_globals_t *g)
             rc = cli_fail(&err);
             break;
         }
-        if (fmt == FMT_JSON) {
-            printf("{\"id\":%lld,\"name\":", (long long)sw->id);
-            put_json_str(sw->name);
-            printf(",\"state\":\"%s\",\"trainer\":", carbs_sweep_state_name(sw->state));
-            put_json_str(ri.trainer);
-            printf(",\"metric\":");
-            put_json_str(ri.metric);
-            printf(",\"goal\":");
-            put_json_str(ri.goal);
-            printf(",\"done\":%zu,\"running\":%zu,\"failed\":%zu,\"created\":\"%s\"}\n",
-                   ri.counts[CARBS_TRIAL_DONE], ri.counts[CARBS_TRIAL_RUNNING],
-                   ri.counts[CARBS_TRIAL_FAILED], ri.created);
-        } else if (fmt == FMT_CSV) {
+        if (fmt == FORMAT_JSON) {
+            jw_object(&jw, NULL);
+            jw_int(&jw, "id", sw->id);
+            jw_str(&jw, "name", sw->name);
+            jw_str(&jw, "state", carbs_sweep_state_name(sw->state));
+            jw_str(&jw, "trainer", ri.trainer);
+            jw_str(&jw, "metric", ri.metric);
+            jw_str(&jw, "goal", ri.goal);
+            jw_int(&jw, "done", (int64_t)ri.counts[CARBS_TRIAL_DONE]);
+            jw_int(&jw, "running", (int64_t)ri.counts[CARBS_TRIAL_RUNNING]);
+            jw_int(&jw, "failed", (int64_t)ri.counts[CARBS_TRIAL_FAILED]);
+            jw_str(&jw, "created", ri.created);
+            jw_end(&jw);
+            if (format_json_line(&jw, stdout, &err)) {
+                rc = cli_fail(&err);
+                sweep_spec_release(&spec);
+                break;
+            }
+        } else if (fmt == FORMAT_CSV) {
             printf("%lld,", (long long)sw->id);
-            put_csv_str(sw->name);
+            format_csv_str(stdout, sw->name);
             printf(",%s,%s,", carbs_sweep_state_name(sw->state), ri.trainer);
-            put_csv_str(ri.metric);
+            format_csv_str(stdout, ri.metric);
             printf(",%s,%zu,%zu,%zu,%s\n", ri.goal, ri.counts[CARBS_TRIAL_DONE],
                    ri.counts[CARBS_TRIAL_RUNNING], ri.counts[CARBS_TRIAL_FAILED], ri.created);
         } else {
@@ -391,6 +300,7 @@ static int sweep_list(int argc, char **argv, const cli_globals_t *g)
         }
         sweep_spec_release(&spec);
     }
+    jw_release(&jw);
     store_sweep_iter_free(it);
     store_close(st);
     return rc;
@@ -424,7 +334,7 @@ static void show_table(const store_sweep_t *sw, const sweep_spec_t *s, const row
     if (s->trainer == PROTO_TRAINER_COMMAND) {
         for (size_t i = 0; i < s->command.n; i++) {
             putchar(' ');
-            put_shell_word(s->command.v[i]);
+            format_shell_word(stdout, s->command.v[i]);
         }
     } else if (s->trainer == PROTO_TRAINER_SYNTHETIC) {
         printf(" %s", sweep_synth_name(s->synthetic.function));
@@ -471,7 +381,7 @@ static int sweep_show(int argc, char **argv, const cli_globals_t *g)
         {NULL, 0, NULL, 0},
     };
     const char *db_opt = NULL, *ref = NULL, *db;
-    fmt_t fmt = FMT_JSON;
+    format_t fmt = FORMAT_JSON;
     carbs_err_t err = {0};
     store_t *st = NULL;
     store_sweep_t sw = {0};
@@ -479,21 +389,25 @@ static int sweep_show(int argc, char **argv, const cli_globals_t *g)
     row_info_t ri;
     int c, rc = CLI_EXIT_OK;
 
-    while ((c = next_opt(argc, argv, u, opts, &rc)) != -1) {
-        if (c == '?')
-            return rc;
-        if (c == 'h') {
+    while ((c = verb_getopt(argc, argv, NULL, opts, u, &rc)) != -1) {
+        switch (c) {
+        case 'h':
             printf("usage: %s\n\nPrint one sweep (by id or name): its state, trial counts and "
                    "canonical spec.\n",
                    u);
             return CLI_EXIT_OK;
-        }
-        if (c == 'd')
+        case 'd':
             db_opt = optarg;
-        else if (c == 'f' && parse_format(optarg, false, &fmt) < 0)
-            return cli_usage_error(u, "unknown format '%s' (json or table)", optarg);
+            break;
+        case 'f':
+            if (verb_format(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, u, &fmt))
+                return CLI_EXIT_USAGE;
+            break;
+        default:
+            return rc;
+        }
     }
-    rc = one_operand(argc, argv, u, "the sweep (id or name)", &ref);
+    rc = verb_operand(argc, argv, u, "the sweep (id or name)", &ref);
     if (rc)
         return rc;
     db = cli_pick_db(g, db_opt);
@@ -510,16 +424,28 @@ static int sweep_show(int argc, char **argv, const cli_globals_t *g)
         rc = cli_fail(&err);
         goto out;
     }
-    if (fmt == FMT_JSON) {
-        printf("{\"id\":%lld,\"name\":", (long long)sw.id);
-        put_json_str(sw.name);
-        printf(",\"state\":\"%s\",\"created\":\"%s\",\"trials\":{",
-               carbs_sweep_state_name(sw.state), ri.created);
+    if (fmt == FORMAT_JSON) {
+        jw_t jw;
+
+        jw_init(&jw);
+        jw_object(&jw, NULL);
+        jw_int(&jw, "id", sw.id);
+        jw_str(&jw, "name", sw.name);
+        jw_str(&jw, "state", carbs_sweep_state_name(sw.state));
+        jw_str(&jw, "created", ri.created);
+        jw_object(&jw, "trials");
         for (int i = 0; i < CARBS_TRIAL_STATE_COUNT; i++)
-            printf("%s\"%s\":%zu", i ? "," : "", carbs_trial_state_name((carbs_trial_state_t)i),
-                   ri.counts[i]);
-        printf("},\"cost_spent\":%.15g,\"spec\":%s}\n", ri.cost_spent,
-               sw.spec_json ? sw.spec_json : "null");
+            jw_int(&jw, carbs_trial_state_name((carbs_trial_state_t)i), (int64_t)ri.counts[i]);
+        jw_end(&jw);
+        jw_num_or_null(&jw, "cost_spent", ri.cost_spent);
+        if (sw.spec_json)
+            jw_raw(&jw, "spec", sw.spec_json);
+        else
+            jw_null(&jw, "spec");
+        jw_end(&jw);
+        if (format_json_line(&jw, stdout, &err))
+            rc = cli_fail(&err);
+        jw_release(&jw);
     } else if (strcmp(ri.trainer, "?") == 0) {
         rc = cli_error(CLI_EXIT_FAIL, "sweep '%s': the stored spec does not parse", sw.name);
     } else {
@@ -563,7 +489,7 @@ static int sweep_set_state(int argc, char **argv, const cli_globals_t *g)
     bool via;
 
     snprintf(u, sizeof(u), "carbs sweep %s SWEEP [--db PATH]", verb);
-    while ((c = next_opt(argc, argv, u, opts, &rc)) != -1) {
+    while ((c = verb_getopt(argc, argv, NULL, opts, u, &rc)) != -1) {
         if (c == '?')
             return rc;
         if (c == 'h') {
@@ -577,7 +503,7 @@ static int sweep_set_state(int argc, char **argv, const cli_globals_t *g)
         if (c == 'd')
             db_opt = optarg;
     }
-    rc = one_operand(argc, argv, u, "the sweep (id or name)", &ref);
+    rc = verb_operand(argc, argv, u, "the sweep (id or name)", &ref);
     if (rc)
         return rc;
     db = cli_pick_db(g, db_opt);
@@ -606,21 +532,15 @@ static int sweep_set_state(int argc, char **argv, const cli_globals_t *g)
     if (via) {
         /* Through the service: a running one must know, and stop cancels the
          * sweep's open trials (a one-shot service does it when none runs). */
-        proto_msg_t m, r = {0};
+        proto_msg_t m;
         proto_msg_init(&m, strcmp(verb, "pause") == 0    ? PROTO_MSG_PAUSE
                            : strcmp(verb, "resume") == 0 ? PROTO_MSG_RESUME
                                                          : PROTO_MSG_STOP);
         str_copy(m.pause.sweep, sizeof(m.pause.sweep), sw.name);
         store_close(st);
         st = NULL;
-        if (request_send(db, sw.name, &m, &r, &err))
-            rc = cli_fail(&err);
-        else if (r.type == PROTO_MSG_ERROR)
-            rc = cli_error(CLI_EXIT_FAIL, "%s", r.error.message);
-        else if (!r.reply.ok)
-            rc = cli_error(CLI_EXIT_FAIL, "%s", r.reply.message);
+        rc = via_service(db, sw.name, &m, NULL);
         proto_msg_release(&m);
-        proto_msg_release(&r);
         if (rc)
             goto out;
     } else if (store_sweep_set_state(st, sw.id, (carbs_sweep_state_t)to, &err) < 0) {
@@ -668,7 +588,7 @@ int cmd_sweep(int argc, char **argv, const cli_globals_t *g)
     for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
         if (strcmp(argv[1], verbs[i].name) == 0) {
             optind = 0; /* glibc: reinitialise getopt for the verb */
-            opterr = 0; /* next_opt() prints the errors */
+            opterr = 0; /* verb_getopt() prints the errors */
             return verbs[i].fn(argc - 1, argv + 1, g);
         }
     }

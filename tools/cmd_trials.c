@@ -1,6 +1,6 @@
 /*
  * cmd_trials.c - `carbs trials SWEEP`: every trial of a sweep, one per line
- * (DESIGN.md §5: a reader, so the store is opened read-only and nothing is
+ * (docs/store.md: a reader, so the store is opened read-only and nothing is
  * written, whether or not a service runs).
  *
  * A line carries the trial (id, state, attempt, worker, params, times) and
@@ -36,26 +36,25 @@ static int parse_states(const char *arg, unsigned *mask)
     return *mask ? 0 : CARBS_EINVAL;
 }
 
-static void print_json(const store_record_t *rec)
+static int print_json(jw_t *jw, const store_record_t *rec, carbs_err_t *err)
 {
     const store_trial_t *t = &rec->trial;
     const store_result_t *r = rec->has_result ? &rec->result : NULL;
 
-    printf("{\"id\":%" PRId64 ",\"state\":\"%s\",\"attempt\":%d,\"worker\":", t->id,
-           carbs_trial_state_name(t->state), t->attempt);
-    format_json_str(stdout, t->worker);
-    printf(",\"params\":%s,\"output\":", t->params_json ? t->params_json : "{}");
-    format_json_num(stdout, r ? r->output : NAN);
-    fputs(",\"cost\":", stdout);
-    format_json_num(stdout, r ? r->cost : NAN);
-    fputs(",\"started\":", stdout);
-    format_json_time(stdout, t->started);
-    fputs(",\"finished\":", stdout);
-    format_json_time(stdout, t->finished);
-    printf(",\"failure\":\"%s\",\"message\":",
-           carbs_failure_name(r ? r->failure : CARBS_FAILURE_NONE));
-    format_json_str(stdout, r ? r->message : "");
-    fputs("}\n", stdout);
+    jw_object(jw, NULL);
+    jw_int(jw, "id", t->id);
+    jw_str(jw, "state", carbs_trial_state_name(t->state));
+    jw_int(jw, "attempt", t->attempt);
+    jw_str(jw, "worker", t->worker);
+    jw_raw(jw, "params", t->params_json ? t->params_json : "{}");
+    jw_num_or_null(jw, "output", r ? r->output : NAN);
+    jw_num_or_null(jw, "cost", r ? r->cost : NAN);
+    format_jw_time(jw, "started", t->started);
+    format_jw_time(jw, "finished", t->finished);
+    jw_str(jw, "failure", carbs_failure_name(r ? r->failure : CARBS_FAILURE_NONE));
+    jw_str(jw, "message", r ? r->message : "");
+    jw_end(jw);
+    return format_json_line(jw, stdout, err);
 }
 
 static void print_csv(const store_record_t *rec)
@@ -104,6 +103,9 @@ static void add_row(format_table_t *tab, const store_record_t *rec)
 
 int cmd_trials(int argc, char **argv, const cli_globals_t *g)
 {
+    static const char *const head[] = {"ID",      "STATE",  "ATT",     "WORKER",
+                                       "OUTPUT",  "COST",   "STARTED", "FINISHED",
+                                       "FAILURE", "PARAMS", "MESSAGE"};
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"state", required_argument, NULL, 's'},
@@ -114,6 +116,7 @@ int cmd_trials(int argc, char **argv, const cli_globals_t *g)
     const char *db_opt = NULL;
     format_t fmt = FORMAT_JSON;
     format_table_t tab = {0};
+    jw_t jw;
     verb_sweep_t vs = {0};
     carbs_err_t err = {0};
     store_export_iter_t *it = NULL;
@@ -140,18 +143,17 @@ int cmd_trials(int argc, char **argv, const cli_globals_t *g)
                 return cli_usage_error(usage_text, "'%s' is not a list of trial states", optarg);
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_ALL, &fmt))
-                return cli_usage_error(usage_text, "unknown format '%s' (json, csv, table)",
-                                       optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_ALL, usage_text, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         default:
             return rc;
         }
     }
-    if (optind + 1 != argc)
-        return cli_usage_error(usage_text, optind >= argc ? "missing SWEEP" : "too many arguments");
-    if (verb_sweep_open(cli_pick_db(g, db_opt), argv[optind], &vs, &err))
-        return cli_fail(&err);
+    rc = verb_sweep_arg(argc, argv, usage_text, cli_pick_db(g, db_opt), &vs);
+    if (rc)
+        return rc;
+    jw_init(&jw);
     it = store_export_iter_new(vs.st, vs.row.id, &err);
     if (!it) {
         rc = cli_fail(&err);
@@ -159,27 +161,23 @@ int cmd_trials(int argc, char **argv, const cli_globals_t *g)
     }
     if (fmt == FORMAT_CSV)
         printf("id,state,attempt,worker,params,output,cost,started,finished,failure,message\n");
-    format_table_init(&tab, 11);
-    if (fmt == FORMAT_TABLE) {
-        static const char *const head[] = {"ID",      "STATE",    "ATT",     "WORKER",
-                                           "OUTPUT",  "COST",     "STARTED", "FINISHED",
-                                           "FAILURE", "PARAMS",   "MESSAGE"};
-        for (size_t i = 0; i < ARRAY_SIZE(head); i++)
-            format_table_add(&tab, head[i]);
-    }
+    format_table_head(&tab, head, ARRAY_SIZE(head));
     while (store_export_iter_next(it, &rec) == CARBS_CONTINUE) {
         if (states && !(states & (1u << rec->trial.state)))
             continue;
-        if (fmt == FORMAT_JSON)
-            print_json(rec);
-        else if (fmt == FORMAT_CSV)
+        if (fmt == FORMAT_CSV) {
             print_csv(rec);
-        else
+        } else if (fmt == FORMAT_TABLE) {
             add_row(&tab, rec);
+        } else if (print_json(&jw, rec, &err)) {
+            rc = cli_fail(&err);
+            break;
+        }
     }
     if (fmt == FORMAT_TABLE)
         format_table_print(&tab, stdout);
 out:
+    jw_release(&jw);
     format_table_release(&tab);
     store_export_iter_free(it);
     verb_sweep_close(&vs);

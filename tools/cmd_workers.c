@@ -24,20 +24,18 @@ static const char *devices_of(const store_worker_t *w)
     return n >= 2 && d[0] == '[' && d[n - 1] == ']' ? d : NULL;
 }
 
-static void print_json(const store_worker_t *w)
+static int print_json(jw_t *jw, const store_worker_t *w, carbs_err_t *err)
 {
-    const char *dev = devices_of(w);
-
-    fputs("{\"id\":", stdout);
-    format_json_str(stdout, w->id);
-    fputs(",\"host\":", stdout);
-    format_json_str(stdout, w->host);
-    printf(",\"devices\":%s,\"first_seen\":", dev ? dev : "null");
-    format_json_time(stdout, w->first_seen);
-    fputs(",\"last_seen\":", stdout);
-    format_json_time(stdout, w->last_seen);
-    printf(",\"losses\":%" PRId64 ",\"quarantined\":%s}\n", w->losses,
-           w->quarantined ? "true" : "false");
+    jw_object(jw, NULL);
+    jw_str(jw, "id", w->id);
+    jw_str(jw, "host", w->host);
+    format_jw_array_text(jw, "devices", devices_of(w));
+    format_jw_time(jw, "first_seen", w->first_seen);
+    format_jw_time(jw, "last_seen", w->last_seen);
+    jw_int(jw, "losses", w->losses);
+    jw_bool(jw, "quarantined", w->quarantined);
+    jw_end(jw);
+    return format_json_line(jw, stdout, err);
 }
 
 static void print_csv(const store_worker_t *w)
@@ -73,6 +71,8 @@ static void add_row(format_table_t *tab, const store_worker_t *w)
 
 int cmd_workers(int argc, char **argv, const cli_globals_t *g)
 {
+    static const char *const head[] = {"ID",        "HOST",   "DEVICES",    "FIRST_SEEN",
+                                       "LAST_SEEN", "LOSSES", "QUARANTINED"};
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"format", required_argument, NULL, 'f'},
@@ -82,6 +82,7 @@ int cmd_workers(int argc, char **argv, const cli_globals_t *g)
     const char *db_opt = NULL;
     format_t fmt = FORMAT_JSON;
     format_table_t tab = {0};
+    jw_t jw;
     carbs_err_t err = {0};
     store_t *st = NULL;
     store_worker_iter_t *it = NULL;
@@ -100,9 +101,8 @@ int cmd_workers(int argc, char **argv, const cli_globals_t *g)
             db_opt = optarg;
             break;
         case 'f':
-            if (format_parse(optarg, FORMAT_ALLOW_ALL, &fmt))
-                return cli_usage_error(usage_text, "unknown format '%s' (json, csv, table)",
-                                       optarg);
+            if (verb_format(optarg, FORMAT_ALLOW_ALL, usage_text, &fmt))
+                return CLI_EXIT_USAGE;
             break;
         default:
             return rc;
@@ -110,6 +110,7 @@ int cmd_workers(int argc, char **argv, const cli_globals_t *g)
     }
     if (optind != argc)
         return cli_usage_error(usage_text, "unexpected argument '%s'", argv[optind]);
+    jw_init(&jw);
     st = verb_store_open(cli_pick_db(g, db_opt), &err);
     if (st)
         it = store_worker_iter_new(st, &err);
@@ -117,26 +118,23 @@ int cmd_workers(int argc, char **argv, const cli_globals_t *g)
         rc = cli_fail(&err);
         goto out;
     }
-    format_table_init(&tab, 7);
+    format_table_head(&tab, head, ARRAY_SIZE(head));
     if (fmt == FORMAT_CSV)
         puts("id,host,devices,first_seen,last_seen,losses,quarantined");
-    if (fmt == FORMAT_TABLE) {
-        static const char *const head[] = {"ID",        "HOST",   "DEVICES",    "FIRST_SEEN",
-                                           "LAST_SEEN", "LOSSES", "QUARANTINED"};
-        for (size_t i = 0; i < ARRAY_SIZE(head); i++)
-            format_table_add(&tab, head[i]);
-    }
     while (store_worker_iter_next(it, &w) == CARBS_CONTINUE) {
-        if (fmt == FORMAT_JSON)
-            print_json(w);
-        else if (fmt == FORMAT_CSV)
+        if (fmt == FORMAT_CSV) {
             print_csv(w);
-        else
+        } else if (fmt == FORMAT_TABLE) {
             add_row(&tab, w);
+        } else if (print_json(&jw, w, &err)) {
+            rc = cli_fail(&err);
+            break;
+        }
     }
     if (fmt == FORMAT_TABLE)
         format_table_print(&tab, stdout);
 out:
+    jw_release(&jw);
     format_table_release(&tab);
     store_worker_iter_free(it);
     store_close(st);

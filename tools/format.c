@@ -26,21 +26,48 @@ int format_parse(const char *name, unsigned allowed, format_t *out)
     return CARBS_EINVAL;
 }
 
-// ---- scalar writers ----
+// ---- JSON ----
+
+int format_json_line(jw_t *jw, FILE *out, carbs_err_t *err)
+{
+    int rc = jw->sb.err;
+
+    if (rc == CARBS_EINVAL)
+        rc = carbs_fail(err, rc, "a value to print is not valid UTF-8");
+    else if (rc)
+        rc = carbs_fail(err, rc, "out of memory writing JSON");
+    else {
+        fwrite(jw->sb.buf, 1, jw->sb.len, out);
+        fputc('\n', out);
+    }
+    jw_reset(jw);
+    return rc;
+}
+
+void format_jw_time(jw_t *jw, const char *key, double t)
+{
+    jw_num_or_null(jw, key, t != 0 ? t : NAN);
+}
+
+void format_jw_array_text(jw_t *jw, const char *key, const char *json)
+{
+    size_t n = json ? strlen(json) : 0;
+
+    if (n >= 2 && json[0] == '[' && json[n - 1] == ']')
+        jw_raw(jw, key, json);
+    else
+        jw_null(jw, key);
+}
 
 void format_json_str(FILE *out, const char *s)
 {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(out, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f)
-            fprintf(out, "\\u%04x", ch);
-        else
-            fputc(ch, out);
-    }
-    fputc('"', out);
+    strbuf_t sb = STRBUF_INIT;
+
+    if (strbuf_add_json_str(&sb, s) == 0)
+        fputs(sb.buf, out);
+    else
+        fputs("null", out);
+    strbuf_release(&sb);
 }
 
 void format_json_num(FILE *out, double x)
@@ -51,10 +78,7 @@ void format_json_num(FILE *out, double x)
         fputs("null", out);
 }
 
-void format_json_time(FILE *out, double t)
-{
-    format_json_num(out, t != 0 ? t : NAN);
-}
+// ---- CSV and text ----
 
 void format_csv_str(FILE *out, const char *s)
 {
@@ -75,6 +99,25 @@ void format_csv_num(FILE *out, double x)
 {
     if (isfinite(x))
         fprintf(out, "%.17g", x);
+}
+
+void format_shell_word(FILE *out, const char *s)
+{
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789_-./:=+@%,";
+
+    if (*s && strspn(s, safe) == strlen(s)) {
+        fputs(s, out);
+        return;
+    }
+    fputc('\'', out);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", out);
+        else
+            fputc(*s, out);
+    }
+    fputc('\'', out);
 }
 
 void format_iso_time(double t, char *buf, size_t cap)
@@ -136,6 +179,13 @@ void format_table_init(format_table_t *t, size_t n_cols)
 {
     memset(t, 0, sizeof(*t));
     t->n_cols = n_cols ? n_cols : 1;
+}
+
+void format_table_head(format_table_t *t, const char *const *head, size_t n_cols)
+{
+    format_table_init(t, n_cols);
+    for (size_t i = 0; i < n_cols; i++)
+        format_table_add(t, head[i]);
 }
 
 void format_table_add(format_table_t *t, const char *cell)

@@ -1,5 +1,6 @@
 /*
- * format.h - how the read verbs print data on stdout (STYLE.md H37): JSON
+ * format.h - how the read verbs print data on stdout (stderr is for the
+ * rest): JSON
  * lines by default, CSV (RFC 4180) for spreadsheets, aligned tables for
  * people.  Everything here writes text; nothing parses JSON (jansson stays
  * in proto/, H21).
@@ -12,6 +13,7 @@
 #define CARBS_TOOLS_FORMAT_H
 
 #include "proto/common.h"
+#include "proto/jw.h"
 
 typedef enum format {
     FORMAT_JSON,
@@ -29,18 +31,31 @@ typedef enum format {
  * Returns 0 or CARBS_EINVAL (nothing stored). */
 int format_parse(const char *name, unsigned allowed, format_t *out);
 
-// ---- scalar writers ----
+// ---- JSON ----
 
-/* s as a JSON string, quotes included; control characters as \u00XX.
- * s must be valid UTF-8 (everything the store holds is). */
+/* Write the finished document of jw (proto/jw.h) and a newline to out,
+ * then reset jw for the next line.  Returns 0, or the writer's sticky
+ * error with err filled: CARBS_EINVAL (a string that is not UTF-8: JSON
+ * cannot carry it) or CARBS_ENOMEM.  Nothing is written on failure. */
+int format_json_line(jw_t *jw, FILE *out, carbs_err_t *err);
+
+/* Add t (unix seconds) under key: a number, or null when t is 0. */
+void format_jw_time(jw_t *jw, const char *key, double t);
+
+/* Add json, a JSON array text from the store (a worker's devices), under
+ * key; null when json is NULL or not an array. */
+void format_jw_array_text(jw_t *jw, const char *key, const char *json);
+
+/* The same rules for verbs that print piece by piece: s as a JSON string,
+ * quotes included, escaped as strbuf_add_json_str() does (proto/strbuf.h),
+ * or null when s is not UTF-8. */
 void format_json_str(FILE *out, const char *s);
 
 /* x with 17 significant digits (it reads back as the same double), or
  * null when x is not finite. */
 void format_json_num(FILE *out, double x);
 
-/* A time in unix seconds as a JSON number, or null when t is 0. */
-void format_json_time(FILE *out, double t);
+// ---- CSV and text ----
 
 /* s as a CSV field: quoted (with "" for ") only when it holds a comma, a
  * quote or a line break. */
@@ -48,6 +63,10 @@ void format_csv_str(FILE *out, const char *s);
 
 /* x with 17 significant digits, or nothing when x is not finite. */
 void format_csv_num(FILE *out, double x);
+
+/* s as one POSIX shell word: as it is when it holds only characters no
+ * shell treats specially, else in single quotes (a ' inside as '\''). */
+void format_shell_word(FILE *out, const char *s);
 
 /* t (unix seconds) as "2026-11-22T14:03:12Z" into buf[cap]; "-" when t is
  * 0 or not representable. */
@@ -73,6 +92,9 @@ typedef struct format_table {
 
 /* Start an empty table of n_cols columns (n_cols >= 1). */
 void format_table_init(format_table_t *t, size_t n_cols);
+
+/* Start a table whose header row is the n_cols names of head. */
+void format_table_head(format_table_t *t, const char *const *head, size_t n_cols);
 
 /* Append the next cell (left to right, then the next row); a NULL cell
  * prints as "-".  Aborts on allocation failure like xmalloc (cells are

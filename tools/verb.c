@@ -29,6 +29,44 @@ int verb_getopt(int argc, char **argv, const char *shortopts, const struct optio
     return c;
 }
 
+int verb_format(const char *arg, unsigned allowed, const char *usage, format_t *fmt)
+{
+    static const char *const names[] = {"json", "csv", "table"};
+    char list[32] = "";
+    size_t k = 0;
+
+    if (format_parse(arg, allowed, fmt) == 0)
+        return 0;
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        if (allowed & (1u << i))
+            k += (size_t)snprintf(list + k, sizeof(list) - k, "%s%s", k ? ", " : "", names[i]);
+    return cli_usage_error(usage, "unknown format '%s' (%s)", arg, list);
+}
+
+int verb_operand(int argc, char **argv, const char *usage, const char *what, const char **out)
+{
+    if (optind >= argc)
+        return cli_usage_error(usage, "missing %s", what);
+    if (optind + 1 < argc)
+        return cli_usage_error(usage, "unexpected argument '%s'", argv[optind + 1]);
+    *out = argv[optind];
+    return 0;
+}
+
+int verb_sweep_arg(int argc, char **argv, const char *usage, const char *db, verb_sweep_t *out)
+{
+    carbs_err_t err = {0};
+    const char *sweep = NULL;
+    int rc = verb_operand(argc, argv, usage, "SWEEP", &sweep);
+
+    memset(out, 0, sizeof(*out));
+    if (rc)
+        return rc;
+    if (verb_sweep_open(db, sweep, out, &err))
+        return cli_fail(&err);
+    return 0;
+}
+
 store_t *verb_store_open(const char *db, carbs_err_t *err)
 {
     return store_open(db, STORE_READONLY, err);

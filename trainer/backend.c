@@ -1,6 +1,6 @@
 /*
  * backend.c - the table of compiled-in compute backends, looked up by name
- * at run time (STYLE.md H31).  The CPU backend is always present; a device
+ * at run time.  The CPU backend is always present; a device
  * backend adds one line here behind its build flag, and nothing else in
  * the trainer changes.
  */

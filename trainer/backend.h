@@ -1,6 +1,7 @@
 /*
- * backend.h - what every compute backend of the embedded trainer provides
- * (STYLE.md H31).  No CUDA types here.
+ * backend.h - what every compute backend of the embedded trainer provides,
+ * behind one table of function pointers selected by name.  No CUDA types
+ * here.
  *
  * A backend owns the model's parameters, gradients, AdamW moments and
  * activations for one batch shape, allocated once in open(); nothing it

@@ -1,5 +1,5 @@
 /*
- * bpe.h - byte-level byte-pair-encoding tokenizer (DESIGN.md §7, DATA.md).
+ * bpe.h - byte-level byte-pair-encoding tokenizer (docs/trainer.md, docs/data.md).
  *
  * Ids 0..255 are the raw bytes; id 256 + r is the r-th merge, which joins two
  * earlier ids.  Any byte string encodes (invalid UTF-8 included) and decodes

@@ -6,7 +6,7 @@
  * gives a valid grouped-query model: n_heads is the divisor of d_model whose
  * quotient (the real head dimension) is even and nearest head_dim, and
  * n_kv_heads the divisor of n_heads nearest n_heads * kv_ratio.  Parameter
- * counts follow DESIGN.md §7: per layer 2 d^2 (q, o) + 2 d kv hd (k, v) +
+ * counts follow docs/trainer.md: per layer 2 d^2 (q, o) + 2 d kv hd (k, v) +
  * 3 d ffn (SwiGLU) + 2 d (two RMSNorms), a final RMSNorm, and V d for the
  * embedding (twice when the LM head is untied).
  */

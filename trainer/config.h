@@ -1,6 +1,6 @@
 /*
  * config.h - the embedded trainer's configuration and the model shape it
- * implies (DESIGN.md §6, §7).
+ * implies (docs/trainer.md).
  *
  * trainer_config_t holds every embedded-trainer parameter under its
  * canonical name (proto/types.h CARBS_TRAINER_PARAM_MAP); all-zero means

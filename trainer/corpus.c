@@ -5,7 +5,7 @@
  * Brown is detokenized into ordinary prose so the tokenizer and the model
  * see text, not annotation; its tags are kept beside the text for the MCQ
  * builder.  SOTU loses its editorial annotations and is cut into sentences
- * with a small rule (see corpus.h).  References: DATA.md.
+ * with a small rule (see corpus.h).  References: docs/data.md.
  */
 #include "proto/common.h"
 #include "trainer/corpus.h"

@@ -1,7 +1,7 @@
 /*
  * corpus.h - the training corpus as documents of sentences, read from the
  * fetched Brown and State of the Union texts, and split by document
- * (DATA.md "Split first, by document").
+ * (docs/data.md).
  *
  * A document's text is its sentences joined by single spaces; each sentence
  * is a byte range of that text.  Brown documents also keep every token with

@@ -1,8 +1,8 @@
 /*
  * cpu_kernels.c - the CPU backend's kernels: matrix multiplies through
- * OpenBLAS sgemm (the only cblas caller in the project's trainer, STYLE.md
- * H27), and the elementwise work around them (embedding, RMSNorm, RoPE,
- * causal softmax, SwiGLU, cross-entropy, AdamW).
+ * OpenBLAS sgemm (the only cblas caller in the project's trainer), and
+ * the elementwise work around them (embedding, RMSNorm, RoPE, causal
+ * softmax, SwiGLU, cross-entropy, AdamW).
  *
  * Each kernel has a naive double twin (_ref) written from the math alone;
  * tests/test_kernels.c compares the two and tests/test_gradcheck.c checks

@@ -1,7 +1,6 @@
 /*
  * cpu_kernels.h - the CPU backend's numeric kernels, each with a naive
- * double-precision twin (_ref) that is its specification and test oracle
- * (STYLE.md H25, H30).
+ * double-precision twin (_ref) that is its specification and test oracle.
  *
  * Every kernel is serial and allocation-free; the backend (cpu.c) splits
  * rows or columns across OpenMP threads and hands each thread its slice.

@@ -1,6 +1,6 @@
 /*
- * dataset.c - the dataset the trainer reads: MCQ sets, loading the prepared
- * caches, and a synthetic corpus generated in code for tests.
+ * dataset.c - the dataset the trainer reads: the prepared caches (read
+ * through cache.h) and a synthetic corpus generated in code for tests.
  *
  * The synthetic grammar: SYN_WORDS "words", each a fixed sequence of one to
  * three token ids in [1, vocab_size); sentences are random walks of a
@@ -18,8 +18,9 @@
 
 #include <sys/stat.h>
 
+#include "proto/splitmix.h"
 #include "trainer/bpe.h"
-#include "trainer/prepare.h"
+#include "trainer/cache.h"
 
 #define SYN_WORDS 256
 #define SYN_SUCC 4
@@ -27,55 +28,6 @@
 #define SYN_BYTES_PER_TOKEN 3
 #define SYN_ITEMS_PER_TASK 64
 #define SYN_MIN_VOCAB 16
-
-// ---- MCQ sets ----
-
-static int pool_append(mcq_set_t *set, const int32_t *tok, size_t n, size_t *off)
-{
-    if (da__grow((void **)&set->pool, &set->pool_cap, set->pool_n + n, sizeof(int32_t)))
-        return CARBS_ENOMEM;
-    *off = set->pool_n;
-    if (n)
-        memcpy(set->pool + set->pool_n, tok, n * sizeof(int32_t));
-    set->pool_n += n;
-    return 0;
-}
-
-int mcq_set_add(mcq_set_t *set, mcq_task_t task, const int32_t *context, size_t n_context,
-                const int32_t *const choice[MCQ_CHOICES], const size_t n_choice[MCQ_CHOICES],
-                const size_t choice_bytes[MCQ_CHOICES], int answer)
-{
-    mcq_item_t it = {.task = task, .n_context = n_context, .answer = answer};
-    size_t pool_mark = set->pool_n;
-    if (answer < 0 || answer >= MCQ_CHOICES || (unsigned)task >= MCQ_TASK_COUNT ||
-        (n_context && !context))
-        return CARBS_EINVAL;
-    for (int c = 0; c < MCQ_CHOICES; c++)
-        if (!choice[c] || !n_choice[c])
-            return CARBS_EINVAL;
-    if (DA_RESERVE(set, 1))
-        return CARBS_ENOMEM;
-    if (pool_append(set, context, n_context, &it.context))
-        goto nomem;
-    for (int c = 0; c < MCQ_CHOICES; c++) {
-        if (pool_append(set, choice[c], n_choice[c], &it.choice[c]))
-            goto nomem;
-        it.n_choice[c] = n_choice[c];
-        it.choice_bytes[c] = choice_bytes ? choice_bytes[c] : 0;
-    }
-    set->v[set->n++] = it;
-    return 0;
-nomem:
-    set->pool_n = pool_mark;
-    return CARBS_ENOMEM;
-}
-
-void mcq_set_release(mcq_set_t *set)
-{
-    free(set->v);
-    free(set->pool);
-    memset(set, 0, sizeof(*set));
-}
 
 void dataset_release(dataset_t *ds)
 {
@@ -108,20 +60,20 @@ int dataset_load(const char *data_dir, size_t vocab_size, dataset_t *out, carbs_
                           vocab_size, data_dir, data_dir, vocab_size);
     out->vocab_size = vocab_size;
     snprintf(path, sizeof(path), "%s/train.bin", dir);
-    rc = prepare_read_tokens(path, vocab_size, &out->train, &out->n_train, &bytes, err);
+    rc = cache_read_tokens(path, vocab_size, &out->train, &out->n_train, &bytes, err);
     if (rc)
         goto out;
     snprintf(path, sizeof(path), "%s/val.bin", dir);
-    rc = prepare_read_tokens(path, vocab_size, &out->val, &out->n_val, &val_bytes, err);
+    rc = cache_read_tokens(path, vocab_size, &out->val, &out->n_val, &val_bytes, err);
     if (rc)
         goto out;
     out->val_bytes = (double)val_bytes;
     snprintf(path, sizeof(path), "%s/mcq_dev.bin", dir);
-    rc = prepare_read_mcq(path, vocab_size, &out->mcq_dev, err);
+    rc = cache_read_mcq(path, vocab_size, &out->mcq_dev, err);
     if (rc)
         goto out;
     snprintf(path, sizeof(path), "%s/mcq_test.bin", dir);
-    rc = prepare_read_mcq(path, vocab_size, &out->mcq_test, err);
+    rc = cache_read_mcq(path, vocab_size, &out->mcq_test, err);
 out:
     if (rc)
         dataset_release(out);
@@ -138,23 +90,14 @@ typedef struct syn {
     size_t succ[SYN_WORDS][SYN_SUCC];
 } syn_t;
 
-/* splitmix64: a documented, seedable generator (STYLE.md H24). */
-static uint64_t syn_next(syn_t *g)
-{
-    uint64_t z = (g->rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static double syn_uniform(syn_t *g)
 {
-    return (double)(syn_next(g) >> 11) * 0x1.0p-53;
+    return splitmix_uniform(&g->rng);
 }
 
 static size_t syn_below(syn_t *g, size_t n)
 {
-    return (size_t)(syn_next(g) % n);
+    return (size_t)splitmix_below(&g->rng, n);
 }
 
 static void syn_init(syn_t *g, size_t vocab, uint64_t seed)

@@ -1,7 +1,7 @@
 /*
  * dataset.h - what the trainer trains and evaluates on: token streams for
  * training and validation, and the multiple-choice question sets
- * (DESIGN.md §7, DATA.md).
+ * (docs/trainer.md, docs/data.md).
  *
  * A dataset_t is plain data the trainer reads and never changes.  It comes
  * from the caches `carbs data prepare` writes (dataset_load), from the
@@ -13,39 +13,7 @@
 #define CARBS_TRAINER_DATASET_H
 
 #include "proto/common.h"
-
-#define MCQ_CHOICES 4
-
-#define MCQ_TASK_MAP(X)                                                                            \
-    X(CLOZE, "cloze")                                                                              \
-    X(CONTINUATION, "continuation")
-
-typedef enum mcq_task {
-#define X(id, name) MCQ_TASK_##id,
-    MCQ_TASK_MAP(X)
-#undef X
-        MCQ_TASK_COUNT
-} mcq_task_t;
-
-/* One question: a context and four candidate continuations, one correct.
- * Token arrays are offsets into the owning set's pool (which may move as the
- * set grows): the context is set->pool[context .. context + n_context). */
-typedef struct mcq_item {
-    mcq_task_t task;
-    size_t context;
-    size_t n_context;
-    size_t choice[MCQ_CHOICES];
-    size_t n_choice[MCQ_CHOICES];
-    size_t choice_bytes[MCQ_CHOICES]; /* UTF-8 bytes of each choice's text (for acc_norm) */
-    int answer;                       /* index of the correct choice */
-} mcq_item_t;
-
-typedef struct mcq_set {
-    mcq_item_t *v;
-    size_t n, cap;
-    int32_t *pool; /* owned storage of every item's tokens */
-    size_t pool_n, pool_cap;
-} mcq_set_t;
+#include "trainer/mcq_set.h"
 
 typedef struct dataset {
     size_t vocab_size;
@@ -58,14 +26,6 @@ typedef struct dataset {
     mcq_set_t mcq_dev;  /* what a sweep optimizes */
     mcq_set_t mcq_test; /* reported only */
 } dataset_t;
-
-/* Append an item whose token arrays are copied into the set's pool.
- * Returns 0, CARBS_EINVAL (answer out of range, an empty choice) or
- * CARBS_ENOMEM. */
-int mcq_set_add(mcq_set_t *set, mcq_task_t task, const int32_t *context, size_t n_context,
-                const int32_t *const choice[MCQ_CHOICES], const size_t n_choice[MCQ_CHOICES],
-                const size_t choice_bytes[MCQ_CHOICES], int answer);
-void mcq_set_release(mcq_set_t *set);
 
 /* Load the prepared caches for vocab_size from data_dir (the folder
  * `carbs data prepare` wrote; see docs/data.md).  Returns 0, CARBS_ENOTFOUND

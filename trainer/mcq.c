@@ -1,7 +1,7 @@
 /*
  * mcq.c - the multiple-choice question builder: word cloze and continuation
  * items from held-out documents, with fair distractors and a leakage filter
- * against the training split (DATA.md; the rules are in mcq.h).
+ * against the training split (docs/data.md; the rules are in mcq.h).
  *
  * The builder first reads the training part once: how often each word
  * occurs (ASCII case folded), which Brown tags it carries, and from those
@@ -14,6 +14,8 @@
  */
 #include "proto/common.h"
 #include "trainer/mcq.h"
+
+#include "proto/splitmix.h"
 
 #define N_CONTENT 6
 #define TAG_OTHER N_CONTENT
@@ -71,20 +73,6 @@ static uint64_t hash_bytes(const char *s, size_t n)
         h *= 1099511628211ULL;
     }
     return mix64(h);
-}
-
-/* splitmix64: the builder's only source of randomness. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static size_t rng_below(uint64_t *s, size_t n)
-{
-    return (size_t)(rng_next(s) % n);
 }
 
 // ---- words ----
@@ -509,7 +497,7 @@ static int cloze_item(mcq_builder_t *b, const corpus_doc_t *d, size_t doc, size_
     size_t n_ctx = context_words(b, d->text, start, end, ctx_ids, ARRAY_SIZE(ctx_ids));
     size_t got = 0;
     for (size_t draw = 0; pool->n && got < MCQ_CHOICES - 1 && draw < b->cfg.max_draws; draw++) {
-        uint32_t id = pool->v[rng_below(rng, pool->n)];
+        uint32_t id = pool->v[(size_t)splitmix_below(rng, pool->n)];
         if (id == (uint32_t)target || in_ids(ctx_ids, n_ctx, id) || in_ids(pick, got, id))
             continue;
         pick[got++] = id;
@@ -517,7 +505,7 @@ static int cloze_item(mcq_builder_t *b, const corpus_doc_t *d, size_t doc, size_
     if (got < MCQ_CHOICES - 1)
         return -1;
     mcq_text_item_t it = {.task = MCQ_TASK_CLOZE, .doc = doc, .sent = k};
-    it.answer = (int)rng_below(rng, MCQ_CHOICES);
+    it.answer = (int)splitmix_below(rng, MCQ_CHOICES);
     const char *body[MCQ_CHOICES];
     size_t n_body[MCQ_CHOICES];
     for (int c = 0, j = 0; c < MCQ_CHOICES; c++) {
@@ -601,7 +589,7 @@ static int cont_item(mcq_builder_t *b, const corpus_doc_t *d, size_t doc, size_t
     const sent_ref_t *pick[MCQ_CHOICES - 1];
     size_t got = 0;
     for (size_t draw = 0; r1 > r0 && got < MCQ_CHOICES - 1 && draw < b->cfg.max_draws; draw++) {
-        const sent_ref_t *r = &refs[r0 + rng_below(rng, r1 - r0)];
+        const sent_ref_t *r = &refs[r0 + (size_t)splitmix_below(rng, r1 - r0)];
         const corpus_sent_t *s = &c->v[r->doc].sents.v[r->sent];
         bool dup = r->doc == doc || c->v[r->doc].source != d->source ||
                    (s->len == ans->len && memcmp(c->v[r->doc].text + s->off,
@@ -615,7 +603,7 @@ static int cont_item(mcq_builder_t *b, const corpus_doc_t *d, size_t doc, size_t
     if (got < MCQ_CHOICES - 1)
         return -1;
     mcq_text_item_t it = {.task = MCQ_TASK_CONTINUATION, .doc = doc, .sent = k};
-    it.answer = (int)rng_below(rng, MCQ_CHOICES);
+    it.answer = (int)splitmix_below(rng, MCQ_CHOICES);
     const char *body[MCQ_CHOICES];
     size_t n_body[MCQ_CHOICES];
     for (int ch = 0, j = 0; ch < MCQ_CHOICES; ch++) {

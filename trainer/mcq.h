@@ -1,6 +1,6 @@
 /*
- * mcq.h - multiple-choice questions derived from held-out text (DATA.md
- * "Multiple-choice questions, derived honestly from held-out text").
+ * mcq.h - multiple-choice questions derived from held-out text (docs/data.md,
+ * "Multiple-choice questions").
  *
  * Two tasks, four choices each, one correct:
  *
@@ -44,9 +44,9 @@
 /* How questions are built.  All-zero gives the documented defaults. */
 typedef struct mcq_config {
     uint64_t seed;             /* distractor draws and answer positions */
-    size_t max_context_chunks; /* 0: 64; longer contexts keep their last chunks (DATA.md) */
+    size_t max_context_chunks; /* 0: 64; longer contexts keep their last chunks (docs/data.md) */
     size_t min_choice_chunks;  /* 0: 4; shorter continuation answers are skipped */
-    size_t max_choice_chunks;  /* 0: 48; bounds scoring cost (DATA.md "Cost") */
+    size_t max_choice_chunks;  /* 0: 48; bounds scoring cost (docs/data.md) */
     size_t cont_stride;        /* 0: 3; continuation answers every 3rd sentence, so items
                                   share no sentence */
     double length_tolerance;   /* 0: 0.2; continuation distractors' relative length range */

@@ -1,6 +1,6 @@
 /*
  * mcq_eval.c - multiple-choice scoring with the context's forward pass
- * shared across choices (DATA.md step 4-5).
+ * shared across choices (docs/data.md).
  *
  * For an item (context c, choices a..d) the sequence c + a is scored from
  * scratch; then each other choice overwrites the tail and only its rows

@@ -1,5 +1,5 @@
 /*
- * mcq_eval.h - multiple-choice scoring (DESIGN.md §6, DATA.md): each
+ * mcq_eval.h - multiple-choice scoring (docs/trainer.md, docs/data.md): each
  * choice's log-likelihood given the context, with the context's forward
  * pass computed once and shared across the four choices, and the four
  * metrics accumulated over items.

@@ -3,7 +3,7 @@
  * its seeded initialisation and its FLOP count (see model.h for the buffer
  * order and the legend).
  *
- * FLOPs follow DESIGN.md §7: the matrix multiplies a step executes, 2 m n k
+ * FLOPs follow docs/trainer.md: the matrix multiplies a step executes, 2 m n k
  * each, forward and backward, LM head included, embedding lookup excluded.
  * Attention is counted block by block exactly as cpu_kernels.c runs it, so
  * the figure is what the hardware did, not a dense T x T idealisation.
@@ -12,6 +12,8 @@
 #include "trainer/model.h"
 
 #include <math.h>
+
+#include "proto/splitmix.h"
 
 static const char *const tensor_names[] = {
 #define X(id, name) name,
@@ -132,21 +134,13 @@ bool model_has_tensor(const model_layout_t *lay, model_tensor_t t)
 
 // ---- initialisation ----
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Fill x[0..n) with N(0, std^2): Box-Muller on pairs of uniforms in (0, 1]. */
 static void fill_normal(uint64_t *rng, float *x, size_t n, double std)
 {
     const double two_pi = 6.283185307179586;
     for (size_t i = 0; i < n; i += 2) {
-        double u1 = ((double)(splitmix64(rng) >> 11) + 1.0) * 0x1.0p-53;
-        double u2 = (double)(splitmix64(rng) >> 11) * 0x1.0p-53;
+        double u1 = splitmix_uniform(rng) + 0x1.0p-53; /* (0, 1]: log(u1) is finite */
+        double u2 = splitmix_uniform(rng);
         double r = sqrt(-2.0 * log(u1)) * std;
         x[i] = (float)(r * cos(two_pi * u2));
         if (i + 1 < n)

@@ -2,7 +2,7 @@
  * model.h - the embedded trainer's transformer: parameter layout, seeded
  * initialisation, FLOP counts and a double-precision reference.
  *
- * Model (DESIGN.md §7): token embedding, n_layers x (RMSNorm -> grouped-query
+ * Model (docs/trainer.md): token embedding, n_layers x (RMSNorm -> grouped-query
  * attention with RoPE -> residual, RMSNorm -> SwiGLU MLP -> residual), final
  * RMSNorm, LM head (the embedding itself when tied).
  *
@@ -96,7 +96,7 @@ void model_init(const model_layout_t *lay, double init_std, uint64_t seed, float
  * sequence whose earlier rows are already computed (keys [0, row1)):
  * forward only, or forward and backward (the backward pass computes both
  * the input and the weight gradients: twice the forward's FLOPs).  The
- * LM head is included and the embedding lookup is not (DESIGN.md §7);
+ * LM head is included and the embedding lookup is not (docs/trainer.md);
  * attention counts the blocks the kernels execute (MODEL_ATT_BLOCK). */
 double model_flops_rows(const model_layout_t *lay, size_t row0, size_t row1, bool backward);
 

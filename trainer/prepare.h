@@ -1,6 +1,6 @@
 /*
- * prepare.h - the token cache files `carbs data prepare` writes and
- * dataset_load() reads (docs/data.md).
+ * prepare.h - `carbs data prepare`: the pipeline that reads the corpus,
+ * trains the tokenizer and writes the token cache (docs/data.md).
  *
  * Layout, per vocabulary size N under the data folder:
  *
@@ -23,36 +23,7 @@
 
 #include "proto/common.h"
 #include "trainer/corpus.h"
-#include "trainer/dataset.h"
-
-#define PREPARE_FORMAT_VERSION 1
-#define PREPARE_HEADER_BYTES 32
-#define PREPARE_MCQ_ITEM_BYTES 120
-
-/* Write n tokens (each < vocab_size <= 65536) as a token shard at path,
- * recording n_bytes as the text bytes they decode to.  Returns 0,
- * CARBS_EINVAL for a token out of range, or CARBS_EIO naming the file. */
-int prepare_write_tokens(const char *path, size_t vocab_size, const int32_t *tok, size_t n,
-                         uint64_t n_bytes, carbs_err_t *err);
-
-/* Write set as an MCQ file at path.  Returns 0, CARBS_EINVAL for a token
- * out of range, or CARBS_EIO naming the file. */
-int prepare_write_mcq(const char *path, size_t vocab_size, const mcq_set_t *set,
-                      carbs_err_t *err);
-
-/* Read a token shard into a new array *tok of *n tokens (caller frees) and
- * its byte count into *n_bytes.  Returns 0, CARBS_ENOTFOUND (no such file),
- * CARBS_EVERSION (another format version), CARBS_EIO (bad magic, truncated,
- * a vocabulary other than vocab_size, a token out of range), CARBS_ENOMEM. */
-int prepare_read_tokens(const char *path, size_t vocab_size, int32_t **tok, size_t *n,
-                        uint64_t *n_bytes, carbs_err_t *err);
-
-/* Read an MCQ file into the empty set (release with mcq_set_release).  Same
- * returns as prepare_read_tokens, and CARBS_EIO for an item pointing outside
- * the pool or with a bad task or answer; on failure set is left empty. */
-int prepare_read_mcq(const char *path, size_t vocab_size, mcq_set_t *set, carbs_err_t *err);
-
-// ---- the whole pipeline (prepare_run.c) ----
+#include "trainer/mcq_set.h"
 
 /* What `carbs data prepare` does.  All-zero gives the defaults. */
 typedef struct prepare_config {

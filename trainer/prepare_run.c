@@ -2,7 +2,7 @@
  * prepare_run.c - `carbs data prepare` as a library call: corpus, split,
  * tokenizer, token shards and MCQ sets for one vocabulary size.
  *
- * The order is what keeps the evaluation honest (DATA.md): the split is
+ * The order is what keeps the evaluation honest (docs/data.md): the split is
  * made by document before anything is fitted, the tokenizer sees only the
  * training part, and questions come from the MCQ parts after the leakage
  * filter.  Each output is written under a temporary name and renamed when
@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "trainer/bpe.h"
+#include "trainer/cache.h"
 #include "trainer/mcq.h"
 
 #define PREPARE_DEFAULT_VOCAB 2048
@@ -46,7 +47,7 @@ static int write_manifest(const char *path, const prepare_report_t *r, carbs_err
         return carbs_fail(err, CARBS_EIO, "cannot create '%s': %s", path, strerror(errno));
     fprintf(f, "# carbs data prepare: what this folder holds (docs/data.md)\n");
     fprintf(f, "format %d\nvocab_size %zu\nmerges %zu\nseed %llu\nseconds %.3f\n",
-            PREPARE_FORMAT_VERSION, r->vocab_size, r->n_merges, (unsigned long long)r->seed,
+            CACHE_FORMAT_VERSION, r->vocab_size, r->n_merges, (unsigned long long)r->seed,
             r->seconds);
     for (int p = 0; p < CORPUS_PART_COUNT; p++) {
         const char *name = corpus_part_name((corpus_part_t)p);
@@ -77,7 +78,7 @@ static int manifest_set(prepare_report_t *r, const char *key, const char *value)
     if (parse_size(value, SIZE_MAX, &v))
         return CARBS_EIO;
     if (strcmp(key, "format") == 0)
-        return v == PREPARE_FORMAT_VERSION ? 0 : CARBS_EVERSION;
+        return v == CACHE_FORMAT_VERSION ? 0 : CARBS_EVERSION;
     if (strcmp(key, "vocab_size") == 0)
         r->vocab_size = v;
     else if (strcmp(key, "merges") == 0)
@@ -186,7 +187,7 @@ static int tokenize_part(const corpus_t *c, corpus_part_t part, const bpe_t *bpe
     r->tokens[part] = tok.n;
     if (name) {
         snprintf(path, sizeof(path), "%s/%s.tmp", dir, name);
-        rc = prepare_write_tokens(path, bpe_vocab_size(bpe), tok.v, tok.n, n, err);
+        rc = cache_write_tokens(path, bpe_vocab_size(bpe), tok.v, tok.n, n, err);
         if (!rc)
             rc = publish(dir, name, err);
     }
@@ -212,7 +213,7 @@ static int write_mcq(mcq_builder_t *mb, corpus_part_t part, const bpe_t *bpe, co
         r->items[part][t] = st.kept[t];
     snprintf(name, sizeof(name), "%s.bin", corpus_part_name(part));
     snprintf(path, sizeof(path), "%s/%s.tmp", dir, name);
-    rc = prepare_write_mcq(path, bpe_vocab_size(bpe), &set, err);
+    rc = cache_write_mcq(path, bpe_vocab_size(bpe), &set, err);
     if (!rc)
         rc = publish(dir, name, err);
 out:

@@ -1,7 +1,7 @@
 /*
  * trainer.c - one training run: batches from the token stream, the
  * learning-rate schedule, divergence detection, evaluation and the metrics
- * of DESIGN.md §6, all through the backend table (no #ifdef here).
+ * of docs/trainer.md, all through the backend table (no #ifdef here).
  *
  * Schedule: linear warmup to learning_rate over round(warmup_frac * S)
  * steps, then cosine (Loshchilov & Hutter 2017) or linear decay reaching
@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "proto/splitmix.h"
 #include "trainer/backend.h"
 #include "trainer/mcq_eval.h"
 #include "trainer/model.h"
@@ -52,14 +53,6 @@ static double cpu_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 static void fill_options(trainer_options_t *o, const trainer_options_t *in)
@@ -256,7 +249,7 @@ static void sample_batch(trainer_t *tr)
 {
     size_t span = tr->ds->n_train - tr->T - 1;
     for (size_t b = 0; b < tr->B; b++) {
-        size_t s = (size_t)(splitmix64(&tr->rng) % span);
+        size_t s = (size_t)splitmix_below(&tr->rng, span);
         memcpy(tr->tokens + b * tr->T, tr->ds->train + s, tr->T * sizeof(int32_t));
         memcpy(tr->targets + b * tr->T, tr->ds->train + s + 1, tr->T * sizeof(int32_t));
     }

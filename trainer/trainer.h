@@ -1,8 +1,8 @@
 /*
  * trainer.h - one training run of the embedded trainer: config and data
- * in, metrics and cost out (DESIGN.md §6-§7).
+ * in, metrics and cost out (docs/trainer.md).
  *
- * The caller owns the loop (STYLE.md H29): trainer_open() checks the
+ * The caller owns the loop: trainer_open() checks the
  * config, estimates memory and fails cleanly (CARBS_ENOMEM) before
  * allocating anything when the model cannot fit, then allocates everything
  * once; trainer_step() runs one optimizer step and returns CARBS_CONTINUE
@@ -17,7 +17,7 @@
  * next() % (n_train - seq_len) from seed ^ 0x6261746368), so two runs with
  * one thread give bit-identical losses.
  *
- * Failures that are the config's fault (DESIGN.md §3) come back as codes
+ * Failures that are the config's fault (docs/service.md) come back as codes
  * that trainer_fail_result() maps onto the result: CARBS_EDIVERGED
  * (non-finite loss or gradient, or a loss above diverge_mult * ln V),
  * CARBS_ENOMEM (too large), CARBS_EINVAL (an invalid config).
@@ -33,7 +33,7 @@ typedef struct trainer trainer_t;
 
 /* Defaults for trainer_options_t's zero fields. */
 #define TRAINER_EVAL_TOKENS 131072 /* validation tokens scored: ~0.3 % noise on val_loss */
-#define TRAINER_MCQ_ITEMS 500      /* DATA.md: ~a tenth of a 0.5M-token trial's cost */
+#define TRAINER_MCQ_ITEMS 500      /* docs/data.md: ~a tenth of a 0.5M-token trial's cost */
 #define TRAINER_DIVERGE_MULT 3.0   /* uniform guessing scores ln V; 3 ln V is a blow-up */
 #define TRAINER_CURVE_POINTS 100
 
@@ -45,7 +45,7 @@ typedef struct trainer_options {
     size_t mcq_items;      /* MCQ-dev items scored by finish; 0 = TRAINER_MCQ_ITEMS */
     bool mcq_test;         /* finish also scores MCQ-test (as many items), reported as the
                               extra metrics test_mcq_acc, _acc_norm, _ppl, _prob, _items;
-                              never for a sweep: DATA.md keeps the test set for reports */
+                              never for a sweep: docs/data.md keeps the test set for reports */
     double diverge_mult;   /* 0 = TRAINER_DIVERGE_MULT */
     size_t curve_points;   /* learning-curve points kept; 0 = TRAINER_CURVE_POINTS */
     size_t memory_limit;   /* bytes the run may use; 0 = MemAvailable of /proc/meminfo */
@@ -84,7 +84,7 @@ trainer_t *trainer_open(const trainer_config_t *cfg, const trainer_options_t *op
 int trainer_step(trainer_t *tr, trainer_progress_t *p, carbs_err_t *err);
 
 /* Evaluate and fill res (initialised by the caller with
- * carbs_result_init): status ok, every metric of DESIGN.md §6 and the
+ * carbs_result_init): status ok, every metric of docs/trainer.md and the
  * learning curve, plus extras eval_seconds, eval_flops and train_seconds.
  * Call after trainer_step returned 0.  Returns 0, CARBS_ESTATE when
  * training has not finished, or CARBS_ENOMEM (the result's arrays). */

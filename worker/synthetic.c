@@ -17,6 +17,8 @@
 
 #include <math.h>
 
+#include "proto/splitmix.h"
+
 // ---- names ----
 
 static const char *const function_names[SYNTHETIC_COUNT] = {
@@ -314,15 +316,6 @@ static int check_fail_above(const synthetic_input_t *in, synthetic_outcome_t *ou
     return 0;
 }
 
-/* splitmix64 (Steele, Lea & Flood 2014): a good 64-bit mix of the seed. */
-static uint64_t mix64(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static int check_fail_rate(const synthetic_input_t *in, synthetic_outcome_t *out, carbs_err_t *err)
 {
     double rate = 0.0, u;
@@ -356,8 +349,8 @@ static int check_fail_rate(const synthetic_input_t *in, synthetic_outcome_t *out
     }
     /* Hyperparameter failures follow the trial (a retry fails again); the
      * infrastructure kinds are drawn again for each attempt. */
-    seed = mix64((uint64_t)in->trial_id);
-    if (!carbs_failure_is_hyper(f)) seed = mix64(seed ^ (uint64_t)in->attempt);
+    seed = splitmix_mix((uint64_t)in->trial_id);
+    if (!carbs_failure_is_hyper(f)) seed = splitmix_mix(seed ^ (uint64_t)in->attempt);
     u = (double)(seed >> 11) * 0x1.0p-53;
     if (u >= rate) return 0;
     out->action = action;

@@ -10,11 +10,11 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 
 #include "optimizer/service/service_sweep.h"
 #include "optimizer/service/service_table.h"
 #include "proto/json.h"
+#include "proto/log.h"
 
 /* The request being answered: the service, where replies go, and to whom. */
 typedef struct req {
@@ -47,129 +47,73 @@ static void reply_no_sweep(const req_t *q, int64_t trial_id, const char *which)
     reply(q, false, 0, trial_id, msg);
 }
 
-// ---- a growing JSON text for status ----
-
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf_t;
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    int k;
-
-    for (;;) {
-        va_start(ap, fmt);
-        k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0)
-            return;
-        if (b->p && b->n + (size_t)k < b->cap) {
-            b->n += (size_t)k;
-            return;
-        }
-        b->cap = (b->cap ? b->cap * 2 : 256) + (size_t)k;
-        b->p = xrealloc(b->p, b->cap);
-    }
-}
-
-/* A JSON string: names here are validated, worker ids may hold anything. */
-static void sb_str(sbuf_t *b, const char *s)
-{
-    sb_printf(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            sb_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            sb_printf(b, "\\u%04x", c);
-        else
-            sb_printf(b, "%c", c);
-    }
-    sb_printf(b, "\"");
-}
-
-static void sb_num(sbuf_t *b, double x)
-{
-    if (isfinite(x))
-        sb_printf(b, "%.17g", x);
-    else
-        sb_printf(b, "null");
-}
-
-static void status_sweep(sbuf_t *b, const svc_sweep_t *sw)
-{
-    service_summary_t f;
-
-    svc__sweep_summary(sw, &f);
-    sb_printf(b, "{\"id\":%" PRId64 ",\"name\":", f.sweep_id);
-    sb_str(b, f.name);
-    sb_printf(b, ",\"state\":\"%s\",\"trials\":{", carbs_sweep_state_name(f.state));
-    for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
-        sb_printf(b, "%s\"%s\":%zu", s ? "," : "", carbs_trial_state_name(s), f.counts[s]);
-    sb_printf(b, "},\"metric\":");
-    sb_str(b, svc__sweep_spec(sw)->metric.name);
-    sb_printf(b, ",\"best\":");
-    sb_num(b, f.best_output);
-    sb_printf(b, ",\"best_trial\":%" PRId64 ",\"cost_spent\":", f.best_trial);
-    sb_num(b, f.cost_spent);
-    sb_printf(b, "}");
-}
+// ---- status ----
 
 static void on_status(const req_t *q, const char *which)
 {
+    proto_status_t st = {0};
     proto_msg_t m;
-    sbuf_t b = {0};
-    bool first = true;
+    carbs_err_t err = {0};
     double now = now_wall();
     const svc_sweep_t *sw;
     const svc_worker_t *w;
     const svc_trial_t *t;
+    int rc = 0;
 
     if (which[0] && !svc__sweep_find(q->svc, which)) {
         reply_no_sweep(q, 0, which);
         return;
     }
-    sb_printf(&b, "{\"sweeps\":[");
-    for (size_t i = 0; (sw = svc__sweep_at(q->svc, i)); i++) {
+    for (size_t i = 0; rc == 0 && (sw = svc__sweep_at(q->svc, i)); i++) {
+        proto_status_sweep_t v = {0};
+        service_summary_t f;
         if (which[0] && sw != svc__sweep_find(q->svc, which))
             continue;
-        if (!first)
-            sb_printf(&b, ",");
-        first = false;
-        status_sweep(&b, sw);
+        svc__sweep_summary(sw, &f);
+        v.id = f.sweep_id;
+        str_copy(v.name, sizeof(v.name), f.name);
+        v.state = f.state;
+        for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
+            v.trials[s] = (int64_t)f.counts[s];
+        str_copy(v.metric, sizeof(v.metric), svc__sweep_spec(sw)->metric.name);
+        v.best = f.best_output;
+        v.best_trial = f.best_trial;
+        v.cost_spent = f.cost_spent;
+        rc = DA_PUSH(&st.sweeps, v);
     }
-    sb_printf(&b, "],\"workers\":[");
-    for (size_t i = 0; (w = svc__worker_at(q->svc, i)); i++) {
-        sb_printf(&b, "%s{\"id\":", i ? "," : "");
-        sb_str(&b, w->id);
-        sb_printf(&b, ",\"host\":");
-        sb_str(&b, w->host);
-        sb_printf(&b, ",\"slots\":%d,\"connected\":%s,\"quarantined\":%s,\"idle_seconds\":",
-                  w->slots, w->connected ? "true" : "false", w->quarantined ? "true" : "false");
-        sb_num(&b, now - w->last_seen);
-        sb_printf(&b, "}");
+    for (size_t i = 0; rc == 0 && (w = svc__worker_at(q->svc, i)); i++) {
+        proto_status_worker_t v = {0};
+        str_copy(v.id, sizeof(v.id), w->id);
+        str_copy(v.host, sizeof(v.host), w->host);
+        v.slots = w->slots;
+        v.connected = w->connected;
+        v.quarantined = w->quarantined;
+        v.idle_seconds = now - w->last_seen;
+        rc = DA_PUSH(&st.workers, v);
     }
-    sb_printf(&b, "],\"running\":[");
-    for (size_t i = 0; (t = svc__running_at(q->svc, i)); i++) {
-        sb_printf(&b, "%s{\"trial\":%" PRId64 ",\"sweep\":", i ? "," : "", t->id);
-        sb_str(&b, svc__sweep_name(t->sw));
-        sb_printf(&b, ",\"worker\":");
-        sb_str(&b, t->worker);
-        sb_printf(&b, ",\"attempt\":%d,\"lease_seconds\":", t->attempt);
-        sb_num(&b, t->is_ask ? NAN : t->deadline - now);
-        sb_printf(&b, "}");
+    for (size_t i = 0; rc == 0 && (t = svc__running_at(q->svc, i)); i++) {
+        proto_status_trial_t v = {0};
+        v.trial = t->id;
+        str_copy(v.sweep, sizeof(v.sweep), svc__sweep_name(t->sw));
+        str_copy(v.worker, sizeof(v.worker), t->worker);
+        v.attempt = t->attempt;
+        v.lease_seconds = t->is_ask ? NAN : t->deadline - now;
+        rc = DA_PUSH(&st.running, v);
     }
-    sb_printf(&b, "]}");
 
     proto_msg_init(&m, PROTO_MSG_REPLY);
-    m.reply.ok = true;
-    m.reply.data = b.p;
+    if (rc)
+        rc = carbs_fail(&err, rc, "out of memory describing the service");
+    else
+        rc = proto_status_encode(&st, &m.reply.data, NULL, &err);
+    if (rc) {
+        log_warn("status: %s", err.msg);
+        str_copy(m.reply.message, sizeof(m.reply.message), err.msg);
+    }
+    m.reply.ok = rc == 0;
     svc__send(q->out, q->peer, &m);
-    proto_msg_release(&m); /* frees b.p */
+    proto_msg_release(&m); /* frees the data */
+    proto_status_release(&st);
 }
 
 // ---- sweep lifecycle ----

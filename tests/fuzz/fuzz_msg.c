@@ -1,6 +1,7 @@
 /*
- * fuzz_msg.c - libFuzzer harness for the protocol codec (proto/msg.c) and
- * the export-record array codec (proto/record.c).
+ * fuzz_msg.c - libFuzzer harness for the protocol codec (proto/msg.c), the
+ * export-record array codec (proto/record.c) and the status document
+ * (proto/msg_status.c).
  *
  * Property: decoding arbitrary bytes never crashes, leaks or leaves memory
  * behind on failure; and when the bytes decode, the canonical re-encoding
@@ -86,6 +87,33 @@ static void check_records(const char *buf, size_t len)
     free(e2);
 }
 
+/* The same property for the status document of a status reply. */
+static void check_status(const char *buf, size_t len)
+{
+    proto_status_t s, s2;
+    carbs_err_t err = {0};
+    char *e1 = NULL, *e2 = NULL;
+    size_t l1 = 0, l2 = 0;
+
+    if (proto_status_decode(buf, len, &s, &err) < 0) {
+        if (s.sweeps.v || s.workers.v || s.running.v || !err.msg[0])
+            fail("failed status decode left entries or no error", &err);
+        return;
+    }
+    if (proto_status_encode(&s, &e1, &l1, &err) < 0)
+        fail("a decoded status does not encode", &err);
+    if (proto_status_decode(e1, l1, &s2, &err) < 0)
+        fail("an encoded status does not decode", &err);
+    if (proto_status_encode(&s2, &e2, &l2, &err) < 0)
+        fail("a re-decoded status does not encode", &err);
+    if (l1 != l2 || memcmp(e1, e2, l1) != 0)
+        fail("status re-encoding is not stable", NULL);
+    proto_status_release(&s);
+    proto_status_release(&s2);
+    free(e1);
+    free(e2);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     UNUSED(argc);
@@ -101,5 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_msg(buf, size);
     if (size && buf[0] == '[')
         check_records(buf, size);
+    if (size > 10 && memcmp(buf, "{\"sweeps\":", 10) == 0)
+        check_status(buf, size);
     return 0;
 }

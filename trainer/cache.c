@@ -1,14 +1,14 @@
 /*
- * prepare.c - the token cache file formats: token shards and tokenized MCQ
+ * cache.c - the token cache file formats: token shards and tokenized MCQ
  * sets, written by `carbs data prepare` and read back by dataset_load().
  *
  * Files are plain little-endian records behind a magic and a format version
- * (layout in prepare.h and docs/data.md), so a reader on any host checks
+ * (layout in cache.h and docs/data.md), so a reader on any host checks
  * what it is given and says which file is wrong.  Tokens are stored as
  * uint16: every vocabulary this project trains has at most 8192 ids.
  */
 #include "proto/common.h"
-#include "trainer/prepare.h"
+#include "trainer/cache.h"
 
 #include <errno.h>
 
@@ -53,11 +53,10 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
-static void put_header(unsigned char *h, const char magic[8], size_t vocab, uint64_t a,
-                       uint64_t b)
+static void put_header(unsigned char *h, const char magic[8], size_t vocab, uint64_t a, uint64_t b)
 {
     memcpy(h, magic, 8);
-    put_u32(h + 8, PREPARE_FORMAT_VERSION);
+    put_u32(h + 8, CACHE_FORMAT_VERSION);
     put_u32(h + 12, (uint32_t)vocab);
     put_u64(h + 16, a);
     put_u64(h + 24, b);
@@ -69,8 +68,7 @@ static int write_file(const char *path, const unsigned char *buf, size_t n, carb
 {
     int rc = 0;
     FILE *f = fopen(path, "wb");
-    if (!f)
-        return carbs_fail(err, CARBS_EIO, "cannot create '%s': %s", path, strerror(errno));
+    if (!f) return carbs_fail(err, CARBS_EIO, "cannot create '%s': %s", path, strerror(errno));
     if (fwrite(buf, 1, n, f) != n)
         rc = carbs_fail(err, CARBS_EIO, "cannot write '%s': %s", path, strerror(errno));
     if (fclose(f) != 0 && !rc)
@@ -90,38 +88,34 @@ static int put_tokens(unsigned char *p, const int32_t *tok, size_t n, size_t voc
     return 0;
 }
 
-int prepare_write_tokens(const char *path, size_t vocab_size, const int32_t *tok, size_t n,
-                         uint64_t n_bytes, carbs_err_t *err)
+int cache_write_tokens(const char *path, size_t vocab_size, const int32_t *tok, size_t n,
+                       uint64_t n_bytes, carbs_err_t *err)
 {
     if (vocab_size == 0 || vocab_size > 65536)
         return carbs_fail(err, CARBS_EINVAL, "'%s': vocabulary %zu does not fit uint16", path,
                           vocab_size);
-    unsigned char *buf = carbs_malloc(PREPARE_HEADER_BYTES + 2 * n);
-    if (!buf)
-        return carbs_fail(err, CARBS_ENOMEM, "out of memory writing '%s'", path);
+    unsigned char *buf = carbs_malloc(CACHE_HEADER_BYTES + 2 * n);
+    if (!buf) return carbs_fail(err, CARBS_ENOMEM, "out of memory writing '%s'", path);
     put_header(buf, tok_magic, vocab_size, n, n_bytes);
-    int rc = put_tokens(buf + PREPARE_HEADER_BYTES, tok, n, vocab_size, path, err);
-    if (!rc)
-        rc = write_file(path, buf, PREPARE_HEADER_BYTES + 2 * n, err);
+    int rc = put_tokens(buf + CACHE_HEADER_BYTES, tok, n, vocab_size, path, err);
+    if (!rc) rc = write_file(path, buf, CACHE_HEADER_BYTES + 2 * n, err);
     free(buf);
     return rc;
 }
 
-int prepare_write_mcq(const char *path, size_t vocab_size, const mcq_set_t *set,
-                      carbs_err_t *err)
+int cache_write_mcq(const char *path, size_t vocab_size, const mcq_set_t *set, carbs_err_t *err)
 {
     if (vocab_size == 0 || vocab_size > 65536)
         return carbs_fail(err, CARBS_EINVAL, "'%s': vocabulary %zu does not fit uint16", path,
                           vocab_size);
-    size_t items = PREPARE_MCQ_ITEM_BYTES * set->n;
-    size_t size = PREPARE_HEADER_BYTES + items + 2 * set->pool_n;
+    size_t items = CACHE_MCQ_ITEM_BYTES * set->n;
+    size_t size = CACHE_HEADER_BYTES + items + 2 * set->pool_n;
     unsigned char *buf = carbs_malloc(size);
-    if (!buf)
-        return carbs_fail(err, CARBS_ENOMEM, "out of memory writing '%s'", path);
+    if (!buf) return carbs_fail(err, CARBS_ENOMEM, "out of memory writing '%s'", path);
     put_header(buf, mcq_magic, vocab_size, set->n, set->pool_n);
     for (size_t i = 0; i < set->n; i++) {
         const mcq_item_t *it = &set->v[i];
-        unsigned char *p = buf + PREPARE_HEADER_BYTES + PREPARE_MCQ_ITEM_BYTES * i;
+        unsigned char *p = buf + CACHE_HEADER_BYTES + CACHE_MCQ_ITEM_BYTES * i;
         put_u32(p, (uint32_t)it->task);
         put_u32(p + 4, (uint32_t)it->answer);
         put_u64(p + 8, it->context);
@@ -132,10 +126,9 @@ int prepare_write_mcq(const char *path, size_t vocab_size, const mcq_set_t *set,
             put_u64(p + 40 + 24 * c, it->choice_bytes[c]);
         }
     }
-    int rc = put_tokens(buf + PREPARE_HEADER_BYTES + items, set->pool, set->pool_n, vocab_size,
-                        path, err);
-    if (!rc)
-        rc = write_file(path, buf, size, err);
+    int rc =
+        put_tokens(buf + CACHE_HEADER_BYTES + items, set->pool, set->pool_n, vocab_size, path, err);
+    if (!rc) rc = write_file(path, buf, size, err);
     free(buf);
     return rc;
 }
@@ -147,7 +140,7 @@ int prepare_write_mcq(const char *path, size_t vocab_size, const mcq_set_t *set,
 static int read_checked(const char *path, const char magic[8], size_t vocab, unsigned char **body,
                         size_t *n_body, uint64_t *a, uint64_t *b, carbs_err_t *err)
 {
-    unsigned char h[PREPARE_HEADER_BYTES];
+    unsigned char h[CACHE_HEADER_BYTES];
     int rc = 0;
     long end;
     *body = NULL;
@@ -161,10 +154,10 @@ static int read_checked(const char *path, const char magic[8], size_t vocab, uns
                         magic == tok_magic ? "token" : "mcq");
         goto out;
     }
-    if (get_u32(h + 8) != PREPARE_FORMAT_VERSION) {
+    if (get_u32(h + 8) != CACHE_FORMAT_VERSION) {
         rc = carbs_fail(err, CARBS_EVERSION,
                         "'%s' has format version %u, expected %d; run `carbs data prepare`", path,
-                        get_u32(h + 8), PREPARE_FORMAT_VERSION);
+                        get_u32(h + 8), CACHE_FORMAT_VERSION);
         goto out;
     }
     if (get_u32(h + 12) != vocab) {
@@ -174,12 +167,12 @@ static int read_checked(const char *path, const char magic[8], size_t vocab, uns
     }
     *a = get_u64(h + 16);
     *b = get_u64(h + 24);
-    if (fseek(f, 0, SEEK_END) != 0 || (end = ftell(f)) < PREPARE_HEADER_BYTES ||
-        fseek(f, PREPARE_HEADER_BYTES, SEEK_SET) != 0) {
+    if (fseek(f, 0, SEEK_END) != 0 || (end = ftell(f)) < CACHE_HEADER_BYTES ||
+        fseek(f, CACHE_HEADER_BYTES, SEEK_SET) != 0) {
         rc = carbs_fail(err, CARBS_EIO, "cannot read '%s': %s", path, strerror(errno));
         goto out;
     }
-    *n_body = (size_t)end - PREPARE_HEADER_BYTES;
+    *n_body = (size_t)end - CACHE_HEADER_BYTES;
     *body = carbs_malloc(*n_body + 1);
     if (!*body) {
         rc = carbs_fail(err, CARBS_ENOMEM, "out of memory reading '%s'", path);
@@ -209,8 +202,8 @@ static int get_tokens(const unsigned char *p, size_t n, size_t vocab, int32_t *t
     return 0;
 }
 
-int prepare_read_tokens(const char *path, size_t vocab_size, int32_t **tok, size_t *n,
-                        uint64_t *n_bytes, carbs_err_t *err)
+int cache_read_tokens(const char *path, size_t vocab_size, int32_t **tok, size_t *n,
+                      uint64_t *n_bytes, carbs_err_t *err)
 {
     unsigned char *body;
     size_t n_body;
@@ -218,11 +211,10 @@ int prepare_read_tokens(const char *path, size_t vocab_size, int32_t **tok, size
     *tok = NULL;
     *n = 0;
     int rc = read_checked(path, tok_magic, vocab_size, &body, &n_body, &count, &bytes, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (count > n_body / 2 || n_body != 2 * count) {
-        rc = carbs_fail(err, CARBS_EIO, "'%s' is corrupt: %zu bytes for %llu tokens", path,
-                        n_body, (unsigned long long)count);
+        rc = carbs_fail(err, CARBS_EIO, "'%s' is corrupt: %zu bytes for %llu tokens", path, n_body,
+                        (unsigned long long)count);
         goto out;
     }
     *tok = carbs_malloc((count ? count : 1) * sizeof(int32_t));
@@ -243,17 +235,16 @@ out:
     return rc;
 }
 
-int prepare_read_mcq(const char *path, size_t vocab_size, mcq_set_t *set, carbs_err_t *err)
+int cache_read_mcq(const char *path, size_t vocab_size, mcq_set_t *set, carbs_err_t *err)
 {
     unsigned char *body;
     size_t n_body;
     uint64_t n_items, pool_n;
     memset(set, 0, sizeof(*set));
     int rc = read_checked(path, mcq_magic, vocab_size, &body, &n_body, &n_items, &pool_n, err);
-    if (rc)
-        return rc;
-    if (n_items > n_body / PREPARE_MCQ_ITEM_BYTES || pool_n > n_body / 2 ||
-        n_body != PREPARE_MCQ_ITEM_BYTES * n_items + 2 * pool_n) {
+    if (rc) return rc;
+    if (n_items > n_body / CACHE_MCQ_ITEM_BYTES || pool_n > n_body / 2 ||
+        n_body != CACHE_MCQ_ITEM_BYTES * n_items + 2 * pool_n) {
         rc = carbs_fail(err, CARBS_EIO, "'%s' is corrupt: wrong length", path);
         goto out;
     }
@@ -266,7 +257,7 @@ int prepare_read_mcq(const char *path, size_t vocab_size, mcq_set_t *set, carbs_
     set->cap = n_items ? n_items : 1;
     set->pool_cap = pool_n ? pool_n : 1;
     for (size_t i = 0; i < n_items; i++) {
-        const unsigned char *p = body + PREPARE_MCQ_ITEM_BYTES * i;
+        const unsigned char *p = body + CACHE_MCQ_ITEM_BYTES * i;
         mcq_item_t *it = &set->v[i];
         uint32_t task = get_u32(p), answer = get_u32(p + 4);
         bool ok = task < MCQ_TASK_COUNT && answer < MCQ_CHOICES;
@@ -287,15 +278,13 @@ int prepare_read_mcq(const char *path, size_t vocab_size, mcq_set_t *set, carbs_
             goto out;
         }
     }
-    rc = get_tokens(body + PREPARE_MCQ_ITEM_BYTES * n_items, pool_n, vocab_size, set->pool, path,
-                    err);
-    if (rc)
-        goto out;
+    rc =
+        get_tokens(body + CACHE_MCQ_ITEM_BYTES * n_items, pool_n, vocab_size, set->pool, path, err);
+    if (rc) goto out;
     set->n = n_items;
     set->pool_n = pool_n;
 out:
     free(body);
-    if (rc)
-        mcq_set_release(set);
+    if (rc) mcq_set_release(set);
     return rc;
 }
