@@ -6,7 +6,7 @@
  * not-enough-data answer that stores nothing.
  */
 #include "proto/common.h"
-#include "tools/laws_data.h"
+#include "optimizer/service/laws_data.h"
 
 #include <math.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include "optimizer/space.h"
 #include "proto/json.h"
 #include "tests/check.h"
-#include "tools/laws_bg.h"
+#include "optimizer/service/laws_actor.h"
 
 static const char sweep_yaml[] =
     "name: laws-data\n"

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "optimizer/service/service.h"
-#include "tools/laws_bg.h"
+#include "optimizer/service/laws_actor.h"
 #include "proto/sweep.h"
 #include "proto/wire.h"
 #include "store/store.h"

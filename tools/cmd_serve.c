@@ -9,7 +9,7 @@
 #include <signal.h>
 
 #include "optimizer/service/service.h"
-#include "tools/laws_bg.h"
+#include "optimizer/service/laws_actor.h"
 #include "proto/wire.h"
 
 #define SERVE_DEFAULT_BIND "tcp://127.0.0.1:5555"

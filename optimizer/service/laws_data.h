@@ -15,8 +15,8 @@
  * laws_data_release().  The store is only read, except by
  * laws_data_refit_store(), which appends one fit.
  */
-#ifndef CARBS_TOOLS_LAWS_DATA_H
-#define CARBS_TOOLS_LAWS_DATA_H
+#ifndef CARBS_OPTIMIZER_SERVICE_LAWS_DATA_H
+#define CARBS_OPTIMIZER_SERVICE_LAWS_DATA_H
 
 #include "optimizer/scaling.h"
 #include "proto/laws.h"

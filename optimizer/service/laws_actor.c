@@ -6,13 +6,13 @@
  * (release/acquire), and joins the thread before starting another.
  */
 #include "proto/common.h"
-#include "tools/laws_bg.h"
+#include "optimizer/service/laws_actor.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "proto/log.h"
-#include "tools/laws_data.h"
+#include "optimizer/service/laws_data.h"
 
 typedef struct sweep_count {
     int64_t sweep;

@@ -11,8 +11,8 @@
  *   ... loop: service_step(svc, ...); laws_bg_poll(bg, service_store(svc));
  *   laws_bg_free(bg, service_store(svc)); service_close(svc);
  */
-#ifndef CARBS_TOOLS_LAWS_BG_H
-#define CARBS_TOOLS_LAWS_BG_H
+#ifndef CARBS_OPTIMIZER_SERVICE_LAWS_BG_H
+#define CARBS_OPTIMIZER_SERVICE_LAWS_BG_H
 
 #include "store/store.h"
 
