@@ -415,6 +415,8 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
                          err);
     if (!svc->st || store_writer_lock(svc->st, err))
         goto fail;
+    if (cfg->laws && !(svc->laws = laws_actor_new(cfg->db_path, cfg->laws_every, err)))
+        goto fail;
 
     it = store_sweep_iter_new(svc->st, (1u << CARBS_SWEEP_ACTIVE) | (1u << CARBS_SWEEP_PAUSED), err);
     if (!it)
@@ -483,6 +485,7 @@ void service_close(service_t *svc)
 {
     if (!svc)
         return;
+    laws_actor_free(svc->laws, svc->st);
     wire_server_close(svc->srv);
     if (svc->ctl) {
         char ctl[WIRE_ENDPOINT_MAX + 1];
@@ -505,11 +508,6 @@ void service_close(service_t *svc)
 const char *service_endpoint(const service_t *svc)
 {
     return wire_server_endpoint(svc->srv);
-}
-
-struct store *service_store(service_t *svc)
-{
-    return svc->st;
 }
 
 int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
@@ -551,6 +549,7 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
         expire_leases(svc, now);
         svc->next_tick = now + SVC_TICK_MS / 1000.0;
     }
+    laws_actor_poll(svc->laws, svc->st);
     rc = outbox_flush(svc, err);
     if (rc)
         log_error("the store could not be synced: replies withheld; stopping");

@@ -15,6 +15,7 @@
 #define CARBS_OPTIMIZER_SERVICE_SERVICE_INTERNAL_H
 
 #include "optimizer/carbs.h"
+#include "optimizer/service/laws_actor.h"
 #include "optimizer/service/service.h"
 #include "proto/msg.h"
 #include "proto/record.h"
@@ -99,6 +100,7 @@ struct service {
      * that made them, when one store_sync() has made every commit they
      * report durable (DESIGN.md §5: committed before acknowledged). */
     DA_TYPE(svc_out_t) outbox;
+    laws_actor_t *laws; /* with cfg.laws: the full law fits (laws_actor.h) */
 };
 
 // ---- service.c ----
