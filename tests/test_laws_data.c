@@ -11,10 +11,10 @@
 #include <math.h>
 #include <unistd.h>
 
+#include "optimizer/service/laws_actor.h"
 #include "optimizer/space.h"
 #include "proto/json.h"
 #include "tests/check.h"
-#include "optimizer/service/laws_actor.h"
 
 static const char sweep_yaml[] =
     "name: laws-data\n"
