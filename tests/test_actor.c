@@ -19,6 +19,20 @@
 
 // ---- actors ----
 
+/* Wait for the next message into *m.  False at ACTOR_TERM (released). */
+static bool next_msg(actor_pipe_t *pipe, actor_msg_t *m)
+{
+    int rc;
+
+    do
+        rc = actor_pipe_recv(pipe, m, -1, NULL);
+    while (rc);
+    if (strcmp(m->cmd, ACTOR_TERM) != 0)
+        return true;
+    actor_msg_release(m);
+    return false;
+}
+
 /* Replies "ECHO" with the body to every command but "QUIT" (reply "BYE",
  * then return without waiting for ACTOR_TERM) and "BAD" (reply with the
  * status of sending a reserved command). */
@@ -58,22 +72,15 @@ static void count_main(actor_pipe_t *pipe, void *arg)
 {
     int fd = *(const int *)arg;
     long count = 0, sum = 0, v;
+    actor_msg_t m;
 
     actor_ready(pipe, NULL);
-    for (;;) {
-        actor_msg_t m;
-        if (actor_pipe_recv(pipe, &m, -1, NULL))
-            continue;
-        bool term = strcmp(m.cmd, ACTOR_TERM) == 0;
-        if (!term) {
-            usleep(5000);
-            count++;
-            if (parse_long(m.body, 0, 1000000, &v) == 0)
-                sum += v;
-        }
+    while (next_msg(pipe, &m)) {
+        usleep(5000);
+        count++;
+        if (parse_long(m.body, 0, 1000000, &v) == 0)
+            sum += v;
         actor_msg_release(&m);
-        if (term)
-            break;
     }
     char s[64];
     int n = snprintf(s, sizeof(s), "%ld %ld", count, sum);
@@ -98,16 +105,12 @@ static void mute_main(actor_pipe_t *pipe, void *arg)
 /* Replies "LATE" 50 ms after each message. */
 static void late_main(actor_pipe_t *pipe, void *arg)
 {
+    actor_msg_t m;
+
     UNUSED(arg);
     actor_ready(pipe, NULL);
-    for (;;) {
-        actor_msg_t m;
-        if (actor_pipe_recv(pipe, &m, -1, NULL))
-            continue;
-        bool term = strcmp(m.cmd, ACTOR_TERM) == 0;
+    while (next_msg(pipe, &m)) {
         actor_msg_release(&m);
-        if (term)
-            return;
         usleep(50000);
         actor_pipe_send(pipe, "LATE", NULL, 0, NULL);
     }
