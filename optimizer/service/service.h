@@ -86,9 +86,10 @@ void service_close(service_t *svc);
 const char *service_endpoint(const service_t *svc);
 
 /* Wait up to timeout_ms for one frame and handle it, then expire leases
- * that ran out and store a full law fit that has come back.  Returns 0 (also on a timeout), or CARBS_EIO when the socket
- * failed.  A store failure on one request is answered with an error frame
- * and logged; it does not end the loop. */
+ * that ran out and store a full law fit that has come back.  Returns 0
+ * (also on a timeout), or CARBS_EIO when the socket failed.  A store
+ * failure on one request is answered with an error frame and logged; it
+ * does not end the loop. */
 int service_step(service_t *svc, int timeout_ms, carbs_err_t *err);
 
 /* True when no sweep is active any more (each is done, stopped or paused)
