@@ -53,7 +53,7 @@ char *common__xstrdup(const char *s, const char *file, int line)
 // ---- fault injection ----
 
 /* Test-only counters (see carbs_fault_fail_at in common.h).  Atomic, as
- * carbs_malloc runs on the service's law-fit thread too (tools/laws_bg.c);
+ * carbs_malloc runs in the service's law actor too (optimizer/service/laws_actor.c);
  * fault injection itself is for single-threaded tests. */
 static atomic_size_t fault_count, fault_target;
 

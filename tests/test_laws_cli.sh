@@ -136,6 +136,9 @@ if run 0 "$carbs" --log-level warn --db "$tmp/r.db" run "$tmp/run.yaml" --quiet 
     run 0 "$carbs" --db "$tmp/r.db" laws lm-run &&
     pycheck 'j["n_trials"] == 24 and j["nd"]["status"] == "OK" and j["nd"]["n"] == 24' &&
     pycheck '0.2 < j["nd"]["a"] < 0.7'; then ok; fi
+# the service refit as results came in: the cheap fit after each, the full one every 10
+if run 0 "$carbs" --db "$tmp/r.db" laws lm-run --stored --format json &&
+    pycheck 'j["n_trials"] >= 20 and (j["full"] or j["n_trials"] > 20)'; then ok; fi
 
 # ---- misuse and failures ----
 

@@ -1,20 +1,20 @@
 /*
- * test_laws_data.c - tools/laws_data.c against a real store in a temp dir:
+ * test_laws_data.c - optimizer/service/laws_data.c against a real store in a temp dir:
  * gathering trials (basic coordinates, N and D from the metrics or the
  * params, failures and unfinished trials left out), the names the fit
  * gets, laws_data_refit_store() appending a fit that reads back, and the
  * not-enough-data answer that stores nothing.
  */
 #include "proto/common.h"
-#include "tools/laws_data.h"
+#include "optimizer/service/laws_data.h"
 
 #include <math.h>
 #include <unistd.h>
 
+#include "optimizer/service/laws_actor.h"
 #include "optimizer/space.h"
 #include "proto/json.h"
 #include "tests/check.h"
-#include "tools/laws_bg.h"
 
 static const char sweep_yaml[] =
     "name: laws-data\n"
@@ -240,14 +240,14 @@ static bool latest_fit(fixture_t *f, bool *full, size_t *n_trials)
     return ok;
 }
 
-/* The service's refits (tools/laws_bg.c): a cheap fit stored after each
- * result, a full one every 3rd result built on another thread and stored
- * by poll; nothing starts before there is enough data. */
+/* The service's refits (optimizer/service/laws_actor.c): a cheap fit
+ * stored after each result, a full one every 3rd result built by the actor
+ * and stored by poll; nothing starts before there is enough data. */
 static void test_laws_data_background_refits(void)
 {
     fixture_t f;
     carbs_err_t err = {0};
-    laws_bg_t *bg;
+    laws_actor_t *la;
     bool full = true;
     size_t n = 0;
     double end;
@@ -256,39 +256,44 @@ static void test_laws_data_background_refits(void)
         CHECK(0);
         return;
     }
-    bg = laws_bg_new(f.path, 3);
-    CHECK(bg != NULL);
-    if (!bg) {
+    la = laws_actor_new(f.path, 3, &err);
+    CHECK(la != NULL);
+    if (!la) {
         fixture_close(&f);
         return;
     }
     /* two results: not enough data, no fit, no job */
     for (int i = 0; i < 2; i++) {
         CHECK_EQ(add_trial(&f, 1e6 * (i + 1), 1e9 * (i + 1), 0.02, true, 4.0 - 0.2 * i), 0);
-        CHECK_EQ(laws_bg_after_result(f.st, f.sweep_id, bg, &err), CARBS_ESTATE);
+        CHECK_EQ(laws_actor_after_result(la, f.st, f.sweep_id, &err), CARBS_ESTATE);
     }
-    CHECK_EQ(laws_bg_poll(bg, f.st), 0);
+    CHECK_EQ(laws_actor_poll(la, f.st), 0);
     CHECK(!latest_fit(&f, &full, &n));
     /* the third point is enough: a cheap fit now, and the full job starts */
     CHECK_EQ(add_trial(&f, 4e6, 4e9, 0.02, true, 3.5), 0); /* on the front */
-    CHECK_EQ(laws_bg_after_result(f.st, f.sweep_id, bg, &err), 0);
+    CHECK_EQ(laws_actor_after_result(la, f.st, f.sweep_id, &err), 0);
     CHECK(latest_fit(&f, &full, &n) && !full && n == 3);
     end = now_monotonic() + 30.0;
-    while (laws_bg_poll(bg, f.st) == 0 && now_monotonic() < end)
+    while (laws_actor_poll(la, f.st) == 0 && now_monotonic() < end)
         usleep(10000);
-    CHECK_EQ(laws_bg_n_full(bg), 1);
+    CHECK_EQ(laws_actor_n_full(la), 1);
     CHECK(latest_fit(&f, &full, &n) && full && n == 3);
     /* two more results: cheap fits only; the third starts a job that
-     * laws_bg_free waits for and stores */
+     * laws_actor_free waits for and stores */
     for (int i = 0; i < 3; i++) {
         CHECK_EQ(add_trial(&f, 8e6 * (i + 1), 9e9 * (i + 1), 0.02, true, 3.3 - 0.1 * i), 0);
-        CHECK_EQ(laws_bg_after_result(f.st, f.sweep_id, bg, &err), 0);
+        CHECK_EQ(laws_actor_after_result(la, f.st, f.sweep_id, &err), 0);
         if (i < 2)
             CHECK(latest_fit(&f, &full, &n) && !full && n == 4 + (size_t)i);
     }
-    laws_bg_free(bg, f.st);
+    laws_actor_free(la, f.st);
     CHECK(latest_fit(&f, &full, &n) && full && n == 6);
+    laws_actor_free(NULL, f.st);
     fixture_close(&f);
+    /* the actor cannot open a store that is not there: it does not start */
+    memset(&err, 0, sizeof(err));
+    CHECK(laws_actor_new("/nonexistent/carbs-laws.db", 0, &err) == NULL);
+    CHECK(err.code != 0 && strstr(err.msg, "the scaling-law actor") != NULL);
 }
 
 int main(void)

@@ -10,6 +10,8 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "proto/laws.h"
+#include "store/store.h"
 
 #define PUMP_MS 3000 /* bound on waiting for one answer */
 
@@ -347,6 +349,83 @@ static void test_pause_and_stop(void)
     service_close(svc);
 }
 
+/* The latest law fit stored for sweep: whether it is full and its trials.
+ * False when there is none. */
+static bool stored_law(int64_t sweep, bool *full, size_t *n_trials)
+{
+    carbs_err_t err = {0};
+    store_t *st = store_open(g_db, STORE_READONLY, &err);
+    char *json = NULL;
+    laws_t l = {0};
+    bool ok = st && store_law_get(st, sweep, &json, NULL, &err) == 0 &&
+              laws_from_json(json, &l, &err) == 0;
+
+    if (ok) {
+        *full = l.full;
+        *n_trials = l.n_trials;
+    }
+    laws_release(&l);
+    free(json);
+    store_close(st);
+    return ok;
+}
+
+/* Send a result of trial t with the given loss and cost; expect an ack. */
+static void result_at(service_t *svc, wire_client_t *c, const proto_trial_t *t, double loss,
+                      double cost)
+{
+    proto_msg_t m, r = {0};
+
+    fx_result_msg(&m, t->trial_id, t->attempt, loss, cost);
+    CHECK_EQ(request(svc, c, &m, &r), 0);
+    CHECK_EQ(r.type, PROTO_MSG_ACK);
+    proto_msg_release(&r);
+}
+
+/* With cfg.laws the service stores the cheap law fit after each result
+ * and, every laws_every results of the sweep, the full fit its actor made;
+ * service_close() waits for one under way.  Every result is on the front
+ * (loss falls as cost rises), so three are enough for a fit. */
+static void test_laws_refits(void)
+{
+    int64_t sweep = fresh_store();
+    carbs_err_t err = {0};
+    service_config_t cfg = {.db_path = g_db, .endpoint = g_ep, .wait_ms = 10, .laws = true,
+                            .laws_every = 3};
+    service_t *svc = service_open(&cfg, &err);
+    wire_client_t *w;
+    bool full = true;
+    size_t n = 0;
+
+    CHECK(svc != NULL);
+    if (!svc)
+        return;
+    w = client("w-a");
+    CHECK_EQ(fx_hello(svc, w, "w-a"), 0);
+    for (int i = 1; i <= 6; i++) {
+        proto_msg_t t = {0};
+        CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_TRIAL);
+        result_at(svc, w, &t.trial, 5.0 + 10.0 / i, (double)i);
+        proto_msg_release(&t);
+        if (i < 3)
+            CHECK(!stored_law(sweep, &full, &n));
+        if (i == 3) {
+            /* the cheap fit at once; the full one when the loop sees it */
+            double end = now_monotonic() + 30.0;
+            CHECK(stored_law(sweep, &full, &n) && n == 3);
+            while (!(stored_law(sweep, &full, &n) && full) && now_monotonic() < end)
+                CHECK_EQ(service_step(svc, 5, &err), 0);
+            CHECK(full && n == 3);
+        }
+        if (i == 4 || i == 5)
+            CHECK(stored_law(sweep, &full, &n) && !full && n == (size_t)i);
+    }
+    /* the sixth result sent the next full fit: closing stores it */
+    wire_client_close(w);
+    service_close(svc);
+    CHECK(stored_law(sweep, &full, &n) && full && n == 6);
+}
+
 int main(void)
 {
     if (FX_SETUP("service"))
@@ -358,5 +437,6 @@ int main(void)
     RUN(test_restart_continues_the_same_search);
     RUN(test_budget_and_done);
     RUN(test_pause_and_stop);
+    RUN(test_laws_refits);
     return FX_FINISH();
 }

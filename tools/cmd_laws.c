@@ -17,7 +17,7 @@
 
 #include "optimizer/space.h"
 #include "tools/format.h"
-#include "tools/laws_data.h"
+#include "optimizer/service/laws_data.h"
 #include "tools/verb.h"
 
 static const char usage_text[] =

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "optimizer/space.h"
-#include "tools/laws_data.h"
+#include "optimizer/service/laws_data.h"
 #include "tools/report.h"
 #include "tools/verb.h"
 

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "optimizer/service/service.h"
-#include "tools/laws_bg.h"
 #include "proto/sweep.h"
 #include "proto/wire.h"
 #include "store/store.h"
@@ -218,7 +217,6 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
     pid_t pids[RUN_WORKERS_MAX] = {0};
     service_config_t cfg = {0};
     service_t *svc = NULL;
-    laws_bg_t *laws = NULL;
     struct sigaction sa = {0};
     int64_t sweep_id = 0;
     double next_line = 0, stop_at = 0;
@@ -283,13 +281,7 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
     cfg.db_path = db;
     cfg.endpoint = endpoint;
     cfg.only_sweep = name;
-    laws = laws_bg_new(db, 0);
-    if (!laws) {
-        rc = cli_error(CLI_EXIT_FAIL, "out of memory");
-        goto out;
-    }
-    cfg.after_result = laws_bg_after_result;
-    cfg.after_result_ctx = laws;
+    cfg.laws = true;
     svc = service_open(&cfg, &err);
     if (!svc) {
         rc = cli_fail(&err);
@@ -332,7 +324,6 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
             progress_line(svc, tty, false, &pr);
             next_line = now_monotonic() + RUN_PROGRESS_S;
         }
-        laws_bg_poll(laws, service_store(svc));
         if (stop_at > 0 && (!alive || now_monotonic() > stop_at))
             break;
     }
@@ -341,8 +332,6 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
         if (tty)
             fputc('\n', stderr);
     }
-    laws_bg_free(laws, service_store(svc));
-    laws = NULL;
     service_close(svc);
     svc = NULL;
     if (print_front(db, sweep_id, &err) && rc == CLI_EXIT_OK)
@@ -355,7 +344,6 @@ out:
             waitpid(pids[k], NULL, 0);
         }
     }
-    laws_bg_free(laws, svc ? service_store(svc) : NULL);
     service_close(svc);
     if (have_dir) {
         unlink(sock);

@@ -9,7 +9,6 @@
 #include <signal.h>
 
 #include "optimizer/service/service.h"
-#include "tools/laws_bg.h"
 #include "proto/wire.h"
 
 #define SERVE_DEFAULT_BIND "tcp://127.0.0.1:5555"
@@ -67,7 +66,6 @@ int cmd_serve(int argc, char **argv, const cli_globals_t *g)
         {NULL, 0, NULL, 0},
     };
     service_config_t cfg = {0};
-    laws_bg_t *laws;
     carbs_err_t err = {0};
     const char *db = NULL, *keys = NULL;
     char key[4096], allow[4096];
@@ -125,34 +123,23 @@ int cmd_serve(int argc, char **argv, const cli_globals_t *g)
         cfg.allow = allow;
     }
     cfg.db_path = cli_pick_db(g, db);
-    /* after each result the cheap law fit, every few the full one in the
-     * background (docs/scaling-laws.md) */
-    laws = laws_bg_new(cfg.db_path, 0);
-    if (!laws)
-        return cli_error(CLI_EXIT_FAIL, "out of memory");
-    cfg.after_result = laws_bg_after_result;
-    cfg.after_result_ctx = laws;
+    cfg.laws = true; /* refit the scaling laws as results come in */
 
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     svc = service_open(&cfg, &err);
-    if (!svc) {
-        laws_bg_free(laws, NULL);
+    if (!svc)
         return cli_fail(&err);
-    }
     fprintf(stderr, "carbs: serving %s on %s; workers: carbs worker --connect %s\n", cfg.db_path,
             service_endpoint(svc), service_endpoint(svc));
     while (!serve_stop) {
         if (service_step(svc, 1000, &err)) {
-            laws_bg_free(laws, service_store(svc));
             service_close(svc);
             return cli_fail(&err);
         }
-        laws_bg_poll(laws, service_store(svc));
     }
     log_info("stopping: running trials stay in the store and re-attach on restart");
-    laws_bg_free(laws, service_store(svc));
     service_close(svc);
     return CLI_EXIT_OK;
 }

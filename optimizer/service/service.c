@@ -44,6 +44,11 @@ int service_control_endpoint(const char *db_path, char *out, size_t cap)
 
 // ---- tables ----
 
+store_t *svc__store(service_t *svc)
+{
+    return svc->st;
+}
+
 svc_worker_t *svc__worker_find(service_t *svc, const char *id)
 {
     for (size_t i = 0; i < svc->workers.n; i++)
@@ -378,6 +383,8 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
                          err);
     if (!svc->st || store_writer_lock(svc->st, err))
         goto fail;
+    if (cfg->laws && !(svc->laws = laws_actor_new(cfg->db_path, cfg->laws_every, err)))
+        goto fail;
 
     it = store_sweep_iter_new(svc->st, (1u << CARBS_SWEEP_ACTIVE) | (1u << CARBS_SWEEP_PAUSED), err);
     if (!it)
@@ -447,6 +454,7 @@ void service_close(service_t *svc)
 {
     if (!svc)
         return;
+    laws_actor_free(svc->laws, svc->st);
     wire_server_close(svc->srv);
     if (svc->ctl) {
         char ctl[WIRE_ENDPOINT_MAX + 1];
@@ -467,11 +475,6 @@ void service_close(service_t *svc)
 const char *service_endpoint(const service_t *svc)
 {
     return wire_server_endpoint(svc->srv);
-}
-
-struct store *service_store(service_t *svc)
-{
-    return svc->st;
 }
 
 int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
@@ -513,6 +516,7 @@ int service_step(service_t *svc, int timeout_ms, carbs_err_t *err)
         expire_leases(svc, now);
         svc->next_tick = now + SVC_TICK_MS / 1000.0;
     }
+    laws_actor_poll(svc->laws, svc->st);
     rc = svc__outbox_flush(svc->out, svc->st, err);
     if (rc)
         log_error("the store could not be synced: replies withheld; stopping");

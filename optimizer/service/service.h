@@ -29,8 +29,6 @@
 
 #include "proto/types.h"
 
-struct store; /* store/store.h */
-
 #define SERVICE_HEARTBEAT_MS 5000 /* workers send a heartbeat at least this often */
 #define SERVICE_LEASE_MS 60000    /* silence this long loses a worker's trials (12 beats) */
 #define SERVICE_QUARANTINE_LOSSES 3 /* a worker that lost this many trials gets no more */
@@ -50,22 +48,24 @@ typedef struct service_config {
     bool no_sweeps;         /* load none at open (a one-shot service for a CLI request) */
     bool sync_normal;       /* commit with STORE_SYNC_NORMAL (store/store.h): survives a
                                killed service, not a power loss; faster on a real disk */
-    /* Called after each result of a sweep is committed and observed, e.g.
-     * the cheap scaling-law refit that stores its fit (tools/laws_data.h).
-     * Runs on the event loop, so it must be quick; CARBS_ESTATE ("not
-     * enough data yet") is quiet, other errors are logged and never stop
-     * the service.  NULL = nothing. */
-    int (*after_result)(struct store *st, int64_t sweep_id, void *ctx, carbs_err_t *err);
-    void *after_result_ctx;
+    /* Refit each sweep's scaling laws as its results come in and store the
+     * fits (docs/scaling-laws.md): the cheap fit after every result, on
+     * the loop; the full one every laws_every results of a sweep (0 =
+     * LAWS_ACTOR_EVERY, optimizer/service/laws_actor.h) in an actor
+     * thread, stored when it is back; service_close() waits for one under
+     * way.  A failed fit is logged and never stops the service. */
+    bool laws;
+    int laws_every;
 } service_config_t;
 
 typedef struct service service_t;
 
-/* Open the store, take its writer lock, load every active sweep and bind.
- * Returns NULL with err filled: the store's errors (CARBS_EBUSY when
- * another service holds the store), the wire's (CARBS_EDENIED for a
- * non-local bind without keys), CARBS_EINVAL for a stored sweep whose spec
- * cannot be read, CARBS_ENOTFOUND for an unknown only_sweep. */
+/* Open the store, take its writer lock, load every active sweep, bind and,
+ * with cfg->laws, start the law actor.  Returns NULL with err filled: the
+ * store's errors (CARBS_EBUSY when another service holds the store), the
+ * wire's (CARBS_EDENIED for a non-local bind without keys), CARBS_EINVAL
+ * for a stored sweep whose spec cannot be read, CARBS_ENOTFOUND for an
+ * unknown only_sweep, CARBS_EIO when the law actor cannot start. */
 service_t *service_open(const service_config_t *cfg, carbs_err_t *err);
 
 /* The local control endpoint of the service that holds the store at
@@ -78,23 +78,19 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err);
  * CARBS_ETOOBIG. */
 int service_control_endpoint(const char *db_path, char *out, size_t cap);
 
-/* Unbind, release the writer lock and close the store.  Trials still
- * running stay `running` in the store; a later service re-attaches them.
- * svc may be NULL. */
+/* Wait for a full law fit under way and store it, unbind, release the
+ * writer lock and close the store.  Trials still running stay `running` in
+ * the store; a later service re-attaches them.  svc may be NULL. */
 void service_close(service_t *svc);
 
 /* The endpoint actually bound (any "*" port resolved).  Borrowed. */
 const char *service_endpoint(const service_t *svc);
 
-/* The service's store connection, for the caller's own writes between
- * service_step() calls on the same thread (e.g. a finished background law
- * fit, tools/laws_bg.h).  Borrowed; closed by service_close(). */
-struct store *service_store(service_t *svc);
-
 /* Wait up to timeout_ms for one frame and handle it, then expire leases
- * that ran out.  Returns 0 (also on a timeout), or CARBS_EIO when the socket
- * failed.  A store failure on one request is answered with an error frame
- * and logged; it does not end the loop. */
+ * that ran out and store a full law fit that has come back.  Returns 0
+ * (also on a timeout), or CARBS_EIO when the socket failed.  A store
+ * failure on one request is answered with an error frame and logged; it
+ * does not end the loop. */
 int service_step(service_t *svc, int timeout_ms, carbs_err_t *err);
 
 /* True when no sweep is active any more (each is done, stopped or paused)

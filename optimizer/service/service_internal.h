@@ -11,6 +11,7 @@
 #ifndef CARBS_OPTIMIZER_SERVICE_SERVICE_INTERNAL_H
 #define CARBS_OPTIMIZER_SERVICE_SERVICE_INTERNAL_H
 
+#include "optimizer/service/laws_actor.h"
 #include "optimizer/service/service.h"
 #include "optimizer/service/service_outbox.h"
 #include "optimizer/service/service_sweep.h"
@@ -29,6 +30,7 @@ struct service {
     DA_TYPE(svc_trial_t) running;
     size_t rr; /* round-robin position over sweeps for assignment */
     double next_tick;
+    laws_actor_t *laws; /* with cfg.laws: the full law fits (laws_actor.h) */
 };
 
 #endif

@@ -168,7 +168,7 @@ static void on_ask(const req_t *q, const char *which)
         return;
     }
     proto_msg_init(&m, PROTO_MSG_REPLY);
-    if (store_trial_get(service_store(q->svc), id, &row, &err) ||
+    if (store_trial_get(svc__store(q->svc), id, &row, &err) ||
         proto_params_from_json(row.params_json, &m.reply.params, &err)) {
         m.reply.ok = false;
         str_copy(m.reply.message, sizeof(m.reply.message), err.msg);

@@ -922,11 +922,11 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
     if ((rc = proto_params_from_json(row.params_json, &params, &err)))
         log_error("sweep %s: trial %" PRId64 " not observed: %s", sw->name, r->trial_id, err.msg);
     learn(sw, &res, rc ? NULL : &params);
-    if (svc->cfg.after_result) {
+    if (svc->laws) {
         carbs_err_t e2 = {0};
-        int hr = svc->cfg.after_result(svc->st, sw->id, svc->cfg.after_result_ctx, &e2);
+        int hr = laws_actor_after_result(svc->laws, svc->st, sw->id, &e2);
         if (hr && hr != CARBS_ESTATE)
-            log_warn("sweep %s: after trial %" PRId64 ": %s", sw->name, r->trial_id, e2.msg);
+            log_warn("sweep %s: laws after trial %" PRId64 ": %s", sw->name, r->trial_id, e2.msg);
     }
     log_debug("trial %" PRId64 " %s: %s %.6g, cost %.6g", r->trial_id, res.ok ? "done" : "failed",
              sw->spec.metric.name, output, res.cost);

@@ -19,6 +19,7 @@
 #include "optimizer/service/service.h"
 #include "proto/msg.h"
 #include "proto/wire.h"
+#include "store/store.h"
 
 typedef struct svc_sweep svc_sweep_t; /* service_sweep.h */
 
@@ -47,6 +48,9 @@ typedef struct svc_trial {
     bool confirmed;
     bool is_ask; /* handed out by an `ask` request: no worker, no lease */
 } svc_trial_t;
+
+/* The store the service writes (its one writer connection). */
+store_t *svc__store(service_t *svc);
 
 /* The worker with this id, or NULL. */
 svc_worker_t *svc__worker_find(service_t *svc, const char *id);

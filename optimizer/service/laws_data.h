@@ -15,8 +15,8 @@
  * laws_data_release().  The store is only read, except by
  * laws_data_refit_store(), which appends one fit.
  */
-#ifndef CARBS_TOOLS_LAWS_DATA_H
-#define CARBS_TOOLS_LAWS_DATA_H
+#ifndef CARBS_OPTIMIZER_SERVICE_LAWS_DATA_H
+#define CARBS_OPTIMIZER_SERVICE_LAWS_DATA_H
 
 #include "optimizer/scaling.h"
 #include "proto/laws.h"
@@ -65,7 +65,7 @@ int laws_data_fit(const laws_data_t *d, const sweep_spec_t *spec, bool full,
 int laws_data_refit_store(store_t *st, int64_t sweep_id, bool full, carbs_err_t *err);
 
 /* The same fit as JSON into *json (caller frees), storing nothing: st may
- * be a read-only connection of another thread (tools/laws_bg.h). */
+ * be a read-only connection of another thread (laws_actor.h). */
 int laws_data_refit_json(store_t *st, int64_t sweep_id, bool full, char **json, carbs_err_t *err);
 
 #endif

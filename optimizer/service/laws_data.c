@@ -5,7 +5,7 @@
  * result's parts, and append the fit's JSON to the store.
  */
 #include "proto/common.h"
-#include "tools/laws_data.h"
+#include "optimizer/service/laws_data.h"
 
 #include <inttypes.h>
 #include <math.h>
