@@ -70,6 +70,10 @@ int cmd_version(int argc, char **argv, const cli_globals_t *g)
         printf("blas: OpenBLAS kernels %s%s%s%s\n", blas_core(), set && *set ? " (OPENBLAS_CORETYPE=" : "",
                set && *set ? set : "", set && *set ? ")" : "");
     }
+    printf("backends:");
+    for (const char *const *b = backend_names(); *b; b++)
+        printf(" %s", *b);
+    printf("\n");
     if (CARBS_HAVE_CUDA && !backend_find("cuda"))
         printf("note: the CUDA toolkit was found, but this build has no CUDA trainer backend\n");
     return CLI_EXIT_OK;

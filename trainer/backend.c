@@ -7,12 +7,34 @@
 #include "proto/common.h"
 #include "trainer/backend.h"
 
-static const char *const names[] = {"cpu", NULL};
+/* One row per compiled-in backend, the default first: its name and the
+ * function that returns its table.  A device backend adds its row here
+ * behind its build flag. */
+#define BACKENDS(X) X("cpu", cpu_backend)
+
+static const struct {
+    const char *name;
+    const backend_ops_t *(*ops)(void);
+} table[] = {
+#define X(name, ops) {name, ops},
+    BACKENDS(X)
+#undef X
+};
+
+static const char *const names[] = {
+#define X(name, ops) name,
+    BACKENDS(X)
+#undef X
+        NULL,
+};
 
 const backend_ops_t *backend_find(const char *name)
 {
-    if (!name || strcmp(name, "cpu") == 0)
-        return cpu_backend();
+    if (!name)
+        return table[0].ops();
+    for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+        if (strcmp(name, table[i].name) == 0)
+            return table[i].ops();
     return NULL;
 }
 

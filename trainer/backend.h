@@ -85,7 +85,8 @@ typedef struct backend_ops {
  * none is compiled in under that name.  The table is static: never free. */
 const backend_ops_t *backend_find(const char *name);
 
-/* Names of every compiled-in backend, NULL-terminated; static. */
+/* Names of every compiled-in backend, the default first, NULL-terminated;
+ * static.  `carbs version` lists them. */
 const char *const *backend_names(void);
 
 /* The CPU backend's table (trainer/cpu.c). */
