@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "carbs_config.h"
@@ -255,6 +256,31 @@ static void on_bye(service_t *svc, svc_worker_t *w, const proto_bye_t *b)
 
 // ---- dispatch ----
 
+/* What a worker sends; everything else is an admin's request. */
+static bool is_worker_message(proto_msg_type_t t)
+{
+    switch (t) {
+    case PROTO_MSG_HELLO:
+    case PROTO_MSG_READY:
+    case PROTO_MSG_HEARTBEAT:
+    case PROTO_MSG_PROGRESS:
+    case PROTO_MSG_RESULT:
+    case PROTO_MSG_BYE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Who may do what (docs/service.md, Who may do what): the control endpoint
+ * is only this user's (service_open makes its socket 0600), and without
+ * CURVE there is no key to tell peers apart, so both are admins; with CURVE
+ * only the keys of the allow-list's admin/ folder are. */
+static bool peer_is_admin(const service_t *svc, const wire_server_t *from, const wire_peer_t *peer)
+{
+    return from == svc->ctl || !svc->cfg.key || peer->admin;
+}
+
 static bool is_request(proto_msg_type_t t)
 {
     switch (t) {
@@ -287,6 +313,15 @@ static void handle_frame(service_t *svc, wire_server_t *from, const wire_peer_t 
         svc__send_error(svc->out, peer, err.code, err.msg);
         svc__outbox_reply_to(svc->out, NULL, NULL);
         return;
+    }
+    if (!is_worker_message(m.type) && !peer_is_admin(svc, from, peer)) {
+        snprintf(err.msg, sizeof(err.msg),
+                 "'%s' needs an admin key; key '%s' is a worker key (it may send hello, ready, "
+                 "heartbeat, progress, result and bye)",
+                 proto_msg_type_name(m.type), peer->user);
+        log_warn("frame from %s refused: %s", wire_peer_format(peer, who, sizeof(who)), err.msg);
+        svc__send_error(svc->out, peer, CARBS_EDENIED, err.msg);
+        goto out;
     }
     if (m.type == PROTO_MSG_HELLO) {
         on_hello(svc, peer, &m.hello, now);
@@ -418,6 +453,7 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
     {
         wire_server_config_t cc = {0};
         char ctl[WIRE_ENDPOINT_MAX + 1];
+        mode_t mask;
         if ((rc = service_control_endpoint(cfg->db_path, ctl, sizeof(ctl)))) {
             carbs_fail(err, rc, "the control endpoint for '%s' is too long", cfg->db_path);
             goto fail;
@@ -427,7 +463,11 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
         unlink(ctl + strlen("ipc://"));
         cc.endpoint = ctl;
         cc.frame_max = PROTO_FRAME_MAX;
+        /* Whoever connects here is an admin: the socket is born 0600 (the
+         * bind runs on this thread), so only this user can connect. */
+        mask = umask(0077);
         svc->ctl = wire_server_open(&cc, err);
+        umask(mask);
         if (!svc->ctl)
             goto fail;
     }
