@@ -227,6 +227,52 @@ static void hello(service_t *svc, wire_client_t *c, const char *id)
     proto_msg_release(&r);
 }
 
+/* ready -> trial into *t (caller releases). */
+static void take_trial(service_t *svc, wire_client_t *c, proto_msg_t *t)
+{
+    proto_msg_t m;
+
+    proto_msg_init(&m, PROTO_MSG_READY);
+    send_msg(c, &m);
+    proto_msg_release(&m);
+    CHECK_EQ(pump(svc, c, t), 0);
+    CHECK_EQ(t->type, PROTO_MSG_TRIAL);
+}
+
+/* A success for trial_id/attempt: loss, and cost (or wall_seconds when
+ * cost_name says so). */
+static void send_result(wire_client_t *c, int64_t trial_id, int attempt, double loss,
+                        const char *cost_name, double cost)
+{
+    proto_msg_t m;
+
+    proto_msg_init(&m, PROTO_MSG_RESULT);
+    m.result.r.trial_id = trial_id;
+    m.result.r.attempt = attempt;
+    m.result.r.ok = true;
+    CHECK_EQ(carbs_result_set(&m.result.r, "loss", loss), 0);
+    CHECK_EQ(carbs_result_set(&m.result.r, cost_name, cost), 0);
+    send_msg(c, &m);
+    proto_msg_release(&m);
+}
+
+static void expect_ack(service_t *svc, wire_client_t *c, int64_t trial_id)
+{
+    proto_msg_t r = {0};
+
+    CHECK_EQ(pump(svc, c, &r), 0);
+    CHECK_EQ(r.type, PROTO_MSG_ACK);
+    CHECK_EQ(r.ack.trial_id, trial_id);
+    proto_msg_release(&r);
+}
+
+/* The stored result of trial id: *ok, output, cost and message. */
+static void result_row(service_t *svc, int64_t id, store_result_t *res)
+{
+    carbs_err_t err = {0};
+    CHECK_EQ(store_result_get(service_store(svc), id, res, &err), 0);
+}
+
 static carbs_sweep_state_t sweep_state(service_t *svc)
 {
     service_summary_t f;
@@ -326,6 +372,77 @@ static void test_control_endpoint_is_private(void)
     service_close(svc);
 }
 
+// ---- tell ----
+
+/* A tell with the holder's and the cost's checks: the answer's ok, and
+ * its message in msg[cap]. */
+static bool tell(service_t *svc, wire_client_t *c, int64_t trial_id, double output, double cost,
+                 char *msg, size_t cap)
+{
+    char json[256];
+
+    snprintf(json, sizeof(json),
+             "{\"v\":1,\"type\":\"tell\",\"sweep\":\"trust\",\"trial_id\":%" PRId64
+             ",\"output\":%.17g,\"cost\":%.17g,\"is_failure\":false}",
+             trial_id, output, cost);
+    send_text(c, json);
+    return expect_reply(svc, c, msg, cap);
+}
+
+/* `tell` is for trials `ask` handed out, of the named sweep, with a cost
+ * finite and > 0.  Before the check, a tell for a worker's trial was
+ * stored and the worker's real result dropped as a duplicate. */
+static void test_tell_only_for_ask_trials(void)
+{
+    service_t *svc;
+    wire_client_t *w, *c;
+    proto_msg_t t = {0}, r = {0};
+    store_result_t res = {0};
+    char msg[CARBS_MSG_MAX];
+    int64_t asked;
+
+    fresh_store();
+    svc = open_svc(false);
+    if (!svc)
+        return;
+    w = client(svc, NULL, "w1");
+    c = client(svc, NULL, NULL);
+    hello(svc, w, "w1");
+    take_trial(svc, w, &t);
+
+    CHECK(!tell(svc, c, t.trial.trial_id, -12345, 1e9, msg, sizeof(msg)));
+    CHECK(strstr(msg, "not handed out by ask") != NULL);
+    CHECK(!tell(svc, c, 999, 1, 1, msg, sizeof(msg)));
+    CHECK(strstr(msg, "not a trial of sweep 'trust'") != NULL);
+    send_result(w, t.trial.trial_id, t.trial.attempt, 0.75, "cost", 0.5);
+    expect_ack(svc, w, t.trial.trial_id);
+    result_row(svc, t.trial.trial_id, &res);
+    CHECK(res.ok);
+    CHECK_NEAR(res.output, 0.75, 0);
+    CHECK_NEAR(res.cost, 0.5, 0);
+    store_result_release(&res);
+
+    send_text(c, "{\"v\":1,\"type\":\"ask\",\"sweep\":\"trust\"}");
+    CHECK_EQ(pump(svc, c, &r), 0);
+    CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok);
+    asked = r.reply.trial_id;
+    proto_msg_release(&r);
+    CHECK(!tell(svc, c, asked, 1.5, -1e9, msg, sizeof(msg)));
+    CHECK(strstr(msg, "not finite and > 0") != NULL);
+    CHECK(!tell(svc, c, asked, 1.5, 0, msg, sizeof(msg)));
+    CHECK(tell(svc, c, asked, 1.5, 0.25, msg, sizeof(msg)));
+    result_row(svc, asked, &res);
+    CHECK(res.ok);
+    CHECK_NEAR(res.output, 1.5, 0);
+    CHECK_NEAR(res.cost, 0.25, 0);
+    store_result_release(&res);
+
+    proto_msg_release(&t);
+    wire_client_close(c);
+    wire_client_close(w);
+    service_close(svc);
+}
+
 int main(void)
 {
     proto_json_init();
@@ -339,6 +456,7 @@ int main(void)
     RUN(test_worker_key_is_not_an_admin);
     RUN(test_plain_tcp_is_admin);
     RUN(test_control_endpoint_is_private);
+    RUN(test_tell_only_for_ask_trials);
     {
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
