@@ -266,6 +266,13 @@ static void expect_ack(service_t *svc, wire_client_t *c, int64_t trial_id)
     proto_msg_release(&r);
 }
 
+/* The stored row of trial id (the service's own store connection). */
+static void trial_row(service_t *svc, int64_t id, store_trial_t *row)
+{
+    carbs_err_t err = {0};
+    CHECK_EQ(store_trial_get(service_store(svc), id, row, &err), 0);
+}
+
 /* The stored result of trial id: *ok, output, cost and message. */
 static void result_row(service_t *svc, int64_t id, store_result_t *res)
 {
@@ -443,6 +450,95 @@ static void test_tell_only_for_ask_trials(void)
     service_close(svc);
 }
 
+// ---- a worker id is its first key's ----
+
+/* impostor says hello as the worker that holds trial t, then reports a
+ * result for it: both are refused, and the holder's own result is the
+ * one stored. */
+static void impostor_round(service_t *svc, wire_client_t *holder, wire_client_t *impostor,
+                           const char *id, const proto_msg_t *t)
+{
+    store_result_t res = {0};
+    store_trial_t row = {0};
+
+    send_hello(impostor, id);
+    expect_error(svc, impostor, CARBS_EDENIED);
+    send_result(impostor, t->trial.trial_id, t->trial.attempt, -12345, "cost", 0.5);
+    expect_error(svc, impostor, CARBS_ESTATE);
+    trial_row(svc, t->trial.trial_id, &row);
+    CHECK_EQ(row.state, CARBS_TRIAL_RUNNING);
+    CHECK_STR(row.worker, id);
+    store_trial_release(&row);
+    if (!holder)
+        return;
+    send_result(holder, t->trial.trial_id, t->trial.attempt, 0.625, "cost", 0.5);
+    expect_ack(svc, holder, t->trial.trial_id);
+    result_row(svc, t->trial.trial_id, &res);
+    CHECK(res.ok);
+    CHECK_NEAR(res.output, 0.625, 0);
+    store_result_release(&res);
+}
+
+/* Under CURVE, key other cannot take over the id of key good's worker,
+ * neither with another routing id nor with good's own (which a ROUTER
+ * hands over to the newer connection).  Before the binding, the hello
+ * took the worker's route and its result for the worker's trial was
+ * stored. */
+static void test_worker_id_is_bound_to_its_key(void)
+{
+    service_t *svc;
+    wire_client_t *good, *other, *thief;
+    proto_msg_t t = {0}, t2 = {0};
+
+    fresh_store();
+    svc = open_svc(true);
+    if (!svc)
+        return;
+    good = client(svc, "good", "good");
+    hello(svc, good, "good");
+    take_trial(svc, good, &t);
+    take_trial(svc, good, &t2);
+    other = client(svc, "other", NULL);
+    impostor_round(svc, good, other, "good", &t);
+
+    thief = client(svc, "other", "good");
+    impostor_round(svc, NULL, thief, "good", &t2);
+    wire_client_close(thief);
+
+    proto_msg_release(&t2);
+    proto_msg_release(&t);
+    wire_client_close(other);
+    wire_client_close(good);
+    service_close(svc);
+}
+
+/* Without keys, a hello for the id of a live worker from another
+ * connection is refused; a worker that reconnects with its id as routing
+ * id (what carbs worker does) is the same peer and keeps its id. */
+static void test_worker_id_is_bound_to_its_connection(void)
+{
+    service_t *svc;
+    wire_client_t *w, *rogue;
+    proto_msg_t t = {0};
+
+    fresh_store();
+    svc = open_svc(false);
+    if (!svc)
+        return;
+    w = client(svc, NULL, "w1");
+    hello(svc, w, "w1");
+    take_trial(svc, w, &t);
+    wire_client_close(w);
+    w = client(svc, NULL, "w1"); /* a restart */
+    hello(svc, w, "w1");
+    rogue = client(svc, NULL, NULL);
+    impostor_round(svc, w, rogue, "w1", &t);
+    proto_msg_release(&t);
+    wire_client_close(rogue);
+    wire_client_close(w);
+    service_close(svc);
+}
+
 int main(void)
 {
     proto_json_init();
@@ -457,6 +553,8 @@ int main(void)
     RUN(test_plain_tcp_is_admin);
     RUN(test_control_endpoint_is_private);
     RUN(test_tell_only_for_ask_trials);
+    RUN(test_worker_id_is_bound_to_its_key);
+    RUN(test_worker_id_is_bound_to_its_connection);
     {
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);

@@ -53,11 +53,16 @@ svc_worker_t *svc__worker_find(service_t *svc, const char *id)
     return NULL;
 }
 
+/* The connected worker peer speaks for: the same routing id and the same
+ * key, so a client that took a worker's routing id with another key (a
+ * ROUTER hands the route over) is nobody's worker. */
 static svc_worker_t *worker_by_peer(service_t *svc, const wire_peer_t *peer)
 {
-    for (size_t i = 0; i < svc->workers.n; i++)
-        if (svc->workers.v[i].connected && wire_peer_equal(&svc->workers.v[i].peer, peer))
-            return &svc->workers.v[i];
+    for (size_t i = 0; i < svc->workers.n; i++) {
+        svc_worker_t *w = &svc->workers.v[i];
+        if (w->connected && wire_peer_equal(&w->peer, peer) && strcmp(w->key, peer->user) == 0)
+            return w;
+    }
     return NULL;
 }
 
@@ -173,14 +178,45 @@ static void devices_json(const proto_devices_t *d, char *out, size_t cap)
         snprintf(out, cap, "[]");
 }
 
+/* Whether peer may say hello as worker w (NULL: a new id), and why not in
+ * err.  A worker id belongs to the key of its first hello; without keys,
+ * to the connection that holds it while that one is alive (a restarted
+ * worker comes back with its id as routing id, so it is the same peer). */
+static bool hello_allowed(const service_t *svc, const svc_worker_t *w, const wire_peer_t *peer,
+                          double now, carbs_err_t *err)
+{
+    if (!w)
+        return true;
+    if (w->key[0] && strcmp(w->key, peer->user) != 0) {
+        carbs_fail(err, CARBS_EDENIED, "worker id '%s' belongs to key '%s', not to key '%s'",
+                   w->id, w->key, peer->user);
+        return false;
+    }
+    if (!w->key[0] && w->connected && now - w->last_seen <= lease_s(svc) &&
+        !wire_peer_equal(&w->peer, peer)) {
+        carbs_fail(err, CARBS_EDENIED,
+                   "worker id '%s' is in use by another connection; start this worker with "
+                   "another --id",
+                   w->id);
+        return false;
+    }
+    return true;
+}
+
 static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_t *h, double now)
 {
     carbs_err_t err = {0};
     store_worker_t row = {0};
     char devs[PROTO_DEVICES_MAX * (CARBS_NAME_MAX + 3) + 3];
+    char who[WIRE_PEER_STR_MAX];
     svc_worker_t *w = svc__worker_find(svc, h->worker_id);
     proto_msg_t m;
 
+    if (!hello_allowed(svc, w, peer, now, &err)) {
+        log_warn("hello from %s refused: %s", wire_peer_format(peer, who, sizeof(who)), err.msg);
+        svc__send_error(svc->out, peer, err.code, err.msg);
+        return;
+    }
     devices_json(&h->devices, devs, sizeof(devs));
     if (store_worker_seen(svc->st, h->worker_id, h->host, devs, &err)) {
         svc__send_error(svc->out, peer, err.code, err.msg);
@@ -189,6 +225,7 @@ static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_
     if (!w) {
         svc_worker_t nw = {0};
         str_copy(nw.id, sizeof(nw.id), h->worker_id);
+        str_copy(nw.key, sizeof(nw.key), peer->user);
         DA_PUSH(&svc->workers, nw);
         w = &svc->workers.v[svc->workers.n - 1];
     }
