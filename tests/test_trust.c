@@ -539,6 +539,72 @@ static void test_worker_id_is_bound_to_its_connection(void)
     service_close(svc);
 }
 
+// ---- costs ----
+
+/* A success reporting a cost that is not finite and > 0 is stored as a
+ * failed trial (error) and spends nothing; an import of one is refused.
+ * Before the check, a command trial with wall_seconds -5 was done with
+ * cost -5, and a sweep with budget {cost: 3} ran on with cost_spent
+ * going negative. */
+static void test_negative_cost_fails_the_trial(void)
+{
+    static const struct {
+        const char *name;
+        double cost;
+        const char *message;
+    } cases[] = {
+        {"wall_seconds", -5, "cost wall_seconds = -5 is not finite and > 0"},
+        {"cost", -5, "cost cost = -5 is not finite and > 0"},
+        {"cost", 0, "cost cost = 0 is not finite and > 0"},
+    };
+    service_t *svc;
+    wire_client_t *w, *c;
+    service_summary_t f;
+    char msg[CARBS_MSG_MAX];
+
+    fresh_store();
+    svc = open_svc(false);
+    if (!svc)
+        return;
+    w = client(svc, NULL, "w1");
+    hello(svc, w, "w1");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        proto_msg_t t = {0};
+        store_result_t res = {0};
+        store_trial_t row = {0};
+
+        take_trial(svc, w, &t);
+        send_result(w, t.trial.trial_id, t.trial.attempt, 0.5, cases[i].name, cases[i].cost);
+        expect_ack(svc, w, t.trial.trial_id);
+        trial_row(svc, t.trial.trial_id, &row);
+        CHECK_EQ(row.state, CARBS_TRIAL_FAILED);
+        result_row(svc, t.trial.trial_id, &res);
+        CHECK(!res.ok);
+        CHECK_EQ(res.failure, CARBS_FAILURE_ERROR);
+        CHECK_STR(res.message, cases[i].message);
+        CHECK(isnan(res.cost));
+        store_result_release(&res);
+        store_trial_release(&row);
+        proto_msg_release(&t);
+    }
+    CHECK_EQ(service_summary(svc, 0, &f), 0);
+    CHECK_EQ(f.counts[CARBS_TRIAL_FAILED], 3);
+    CHECK_EQ(f.counts[CARBS_TRIAL_DONE], 0);
+    CHECK_NEAR(f.cost_spent, 0, 0);
+
+    c = client(svc, NULL, NULL);
+    send_text(c, "{\"v\":1,\"type\":\"import\",\"sweep\":\"trust\",\"records\":\"[{"
+                 "\\\"params\\\":{\\\"x\\\":1.5,\\\"y\\\":2},\\\"output\\\":0.5,"
+                 "\\\"cost\\\":-1,\\\"is_failure\\\":false}]\"}");
+    CHECK(!expect_reply(svc, c, msg, sizeof(msg)));
+    CHECK(strstr(msg, "cost -1 is not finite and > 0") != NULL);
+    CHECK_EQ(service_summary(svc, 0, &f), 0);
+    CHECK_NEAR(f.cost_spent, 0, 0);
+    wire_client_close(c);
+    wire_client_close(w);
+    service_close(svc);
+}
+
 int main(void)
 {
     proto_json_init();
@@ -555,6 +621,7 @@ int main(void)
     RUN(test_tell_only_for_ask_trials);
     RUN(test_worker_id_is_bound_to_its_key);
     RUN(test_worker_id_is_bound_to_its_connection);
+    RUN(test_negative_cost_fails_the_trial);
     {
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
