@@ -502,7 +502,7 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
         cc.frame_max = PROTO_FRAME_MAX;
         /* Whoever connects here is an admin: the socket is born 0600 (the
          * bind runs on this thread), so only this user can connect. */
-        mask = umask(0077);
+        mask = umask(0177);
         svc->ctl = wire_server_open(&cc, err);
         umask(mask);
         if (!svc->ctl)
