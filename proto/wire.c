@@ -453,6 +453,7 @@ int wire_server_recv(wire_server_t *srv, wire_peer_t *peer, char **buf, size_t *
         int more = 0, rc;
         size_t more_len = sizeof(more);
         const char *user;
+        const wire__allowed_t *key;
 
         rc = server_poll(srv, deadline, err);
         if (rc < 0) return rc;
@@ -490,6 +491,10 @@ int wire_server_recv(wire_server_t *srv, wire_peer_t *peer, char **buf, size_t *
         }
         user = zmq_msg_gets(&body, "User-Id");
         str_copy(peer->user, sizeof(peer->user), user ? user : "");
+        /* Looked up per frame, so a reloaded list takes an admin key's
+         * rights away from connections already up. */
+        key = user && user[0] ? wire__allow_find_name(&srv->allow, user) : NULL;
+        peer->admin = key && key->admin;
         rc = take_frame(&body, buf, len, err);
         zmq_msg_close(&body);
         return rc;

@@ -47,10 +47,12 @@
 /* A CurveZMQ key in Z85 text: 40 characters. */
 #define WIRE_KEY_Z85_LEN 40
 /* The key directory layout behind `--keys DIR` (docs/wire.md): the service
- * reads DIR/service.key and allows every .pub in DIR/allow; a worker reads
- * DIR/<its name>.key and DIR/service.pub. */
+ * reads DIR/service.key and allows every .pub in DIR/allow (worker keys)
+ * and in DIR/allow/admin (admin keys); a worker reads DIR/<its name>.key and
+ * DIR/service.pub. */
 #define WIRE_SERVICE_KEY_NAME "service"
 #define WIRE_ALLOW_DIR_NAME "allow"
+#define WIRE_ADMIN_DIR_NAME "admin"
 
 // ---- endpoints ----
 
@@ -90,12 +92,16 @@ bool wire_endpoint_is_local(const wire_endpoint_t *ep);
 
 /* Who sent a frame to the server: the ROUTER routing id (the client's
  * identity, or 5 random bytes starting with 0 when it set none) and, for a
- * CURVE peer, the name of the allow-list key it authenticated with.  A plain
- * value: copy it freely; compare with wire_peer_equal(). */
+ * CURVE peer, the name of the allow-list key it authenticated with and
+ * whether that key is an admin key (in the allow-list's admin/ folder as
+ * the frame arrived).  What a peer may do is the service's business; the
+ * wire only says who it is.  A plain value: copy it freely; compare with
+ * wire_peer_equal(). */
 typedef struct wire_peer {
     unsigned char id[WIRE_PEER_ID_MAX];
     size_t id_len;
     char user[WIRE_KEY_NAME_MAX + 1]; /* "" without CURVE */
+    bool admin;                       /* false without CURVE */
 } wire_peer_t;
 
 /* Room for wire_peer_format's longest output: "0x" + 2 hex digits per byte. */
@@ -117,7 +123,8 @@ typedef struct wire_server_config {
     const char *endpoint; /* where to bind; tcp port "*" picks a free one */
     size_t frame_max;     /* largest frame in bytes; 0 = WIRE_FRAME_MAX_DEFAULT */
     const char *key;      /* the service's key pair file (<name>.key); NULL = no CURVE */
-    const char *allow;    /* directory whose *.pub files may connect; needed with key */
+    const char *allow;    /* directory whose *.pub files may connect, and whose admin/
+                             folder holds the admin keys; needed with key */
     bool insecure;        /* allow a non-local bind without CURVE */
 } wire_server_config_t;
 
@@ -169,12 +176,13 @@ int wire_server_send(wire_server_t *srv, const wire_peer_t *peer, const char *bu
                      carbs_err_t *err);
 
 /* Re-read the allow-list directory (for example on SIGHUP), replacing the
- * keys in use for new handshakes; connections already up stay.  Returns 0,
+ * keys in use for new handshakes; connections already up stay, and their
+ * next frames carry the admin flag of the new list.  Returns 0,
  * CARBS_ESTATE on a server without CURVE, or the loader's error (the old
  * list is then kept). */
 int wire_server_reload_allow(wire_server_t *srv, carbs_err_t *err);
 
-/* Number of keys in the allow-list (0 without CURVE). */
+/* Number of keys in the allow-list, admin keys included (0 without CURVE). */
 size_t wire_server_n_allowed(const wire_server_t *srv);
 
 // ---- client (a worker's or the CLI's DEALER) ----

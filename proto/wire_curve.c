@@ -4,9 +4,10 @@
  *
  * A key pair file <name>.key holds "public = Z85" and "secret = Z85" lines
  * (mode 0600); <name>.pub holds the public line only (mode 0644).  '#' starts
- * a comment line.  The service's allow-list is every *.pub in one directory;
- * its ZAP handler (RFC 27, rfc.zeromq.org/spec/27) answers "200" with the
- * file stem as user id for a listed key and "400" for anything else.  The
+ * a comment line.  The service's allow-list is every *.pub in one directory
+ * (worker keys) and in its admin/ folder (admin keys); its ZAP handler
+ * (RFC 27, rfc.zeromq.org/spec/27) answers "200" with the file stem as user
+ * id for a listed key and "400" for anything else.  The
  * server calls wire__zap_serve() from its own poll loop (proto/wire.c).
  */
 #include "proto/common.h"
@@ -262,7 +263,7 @@ fail : {
 int wire_keygen(const char *dir, const char *name, carbs_err_t *err)
 {
     char key_path[PATH_MAX], pub_path[PATH_MAX];
-    char key_text[512], pub_text[256];
+    char key_text[512], pub_text[512];
     wire_keypair_t kp;
     struct stat st;
     int rc = 0;
@@ -296,6 +297,7 @@ int wire_keygen(const char *dir, const char *name, carbs_err_t *err)
     snprintf(pub_text, sizeof(pub_text),
              "# carbs CurveZMQ public key '%s'\n"
              "# a worker key: copy it into the service's allow-list directory\n"
+             "# an admin key: copy it into that directory's admin/ folder\n"
              "# the service key: give it to every worker\n"
              "public = %s\n",
              name, kp.public_z85);
@@ -311,7 +313,8 @@ out:
 
 // ---- the allow-list ----
 
-int wire__allow_load(const char *dir, wire__allow_t *out, carbs_err_t *err)
+/* Append every *.pub of dir to *out, each with admin set as given. */
+static int allow_load_dir(const char *dir, bool admin, wire__allow_t *out, carbs_err_t *err)
 {
     char path[PATH_MAX];
     char z85[WIRE_KEY_Z85_LEN + 1];
@@ -353,7 +356,14 @@ int wire__allow_load(const char *dir, wire__allow_t *out, carbs_err_t *err)
         }
         rc = wire_key_load_public(path, z85, err);
         if (rc < 0) goto out;
+        if (wire__allow_find_name(out, a.name)) {
+            rc = carbs_fail(err, CARBS_EINVAL,
+                            "allow-list '%s': key name '%s' is both a worker and an admin key",
+                            dir, a.name);
+            goto out;
+        }
         zmq_z85_decode(a.key, z85);
+        a.admin = admin;
         if (DA_PUSH(&out->keys, a)) {
             rc = carbs_fail(err, CARBS_ENOMEM, "allow-list '%s': out of memory", dir);
             goto out;
@@ -361,6 +371,20 @@ int wire__allow_load(const char *dir, wire__allow_t *out, carbs_err_t *err)
     }
 out:
     closedir(d);
+    return rc;
+}
+
+int wire__allow_load(const char *dir, wire__allow_t *out, carbs_err_t *err)
+{
+    char admin[PATH_MAX];
+    struct stat st;
+    int rc = allow_load_dir(dir, false, out, err);
+
+    if (rc == 0 &&
+        (size_t)snprintf(admin, sizeof(admin), "%s/%s", dir, WIRE_ADMIN_DIR_NAME) >= sizeof(admin))
+        rc = carbs_fail(err, CARBS_ETOOBIG, "allow-list path '%s' is too long", dir);
+    if (rc == 0 && stat(admin, &st) == 0 && S_ISDIR(st.st_mode))
+        rc = allow_load_dir(admin, true, out, err);
     if (rc < 0) wire__allow_release(out);
     return rc;
 }
@@ -374,6 +398,14 @@ const wire__allowed_t *wire__allow_find(const wire__allow_t *a, const unsigned c
 {
     for (size_t i = 0; i < a->keys.n; i++) {
         if (memcmp(a->keys.v[i].key, key, WIRE__KEY_BYTES) == 0) return &a->keys.v[i];
+    }
+    return NULL;
+}
+
+const wire__allowed_t *wire__allow_find_name(const wire__allow_t *a, const char *name)
+{
+    for (size_t i = 0; i < a->keys.n; i++) {
+        if (strcmp(a->keys.v[i].name, name) == 0) return &a->keys.v[i];
     }
     return NULL;
 }

@@ -133,6 +133,9 @@ int cmd_serve(int argc, char **argv, const cli_globals_t *g)
         return cli_fail(&err);
     fprintf(stderr, "carbs: serving %s on %s; workers: carbs worker --connect %s\n", cfg.db_path,
             service_endpoint(svc), service_endpoint(svc));
+    if (cfg.insecure)
+        log_warn("--insecure: plain TCP, no keys: anyone who can reach %s is an admin "
+                 "(can create, stop and tell sweeps)", service_endpoint(svc));
     while (!serve_stop) {
         if (service_step(svc, 1000, &err)) {
             service_close(svc);

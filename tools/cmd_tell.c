@@ -66,7 +66,7 @@ int cmd_tell(int argc, char **argv, const cli_globals_t *g)
         case 'h':
             printf("usage: %s\n\n"
                    "Report the outcome of TRIAL (from `carbs ask SWEEP`).  A success needs\n"
-                   "--output (the sweep's metric) and --cost (its cost metric, >= 0).  A failure\n"
+                   "--output (the sweep's metric) and --cost (its cost metric, > 0).  A failure\n"
                    "gives --failure diverged|oom|error (the optimizer learns the region) or\n"
                    "infra|preempted (the trial runs again), with an optional --message; its\n"
                    "--cost defaults to 0.  --metrics adds a JSON object of other numbers.\n",

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "carbs_config.h"
@@ -57,11 +58,16 @@ svc_worker_t *svc__worker_find(service_t *svc, const char *id)
     return NULL;
 }
 
+/* The connected worker peer speaks for: the same routing id and the same
+ * key, so a client that took a worker's routing id with another key (a
+ * ROUTER hands the route over) is nobody's worker. */
 static svc_worker_t *worker_by_peer(service_t *svc, const wire_peer_t *peer)
 {
-    for (size_t i = 0; i < svc->workers.n; i++)
-        if (svc->workers.v[i].connected && wire_peer_equal(&svc->workers.v[i].peer, peer))
-            return &svc->workers.v[i];
+    for (size_t i = 0; i < svc->workers.n; i++) {
+        svc_worker_t *w = &svc->workers.v[i];
+        if (w->connected && wire_peer_equal(&w->peer, peer) && strcmp(w->key, peer->user) == 0)
+            return w;
+    }
     return NULL;
 }
 
@@ -177,14 +183,45 @@ static void devices_json(const proto_devices_t *d, char *out, size_t cap)
         snprintf(out, cap, "[]");
 }
 
+/* Whether peer may say hello as worker w (NULL: a new id), and why not in
+ * err.  A worker id belongs to the key of its first hello; without keys,
+ * to the connection that holds it while that one is alive (a restarted
+ * worker comes back with its id as routing id, so it is the same peer). */
+static bool hello_allowed(const service_t *svc, const svc_worker_t *w, const wire_peer_t *peer,
+                          double now, carbs_err_t *err)
+{
+    if (!w)
+        return true;
+    if (w->key[0] && strcmp(w->key, peer->user) != 0) {
+        carbs_fail(err, CARBS_EDENIED, "worker id '%s' belongs to key '%s', not to key '%s'",
+                   w->id, w->key, peer->user);
+        return false;
+    }
+    if (!w->key[0] && w->connected && now - w->last_seen <= lease_s(svc) &&
+        !wire_peer_equal(&w->peer, peer)) {
+        carbs_fail(err, CARBS_EDENIED,
+                   "worker id '%s' is in use by another connection; start this worker with "
+                   "another --id",
+                   w->id);
+        return false;
+    }
+    return true;
+}
+
 static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_t *h, double now)
 {
     carbs_err_t err = {0};
     store_worker_t row = {0};
     char devs[PROTO_DEVICES_MAX * (CARBS_NAME_MAX + 3) + 3];
+    char who[WIRE_PEER_STR_MAX];
     svc_worker_t *w = svc__worker_find(svc, h->worker_id);
     proto_msg_t m;
 
+    if (!hello_allowed(svc, w, peer, now, &err)) {
+        log_warn("hello from %s refused: %s", wire_peer_format(peer, who, sizeof(who)), err.msg);
+        svc__send_error(svc->out, peer, err.code, err.msg);
+        return;
+    }
     devices_json(&h->devices, devs, sizeof(devs));
     if (store_worker_seen(svc->st, h->worker_id, h->host, devs, &err)) {
         svc__send_error(svc->out, peer, err.code, err.msg);
@@ -193,6 +230,7 @@ static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_
     if (!w) {
         svc_worker_t nw = {0};
         str_copy(nw.id, sizeof(nw.id), h->worker_id);
+        str_copy(nw.key, sizeof(nw.key), peer->user);
         DA_PUSH(&svc->workers, nw);
         w = &svc->workers.v[svc->workers.n - 1];
     }
@@ -260,6 +298,31 @@ static void on_bye(service_t *svc, svc_worker_t *w, const proto_bye_t *b)
 
 // ---- dispatch ----
 
+/* What a worker sends; everything else is an admin's request. */
+static bool is_worker_message(proto_msg_type_t t)
+{
+    switch (t) {
+    case PROTO_MSG_HELLO:
+    case PROTO_MSG_READY:
+    case PROTO_MSG_HEARTBEAT:
+    case PROTO_MSG_PROGRESS:
+    case PROTO_MSG_RESULT:
+    case PROTO_MSG_BYE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Who may do what (docs/service.md, Who may do what): the control endpoint
+ * is only this user's (service_open makes its socket 0600), and without
+ * CURVE there is no key to tell peers apart, so both are admins; with CURVE
+ * only the keys of the allow-list's admin/ folder are. */
+static bool peer_is_admin(const service_t *svc, const wire_server_t *from, const wire_peer_t *peer)
+{
+    return from == svc->ctl || !svc->cfg.key || peer->admin;
+}
+
 static bool is_request(proto_msg_type_t t)
 {
     switch (t) {
@@ -292,6 +355,15 @@ static void handle_frame(service_t *svc, wire_server_t *from, const wire_peer_t 
         svc__send_error(svc->out, peer, err.code, err.msg);
         svc__outbox_reply_to(svc->out, NULL, NULL);
         return;
+    }
+    if (!is_worker_message(m.type) && !peer_is_admin(svc, from, peer)) {
+        snprintf(err.msg, sizeof(err.msg),
+                 "'%s' needs an admin key; key '%s' is a worker key (it may send hello, ready, "
+                 "heartbeat, progress, result and bye)",
+                 proto_msg_type_name(m.type), peer->user);
+        log_warn("frame from %s refused: %s", wire_peer_format(peer, who, sizeof(who)), err.msg);
+        svc__send_error(svc->out, peer, CARBS_EDENIED, err.msg);
+        goto out;
     }
     if (m.type == PROTO_MSG_HELLO) {
         on_hello(svc, peer, &m.hello, now);
@@ -425,6 +497,7 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
     {
         wire_server_config_t cc = {0};
         char ctl[WIRE_ENDPOINT_MAX + 1];
+        mode_t mask;
         if ((rc = service_control_endpoint(cfg->db_path, ctl, sizeof(ctl)))) {
             carbs_fail(err, rc, "the control endpoint for '%s' is too long", cfg->db_path);
             goto fail;
@@ -434,7 +507,11 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
         unlink(ctl + strlen("ipc://"));
         cc.endpoint = ctl;
         cc.frame_max = PROTO_FRAME_MAX;
+        /* Whoever connects here is an admin: the socket is born 0600 (the
+         * bind runs on this thread), so only this user can connect. */
+        mask = umask(0177);
         svc->ctl = wire_server_open(&cc, err);
+        umask(mask);
         if (!svc->ctl)
             goto fail;
     }

@@ -71,8 +71,9 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err);
 /* The local control endpoint of the service that holds the store at
  * db_path: an ipc:// socket under /tmp named after the store's real path and
  * the user id, which the service binds beside its worker endpoint (without
- * CURVE: only this machine's users reach it, and the socket file is created
- * by the service's user with the umask's permissions).  CLI commands that
+ * CURVE: the socket file is created with mode 0600 whatever the umask, so
+ * only the service's user can connect, and every client there is an admin,
+ * docs/service.md).  CLI commands that
  * change a sweep while a service runs send their request here
  * (the writer rule, docs/store.md).  Writes at most cap bytes into out; returns 0 or
  * CARBS_ETOOBIG. */

@@ -182,14 +182,46 @@ static void on_ask(const req_t *q, const char *which)
     store_trial_release(&row);
 }
 
+/* Why tl may not be told, in msg[cap], or "" when it may: the trial must
+ * be one `ask` handed out (holder SVC_ASK_WORKER) of sweep sw, and a
+ * success needs a cost that is finite and > 0.  A trial a worker runs is
+ * that worker's to report. */
+static void tell_refusal(const req_t *q, const svc_sweep_t *sw, const proto_tell_t *tl, char *msg,
+                         size_t cap)
+{
+    carbs_err_t err = {0};
+    store_trial_t row = {0};
+    int rc = store_trial_get(svc__store(q->svc), tl->trial_id, &row, &err);
+
+    msg[0] = '\0';
+    if (rc == CARBS_ENOTFOUND || (rc == 0 && row.sweep_id != svc__sweep_id(sw)))
+        snprintf(msg, cap, "trial %" PRId64 " is not a trial of sweep '%s'", tl->trial_id,
+                 svc__sweep_name(sw));
+    else if (rc)
+        snprintf(msg, cap, "%s", err.msg);
+    else if (strcmp(row.worker, SVC_ASK_WORKER) != 0)
+        snprintf(msg, cap,
+                 "trial %" PRId64 " was not handed out by ask (%s%s): only its worker reports it",
+                 tl->trial_id, row.worker[0] ? "held by " : "never claimed", row.worker);
+    else if (!tl->is_failure && !(isfinite(tl->cost) && tl->cost > 0))
+        snprintf(msg, cap, "cost %g is not finite and > 0", tl->cost);
+    store_trial_release(&row);
+}
+
 static void on_tell(const req_t *q, const proto_tell_t *tl)
 {
     svc_sweep_t *sw = svc__sweep_find(q->svc, tl->sweep);
     const sweep_spec_t *spec;
     carbs_result_t r;
+    char why[CARBS_MSG_MAX];
 
     if (!sw) {
         reply_no_sweep(q, tl->trial_id, tl->sweep);
+        return;
+    }
+    tell_refusal(q, sw, tl, why, sizeof(why));
+    if (why[0]) {
+        reply(q, false, svc__sweep_id(sw), tl->trial_id, why);
         return;
     }
     spec = svc__sweep_spec(sw);

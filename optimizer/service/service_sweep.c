@@ -120,7 +120,7 @@ static bool better(const svc_sweep_t *sw, double a, double b)
 
 static void note_success(svc_sweep_t *sw, int64_t trial_id, double output, double cost)
 {
-    if (isfinite(cost))
+    if (isfinite(cost) && cost > 0) /* a store from before the cost check may hold less */
         sw->cost_spent += cost;
     if (isfinite(output) && better(sw, output, sw->best_output)) {
         sw->best_output = output;
@@ -149,6 +149,40 @@ static bool observation(const store_result_t *res, const carbs_params_t *params,
         obs->cost = isfinite(res->cost) ? fmax(res->cost, SVC_COST_FLOOR) : SVC_COST_FLOOR;
     obs->is_failure = !res->ok;
     return true;
+}
+
+/* The cost of result r: the sweep's cost metric when r reports it, else
+ * wall_seconds (sw NULL: wall_seconds); *name says which.  NaN when
+ * neither is reported. */
+static double result_cost(const svc_sweep_t *sw, const carbs_result_t *r, const char **name)
+{
+    double cost = sw ? carbs_result_get(r, sw->spec.cost.name) : NAN;
+
+    *name = sw ? sw->spec.cost.name : "wall_seconds";
+    if (isnan(cost)) {
+        *name = "wall_seconds";
+        cost = carbs_result_get(r, *name);
+    }
+    return cost;
+}
+
+/* A success must cost something: finite and > 0, or it would give budget
+ * back (a negative cost) or stretch the optimizer's log-cost scale without
+ * end.  A reported result that fails this becomes a failed trial; an
+ * imported record or a tell is refused.  Returns true when cost passes,
+ * else false with the reason in msg[cap] (name NULL: the cost is not a
+ * metric). */
+static bool cost_valid(const char *name, double cost, char *msg, size_t cap)
+{
+    if (isfinite(cost) && cost > 0)
+        return true;
+    if (isnan(cost))
+        snprintf(msg, cap, "the cost '%s' was not reported", name ? name : "cost");
+    else if (name)
+        snprintf(msg, cap, "cost %s = %g is not finite and > 0", name, cost);
+    else
+        snprintf(msg, cap, "cost %g is not finite and > 0", cost);
+    return false;
 }
 
 /* The optimizer of sw learns finished trial res (params NULL: they could
@@ -670,6 +704,7 @@ int svc__sweep_import(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec
     store_trial_new_t tn = {0};
     store_result_t res = {0};
     char *pj = NULL, *mj = NULL;
+    char why[CARBS_MSG_MAX];
     int64_t id = 0;
     int attempt = 0;
     int rc;
@@ -680,8 +715,8 @@ int svc__sweep_import(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec
     tn.sweep_id = sw->id;
     tn.params_json = pj;
     tn.pred_output = tn.pred_cost = NAN;
-    if (!rec->is_failure && !(isfinite(rec->cost) && rec->cost > 0)) {
-        rc = carbs_fail(err, CARBS_EINVAL, "cost must be a positive number (got %g)", rec->cost);
+    if (!rec->is_failure && !cost_valid(NULL, rec->cost, why, sizeof(why))) {
+        rc = carbs_fail(err, CARBS_EINVAL, "%s", why);
         goto out;
     }
     if ((rc = carbs_pending_add(sw->opt, INT64_MAX, &rec->params, NULL, err)))
@@ -855,6 +890,7 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
     char *mj = NULL;
     bool dup = false;
     double output, cost;
+    const char *cost_name;
     int rc;
 
     if ((rc = store_trial_get(svc->st, r->trial_id, &row, &err))) {
@@ -883,9 +919,7 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
     }
 
     output = sw ? carbs_result_get(r, sw->spec.metric.name) : NAN;
-    cost = sw ? carbs_result_get(r, sw->spec.cost.name) : NAN;
-    if (!(cost > 0) || !isfinite(cost))
-        cost = carbs_result_get(r, "wall_seconds");
+    cost = result_cost(sw, r, &cost_name);
     res.trial_id = r->trial_id;
     res.attempt = is_tell ? 0 : r->attempt;
     res.ok = r->ok;
@@ -896,9 +930,12 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
         res.failure = CARBS_FAILURE_ERROR;
         snprintf(res.message, sizeof(res.message), "the metric '%s' was %s", sw->spec.metric.name,
                  isnan(output) ? "not reported" : "not finite");
+    } else if (r->ok && !cost_valid(cost_name, cost, res.message, sizeof(res.message))) {
+        res.ok = false;
+        res.failure = CARBS_FAILURE_ERROR;
     }
     res.output = res.ok ? output : NAN;
-    res.cost = isfinite(cost) ? cost : NAN;
+    res.cost = isfinite(cost) && cost > 0 ? cost : NAN;
     if ((rc = proto_result_to_json(r, 0, &mj, &err)))
         goto refuse;
     res.metrics_json = mj;

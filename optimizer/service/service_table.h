@@ -26,6 +26,9 @@ typedef struct svc_sweep svc_sweep_t; /* service_sweep.h */
 typedef struct svc_worker {
     char id[CARBS_NAME_MAX];
     wire_peer_t peer;
+    /* The CURVE key its first hello came with ("" without CURVE): the id
+     * is that key's from then on, while the service runs (service.c). */
+    char key[WIRE_KEY_NAME_MAX + 1];
     char host[PROTO_HOST_MAX];
     int slots;
     proto_caps_t caps;
