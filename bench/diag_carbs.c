@@ -1,6 +1,6 @@
 /*
  * diag_carbs.c - print what CARBS decides at every suggestion on the demo
- * function of carbs-algorithm.md §15.2, to see where a search goes wrong.
+ * problem of docs/algorithm.md, Tests, to see where a search goes wrong.
  *
  * The demo: minimize (log10 lr + 3)^2 * 512 / epochs + U(0, 0.1), cost =
  * epochs; lr LogSpace(scale 0.5) centre 1e-4, momentum LogitSpace centre

@@ -3,7 +3,7 @@
  * toward higher cost, and beat uniform random search at equal total cost?
  *
  * Two cost-aware problems (minimize):
- *   demo    the CARBS demo of carbs-algorithm.md §15.2:
+ *   demo    the CARBS demo problem of docs/algorithm.md, Tests:
  *           (log10 lr + 3)^2 * 512 / epochs + U(0, 0.1), cost = epochs;
  *   scaling a model-size x tokens x learning-rate loss of our own design,
  *           L = 1.69 + 406.4 / N^0.34 + 410.7 / D^0.28 + 0.25 (log10 lr - lr*(N))^2,

@@ -4,8 +4,9 @@
  * Legend: mu, var = posterior mean and variance of the warped output at a
  * candidate, base = the Pareto front's warped value at its predicted cost,
  * bias = exploration_bias (beta), z = (mu - base - bias) / sqrt(var),
- * r = initial_search_radius.  References: carbs-algorithm.md §10.1, §10.5,
- * §10.6 and App. A.2 (EI for very negative z by its asymptotic series
+ * r = initial_search_radius.  References: docs/algorithm.md, Acquisition
+ * (Candidates, Baseline and cost threshold, Expected improvement) and
+ * Numerical recipes (EI for very negative z by its asymptotic series
  * phi(z)/z^2 (1 - 3/z^2 + 15/z^4 - 105/z^6 + ...)).
  */
 #include "proto/common.h"

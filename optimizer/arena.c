@@ -1,5 +1,5 @@
 /*
- * arena.c - bump allocation of 64-byte aligned scratch (STYLE.md H19).
+ * arena.c - bump allocation of 64-byte aligned scratch (docs/style.md H19).
  *
  * The block comes from aligned_alloc so that each piece, rounded to a
  * multiple of 64 bytes, starts on a cache line.  Growing replaces the block

@@ -1,5 +1,5 @@
 /*
- * arena.h - a bump allocator for per-call scratch in numeric code (STYLE.md H19).
+ * arena.h - a bump allocator for per-call scratch in numeric code (docs/style.md H19).
  *
  * An arena_t is a struct the caller owns (arena_init / arena_release).  It
  * holds one block; arena_push hands out 64-byte aligned pieces of it and

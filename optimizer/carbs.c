@@ -1,12 +1,14 @@
 /*
  * carbs.c - the CARBS handle: configuration, observations, pending
  * suggestions, and the dispatch of carbs_suggest between random warm-up,
- * resampling of the Pareto set and the BO suggestion (carbs-algorithm.md §1,
- * §3-§5, §11, §12).
+ * resampling of the Pareto set and the BO suggestion (docs/algorithm.md:
+ * Options, Dispatch, Observations, Resampling, Random suggestions and
+ * fallbacks).
  *
- * The handle keeps only what the reference keeps (§1 table) plus the
- * generator, the search center and the last fitted GP hyperparameters.  The
- * BO path lives in carbs_bo.c, persistence in carbs_state.c.
+ * The handle keeps only what the reference keeps (docs/algorithm.md, The
+ * handle) plus the generator, the search center and the last fitted GP
+ * hyperparameters.  The BO path lives in carbs_bo.c, persistence in
+ * carbs_state.c.
  * Legend: d = basic dims, S = successes, F = failures, W = pending points,
  * r = initial_search_radius, sign = better_direction_sign.
  */
@@ -72,7 +74,8 @@ carbs_t *carbs_new(const carbs_space_t *space, const carbs_config_t *cfg, carbs_
     }
     space_center(c->space, c->center);
     rng_seed(&c->rng, cfg->seed);
-    /* §12: the factor starts at 2^floor(B/2) for B bounded parameters */
+    /* The factor starts at 2^floor(B/2) for B bounded parameters (docs/algorithm.md, Random
+     * suggestions and fallbacks) */
     b = space_n_bounded(c->space) / 2;
     c->oversample = (uint64_t)1 << (b < CARBS_OVERSAMPLE_LOG2_MAX ? b : CARBS_OVERSAMPLE_LOG2_MAX);
     if (c->oversample > carbs__oversample_max(c))
@@ -257,7 +260,8 @@ int carbs_observe(carbs_t *c, const carbs_obs_t *obs, carbs_err_t *err)
         carbs_err_prefix(err, "carbs: observation");
         goto out;
     }
-    /* §4 step 3: non-finite outputs are failures; §16.13: a success needs a usable cost */
+    /* Non-finite outputs are failures (docs/algorithm.md, Observations); a success needs a
+     * usable cost (deviation 8) */
     failure = obs->is_failure || !isfinite(obs->output);
     if (!failure && !(isfinite(obs->cost) && obs->cost > 0)) {
         rc = carbs_fail(err, CARBS_EINVAL, "carbs: observation cost %g must be finite and > 0",
@@ -367,7 +371,7 @@ out:
     return rc < 0 ? rc : 0;
 }
 
-// ---- random and resample suggestions (§11, §12) ----
+// ---- random and resample suggestions ----
 
 void carbs__random_point(carbs_t *c, const double *origins, size_t n_origins, double *u)
 {
@@ -405,7 +409,8 @@ void carbs__random_point(carbs_t *c, const double *origins, size_t n_origins, do
     free(x);
 }
 
-/* Whether the next suggestion is warm-up (§1 rule 1, with §16.8 fixed). */
+/* Whether the next suggestion is warm-up (docs/algorithm.md, Dispatch, rule 1, with
+ * deviation 6). */
 static bool in_warmup(const carbs_t *c)
 {
     size_t n_s = carbs__n_s(c), n_all = n_s + carbs_n_failure(c);
@@ -423,7 +428,7 @@ static bool resample_due(const carbs_t *c)
     return f > 0 && carbs__n_s(c) > (c->resample_count + 1) * f;
 }
 
-/* The fallback of §5: random around the Pareto representatives. */
+/* The fallback of docs/algorithm.md, Dispatch: random around the Pareto representatives. */
 static int fallback_point(carbs_t *c, double *u, carbs_err_t *err)
 {
     double *origins;

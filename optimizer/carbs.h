@@ -1,5 +1,5 @@
 /*
- * carbs.h - the CARBS optimizer behind an ask/tell seam (carbs-algorithm.md).
+ * carbs.h - the CARBS optimizer behind an ask/tell seam (docs/algorithm.md).
  *
  * Pure computation: no I/O, no logging, no clocks.  One carbs_t holds one
  * sweep's search: the parameter space, the observations (successes S and
@@ -16,7 +16,7 @@
  *   carbs_observe(c, &obs{.id = id, ...}, err)      // removes id from W
  *   or carbs_forget(c, id, err)          // infrastructure failure: no observation
  *
- * Persistence (carbs-algorithm.md §13.1, with the RNG added): the caller
+ * Persistence (docs/algorithm.md, Persistence; the RNG is added): the caller
  * keeps the observations and pending suggestions in its own store and a
  * snapshot from carbs_snapshot().  To resume, create a handle with the same
  * space and config, replay the observations with carbs_observe() and the
@@ -58,11 +58,12 @@ size_t carbs_dim(const carbs_t *c);
 
 // ---- suggest ----
 
+/* What a suggestion is (docs/algorithm.md, Dispatch). */
 #define CARBS_SUGGEST_KIND_MAP(X)                                                                  \
-    X(RANDOM, "random")     /* warm-up: around the search center */                              \
-    X(RESAMPLE, "resample") /* a Pareto point again, for noise control (§11) */                  \
-    X(BO, "bo")             /* the acquisition winner (§10) */                                   \
-    X(FALLBACK, "fallback") /* random around the Pareto set: BO found nothing (§12) */
+    X(RANDOM, "random")     /* warm-up: around the search center */                                \
+    X(RESAMPLE, "resample") /* a Pareto point again, for noise control */                          \
+    X(BO, "bo")             /* the acquisition winner */                                           \
+    X(FALLBACK, "fallback") /* random around the Pareto set: BO found nothing */
 
 typedef enum carbs_suggest_kind {
 #define X(id, name) CARBS_SUGGEST_##id,
@@ -122,12 +123,13 @@ int carbs_observe(carbs_t *c, const carbs_obs_t *obs, carbs_err_t *err);
 int carbs_forget(carbs_t *c, int64_t id, carbs_err_t *err);
 
 /* Bulk-load n observations from another source (an import, a warm start),
- * as the reference's initialize_from_observations (§4): each is told with
- * carbs_observe (ids not pending are fine), then the search center moves to
- * the input of the best success among them; a failure never becomes the
- * center (§16.5 fixed).  Not for resuming a handle: replay and
- * carbs_restore do that.  Returns 0 or the first observation's error
- * (CARBS_EINVAL, CARBS_ENOMEM), with the earlier ones kept. */
+ * as the reference's initialize_from_observations (docs/algorithm.md,
+ * Observations): each is told with carbs_observe (ids not pending are fine),
+ * then the search center moves to the input of the best success among them;
+ * a failure never becomes the center (deviation 4).  Not for resuming a
+ * handle: replay and carbs_restore do that.  Returns 0 or the first
+ * observation's error (CARBS_EINVAL, CARBS_ENOMEM), with the earlier ones
+ * kept. */
 int carbs_load(carbs_t *c, const carbs_obs_t *obs, size_t n, carbs_err_t *err);
 
 size_t carbs_n_success(const carbs_t *c);
@@ -145,9 +147,10 @@ typedef struct carbs_pareto_point {
     size_t n;              /* observations in the group (resamples) */
 } carbs_pareto_point_t;
 
-/* The observed Pareto set (the standard rule of §9.2, no cost bucketing) in
- * ascending cost, into a new array *pts of *n points (free with
- * carbs_pareto_free).  Returns 0 (n = 0 without successes) or CARBS_ENOMEM. */
+/* The observed Pareto set (the standard rule of docs/algorithm.md, Pareto,
+ * with no cost bucketing) in ascending cost, into a new array *pts of *n
+ * points (free with carbs_pareto_free).  Returns 0 (n = 0 without successes)
+ * or CARBS_ENOMEM. */
 int carbs_pareto(const carbs_t *c, carbs_pareto_point_t **pts, size_t *n, carbs_err_t *err);
 void carbs_pareto_free(carbs_pareto_point_t *pts, size_t n);
 

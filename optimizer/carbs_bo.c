@@ -1,19 +1,22 @@
 /*
- * carbs_bo.c - the BO suggestion of CARBS (carbs-algorithm.md §8-§10):
- * warp outputs and scale costs, fit the output, cost, success and
- * Pareto-front GPs, fold the pending suggestions in as fantasies, draw
- * candidates around the Pareto representatives, and return the candidate
+ * carbs_bo.c - the BO suggestion of CARBS (docs/algorithm.md: Surrogates,
+ * Pareto, Acquisition): warp outputs and scale costs, fit the output, cost,
+ * success and Pareto-front GPs, fold the pending suggestions in as fantasies,
+ * draw candidates around the Pareto representatives, and return the candidate
  * with the largest EI x prior weight x success probability x cost mask.
  *
- * Fixed relative to the reference (docs/algorithm.md "Deviations"):
- * success probability Phi(-mu / sqrt v) (§16.2), Thompson fantasies drawn
- * with the fitted noise (§16.3), candidates filtered before they are
- * weighted (§16.9), every GP input centred on the mean fitted input so the
- * linear kernel term models a trend, not the distance from the basic-space
- * origin (§16.10), MLE lengthscales adopted within a box around r (the
- * likelihood of a few warped outputs collapses them onto the data), and
- * past cfg.max_fit_observations successes the GPs are fitted on the
- * observations nearest the Pareto set.
+ * Fixed relative to the reference (docs/algorithm.md "Deviations"): success
+ * probability Phi(-mu / sqrt v) (deviation 1), Thompson fantasies drawn with
+ * the fitted noise (deviation 2), candidates filtered before they are
+ * weighted (deviation 7), every GP input centred on the mean fitted input so
+ * the linear kernel term models a trend, not the distance from the
+ * basic-space origin (deviation 18), MLE lengthscales adopted within a box
+ * around r (the likelihood of a few warped outputs collapses them onto the
+ * data), and past cfg.max_fit_observations successes the GPs are fitted on
+ * the observations nearest the Pareto set.
+ *
+ * A section name at the start of a comment below ("Surrogates, step 4",
+ * "Baseline and cost threshold") is a section of docs/algorithm.md.
  *
  * Legend: n = successes fitted, d = basic dims, q = pending points, m =
  * Pareto origins, M = candidates wanted, u = basic point, yo = sign * Q(y)
@@ -102,10 +105,10 @@ static bool box_theta(const carbs_t *c, gp_kernel_t kernel, double *th, size_t n
     return moved;
 }
 
-/* Free the coordinates of a warm start that sit on the theta bound, where
- * the fitter's gradient is zero: they restart from the initial value of
- * §7.1 (variance 1, lengthscale r).  Anything else is kept, so a warm start
- * near the last optimum converges in a few iterations. */
+/* Free the coordinates of a warm start that sit on the theta bound, where the
+ * fitter's gradient is zero: they restart from the initial value of
+ * docs/algorithm.md, Kernels (variance 1, lengthscale r).  Anything else is
+ * kept, so a warm start near the last optimum converges in a few iterations. */
 static void unstick(const gp_t *gp, gp_kernel_t kernel, double *th, size_t nt)
 {
     const gp_config_t *gc = gp_config(gp);
@@ -283,7 +286,8 @@ static int bo_alloc(carbs_t *c, bo_t *b, carbs_err_t *err)
 /* ubar = the mean of the n rows of X (n x d); then X -= ubar.  The Matern
  * term is translation invariant, the homogeneous linear term is not: on
  * centred inputs it is a linear trend through the data instead of a ray from
- * the basic-space origin, whose prior variance grows with |u|^2 (§16.10). */
+ * the basic-space origin, whose prior variance grows with |u|^2
+ * (deviation 18). */
 static void center_inputs(double *X, size_t n, size_t d, double *ubar)
 {
     for (size_t i = 0; i < d; i++) {
@@ -305,7 +309,7 @@ static void shift_rows(const double *P, size_t m, size_t d, const double *ubar, 
             Z[a * d + i] = P[a * d + i] - ubar[i];
 }
 
-// ---- candidates (§10.1, §10.2) ----
+// ---- candidates (docs/algorithm.md, Candidates) ----
 
 /* Draw up to M valid candidates around the origins, weights taken on the
  * raw draw before rounding.  Returns how many were kept. */
@@ -333,8 +337,9 @@ static size_t draw_candidates(carbs_t *c, bo_t *b)
 
 // ---- the suggestion ----
 
-/* Success probability from the success GP's posterior (§8 step 5, with
- * the standard deviation where the reference divides by the variance). */
+/* Success probability from the success GP's posterior (docs/algorithm.md,
+ * Surrogates, step 5, with the standard deviation where the reference
+ * divides by the variance). */
 static double p_success(double mu, double var)
 {
     if (var > 0)
@@ -347,10 +352,11 @@ static double clampd(double x, double lo, double hi)
     return x < lo ? lo : x > hi ? hi : x;
 }
 
-/* §6 and §9: the output and cost transforms fitted on every success, the
- * Pareto groups and their representatives as origins, the observations the
- * GPs see (docs/algorithm.md "Large n") and their centred inputs with warped
- * outputs and scaled costs. */
+/* The output and cost transforms fitted on every success (docs/algorithm.md,
+ * Output warping and cost scaling), the Pareto groups and their
+ * representatives as origins (Pareto), the observations the GPs see
+ * (docs/algorithm.md "Large n") and their centred inputs with warped outputs
+ * and scaled costs. */
 static int prepare(carbs_t *c, bo_t *b, carbs_err_t *err)
 {
     const double sign = c->cfg.better_direction_sign;
@@ -381,8 +387,8 @@ static int prepare(carbs_t *c, bo_t *b, carbs_err_t *err)
     return 0;
 }
 
-/* §8 step 4: the pending points fantasized from the output GP, then a
- * second output GP conditioned on fit and fantasies with the fitted
+/* Surrogates, step 4: the pending points fantasized from the output GP, then
+ * a second output GP conditioned on fit and fantasies with the fitted
  * hyperparameters; b->gpo becomes that GP. */
 static int add_fantasies(carbs_t *c, bo_t *b, carbs_err_t *err)
 {
@@ -411,8 +417,8 @@ static int add_fantasies(carbs_t *c, bo_t *b, carbs_err_t *err)
     return rc < 0 ? 1 : 0;
 }
 
-/* §8 step 5: the success GP on the fitted successes then failures, -1
- * success / +1 failure; b->gps stays NULL without failures. */
+/* Surrogates, step 5: the success GP on the fitted successes then failures,
+ * -1 success / +1 failure; b->gps stays NULL without failures. */
 static int fit_success(carbs_t *c, bo_t *b, carbs_err_t *err)
 {
     const size_t d = b->d;
@@ -431,8 +437,8 @@ static int fit_success(carbs_t *c, bo_t *b, carbs_err_t *err)
                     &b->gps, err);
 }
 
-/* §8 step 6: the Pareto-front GP (scaled cost -> warped output) on every
- * member of the front groups; [g_lo, g_hi] is the cost range it saw. */
+/* Surrogates, step 6: the Pareto-front GP (scaled cost -> warped output) on
+ * every member of the front groups; [g_lo, g_hi] is the cost range it saw. */
 static int fit_front(carbs_t *c, bo_t *b, carbs_err_t *err)
 {
     const double sign = c->cfg.better_direction_sign;
@@ -457,7 +463,7 @@ static int fit_front(carbs_t *c, bo_t *b, carbs_err_t *err)
                     err);
 }
 
-/* §8 steps 2-6: every surrogate, in the order that draws from the
+/* Surrogates, steps 2-6: every surrogate, in the order that draws from the
  * generator. */
 static int fit_models(carbs_t *c, bo_t *b, carbs_err_t *err)
 {
@@ -477,9 +483,9 @@ static int fit_models(carbs_t *c, bo_t *b, carbs_err_t *err)
     return rc;
 }
 
-/* §10.3-§10.4: the surrogates at the kept candidates: output mean and
- * variance (mu, var), raw cost prediction (gh), the front's value at the
- * clamped cost (base) and the success probability (ps).  Returns 0, or 1
+/* Baseline and cost threshold: the surrogates at the kept candidates: output
+ * mean and variance (mu, var), raw cost prediction (gh), the front's value at
+ * the clamped cost (base) and the success probability (ps).  Returns 0, or 1
  * when a prediction fails (the caller falls back). */
 static int predict(bo_t *b)
 {
@@ -510,9 +516,10 @@ static int predict(bo_t *b)
     return 0;
 }
 
-/* §10.5: the baseline each candidate must improve on, raised by the random
- * cost threshold (clamped mode) or set to the best output (always-max
- * mode).  Returns 0, or 1 when the front GP cannot predict. */
+/* Baseline and cost threshold: the baseline each candidate must improve on,
+ * raised by the random cost threshold (clamped mode) or set to the best
+ * output (always-max mode).  Returns 0, or 1 when the front GP cannot
+ * predict. */
 static int raise_baseline(carbs_t *c, bo_t *b)
 {
     const pareto_group_t *first = &c->pareto.group[c->pareto.front[0]];
@@ -539,8 +546,8 @@ static int raise_baseline(carbs_t *c, bo_t *b)
     return 0;
 }
 
-/* §10.6-§10.7: EI x prior weight x P x cost mask into acq.  Returns how
- * many candidates pass the cost cap. */
+/* Expected improvement and Winner: EI x prior weight x P x cost mask into
+ * acq.  Returns how many candidates pass the cost cap. */
 static size_t score(const carbs_t *c, bo_t *b)
 {
     const double cap = c->cfg.max_suggestion_cost;
@@ -579,7 +586,7 @@ int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err)
     if (!b.kept || predict(&b) || raise_baseline(c, &b))
         return 0;
     if (!score(c, &b))
-        return 0; /* nothing predicted under the cap: random fallback (§10.7) */
+        return 0; /* nothing predicted under the cap: random fallback (docs/algorithm.md, Winner) */
     /* the first maximum wins */
     win = acq_argmax(b.acq, b.kept);
     memcpy(u, b.cand + win * b.d, b.d * sizeof(double));

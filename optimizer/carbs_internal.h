@@ -22,22 +22,24 @@
 #include "optimizer/space.h"
 #include "optimizer/warp.h"
 
-/* Random suggestions (§12): each attempt wants this many valid draws out of
+/* Random suggestions (docs/algorithm.md, Random suggestions and fallbacks):
+ * each attempt wants this many valid draws out of
  * CARBS_RANDOM_BATCH * oversample, and up to CARBS_RANDOM_TRIES attempts are
  * made; both are the reference's constants. */
 #define CARBS_RANDOM_BATCH 32
 #define CARBS_RANDOM_TRIES 8
 
 /* The reference caps the over-generation factor at 2^D, which for D = 20
- * means a million draws per candidate (§16.9).  Past 2^12 valid draws are so
- * rare that the factor stops helping and only burns time; the cap is a
- * deviation listed in docs/algorithm.md. */
+ * means a million draws per candidate (quirk 9 of docs/algorithm.md).  Past
+ * 2^12 valid draws are so rare that the factor stops helping and only burns
+ * time; the cap is deviation 7. */
 #define CARBS_OVERSAMPLE_LOG2_MAX 12
 
 /* Warm-up ends at num_random_samples successes (the reference), or, fixing
- * §16.8, once at least one success exists and the observations, failures
- * included, reach this multiple of num_random_samples: a region where most
- * runs fail must not keep the search in random mode forever. */
+ * quirk 8 of docs/algorithm.md (deviation 6), once at least one success
+ * exists and the observations, failures included, reach this multiple of
+ * num_random_samples: a region where most runs fail must not keep the search
+ * in random mode forever. */
 #define CARBS_WARMUP_FAILURE_FACTOR 2
 
 /* The MLE fit keeps every main-kernel lengthscale in [MIN_R r, MAX_R r]
@@ -110,16 +112,18 @@ static inline size_t carbs__n_s(const carbs_t *c)
 int carbs__pareto(carbs_t *c, bool conservative, double fraction);
 
 /* Draw one random point around the origins (n_origins rows of d) into u
- * (§12).  Never fails: when no attempt yields a valid point, u is the first
- * origin (the reference raises instead). */
+ * (docs/algorithm.md, Random suggestions and fallbacks).  Never fails: when
+ * no attempt yields a valid point, u is the first origin (the reference
+ * raises instead). */
 void carbs__random_point(carbs_t *c, const double *origins, size_t n_origins, double *u);
 
 /* The largest allowed oversample factor for this space. */
 uint64_t carbs__oversample_max(const carbs_t *c);
 
-/* The BO suggestion (§8-§10).  Returns 1 with the winner in u and the
- * predictions in out (pred_output, pred_cost, p_success), 0 when there is
- * no usable candidate (the caller falls back to random), or CARBS_ENOMEM. */
+/* The BO suggestion (docs/algorithm.md: Surrogates, Pareto, Acquisition).
+ * Returns 1 with the winner in u and the predictions in out (pred_output,
+ * pred_cost, p_success), 0 when there is no usable candidate (the caller
+ * falls back to random), or CARBS_ENOMEM. */
 int carbs__bo(carbs_t *c, double *u, carbs_suggestion_t *out, carbs_err_t *err);
 
 /* Replace hyperparameter slot k by n values (copied).  0 or CARBS_ENOMEM. */

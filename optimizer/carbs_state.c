@@ -1,7 +1,8 @@
 /*
  * carbs_state.c - what a carbs_t needs beyond its observations to resume
- * exactly: the snapshot format, restore, and the bulk load of §4
- * (initialize_from_observations) with its search-center bug fixed.
+ * exactly: the snapshot format, restore, and the bulk load
+ * (initialize_from_observations; docs/algorithm.md, Observations) with its
+ * search-center bug fixed (deviation 4).
  *
  * Snapshot layout, version 1, every integer and double little-endian:
  *
@@ -9,7 +10,8 @@
  *   u32 version, u32 d        format version, basic dimension
  *   rng state                 RNG_STATE_BYTES (rng_save)
  *   u64 resample_count
- *   u64 oversample            the over-generation factor (§12; the
+ *   u64 oversample            the over-generation factor (docs/algorithm.md,
+ *                             Random suggestions and fallbacks; the
  *                             reference does not keep it, so its reload
  *                             changes the candidate stream)
  *   f64 center[d]             the search center in basic space
@@ -247,7 +249,7 @@ int carbs_load(carbs_t *c, const carbs_obs_t *obs, size_t n, carbs_err_t *err)
             return rc;
         }
     }
-    /* §4 / §16.5: the center moves to the best success loaded, never a failure */
+    /* The center moves to the best success loaded, never a failure (deviation 4) */
     for (size_t i = n_s0; i < carbs__n_s(c); i++)
         if (best == SIZE_MAX || sign * c->s_y.v[i] > sign * c->s_y.v[best])
             best = i;

@@ -1,9 +1,9 @@
 /*
  * gp.c - the GP handle: configuration, data, the MAP loss with its analytic
  * gradient, adopting hyperparameters, prediction and sequential posterior
- * sampling (carbs-algorithm.md §7.2-§7.5).
+ * sampling (docs/algorithm.md, GP numerics).
  *
- * Loss and gradient (§7.3), with K = k(X, X) + (s + diag_jitter) I = L L^T,
+ * Loss and gradient (docs/algorithm.md, Fitting), with K = k(X, X) + (s + diag_jitter) I = L L^T,
  * alpha = K^-1 y and A = K^-1 - alpha alpha^T:
  *     loss = y.alpha / 2 + sum ln L_ii + ln s + (ln s - mu)^2 / (2 sd^2)
  *     d loss / d theta_j = tr(A dK/dtheta_j) / 2 (+ the prior terms for ln s,

@@ -1,6 +1,6 @@
 /*
  * gp.h - Gaussian-process regression for the CARBS surrogates
- * (carbs-algorithm.md §7).
+ * (docs/algorithm.md, GP numerics).
  *
  * A gp_t holds n observations (X: n x d row-major, y: n) and, once fitted,
  * the hyperparameters theta and the Cholesky factor L of
@@ -17,14 +17,15 @@
  * s is the noise variance, with a LogNormal prior ln s ~ N(ln 0.01, 0.5^2);
  * its initial value is a draw from that prior (the reference's behaviour).
  *
- * Fitting minimises the MAP loss of §7.3 over theta (up to constants):
+ * Fitting minimises the MAP loss (docs/algorithm.md, Fitting) over theta
+ * (up to constants):
  *     loss = y^T alpha / 2 + ln|K| / 2 + ln s + (ln s - mu)^2 / (2 sd^2)
  * with its analytic gradient.  Three modes: GP_FIT_REFERENCE is the
  * reference's fixed Adam run (lr 1e-4, 1000 steps: theta barely moves,
- * §16 item 1); GP_FIT_MLE runs GSL's BFGS (vector_bfgs2) from theta0 (a
- * warm start when the caller passes the previous fit) for a bounded number
- * of iterations and keeps the best point it saw; GP_FIT_NONE adopts theta0
- * as is (the "skip_training" of §18).
+ * quirk 1); GP_FIT_MLE runs GSL's BFGS (vector_bfgs2) from theta0 (a warm
+ * start when the caller passes the previous fit) for a bounded number of
+ * iterations and keeps the best point it saw; GP_FIT_NONE adopts theta0 as
+ * is, like the reference's "skip_training".
  *
  * Life cycle: gp_new -> (gp_refit | gp_set_data + gp_fit_set/_iterate/
  * _test/_finish | gp_set_data + gp_set_theta) -> gp_predict / gp_sample ...
@@ -59,14 +60,15 @@ typedef enum gp_fit_mode {
     GP_FIT_NONE = 2,      /* keep theta0 */
 } gp_fit_mode_t;
 
-/* Defaults (carbs-algorithm.md §7 unless noted).  A config field left 0
- * takes the matching default. */
-#define GP_LENGTHSCALE0 0.3     /* main kernel: initial_search_radius (§3) */
-#define GP_RBF_LENGTHSCALE0 1.0 /* RBF kernel (§7.1) */
-#define GP_DIAG_JITTER 1e-4     /* fixed jitter added with the noise (§7.2) */
-#define GP_NOISE_MEDIAN 0.01    /* LogNormal noise prior: exp(mu) (§7.2) */
+/* Defaults (docs/algorithm.md, GP numerics: lengthscales under Kernels, the
+ * jitter and the noise prior under Likelihood and noise prior, Adam under
+ * Fitting).  A config field left 0 takes the matching default. */
+#define GP_LENGTHSCALE0 0.3     /* main kernel: initial_search_radius */
+#define GP_RBF_LENGTHSCALE0 1.0 /* RBF kernel */
+#define GP_DIAG_JITTER 1e-4     /* fixed jitter added with the noise */
+#define GP_NOISE_MEDIAN 0.01    /* LogNormal noise prior: exp(mu) */
 #define GP_NOISE_SD 0.5         /* and the sd of ln s */
-#define GP_ADAM_LR 1e-4         /* Adam as the reference runs it (§7.3) */
+#define GP_ADAM_LR 1e-4         /* Adam as the reference runs it */
 #define GP_ADAM_STEPS 1000
 #define GP_ADAM_BETA1 0.9
 #define GP_ADAM_BETA2 0.999
@@ -120,13 +122,15 @@ int gp_config_check(const gp_config_t *cfg, carbs_err_t *err);
 /* Number of hyperparameters for kernel in d input dims (d + 3 or 3). */
 size_t gp_n_theta_for(gp_kernel_t kernel, size_t d);
 
-/* The initial theta of §7.1 for cfg (NULL = defaults) in d dims into
- * theta[gp_n_theta_for()]: variances 1, lengthscales lengthscale0, and ln s
- * drawn from the noise prior with rng (the prior median when rng is NULL). */
+/* The initial theta (docs/algorithm.md, Kernels) for cfg (NULL = defaults) in
+ * d dims into theta[gp_n_theta_for()]: variances 1, lengthscales
+ * lengthscale0, and ln s drawn from the noise prior with rng (the prior
+ * median when rng is NULL). */
 void gp_theta_default(const gp_config_t *cfg, size_t d, rng_t *rng, double *theta);
 
 /* One draw of s from the noise prior: exp(ln median + sd z).  The
- * reference's Thompson fantasies read a fresh draw (§7.5). */
+ * reference's Thompson fantasies read a fresh draw (quirk 3 of
+ * docs/algorithm.md). */
 double gp_noise_prior_draw(const gp_config_t *cfg, rng_t *rng);
 
 // ---- the handle ----
@@ -166,7 +170,7 @@ int gp_set_theta(gp_t *gp, const double *theta, size_t n_theta, carbs_err_t *err
 int gp_refit(gp_t *gp, const double *X, const double *y, size_t n, const double *theta0,
              size_t n_theta0, rng_t *rng, carbs_err_t *err);
 
-/* The fit as an iteration the caller drives (STYLE.md H29):
+/* The fit as an iteration the caller drives (docs/style.md H29):
  *
  *   rc = gp_fit_set(gp, theta0, n0, rng, err);
  *   while (rc == 0 && (rc = gp_fit_iterate(gp, err)) == 0 &&
@@ -216,12 +220,14 @@ int gp_loss(gp_t *gp, const double *theta, double *loss, double *grad);
 
 /* Posterior mean and variance at m points Z (m x d row-major) into mu[m]
  * and var[m] (either may be NULL): mu = k(X, z)^T alpha, var = max(0,
- * k(z, z) - |L^-1 k(X, z)|^2), noise not added (§7.4).  Does not allocate.
+ * k(z, z) - |L^-1 k(X, z)|^2), noise not added (docs/algorithm.md,
+ * Prediction).  Does not allocate.
  * Returns 0, CARBS_ESTATE before a successful fit, CARBS_EINVAL for a null
  * Z or a non-finite coordinate (outputs then unspecified). */
 int gp_predict(gp_t *gp, const double *Z, size_t m, double *mu, double *var);
 
-/* Sequential posterior sampling for Thompson fantasies (§7.5).  Starts from
+/* Sequential posterior sampling for Thompson fantasies (docs/algorithm.md,
+ * Sequential sampling).  Starts from
  * K0 = k(X, X) + noise I (no jitter; noise is the caller's choice: the
  * reference uses gp_noise_prior_draw()) and for each pending point w_j of
  * W (q x d, in order) draws y_j ~ N(mean, var) from the current posterior

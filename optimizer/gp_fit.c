@@ -1,6 +1,7 @@
 /*
- * gp_fit.c - fitting the GP hyperparameters (carbs-algorithm.md §7.3) as an
- * iteration the caller drives (STYLE.md H29), and gp_refit, the loop.
+ * gp_fit.c - fitting the GP hyperparameters (docs/algorithm.md, Fitting) as
+ * an iteration the caller drives (docs/style.md H29), and gp_refit, the
+ * loop.
  *
  * GP_FIT_REFERENCE is the reference's optimizer exactly: Adam (Kingma & Ba
  * 2015, with PyTorch's bias correction) on the MAP loss, lr 1e-4, betas
@@ -12,7 +13,8 @@
  * coordinates zeroed: flat outside the box, so nothing runs off to
  * infinity.  GP_FIT_NONE adopts theta0.
  *
- * This file includes GSL and must never include cblas.h (PLATFORM.md).
+ * This file includes GSL and must never include cblas.h (docs/platform.md,
+ * Build gotchas).
  *
  * Legend: theta = log-hyperparameters, th = the iterate, g = gradient,
  * m/v = Adam moments, t = step count.

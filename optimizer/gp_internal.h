@@ -8,16 +8,16 @@
  * the adopted fit, L the factor of k(X, X) + (s + diag_jitter + jitter) I,
  * alpha = K^-1 y, and Xf/sqf the inputs scaled by theta's lengthscales with
  * their squared norms.  No GSL or BLAS type appears here: gp_fit.c keeps
- * its GSL objects behind void pointers (PLATFORM.md: gsl and cblas headers
- * do not mix).
+ * its GSL objects behind void pointers (gsl and cblas headers do not mix:
+ * docs/platform.md, Build gotchas).
  */
 #ifndef CARBS_OPTIMIZER_GP_INTERNAL_H
 #define CARBS_OPTIMIZER_GP_INTERNAL_H
 
 #include "optimizer/gp.h"
 
-/* Pyro's guard inside the Matern distance (§7.1); keeps the derivative of
- * sqrt finite at coincident points. */
+/* Pyro's guard inside the Matern distance (docs/algorithm.md, Kernels);
+ * keeps the derivative of sqrt finite at coincident points. */
 #define GP_DIST_GUARD 1e-12
 
 struct gp {

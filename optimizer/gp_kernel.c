@@ -1,7 +1,7 @@
 /*
- * gp_kernel.c - the two covariance functions of carbs-algorithm.md §7.1,
+ * gp_kernel.c - the two covariance functions (docs/algorithm.md, Kernels),
  * their Gram and cross matrices (naive and BLAS), and the traces that make
- * the analytic gradient of §7.3.
+ * the analytic gradient (docs/algorithm.md, Fitting).
  *
  * Main kernel: k(u, v) = aL u.v + aM (1 + sqrt3 r) exp(-sqrt3 r) with
  * r^2 = |(u - v) / l|^2 + 1e-12.  RBF: k = aR exp(-|u - v|^2 / (2 lR^2)).

@@ -1,5 +1,5 @@
 /*
- * linalg.c - BLAS and LAPACK behind la_* (STYLE.md H27), with naive twins.
+ * linalg.c - BLAS and LAPACK behind la_* (docs/style.md H27), with naive twins.
  *
  * Row-major everywhere.  cblas takes CblasRowMajor directly.  For LAPACK the
  * row-major lower triangle of a symmetric matrix is, read column-major, the

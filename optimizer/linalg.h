@@ -1,5 +1,5 @@
 /*
- * linalg.h - the one seam to BLAS and LAPACK (STYLE.md H27).
+ * linalg.h - the one seam to BLAS and LAPACK (docs/style.md H27).
  *
  * Every matrix is double, flat and row-major: element (i, j) of a matrix with
  * leading dimension ld lives at A[i * ld + j], and ld >= the column count.
@@ -60,7 +60,7 @@ int la_chol(double *A, size_t n, size_t lda);
 int la_chol_ref(double *A, size_t n, size_t lda);
 
 /* Jitter-retry policy for a Cholesky that is not positive definite, written
- * once here (STYLE.md H28).  Attempt 0 factors A as given; attempt t >= 1
+ * once here (docs/style.md H28).  Attempt 0 factors A as given; attempt t >= 1
  * factors A + j_t I with j_t = initial * growth^(t-1) * mean(diag A) (relative
  * to the diagonal so the policy does not depend on the scale of A).  All-zero
  * selects the defaults. */

@@ -1,6 +1,7 @@
 /*
  * space.c - the param <-> basic transforms, rounding and bounds of
- * carbs-algorithm.md §2, and space_t, the validated per-sweep copy.
+ * docs/algorithm.md, Spaces and categoricals, and space_t, the validated
+ * per-sweep copy.
  *
  * Every transform is a pure function of one carbs_param_t, so the facade can
  * use them on a single value; space_t adds the dimension layout (offsets and
@@ -46,7 +47,7 @@ static bool is_numeric(const carbs_param_t *p)
            p->space == CARBS_SPACE_LOGIT;
 }
 
-/* Integer rounding applies to linear and log spaces only (§2.1). */
+/* Integer rounding applies to linear and log spaces only (docs/algorithm.md, Transforms). */
 static bool rounds(const carbs_param_t *p)
 {
     return p->is_integer && (p->space == CARBS_SPACE_LINEAR || p->space == CARBS_SPACE_LOG);

@@ -1,5 +1,6 @@
 /*
- * space.h - parameter space <-> CARBS basic space (carbs-algorithm.md §2).
+ * space.h - parameter space <-> CARBS basic space (docs/algorithm.md, Spaces
+ * and categoricals).
  *
  * The optimizer works in "basic space": one real coordinate per numeric
  * parameter, where a Gaussian step of radius r means the same thing in every
@@ -74,9 +75,10 @@ double space_param_to_basic(const carbs_param_t *p, double x);
  * round is true.  NaN for a categorical. */
 double space_param_from_basic(const carbs_param_t *p, double u, bool round);
 
-/* Basic-space rounding of one coordinate (§2.1): integer linear and log
- * coordinates move to the basic value of the nearest grid point; anything
- * else is returned unchanged.  A log grid point of 0 gives -inf. */
+/* Basic-space rounding of one coordinate (docs/algorithm.md, Transforms):
+ * integer linear and log coordinates move to the basic value of the nearest
+ * grid point; anything else is returned unchanged.  A log grid point of 0
+ * gives -inf. */
 double space_param_round_basic(const carbs_param_t *p, double u);
 
 /* Effective param-space bounds lo', hi' (integers widened). */
@@ -113,14 +115,16 @@ size_t space_width(const space_t *s, size_t i);
 const double *space_lo(const space_t *s);
 const double *space_hi(const space_t *s);
 
-/* Number of parameters with a finite effective bound in param space (§2.2:
- * a default log space and every logit space count; categoricals do not). */
+/* Number of parameters with a finite effective bound in param space
+ * (docs/algorithm.md, Bounds: a default log space and every logit space
+ * count; categoricals do not). */
 size_t space_n_bounded(const space_t *s);
 
 /* True when lo_u[i] < u[i] < hi_u[i] for every i (NaN is never valid). */
 bool space_valid(const space_t *s, const double *u);
 
-/* Round u[dim] in place: integer grids (§2.1) and categorical vertices. */
+/* Round u[dim] in place: integer grids (docs/algorithm.md, Transforms) and
+ * categorical vertices. */
 void space_round(const space_t *s, double *u);
 
 /* Write the basic point of the search centers into u[dim]. */

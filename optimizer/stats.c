@@ -4,8 +4,8 @@
  * The quantile uses Acklam's rational approximation (relative error 1.15e-9)
  * refined by one Halley step on f(x) = Phi(x) - p, with Phi from erfc so the
  * tails keep full relative precision.  Quantile and interp reproduce numpy's
- * defaults exactly (carbs-algorithm.md App. A.3, A.4), which is what the
- * output warping of §6.1 is specified against.
+ * defaults exactly (docs/algorithm.md, Numerical recipes), which is what the
+ * output warping is specified against.
  */
 #include "proto/common.h"
 #include "optimizer/stats.h"

@@ -1,7 +1,8 @@
 /*
- * stats.h - the scalar statistics CARBS needs (carbs-algorithm.md App. A):
- * the standard normal CDF, PDF and quantile, numpy's linear-interpolation
- * quantile and numpy's interp.  Pure functions of their arguments.
+ * stats.h - the scalar statistics CARBS needs (docs/algorithm.md, Numerical
+ * recipes): the standard normal CDF, PDF and quantile, numpy's
+ * linear-interpolation quantile and numpy's interp.  Pure functions of their
+ * arguments.
  */
 #ifndef CARBS_OPTIMIZER_STATS_H
 #define CARBS_OPTIMIZER_STATS_H

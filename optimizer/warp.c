@@ -1,6 +1,6 @@
 /*
  * warp.c - the rank-based output warping and the log-cost scaling of
- * carbs-algorithm.md §6.
+ * docs/algorithm.md, Output warping and cost scaling.
  *
  * Legend: n = successful observations, m = landmarks = max(1, floor(sqrt n)),
  * q = landmarks (numpy linear quantiles at levels lv_j = j/(m-1), made
@@ -16,7 +16,8 @@
 #include "optimizer/stats.h"
 
 /* The clip is Phi^-1(1e-7 - 2.22e-16), as the reference's quantile
- * transformer bounds its normal quantiles (§6.1 step 3). */
+ * transformer bounds its normal quantiles (docs/algorithm.md, Output warping
+ * and cost scaling, step 3). */
 #define WARP_CLIP_P (1e-7 - 2.220446049250313e-16)
 
 static int cmp_double(const void *a, const void *b)

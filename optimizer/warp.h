@@ -1,5 +1,6 @@
 /*
- * warp.h - output warping and cost scaling (carbs-algorithm.md §6).
+ * warp.h - output warping and cost scaling (docs/algorithm.md, Output warping
+ * and cost scaling).
  *
  * warp_t is the quantile-to-normal transform fitted on the raw outputs of the
  * successful observations: m = floor(sqrt(n)) landmarks q[0..m) at levels
@@ -12,7 +13,8 @@
 
 #include <stddef.h>
 
-/* A value within this of the first or last landmark maps to level 0 or 1 (§6.1 step 2). */
+/* A value within this of the first or last landmark maps to level 0 or 1 (docs/algorithm.md,
+ * Output warping and cost scaling, step 2). */
 #define WARP_EDGE_TOL 1e-7
 
 typedef struct warp {
@@ -32,7 +34,8 @@ int warp_fit(warp_t *w, const double *y, size_t n);
 double warp_forward(const warp_t *w, double y);
 
 /* The raw output whose surrogate value is z, for surrogate sign sign (+1/-1):
- * t = Phi(sign z) interpolated back through the landmarks (§6.1 inverse). */
+ * t = Phi(sign z) interpolated back through the landmarks (the inverse in
+ * docs/algorithm.md, Output warping and cost scaling). */
 double warp_inverse(const warp_t *w, double z, double sign);
 
 void warp_release(warp_t *w);
@@ -43,7 +46,7 @@ typedef struct costscale {
 } costscale_t;
 
 /* Fit on c[0..n), n > 0.  Every cost must be finite and > 0 (the reference
- * accepts cost <= 0 and then takes its log: carbs-algorithm.md §16.13).
+ * accepts cost <= 0 and then takes its log: quirk 13 of docs/algorithm.md).
  * Returns 0 or CARBS_EINVAL. */
 int costscale_fit(costscale_t *cs, const double *c, size_t n);
 

@@ -18,7 +18,7 @@
  * unknown), and {"pareto":[{"id","params","output","cost","n"}, ...]}.
  *
  * The codec decodes into plain structs and drops the json_t at once
- * (STYLE.md H21).  "config" is read through the options table of
+ * (docs/style.md H21).  "config" is read through the options table of
  * proto/carbs_config.h, as a sweep file's carbs: section is, so an init
  * arrives as a checked carbs_config_t ready for the optimizer.
  */

@@ -1,5 +1,5 @@
 /*
- * banned.h - functions this project does not call (STYLE.md H43).
+ * banned.h - functions this project does not call (docs/style.md H43).
  *
  * Included by proto/common.h after the system headers, so a use of any of
  * these is a compile error naming the rule.  Use snprintf, and strtol/strtod

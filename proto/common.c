@@ -2,7 +2,7 @@
  * common.c - allocation, dynamic arrays, strict parsing, strings and clocks.
  *
  * Small helpers every layer uses.  Nothing here logs; the x* allocators are
- * the one place that aborts, for fixed-size allocations (STYLE.md H15).
+ * the one place that aborts, for fixed-size allocations (docs/style.md H15).
  */
 #include "proto/common.h"
 

@@ -1,5 +1,5 @@
 /*
- * common.h - the compat header every .c file includes first (STYLE.md H7).
+ * common.h - the compat header every .c file includes first (docs/style.md H7).
  *
  * Checked allocation (x* abort with file:line on a small fixed-size
  * allocation failing; carbs_malloc returns NULL for allocations sized by user
@@ -44,7 +44,7 @@ char *common__xstrdup(const char *s, const char *file, int line);
 void *carbs_malloc(size_t n);
 void *carbs_realloc(void *p, size_t n);
 
-/* Fault injection for tests (STYLE.md H41): after this call the k-th
+/* Fault injection for tests (docs/style.md H41): after this call the k-th
  * following carbs_malloc/carbs_realloc (1-based) returns NULL, and every later
  * one succeeds again.  k = 0 turns injection off.  Returns the number of
  * allocations counted since the previous call.  A test-only hook: the one

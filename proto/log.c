@@ -10,7 +10,7 @@
 #include <stdarg.h>
 #include <time.h>
 
-/* Set once in main() (STYLE.md H22 exception). */
+/* Set once in main() (one of the two exceptions of docs/style.md H22). */
 static log_level_t log_level = LOG_INFO;
 static FILE *log_sink;
 

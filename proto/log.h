@@ -1,5 +1,5 @@
 /*
- * log.h - one small leveled logger to stderr (STYLE.md H38).
+ * log.h - one small leveled logger to stderr (docs/style.md H38).
  *
  * One line per event:  2026-11-22T14:03:12Z I service: trial 42 assigned
  * The level is set once in main.c (--log-level or CARBS_LOG); it and the sink

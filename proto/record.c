@@ -1,5 +1,6 @@
 /*
- * record.c - the export record of DESIGN.md §6 to and from JSON.
+ * record.c - the export record (docs/protocol.md, The export record) to and
+ * from JSON.
  *
  * One record is one trial as `carbs export` prints it and `carbs import`
  * reads it.  The encoder writes every key in the order of the design's

@@ -1,7 +1,8 @@
 /*
- * record.h - the export record of DESIGN.md §6: one JSON object per trial,
- * written by `carbs export`, read by `carbs import` (and carried by the
- * import message as an array) and the shape of ask-tell's observe.
+ * record.h - the export record (docs/protocol.md, The export record): one
+ * JSON object per trial, written by `carbs export`, read by `carbs import`
+ * (and carried by the import message as an array) and the shape of
+ * ask-tell's observe.
  *
  *   {"id", "sweep", "state", "params": {...}, "metrics": {...}, "output",
  *    "cost", "is_failure", "attempt", "worker", "started", "finished"}

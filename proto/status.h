@@ -1,5 +1,5 @@
 /*
- * status.h - the project's status codes, defined once (STYLE.md H11-H13).
+ * status.h - the project's status codes, defined once (docs/style.md H11-H13).
  *
  * A function that can fail returns int: 0 on success or a negative CARBS_E*
  * code.  CARBS_CONTINUE (positive) is the one progress state.  Detail goes in
@@ -36,7 +36,7 @@ enum carbs_status {
 #undef X
 };
 
-/* Error detail: the code and a human message (STYLE.md H14 wording). */
+/* Error detail: the code and a human message (worded as docs/style.md H14 says). */
 typedef struct carbs_err {
     int code;
     char msg[256];

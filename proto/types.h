@@ -1,8 +1,9 @@
 /*
  * types.h - the shared value types: parameter space, parameter values,
- * trial, result, and the one list of names of DESIGN.md §6.
+ * trial, result, and the one list of names (docs/sweep-file.md, The one list
+ * of names).
  *
- * Plain public structs (STYLE.md H8): all-zero is a valid empty value, and
+ * Plain public structs (docs/style.md H8): all-zero is a valid empty value, and
  * each has carbs_<type>_release() for what it owns.  Names are fixed-size
  * strings so values can be copied with '=' and cross threads and the wire
  * without ownership questions.  Every name table is an X-macro so the C
@@ -34,9 +35,10 @@ typedef enum carbs_space_kind {
 } carbs_space_kind_t;
 
 /* One searched parameter.  Bounds are in param units; a missing bound is
- * -inf/+inf for linear, 0/+inf for log and 0/1 for logit (carbs-algorithm.md
- * §2).  For a categorical, values[0..n_values) are the categories, center is
- * the index of the center category and min/max/scale/round are unused. */
+ * -inf/+inf for linear, 0/+inf for log and 0/1 for logit (docs/algorithm.md,
+ * Transforms).  For a categorical, values[0..n_values) are the categories,
+ * center is the index of the center category and min/max/scale/round are
+ * unused. */
 typedef struct carbs_param {
     char name[CARBS_NAME_MAX];
     carbs_space_kind_t space;
@@ -95,7 +97,7 @@ void carbs_params_release(carbs_params_t *ps);
 
 // ---- trials ----
 
-/* Trial states (DESIGN.md §3); the strings are the store's and the wire's. */
+/* Trial states (docs/store.md, Trial states); the strings are the store's and the wire's. */
 #define CARBS_TRIAL_STATE_MAP(X)                                                                   \
     X(PENDING, "pending")                                                                          \
     X(RUNNING, "running")                                                                          \
@@ -146,7 +148,7 @@ int carbs_sweep_state_parse(const char *name); /* the state, or -1 */
 
 // ---- metrics and results ----
 
-/* The metrics a trial reports (DESIGN.md §6), canonical spelling.
+/* The metrics a trial reports (docs/sweep-file.md, The one list of names), canonical spelling.
  * n_params is the non-embedding count, n_params_total includes embeddings. */
 #define CARBS_METRIC_MAP(X)                                                                        \
     X(TRAIN_LOSS, "train_loss")                                                                    \
@@ -175,9 +177,9 @@ typedef enum carbs_metric {
 const char *carbs_metric_name(carbs_metric_t m);
 int carbs_metric_parse(const char *name); /* the metric, or -1 */
 
-/* Why a trial failed.  diverged/oom/error are the config's fault (DESIGN.md
- * §3: a failure observation); infra and preempted are not (the trial is
- * lost and re-queued). */
+/* Why a trial failed (docs/service.md, Failure semantics).  diverged/oom/error
+ * are the config's fault (a failure observation); infra and preempted are not
+ * (the trial is lost and re-queued). */
 #define CARBS_FAILURE_MAP(X)                                                                       \
     X(NONE, "none")                                                                                \
     X(DIVERGED, "diverged")                                                                        \
@@ -232,7 +234,7 @@ double carbs_result_get(const carbs_result_t *r, const char *name);
 /* Set a metric by name, canonical or extra.  0, CARBS_ETOOBIG or ENOMEM. */
 int carbs_result_set(carbs_result_t *r, const char *name, double value);
 
-// ---- embedded-trainer parameter names (DESIGN.md §6) ----
+// ---- embedded-trainer parameter names (docs/sweep-file.md, The one list of names) ----
 
 #define CARBS_TRAINER_PARAM_MAP(X)                                                                 \
     X(D_MODEL, "d_model")                                                                          \

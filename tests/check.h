@@ -1,5 +1,5 @@
 /*
- * check.h - the test harness (STYLE.md H40): CHECK, CHECK_EQ, CHECK_NEAR,
+ * check.h - the test harness (docs/style.md H40): CHECK, CHECK_EQ, CHECK_NEAR,
  * RUN and check_summary().  A failed check prints file:line and the values,
  * counts against the current case, and the case goes on.  check_summary()
  * prints "N passed, N failed" (cases, not checks) and returns the exit code.

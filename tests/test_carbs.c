@@ -2,8 +2,9 @@
  * test_carbs.c - the CARBS handle (optimizer/carbs.h): config, dispatch
  * between random, resample and BO suggestions, observations and their bad
  * inputs, pending suggestions, the cost cap, the Pareto set, snapshots and
- * seeded determinism (carbs-algorithm.md §15.1 and the handle's part of
- * §15.2), and the behavioural smoke test of §15.2.
+ * seeded determinism (the reference's tests and the handle's part of the
+ * demo problem; docs/algorithm.md, Tests), and the behavioural smoke test on
+ * the demo problem.
  */
 #include "proto/common.h"
 #include "optimizer/carbs.h"
@@ -17,8 +18,8 @@
 
 // ---- fixtures ----
 
-/* The reference's test fixture (§15.1): p1 log centre 1e-2, p2 linear scale
- * 2 centre 0, p3 logit scale 0.5 centre 0.5. */
+/* The reference's test fixture (docs/algorithm.md, Tests): p1 log centre
+ * 1e-2, p2 linear scale 2 centre 0, p3 logit scale 0.5 centre 0.5. */
 static void space3(carbs_space_t *sp)
 {
     carbs_param_t p1 = fx_num_param("p1", CARBS_SPACE_LOG, 0, INFINITY, 1e-2, 1, false);
@@ -246,7 +247,7 @@ static void test_carbs_suggest_once(void)
     CHECK(param(&s, "p1") > 0);
     CHECK(param(&s, "p3") > 0 && param(&s, "p3") < 1);
     CHECK(isnan(s.pred_output) && isnan(s.pred_cost) && isnan(s.p_success));
-    /* §16.14: a draw around the center, not the center itself */
+    /* quirk 14 of docs/algorithm.md: a draw around the center, not the center itself */
     CHECK(param(&s, "p1") != 1e-2);
     /* pending bookkeeping */
     CHECK_EQ(carbs_pending_add(c, 41, &s.params, NULL, &err), CARBS_EEXIST);
@@ -327,8 +328,9 @@ static void test_carbs_observe_bad_inputs(void)
 
 static void test_carbs_reference_loop(void)
 {
-    /* §15.1 test 2: output i, cost i + 1, sign +1: random for i = 0..3, BO
-     * for 4 and 5, a resample at 6 (6 > 5), BO again for 7..9. */
+    /* The reference's second test (docs/algorithm.md, Tests): output i, cost
+     * i + 1, sign +1: random for i = 0..3, BO for 4 and 5, a resample at 6
+     * (6 > 5), BO again for 7..9. */
     const int want[10] = {CARBS_SUGGEST_RANDOM, CARBS_SUGGEST_RANDOM, CARBS_SUGGEST_RANDOM,
                           CARBS_SUGGEST_RANDOM, CARBS_SUGGEST_BO,     CARBS_SUGGEST_BO,
                           CARBS_SUGGEST_RESAMPLE, CARBS_SUGGEST_BO,   CARBS_SUGGEST_BO,
@@ -382,8 +384,9 @@ static void test_carbs_warmup_counts_successes(void)
     carbs_suggestion_release(&s);
     carbs_free(c);
 
-    /* §16.8 fixed: 1 success and 7 failures (2 x num_random_samples
-     * observations) end warm-up too; with no success it never ends */
+    /* deviation 6 of docs/algorithm.md: 1 success and 7 failures
+     * (2 x num_random_samples observations) end warm-up too; with no success
+     * it never ends */
     c = new3(&cfg);
     for (int i = 0; i < 8; i++) {
         CHECK_EQ(tell3(c, 0, 1e-2 * (i + 1), 0.1 * i, 0.5, NAN, 1), 0);
@@ -827,7 +830,7 @@ static void test_carbs_load_center(void)
     obs[0].output = 2.5;
     obs[0].cost = 1;
     set3(&obs[1].params, 0.5, -2.5, 0.75);
-    obs[1].output = INFINITY; /* a failure: must not become the center (§16.5) */
+    obs[1].output = INFINITY; /* a failure: must not become the center (deviation 4) */
     obs[1].cost = 1;
     set3(&obs[2].params, 0.0625, 0.5, 0.5);
     obs[2].output = 1.5;
@@ -959,7 +962,8 @@ static void shifted_run(double x0, int n_obs, double *xs, double *ys)
  * coordinates by that constant and must change nothing else: the search
  * is local, the Matern term translation invariant.  The reference's
  * homogeneous linear kernel makes the prior depend on the distance from the
- * basic origin (§16.10), so there the shifted search differs. */
+ * basic origin (quirk 10 of docs/algorithm.md), so there the shifted search
+ * differs. */
 static void test_carbs_translation_invariant(void)
 {
     double xa[12], ya[12], xb[12], yb[12];
@@ -1031,7 +1035,7 @@ static void test_carbs_lengthscales_boxed(void)
     carbs_space_release(&sp);
 }
 
-// ---- behaviour (§15.2 smoke test) ----
+// ---- behaviour (a smoke test on the demo problem of docs/algorithm.md, Tests) ----
 
 /* The CARBS demo: minimize (log10 lr + 3)^2 * 512 / epochs + U(0, 0.1) with
  * cost = epochs; best[k] is the best output after k + 1 observations. */
@@ -1090,10 +1094,11 @@ static int cmp_double(const void *a, const void *b)
 
 static void test_carbs_demo_smoke(void)
 {
-    /* §15.2: the stored notebook run reached 0.137 after 10 observations;
-     * expect best < ~2 after 10 on most seeds and steady improvement.
-     * Measured on these five seeds: 2.80, 0.72, 0.99, 1.88, 1.96 after 10
-     * and 0.04 - 0.48 after 20 (bench/diag_carbs prints the runs). */
+    /* The demo problem (docs/algorithm.md, Tests): the stored notebook run
+     * reached 0.137 after 10 observations; expect best < ~2 after 10 on most
+     * seeds and steady improvement.  Measured on these five seeds: 2.80, 0.72,
+     * 0.99, 1.88, 1.96 after 10 and 0.04 - 0.48 after 20 (bench/diag_carbs
+     * prints the runs). */
     double best[5][20], b20[5];
     int below2 = 0;
 

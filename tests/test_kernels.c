@@ -1,7 +1,7 @@
 /*
  * test_kernels.c - every CPU kernel of trainer/cpu_kernels.c against its
  * naive double twin (_ref) on high-entropy inputs, with float tolerances
- * relative to the output scale (STYLE.md H30).
+ * relative to the output scale (docs/style.md H30).
  */
 #include "proto/common.h"
 #include "trainer/cpu_kernels.h"

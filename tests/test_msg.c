@@ -18,7 +18,7 @@
 #include "tests/check.h"
 #include "tests/fixture.h"
 
-// ---- random values (explicit state, STYLE.md H24) ----
+// ---- random values (explicit state, docs/style.md H24) ----
 
 static size_t rnd_below(fx_rng_t *r, size_t n)
 {

@@ -1,7 +1,7 @@
 /*
- * test_reliability.c - the failure semantics of DESIGN.md §3 under real
- * faults (issue #4), with the real `carbs serve` and `carbs worker`
- * binaries ($CARBS_BIN) as child processes on an ipc:// endpoint:
+ * test_reliability.c - the failure semantics of docs/service.md (Failure
+ * semantics) under real faults, with the real `carbs serve` and
+ * `carbs worker` binaries ($CARBS_BIN) as child processes on an ipc:// endpoint:
  *
  * - the service is killed with SIGKILL at 10 random moments of a sweep of
  *   200 synthetic trials run by 8 workers, and restarted each time;

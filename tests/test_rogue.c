@@ -1,8 +1,8 @@
 /*
- * test_rogue.c - a rogue client against the service (issue #4): garbage,
- * oversized frames, unknown and misdirected message types, frames out of
- * the grammar's order, results for trials the sender never got and results
- * for the wrong attempt.  After each barrage the service must still be up
+ * test_rogue.c - a rogue client against the service: garbage, oversized
+ * frames, unknown and misdirected message types, frames out of the
+ * grammar's order, results for trials the sender never got and results for
+ * the wrong attempt.  After each barrage the service must still be up
  * (a well-behaved worker completes a trial), every refused frame must have
  * had an `error` answer (or an `ack` that changes nothing, where the
  * protocol says so), and the store's trials and results must be exactly as

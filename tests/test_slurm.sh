@@ -1,9 +1,10 @@
 #!/bin/sh
 # test_slurm.sh - `carbs slurm submit` against a real one-node Slurm that
-# the test starts itself (the configuration of PLATFORM.md, with private
-# ports, state, logs and its own munged in a temp dir): a `carbs serve` on
-# tcp://127.0.0.1, two workers submitted as a job array, and the sweep's
-# trials finished by workers named slurm-JOB_0 and slurm-JOB_1.
+# the test starts itself (the configuration of docs/platform.md, Slurm on one
+# machine, with private ports, state, logs and its own munged in a temp
+# dir): a `carbs serve` on tcp://127.0.0.1, two workers submitted as a job
+# array, and the sweep's trials finished by workers named slurm-JOB_0 and
+# slurm-JOB_1.
 #
 # Installs nothing: exits 77 (skipped) unless slurmctld, slurmd, sbatch,
 # squeue, scancel and munged are installed (Debian: slurm-wlm munge) and

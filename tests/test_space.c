@@ -40,8 +40,8 @@ static carbs_param_t categorical(const char *name, const char *const *values, si
     return p;
 }
 
-/* The sweep of DESIGN.md §6, roughly: every kind, integers with and without a
- * rounding factor, a scale, a categorical in the middle. */
+/* The example sweep of docs/sweep-file.md, roughly: every kind, integers with
+ * and without a rounding factor, a scale, a categorical in the middle. */
 static void build_sweep(carbs_space_t *sp)
 {
     static const char *const decay[] = {"cosine", "linear", "wsd"};
@@ -160,7 +160,7 @@ static void test_space_integer_rounding_half_to_even(void)
     q.is_integer = true;
     CHECK(space_param_from_basic(&q, log10(37.4), true) == 37.0);
     CHECK(space_param_from_basic(&q, log10(37.6), true) == 38.0);
-    /* logit ignores is_integer in the inverse (§2.1) */
+    /* logit ignores is_integer in the inverse (docs/algorithm.md, Transforms) */
     carbs_param_t lt = numeric("f", CARBS_SPACE_LOGIT, 0, 1, 0.5, 1);
     lt.is_integer = true;
     CHECK_NEAR(space_param_from_basic(&lt, 0.3, true), 1 / (1 + pow(10, -0.3)), 1e-15);
@@ -211,7 +211,7 @@ static void test_space_bounds_and_validity(void)
     CHECK(lo[8] == -INFINITY && hi[8] == INFINITY); /* linear unbounded */
     CHECK_NEAR(lo[9], -7.1 / 4.5, 1e-15);
     CHECK_NEAR(hi[9], 41.1 / 4.5, 1e-15);
-    /* bounded: all but decay and offset (the default logit counts, §2.2) */
+    /* bounded: all but decay and offset (the default logit counts: docs/algorithm.md, Bounds) */
     CHECK_EQ(space_n_bounded(s), 6);
     /* scale and round filled in */
     CHECK(space_param(s, 2)->scale == 1.0 && space_param(s, 1)->round == 1.0);

@@ -3,7 +3,7 @@
  * at open (missing, not SQLite, foreign SQLite, newer schema, read-only,
  * locked), every operation and every error return, idempotent finishing,
  * iterators, the writer lock across processes, store_check, and I/O and
- * allocation faults (STYLE.md H41).
+ * allocation faults (docs/style.md H41).
  *
  * Each case works on its own files in one temporary directory, removed at
  * the end.  Inputs are high-entropy (odd names, 2.3851 not 1) so a swapped

@@ -1,5 +1,6 @@
 /*
- * test_store_crash.c - durability under SIGKILL (DESIGN.md §5).
+ * test_store_crash.c - durability under SIGKILL (docs/store.md, Transactions
+ * and durability).
  *
  * A forked writer loops over trials: add, claim, three progress points (one
  * transaction each), then finish with a results row and a final curve in

@@ -1,7 +1,7 @@
 /*
  * test_trainer_config.c - trainer parameters by name, defaults, and the
  * derived model shape (head counts, FFN width, parameter counts) against
- * DATA.md's scale ladder.
+ * the scale ladder of docs/data.md.
  */
 #include "proto/common.h"
 #include "trainer/config.h"
@@ -12,8 +12,8 @@
 
 static void test_trainer_config_ladder_shapes(void)
 {
-    /* DATA.md: r0 d 64 x 2 layers 4/2 heads 0.23M; r2 d 128 x 4 4/2 1.0M; r4 d 256 x 6 8/2 4.8M,
-     * all with vocabulary 2048, tied embeddings, F about 8/3 d */
+    /* docs/data.md, The scale ladder: r0 d 64 x 2 layers 4/2 heads 0.23M; r2 d 128 x 4 4/2
+     * 1.0M; r4 d 256 x 6 8/2 4.8M, all with vocabulary 2048, tied embeddings, F about 8/3 d */
     static const struct {
         int64_t d, layers, head_dim;
         double kv;

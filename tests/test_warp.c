@@ -1,5 +1,6 @@
 /*
- * test_warp.c - output warping and cost scaling (carbs-algorithm.md §6).
+ * test_warp.c - output warping and cost scaling (docs/algorithm.md, Output
+ * warping and cost scaling).
  */
 #include "proto/common.h"
 #include "optimizer/warp.h"
@@ -12,7 +13,7 @@
 
 static void test_warp_spec_example(void)
 {
-    /* §6.1: n = 4, outputs 1, 2, 3, 4 -> -5.199, -0.4307, +0.4307, +5.199 */
+    /* docs/algorithm.md's example: n = 4, outputs 1, 2, 3, 4 -> -5.199, -0.4307, +0.4307, +5.199 */
     static const double y[] = {3, 1, 4, 2};
     warp_t w = {0};
 

@@ -1,6 +1,6 @@
 /*
  * carbs.c - the one binary: global options, then a table of subcommands
- * (STYLE.md H36).  The worker, the trainer and ask-tell are subcommands too.
+ * (docs/style.md H36).  The worker, the trainer and ask-tell are subcommands too.
  *
  *   carbs [--db PATH] [--log-level LEVEL] <command> [options]
  */

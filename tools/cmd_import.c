@@ -3,15 +3,16 @@
  * elsewhere (an export of another sweep, another tool's results) to a
  * sweep, so the optimizer learns from them.
  *
- * The input is JSON lines or one JSON array of export records (DESIGN.md
- * §6; only params, output, cost and is_failure are required).  Everything
- * is checked before anything is sent: the JSON of every record, its
- * parameters against the sweep's space (every parameter present, inside
- * its bounds, a known category; no names that are neither parameters nor
- * fixed settings) and a positive cost for a success.  A bad record names
- * its line and field and the command exits 2 with nothing stored.  Then the
- * records go to the service in `import` requests (request_send(), the
- * writer rule of DESIGN.md §5), each frame under PROTO_FRAME_MAX.
+ * The input is JSON lines or one JSON array of export records
+ * (docs/protocol.md, The export record; only params, output, cost and
+ * is_failure are required).  Everything is checked before anything is sent:
+ * the JSON of every record, its parameters against the sweep's space (every
+ * parameter present, inside its bounds, a known category; no names that are
+ * neither parameters nor fixed settings) and a positive cost for a success.
+ * A bad record names its line and field and the command exits 2 with nothing
+ * stored.  Then the records go to the service in `import` requests
+ * (request_send(), the writer rule of docs/store.md), each frame under
+ * PROTO_FRAME_MAX.
  */
 #include "proto/common.h"
 #include "tools/commands.h"

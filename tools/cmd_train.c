@@ -2,12 +2,12 @@
  * cmd_train.c - `carbs train`: one run of the embedded trainer, standalone.
  *
  * The config is the defaults, then a YAML file (a flat map of trainer
- * parameter names, DESIGN.md §6), then each --set name=value in order
- * (STYLE.md H39).  Progress (step, loss, tokens/s, ETA) goes to stderr at
- * most once a second and at the end; the result (status and every metric
- * under its canonical name) goes to stdout as one JSON object.  A
- * hyperparameter failure (diverged, oom) still prints its result, then
- * exits 1.
+ * parameter names: docs/sweep-file.md, The one list of names), then each
+ * --set name=value in order (docs/style.md H39).  Progress (step, loss,
+ * tokens/s, ETA) goes to stderr at most once a second and at the end; the
+ * result (status and every metric under its canonical name) goes to stdout
+ * as one JSON object.  A hyperparameter failure (diverged, oom) still
+ * prints its result, then exits 1.
  */
 #include "proto/common.h"
 #include "tools/commands.h"

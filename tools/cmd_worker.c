@@ -1,6 +1,6 @@
 /*
  * cmd_worker.c - `carbs worker`: join a service and run its trials until
- * stopped (DESIGN.md §2, docs/worker.md).
+ * stopped (docs/worker.md; docs/service.md, The life of a trial).
  *
  *   carbs worker --connect tcp://head:5555 [--id ID] [--slots N]
  *                [--device cpu|cuda:K] [--keys DIR [--key-name NAME]]
@@ -29,7 +29,7 @@ static const char usage_text[] =
     "             [--data DIR | --synthetic-data] [--threads N]\n"
     "             [--time-limit SECONDS] [--tmp-dir DIR] [--once]";
 
-/* The stop flag (STYLE.md H22: the one allowed mutable global besides the
+/* The stop flag (docs/style.md H22: the one allowed mutable global besides the
  * log settings), set by SIGTERM/SIGINT. */
 static volatile sig_atomic_t worker_stop_flag;
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# fetch-corpus.sh - fetch the embedded trainer's default corpus (DATA.md).
+# fetch-corpus.sh - fetch the embedded trainer's default corpus (docs/data.md, Sources).
 #
 #   tools/fetch-corpus.sh [DIR]     DIR defaults to ${CARBS_DATA:-./data-cache}/src
 #

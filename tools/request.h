@@ -1,12 +1,12 @@
 /*
  * request.h - send a client request (sweep_create, status, pause, resume,
- * stop, ask, tell, import) for a store and wait for the reply, following
- * the writer rule of DESIGN.md §5: when a service holds the store, the
- * request goes to its control endpoint (service_control_endpoint); when
- * none does, a one-shot service is opened on the store in this process,
- * answers the request on a private ipc:// endpoint and is closed again.
- * Either way the same code makes the change, so the CLI never writes a
- * sweep behind a running service's back.
+ * stop, ask, tell, import) for a store and wait for the reply, following the
+ * writer rule (docs/store.md, The writer rule and the lock): when a service
+ * holds the store, the request goes to its control endpoint
+ * (service_control_endpoint); when none does, a one-shot service is opened
+ * on the store in this process, answers the request on a private ipc://
+ * endpoint and is closed again.  Either way the same code makes the change,
+ * so the CLI never writes a sweep behind a running service's back.
  */
 #ifndef CARBS_TOOLS_REQUEST_H
 #define CARBS_TOOLS_REQUEST_H

@@ -1,6 +1,7 @@
 /*
- * command.h - run any program as a trial (DESIGN.md §2 step 5, `trainer:
- * command`); docs/worker.md states the contract a program follows.
+ * command.h - run any program as a trial (`trainer: command`; step 5 of
+ * docs/service.md, The life of a trial); docs/worker.md states the contract
+ * a program follows.
  *
  * The program gets the trial three ways: `--name=value` arguments appended
  * to its argv (the sweep's fixed parameters, then the searched ones), the

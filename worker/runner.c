@@ -2,8 +2,8 @@
  * runner.c - the worker's side of a trial run: fork the child
  * (runner_child.c), read its progress and result lines, enforce the time
  * limit, cancel on request, reap it, and turn a child that died without a
- * result into an infra failure (DESIGN.md §3: the worker survives any
- * trial).
+ * result into an infra failure (docs/service.md, Failure semantics: the
+ * worker survives any trial).
  *
  * Resource figures come from wait4(): the child's rusage includes the
  * processes it reaped (a command trial's program), so cpu_seconds and

@@ -1,7 +1,8 @@
 /*
  * runner.h - run one trial of any kind (embedded, command, synthetic) in a
  * forked child process, so that nothing the trial does (a crash, a hang,
- * running out of memory) can take the worker down (DESIGN.md §3).
+ * running out of memory) can take the worker down (docs/service.md, Failure
+ * semantics).
  *
  * The child is the leader of its own process group and dies with the
  * worker (PR_SET_PDEATHSIG).  It reports over a pipe: progress at most

@@ -1,6 +1,7 @@
 /*
- * synthetic.h - built-in test functions for synthetic trials (DESIGN.md §6
- * `trainer: synthetic`), for tests and benchmarks of the whole loop.
+ * synthetic.h - built-in test functions for synthetic trials
+ * (`trainer: synthetic`; docs/sweep-file.md, Synthetic functions), for tests
+ * and benchmarks of the whole loop.
  *
  * A synthetic trial names a function and gives its inputs as parameters
  * (searched `params` first, then the sweep's `fixed`).  synthetic_eval() is

@@ -3,7 +3,7 @@
  * (down -> hello -> online) and one small state machine per slot
  * (idle -> asked -> running -> reporting -> idle, with waiting after a
  * `wait`), driven by worker_step().  Trials run in runner_t children; the
- * loop only moves messages and keeps deadlines (STYLE.md H23).
+ * loop only moves messages and keeps deadlines (docs/style.md H23).
  *
  * Reconnect and re-attach (docs/worker.md): a dropped connection or a
  * missing answer closes the socket, and after a backoff of 250 ms doubling

@@ -1,6 +1,6 @@
 /*
  * worker.h - the `carbs worker` daemon as a library: join a service, take
- * trials, run them in child processes, report, survive (DESIGN.md §2-§4,
+ * trials, run them in child processes, report, survive (docs/service.md,
  * docs/protocol.md, docs/worker.md).
  *
  * The caller owns the loop, so tests can drive a worker step by step:
