@@ -1,11 +1,11 @@
 /*
  * wire.c - endpoints, the service's ROUTER and the clients' DEALER over
- * ZeroMQ (DESIGN.md §2, §4; docs/wire.md).
+ * ZeroMQ (docs/protocol.md, docs/wire.md).
  *
  * Each handle owns a zmq context.  The server binds a ROUTER and, with CURVE,
  * a ZAP REP socket at inproc://zeromq.zap.01 in that same context; both are
  * polled together, so authentication is answered on the caller's thread and
- * the service stays one event loop (STYLE.md H23).  A client is a DEALER with
+ * the service stays one event loop (docs/style.md H23).  A client is a DEALER with
  * a socket monitor, read during recv, that turns a refused handshake into
  * CARBS_EDENIED instead of endless silence.  Keys and ZAP: proto/wire_curve.c.
  */

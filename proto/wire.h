@@ -1,7 +1,7 @@
 /*
  * wire.h - the ZeroMQ wire: opaque byte frames between the service and its
  * workers and CLI clients, with optional CurveZMQ encryption and a ZAP
- * allow-list of worker keys (DESIGN.md §2, §4 Security; docs/wire.md).
+ * allow-list of worker and admin keys (docs/wire.md).
  *
  * The service binds one wire_server_t (a ROUTER); each worker or CLI client
  * connects one wire_client_t (a DEALER).  A frame is any byte string of at

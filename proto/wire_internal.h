@@ -1,5 +1,5 @@
 /*
- * wire_internal.h - what proto/wire.c and proto/wire_curve.c share (STYLE.md
+ * wire_internal.h - what proto/wire.c and proto/wire_curve.c share (docs/style.md
  * H5): the in-memory allow-list of worker public keys and the ZAP handler
  * that consults it.  Not part of the public API; zmq sockets appear here only
  * as the void pointers libzmq itself uses.

@@ -1,6 +1,6 @@
 /*
  * cmd_keygen.c - `carbs keygen`: write a CurveZMQ key pair for a worker or
- * the service (DESIGN.md §4 Security; docs/wire.md).
+ * the service (docs/wire.md, CURVE setup).
  *
  * Writes <dir>/<name>.key (mode 0600) and <dir>/<name>.pub (mode 0644) with
  * wire_keygen(), never overwriting, and prints the two paths and the public

@@ -7,7 +7,7 @@
  * cost are finite.  Each numeric searched parameter becomes one basic-space
  * coordinate (optimizer/space.h); categoricals have no line and are left
  * out.  The model size and tokens are the metrics the sweep's `scaling:`
- * names (DESIGN.md §6); with the embedded trainer and no `scaling:` they are
+ * names (docs/sweep-file.md); with the embedded trainer and no `scaling:` they are
  * its reported n_params and tokens.  A name missing from a trial's metrics is
  * looked up in its parameters (a sweep may search tokens directly).
  *
