@@ -158,9 +158,12 @@ static int sweep_create(int argc, char **argv, const cli_globals_t *g)
     printf("created sweep %lld '%s' in %s\n", (long long)id, spec.name, db);
     printf("start the service (once):\n  carbs serve --db ");
     format_shell_word(stdout, db);
-    printf(" --bind 'tcp://*:%d'\n", SWEEP_PORT);
-    printf("start a worker on each node:\n  carbs worker --connect tcp://%s:%d\n", host,
-           SWEEP_PORT);
+    printf(" --bind 'tcp://*:%d' --keys keys\n", SWEEP_PORT);
+    printf("start a worker on each node:\n  carbs worker --connect tcp://%s:%d --keys keys\n",
+           host, SWEEP_PORT);
+    printf("(keys/ holds the CurveZMQ key pairs and the allow-list: docs/wire.md, CURVE setup;\n"
+           " on this machine alone, --bind ipc://carbs.sock and --connect ipc://carbs.sock need "
+           "none)\n");
     rc = CLI_EXIT_OK;
 out:
     store_close(st);
