@@ -305,6 +305,16 @@ int sweep_spec_to_json(const sweep_spec_t *s, char **out, carbs_err_t *err)
     put_key(&b, &f2, "max_retries");
     put_num(&b, s->budget.max_retries, "budget.max_retries");
     put_raw(&b, "}", 1);
+    if (s->notes.n) {
+        put_key(&b, &first, "notes");
+        put_raw(&b, "[", 1);
+        for (size_t i = 0; i < s->notes.n; i++) {
+            if (i)
+                put_raw(&b, ",", 1);
+            put_str(&b, s->notes.v[i], "notes");
+        }
+        put_raw(&b, "]", 1);
+    }
     put_raw(&b, "}", 1);
     if (b.rc == CARBS_ENOMEM) {
         free(b.v);

@@ -160,6 +160,21 @@ static char *canonical_checked(const char *text, size_t len, const char *name)
     return j1;
 }
 
+/* The lines of a joined by newlines, without a last one (caller frees). */
+static char *join_lines(const sweep_argv_t *a)
+{
+    size_t n = 1, k = 0;
+    char *out;
+
+    for (size_t i = 0; i < a->n; i++)
+        n += strlen(a->v[i]) + 1;
+    out = xmalloc(n);
+    out[0] = '\0';
+    for (size_t i = 0; i < a->n; i++)
+        k += (size_t)snprintf(out + k, n - k, "%s%s", i ? "\n" : "", a->v[i]);
+    return out;
+}
+
 // ---- golden files ----
 
 static void test_sweep_good_files(void)
@@ -196,8 +211,9 @@ static void test_sweep_bad_files(void)
     list_inputs(dir, &ns);
     CHECK(ns.n >= 25);
     for (size_t i = 0; i < ns.n; i++) {
-        char *text, *want;
+        char *text, *want, *joined;
         sweep_spec_t s;
+        sweep_argv_t errors = {0};
         carbs_err_t err = {0};
         size_t len;
         int rc;
@@ -207,12 +223,17 @@ static void test_sweep_bad_files(void)
         if (!found)
             continue;
         memset(&s, 0x5a, sizeof(s)); /* the parser must clear it */
-        rc = sweep_spec_parse(text, len, ns.v[i], &s, &err);
+        rc = sweep_spec_parse_all(text, len, ns.v[i], &s, &errors, &err);
         CHECK_EQ(rc, CARBS_EINVAL);
         CHECK_EQ(err.code, CARBS_EINVAL);
-        CHECK_STR(err.msg, want);
+        /* the expected file lists every error, one a line; the first is err */
+        joined = join_lines(&errors);
+        CHECK_STR(joined, want);
+        CHECK(errors.n >= 1 && strncmp(want, err.msg, strlen(err.msg)) == 0);
         CHECK(spec_is_empty(&s));
         sweep_spec_release(&s);
+        sweep_argv_release(&errors);
+        free(joined);
         free(text);
         free(want);
     }
