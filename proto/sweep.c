@@ -109,8 +109,8 @@ static int read_metric(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t 
             c, sweep__key_node(root, "metric") ? sweep__key_node(root, "metric") : root, "metric",
             "required (e.g. {name: val_loss, goal: minimize})");
     rc = sweep__check_map(c, m, "metric", metric_keys, ARRAY_SIZE(metric_keys));
-    if (rc < 0)
-        return rc;
+    if (rc < 0 && m->kind != SWEEP__MAP)
+        return rc; /* else read the known keys too */
     v = sweep__get(m, "name");
     rc = v ? sweep__name(c, v, "metric.name", s->metric.name)
            : sweep__missing(c, m, "metric.name", "required");
@@ -137,8 +137,8 @@ int sweep__read_cost(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s
     if (!m)
         return 0;
     rc = sweep__check_map(c, m, "cost", cost_keys, ARRAY_SIZE(cost_keys));
-    if (rc < 0)
-        return rc;
+    if (rc < 0 && m->kind != SWEEP__MAP)
+        return rc; /* else read the known keys too */
     v = sweep__get(m, "name");
     return v ? sweep__name(c, v, "cost.name", s->cost.name) : 0;
 }
@@ -200,8 +200,8 @@ static int read_synthetic(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec
         return sweep__missing(c, sweep__key_node(root, "trainer") + 1, "synthetic",
                               "required with trainer: synthetic (e.g. {function: branin})");
     rc = sweep__check_map(c, m, "synthetic", synth_keys, ARRAY_SIZE(synth_keys));
-    if (rc < 0)
-        return rc;
+    if (rc < 0 && m->kind != SWEEP__MAP)
+        return rc; /* else read the known keys too */
     v = sweep__get(m, "function");
     if (!v) {
         bad = sweep__missing(c, m, "synthetic.function", "required");
@@ -257,8 +257,8 @@ int sweep__read_scaling(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t
     if (!m)
         return 0;
     rc = sweep__check_map(c, m, "scaling", scaling_keys, ARRAY_SIZE(scaling_keys));
-    if (rc < 0)
-        return rc;
+    if (rc < 0 && m->kind != SWEEP__MAP)
+        return rc; /* else read the known keys too */
     v = sweep__get(m, "model_size");
     if (v && (rc = sweep__name(c, v, "scaling.model_size", s->scaling.model_size)) < 0)
         bad = rc;
@@ -486,7 +486,7 @@ static int read_parameters(sweep__ctx_t *c, const sweep__node_t *root, sweep_spe
             c, sweep__key_node(root, "parameters") ? sweep__key_node(root, "parameters") : root,
             "parameters", "required: at least one parameter to search");
     rc = sweep__check_map(c, m, "parameters", NULL, 0);
-    if (rc < 0)
+    if (rc < 0 && m->kind != SWEEP__MAP)
         return rc;
     if (m->kids.n == 0)
         return sweep__fail(c, m, "parameters", "required: at least one parameter to search");
@@ -551,8 +551,8 @@ static int read_fixed(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *
     if (!m)
         return 0;
     rc = sweep__check_map(c, m, "fixed", NULL, 0);
-    if (rc < 0)
-        return rc;
+    if (rc < 0 && m->kind != SWEEP__MAP)
+        return rc; /* else read the known keys too */
     for (size_t i = 0; i + 1 < m->kids.n && !c->oom; i += 2) {
         const sweep__node_t *k = &m->kids.v[i], *also;
         char name[CARBS_NAME_MAX];
@@ -631,8 +631,8 @@ int sweep__read_carbs(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *
         if (!(carbs_config_opts[i].flags & CARBS_CONFIG_DERIVED))
             keys[n_keys++] = carbs_config_opts[i].name;
     rc = sweep__check_map(c, m, "carbs", keys, n_keys);
-    if (rc < 0)
-        return rc;
+    if (rc < 0 && m->kind != SWEEP__MAP)
+        return rc; /* else read the known keys too */
     /* in the table's order, so several bad options report in the same order */
     for (size_t i = 0; i < CARBS_CONFIG_N_OPTS && !c->oom; i++) {
         const carbs_config_opt_t *opt = &carbs_config_opts[i];
@@ -661,8 +661,8 @@ int sweep__read_budget(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t 
     if (!m)
         return 0;
     rc = sweep__check_map(c, m, "budget", budget_keys, ARRAY_SIZE(budget_keys));
-    if (rc < 0)
-        return rc;
+    if (rc < 0 && m->kind != SWEEP__MAP)
+        return rc; /* else read the known keys too */
     v = sweep__get(m, "trials");
     if (v && (rc = sweep__int(c, v, "budget.trials", 0, INT53, &b->trials)) < 0)
         bad = rc;

@@ -181,8 +181,8 @@ static int read_metric(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t 
             c, sweep__key_node(root, "metric") ? sweep__key_node(root, "metric") : root, "metric",
             "required: CARBS optimizes a metric (e.g. {name: val_loss, goal: minimize})");
     rc = sweep__check_map(c, m, "metric", metric_keys, ARRAY_SIZE(metric_keys));
-    if (rc < 0)
-        return rc;
+    if (rc < 0 && m->kind != SWEEP__MAP)
+        return rc; /* else read the known keys too */
     v = sweep__get(m, "name");
     rc = v ? sweep__name(c, v, "metric.name", s->metric.name)
            : sweep__missing(c, m, "metric.name", "required");
@@ -496,7 +496,7 @@ static int read_parameters(sweep__ctx_t *c, const sweep__node_t *root, sweep_spe
         return sweep__missing(
             c, sweep__key_node(root, "parameters") ? sweep__key_node(root, "parameters") : root,
             "parameters", "required: at least one parameter to search");
-    if ((rc = sweep__check_map(c, m, "parameters", NULL, 0)) < 0)
+    if ((rc = sweep__check_map(c, m, "parameters", NULL, 0)) < 0 && m->kind != SWEEP__MAP)
         return rc;
     for (size_t i = 0; i + 1 < m->kids.n && !c->oom; i += 2) {
         sweep__join(path, "parameters", m->kids.v[i].text);
