@@ -99,33 +99,38 @@ int sweep_name_check(const char *name, carbs_err_t *err)
 
 // ---- sections ----
 
-static int read_metric(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
+int sweep__read_metric(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s,
+                       const char *const *keys, size_t n_keys, const char *eg)
 {
+    static const char *const goals[] = {
+#define X(id, name) name,
+        SWEEP_GOAL_MAP(X)
+#undef X
+    };
     const sweep__node_t *m = sweep__get(root, "metric"), *v;
     int rc, goal = SWEEP_GOAL_MINIMIZE;
 
     if (!m)
         return sweep__missing(
             c, sweep__key_node(root, "metric") ? sweep__key_node(root, "metric") : root, "metric",
-            "required (e.g. {name: val_loss, goal: minimize})");
-    rc = sweep__check_map(c, m, "metric", metric_keys, ARRAY_SIZE(metric_keys));
+            "required%s", eg);
+    rc = sweep__check_map(c, m, "metric", keys, n_keys);
     if (rc < 0 && m->kind != SWEEP__MAP)
         return rc; /* else read the known keys too */
     v = sweep__get(m, "name");
     rc = v ? sweep__name(c, v, "metric.name", s->metric.name)
            : sweep__missing(c, m, "metric.name", "required");
     v = sweep__get(m, "goal");
-    if (v) {
-        static const char *const goals[] = {
-#define X(id, name) name,
-            SWEEP_GOAL_MAP(X)
-#undef X
-        };
-        if (sweep__enum(c, v, "metric.goal", goals, ARRAY_SIZE(goals), &goal) < 0)
-            return CARBS_EINVAL;
-    }
+    if (v && sweep__enum(c, v, "metric.goal", goals, ARRAY_SIZE(goals), &goal) < 0)
+        return CARBS_EINVAL;
     s->metric.goal = (sweep_goal_t)goal;
     return rc;
+}
+
+static int read_metric(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
+{
+    return sweep__read_metric(c, root, s, metric_keys, ARRAY_SIZE(metric_keys),
+                              " (e.g. {name: val_loss, goal: minimize})");
 }
 
 int sweep__read_cost(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
@@ -904,7 +909,7 @@ static int parse_as(const char *text, size_t len, const char *filename, int form
     }
     rc = build(&c, &tree.kids.v[0], out);
     sweep__node_release(&tree);
-    sweep__argv_release(&c.hinted);
+    sweep_argv_release(&c.hinted);
     if (rc < 0)
         sweep_spec_release(out);
     return rc;
@@ -968,10 +973,10 @@ void sweep_spec_release(sweep_spec_t *s)
 {
     if (!s)
         return;
-    sweep__argv_release(&s->command);
+    sweep_argv_release(&s->command);
     carbs_params_release(&s->synthetic.fail_above);
     carbs_space_release(&s->parameters);
     carbs_params_release(&s->fixed);
-    sweep__argv_release(&s->notes);
+    sweep_argv_release(&s->notes);
     memset(s, 0, sizeof(*s));
 }

@@ -31,17 +31,12 @@ int sweep__argv_push(sweep_argv_t *a, const char *s)
     return 0;
 }
 
-void sweep__argv_release(sweep_argv_t *a)
+void sweep_argv_release(sweep_argv_t *a)
 {
     for (size_t i = 0; a && i < a->n; i++)
         free(a->v[i]);
     if (a)
         DA_FREE(a);
-}
-
-void sweep_argv_release(sweep_argv_t *a)
-{
-    sweep__argv_release(a);
 }
 
 static int vfail(sweep__ctx_t *c, const sweep__node_t *at, const char *path, const char *fmt,

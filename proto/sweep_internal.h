@@ -83,10 +83,8 @@ int sweep__missing(sweep__ctx_t *c, const sweep__node_t *at, const char *path, c
 /* CARBS_ENOMEM "FILE: out of memory"; stops the checks. */
 int sweep__oom(sweep__ctx_t *c);
 
-/* Append a copy of s to a; CARBS_ENOMEM or 0.  Free every string and the
- * list itself. */
+/* Append a copy of s to a; CARBS_ENOMEM or 0. */
 int sweep__argv_push(sweep_argv_t *a, const char *s);
-void sweep__argv_release(sweep_argv_t *a);
 
 /* Paths into dst[SWEEP__PATH_MAX]: printf-style, or path + "." + key (key
  * alone when path is empty). */
@@ -135,8 +133,12 @@ bool sweep__name_chars_ok(const char *s);
 
 // ---- sections shared by both formats (sweep.c) ----
 
-/* cost, scaling, carbs (after metric: it sets better_direction_sign from
- * metric.goal) and budget, each with its defaults when absent. */
+/* metric, its keys among keys[n_keys] ("name" and "goal" are read; eg
+ * follows "required" when it is missing), then cost, scaling, carbs (after
+ * metric: it sets better_direction_sign from metric.goal) and budget, each
+ * with its defaults when absent. */
+int sweep__read_metric(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s,
+                       const char *const *keys, size_t n_keys, const char *eg);
 int sweep__read_cost(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s);
 int sweep__read_scaling(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s);
 int sweep__read_carbs(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s);

@@ -142,13 +142,13 @@ static int read_name(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s
     return sweep__note(c, s, "assumed: name = %s (the file gives no name)", s->name);
 }
 
-static int read_method(sweep__ctx_t *c, const sweep__node_t *root, bool *random)
+static int read_method(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
 {
     static const char *const methods[] = {"bayes", "random", "grid", "custom"};
     const sweep__node_t *v = sweep__get(root, "method");
     int m;
 
-    *random = false;
+    (void)s;
     if (!v)
         return sweep__missing(
             c, sweep__key_node(root, "method") ? sweep__key_node(root, "method") : root, "method",
@@ -162,39 +162,21 @@ static int read_method(sweep__ctx_t *c, const sweep__node_t *root, bool *random)
     if (m == 3)
         return sweep__fail(c, v, "method",
                            "custom (a W&B scheduler) is not supported (use bayes, or random)");
-    *random = m == 1;
     return 0;
 }
 
 static int read_metric(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
 {
-    static const char *const goals[] = {
-#define X(id, name) name,
-        SWEEP_GOAL_MAP(X)
-#undef X
-    };
-    const sweep__node_t *m = sweep__get(root, "metric"), *v;
-    int rc, goal = SWEEP_GOAL_MINIMIZE;
+    const sweep__node_t *m = sweep__get(root, "metric");
+    int rc = sweep__read_metric(c, root, s, metric_keys, ARRAY_SIZE(metric_keys),
+                                ": CARBS optimizes a metric (e.g. {name: val_loss, goal: "
+                                "minimize})");
 
-    if (!m)
-        return sweep__missing(
-            c, sweep__key_node(root, "metric") ? sweep__key_node(root, "metric") : root, "metric",
-            "required: CARBS optimizes a metric (e.g. {name: val_loss, goal: minimize})");
-    rc = sweep__check_map(c, m, "metric", metric_keys, ARRAY_SIZE(metric_keys));
-    if (rc < 0 && m->kind != SWEEP__MAP)
-        return rc; /* else read the known keys too */
-    v = sweep__get(m, "name");
-    rc = v ? sweep__name(c, v, "metric.name", s->metric.name)
-           : sweep__missing(c, m, "metric.name", "required");
-    v = sweep__get(m, "goal");
-    if (v && sweep__enum(c, v, "metric.goal", goals, ARRAY_SIZE(goals), &goal) < 0)
-        rc = CARBS_EINVAL;
-    s->metric.goal = (sweep_goal_t)goal;
-    if (sweep__get(m, "target") &&
+    if (m && m->kind == SWEEP__MAP && sweep__get(m, "target") &&
         sweep__note(c, s, "ignored: metric.target (the sweep ends on its budget, not on a "
                           "target value)"))
         return CARBS_ENOMEM;
-    for (size_t i = 3; i < ARRAY_SIZE(metric_keys); i++)
+    for (size_t i = 3; m && m->kind == SWEEP__MAP && i < ARRAY_SIZE(metric_keys); i++)
         if (sweep__get(m, metric_keys[i]) &&
             sweep__note(c, s, "ignored: metric.%s (a failed trial is never imputed a value)",
                         metric_keys[i]))
@@ -298,11 +280,13 @@ static int read_command(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t
     /* a last ${args} alone is what the worker does anyway */
     if (n_args == 1 && strcmp(s->command.v[s->command.n - 1], SWEEP_MACRO_ARGS) == 0)
         free(s->command.v[--s->command.n]);
-    else if (n_args == 0)
-        return sweep__note(c, s, "assumed: the parameters are passed as --name=value after the "
-                                 "command (it has no ${args})");
-    if (prog && !cmd && !ends_with(prog->text, ".py") && !strchr(prog->text, '/'))
-        return sweep__note(c, s, "assumed: program %s runs as ./%s", prog->text, prog->text);
+    else if (n_args == 0 && sweep__note(c, s, "assumed: the parameters are passed as "
+                                              "--name=value after the command (it has no "
+                                              "${args})"))
+        return CARBS_ENOMEM;
+    for (size_t i = 0; program && strcmp(program, prog->text) != 0 && i < s->command.n; i++)
+        if (strcmp(s->command.v[i], program) == 0)
+            return sweep__note(c, s, "assumed: program %s runs as %s", prog->text, program);
     return 0;
 }
 
@@ -551,29 +535,19 @@ static int assume(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s, b
 
 int sweep__build_wandb(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
 {
+    static int (*const sections[])(sweep__ctx_t *, const sweep__node_t *, sweep_spec_t *) = {
+        read_name,        read_method,         read_metric,     sweep__read_cost,
+        read_command,     sweep__read_scaling, read_parameters, sweep__read_carbs,
+        sweep__read_budget,
+    };
     static const char *const bookkeeping[] = {"description", "project", "entity"};
     const sweep__node_t *et = sweep__get(root, "early_terminate");
-    bool random = false;
+    const sweep__node_t *method = sweep__get(root, "method");
+    bool random = method && method->kind == SWEEP__SCALAR && strcmp(method->text, "random") == 0;
 
     sweep__check_map(c, root, "", top_keys, ARRAY_SIZE(top_keys));
-    if (!c->oom)
-        read_name(c, root, s);
-    if (!c->oom)
-        read_method(c, root, &random);
-    if (!c->oom)
-        read_metric(c, root, s);
-    if (!c->oom)
-        sweep__read_cost(c, root, s);
-    if (!c->oom)
-        read_command(c, root, s);
-    if (!c->oom)
-        sweep__read_scaling(c, root, s);
-    if (!c->oom)
-        read_parameters(c, root, s);
-    if (!c->oom)
-        sweep__read_carbs(c, root, s);
-    if (!c->oom)
-        sweep__read_budget(c, root, s);
+    for (size_t i = 0; i < ARRAY_SIZE(sections) && !c->oom; i++)
+        sections[i](c, root, s);
     if (!c->oom && c->n_errors == 0)
         assume(c, root, s, random);
     if (!c->oom && et)
