@@ -116,7 +116,8 @@ bool sweep__is_wandb(const sweep__node_t *root)
 // ---- top level ----
 
 /* The sweep's name: W&B's when it is a valid carbs name, else the file's
- * stem, else "wandb-sweep"; anything else than the W&B name is a note. */
+ * name up to its first '.', other characters than letters, digits, '-' and
+ * '_' made '-', else "wandb-sweep"; anything but W&B's name is noted. */
 static int read_name(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
 {
     const sweep__node_t *v = sweep__get(root, "name");
@@ -128,7 +129,8 @@ static int read_name(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s
         str_copy(s->name, sizeof(s->name), v->text);
         return 0;
     }
-    for (; base[n] && base[n] != '.' && n + 1 < sizeof(stem); n++) {
+    /* "<input>" names no file */
+    for (; base[0] != '<' && base[n] && base[n] != '.' && n + 1 < sizeof(stem); n++) {
         char ch = base[n];
         bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                   (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
@@ -144,7 +146,9 @@ static int read_name(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s
 
 static int read_method(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s)
 {
-    static const char *const methods[] = {"bayes", "random", "grid", "custom"};
+    enum { M_BAYES, M_RANDOM, M_GRID, M_CUSTOM };
+    static const char *const methods[] = {[M_BAYES] = "bayes", [M_RANDOM] = "random",
+                                          [M_GRID] = "grid", [M_CUSTOM] = "custom"};
     const sweep__node_t *v = sweep__get(root, "method");
     int m;
 
@@ -155,11 +159,11 @@ static int read_method(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t 
             "required: bayes or random");
     if (sweep__enum(c, v, "method", methods, ARRAY_SIZE(methods), &m) < 0)
         return CARBS_EINVAL;
-    if (m == 2)
+    if (m == M_GRID)
         return sweep__fail(c, v, "method",
                            "grid is not supported: CARBS is a cost-aware Bayesian search, not a "
                            "grid search (use bayes, or random)");
-    if (m == 3)
+    if (m == M_CUSTOM)
         return sweep__fail(c, v, "method",
                            "custom (a W&B scheduler) is not supported (use bayes, or random)");
     return 0;
