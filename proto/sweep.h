@@ -12,6 +12,11 @@
  *   "FILE:LINE: FIELD.PATH: what is wrong", e.g.
  *   "sweep.yaml:14: parameters.learning_rate.min: must be > 0 for a log
  *   space (got -1)".  Nothing is half-filled on error: *out is left empty.
+ *   A file is checked to the end: err holds the first error, and the
+ *   *_all() entry points list every one.
+ * - A W&B sweep file (method, program, distribution, ...) is read too and
+ *   converted to the same spec; what the conversion assumed or left out is
+ *   kept as notes (docs/sweep-file.md "W&B sweep files").
  * - The canonical JSON is a function of the spec alone: compact, keys in a
  *   fixed order, defaults written out, numbers in their shortest exact form.
  *   sweep_spec_from_json(sweep_spec_to_json(s)) gives back s, so spec ->
@@ -38,6 +43,16 @@
 #define SWEEP_DEPTH_MAX 16
 /* The default cost metric. */
 #define SWEEP_DEFAULT_COST "wall_seconds"
+
+/* Macros a command's argument may be, whole (the W&B names): the worker
+ * puts the trial's parameters there, as "--name=value" arguments, as
+ * "name=value" arguments, as one JSON object argument, or as the path of a
+ * file holding that object.  A command with none of them gets the
+ * "--name=value" arguments at its end (worker/command.h). */
+#define SWEEP_MACRO_ARGS "${args}"
+#define SWEEP_MACRO_ARGS_NO_HYPHENS "${args_no_hyphens}"
+#define SWEEP_MACRO_ARGS_JSON "${args_json}"
+#define SWEEP_MACRO_ARGS_JSON_FILE "${args_json_file}"
 
 // ---- name tables ----
 
@@ -125,6 +140,10 @@ typedef struct sweep_spec {
      * config as it stands. */
     carbs_config_t carbs;
     sweep_budget_t budget;
+    /* Lines kept with the sweep for people: what converting a W&B file
+     * assumed ("assumed: ..."), left out ("ignored: ...") or does not do
+     * ("warning: ..."); empty for a carbs file that gives none. */
+    sweep_argv_t notes;
 } sweep_spec_t;
 
 /* Free what s owns and zero it.  s may be NULL. */
@@ -145,6 +164,18 @@ int sweep_spec_parse(const char *text, size_t len, const char *filename, sweep_s
  * name in messages.  CARBS_EIO when it cannot be read, CARBS_EINVAL when it
  * is larger than SWEEP_FILE_MAX or invalid. */
 int sweep_spec_load(const char *path, sweep_spec_t *out, carbs_err_t *err);
+
+/* sweep_spec_parse() and sweep_spec_load() that also append every error
+ * found to *errors (when not NULL; one "FILE:LINE: FIELD: what is wrong"
+ * each, in the order the rules ran; err still holds the first).  The
+ * caller releases *errors with sweep_argv_release(), success or not. */
+int sweep_spec_parse_all(const char *text, size_t len, const char *filename, sweep_spec_t *out,
+                         sweep_argv_t *errors, carbs_err_t *err);
+int sweep_spec_load_all(const char *path, sweep_spec_t *out, sweep_argv_t *errors,
+                        carbs_err_t *err);
+
+/* Free the strings of a and a's array, and zero it.  a may be NULL. */
+void sweep_argv_release(sweep_argv_t *a);
 
 /* Encode s as canonical JSON into a new string *out (caller frees with
  * free()).  Returns 0, CARBS_EINVAL when s holds something JSON cannot say

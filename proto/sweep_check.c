@@ -19,22 +19,73 @@
 
 // ---- context and errors ----
 
+int sweep__argv_push(sweep_argv_t *a, const char *s)
+{
+    char *dup = carbs_malloc(strlen(s) + 1);
+
+    if (!dup || DA_PUSH(a, dup)) {
+        free(dup);
+        return CARBS_ENOMEM;
+    }
+    memcpy(dup, s, strlen(s) + 1);
+    return 0;
+}
+
+void sweep_argv_release(sweep_argv_t *a)
+{
+    for (size_t i = 0; a && i < a->n; i++)
+        free(a->v[i]);
+    if (a)
+        DA_FREE(a);
+}
+
+static int vfail(sweep__ctx_t *c, const sweep__node_t *at, const char *path, const char *fmt,
+                 va_list ap)
+{
+    char msg[256], line[512];
+    int n = at ? at->line : 1;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (path && *path)
+        snprintf(line, sizeof(line), "%s:%d: %s: %s", c->file, n, path, msg);
+    else
+        snprintf(line, sizeof(line), "%s:%d: %s", c->file, n, msg);
+    if (c->n_errors++ == 0)
+        carbs_fail(c->err, CARBS_EINVAL, "%s", line);
+    if (c->errors && sweep__argv_push(c->errors, line))
+        return sweep__oom(c);
+    return CARBS_EINVAL;
+}
+
 int sweep__fail(sweep__ctx_t *c, const sweep__node_t *at, const char *path, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
+    int rc;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    rc = vfail(c, at, path, fmt, ap);
     va_end(ap);
-    if (path && *path)
-        return carbs_fail(c->err, CARBS_EINVAL, "%s:%d: %s: %s", c->file, at ? at->line : 1, path,
-                          msg);
-    return carbs_fail(c->err, CARBS_EINVAL, "%s:%d: %s", c->file, at ? at->line : 1, msg);
+    return rc;
+}
+
+int sweep__missing(sweep__ctx_t *c, const sweep__node_t *at, const char *path, const char *fmt,
+                   ...)
+{
+    va_list ap;
+    int rc;
+
+    for (size_t i = 0; path && i < c->hinted.n; i++)
+        if (strcmp(c->hinted.v[i], path) == 0)
+            return CARBS_EINVAL; /* the typo is the error */
+    va_start(ap, fmt);
+    rc = vfail(c, at, path, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int sweep__oom(sweep__ctx_t *c)
 {
+    c->oom = true;
     return carbs_fail(c->err, CARBS_ENOMEM, "%s: out of memory", c->file);
 }
 
@@ -176,32 +227,43 @@ int sweep__check_map(sweep__ctx_t *c, const sweep__node_t *n, const char *path,
                      const char *const *keys, size_t n_keys)
 {
     char p[SWEEP__PATH_MAX], h[160];
+    int rc = 0;
 
     if (n->kind == SWEEP__SCALAR)
         return sweep__fail(c, n, path, "expected a mapping (got '%.40s')", n->text);
     if (n->kind != SWEEP__MAP)
         return sweep__fail(c, n, path, "expected a mapping (got %s)", sweep__kind_word(n));
-    for (size_t i = 0; i + 1 < n->kids.n; i += 2) {
+    for (size_t i = 0; i + 1 < n->kids.n && !c->oom; i += 2) {
         const sweep__node_t *k = &n->kids.v[i];
-        bool known = keys == NULL;
+        const char *near;
+        bool known = keys == NULL, dup = false;
 
         sweep__join(p, path, k->text);
-        for (size_t j = 0; j < i; j += 2)
-            if (strcmp(n->kids.v[j].text, k->text) == 0)
-                return sweep__fail(c, k, p, "duplicate key (first on line %d)", n->kids.v[j].line);
+        for (size_t j = 0; j < i && !dup; j += 2) {
+            if (strcmp(n->kids.v[j].text, k->text) == 0) {
+                rc = sweep__fail(c, k, p, "duplicate key (first on line %d)", n->kids.v[j].line);
+                dup = true;
+            }
+        }
         for (size_t j = 0; !known && j < n_keys; j++)
             known = strcmp(k->text, keys[j]) == 0;
-        if (known)
+        if (known || dup)
             continue;
-        if (!sweep__nearest(k->text, keys, n_keys) && n_keys <= 8) {
+        near = sweep__nearest(k->text, keys, n_keys);
+        if (!near && n_keys <= 8) {
             char all[128];
-            return sweep__fail(c, k, p, "unknown key (expected %s)",
-                               sweep__one_of(all, sizeof(all), keys, n_keys));
+            rc = sweep__fail(c, k, p, "unknown key (expected %s)",
+                             sweep__one_of(all, sizeof(all), keys, n_keys));
+            continue;
         }
-        return sweep__fail(c, k, p, "unknown key%s",
-                           sweep__hint(h, sizeof(h), k->text, keys, n_keys));
+        rc = sweep__fail(c, k, p, "unknown key%s", sweep__hint(h, sizeof(h), k->text, keys, n_keys));
+        if (near && !sweep__key_node(n, near)) {
+            sweep__join(p, path, near);
+            if (sweep__argv_push(&c->hinted, p))
+                return sweep__oom(c);
+        }
     }
-    return 0;
+    return c->oom ? CARBS_ENOMEM : rc;
 }
 
 // ---- scalars ----

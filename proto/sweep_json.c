@@ -103,6 +103,18 @@ static void put_key(jbuf_t *b, bool *first, const char *key)
     put_raw(b, ":", 1);
 }
 
+/* A list of strings: ["a","b"]. */
+static void put_strings(jbuf_t *b, const sweep_argv_t *a, const char *what)
+{
+    put_raw(b, "[", 1);
+    for (size_t i = 0; i < a->n; i++) {
+        if (i)
+            put_raw(b, ",", 1);
+        put_str(b, a->v[i], what);
+    }
+    put_raw(b, "]", 1);
+}
+
 static void put_bool(jbuf_t *b, bool x)
 {
     put_s(b, x ? "true" : "false");
@@ -245,13 +257,7 @@ int sweep_spec_to_json(const sweep_spec_t *s, char **out, carbs_err_t *err)
     put_str(&b, proto_trainer_name(s->trainer), "trainer");
     if (s->trainer == PROTO_TRAINER_COMMAND) {
         put_key(&b, &first, "command");
-        put_raw(&b, "[", 1);
-        for (size_t i = 0; i < s->command.n; i++) {
-            if (i)
-                put_raw(&b, ",", 1);
-            put_str(&b, s->command.v[i], "command");
-        }
-        put_raw(&b, "]", 1);
+        put_strings(&b, &s->command, "command");
     }
     if (s->trainer == PROTO_TRAINER_SYNTHETIC) {
         put_key(&b, &first, "synthetic");
@@ -305,6 +311,10 @@ int sweep_spec_to_json(const sweep_spec_t *s, char **out, carbs_err_t *err)
     put_key(&b, &f2, "max_retries");
     put_num(&b, s->budget.max_retries, "budget.max_retries");
     put_raw(&b, "}", 1);
+    if (s->notes.n) {
+        put_key(&b, &first, "notes");
+        put_strings(&b, &s->notes, "notes");
+    }
     put_raw(&b, "}", 1);
     if (b.rc == CARBS_ENOMEM) {
         free(b.v);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_cli_sweep.sh - `carbs sweep` end to end against a store in a temp dir:
-# create, list, show, duplicate names, invalid files, options, state changes
-# and the writer rule.  Needs CARBS_BIN (the built carbs) and
+# create, list, show, duplicate names, invalid files (every error at once),
+# a W&B sweep file, options, state changes and the writer rule.  Needs CARBS_BIN (the built carbs) and
 # CARBS_SOURCE_ROOT; prints "N passed, N failed" like every test program.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -50,6 +50,32 @@ if run 2 "$carbs" --db "$db" sweep create "$tmp/missing.yaml" && has err "cannot
 if run 2 "$carbs" --db "$db" sweep create "$root/examples/tiny-lm.yaml" --name 'bad name' &&
    has err "is not a valid name"; then ok; fi
 
+# ---- every error of a file at once ----
+if run 2 "$carbs" --db "$db" sweep create "$root/tests/data/sweep/bad/many-errors.yaml" &&
+   [ "$(grep -c '^carbs: error: .*many-errors.yaml:[0-9]*: ' "$tmp/err")" -eq 13 ] &&
+   has err "many-errors.yaml:2: name: must not be all digits" &&
+   has err "many-errors.yaml:13: budget.parallel: must be in \[1, 1000000\] (got 0)" &&
+   has err "many-errors.yaml: 13 errors; nothing stored" && [ "$(count_sweeps)" -eq 2 ]; then ok; fi
+
+# ---- a W&B sweep file as it is: created, with what it assumed on stderr ----
+wandb=$root/tests/data/sweep/wandb/bayes-hyperband.yaml
+if run 0 "$carbs" --db "$db" sweep create "$wandb" &&
+   has out "created sweep 3 'bayes-hyperband'" &&
+   has err '^assumed: cost = wall_seconds (W&B files name no cost)$' &&
+   has err '^assumed: budget.trials = 100 (the file gives no run_cap)$' &&
+   has err '^assumed: parameters.learning_rate.center = 0.0031622776601683794 ' &&
+   has err '^warning: early_terminate hyperband is not supported yet' &&
+   [ "$(grep -c '^assumed: ' "$tmp/err")" -eq 6 ] && ! grep -q error "$tmp/err"; then ok; fi
+# stored as carbs' own canonical JSON, the notes with it
+if run 0 "$carbs" --db "$db" sweep show bayes-hyperband &&
+   has out '"trainer":"command","command":\["/usr/bin/env","python3","train.py"\]' &&
+   has out '"optimizer":{"values":\["adam","sgd"\],"center":"adam"}' &&
+   has out '"fixed":{"epochs":5}' && has out '"notes":\["assumed: name = bayes-hyperband'; then ok; fi
+# the W&B refusals exit 2 like any invalid file
+if run 2 "$carbs" --db "$db" sweep create "$root/tests/data/sweep/bad/wandb-grid.yaml" &&
+   has err "wandb-grid.yaml:2: method: grid is not supported: CARBS is a cost-aware Bayesian search, not a grid search" &&
+   [ "$(count_sweeps)" -eq 3 ]; then ok; fi
+
 # ---- help and misuse ----
 if run 0 "$carbs" sweep --help && has out 'usage: carbs sweep' && has out 'learning_rate'; then ok; fi
 if run 0 "$carbs" sweep create --help && has out 'usage: carbs sweep create FILE'; then ok; fi
@@ -84,7 +110,7 @@ if command -v flock >/dev/null 2>&1; then
     if run 1 "$carbs" --db "$db" sweep pause toy-2 && has err "is held by a running service" &&
        run 0 "$carbs" --db "$db" sweep show toy-2 && has out '"state":"active"'; then ok; fi
     if run 1 "$carbs" --db "$db" sweep create "$root/examples/command.yaml" &&
-       has err "is held by a running service" && [ "$(count_sweeps)" -eq 2 ]; then ok; fi
+       has err "is held by a running service" && [ "$(count_sweeps)" -eq 3 ]; then ok; fi
     bg_stop "$holder" 2>/dev/null
 fi
 

@@ -1,7 +1,8 @@
 /*
  * test_command.c - command trials: the line contract (progress, flat and
  * nested results, NaN), then real programs under tests/data/command/:
- * success (arguments, environment and parameter file), NaN loss, crash by
+ * success (arguments, environment and parameter file), the argument
+ * macros, NaN loss, crash by
  * a signal, nonzero exits (error, oom, tempfail), no result line, many
  * progress lines, a result file, a program that cannot start, a time limit
  * with a program that ignores SIGTERM, and command_stop.
@@ -274,6 +275,38 @@ static void test_command_success(void)
     carbs_params_release(&fixed);
 }
 
+/* The argument macros of proto/sweep.h: each stands where the parameters
+ * go, in its own form, and then none are appended at the end. */
+static void test_command_macros(void)
+{
+    carbs_params_t params = {0};
+    const char *argv[] = {"sh", script("success.sh"), "${args_no_hyphens}", "--mid",
+                          "${args_json}", "${args}", "${args_json_file}"};
+    command_config_t cfg = {
+        .argv = argv, .argc = 7, .params = &params, .trial_id = 5, .metric = "val_loss"};
+    carbs_result_t r;
+    char *argv_txt, *file;
+
+    CHECK_EQ(carbs_params_set_num(&params, "x", 0.5), 0);
+    CHECK_EQ(carbs_params_set_str(&params, "decay", "linear"), 0);
+    CHECK_EQ(run(&cfg, &r, NULL, NULL), 0);
+    CHECK(r.ok);
+    CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], 0.5, 0.0);
+    carbs_result_release(&r);
+    argv_txt = slurp(out_dir, "argv.txt");
+    file = strstr(argv_txt, "--decay=linear\n");
+    CHECK(strncmp(argv_txt,
+                  "x=0.5\ndecay=linear\n--mid\n{\"x\":0.5,\"decay\":\"linear\"}\n--x=0.5\n"
+                  "--decay=linear\n",
+                  strlen("x=0.5\ndecay=linear\n--mid\n{\"x\":0.5,\"decay\":\"linear\"}\n"
+                         "--x=0.5\n--decay=linear\n")) == 0);
+    /* the last argument is the parameter file's path, and nothing follows */
+    file = file ? strstr(file, "/params.json\n") : NULL;
+    CHECK(file && file[strlen("/params.json\n")] == '\0');
+    free(argv_txt);
+    carbs_params_release(&params);
+}
+
 static void test_command_nan(void)
 {
     const char *argv[] = {"sh", script("nan.sh")};
@@ -504,6 +537,7 @@ int main(void)
     RUN(test_command_line_nan);
     RUN(test_command_line_other);
     RUN(test_command_success);
+    RUN(test_command_macros);
     RUN(test_command_nan);
     RUN(test_command_crash);
     RUN(test_command_exit_codes);

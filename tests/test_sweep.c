@@ -1,7 +1,9 @@
 /*
  * test_sweep.c - the sweep file: golden inputs under tests/data/sweep/
- * (good/X.yaml|json -> X.expected.json byte for byte; bad/X.* -> X.expected,
- * the exact error), YAML/JSON agreement, the canonical fixed point, random
+ * (good/X.yaml|json and wandb/X.yaml|json -> X.expected.json byte for byte;
+ * bad/X.* -> X.expected, every error one a line), YAML/JSON agreement, W&B
+ * sweep files (distributions, refusals, detection, names), every error at
+ * once, the canonical fixed point, random
  * high-entropy specs, allocation failures and the load/encode errors.
  */
 #include "proto/common.h"
@@ -160,16 +162,32 @@ static char *canonical_checked(const char *text, size_t len, const char *name)
     return j1;
 }
 
+/* The lines of a joined by newlines, without a last one (caller frees). */
+static char *join_lines(const sweep_argv_t *a)
+{
+    size_t n = 1, k = 0;
+    char *out;
+
+    for (size_t i = 0; i < a->n; i++)
+        n += strlen(a->v[i]) + 1;
+    out = xmalloc(n);
+    out[0] = '\0';
+    for (size_t i = 0; i < a->n; i++)
+        k += (size_t)snprintf(out + k, n - k, "%s%s", i ? "\n" : "", a->v[i]);
+    return out;
+}
+
 // ---- golden files ----
 
-static void test_sweep_good_files(void)
+/* Every input of tests/data/sweep/SUB against its X.expected.json. */
+static void check_good_dir(const char *sub, size_t at_least)
 {
     char dir[1024];
     names_t ns;
 
-    snprintf(dir, sizeof(dir), "%s/tests/data/sweep/good", src_root());
+    snprintf(dir, sizeof(dir), "%s/tests/data/sweep/%s", src_root(), sub);
     list_inputs(dir, &ns);
-    CHECK(ns.n >= 8);
+    CHECK(ns.n >= at_least);
     for (size_t i = 0; i < ns.n; i++) {
         char *text, *want, *got;
         size_t len;
@@ -187,6 +205,11 @@ static void test_sweep_good_files(void)
     free_names(&ns);
 }
 
+static void test_sweep_good_files(void)
+{
+    check_good_dir("good", 8);
+}
+
 static void test_sweep_bad_files(void)
 {
     char dir[1024];
@@ -196,8 +219,9 @@ static void test_sweep_bad_files(void)
     list_inputs(dir, &ns);
     CHECK(ns.n >= 25);
     for (size_t i = 0; i < ns.n; i++) {
-        char *text, *want;
+        char *text, *want, *joined;
         sweep_spec_t s;
+        sweep_argv_t errors = {0};
         carbs_err_t err = {0};
         size_t len;
         int rc;
@@ -207,26 +231,32 @@ static void test_sweep_bad_files(void)
         if (!found)
             continue;
         memset(&s, 0x5a, sizeof(s)); /* the parser must clear it */
-        rc = sweep_spec_parse(text, len, ns.v[i], &s, &err);
+        rc = sweep_spec_parse_all(text, len, ns.v[i], &s, &errors, &err);
         CHECK_EQ(rc, CARBS_EINVAL);
         CHECK_EQ(err.code, CARBS_EINVAL);
-        CHECK_STR(err.msg, want);
+        /* the expected file lists every error, one a line; the first is err */
+        joined = join_lines(&errors);
+        CHECK_STR(joined, want);
+        CHECK(errors.n >= 1 && strncmp(want, err.msg, strlen(err.msg)) == 0);
         CHECK(spec_is_empty(&s));
         sweep_spec_release(&s);
+        sweep_argv_release(&errors);
+        free(joined);
         free(text);
         free(want);
     }
     free_names(&ns);
 }
 
-/* X.yaml and X.json side by side must describe the same sweep. */
-static void test_sweep_yaml_json_agree(void)
+/* X.yaml and X.json side by side in tests/data/sweep/SUB must describe
+ * the same sweep. */
+static void check_yaml_json_agree(const char *sub)
 {
     char dir[1024];
     names_t ns;
     size_t pairs = 0;
 
-    snprintf(dir, sizeof(dir), "%s/tests/data/sweep/good", src_root());
+    snprintf(dir, sizeof(dir), "%s/tests/data/sweep/%s", src_root(), sub);
     list_inputs(dir, &ns);
     for (size_t i = 0; i < ns.n; i++) {
         char yaml_path[1200], json_path[1200], *ty, *tj, *jy, *jj;
@@ -240,8 +270,8 @@ static void test_sweep_yaml_json_agree(void)
         if (!tj)
             continue;
         ty = read_all(yaml_path, &ly);
-        jy = canonical_checked(ty, ly, "a.yaml");
-        jj = canonical_checked(tj, lj, "a.json");
+        jy = canonical_checked(ty, ly, "a/same.yaml");
+        jj = canonical_checked(tj, lj, "a/same.json");
         CHECK_STR(jy, jj);
         pairs++;
         free(ty);
@@ -251,6 +281,196 @@ static void test_sweep_yaml_json_agree(void)
     }
     CHECK(pairs >= 1);
     free_names(&ns);
+}
+
+static void test_sweep_yaml_json_agree(void)
+{
+    check_yaml_json_agree("good");
+}
+
+// ---- W&B sweep files ----
+
+/* tests/data/sweep/wandb: W&B files as W&B's docs write them, each against
+ * its canonical JSON (the notes, what was assumed, included). */
+static void test_sweep_wandb_files(void)
+{
+    check_good_dir("wandb", 8);
+    check_yaml_json_agree("wandb");
+}
+
+static const char wandb_head[] = "method: bayes\nmetric: {name: loss}\nprogram: train.py\n";
+
+/* Parse wandb_head + rest; returns rc, *s filled on success. */
+static int wandb_parse(const char *rest, sweep_spec_t *s, carbs_err_t *err)
+{
+    char text[2048];
+
+    snprintf(text, sizeof(text), "%s%s", wandb_head, rest);
+    return sweep_spec_parse(text, strlen(text), "w.yaml", s, err);
+}
+
+static bool has_note(const sweep_spec_t *s, const char *start)
+{
+    for (size_t i = 0; i < s->notes.n; i++)
+        if (strncmp(s->notes.v[i], start, strlen(start)) == 0)
+            return true;
+    return false;
+}
+
+/* Each distribution's space, bounds and rounding. */
+static void test_sweep_wandb_distributions(void)
+{
+    sweep_spec_t s;
+    carbs_err_t err = {0};
+    const carbs_param_t *p;
+
+    CHECK_EQ(wandb_parse("parameters:\n"
+                         "  a: {distribution: log_uniform, min: -4, max: 2}\n"
+                         "  b: {distribution: q_log_uniform, min: 1, max: 4, q: 2}\n"
+                         "  c: {distribution: q_uniform, min: 0, max: 1}\n"
+                         "  d: {min: 1, max: 8.0}\n"
+                         "  e: {min: -3, max: 7}\n"
+                         "  f: {distribution: int_uniform, min: 0, max: 10, center: 2}\n",
+                         &s, &err),
+             0);
+    p = carbs_space_find(&s.parameters, "a");
+    CHECK(p && p->space == CARBS_SPACE_LOG && !p->is_integer);
+    CHECK(p && p->min == exp(-4.0) && p->max == exp(2.0));
+    CHECK(p && fabs(p->center - exp(-1.0)) < 1e-15);
+    p = carbs_space_find(&s.parameters, "b");
+    CHECK(p && p->space == CARBS_SPACE_LOG && p->is_integer && p->round == 2);
+    CHECK(p && p->min == exp(1.0) && p->max == exp(4.0));
+    p = carbs_space_find(&s.parameters, "c");
+    CHECK(p && p->space == CARBS_SPACE_LINEAR && p->is_integer && p->round == 1); /* q's default */
+    p = carbs_space_find(&s.parameters, "d");
+    CHECK(p && p->space == CARBS_SPACE_LINEAR && !p->is_integer); /* 8.0: a float, uniform */
+    p = carbs_space_find(&s.parameters, "e");
+    CHECK(p && p->space == CARBS_SPACE_LINEAR && p->is_integer && p->center == 2);
+    p = carbs_space_find(&s.parameters, "f");
+    CHECK(p && p->is_integer && p->center == 2);
+    CHECK(has_note(&s, "assumed: parameters.e.center = 2 (the middle of the range)"));
+    CHECK(!has_note(&s, "assumed: parameters.f.center"));
+    CHECK_EQ(s.trainer, PROTO_TRAINER_COMMAND);
+    CHECK_EQ(s.budget.trials, 100);
+    sweep_spec_release(&s);
+}
+
+/* Refusals: each names the key and says why. */
+static void test_sweep_wandb_refusals(void)
+{
+    static const struct {
+        const char *rest, *want;
+    } cases[] = {
+        {"parameters: {x: {distribution: log_normal}}\n",
+         "w.yaml:4: parameters.x.distribution: log_normal is not supported: CARBS searches a "
+         "bounded range: use log_uniform_values with min and max"},
+        {"parameters: {x: {distribution: inv_log_uniform_values, min: 1, max: 2}}\n",
+         "w.yaml:4: parameters.x.distribution: inv_log_uniform_values is not supported: use "
+         "log_uniform_values over the range of the values"},
+        {"parameters: {x: {distribution: beta, a: 1, b: 2}}\n",
+         "w.yaml:4: parameters.x.distribution: beta is not supported: CARBS searches a bounded "
+         "range: use uniform with min and max"},
+        {"parameters: {x: {distribution: uniform, min: 1}}\n",
+         "w.yaml:4: parameters.x.max: required by distribution uniform"},
+        {"parameters: {x: {distribution: categorical, min: 1, values: [1, 2]}}\n",
+         "w.yaml:4: parameters.x.min: not used by distribution categorical"},
+        {"parameters: {x: {max: 1}}\n",
+         "w.yaml:4: parameters.x: needs values, value, or min and max (or a distribution)"},
+        {"parameters: {x: {value: [1, 2]}}\n",
+         "w.yaml:4: parameters.x.value: expected a number, a string or a boolean (got a list)"},
+        {"parameters: {x: {distribution: q_log_uniform_values, min: 0.05, max: 8}}\n",
+         "w.yaml:4: parameters.x.min: must be > 0.1 for an integer log space (got 0.05)"},
+        {"parameters: {x: {distribution: q_uniform, min: 0.1, max: 0.2, q: 1}}\n",
+         "w.yaml:4: parameters.x.q: no multiple of 1 lies in [0.1, 0.2]"},
+        {"command: [\"${program}\", \"--x=${args}\"]\nparameters: {x: {min: 0, max: 1}}\n",
+         "w.yaml:4: command[1]: '--x=${args}' is not a macro carbs knows as a whole argument "
+         "(${env}, ${interpreter}, ${program}, ${args}, ${args_no_hyphens}, ${args_json}, "
+         "${args_json_file})"},
+        {"trainer: command\nparameters: {x: {min: 0, max: 1}}\n",
+         "w.yaml:4: trainer: unknown key"},
+        {"run_cap: 0\nparameters: {x: {min: 0, max: 1}}\n",
+         "w.yaml:4: run_cap: must be in [1, 9007199254740992] (got 0)"},
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        sweep_spec_t s;
+        carbs_err_t err = {0};
+
+        CHECK_EQ(wandb_parse(cases[i].rest, &s, &err), CARBS_EINVAL);
+        CHECK_STR(err.msg, cases[i].want);
+        CHECK(spec_is_empty(&s));
+    }
+}
+
+/* Which files are W&B's: method, or no trainer and a W&B-only key. */
+static void test_sweep_wandb_detection(void)
+{
+    static const char carbs_file[] = "name: n\nmetric: {name: y}\ntrainer: command\n"
+                                     "command: [./r]\nparameters: {x: {min: 0, max: 1}}\n";
+    static const char wandb_file[] = "metric: {name: y}\nprogram: r.py\n"
+                                     "parameters: {x: {min: 0, max: 1}}\n";
+    static const char by_value[] = "name: v\nmetric: {name: y}\ncommand: [./r]\n"
+                                   "parameters: {x: {value: 1}, y: {min: 0, max: 1}}\n";
+    sweep_spec_t s;
+    carbs_err_t err = {0};
+
+    CHECK_EQ(sweep_spec_parse(carbs_file, strlen(carbs_file), "c.yaml", &s, &err), CARBS_EINVAL);
+    CHECK_STR(err.msg, "c.yaml:5: parameters.x.space: required: linear, log or logit (or values: "
+                       "[...] for a categorical)");
+    CHECK_EQ(sweep_spec_parse(wandb_file, strlen(wandb_file), "w.yaml", &s, &err), CARBS_EINVAL);
+    CHECK_STR(err.msg, "w.yaml:1: method: required: bayes or random");
+    CHECK_EQ(sweep_spec_parse(by_value, strlen(by_value), "dir/v.yaml", &s, &err), CARBS_EINVAL);
+    CHECK_STR(err.msg, "dir/v.yaml:1: method: required: bayes or random");
+}
+
+/* The sweep's name: W&B's when valid, else the file's stem. */
+static void test_sweep_wandb_names(void)
+{
+    static const char named[] = "name: 'My sweep #2'\nmethod: random\nmetric: {name: y}\n"
+                                "program: t.py\nparameters: {x: {min: 0, max: 1}}\n";
+    sweep_spec_t s;
+    carbs_err_t err = {0};
+
+    CHECK_EQ(sweep_spec_parse(named, strlen(named), "sweeps/lr scan.v2.yaml", &s, &err), 0);
+    CHECK_STR(s.name, "lr-scan");
+    CHECK(has_note(&s, "assumed: name = lr-scan (W&B's name 'My sweep #2' is not a valid carbs "
+                       "name)"));
+    CHECK_EQ(s.carbs.num_random_samples, 100);
+    sweep_spec_release(&s);
+    CHECK_EQ(sweep_spec_parse(named, strlen(named), "1234.yaml", &s, &err), 0);
+    CHECK_STR(s.name, "wandb-sweep");
+    sweep_spec_release(&s);
+}
+
+/* Every error of a file, in the order the rules ran, the first in err;
+ * a typo'd required key is reported once, as the typo. */
+static void test_sweep_all_errors(void)
+{
+    static const char text[] = "name: e\nmetrc: {name: y}\ntrainer: synthetic\n"
+                               "synthetic: {function: branin, fail_rate: 2}\n"
+                               "parameters: {x: {space: linear, min: 1, max: 0}}\n"
+                               "budget: {parallel: 0}\n";
+    sweep_spec_t s;
+    sweep_argv_t errors = {0};
+    carbs_err_t err = {0};
+
+    CHECK_EQ(sweep_spec_parse_all(text, strlen(text), "e.yaml", &s, &errors, &err), CARBS_EINVAL);
+    CHECK_EQ(errors.n, 4);
+    if (errors.n == 4) {
+        CHECK_STR(errors.v[0], "e.yaml:2: metrc: unknown key (did you mean 'metric'?)");
+        CHECK_STR(errors.v[1], "e.yaml:4: synthetic.fail_rate: must be in [0, 1] (got 2)");
+        CHECK_STR(errors.v[2], "e.yaml:5: parameters.x.max: must be greater than min 1 (got 0)");
+        CHECK_STR(errors.v[3], "e.yaml:6: budget.parallel: must be in [1, 1000000] (got 0)");
+    }
+    CHECK_STR(err.msg, "e.yaml:2: metrc: unknown key (did you mean 'metric'?)");
+    CHECK(spec_is_empty(&s));
+    sweep_argv_release(&errors);
+    /* a file that cannot be read has one error */
+    CHECK_EQ(sweep_spec_parse_all("a: [", 4, "x.yaml", &s, &errors, &err), CARBS_EINVAL);
+    CHECK_EQ(errors.n, 1);
+    CHECK(errors.n == 1 && strcmp(errors.v[0], err.msg) == 0);
+    sweep_argv_release(&errors);
+    sweep_argv_release(NULL);
 }
 
 // ---- the design example and the examples/ folder ----
@@ -450,7 +670,8 @@ static void test_sweep_random_round_trip(void)
  * lex_scan_string) when an allocation fails while it decodes an escape. */
 static void test_sweep_alloc_failures(void)
 {
-    static const char *const files[] = {"good/defaults-centers.yaml", "good/design-example.json"};
+    static const char *const files[] = {"good/defaults-centers.yaml", "good/design-example.json",
+                                        "wandb/distributions.yaml"};
 
     for (size_t f = 0; f < ARRAY_SIZE(files); f++) {
         char path[1024], *text, *want = NULL;
@@ -583,6 +804,12 @@ int main(void)
     RUN(test_sweep_good_files);
     RUN(test_sweep_bad_files);
     RUN(test_sweep_yaml_json_agree);
+    RUN(test_sweep_wandb_files);
+    RUN(test_sweep_wandb_distributions);
+    RUN(test_sweep_wandb_refusals);
+    RUN(test_sweep_wandb_detection);
+    RUN(test_sweep_wandb_names);
+    RUN(test_sweep_all_errors);
     RUN(test_sweep_design_example);
     RUN(test_sweep_examples);
     RUN(test_sweep_defaults);

@@ -36,7 +36,7 @@ static const char usage_text[] =
     "  stop SWEEP [--db PATH]                  end the sweep for good\n"
     "\n"
     "The store is --db, else the global --db, else $CARBS_DB, else ./carbs.db.\n"
-    "The sweep file is described in docs/sweep-file.md.\n";
+    "The sweep file (carbs' own or a W&B sweep file) is described in docs/sweep-file.md.\n";
 
 /* Send m to the service holding db (request.h) and, when it agrees, print
  * done with the sweep's id (done may be NULL: print nothing).  Returns an
@@ -82,6 +82,7 @@ static int sweep_create(int argc, char **argv, const cli_globals_t *g)
     };
     const char *db_opt = NULL, *name = NULL, *file = NULL, *db;
     sweep_spec_t spec = {0};
+    sweep_argv_t errors = {0};
     carbs_err_t err = {0};
     store_t *st = NULL;
     char *json = NULL, host[256];
@@ -109,12 +110,20 @@ static int sweep_create(int argc, char **argv, const cli_globals_t *g)
     if (rc)
         return rc;
     db = cli_pick_db(g, db_opt);
-    /* validate everything before the store is touched */
-    if (sweep_spec_load(file, &spec, &err) < 0) {
+    /* validate everything before the store is touched: every error at once */
+    if (sweep_spec_load_all(file, &spec, &errors, &err) < 0) {
         rc = err.code == CARBS_ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
-        cli_error(rc, "%s", err.msg);
+        if (errors.n == 0 || rc != CLI_EXIT_USAGE)
+            cli_error(rc, "%s", err.msg);
+        for (size_t i = 0; rc == CLI_EXIT_USAGE && i < errors.n; i++)
+            cli_error(rc, "%s", errors.v[i]);
+        if (errors.n > 1 && rc == CLI_EXIT_USAGE)
+            cli_error(rc, "%s: %zu errors; nothing stored", file, errors.n);
         goto out;
     }
+    /* what reading a W&B file assumed, ignored or warns about */
+    for (size_t i = 0; i < spec.notes.n; i++)
+        fprintf(stderr, "%s\n", spec.notes.v[i]);
     if (name) {
         if (sweep_name_check(name, &err) < 0) {
             rc = cli_error(CLI_EXIT_USAGE, "--name: %s", err.msg);
@@ -169,6 +178,7 @@ out:
     store_close(st);
     free(json);
     sweep_spec_release(&spec);
+    sweep_argv_release(&errors);
     return rc;
 }
 

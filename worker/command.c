@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "proto/json.h"
+#include "proto/sweep.h"
 
 typedef DA_TYPE(char *) strings_t;
 typedef DA_TYPE(carbs_curve_point_t) points_t;
@@ -228,21 +229,49 @@ static bool env_is_ours(const char *entry)
     return false;
 }
 
-/* argv: the program, its arguments, then --name=value; envp: the
- * environment without our names, then ours.  Both NULL-terminated. */
+/* Push every parameter as "--name=value" (hyphens) or "name=value". */
+static void push_args(strings_t *argv, const carbs_params_t *all, bool hyphens)
+{
+    char val[CARBS_VALUE_MAX + 32];
+
+    for (size_t i = 0; i < all->n; i++) {
+        fmt_value(&all->v[i], val, sizeof(val));
+        strings_push(argv, str_printf("%s%s=%s", hyphens ? "--" : "", all->v[i].name, val));
+    }
+}
+
+/* argv: the program and its arguments, an argument macro of
+ * proto/sweep.h replaced by the parameters, or --name=value after them
+ * when there is none; envp: the environment without our names, then ours.
+ * Both NULL-terminated. */
 static int build_exec(command_t *c, const command_config_t *cfg, const carbs_params_t *all,
                       strings_t *argv, strings_t *envp, carbs_err_t *err)
 {
     char val[CARBS_VALUE_MAX + 32];
     char *json = NULL;
+    bool placed = false;
     int rc;
 
-    for (size_t i = 0; i < cfg->argc; i++)
-        strings_push(argv, xstrdup(cfg->argv[i]));
-    for (size_t i = 0; i < all->n; i++) {
-        fmt_value(&all->v[i], val, sizeof(val));
-        strings_push(argv, str_printf("--%s=%s", all->v[i].name, val));
+    rc = proto_params_to_json(all, &json, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < cfg->argc; i++) {
+        const char *a = cfg->argv[i];
+        bool macro = true;
+
+        if (strcmp(a, SWEEP_MACRO_ARGS) == 0)
+            push_args(argv, all, true);
+        else if (strcmp(a, SWEEP_MACRO_ARGS_NO_HYPHENS) == 0)
+            push_args(argv, all, false);
+        else if (strcmp(a, SWEEP_MACRO_ARGS_JSON) == 0)
+            strings_push(argv, xstrdup(json));
+        else if (strcmp(a, SWEEP_MACRO_ARGS_JSON_FILE) == 0)
+            strings_push(argv, str_printf("%s/params.json", c->dir));
+        else
+            macro = false;
+        if (!macro) strings_push(argv, xstrdup(a));
+        placed |= macro;
     }
+    if (!placed) push_args(argv, all, true);
     strings_push(argv, NULL);
 
     for (char **e = environ; e && *e; e++)
@@ -272,8 +301,7 @@ static int build_exec(command_t *c, const command_config_t *cfg, const carbs_par
     }
     strings_push(envp, NULL);
 
-    rc = proto_params_to_json(all, &json, err);
-    if (rc == 0) {
+    {
         char *path = str_printf("%s/params.json", c->dir);
         rc = write_file(path, json, err);
         free(path);

@@ -4,7 +4,9 @@
  * a program follows.
  *
  * The program gets the trial three ways: `--name=value` arguments appended
- * to its argv (the sweep's fixed parameters, then the searched ones), the
+ * to its argv (the sweep's fixed parameters, then the searched ones; an
+ * argument that is one of the macros of proto/sweep.h, "${args}" and its
+ * kin, is replaced by them instead, in the macro's form), the
  * environment (CARBS_TRIAL_ID, CARBS_ATTEMPT, CARBS_SWEEP_ID, CARBS_DEVICE,
  * CARBS_PARAM_<NAME> for every parameter, CARBS_PARAMS_FILE: a JSON object
  * of them, CARBS_RESULT_FILE: where it may write its result,
