@@ -4,10 +4,9 @@
  *
  * store_open() looks before it touches: it reads application_id,
  * user_version and the table count of the file, and only a carbs store or
- * an empty database is ever written (WAL mode, migrations).  The writer
- * lock is an flock(2) on "<path>.lock" holding the owner's pid as text, so
- * it vanishes with its process however that process dies (DESIGN.md §5,
- * docs/store.md).
+ * an empty database is ever written (WAL mode, migrations).  Symlinks are
+ * resolved first, so the -wal and -shm files are those of the real file
+ * whatever path led to it; the writer lock is in store_lock.c.
  */
 #include "proto/common.h"
 #include "store/store.h"
@@ -307,7 +306,7 @@ int store_sync(store_t *st, carbs_err_t *err)
 
     if (!st->unsynced) /* nothing since the last sync, or FULL/NORMAL */
         return 0;
-    if (snprintf(wal, sizeof(wal), "%s-wal", st->path) >= (int)sizeof(wal))
+    if (snprintf(wal, sizeof(wal), "%s-wal", st->real) >= (int)sizeof(wal))
         return carbs_fail(err, CARBS_ESTORE, "path of '%s' too long", st->path);
     /* fsync through any descriptor flushes the file's pages: SQLite's own
      * stays private, so open the log by name.  No log: nothing committed
@@ -337,28 +336,35 @@ store_t *store_open(const char *path, int flags, carbs_err_t *err)
     struct stat sb;
     bool ro = flags & STORE_READONLY;
     int oflags = SQLITE_OPEN_NOMUTEX;
+    char *real = NULL;
     int rc;
 
     if (!path || !path[0]) {
         carbs_fail(err, CARBS_EINVAL, "empty store path");
         return NULL;
     }
-    if (stat(path, &sb) != 0) {
+    if (store__real_path(path, !ro && (flags & STORE_CREATE), &real, err) < 0)
+        return NULL;
+    if (stat(real, &sb) != 0) {
         if (errno != ENOENT || ro || !(flags & STORE_CREATE)) {
             carbs_fail(err, errno == ENOENT ? CARBS_ENOTFOUND : CARBS_EIO, "cannot open '%s': %s",
                        path, strerror(errno));
+            free(real);
             return NULL;
         }
     } else if (!S_ISREG(sb.st_mode)) {
         carbs_fail(err, CARBS_EINVAL, "cannot open '%s': not a regular file", path);
+        free(real);
         return NULL;
-    } else if (!ro && access(path, W_OK) != 0) {
+    } else if (!ro && access(real, W_OK) != 0) {
         carbs_fail(err, CARBS_EDENIED, "cannot open '%s' for writing: %s", path, strerror(errno));
+        free(real);
         return NULL;
     }
 
     st = xcalloc(1, sizeof(*st));
     st->path = xstrdup(path);
+    st->real = real;
     st->flags = flags;
     st->lock_fd = -1;
     st->busy_ms = STORE_BUSY_TIMEOUT_MS;
@@ -366,7 +372,7 @@ store_t *store_open(const char *path, int flags, carbs_err_t *err)
         oflags |= SQLITE_OPEN_READONLY;
     else
         oflags |= SQLITE_OPEN_READWRITE | ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
-    if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(real, &st->db, oflags, NULL) != SQLITE_OK) {
         if (!st->db) {
             carbs_fail(err, CARBS_ENOMEM, "cannot open '%s': out of memory", path);
             goto fail;
@@ -380,6 +386,11 @@ store_t *store_open(const char *path, int flags, carbs_err_t *err)
         carbs_fail(err, CARBS_EDENIED, "cannot open '%s' for writing: read-only file", path);
         goto fail;
     }
+    /* SQLite creates a new file when it opens it: it exists now. */
+    if (store__ident_ref(real, &st->ident, err) < 0)
+        goto fail;
+    if (!ro && store__writer_guard(st, err) < 0)
+        goto fail;
     rc = adopt(st, err);
     if (rc < 0)
         goto fail;
@@ -403,6 +414,9 @@ void store_close(store_t *st)
         UNUSED(trunc);
         close(st->lock_fd);
     }
+    /* After sqlite3_close(): this may close the last descriptor of the file. */
+    store__ident_unref(st->ident, st);
+    free(st->real);
     free(st->path);
     free(st);
 }
@@ -481,105 +495,4 @@ int store_backup(store_t *st, const char *dest_path, carbs_err_t *err)
     rc = store__step_done(st, s, "back up", err);
     reset_all(st);
     return rc;
-}
-
-// ---- the writer lock ----
-
-static int lock_path(const char *path, char *buf, size_t cap, carbs_err_t *err)
-{
-    int n = snprintf(buf, cap, "%s.lock", path);
-    if (n < 0 || (size_t)n >= cap)
-        return carbs_fail(err, CARBS_ETOOBIG, "store path '%s' is too long", path);
-    return 0;
-}
-
-/* The pid written in an open lock file, or -1 when unreadable. */
-static long read_pid(int fd)
-{
-    char buf[32];
-    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-    long pid;
-
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    if (n > 0 && buf[n - 1] == '\n')
-        buf[n - 1] = '\0';
-    if (parse_long(buf, 1, 0x7fffffffL, &pid) < 0)
-        return -1;
-    return pid;
-}
-
-/* A holder probing with a shared lock can make our exclusive try fail for a
- * moment; retry for this long before calling the lock taken. */
-#define STORE__LOCK_RETRY_MS 200
-
-int store_writer_lock(store_t *st, carbs_err_t *err)
-{
-    char lpath[4096], text[32];
-    int fd, n, got = -1;
-
-    if (st->lock_fd >= 0)
-        return 0;
-    if (st->flags & STORE_READONLY)
-        return carbs_fail(err, CARBS_EDENIED, "cannot take the writer lock of '%s': opened read-only",
-                          st->path);
-    if (lock_path(st->path, lpath, sizeof(lpath), err) < 0)
-        return CARBS_ETOOBIG;
-    fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return carbs_fail(err, CARBS_EIO, "cannot open '%s': %s", lpath, strerror(errno));
-    for (int waited = 0; waited <= STORE__LOCK_RETRY_MS; waited += 10) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        got = flock(fd, LOCK_EX | LOCK_NB);
-        if (got == 0 || errno != EWOULDBLOCK)
-            break;
-        nanosleep(&ts, NULL);
-    }
-    if (got != 0) {
-        int e = errno;
-        long pid = read_pid(fd);
-        close(fd);
-        if (e != EWOULDBLOCK)
-            return carbs_fail(err, CARBS_EIO, "cannot lock '%s': %s", lpath, strerror(e));
-        if (pid > 0)
-            return carbs_fail(err, CARBS_EBUSY, "'%s' has another writer (carbs serve, pid %ld)",
-                              st->path, pid);
-        return carbs_fail(err, CARBS_EBUSY, "'%s' has another writer (pid unknown)", st->path);
-    }
-    n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
-        int e = errno;
-        close(fd);
-        return carbs_fail(err, CARBS_EIO, "cannot write '%s': %s", lpath, strerror(e));
-    }
-    st->lock_fd = fd;
-    return 0;
-}
-
-int store_writer_holder(const char *path, long *pid, carbs_err_t *err)
-{
-    char lpath[4096];
-    int fd;
-
-    *pid = 0;
-    if (lock_path(path, lpath, sizeof(lpath), err) < 0)
-        return CARBS_ETOOBIG;
-    fd = open(lpath, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        return carbs_fail(err, CARBS_EIO, "cannot open '%s': %s", lpath, strerror(errno));
-    }
-    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-        flock(fd, LOCK_UN);
-    } else if (errno == EWOULDBLOCK) {
-        *pid = read_pid(fd);
-    } else {
-        int e = errno;
-        close(fd);
-        return carbs_fail(err, CARBS_EIO, "cannot probe '%s': %s", lpath, strerror(e));
-    }
-    close(fd);
-    return 0;
 }

@@ -73,16 +73,19 @@ typedef struct store store_t;
 
 // ---- open and close ----
 
-/* Open the store at path.  Without STORE_CREATE a missing file is
+/* Open the store at path, symlinks resolved (the -wal and -shm files are
+ * those of the real file).  Without STORE_CREATE a missing file is
  * CARBS_ENOTFOUND, and an empty database CARBS_EINVAL.  A file that is not
  * SQLite, or is SQLite but not a carbs store (another application_id, or
  * tables of its own), is CARBS_EINVAL and is left untouched.  A schema newer
  * than this build is CARBS_EVERSION; an older one is migrated (one
  * transaction per step) unless STORE_READONLY, then CARBS_EVERSION too.  A
  * file that cannot be opened for writing without STORE_READONLY is
- * CARBS_EDENIED; a database locked past the busy timeout is CARBS_EBUSY.
- * Returns NULL with err filled on failure; caller owns the result and closes
- * it with store_close(). */
+ * CARBS_EDENIED; a database locked past the busy timeout is CARBS_EBUSY,
+ * and so is opening for writing through another name of a file (a hard
+ * link) whose writer lock is held through that other name.  Returns NULL
+ * with err filled on failure; caller owns the result and closes it with
+ * store_close(). */
 store_t *store_open(const char *path, int flags, carbs_err_t *err);
 
 /* The connection's synchronous level as SQLite reports it: 2 (FULL, the
@@ -121,18 +124,21 @@ int store_backup(store_t *st, const char *dest_path, carbs_err_t *err);
 
 // ---- the writer rule (DESIGN.md §5) ----
 
-/* Become the store's only writer: take an exclusive flock(2) on
- * "<path>.lock" (created if missing, never removed) and write this pid into
- * it.  Held until store_close().  Returns 0 (also when st already holds it),
- * CARBS_EBUSY naming the holder's pid when another open file (normally
- * another process) holds it, CARBS_EDENIED for a read-only store, or
- * CARBS_EIO. */
+/* Become the store's only writer: take an exclusive flock(2) on the store
+ * file itself (its identity: every path to it, hard links included, meets
+ * the same lock) and one on "<real path>.lock" (created if missing, never
+ * removed), and write this pid into the latter.  Held until store_close().
+ * Returns 0 (also when st already holds it), CARBS_EBUSY naming the
+ * holder's pid and, when it differs and can be told, its path, when another
+ * store_t (in any process, through any path) holds it, CARBS_EDENIED for a
+ * read-only store, or CARBS_EIO. */
 int store_writer_lock(store_t *st, carbs_err_t *err);
 
-/* Tell whether some process holds the writer lock of the store at path.
- * Sets *pid to the holder's pid, to 0 when nobody holds it (also when the
- * lock file does not exist), or to -1 when it is held but the pid could not
- * be read.  Returns 0 or CARBS_EIO.  Does not open the database. */
+/* Tell whether some process holds the writer lock of the store at path,
+ * through this path or any other to the same file.  Sets *pid to the
+ * holder's pid, to 0 when nobody holds it (also when the file does not
+ * exist), or to -1 when it is held but the pid could not be read.  Returns
+ * 0 or CARBS_EIO.  Opens no SQLite connection. */
 int store_writer_holder(const char *path, long *pid, carbs_err_t *err);
 
 // ---- sweeps ----

@@ -14,6 +14,8 @@
 #include <assert.h>
 #include <sqlite3.h>
 
+#include "store/store_internal.h"
+
 // ---- the fault-injecting VFS ----
 
 struct fault_file {
@@ -309,6 +311,7 @@ size_t store_fault_io(size_t k)
 struct store_raw {
     sqlite3 *db;
     char *path;
+    struct store__ident *ident; /* NULL when the file could not be reached */
 };
 
 store_raw_t *store_raw_open(const char *path, carbs_err_t *err)
@@ -324,6 +327,14 @@ store_raw_t *store_raw_open(const char *path, carbs_err_t *err)
         return NULL;
     }
     sqlite3_busy_timeout(raw->db, STORE_BUSY_TIMEOUT_MS);
+    /* Counted like a store's connection, so that closing a store does not
+     * drop this one's fcntl locks (store_lock.c). */
+    {
+        char *real = NULL;
+        if (store__real_path(path, false, &real, NULL) == 0)
+            store__ident_ref(real, &raw->ident, NULL);
+        free(real);
+    }
     return raw;
 }
 
@@ -346,6 +357,7 @@ void store_raw_close(store_raw_t *raw)
     if (!raw)
         return;
     sqlite3_close(raw->db);
+    store__ident_unref(raw->ident, NULL);
     free(raw->path);
     free(raw);
 }

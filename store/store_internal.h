@@ -24,9 +24,13 @@ struct store__cached {
     sqlite3_stmt *stmt;
 };
 
+struct store__ident;
+
 struct store {
     sqlite3 *db;
-    char *path;
+    char *path; /* as the caller gave it: for messages */
+    char *real; /* symlinks resolved: what SQLite opens, and the -wal and .lock names */
+    struct store__ident *ident; /* this process's descriptor of the file (store_lock.c) */
     int flags;
     int busy_ms;
     int lock_fd; /* writer lock file, -1 when not held */
@@ -99,6 +103,29 @@ int store__sweep_exists(store_t *st, int64_t sweep_id, carbs_err_t *err);
 
 /* Validate a worker id: non-empty and shorter than CARBS_NAME_MAX. */
 int store__check_worker(const char *id, carbs_err_t *err);
+
+// ---- the file and its writer lock (store_lock.c) ----
+
+/* path with every symlink resolved, into *out (caller frees).  With create,
+ * a missing file is fine when its folder exists (a symlink to nothing is
+ * not).  0, CARBS_ENOTFOUND, CARBS_EINVAL, CARBS_ETOOBIG or CARBS_EIO. */
+int store__real_path(const char *path, bool create, char **out, carbs_err_t *err);
+
+/* Count one more connection of this process to the file at real (which
+ * must exist), opening the process's descriptor of it on the first.  Every
+ * connection takes one before it reads and drops it after sqlite3_close()
+ * (closing a descriptor of the file would drop SQLite's fcntl locks).
+ * 0, CARBS_ENOTFOUND, CARBS_EDENIED or CARBS_EIO. */
+int store__ident_ref(const char *real, struct store__ident **out, carbs_err_t *err);
+
+/* Drop a reference taken by store__ident_ref(), releasing st's writer lock
+ * if st (may be NULL) holds it.  id may be NULL. */
+void store__ident_unref(struct store__ident *id, const store_t *st);
+
+/* For a connection opened to write: CARBS_EBUSY naming the holder when
+ * another connection holds the writer lock through another name of the
+ * same file (a hard link: another -wal that SQLite would not see). */
+int store__writer_guard(store_t *st, carbs_err_t *err);
 
 // ---- schema (store_schema.c) ----
 
