@@ -99,6 +99,18 @@ int store__fail(store_t *st, const char *what, carbs_err_t *err)
                           what, st->path, st->busy_ms);
     if (ec == SQLITE_READONLY)
         return carbs_fail(err, CARBS_EDENIED, "cannot %s '%s': %s", what, st->path, msg);
+    /* SQLite calls a full disk "disk I/O error" when the write that hit it
+     * was a sync or a truncate: errno tells. */
+    if (ec == SQLITE_FULL || sqlite3_system_errno(st->db) == ENOSPC ||
+        sqlite3_system_errno(st->db) == EDQUOT)
+        return carbs_fail(err, CARBS_ESTORE,
+                          "cannot %s '%s': the disk is full (or the quota used up); nothing of "
+                          "this call was stored: free some space and try again",
+                          what, st->path);
+    if (ec == SQLITE_CORRUPT || ec == SQLITE_NOTADB)
+        return carbs_fail(err, CARBS_ESTORE,
+                          "cannot %s '%s': %s: the store is damaged, see `carbs store check`",
+                          what, st->path, msg);
     return carbs_fail(err, CARBS_ESTORE, "cannot %s '%s': %s", what, st->path, msg);
 }
 
@@ -139,27 +151,89 @@ double store__col_time(sqlite3_stmt *s, int i)
     return sqlite3_column_double(s, i); /* NULL reads as 0.0 */
 }
 
+// ---- text: always UTF-8 out of the store ----
+
+/* The length of the UTF-8 character at s (n > 0 bytes left), 0 when the
+ * bytes there are not one. */
+static size_t utf8_char(const char *s, size_t n)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t k = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+             : c >= 0xf0 && c <= 0xf4                 ? 4
+                                                      : 0;
+    return k && k <= n && utf8_valid(s, k) ? k : 0;
+}
+
+/* U+FFFD, the replacement character. */
+static const char utf8_repl[] = "\xef\xbf\xbd";
+
+/* Copy text[n] into out[cap] (cap > 0), each byte that does not start a
+ * valid character replaced by U+FFFD, stopping at a NUL and never splitting
+ * a character.  Returns the bytes replaced; *need (may be NULL) is the
+ * length the whole copy takes. */
+static size_t utf8_repair(const char *text, size_t n, char *out, size_t cap, size_t *need)
+{
+    size_t o = 0, bad = 0, total = 0;
+
+    for (size_t i = 0; i < n && text[i];) {
+        size_t k = utf8_char(text + i, n - i);
+        const char *from = k ? text + i : utf8_repl;
+        size_t len = k ? k : 3;
+        bad += !k;
+        i += k ? k : 1;
+        total += len;
+        if (o + len < cap) {
+            memcpy(out + o, from, len);
+            o += len;
+        } else {
+            cap = o + 1; /* full: the rest is only counted */
+        }
+    }
+    out[o] = '\0';
+    if (need)
+        *need = total;
+    return bad;
+}
+
+int store__utf8_dup(const char *text, size_t n, char **out)
+{
+    size_t need, bad;
+    char probe[1];
+
+    *out = NULL;
+    if (utf8_valid(text, n) && !memchr(text, '\0', n)) {
+        *out = carbs_malloc(n + 1);
+        if (!*out)
+            return CARBS_ENOMEM;
+        memcpy(*out, text, n);
+        (*out)[n] = '\0';
+        return 0;
+    }
+    utf8_repair(text, n, probe, sizeof(probe), &need);
+    *out = carbs_malloc(need + 1);
+    if (!*out)
+        return CARBS_ENOMEM;
+    bad = utf8_repair(text, n, *out, need + 1, NULL);
+    return bad > INT_MAX ? INT_MAX : (int)bad;
+}
+
 int store__col_strdup(sqlite3_stmt *s, int i, char **out)
 {
     const unsigned char *text = sqlite3_column_text(s, i);
-    size_t n;
 
     *out = NULL;
     if (!text)
         return 0;
-    n = (size_t)sqlite3_column_bytes(s, i);
-    *out = carbs_malloc(n + 1);
-    if (!*out)
-        return CARBS_ENOMEM;
-    memcpy(*out, text, n);
-    (*out)[n] = '\0';
-    return 0;
+    return store__utf8_dup((const char *)text, (size_t)sqlite3_column_bytes(s, i), out) < 0
+               ? CARBS_ENOMEM
+               : 0;
 }
 
 void store__col_copy(sqlite3_stmt *s, int i, char *buf, size_t cap)
 {
     const unsigned char *text = sqlite3_column_text(s, i);
-    str_copy(buf, cap, text ? (const char *)text : ""); /* truncation is acceptable */
+    utf8_repair(text ? (const char *)text : "", text ? (size_t)sqlite3_column_bytes(s, i) : 0,
+                buf, cap, NULL); /* truncation is acceptable */
 }
 
 int store__check_worker(const char *id, carbs_err_t *err)
@@ -280,6 +354,9 @@ static int adopt(store_t *st, carbs_err_t *err)
         return store__fail(st, "configure", err);
     if (ro)
         return 0;
+    /* Never write into a damaged store: look before the first write. */
+    if (n_tables > 0 && (rc = store__check_open(st, err)) < 0)
+        return rc;
     rc = set_wal(st, err);
     if (rc < 0)
         return rc;
@@ -434,65 +511,4 @@ int store_set_busy_timeout(store_t *st, int ms, carbs_err_t *err)
     if (sqlite3_busy_timeout(st->db, ms) != SQLITE_OK)
         return store__fail(st, "set the busy timeout of", err);
     return 0;
-}
-
-// ---- integrity and backup ----
-
-static const char sql_integrity[] = "PRAGMA integrity_check";
-static const char sql_fk_check[] = "PRAGMA foreign_key_check";
-
-int store_check(store_t *st, carbs_err_t *err)
-{
-    sqlite3_stmt *s;
-    int rc = store__begin(st, false, err);
-
-    if (rc >= 0)
-        rc = store__stmt(st, sql_integrity, &s, err);
-    if (rc >= 0) {
-        int step = sqlite3_step(s);
-        const unsigned char *text = step == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
-        if (step != SQLITE_ROW)
-            rc = store__fail(st, "check the integrity of", err);
-        else if (!text || strcmp((const char *)text, "ok") != 0)
-            rc = carbs_fail(err, CARBS_ESTORE, "'%s' failed its integrity check: %s", st->path,
-                            text ? (const char *)text : "?");
-    }
-    if (rc >= 0)
-        rc = store__stmt(st, sql_fk_check, &s, err);
-    if (rc >= 0) {
-        int step = sqlite3_step(s);
-        if (step == SQLITE_ROW)
-            rc = carbs_fail(err, CARBS_ESTORE,
-                            "'%s' failed its foreign key check: row %lld of table '%s' points "
-                            "to a missing row of '%s'",
-                            st->path, (long long)sqlite3_column_int64(s, 1),
-                            (const char *)sqlite3_column_text(s, 0),
-                            (const char *)sqlite3_column_text(s, 2));
-        else if (step != SQLITE_DONE)
-            rc = store__fail(st, "check the foreign keys of", err);
-    }
-    return store__end(st, rc, err);
-}
-
-static const char sql_vacuum_into[] = "VACUUM INTO ?1";
-
-int store_backup(store_t *st, const char *dest_path, carbs_err_t *err)
-{
-    sqlite3_stmt *s;
-    struct stat sb;
-    int rc;
-
-    if (!dest_path || !dest_path[0])
-        return carbs_fail(err, CARBS_EINVAL, "empty backup path");
-    if (stat(dest_path, &sb) == 0)
-        return carbs_fail(err, CARBS_EEXIST, "cannot back up '%s' to '%s': file exists", st->path,
-                          dest_path);
-    /* VACUUM cannot run inside a transaction; it is one by itself. */
-    rc = store__stmt(st, sql_vacuum_into, &s, err);
-    if (rc < 0)
-        return rc;
-    store__bind_text(s, 1, dest_path);
-    rc = store__step_done(st, s, "back up", err);
-    reset_all(st);
-    return rc;
 }

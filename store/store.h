@@ -122,6 +122,54 @@ int store_check(store_t *st, carbs_err_t *err);
  * while a writer runs.  dest_path must not exist (CARBS_EEXIST). */
 int store_backup(store_t *st, const char *dest_path, carbs_err_t *err);
 
+// ---- damage: the audit and the recovery (docs/store.md) ----
+
+/* How store_audit() and store_recover() judge JSON columns and tell what
+ * they find.  The store never parses JSON (docs/style.md H21): json_ok is
+ * the caller's codec for table.column (sweeps.spec, trials.params,
+ * results.metrics, workers.devices, laws.law, optimizer_state.state); it
+ * returns false with the reason in why[cap] when text does not decode.
+ * NULL json_ok checks no JSON.  report gets one line per problem (NULL:
+ * counted only).  ctx is passed back to both. */
+typedef struct store_audit {
+    bool (*json_ok)(void *ctx, const char *table, const char *column, const char *text, char *why,
+                    size_t cap);
+    void (*report)(void *ctx, const char *line);
+    void *ctx;
+} store_audit_t;
+
+typedef struct store_audit_stats {
+    size_t problems;   /* lines reported */
+    size_t copied;     /* rows that read and passed every check (recover: copied) */
+    size_t skipped;    /* rows that read but failed a check or lost their parent */
+    size_t unreadable; /* keys, or trials' curves, that could not be read */
+    size_t repaired;   /* values not UTF-8, or optional JSON that does not decode (recover:
+                        * bad bytes replaced, the JSON set to null) */
+} store_audit_stats_t;
+
+/* The whole check behind `carbs store check`: PRAGMA integrity_check (every
+ * page and index) and foreign_key_check, then every row of every table read
+ * on its own: unreadable keys, text that is not UTF-8, unknown states and
+ * kinds, all-digit sweep names, JSON that a->json_ok refuses, finished
+ * trials without a result.  Reports each problem through a (may be NULL)
+ * and fills *stats; stats->problems == 0 means a clean store.  Returns 0
+ * when the audit ran (whatever it found), or the error that stopped it.
+ * Takes a read snapshot only: safe while a writer runs, and on a store
+ * opened read-only. */
+int store_audit(store_t *st, const store_audit_t *a, store_audit_stats_t *stats, carbs_err_t *err);
+
+/* Copy what can be read of the (damaged) store at src_path into a new
+ * store at dest_path, which must not exist (CARBS_EEXIST): the walk of
+ * store_audit(), keeping ids, leaving out rows that fail a check or whose
+ * sweep or trial was left out, replacing bad UTF-8 bytes by U+FFFD, then
+ * marking unfinished trials that have a result done or failed, finished
+ * ones whose result was lost cancelled, and keeping every id ever handed
+ * out unused.  Reports through a, fills *stats.  Returns 0, or the error of
+ * opening either store or of writing the new one (dest_path is then
+ * removed). */
+int store_recover(const char *src_path, const char *dest_path, const store_audit_t *a,
+                  store_audit_stats_t *stats, carbs_err_t *err);
+
 // ---- the writer rule (DESIGN.md §5) ----
 
 /* Become the store's only writer: take an exclusive flock(2) on the store
@@ -407,6 +455,11 @@ void store_export_iter_free(store_export_iter_t *it);
  * default.  Returns the writes and syncs counted since the previous call.
  * Process-wide test-only state, like carbs_fault_fail_at(). */
 size_t store_fault_io(size_t k);
+
+/* Like store_fault_io(), but the k-th write or sync fails as on a full
+ * disk: a write with SQLITE_FULL, a sync with an I/O error whose errno is
+ * ENOSPC. */
+size_t store_fault_full(size_t k);
 
 /* A bare SQLite connection to any file, with none of the store's checks:
  * tests use it to forge foreign databases, newer schemas and held locks. */

@@ -12,6 +12,7 @@
 #include "store/store.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <sqlite3.h>
 
 #include "store/store_internal.h"
@@ -28,6 +29,7 @@ static struct {
     sqlite3_vfs *real;
     size_t count;   /* writes and syncs since the last store_fault_io() */
     size_t fail_at; /* 0 = off */
+    bool full;      /* fail as a full disk does, not as an I/O error */
 } fault;
 
 #define REAL(f) (((struct fault_file *)(f))->real)
@@ -55,8 +57,10 @@ static int f_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 
 static int f_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 {
-    if (fault_hit())
-        return SQLITE_IOERR_WRITE;
+    if (fault_hit()) {
+        errno = fault.full ? ENOSPC : EIO;
+        return fault.full ? SQLITE_FULL : SQLITE_IOERR_WRITE;
+    }
     return REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
 }
 
@@ -67,8 +71,10 @@ static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
 
 static int f_sync(sqlite3_file *f, int flags)
 {
-    if (fault_hit())
+    if (fault_hit()) {
+        errno = fault.full ? ENOSPC : EIO; /* what sqlite3_system_errno() reports */
         return SQLITE_IOERR_FSYNC;
+    }
     return REAL(f)->pMethods->xSync(REAL(f), flags);
 }
 
@@ -303,6 +309,14 @@ size_t store_fault_io(size_t k)
     UNUSED(rc);
     fault.count = 0;
     fault.fail_at = k;
+    fault.full = false;
+    return counted;
+}
+
+size_t store_fault_full(size_t k)
+{
+    size_t counted = store_fault_io(k);
+    fault.full = true;
     return counted;
 }
 

@@ -75,9 +75,16 @@ int store__bind_text(sqlite3_stmt *s, int i, const char *str);
 double store__col_real(sqlite3_stmt *s, int i);
 /* A REAL column, 0 when NULL (timestamps). */
 double store__col_time(sqlite3_stmt *s, int i);
-/* A heap copy of a TEXT column (NULL when NULL) into *out.  0 or ENOMEM. */
+/* A heap copy of text[n] into *out (caller frees), stopping at a NUL, with
+ * each byte that does not start valid UTF-8 replaced by U+FFFD, so nothing
+ * the store hands out breaks a JSON writer.  Returns the bytes replaced
+ * (0 for clean text) or CARBS_ENOMEM. */
+int store__utf8_dup(const char *text, size_t n, char **out);
+/* A heap copy of a TEXT column (NULL when NULL) into *out, repaired like
+ * store__utf8_dup().  0 or ENOMEM. */
 int store__col_strdup(sqlite3_stmt *s, int i, char **out);
-/* Copy a TEXT column into buf[cap] ("" when NULL), truncating. */
+/* Copy a TEXT column into buf[cap] ("" when NULL), repaired like
+ * store__utf8_dup(), truncating between characters. */
 void store__col_copy(sqlite3_stmt *s, int i, char *buf, size_t cap);
 
 /* The column list store__trial_read() expects, for table alias t. */
@@ -126,6 +133,14 @@ void store__ident_unref(struct store__ident *id, const store_t *st);
  * another connection holds the writer lock through another name of the
  * same file (a hard link: another -wal that SQLite would not see). */
 int store__writer_guard(store_t *st, carbs_err_t *err);
+
+// ---- damage (store_check.c) ----
+
+/* The check a writer makes at open: PRAGMA quick_check on a small store;
+ * on a large one the small tables whole and the newest and oldest rows of
+ * the large ones.  0, or CARBS_ESTORE saying what is damaged and the way
+ * out. */
+int store__check_open(store_t *st, carbs_err_t *err);
 
 // ---- schema (store_schema.c) ----
 
