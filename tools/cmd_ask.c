@@ -11,6 +11,7 @@
 #include "tools/commands.h"
 
 #include <inttypes.h>
+#include <unistd.h>
 
 #include "proto/json.h"
 #include "tools/request.h"
@@ -54,6 +55,14 @@ int cmd_ask(int argc, char **argv, const cli_globals_t *g)
     if (str_copy(m.ask.sweep, sizeof(m.ask.sweep), sweep) || !sweep[0]) {
         proto_msg_release(&m);
         return cli_usage_error(usage_text, "'%s' is not a sweep name or id", sweep);
+    }
+    /* A one-shot service would create the missing store: say so instead. */
+    if (access(cli_pick_db(g, db_opt), F_OK) != 0) {
+        rc = cli_error(CLI_EXIT_USAGE,
+                       "the store '%s' does not exist (give --db, or create a sweep in it first "
+                       "with `carbs sweep create`)",
+                       cli_pick_db(g, db_opt));
+        goto out;
     }
     if (request_send(cli_pick_db(g, db_opt), sweep, &m, &reply, &err) ||
         verb_reply_check(&reply, &err) ||

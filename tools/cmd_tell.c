@@ -13,6 +13,7 @@
 #include "tools/commands.h"
 
 #include <math.h>
+#include <unistd.h>
 
 #include "proto/json.h"
 #include "tools/request.h"
@@ -130,6 +131,14 @@ int cmd_tell(int argc, char **argv, const cli_globals_t *g)
     }
     if (metrics && parse_metrics(metrics, &m.tell.r, &err)) {
         rc = cli_usage_error(usage_text, "--metrics: %s", err.msg);
+        goto out;
+    }
+    /* A one-shot service would create the missing store: say so instead. */
+    if (access(cli_pick_db(g, db_opt), F_OK) != 0) {
+        rc = cli_error(CLI_EXIT_USAGE,
+                       "the store '%s' does not exist (give --db, or create a sweep in it first "
+                       "with `carbs sweep create`)",
+                       cli_pick_db(g, db_opt));
         goto out;
     }
     if (request_send(cli_pick_db(g, db_opt), sweep, &m, &reply, &err) ||
