@@ -489,10 +489,14 @@ void store_close(store_t *st)
          * one; a failure is harmless, the lock itself is what tells. */
         int trunc = ftruncate(st->lock_fd, 0);
         UNUSED(trunc);
-        close(st->lock_fd);
     }
-    /* After sqlite3_close(): this may close the last descriptor of the file. */
+    /* After sqlite3_close(): this may close the last descriptor of the
+     * file.  The identity lock goes before the name lock, so that nobody
+     * sees the first held without the second and takes it for a writer
+     * through another path. */
     store__ident_unref(st->ident, st);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
     free(st->real);
     free(st->path);
     free(st);
