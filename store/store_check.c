@@ -276,16 +276,6 @@ static int64_t table_hi(struct walk *w, const struct table *t)
     return hi;
 }
 
-static bool all_digits(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
-}
-
 /* Check column c of the row in s, whose text (repaired) is text.  Returns
  * NULL when fine, else what is wrong. */
 static const char *col_problem(struct walk *w, const struct table *t, size_t c, sqlite3_stmt *s,
@@ -319,7 +309,7 @@ static const char *col_problem(struct walk *w, const struct table *t, size_t c, 
     }
     if (sqlite3_column_type(s, (int)c) != SQLITE_TEXT)
         return "is not text";
-    if (strcmp(t->name, "sweeps") == 0 && c == 1 && all_digits(text))
+    if (strcmp(t->name, "sweeps") == 0 && c == 1 && store__all_digits(text))
         return "is all digits";
     UNUSED(w);
     UNUSED(why);

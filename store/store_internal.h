@@ -108,6 +108,9 @@ int store__result_read(sqlite3_stmt *s, int col, int64_t trial_id, store_result_
  * CARBS_ENOTFOUND / CARBS_ESTORE. */
 int store__sweep_exists(store_t *st, int64_t sweep_id, carbs_err_t *err);
 
+/* Whether s is non-empty and all digits (a sweep name never is). */
+bool store__all_digits(const char *s);
+
 /* Validate a worker id: non-empty and shorter than CARBS_NAME_MAX. */
 int store__check_worker(const char *id, carbs_err_t *err);
 

@@ -25,23 +25,12 @@
 static char g_dir[256];
 static int g_n;
 
-static const char SPEC[] = "name: damage\n"
-                           "metric: {name: loss, goal: minimize}\n"
-                           "cost: {name: cost}\n"
-                           "trainer: synthetic\n"
-                           "synthetic: {function: branin}\n"
-                           "parameters:\n"
-                           "  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}\n"
-                           "  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}\n"
-                           "carbs: {seed: 11, num_random_samples: 3, resample_frequency: 0}\n"
-                           "budget: {trials: 8, parallel: 2, max_retries: 1}\n";
-
 static void new_path(char *buf, size_t cap, const char *stem)
 {
     snprintf(buf, cap, "%s/%s%d.db", g_dir, stem, ++g_n);
 }
 
-/* Add sweep name (the SPEC) to st; its id, 0 on failure. */
+/* Add sweep name (examples/synthetic.yaml) to st; its id, 0 on failure. */
 static int64_t add_sweep(store_t *st, const char *name)
 {
     carbs_err_t err = {0};
@@ -49,7 +38,11 @@ static int64_t add_sweep(store_t *st, const char *name)
     char *canon = NULL;
     int64_t id = 0;
 
-    CHECK_EQ(sweep_spec_parse(SPEC, strlen(SPEC), "spec.yaml", &spec, &err), 0);
+    const char *root = getenv("CARBS_SOURCE_ROOT");
+    char file[512];
+
+    snprintf(file, sizeof(file), "%s/examples/synthetic.yaml", root ? root : "..");
+    CHECK_EQ(sweep_spec_load(file, &spec, &err), 0);
     CHECK_EQ(sweep_spec_to_json(&spec, &canon, &err), 0);
     CHECK_EQ(store_sweep_create(st, name, canon, &id, &err), 0);
     free(canon);
