@@ -11,7 +11,6 @@
 #include "tools/commands.h"
 
 #include <inttypes.h>
-#include <unistd.h>
 
 #include "proto/json.h"
 #include "tools/request.h"
@@ -56,14 +55,8 @@ int cmd_ask(int argc, char **argv, const cli_globals_t *g)
         proto_msg_release(&m);
         return cli_usage_error(usage_text, "'%s' is not a sweep name or id", sweep);
     }
-    /* A one-shot service would create the missing store: say so instead. */
-    if (access(cli_pick_db(g, db_opt), F_OK) != 0) {
-        rc = cli_error(CLI_EXIT_USAGE,
-                       "the store '%s' does not exist (give --db, or create a sweep in it first "
-                       "with `carbs sweep create`)",
-                       cli_pick_db(g, db_opt));
+    if ((rc = verb_store_exists(cli_pick_db(g, db_opt))))
         goto out;
-    }
     if (request_send(cli_pick_db(g, db_opt), sweep, &m, &reply, &err) ||
         verb_reply_check(&reply, &err) ||
         proto_params_to_json(&reply.reply.params, &params, &err)) {

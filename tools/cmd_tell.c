@@ -13,7 +13,6 @@
 #include "tools/commands.h"
 
 #include <math.h>
-#include <unistd.h>
 
 #include "proto/json.h"
 #include "tools/request.h"
@@ -133,14 +132,8 @@ int cmd_tell(int argc, char **argv, const cli_globals_t *g)
         rc = cli_usage_error(usage_text, "--metrics: %s", err.msg);
         goto out;
     }
-    /* A one-shot service would create the missing store: say so instead. */
-    if (access(cli_pick_db(g, db_opt), F_OK) != 0) {
-        rc = cli_error(CLI_EXIT_USAGE,
-                       "the store '%s' does not exist (give --db, or create a sweep in it first "
-                       "with `carbs sweep create`)",
-                       cli_pick_db(g, db_opt));
+    if ((rc = verb_store_exists(cli_pick_db(g, db_opt))))
         goto out;
-    }
     if (request_send(cli_pick_db(g, db_opt), sweep, &m, &reply, &err) ||
         verb_reply_check(&reply, &err))
         rc = cli_fail(&err);
