@@ -23,6 +23,7 @@
 
 static char test_dir[256];
 static char db[512], sym[512], hard[512];
+static bool proc; /* /proc/locks can be read: holders through other names have pids */
 
 static void path_of(char *buf, size_t cap, const char *name)
 {
@@ -133,15 +134,19 @@ static void test_lock_every_path(void)
     CHECK(strstr(err.msg, want) != NULL);
     CHECK(strstr(err.msg, "already open for writing") != NULL);
 
-    /* The hard link: another name, refused even as a plain write open. */
+    /* The hard link: another name, refused even as a plain write open.
+     * Its pid and path come from /proc (Linux); held is what counts. */
     CHECK_EQ(store_writer_holder(hard, &holder, &err), 0);
-    CHECK_EQ(holder, (long)pid);
+    CHECK_EQ(holder, proc ? (long)pid : -1);
     err = (carbs_err_t){0};
     CHECK(store_open(hard, 0, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EBUSY);
-    CHECK(strstr(err.msg, want) != NULL);
-    CHECK(strstr(err.msg, "store.db") != NULL); /* the holder's path */
-    CHECK(strstr(err.msg, "hard.db") != NULL);  /* ours */
+    CHECK(strstr(err.msg, "already open for writing") != NULL);
+    CHECK(strstr(err.msg, "hard.db") != NULL); /* ours */
+    if (proc) {
+        CHECK(strstr(err.msg, want) != NULL);
+        CHECK(strstr(err.msg, "store.db") != NULL); /* the holder's path */
+    }
     fprintf(stderr, "refusal: %s\n", err.msg);
 
     check_readers();
@@ -167,9 +172,9 @@ static void test_lock_dies_with_holder(void)
     if (pid <= 0)
         return;
     CHECK_EQ(store_writer_holder(db, &holder, &err), 0);
-    CHECK_EQ(holder, (long)pid);
+    CHECK_EQ(holder, proc ? (long)pid : -1);
     CHECK_EQ(try_writer(db, &err), CARBS_EBUSY);
-    CHECK(strstr(err.msg, "hard.db") != NULL);
+    CHECK(!proc || strstr(err.msg, "hard.db") != NULL);
     CHECK_EQ(try_writer(sym, &err), CARBS_EBUSY);
 
     kill(pid, SIGKILL);
@@ -278,6 +283,7 @@ int main(void)
         fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
         return 1;
     }
+    proc = access("/proc/locks", R_OK) == 0;
     path_of(db, sizeof(db), "store.db");
     path_of(sym, sizeof(sym), "sym.db");
     path_of(sub, sizeof(sub), "elsewhere");
