@@ -77,9 +77,9 @@ done
 if run 1 "$carbs" serve --db "$tmp/sym.db" --bind "ipc://$tmp/svc2" --insecure &&
    has err "already open for writing by pid $serve"; then ok; fi
 # (the holder's pid and path through another name come from /proc on Linux)
-if [ -r /proc/locks ]; then want="by pid $serve (through '$db')"; else want="already open for writing"; fi
+if [ -r /proc/locks ]; then expect="by pid $serve (through '$db')"; else expect="already open for writing"; fi
 if run 1 "$carbs" serve --db "$tmp/other/hard.db" --bind "ipc://$tmp/svc3" --insecure &&
-   has err "$want"; then ok; fi
+   has err "$expect"; then ok; fi
 if run 0 "$carbs" trials toy --db "$tmp/other/hard.db"; then ok; fi
 kill "$serve" 2>/dev/null
 wait "$serve" 2>/dev/null
