@@ -4,10 +4,9 @@
  *
  * store_open() looks before it touches: it reads application_id,
  * user_version and the table count of the file, and only a carbs store or
- * an empty database is ever written (WAL mode, migrations).  The writer
- * lock is an flock(2) on "<path>.lock" holding the owner's pid as text, so
- * it vanishes with its process however that process dies (DESIGN.md §5,
- * docs/store.md).
+ * an empty database is ever written (WAL mode, migrations).  Symlinks are
+ * resolved first, so the -wal and -shm files are those of the real file
+ * whatever path led to it; the writer lock is in store_lock.c.
  */
 #include "proto/common.h"
 #include "store/store.h"
@@ -100,6 +99,18 @@ int store__fail(store_t *st, const char *what, carbs_err_t *err)
                           what, st->path, st->busy_ms);
     if (ec == SQLITE_READONLY)
         return carbs_fail(err, CARBS_EDENIED, "cannot %s '%s': %s", what, st->path, msg);
+    /* SQLite calls a full disk "disk I/O error" when the write that hit it
+     * was a sync or a truncate: errno tells. */
+    if (ec == SQLITE_FULL || sqlite3_system_errno(st->db) == ENOSPC ||
+        sqlite3_system_errno(st->db) == EDQUOT)
+        return carbs_fail(err, CARBS_ESTORE,
+                          "cannot %s '%s': the disk is full (or the quota used up); nothing of "
+                          "this call was stored: free some space and try again",
+                          what, st->path);
+    if (ec == SQLITE_CORRUPT || ec == SQLITE_NOTADB)
+        return carbs_fail(err, CARBS_ESTORE,
+                          "cannot %s '%s': %s: the store is damaged, see `carbs store check`",
+                          what, st->path, msg);
     return carbs_fail(err, CARBS_ESTORE, "cannot %s '%s': %s", what, st->path, msg);
 }
 
@@ -140,27 +151,89 @@ double store__col_time(sqlite3_stmt *s, int i)
     return sqlite3_column_double(s, i); /* NULL reads as 0.0 */
 }
 
+// ---- text: always UTF-8 out of the store ----
+
+/* The length of the UTF-8 character at s (n > 0 bytes left), 0 when the
+ * bytes there are not one. */
+static size_t utf8_char(const char *s, size_t n)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t k = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+             : c >= 0xf0 && c <= 0xf4                 ? 4
+                                                      : 0;
+    return k && k <= n && utf8_valid(s, k) ? k : 0;
+}
+
+/* U+FFFD, the replacement character. */
+static const char utf8_repl[] = "\xef\xbf\xbd";
+
+/* Copy text[n] into out[cap] (cap > 0), each byte that does not start a
+ * valid character replaced by U+FFFD, stopping at a NUL and never splitting
+ * a character.  Returns the bytes replaced; *need (may be NULL) is the
+ * length the whole copy takes. */
+static size_t utf8_repair(const char *text, size_t n, char *out, size_t cap, size_t *need)
+{
+    size_t o = 0, bad = 0, total = 0;
+
+    for (size_t i = 0; i < n && text[i];) {
+        size_t k = utf8_char(text + i, n - i);
+        const char *from = k ? text + i : utf8_repl;
+        size_t len = k ? k : 3;
+        bad += !k;
+        i += k ? k : 1;
+        total += len;
+        if (o + len < cap) {
+            memcpy(out + o, from, len);
+            o += len;
+        } else {
+            cap = o + 1; /* full: the rest is only counted */
+        }
+    }
+    out[o] = '\0';
+    if (need)
+        *need = total;
+    return bad;
+}
+
+int store__utf8_dup(const char *text, size_t n, char **out)
+{
+    size_t need, bad;
+    char probe[1];
+
+    *out = NULL;
+    if (utf8_valid(text, n) && !memchr(text, '\0', n)) {
+        *out = carbs_malloc(n + 1);
+        if (!*out)
+            return CARBS_ENOMEM;
+        memcpy(*out, text, n);
+        (*out)[n] = '\0';
+        return 0;
+    }
+    utf8_repair(text, n, probe, sizeof(probe), &need);
+    *out = carbs_malloc(need + 1);
+    if (!*out)
+        return CARBS_ENOMEM;
+    bad = utf8_repair(text, n, *out, need + 1, NULL);
+    return bad > INT_MAX ? INT_MAX : (int)bad;
+}
+
 int store__col_strdup(sqlite3_stmt *s, int i, char **out)
 {
     const unsigned char *text = sqlite3_column_text(s, i);
-    size_t n;
 
     *out = NULL;
     if (!text)
         return 0;
-    n = (size_t)sqlite3_column_bytes(s, i);
-    *out = carbs_malloc(n + 1);
-    if (!*out)
-        return CARBS_ENOMEM;
-    memcpy(*out, text, n);
-    (*out)[n] = '\0';
-    return 0;
+    return store__utf8_dup((const char *)text, (size_t)sqlite3_column_bytes(s, i), out) < 0
+               ? CARBS_ENOMEM
+               : 0;
 }
 
 void store__col_copy(sqlite3_stmt *s, int i, char *buf, size_t cap)
 {
     const unsigned char *text = sqlite3_column_text(s, i);
-    str_copy(buf, cap, text ? (const char *)text : ""); /* truncation is acceptable */
+    utf8_repair(text ? (const char *)text : "", text ? (size_t)sqlite3_column_bytes(s, i) : 0,
+                buf, cap, NULL); /* truncation is acceptable */
 }
 
 int store__check_worker(const char *id, carbs_err_t *err)
@@ -281,6 +354,9 @@ static int adopt(store_t *st, carbs_err_t *err)
         return store__fail(st, "configure", err);
     if (ro)
         return 0;
+    /* Never write into a damaged store: look before the first write. */
+    if (n_tables > 0 && (rc = store__check_open(st, err)) < 0)
+        return rc;
     rc = set_wal(st, err);
     if (rc < 0)
         return rc;
@@ -307,7 +383,7 @@ int store_sync(store_t *st, carbs_err_t *err)
 
     if (!st->unsynced) /* nothing since the last sync, or FULL/NORMAL */
         return 0;
-    if (snprintf(wal, sizeof(wal), "%s-wal", st->path) >= (int)sizeof(wal))
+    if (snprintf(wal, sizeof(wal), "%s-wal", st->real) >= (int)sizeof(wal))
         return carbs_fail(err, CARBS_ESTORE, "path of '%s' too long", st->path);
     /* fsync through any descriptor flushes the file's pages: SQLite's own
      * stays private, so open the log by name.  No log: nothing committed
@@ -337,28 +413,35 @@ store_t *store_open(const char *path, int flags, carbs_err_t *err)
     struct stat sb;
     bool ro = flags & STORE_READONLY;
     int oflags = SQLITE_OPEN_NOMUTEX;
+    char *real = NULL;
     int rc;
 
     if (!path || !path[0]) {
         carbs_fail(err, CARBS_EINVAL, "empty store path");
         return NULL;
     }
-    if (stat(path, &sb) != 0) {
+    if (store__real_path(path, !ro && (flags & STORE_CREATE), &real, err) < 0)
+        return NULL;
+    if (stat(real, &sb) != 0) {
         if (errno != ENOENT || ro || !(flags & STORE_CREATE)) {
             carbs_fail(err, errno == ENOENT ? CARBS_ENOTFOUND : CARBS_EIO, "cannot open '%s': %s",
                        path, strerror(errno));
+            free(real);
             return NULL;
         }
     } else if (!S_ISREG(sb.st_mode)) {
         carbs_fail(err, CARBS_EINVAL, "cannot open '%s': not a regular file", path);
+        free(real);
         return NULL;
-    } else if (!ro && access(path, W_OK) != 0) {
+    } else if (!ro && access(real, W_OK) != 0) {
         carbs_fail(err, CARBS_EDENIED, "cannot open '%s' for writing: %s", path, strerror(errno));
+        free(real);
         return NULL;
     }
 
     st = xcalloc(1, sizeof(*st));
     st->path = xstrdup(path);
+    st->real = real;
     st->flags = flags;
     st->lock_fd = -1;
     st->busy_ms = STORE_BUSY_TIMEOUT_MS;
@@ -366,7 +449,7 @@ store_t *store_open(const char *path, int flags, carbs_err_t *err)
         oflags |= SQLITE_OPEN_READONLY;
     else
         oflags |= SQLITE_OPEN_READWRITE | ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
-    if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(real, &st->db, oflags, NULL) != SQLITE_OK) {
         if (!st->db) {
             carbs_fail(err, CARBS_ENOMEM, "cannot open '%s': out of memory", path);
             goto fail;
@@ -380,6 +463,11 @@ store_t *store_open(const char *path, int flags, carbs_err_t *err)
         carbs_fail(err, CARBS_EDENIED, "cannot open '%s' for writing: read-only file", path);
         goto fail;
     }
+    /* SQLite creates a new file when it opens it: it exists now. */
+    if (store__ident_ref(real, &st->ident, err) < 0)
+        goto fail;
+    if (!ro && store__writer_guard(st, err) < 0)
+        goto fail;
     rc = adopt(st, err);
     if (rc < 0)
         goto fail;
@@ -401,8 +489,15 @@ void store_close(store_t *st)
          * one; a failure is harmless, the lock itself is what tells. */
         int trunc = ftruncate(st->lock_fd, 0);
         UNUSED(trunc);
-        close(st->lock_fd);
     }
+    /* After sqlite3_close(): this may close the last descriptor of the
+     * file.  The identity lock goes before the name lock, so that nobody
+     * sees the first held without the second and takes it for a writer
+     * through another path. */
+    store__ident_unref(st->ident, st);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd);
+    free(st->real);
     free(st->path);
     free(st);
 }
@@ -419,167 +514,5 @@ int store_set_busy_timeout(store_t *st, int ms, carbs_err_t *err)
     st->busy_ms = ms;
     if (sqlite3_busy_timeout(st->db, ms) != SQLITE_OK)
         return store__fail(st, "set the busy timeout of", err);
-    return 0;
-}
-
-// ---- integrity and backup ----
-
-static const char sql_integrity[] = "PRAGMA integrity_check";
-static const char sql_fk_check[] = "PRAGMA foreign_key_check";
-
-int store_check(store_t *st, carbs_err_t *err)
-{
-    sqlite3_stmt *s;
-    int rc = store__begin(st, false, err);
-
-    if (rc >= 0)
-        rc = store__stmt(st, sql_integrity, &s, err);
-    if (rc >= 0) {
-        int step = sqlite3_step(s);
-        const unsigned char *text = step == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
-        if (step != SQLITE_ROW)
-            rc = store__fail(st, "check the integrity of", err);
-        else if (!text || strcmp((const char *)text, "ok") != 0)
-            rc = carbs_fail(err, CARBS_ESTORE, "'%s' failed its integrity check: %s", st->path,
-                            text ? (const char *)text : "?");
-    }
-    if (rc >= 0)
-        rc = store__stmt(st, sql_fk_check, &s, err);
-    if (rc >= 0) {
-        int step = sqlite3_step(s);
-        if (step == SQLITE_ROW)
-            rc = carbs_fail(err, CARBS_ESTORE,
-                            "'%s' failed its foreign key check: row %lld of table '%s' points "
-                            "to a missing row of '%s'",
-                            st->path, (long long)sqlite3_column_int64(s, 1),
-                            (const char *)sqlite3_column_text(s, 0),
-                            (const char *)sqlite3_column_text(s, 2));
-        else if (step != SQLITE_DONE)
-            rc = store__fail(st, "check the foreign keys of", err);
-    }
-    return store__end(st, rc, err);
-}
-
-static const char sql_vacuum_into[] = "VACUUM INTO ?1";
-
-int store_backup(store_t *st, const char *dest_path, carbs_err_t *err)
-{
-    sqlite3_stmt *s;
-    struct stat sb;
-    int rc;
-
-    if (!dest_path || !dest_path[0])
-        return carbs_fail(err, CARBS_EINVAL, "empty backup path");
-    if (stat(dest_path, &sb) == 0)
-        return carbs_fail(err, CARBS_EEXIST, "cannot back up '%s' to '%s': file exists", st->path,
-                          dest_path);
-    /* VACUUM cannot run inside a transaction; it is one by itself. */
-    rc = store__stmt(st, sql_vacuum_into, &s, err);
-    if (rc < 0)
-        return rc;
-    store__bind_text(s, 1, dest_path);
-    rc = store__step_done(st, s, "back up", err);
-    reset_all(st);
-    return rc;
-}
-
-// ---- the writer lock ----
-
-static int lock_path(const char *path, char *buf, size_t cap, carbs_err_t *err)
-{
-    int n = snprintf(buf, cap, "%s.lock", path);
-    if (n < 0 || (size_t)n >= cap)
-        return carbs_fail(err, CARBS_ETOOBIG, "store path '%s' is too long", path);
-    return 0;
-}
-
-/* The pid written in an open lock file, or -1 when unreadable. */
-static long read_pid(int fd)
-{
-    char buf[32];
-    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-    long pid;
-
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    if (n > 0 && buf[n - 1] == '\n')
-        buf[n - 1] = '\0';
-    if (parse_long(buf, 1, 0x7fffffffL, &pid) < 0)
-        return -1;
-    return pid;
-}
-
-/* A holder probing with a shared lock can make our exclusive try fail for a
- * moment; retry for this long before calling the lock taken. */
-#define STORE__LOCK_RETRY_MS 200
-
-int store_writer_lock(store_t *st, carbs_err_t *err)
-{
-    char lpath[4096], text[32];
-    int fd, n, got = -1;
-
-    if (st->lock_fd >= 0)
-        return 0;
-    if (st->flags & STORE_READONLY)
-        return carbs_fail(err, CARBS_EDENIED, "cannot take the writer lock of '%s': opened read-only",
-                          st->path);
-    if (lock_path(st->path, lpath, sizeof(lpath), err) < 0)
-        return CARBS_ETOOBIG;
-    fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return carbs_fail(err, CARBS_EIO, "cannot open '%s': %s", lpath, strerror(errno));
-    for (int waited = 0; waited <= STORE__LOCK_RETRY_MS; waited += 10) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        got = flock(fd, LOCK_EX | LOCK_NB);
-        if (got == 0 || errno != EWOULDBLOCK)
-            break;
-        nanosleep(&ts, NULL);
-    }
-    if (got != 0) {
-        int e = errno;
-        long pid = read_pid(fd);
-        close(fd);
-        if (e != EWOULDBLOCK)
-            return carbs_fail(err, CARBS_EIO, "cannot lock '%s': %s", lpath, strerror(e));
-        if (pid > 0)
-            return carbs_fail(err, CARBS_EBUSY, "'%s' has another writer (carbs serve, pid %ld)",
-                              st->path, pid);
-        return carbs_fail(err, CARBS_EBUSY, "'%s' has another writer (pid unknown)", st->path);
-    }
-    n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
-        int e = errno;
-        close(fd);
-        return carbs_fail(err, CARBS_EIO, "cannot write '%s': %s", lpath, strerror(e));
-    }
-    st->lock_fd = fd;
-    return 0;
-}
-
-int store_writer_holder(const char *path, long *pid, carbs_err_t *err)
-{
-    char lpath[4096];
-    int fd;
-
-    *pid = 0;
-    if (lock_path(path, lpath, sizeof(lpath), err) < 0)
-        return CARBS_ETOOBIG;
-    fd = open(lpath, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        return carbs_fail(err, CARBS_EIO, "cannot open '%s': %s", lpath, strerror(errno));
-    }
-    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-        flock(fd, LOCK_UN);
-    } else if (errno == EWOULDBLOCK) {
-        *pid = read_pid(fd);
-    } else {
-        int e = errno;
-        close(fd);
-        return carbs_fail(err, CARBS_EIO, "cannot probe '%s': %s", lpath, strerror(e));
-    }
-    close(fd);
     return 0;
 }

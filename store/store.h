@@ -79,16 +79,19 @@ typedef struct store store_t;
 
 // ---- open and close ----
 
-/* Open the store at path.  Without STORE_CREATE a missing file is
+/* Open the store at path, symlinks resolved (the -wal and -shm files are
+ * those of the real file).  Without STORE_CREATE a missing file is
  * CARBS_ENOTFOUND, and an empty database CARBS_EINVAL.  A file that is not
  * SQLite, or is SQLite but not a carbs store (another application_id, or
  * tables of its own), is CARBS_EINVAL and is left untouched.  A schema newer
  * than this build is CARBS_EVERSION; an older one is migrated (one
  * transaction per step) unless STORE_READONLY, then CARBS_EVERSION too.  A
  * file that cannot be opened for writing without STORE_READONLY is
- * CARBS_EDENIED; a database locked past the busy timeout is CARBS_EBUSY.
- * Returns NULL with err filled on failure; caller owns the result and closes
- * it with store_close(). */
+ * CARBS_EDENIED; a database locked past the busy timeout is CARBS_EBUSY,
+ * and so is opening for writing through another name of a file (a hard
+ * link) whose writer lock is held through that other name.  Returns NULL
+ * with err filled on failure; caller owns the result and closes it with
+ * store_close(). */
 store_t *store_open(const char *path, int flags, carbs_err_t *err);
 
 /* The connection's synchronous level as SQLite reports it: 2 (FULL, the
@@ -125,20 +128,71 @@ int store_check(store_t *st, carbs_err_t *err);
  * while a writer runs.  dest_path must not exist (CARBS_EEXIST). */
 int store_backup(store_t *st, const char *dest_path, carbs_err_t *err);
 
+// ---- damage: the audit and the recovery (docs/store.md) ----
+
+/* How store_audit() and store_recover() judge JSON columns and tell what
+ * they find.  The store never parses JSON (docs/style.md H21): json_ok is
+ * the caller's codec for table.column (sweeps.spec, trials.params,
+ * results.metrics, workers.devices, laws.law, optimizer_state.state); it
+ * returns false with the reason in why[cap] when text does not decode.
+ * NULL json_ok checks no JSON.  report gets one line per problem (NULL:
+ * counted only).  ctx is passed back to both. */
+typedef struct store_audit {
+    bool (*json_ok)(void *ctx, const char *table, const char *column, const char *text, char *why,
+                    size_t cap);
+    void (*report)(void *ctx, const char *line);
+    void *ctx;
+} store_audit_t;
+
+typedef struct store_audit_stats {
+    size_t problems;   /* lines reported */
+    size_t copied;     /* rows that read and passed every check (recover: copied) */
+    size_t skipped;    /* rows that read but failed a check or lost their parent */
+    size_t unreadable; /* keys, or trials' curves, that could not be read */
+    size_t repaired;   /* values not UTF-8, or optional JSON that does not decode (recover:
+                        * bad bytes replaced, the JSON set to null) */
+} store_audit_stats_t;
+
+/* The whole check behind `carbs store check`: PRAGMA integrity_check (every
+ * page and index) and foreign_key_check, then every row of every table read
+ * on its own: unreadable keys, text that is not UTF-8, unknown states and
+ * kinds, all-digit sweep names, JSON that a->json_ok refuses, finished
+ * trials without a result.  Reports each problem through a (may be NULL)
+ * and fills *stats; stats->problems == 0 means a clean store.  Returns 0
+ * when the audit ran (whatever it found), or the error that stopped it.
+ * Takes a read snapshot only: safe while a writer runs, and on a store
+ * opened read-only. */
+int store_audit(store_t *st, const store_audit_t *a, store_audit_stats_t *stats, carbs_err_t *err);
+
+/* Copy what can be read of the (damaged) store at src_path into a new
+ * store at dest_path, which must not exist (CARBS_EEXIST): the walk of
+ * store_audit(), keeping ids, leaving out rows that fail a check or whose
+ * sweep or trial was left out, replacing bad UTF-8 bytes by U+FFFD, then
+ * marking unfinished trials that have a result done or failed, finished
+ * ones whose result was lost cancelled, and keeping every id ever handed
+ * out unused.  Reports through a, fills *stats.  Returns 0, or the error of
+ * opening either store or of writing the new one (dest_path is then
+ * removed). */
+int store_recover(const char *src_path, const char *dest_path, const store_audit_t *a,
+                  store_audit_stats_t *stats, carbs_err_t *err);
+
 // ---- the writer rule (docs/store.md) ----
 
-/* Become the store's only writer: take an exclusive flock(2) on
- * "<path>.lock" (created if missing, never removed) and write this pid into
- * it.  Held until store_close().  Returns 0 (also when st already holds it),
- * CARBS_EBUSY naming the holder's pid when another open file (normally
- * another process) holds it, CARBS_EDENIED for a read-only store, or
- * CARBS_EIO. */
+/* Become the store's only writer: take an exclusive flock(2) on the store
+ * file itself (its identity: every path to it, hard links included, meets
+ * the same lock) and one on "<real path>.lock" (created if missing, never
+ * removed), and write this pid into the latter.  Held until store_close().
+ * Returns 0 (also when st already holds it), CARBS_EBUSY naming the
+ * holder's pid and, when it differs and can be told, its path, when another
+ * store_t (in any process, through any path) holds it, CARBS_EDENIED for a
+ * read-only store, or CARBS_EIO. */
 int store_writer_lock(store_t *st, carbs_err_t *err);
 
-/* Tell whether some process holds the writer lock of the store at path.
- * Sets *pid to the holder's pid, to 0 when nobody holds it (also when the
- * lock file does not exist), or to -1 when it is held but the pid could not
- * be read.  Returns 0 or CARBS_EIO.  Does not open the database. */
+/* Tell whether some process holds the writer lock of the store at path,
+ * through this path or any other to the same file.  Sets *pid to the
+ * holder's pid, to 0 when nobody holds it (also when the file does not
+ * exist), or to -1 when it is held but the pid could not be read.  Returns
+ * 0 or CARBS_EIO.  Opens no SQLite connection. */
 int store_writer_holder(const char *path, long *pid, carbs_err_t *err);
 
 // ---- sweeps ----
@@ -407,6 +461,11 @@ void store_export_iter_free(store_export_iter_t *it);
  * default.  Returns the writes and syncs counted since the previous call.
  * Process-wide test-only state, like carbs_fault_fail_at(). */
 size_t store_fault_io(size_t k);
+
+/* Like store_fault_io(), but the k-th write or sync fails as on a full
+ * disk: a write with SQLITE_FULL, a sync with an I/O error whose errno is
+ * ENOSPC. */
+size_t store_fault_full(size_t k);
 
 /* A bare SQLite connection to any file, with none of the store's checks:
  * tests use it to forge foreign databases, newer schemas and held locks. */

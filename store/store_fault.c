@@ -12,7 +12,10 @@
 #include "store/store.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <sqlite3.h>
+
+#include "store/store_internal.h"
 
 // ---- the fault-injecting VFS ----
 
@@ -26,6 +29,7 @@ static struct {
     sqlite3_vfs *real;
     size_t count;   /* writes and syncs since the last store_fault_io() */
     size_t fail_at; /* 0 = off */
+    bool full;      /* fail as a full disk does, not as an I/O error */
 } fault;
 
 #define REAL(f) (((struct fault_file *)(f))->real)
@@ -53,8 +57,10 @@ static int f_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 
 static int f_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 {
-    if (fault_hit())
-        return SQLITE_IOERR_WRITE;
+    if (fault_hit()) {
+        errno = fault.full ? ENOSPC : EIO;
+        return fault.full ? SQLITE_FULL : SQLITE_IOERR_WRITE;
+    }
     return REAL(f)->pMethods->xWrite(REAL(f), buf, n, off);
 }
 
@@ -65,8 +71,10 @@ static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
 
 static int f_sync(sqlite3_file *f, int flags)
 {
-    if (fault_hit())
+    if (fault_hit()) {
+        errno = fault.full ? ENOSPC : EIO; /* what sqlite3_system_errno() reports */
         return SQLITE_IOERR_FSYNC;
+    }
     return REAL(f)->pMethods->xSync(REAL(f), flags);
 }
 
@@ -301,6 +309,14 @@ size_t store_fault_io(size_t k)
     UNUSED(rc);
     fault.count = 0;
     fault.fail_at = k;
+    fault.full = false;
+    return counted;
+}
+
+size_t store_fault_full(size_t k)
+{
+    size_t counted = store_fault_io(k);
+    fault.full = true;
     return counted;
 }
 
@@ -309,6 +325,7 @@ size_t store_fault_io(size_t k)
 struct store_raw {
     sqlite3 *db;
     char *path;
+    struct store__ident *ident; /* NULL when the file could not be reached */
 };
 
 store_raw_t *store_raw_open(const char *path, carbs_err_t *err)
@@ -324,6 +341,14 @@ store_raw_t *store_raw_open(const char *path, carbs_err_t *err)
         return NULL;
     }
     sqlite3_busy_timeout(raw->db, STORE_BUSY_TIMEOUT_MS);
+    /* Counted like a store's connection, so that closing a store does not
+     * drop this one's fcntl locks (store_lock.c). */
+    {
+        char *real = NULL;
+        if (store__real_path(path, false, &real, NULL) == 0)
+            store__ident_ref(real, &raw->ident, NULL);
+        free(real);
+    }
     return raw;
 }
 
@@ -346,6 +371,7 @@ void store_raw_close(store_raw_t *raw)
     if (!raw)
         return;
     sqlite3_close(raw->db);
+    store__ident_unref(raw->ident, NULL);
     free(raw->path);
     free(raw);
 }

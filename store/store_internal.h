@@ -24,9 +24,13 @@ struct store__cached {
     sqlite3_stmt *stmt;
 };
 
+struct store__ident;
+
 struct store {
     sqlite3 *db;
-    char *path;
+    char *path; /* as the caller gave it: for messages */
+    char *real; /* symlinks resolved: what SQLite opens, and the -wal and .lock names */
+    struct store__ident *ident; /* this process's descriptor of the file (store_lock.c) */
     int flags;
     int busy_ms;
     int lock_fd; /* writer lock file, -1 when not held */
@@ -71,9 +75,16 @@ int store__bind_text(sqlite3_stmt *s, int i, const char *str);
 double store__col_real(sqlite3_stmt *s, int i);
 /* A REAL column, 0 when NULL (timestamps). */
 double store__col_time(sqlite3_stmt *s, int i);
-/* A heap copy of a TEXT column (NULL when NULL) into *out.  0 or ENOMEM. */
+/* A heap copy of text[n] into *out (caller frees), stopping at a NUL, with
+ * each byte that does not start valid UTF-8 replaced by U+FFFD, so nothing
+ * the store hands out breaks a JSON writer.  Returns the bytes replaced
+ * (0 for clean text) or CARBS_ENOMEM. */
+int store__utf8_dup(const char *text, size_t n, char **out);
+/* A heap copy of a TEXT column (NULL when NULL) into *out, repaired like
+ * store__utf8_dup().  0 or ENOMEM. */
 int store__col_strdup(sqlite3_stmt *s, int i, char **out);
-/* Copy a TEXT column into buf[cap] ("" when NULL), truncating. */
+/* Copy a TEXT column into buf[cap] ("" when NULL), repaired like
+ * store__utf8_dup(), truncating between characters. */
 void store__col_copy(sqlite3_stmt *s, int i, char *buf, size_t cap);
 
 /* The column list store__trial_read() expects, for table alias t. */
@@ -97,8 +108,42 @@ int store__result_read(sqlite3_stmt *s, int col, int64_t trial_id, store_result_
  * CARBS_ENOTFOUND / CARBS_ESTORE. */
 int store__sweep_exists(store_t *st, int64_t sweep_id, carbs_err_t *err);
 
+/* Whether s is non-empty and all digits (a sweep name never is). */
+bool store__all_digits(const char *s);
+
 /* Validate a worker id: non-empty and shorter than CARBS_NAME_MAX. */
 int store__check_worker(const char *id, carbs_err_t *err);
+
+// ---- the file and its writer lock (store_lock.c) ----
+
+/* path with every symlink resolved, into *out (caller frees).  With create,
+ * a missing file is fine when its folder exists (a symlink to nothing is
+ * not).  0, CARBS_ENOTFOUND, CARBS_EINVAL, CARBS_ETOOBIG or CARBS_EIO. */
+int store__real_path(const char *path, bool create, char **out, carbs_err_t *err);
+
+/* Count one more connection of this process to the file at real (which
+ * must exist), opening the process's descriptor of it on the first.  Every
+ * connection takes one before it reads and drops it after sqlite3_close()
+ * (closing a descriptor of the file would drop SQLite's fcntl locks).
+ * 0, CARBS_ENOTFOUND, CARBS_EDENIED or CARBS_EIO. */
+int store__ident_ref(const char *real, struct store__ident **out, carbs_err_t *err);
+
+/* Drop a reference taken by store__ident_ref(), releasing st's writer lock
+ * if st (may be NULL) holds it.  id may be NULL. */
+void store__ident_unref(struct store__ident *id, const store_t *st);
+
+/* For a connection opened to write: CARBS_EBUSY naming the holder when
+ * another connection holds the writer lock through another name of the
+ * same file (a hard link: another -wal that SQLite would not see). */
+int store__writer_guard(store_t *st, carbs_err_t *err);
+
+// ---- damage (store_check.c) ----
+
+/* The check a writer makes at open: PRAGMA quick_check on a small store;
+ * on a large one the small tables whole and the newest and oldest rows of
+ * the large ones.  0, or CARBS_ESTORE saying what is damaged and the way
+ * out. */
+int store__check_open(store_t *st, carbs_err_t *err);
 
 // ---- schema (store_schema.c) ----
 

@@ -22,7 +22,7 @@ void store_sweep_release(store_sweep_t *s)
     memset(s, 0, sizeof(*s));
 }
 
-static bool all_digits(const char *s)
+bool store__all_digits(const char *s)
 {
     if (!*s)
         return false;
@@ -68,7 +68,7 @@ int store_sweep_create(store_t *st, const char *name, const char *spec_json, int
         return carbs_fail(err, CARBS_EINVAL, "empty sweep name");
     if (strlen(name) >= CARBS_NAME_MAX || !utf8_valid(name, strlen(name)))
         return carbs_fail(err, CARBS_EINVAL, "sweep name '%.32s' is too long or not UTF-8", name);
-    if (all_digits(name))
+    if (store__all_digits(name))
         return carbs_fail(err, CARBS_EINVAL, "sweep name '%s' is all digits (ids look like that)",
                           name);
     if (!spec_json)
@@ -133,7 +133,7 @@ int store_sweep_get(store_t *st, const char *id_or_name, store_sweep_t *out, car
     if (rc < 0)
         return rc;
     rc = CARBS_ENOTFOUND;
-    if (all_digits(id_or_name) && parse_long(id_or_name, 1, INT64_MAX, &id) == 0)
+    if (store__all_digits(id_or_name) && parse_long(id_or_name, 1, INT64_MAX, &id) == 0)
         rc = sweep_lookup(st, sql_sweep_by_id, id, NULL, out, err);
     if (rc == CARBS_ENOTFOUND)
         rc = sweep_lookup(st, sql_sweep_by_name, 0, id_or_name, out, err);

@@ -55,6 +55,8 @@ int cmd_ask(int argc, char **argv, const cli_globals_t *g)
         proto_msg_release(&m);
         return cli_usage_error(usage_text, "'%s' is not a sweep name or id", sweep);
     }
+    if ((rc = verb_store_exists(cli_pick_db(g, db_opt))))
+        goto out;
     if (request_send(cli_pick_db(g, db_opt), sweep, &m, &reply, &err) ||
         verb_reply_check(&reply, &err) ||
         proto_params_to_json(&reply.reply.params, &params, &err)) {

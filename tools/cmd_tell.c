@@ -132,6 +132,8 @@ int cmd_tell(int argc, char **argv, const cli_globals_t *g)
         rc = cli_usage_error(usage_text, "--metrics: %s", err.msg);
         goto out;
     }
+    if ((rc = verb_store_exists(cli_pick_db(g, db_opt))))
+        goto out;
     if (request_send(cli_pick_db(g, db_opt), sweep, &m, &reply, &err) ||
         verb_reply_check(&reply, &err))
         rc = cli_fail(&err);

@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <unistd.h>
 
 #include "proto/json.h"
 #include "tools/cli.h"
@@ -70,6 +71,16 @@ int verb_sweep_arg(int argc, char **argv, const char *usage, const char *db, ver
 store_t *verb_store_open(const char *db, carbs_err_t *err)
 {
     return store_open(db, STORE_READONLY, err);
+}
+
+int verb_store_exists(const char *db)
+{
+    if (access(db, F_OK) == 0)
+        return CLI_EXIT_OK;
+    return cli_error(CLI_EXIT_USAGE,
+                     "the store '%s' does not exist (give --db, or create a sweep in it first "
+                     "with `carbs sweep create`)",
+                     db);
 }
 
 void verb_sweep_close(verb_sweep_t *v)

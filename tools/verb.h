@@ -50,6 +50,11 @@ typedef struct verb_sweep {
  * for a missing file, the store's codes otherwise). */
 store_t *verb_store_open(const char *db, carbs_err_t *err);
 
+/* For a verb that sends a request about an existing sweep (ask, tell): 0
+ * when the store at db exists, else CLI_EXIT_USAGE after saying so on
+ * stderr, since the one-shot service would create an empty store. */
+int verb_store_exists(const char *db);
+
 /* Open db read-only and find sweep (id or name) in it, into *out (zeroed
  * first).  Returns 0, CARBS_ENOTFOUND for a missing store or an unknown
  * sweep, or the store's or the spec codec's error; *out is closed on

@@ -470,8 +470,13 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
             if (strcmp(cfg->only_sweep, id) != 0)
                 continue;
         }
-        if (svc__sweep_load(svc, row, err))
-            goto fail;
+        if (svc__sweep_load(svc, row, err)) {
+            if (cfg->only_sweep)
+                goto fail;
+            /* One sweep whose rows do not decode does not hold up the rest. */
+            log_error("sweep %s (id %" PRId64 ") not served: %s", row->name, row->id,
+                      err ? err->msg : "cannot load it");
+        }
     }
     if (rc < 0) {
         carbs_fail(err, rc, "cannot list the sweeps of '%s'", cfg->db_path);
