@@ -40,6 +40,7 @@ static const struct command {
     {"slurm", cmd_slurm, "launch workers as a Slurm job array"},
     {"laws", cmd_laws, "fit and query a sweep's scaling laws"},
     {"plot", cmd_plot, "draw a sweep's Pareto front, laws and curves with gnuplot"},
+    {"dashboard", cmd_dashboard, "serve a live, read-only web page over the store"},
 };
 
 static void usage(FILE *out)
