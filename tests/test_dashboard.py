@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_dashboard_lib import (HOSTILE_MESSAGE, HOSTILE_NAME, Env, check, finish,  # noqa: E402
-                                get_json, request)
+                                get_json, request, sweep_yaml)
 
 
 def test_endpoints(env, base):
@@ -141,6 +141,21 @@ def test_live(env, base):
     check(len(done) >= 2 and done == sorted(done), f"done counts grew: {done}")
 
 
+def test_no_law_yet(env):
+    """A sweep without trials: its page has no law and no ETA, at-cost says why (409)."""
+    path = os.path.join(env.dir, "empty.yaml")
+    with open(path, "w") as fh:
+        fh.write(sweep_yaml("empty", 5, 0))
+    env.carbs("sweep", "create", path)
+    p, base, _ = env.dashboard("--bind", "127.0.0.1:0")
+    st, _, sw = get_json(base, "/api/sweeps/3")
+    check(st == 200 and sw["law"] is None and sw["law_band"] is None and sw["trials"] == []
+          and sw["eta_seconds"] is None and sw["best_trial"] is None, f"empty sweep: {st} {sw}")
+    st, _, doc = get_json(base, "/api/sweeps/3/at-cost?cost=1")
+    check(st == 409 and "not enough data" in doc["error"], f"at-cost without data: {st} {doc}")
+    env.stop(p)
+
+
 def main():
     env = Env("dashboard")
     try:
@@ -156,6 +171,7 @@ def main():
         test_usage(env)
         check(env.stop(p) == 0, "dashboard exits 0 on SIGTERM")
         check(env.store_digest() == before, "the store's bytes are unchanged")
+        test_no_law_yet(env)
     finally:
         env.close()
     finish()
