@@ -1,14 +1,17 @@
 # test_dashboard.py - `carbs dashboard`'s JSON API without a browser: every endpoint on a
 # store made by a short synthetic sweep, the 4xx answers, the token rules, the Host check, a
-# sweep read live while a service writes, a hostile name that comes back as a JSON string, and
-# a store whose bytes no request changes.  Prints "N passed, N failed".
+# sweep read live while a service writes (and followed by `carbs status --watch`), a hostile
+# name that comes back as a JSON string, and a store whose bytes no request changes.  Prints
+# "N passed, N failed".
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_dashboard_lib import (HOSTILE_MESSAGE, HOSTILE_NAME, Env, check, finish,  # noqa: E402
+from test_dashboard_lib import (CARBS, HOSTILE_MESSAGE, HOSTILE_NAME, Env, check, finish,  # noqa: E402
                                 get_json, request, sweep_yaml)
 
 
@@ -123,12 +126,16 @@ def test_live(env, base):
     run = env.run_sweep("live", trials=10, seconds_per_cost=0.15, background=True)
     seen_served = seen_running = False
     done = []
+    watch = None
     deadline = time.time() + 120
     while run.poll() is None and time.time() < deadline:
         st, _, ov = get_json(base, "/api/sweeps")
         if st == 200:
             live = [s for s in ov["sweeps"] if s["name"] == "live"]
             seen_served |= ov["served_by"] > 0
+            if live and not watch:
+                watch = subprocess.Popen([CARBS, "--db", env.db, "status", "live", "--watch",
+                                          "--interval", "0.2"], stdout=subprocess.PIPE, text=True)
             if live:
                 done.append(live[0]["counts"]["done"])
                 seen_running |= live[0]["counts"]["running"] > 0
@@ -139,6 +146,16 @@ def test_live(env, base):
     check(seen_served and seen_running, f"saw the service ({seen_served}) and running trials "
           f"({seen_running})")
     check(len(done) >= 2 and done == sorted(done), f"done counts grew: {done}")
+    # `carbs status SWEEP --watch` off a terminal: a line per change, ending with the sweep.
+    out, _ = watch.communicate(timeout=30) if watch else ("", None)
+    lines = out.splitlines()
+    check(watch and watch.returncode == 0 and len(lines) >= 2, f"status --watch: {lines}")
+    m = re.match(r"^\S+Z live done: (\d+) done, 0 running, (\d+) failed, 0 lost, 0 pending "
+                 r"of 10 \| best \S+ \(trial \d+\) \| cost \S+$", lines[-1] if lines else "")
+    check(m and int(m.group(1)) + int(m.group(2)) == 10, f"status --watch's last line: {lines[-1:]}")
+    check(all(re.match(r"^\S+Z live active: ", line) for line in lines[:-1]), "lines before")
+    r = env.carbs("status", "live", "--watch", "--interval", "0", check_rc=None)
+    check(r.returncode == 2, f"--interval 0: {r.returncode}")
 
 
 def test_no_law_yet(env):
