@@ -124,7 +124,7 @@ def test_usage(env):
 def test_live(env, base):
     """A second sweep runs while the dashboard reads: it shows up, served, and progresses."""
     run = env.run_sweep("live", trials=10, seconds_per_cost=0.15, background=True)
-    seen_served = seen_running = False
+    seen_served = seen_running = seen_held = False
     done = []
     watch = None
     deadline = time.time() + 120
@@ -133,6 +133,7 @@ def test_live(env, base):
         if st == 200:
             live = [s for s in ov["sweeps"] if s["name"] == "live"]
             seen_served |= ov["served_by"] > 0
+            seen_held |= any(w["connected"] and w["running"] for w in ov["workers"])
             if live and not watch:
                 watch = subprocess.Popen([CARBS, "--db", env.db, "status", "live", "--watch",
                                           "--interval", "0.2"], stdout=subprocess.PIPE, text=True)
@@ -146,6 +147,7 @@ def test_live(env, base):
     check(seen_served and seen_running, f"saw the service ({seen_served}) and running trials "
           f"({seen_running})")
     check(len(done) >= 2 and done == sorted(done), f"done counts grew: {done}")
+    check(seen_held, "a connected worker with its current trial")
     # `carbs status SWEEP --watch` off a terminal: a line per change, ending with the sweep.
     out, _ = watch.communicate(timeout=30) if watch else ("", None)
     lines = out.splitlines()

@@ -131,21 +131,37 @@ static void put_summary(jw_t *jw, const store_sweep_t *row, const sweep_spec_t *
 
 // ---- the overview ----
 
+/* A running trial and who holds it. */
+typedef struct held {
+    int64_t trial, sweep;
+    char worker[CARBS_NAME_MAX];
+} held_t;
+
+typedef DA_TYPE(held_t) helds_t;
+
 static int put_workers(store_t *st, long served_by, jw_t *jw, carbs_err_t *err)
 {
     store_trial_filter_t f = {.states = 1u << CARBS_TRIAL_RUNNING};
-    store_worker_iter_t *wi = store_worker_iter_new(st, err);
-    store_trial_iter_t *ti = wi ? store_trial_iter_new(st, &f, err) : NULL;
+    store_trial_iter_t *ti = store_trial_iter_new(st, &f, err);
+    store_worker_iter_t *wi = ti ? store_worker_iter_new(st, err) : NULL;
     const store_worker_t *w;
     const store_trial_t *t;
+    helds_t held = {0};
     double now = now_wall();
+    int rc = 0;
 
-    if (!ti) {
-        store_worker_iter_free(wi);
+    if (!wi) {
+        store_trial_iter_free(ti);
         return err ? err->code : CARBS_ESTORE;
     }
+    while (rc == 0 && store_trial_iter_next(ti, &t) == CARBS_CONTINUE) {
+        held_t h = {.trial = t->id, .sweep = t->sweep_id};
+        str_copy(h.worker, sizeof(h.worker), t->worker);
+        if (DA_PUSH(&held, h))
+            rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
+    }
     jw_array(jw, "workers");
-    while (store_worker_iter_next(wi, &w) == CARBS_CONTINUE) {
+    while (rc == 0 && store_worker_iter_next(wi, &w) == CARBS_CONTINUE) {
         double idle = w->last_seen > 0 ? now - w->last_seen : NAN;
         jw_object(jw, NULL);
         jw_str(jw, "id", w->id);
@@ -160,27 +176,22 @@ static int put_workers(store_t *st, long served_by, jw_t *jw, carbs_err_t *err)
         jw_num_or_null(jw, "last_seen", w->last_seen > 0 ? w->last_seen : NAN);
         jw_num_or_null(jw, "idle_seconds", idle);
         jw_array(jw, "running");
-        store_trial_iter_free(ti);
-        ti = store_trial_iter_new(st, &f, err);
-        if (!ti) {
-            store_worker_iter_free(wi);
-            return err ? err->code : CARBS_ESTORE;
-        }
-        while (store_trial_iter_next(ti, &t) == CARBS_CONTINUE) {
-            if (strcmp(t->worker, w->id) != 0)
+        for (size_t i = 0; i < held.n; i++) {
+            if (strcmp(held.v[i].worker, w->id) != 0)
                 continue;
             jw_object(jw, NULL);
-            jw_int(jw, "trial", t->id);
-            jw_int(jw, "sweep", t->sweep_id);
+            jw_int(jw, "trial", held.v[i].trial);
+            jw_int(jw, "sweep", held.v[i].sweep);
             jw_end(jw);
         }
         jw_end(jw);
         jw_end(jw);
     }
     jw_end(jw);
-    store_trial_iter_free(ti);
+    DA_FREE(&held);
     store_worker_iter_free(wi);
-    return 0;
+    store_trial_iter_free(ti);
+    return rc;
 }
 
 int dash_overview(store_t *st, long served_by, jw_t *jw, carbs_err_t *err)
@@ -246,6 +257,17 @@ static void put_time(jw_t *jw, const char *key, double t)
     jw_num_or_null(jw, key, t > 0 ? t : NAN);
 }
 
+/* A curve point as [step, tokens, loss] (a loss that was not finite is
+ * null). */
+static void put_point(jw_t *jw, const char *key, const carbs_curve_point_t *p)
+{
+    jw_array(jw, key);
+    jw_int(jw, NULL, p->step);
+    jw_num_or_null(jw, NULL, p->tokens);
+    jw_num_or_null(jw, NULL, p->loss);
+    jw_end(jw);
+}
+
 /* The latest curve point of a running trial, or null. */
 static int put_last_point(store_t *st, int64_t trial_id, jw_t *jw, carbs_err_t *err)
 {
@@ -255,15 +277,10 @@ static int put_last_point(store_t *st, int64_t trial_id, jw_t *jw, carbs_err_t *
 
     if (rc)
         return rc;
-    if (n) {
-        jw_array(jw, "last_point");
-        jw_int(jw, NULL, pts[n - 1].step);
-        jw_num_or_null(jw, NULL, pts[n - 1].tokens);
-        jw_num_or_null(jw, NULL, pts[n - 1].loss);
-        jw_end(jw);
-    } else {
+    if (n)
+        put_point(jw, "last_point", &pts[n - 1]);
+    else
         jw_null(jw, "last_point");
-    }
     free(pts);
     return 0;
 }
@@ -420,13 +437,8 @@ int dash_curves(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err)
         }
         snprintf(key, sizeof(key), "%" PRId64, t->id);
         jw_array(jw, key);
-        for (size_t i = 0; i < n; i++) {
-            jw_array(jw, NULL);
-            jw_int(jw, NULL, pts[i].step);
-            jw_num_or_null(jw, NULL, pts[i].tokens);
-            jw_num_or_null(jw, NULL, pts[i].loss);
-            jw_end(jw);
-        }
+        for (size_t i = 0; i < n; i++)
+            put_point(jw, NULL, &pts[i]);
         jw_end(jw);
         free(pts);
     }
