@@ -81,7 +81,9 @@ static int progress_read(store_t *st, const store_sweep_t *row, const sweep_spec
 
     memset(p, 0, sizeof(*p));
     rc = store_sweep_counts(st, row->id, p->counts, &p->cost_spent, err);
-    if (rc == 0)
+    /* A sweep with no successful trial has no front; report_front() would
+     * sort an empty array, which UBSan flags. */
+    if (rc == 0 && p->counts[CARBS_TRIAL_DONE] > 0)
         rc = report_front(st, row->id, spec->metric.goal == SWEEP_GOAL_MAXIMIZE, &p->front, err);
     if (rc)
         return rc;

@@ -79,7 +79,9 @@ static int view_sweep(store_t *st, const store_sweep_t *row, sweep_view_t *v, ca
         v->budget_cost = spec.budget.cost;
         rc = store_sweep_counts(st, row->id, v->counts, &v->cost_spent, err);
     }
-    if (rc == 0)
+    /* No successful trial, no front (and report_front() would sort an
+     * empty array, which UBSan flags). */
+    if (rc == 0 && v->counts[CARBS_TRIAL_DONE] > 0)
         rc = report_front(st, row->id, spec.metric.goal == SWEEP_GOAL_MAXIMIZE, &front, err);
     if (rc == 0) {
         /* The front runs cheapest first, each point better than the last:
