@@ -170,6 +170,8 @@ def test_page(env, d, base):
     check(got[0] is not None and json.loads(got[0]) == cli, f"at-cost JSON {got[0]} vs {cli}")
     want = [cli["metric"]["predicted"]["value"]] + [v["value"] for v in cli["params"].values()]
     check(got[1] == want, f"at-cost cells {got[1]} vs {want}")
+    check(d.js("return document.getElementById('front-chart').dataset.prediction") == "1",
+          "the prediction is drawn on the front")
     errors = d.console_errors()
     check(errors == [], f"console errors: {errors}")
 

@@ -15,8 +15,8 @@ const STATES = ['pending', 'running', 'done', 'failed', 'lost', 'cancelled'];
 function fitted(part) { return part && String(part.status).toLowerCase() === 'ok'; }
 
 const token = new URLSearchParams(location.search).get('token');
-const S = {overview: null, sweepId: null, sweep: null, curves: null, sort: {key: 'id', dir: 1},
-  filter: '', detail: null, charts: {}};
+const S = {overview: null, sweepId: null, sweep: null, sort: {key: 'id', dir: 1},
+  filter: '', detail: null, charts: {}, atCost: null};
 
 // ---- small helpers ----
 
@@ -125,6 +125,27 @@ function align(seriesXY) {
 
 const noPath = () => null;
 
+// A dashed line at the cost up to which the stored law's holdout validated it.
+function drawValidated(u) {
+  const law = S.sweep && S.sweep.law;
+  const v = law && law.holdout ? law.holdout.valid_max_cost : null;
+  if (!Number.isFinite(v)) return;
+  const x = Math.round(u.valToPos(v, 'x', true));
+  if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.strokeStyle = ctx.fillStyle = '#9a6700';
+  ctx.setLineDash([5, 4]);
+  ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  ctx.moveTo(x, u.bbox.top);
+  ctx.lineTo(x, u.bbox.top + u.bbox.height);
+  ctx.stroke();
+  ctx.font = `${Math.round(11 * devicePixelRatio)}px sans-serif`;
+  ctx.fillText('validated', x + 4, u.bbox.top + 14 * devicePixelRatio);
+  ctx.restore();
+}
+
 function drawFront(sw) {
   const node = $('front-chart');
   const front = new Set(sw.front);
@@ -146,7 +167,8 @@ function drawFront(sw) {
     Math.floor(i * ORDER_BUCKETS / Math.max(1, order.length)))].push(t.id));
   buckets.forEach((b, k) => series.push({label: ranges[k].length ?
     `#${ranges[k][0]}–#${ranges[k][ranges[k].length - 1]}` : '-', stroke: colour(k, ORDER_BUCKETS),
-    fill: colour(k, ORDER_BUCKETS), paths: noPath, points: {show: true, size: 6}}));
+    fill: colour(k, ORDER_BUCKETS), paths: noPath,
+    points: {show: true, size: 6, fill: colour(k, ORDER_BUCKETS)}}));
   series.push({label: 'front', stroke: '#111', width: 1.5, spanGaps: true, points: {show: true,
     size: 8, stroke: '#111', fill: '#fff'}});
   const xy = [...buckets, fr];
@@ -160,9 +182,16 @@ function drawFront(sw) {
     const n = series.length;
     bands.push({series: [n - 1, n - 2], fill: '#b3261e22'});
   }
+  const at = S.atCost && S.atCost.id === sw.id ? S.atCost.doc : null;
+  if (at && Number.isFinite(at.metric.predicted.value)) {
+    series.push({label: 'prediction', stroke: '#b3261e', fill: '#b3261e', paths: noPath,
+      points: {show: true, size: 11, fill: '#b3261e'}});
+    xy.push([[at.cost, at.metric.predicted.value]]);
+  }
+  node.dataset.prediction = at ? '1' : '0';
   chart('front', node, {title: 'front', series, bands, scales: {x: {time: false, distr: 3}},
     axes: [{label: sw.cost_name + ' (log)'}, {label: sw.metric}],
-    legend: {live: false}}, align(xy));
+    hooks: {draw: [drawValidated]}, legend: {live: false}}, align(xy));
   const law = sw.law;
   const note = $('law-note');
   if (law && law.holdout && Number.isFinite(law.holdout.valid_max_cost)) {
@@ -406,6 +435,8 @@ async function atCost(ev) {
     if (!doc.compute_optimal) out.append(el('p', {class: 'muted'}, doc.compute_optimal_why));
     out.dataset.json = text;
     out.dataset.state = 'ok';
+    S.atCost = {id: S.sweepId, doc};
+    if (S.sweep && S.sweep.id === S.sweepId) drawFront(S.sweep);
   } catch (e) {
     out.append(el('p', {class: 'warn'}, e.message));
     out.dataset.state = 'error';
@@ -423,6 +454,7 @@ function drawNav(ov) {
       if (S.sweepId === s.id) return;
       S.sweepId = s.id;
       S.detail = null;
+      S.atCost = null;
       clear($('at-cost-result')).dataset.state = 'empty';
       drawNav(ov);
       poll();
