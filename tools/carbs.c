@@ -41,6 +41,7 @@ static const struct command {
     {"laws", cmd_laws, "fit and query a sweep's scaling laws"},
     {"plot", cmd_plot, "draw a sweep's Pareto front, laws and curves with gnuplot"},
     {"store", cmd_store, "check a store for damage, or recover what can be read into a new one"},
+    {"dashboard", cmd_dashboard, "serve a live, read-only web page over the store"},
 };
 
 static void usage(FILE *out)

@@ -11,19 +11,36 @@
  * workers the store has heard from; the trials it holds as running.
  * The JSON is one object on one line, {"source": "service"|"store", ...,
  * "sweeps": [...], "workers": [...], "running": [...]}.
+ *
+ * --watch reads the store again every --interval seconds until SIGINT or
+ * SIGTERM (or, for one SWEEP, until it is done or stopped): on a terminal
+ * it redraws the table in place; otherwise it prints a line per sweep each
+ * time that sweep's progress changes, for logs and pipes.
  */
 #include "proto/common.h"
 #include "tools/commands.h"
 
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tools/format.h"
 #include "tools/report.h"
 #include "tools/request.h"
 #include "tools/verb.h"
 
-static const char usage_text[] = "carbs status [SWEEP] [--db PATH] [--format json|table]";
+static const char usage_text[] =
+    "carbs status [SWEEP] [--db PATH] [--format json|table] [--watch [--interval S]]";
+
+/* --interval's default and bounds, in seconds: as often as the dashboard
+ * polls, never so often that the reads load the store. */
+#define WATCH_INTERVAL 2.0
+#define WATCH_INTERVAL_MIN 0.1
+#define WATCH_INTERVAL_MAX 3600.0
+
+static volatile sig_atomic_t watch_stop;
 
 /* One sweep as the store has it. */
 typedef struct sweep_view {
@@ -33,6 +50,8 @@ typedef struct sweep_view {
     sweep_goal_t goal;
     carbs_sweep_state_t state;
     size_t counts[CARBS_TRIAL_STATE_COUNT];
+    int64_t budget_trials; /* 0 = none */
+    double budget_cost;    /* 0 = none */
     double best, cost_spent;
     int64_t best_trial;
     size_t front;
@@ -56,9 +75,13 @@ static int view_sweep(store_t *st, const store_sweep_t *row, sweep_view_t *v, ca
     if (rc == 0) {
         str_copy(v->metric, sizeof(v->metric), spec.metric.name);
         v->goal = spec.metric.goal;
+        v->budget_trials = spec.budget.trials;
+        v->budget_cost = spec.budget.cost;
         rc = store_sweep_counts(st, row->id, v->counts, &v->cost_spent, err);
     }
-    if (rc == 0)
+    /* No successful trial, no front (and report_front() would sort an
+     * empty array, which UBSan flags). */
+    if (rc == 0 && v->counts[CARBS_TRIAL_DONE] > 0)
         rc = report_front(st, row->id, spec.metric.goal == SWEEP_GOAL_MAXIMIZE, &front, err);
     if (rc == 0) {
         /* The front runs cheapest first, each point better than the last:
@@ -273,6 +296,112 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
     return 0;
 }
 
+// ---- watching ----
+
+static void on_signal(int sig)
+{
+    UNUSED(sig);
+    watch_stop = 1;
+}
+
+/* One sweep's progress as a line: state, counts against the budget, best,
+ * cost spent against the budget. */
+static void progress_line(const sweep_view_t *v, char *buf, size_t cap)
+{
+    const size_t *n = v->counts;
+    char budget[48] = "", best[64] = "best -", cost[64];
+
+    if (v->budget_trials > 0)
+        snprintf(budget, sizeof(budget), " of %" PRId64, v->budget_trials);
+    if (v->best_trial)
+        snprintf(best, sizeof(best), "best %.6g (trial %" PRId64 ")", v->best, v->best_trial);
+    if (v->budget_cost > 0)
+        snprintf(cost, sizeof(cost), "cost %.6g of %.6g", v->cost_spent, v->budget_cost);
+    else
+        snprintf(cost, sizeof(cost), "cost %.6g", v->cost_spent);
+    snprintf(buf, cap, "%s %s: %zu done, %zu running, %zu failed, %zu lost, %zu pending%s | %s | %s",
+             v->name, carbs_sweep_state_name(v->state), n[CARBS_TRIAL_DONE], n[CARBS_TRIAL_RUNNING],
+             n[CARBS_TRIAL_FAILED], n[CARBS_TRIAL_LOST], n[CARBS_TRIAL_PENDING], budget, best,
+             cost);
+}
+
+typedef struct last_line {
+    int64_t id;
+    char line[2 * CARBS_NAME_MAX + 256];
+} last_line_t;
+
+typedef DA_TYPE(last_line_t) last_lines_t;
+
+/* Print "<time> <line>" for each sweep whose line changed since the last
+ * call (last remembers them). */
+static int print_changes(const sweep_views_t *sv, last_lines_t *last, carbs_err_t *err)
+{
+    char stamp[32];
+
+    format_iso_time(now_wall(), stamp, sizeof(stamp));
+    for (size_t i = 0; i < sv->n; i++) {
+        last_line_t cur = {.id = sv->v[i].id};
+        size_t k = 0;
+        progress_line(&sv->v[i], cur.line, sizeof(cur.line));
+        while (k < last->n && last->v[k].id != cur.id)
+            k++;
+        if (k < last->n && strcmp(last->v[k].line, cur.line) == 0)
+            continue;
+        if (k == last->n && DA_PUSH(last, cur))
+            return carbs_fail(err, CARBS_ENOMEM, "out of memory");
+        last->v[k] = cur;
+        printf("%s %s\n", stamp, cur.line);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* Whether the one sweep watched has ended (done or stopped). */
+static bool watched_ended(const sweep_views_t *sv, const char *which)
+{
+    return which && sv->n == 1 &&
+           (sv->v[0].state == CARBS_SWEEP_DONE || sv->v[0].state == CARBS_SWEEP_STOPPED);
+}
+
+static int watch(store_t *st, const char *db, const char *which, double interval,
+                 carbs_err_t *err)
+{
+    bool tty = isatty(STDOUT_FILENO);
+    struct sigaction sa = {0};
+    last_lines_t last = {0};
+    int rc = 0;
+
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    while (!watch_stop && rc == 0) {
+        sweep_views_t sv = {0};
+        long pid = 0;
+        rc = store_writer_holder(db, &pid, err);
+        if (rc == 0)
+            rc = read_sweeps(st, which, &sv, err);
+        if (rc == 0 && tty) {
+            fputs("\033[H\033[J", stdout); /* home, clear: redraw in place */
+            rc = print_store_table(st, &sv, which != NULL, pid, err);
+            fflush(stdout);
+        } else if (rc == 0) {
+            rc = print_changes(&sv, &last, err);
+        }
+        if (rc == 0 && watched_ended(&sv, which)) {
+            DA_FREE(&sv);
+            break;
+        }
+        DA_FREE(&sv);
+        /* Sleep in short steps so a signal ends the wait at once. */
+        for (double slept = 0; !watch_stop && slept < interval; slept += 0.05) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    DA_FREE(&last);
+    return rc;
+}
+
 // ---- asking the service ----
 
 /* Print the service's status as {"source":"service","pid":N,...}.  Returns
@@ -321,11 +450,15 @@ int cmd_status(int argc, char **argv, const cli_globals_t *g)
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"format", required_argument, NULL, 'f'},
+        {"watch", no_argument, NULL, 'w'},
+        {"interval", required_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db_opt = NULL, *db, *which = NULL;
     format_t fmt = FORMAT_JSON;
+    bool watching = false;
+    double interval = WATCH_INTERVAL;
     sweep_views_t sv = {0};
     carbs_err_t err = {0};
     store_t *st = NULL;
@@ -339,8 +472,12 @@ int cmd_status(int argc, char **argv, const cli_globals_t *g)
                    "Show every sweep (or SWEEP) with its trial counts, best result, cost spent\n"
                    "and Pareto front size, the workers, and the running trials.  JSON (one\n"
                    "object) comes from the running service when one holds the store, else from\n"
-                   "the store; the table always reads the store (read-only).\n",
-                   usage_text);
+                   "the store; the table always reads the store (read-only).\n\n"
+                   "  --watch         read the store again every --interval seconds (default\n"
+                   "                  %g) until interrupted, or until SWEEP is done or stopped:\n"
+                   "                  the table redrawn in place on a terminal, else a line\n"
+                   "                  per sweep whenever its progress changes\n",
+                   usage_text, WATCH_INTERVAL);
             return CLI_EXIT_OK;
         case 'd':
             db_opt = optarg;
@@ -348,6 +485,15 @@ int cmd_status(int argc, char **argv, const cli_globals_t *g)
         case 'f':
             if (verb_format(optarg, FORMAT_ALLOW_JSON | FORMAT_ALLOW_TABLE, usage_text, &fmt))
                 return CLI_EXIT_USAGE;
+            break;
+        case 'w':
+            watching = true;
+            break;
+        case 'i':
+            if (parse_double(optarg, WATCH_INTERVAL_MIN, WATCH_INTERVAL_MAX, &interval))
+                return cli_usage_error(usage_text, "--interval: '%s' is not a number of seconds "
+                                                   "in [%g, %g]",
+                                       optarg, WATCH_INTERVAL_MIN, WATCH_INTERVAL_MAX);
             break;
         default:
             return rc;
@@ -357,6 +503,12 @@ int cmd_status(int argc, char **argv, const cli_globals_t *g)
         return cli_usage_error(usage_text, "unexpected argument '%s'", argv[optind + 1]);
     which = optind < argc ? argv[optind] : NULL;
     db = cli_pick_db(g, db_opt);
+    if (watching) {
+        st = verb_store_open(db, &err);
+        rc = st ? watch(st, db, which, interval, &err) : CARBS_ENOTFOUND;
+        store_close(st);
+        return rc ? cli_fail(&err) : CLI_EXIT_OK;
+    }
     if (store_writer_holder(db, &pid, &err))
         return cli_fail(&err);
     if (pid != 0 && fmt == FORMAT_JSON) {

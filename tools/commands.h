@@ -28,5 +28,6 @@ int cmd_slurm(int argc, char **argv, const cli_globals_t *g);
 int cmd_laws(int argc, char **argv, const cli_globals_t *g);
 int cmd_plot(int argc, char **argv, const cli_globals_t *g);
 int cmd_store(int argc, char **argv, const cli_globals_t *g);
+int cmd_dashboard(int argc, char **argv, const cli_globals_t *g);
 
 #endif

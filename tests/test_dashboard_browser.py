@@ -1,0 +1,212 @@
+# test_dashboard_browser.py - the dashboard's page in a real headless browser: Debian's
+# chromium driven through chromium-driver's WebDriver protocol (plain HTTP and JSON, so
+# nothing beyond python3 is needed).  On a store made by a short synthetic sweep it loads the
+# page and checks that no console error appears, that the front chart plots every successful
+# trial and the front, that the trials table lists every trial and filters and sorts, that the
+# at-cost box answers exactly like `carbs laws SWEEP --at-cost C --format json`, and that a
+# hostile sweep name and error message render as text.  Exits 77 where chromium or
+# chromedriver is not installed.  CARBS_DASHBOARD_SHOT=FILE saves a screenshot of the page.
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_dashboard_lib import (HOSTILE_MESSAGE, HOSTILE_NAME, ROOT, Env, check,  # noqa: E402
+                                finish)
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+if not CHROMIUM or not DRIVER:
+    print("skipped: chromium and chromium-driver are not installed")
+    sys.exit(77)
+HAVE_UPLOT = os.path.exists(os.path.join(ROOT, "data-cache", "web", "uplot", "uPlot.iife.min.js"))
+
+
+class Driver:
+    """One chromedriver and one headless chromium session over WebDriver."""
+
+    def __init__(self, tmp):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.log = open(os.path.join(tmp, "chromedriver.log"), "w")
+        self.proc = subprocess.Popen([DRIVER, f"--port={self.port}"], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while True:
+            try:
+                if self.call("GET", "/status")["value"]["ready"]:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("chromedriver did not start")
+            time.sleep(0.1)
+        caps = {"browserName": "chrome", "goog:loggingPrefs": {"browser": "ALL"},
+                "goog:chromeOptions": {"binary": CHROMIUM, "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--window-size=1400,1900", "--user-data-dir=" + os.path.join(tmp, "profile")]}}
+        self.sid = self.call("POST", "/session",
+                             {"capabilities": {"alwaysMatch": caps}})["value"]["sessionId"]
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
+                                     method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())
+
+    def s(self, method, path, body=None):
+        return self.call(method, f"/session/{self.sid}{path}", body)["value"]
+
+    def js(self, script, *args):
+        return self.s("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def wait(self, script, what, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = self.js(script)
+            if v:
+                return v
+            time.sleep(0.2)
+        check(False, f"timed out waiting for {what}")
+        return None
+
+    def click(self, css):
+        eid = self.s("POST", "/element", {"using": "css selector", "value": css})
+        eid = next(iter(eid.values()))
+        self.s("POST", f"/element/{eid}/click", {})
+
+    def console_errors(self):
+        logs = self.s("POST", "/se/log", {"type": "browser"})
+        return [e for e in logs if e.get("level") == "SEVERE"]
+
+    def close(self):
+        try:
+            self.call("DELETE", f"/session/{self.sid}")
+        finally:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+def cli_json_lines(env, *args):
+    return [json.loads(line) for line in env.carbs(*args).stdout.splitlines() if line.strip()]
+
+
+def test_page(env, d, base):
+    d.s("POST", "/url", {"url": base})
+    d.wait("return document.body.dataset.updated && "
+           "+document.getElementById('trials').dataset.rows > 0", "the first poll")
+    trials = cli_json_lines(env, "trials", "1")
+    pareto = cli_json_lines(env, "pareto", "1")
+    ok = [t for t in trials if t["state"] == "done" and t["cost"] and t["cost"] > 0]
+
+    front = d.js("const n = document.getElementById('front-chart');"
+                 "return [+n.dataset.points, +n.dataset.front, n.querySelectorAll('canvas').length,"
+                 " n.textContent]")
+    check(front[0] == len(ok), f"front chart points {front[0]}, successful trials {len(ok)}")
+    check(front[1] == len(pareto), f"front chart front {front[1]}, carbs pareto {len(pareto)}")
+    if HAVE_UPLOT:
+        check(front[2] == 1, f"uPlot drew the front ({front[2]} canvases)")
+        params = d.js("return document.querySelectorAll('#param-charts canvas').length")
+        check(params == 2, f"a chart per parameter: {params}")
+        curves = d.js("return +document.getElementById('curve-chart').dataset.curves")
+        check(curves == len(ok), f"learning curves: {curves}")
+    else:
+        check("charts unavailable" in front[3], "says charts are unavailable without uPlot")
+
+    ids = d.js("return [...document.querySelectorAll('#trials tbody tr')]"
+               ".map((r) => +r.dataset.trial)")
+    check(sorted(ids) == sorted(t["id"] for t in trials) and len(ids) == 12,
+          f"trials table {ids} vs {[t['id'] for t in trials]}")
+
+    # Hostile strings are text: the name in the nav and the title, the message in its cell,
+    # and no element or script they describe exists.
+    texts = d.js("return [document.querySelector('#sweeps button').textContent,"
+                 " document.getElementById('sweep-name').textContent,"
+                 " document.querySelectorAll('script').length,"
+                 " document.querySelectorAll('main img').length,"
+                 " document.body.dataset.pwned || null,"
+                 " document.getElementById('trials').textContent]")
+    check(texts[0] == HOSTILE_NAME and texts[1] == HOSTILE_NAME, f"hostile name as text: {texts[:2]}")
+    check(texts[2] == (2 if HAVE_UPLOT else 1) and texts[3] == 0 and texts[4] is None,
+          f"nothing injected: {texts[2:5]}")
+    check(HOSTILE_MESSAGE in texts[5], "hostile message shown as text")
+
+    # Filter and sort.
+    n_failed = sum(1 for t in trials if t["state"] == "failed")
+    rows = d.js("const s = document.getElementById('state-filter'); s.value = 'done';"
+                "s.dispatchEvent(new Event('change'));"
+                "return +document.getElementById('trials').dataset.rows")
+    check(rows == len(trials) - n_failed, f"filter done: {rows}")
+    d.js("const s = document.getElementById('state-filter'); s.value = '';"
+         "s.dispatchEvent(new Event('change'))")
+    d.click("#trials thead th:first-child")
+    first = d.js("return +document.querySelector('#trials tbody tr').dataset.trial")
+    check(first == max(ids), f"sorted by id descending: first row {first}")
+    d.click("#trials tbody tr:first-child")
+    detail = d.js("const p = document.getElementById('trial-detail'); return [p.hidden, p.textContent]")
+    check(not detail[0] and detail[1].startswith(f"trial #{first}"), f"trial detail: {detail}")
+
+    # The at-cost box answers like the CLI.
+    cost = 2.0 * max(p["cost"] for p in pareto)
+    cli = json.loads(env.carbs("laws", "1", "--at-cost", repr(cost), "--format", "json").stdout)
+    d.js(f"document.getElementById('at-cost-input').value = '{cost!r}'")
+    d.click("#at-cost-go")
+    state = d.wait("const s = document.getElementById('at-cost-result').dataset.state;"
+                   "return s === 'ok' || s === 'error' ? s : null", "the at-cost answer")
+    check(state == "ok", f"at-cost answered: {state}")
+    got = d.js("const r = document.getElementById('at-cost-result');"
+               "return [r.dataset.json, [...r.querySelectorAll('td[data-value]')]"
+               ".map((c) => +c.dataset.value)]")
+    check(got[0] is not None and json.loads(got[0]) == cli, f"at-cost JSON {got[0]} vs {cli}")
+    want = [cli["metric"]["predicted"]["value"]] + [v["value"] for v in cli["params"].values()]
+    check(got[1] == want, f"at-cost cells {got[1]} vs {want}")
+    check(d.js("return document.getElementById('front-chart').dataset.prediction") == "1",
+          "the prediction is drawn on the front")
+    errors = d.console_errors()
+    check(errors == [], f"console errors: {errors}")
+
+    d.js("document.getElementById('at-cost-input').value = 'abc'")
+    d.click("#at-cost-go")
+    bad = d.wait("const r = document.getElementById('at-cost-result');"
+                 "return r.dataset.state === 'error' ? r.textContent : null", "the at-cost error")
+    check(bad and "not a positive number" in bad, f"a bad cost is refused: {bad}")
+
+    shot = os.environ.get("CARBS_DASHBOARD_SHOT")
+    if shot:
+        d.js("window.scrollTo(0, 0); document.getElementById('trials').scrollIntoView(false);"
+             "window.scrollTo(0, 0)")
+        with open(shot, "wb") as fh:
+            fh.write(base64.b64decode(d.s("GET", "/screenshot")))
+
+    # The refused cost is the one error the console may show now: its 400.
+    errors = [e for e in d.console_errors() if "at-cost?cost=abc" not in e["message"]]
+    check(errors == [], f"console errors: {errors}")
+
+
+def main():
+    env = Env("dashboard-browser")
+    d = None
+    try:
+        env.run_sweep("first", trials=12)
+        env.forge_hostile(1)
+        _, base, _ = env.dashboard("--bind", "127.0.0.1:0")
+        d = Driver(env.dir)
+        test_page(env, d, base)
+    finally:
+        if d:
+            d.close()
+        env.close()
+    finish()
+
+
+main()
