@@ -294,6 +294,11 @@ int store_trial_renew(store_t *st, int64_t trial_id, const char *worker, double 
  * created if missing).  CARBS_ESTATE when not running. */
 int store_trial_lose(store_t *st, int64_t trial_id, carbs_err_t *err);
 
+/* running -> lost like store_trial_lose, but the holder's loss count stays:
+ * for a trial its holder may never have received (the service that handed
+ * it out died before the worker named it, docs/service.md). */
+int store_trial_lose_unblamed(store_t *st, int64_t trial_id, carbs_err_t *err);
+
 /* lost -> pending with the same params, keeping attempt, clearing worker
  * and lease.  A trial is re-queued at most max_retries times: allowed while
  * attempt <= max_retries (so it runs at most max_retries + 1 times).

@@ -301,7 +301,8 @@ static const char sql_worker_add_loss[] =
     "INSERT INTO workers (id, host, first_seen, last_seen, losses) VALUES (?1, '', ?2, ?2, 1)"
     " ON CONFLICT (id) DO UPDATE SET losses = losses + 1";
 
-int store_trial_lose(store_t *st, int64_t trial_id, carbs_err_t *err)
+/* running -> lost, with a loss for the holder when count_loss. */
+static int trial_lose(store_t *st, int64_t trial_id, bool count_loss, carbs_err_t *err)
 {
     carbs_trial_state_t state;
     char holder[CARBS_NAME_MAX];
@@ -318,14 +319,24 @@ int store_trial_lose(store_t *st, int64_t trial_id, carbs_err_t *err)
         sqlite3_bind_int64(s, 1, trial_id);
         rc = store__step_done(st, s, "mark a trial lost in", err);
     }
-    if (rc >= 0 && holder[0])
+    if (rc >= 0 && count_loss && holder[0])
         rc = store__stmt(st, sql_worker_add_loss, &s, err);
-    if (rc >= 0 && holder[0]) {
+    if (rc >= 0 && count_loss && holder[0]) {
         store__bind_text(s, 1, holder);
         sqlite3_bind_double(s, 2, now_wall());
         rc = store__step_done(st, s, "count a worker's loss in", err);
     }
     return store__end(st, rc, err);
+}
+
+int store_trial_lose(store_t *st, int64_t trial_id, carbs_err_t *err)
+{
+    return trial_lose(st, trial_id, true, err);
+}
+
+int store_trial_lose_unblamed(store_t *st, int64_t trial_id, carbs_err_t *err)
+{
+    return trial_lose(st, trial_id, false, err);
 }
 
 static const char sql_trial_requeue[] =

@@ -145,6 +145,38 @@ static void test_bad_frames(void)
     service_close(svc);
 }
 
+/* The loss count of worker id in the store. */
+static int64_t losses_of(const char *id)
+{
+    carbs_err_t err = {0};
+    store_t *st = store_open(g_db, STORE_READONLY, &err);
+    store_worker_t row = {0};
+    int64_t n = -1;
+
+    CHECK(st != NULL);
+    if (st && store_worker_get(st, id, &row, &err) == 0)
+        n = row.losses;
+    store_worker_release(&row);
+    store_close(st);
+    return n;
+}
+
+/* Step svc for s seconds while worker w sends heartbeats that name no
+ * trial. */
+static void chat(service_t *svc, wire_client_t *w, double s)
+{
+    carbs_err_t err = {0};
+    double until = now_monotonic() + s;
+
+    while (now_monotonic() < until) {
+        proto_msg_t hb;
+        proto_msg_init(&hb, PROTO_MSG_HEARTBEAT);
+        fx_send(w, &hb);
+        proto_msg_release(&hb);
+        CHECK_EQ(service_step(svc, 20, &err), 0);
+    }
+}
+
 static void test_lease_expiry_requeues(void)
 {
     int64_t sweep = fresh_store();
@@ -152,24 +184,16 @@ static void test_lease_expiry_requeues(void)
     wire_client_t *a = client("w-a"), *b = client("w-b");
     proto_msg_t ta = {0}, tb = {0}, r = {0}, late;
     size_t c[CARBS_TRIAL_STATE_COUNT];
-    carbs_err_t err = {0};
-    double until;
 
     fx_hello(svc, a, "w-a");
     fx_hello(svc, b, "w-b");
     CHECK_EQ(fx_ready(svc, b, &tb), PROTO_MSG_TRIAL);
     /* b goes silent; a keeps talking until b's lease runs out. */
-    until = now_monotonic() + 1.0;
-    while (now_monotonic() < until) {
-        proto_msg_t hb;
-        proto_msg_init(&hb, PROTO_MSG_HEARTBEAT);
-        fx_send(a, &hb);
-        proto_msg_release(&hb);
-        CHECK_EQ(service_step(svc, 20, &err), 0);
-    }
+    chat(svc, a, 1.0);
     counts(sweep, c);
     CHECK_EQ(c[CARBS_TRIAL_PENDING], 1);
     CHECK_EQ(c[CARBS_TRIAL_RUNNING], 0);
+    CHECK_EQ(losses_of("w-b"), 1); /* it had the trial: its loss */
     /* a gets the same trial, second attempt, same params */
     CHECK_EQ(fx_ready(svc, a, &ta), PROTO_MSG_TRIAL);
     CHECK_EQ(ta.trial.trial_id, tb.trial.trial_id);
@@ -218,6 +242,49 @@ static void test_restart_reattaches(void)
     CHECK_EQ(c[CARBS_TRIAL_DONE], 1);
     CHECK_EQ(c[CARBS_TRIAL_RUNNING], 0);
     proto_msg_release(&t);
+    wire_client_close(w);
+    service_close(svc);
+}
+
+/* The service dies right after handing out a trial, before the frame
+ * reaches the worker: the restarted service loses the trial when its worker
+ * never names it, and re-queues it, but does not count the loss against
+ * the worker, which never had it; three such kills must not quarantine a
+ * healthy worker. */
+static void test_restart_unnamed_trial_is_not_blamed(void)
+{
+    int64_t sweep = fresh_store();
+    service_t *svc = open_svc(300);
+    wire_client_t *w = client("w-a");
+    size_t c[CARBS_TRIAL_STATE_COUNT];
+
+    for (int k = 0; k < 3; k++) {
+        proto_msg_t t = {0};
+        /* (hello again: the checks below may outlast the short lease, and a
+         * worker silent that long is taken as gone) */
+        fx_hello(svc, w, "w-a");
+        CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_TRIAL);
+        proto_msg_release(&t); /* as if the frame died with the service */
+        service_close(svc);
+        svc = open_svc(300);
+        fx_hello(svc, w, "w-a");
+        chat(svc, w, 0.8); /* past the taken-over lease, naming nothing */
+        counts(sweep, c);
+        CHECK_EQ(c[CARBS_TRIAL_RUNNING], 0);
+        CHECK_EQ(c[CARBS_TRIAL_LOST], 0);
+        CHECK_EQ(losses_of("w-a"), 0);
+    }
+    /* (max_retries 1: the first trial failed at its second loss, the next
+     * one is pending again.) */
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_FAILED], 1);
+    CHECK_EQ(c[CARBS_TRIAL_PENDING], 1);
+    {
+        proto_msg_t t = {0};
+        fx_hello(svc, w, "w-a");
+        CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_TRIAL);
+        proto_msg_release(&t);
+    }
     wire_client_close(w);
     service_close(svc);
 }
@@ -434,6 +501,7 @@ int main(void)
     RUN(test_bad_frames);
     RUN(test_lease_expiry_requeues);
     RUN(test_restart_reattaches);
+    RUN(test_restart_unnamed_trial_is_not_blamed);
     RUN(test_restart_continues_the_same_search);
     RUN(test_budget_and_done);
     RUN(test_pause_and_stop);

@@ -266,6 +266,7 @@ static void worker_names_trial(service_t *svc, svc_worker_t *w, int64_t trial_id
     if (!t || strcmp(t->worker, w->id) != 0)
         return;
     t->confirmed = true;
+    t->inherited = false;
     lease_renew(svc, t, now);
 }
 

@@ -298,6 +298,7 @@ int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
             /* A fresh lease: the worker needs time to find the new service. */
             st.deadline = fmax(t->lease_deadline, now + svc->cfg.lease_ms / 1000.0);
             st.stored_deadline = t->lease_deadline;
+            st.inherited = !st.is_ask;
             svc__running_add(svc, &st);
             break;
         }
@@ -839,20 +840,26 @@ void svc__lose(service_t *svc, int64_t trial_id, const char *why)
     svc_trial_t *t = svc__running_find(svc, trial_id);
     svc_sweep_t *sw;
     char worker[CARBS_NAME_MAX];
+    bool blame;
     int rc;
 
     if (!t)
         return;
     sw = t->sw;
     str_copy(worker, sizeof(worker), t->worker);
+    /* A trial taken over at open that its worker never named may never have
+     * reached it: not a loss of the worker's (docs/service.md, Quarantine). */
+    blame = !t->inherited;
     svc__running_remove(svc, trial_id);
-    rc = store_trial_lose(svc->st, trial_id, &err);
+    rc = blame ? store_trial_lose(svc->st, trial_id, &err)
+               : store_trial_lose_unblamed(svc->st, trial_id, &err);
     if (rc && rc != CARBS_ESTATE) { /* ESTATE: already lost (a replayed crash) */
         log_error("trial %" PRId64 ": cannot mark it lost: %s", trial_id, err.msg);
         return;
     }
     count_move(sw, CARBS_TRIAL_RUNNING, CARBS_TRIAL_LOST);
-    check_quarantine(svc, worker);
+    if (blame)
+        check_quarantine(svc, worker);
     rc = store_trial_requeue(svc->st, trial_id, sw->spec.budget.max_retries, &err);
     if (rc == 0) {
         count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_PENDING);

@@ -49,6 +49,10 @@ typedef struct svc_trial {
      * traffic renew the lease.  A restarted worker that forgot the trial
      * lets it expire. */
     bool confirmed;
+    /* Taken over from the store at open and not named by its worker since:
+     * its `trial` frame may have died with the previous service, so losing
+     * it is not the worker's fault (no loss counted). */
+    bool inherited;
     bool is_ask; /* handed out by an `ask` request: no worker, no lease */
 } svc_trial_t;
 
