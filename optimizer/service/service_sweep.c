@@ -932,6 +932,10 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
     res.ok = r->ok;
     res.failure = r->failure;
     str_copy(res.message, sizeof(res.message), r->message);
+    /* A failure that names no kind is stored as `error`: map it here, so
+     * the live sweep learns what a resumed one replays from the store. */
+    if (!r->ok && r->failure == CARBS_FAILURE_NONE)
+        res.failure = CARBS_FAILURE_ERROR;
     if (r->ok && sw && !isfinite(output)) {
         res.ok = false;
         res.failure = CARBS_FAILURE_ERROR;
