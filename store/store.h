@@ -378,6 +378,10 @@ typedef struct store_worker {
     double first_seen, last_seen; /* unix seconds */
     int64_t losses;               /* trials lost while it held them */
     bool quarantined;
+    /* When it was quarantined (unix seconds; what the service's quarantine
+     * expiry counts from).  A store written before this was recorded holds
+     * 1 here: a quarantine long expired. */
+    double quarantined_at;
 } store_worker_t;
 
 void store_worker_release(store_worker_t *w);
@@ -391,7 +395,8 @@ int store_worker_seen(store_t *st, const char *id, const char *host, const char 
 /* Fill *out (caller releases) or CARBS_ENOTFOUND. */
 int store_worker_get(store_t *st, const char *id, store_worker_t *out, carbs_err_t *err);
 
-/* Set or clear a worker's quarantine flag.  CARBS_ENOTFOUND if unknown. */
+/* Set (with quarantined_at = now) or clear a worker's quarantine.
+ * CARBS_ENOTFOUND if unknown. */
 int store_worker_quarantine(store_t *st, const char *id, bool quarantined, carbs_err_t *err);
 
 typedef struct store_worker_iter store_worker_iter_t;

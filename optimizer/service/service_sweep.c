@@ -364,7 +364,7 @@ int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
         st.sw = sw;
         svc__running_add(svc, &st);
         count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_RUNNING);
-        svc__lose(svc, lost.v[i], "it was lost before the service stopped");
+        svc__lose(svc, lost.v[i], "it was lost before the service stopped", false);
     }
     log_info("sweep %s: %zu done, %zu failed, %zu pending, %zu running", sw->name,
              sw->counts[CARBS_TRIAL_DONE], sw->counts[CARBS_TRIAL_FAILED],
@@ -750,15 +750,90 @@ out:
     return rc;
 }
 
+// ---- quarantine ----
+
+/* Nobody left to run trials: say so loudly, since nothing else will. */
+static void warn_if_all_quarantined(const service_t *svc)
+{
+    size_t connected = 0;
+
+    for (size_t i = 0; i < svc->workers.n; i++) {
+        const svc_worker_t *w = &svc->workers.v[i];
+        if (w->connected && !w->quarantined)
+            return;
+        connected += w->connected;
+    }
+    if (connected)
+        log_error("every connected worker is quarantined: no trial is handed out until a "
+                  "quarantine ends (after %d s) or `carbs workers release ID` lifts one",
+                  svc->cfg.quarantine_s);
+}
+
+/* A loss that points at worker's host: count it in the worker's window
+ * and quarantine the worker once the window holds quarantine_losses. */
+static void count_host_loss(service_t *svc, const char *worker)
+{
+    svc_worker_t *w = svc__worker_find(svc, worker);
+    carbs_err_t err = {0};
+    double now = now_wall();
+
+    if (!w || w->quarantined)
+        return;
+    if (w->host_losses == 0 || now - w->window_start > SERVICE_LOSS_WINDOW_S) {
+        w->host_losses = 0;
+        w->window_start = now;
+    }
+    if (++w->host_losses < svc->cfg.quarantine_losses)
+        return;
+    if (store_worker_quarantine(svc->st, worker, true, &err)) {
+        log_warn("worker %s: %s", worker, err.msg);
+        return;
+    }
+    w->quarantined = true;
+    w->host_losses = 0;
+    log_warn("worker %s: quarantined for %d s after %d lost trials within %.0f s "
+             "(`carbs workers release %s` lifts it)",
+             worker, svc->cfg.quarantine_s, svc->cfg.quarantine_losses, now - w->window_start,
+             worker);
+    warn_if_all_quarantined(svc);
+}
+
+/* True when w's quarantine has run out (or was lifted in the store), which
+ * then ends it here too. */
+static bool quarantine_over(service_t *svc, svc_worker_t *w)
+{
+    store_worker_t row = {0};
+    carbs_err_t err = {0};
+    bool over;
+
+    if (store_worker_get(svc->st, w->id, &row, &err))
+        return false;
+    over = !row.quarantined || now_wall() - row.quarantined_at >= svc->cfg.quarantine_s;
+    store_worker_release(&row);
+    if (over && store_worker_quarantine(svc->st, w->id, false, &err) &&
+        err.code != CARBS_ENOTFOUND) {
+        log_warn("worker %s: %s", w->id, err.msg);
+        return false;
+    }
+    if (over) {
+        w->quarantined = false;
+        log_info("worker %s: quarantine over, it gets trials again", w->id);
+    }
+    return over;
+}
+
 void svc__assign(service_t *svc, svc_worker_t *w)
 {
     carbs_err_t err = {0};
     size_t n = svc->sweeps.n;
 
-    if (w->quarantined) {
-        svc__send_error(svc->out, &w->peer, CARBS_EDENIED,
-                       "this worker is quarantined after repeated lost trials; "
-                       "check its host, then start it with another --id");
+    if (w->quarantined && !quarantine_over(svc, w)) {
+        char msg[CARBS_MSG_MAX];
+        snprintf(msg, sizeof(msg),
+                 "this worker is quarantined after repeated lost trials: it gets trials again "
+                 "%d s after the quarantine began, or when `carbs workers release %s` lifts it",
+                 svc->cfg.quarantine_s, w->id);
+        svc__send_error(svc->out, &w->peer, CARBS_EDENIED, msg);
         return;
     }
     for (size_t k = 0; k < n; k++) {
@@ -812,28 +887,7 @@ static void send_ack(service_t *svc, const wire_peer_t *peer, int64_t trial_id, 
     proto_msg_release(&m);
 }
 
-/* Quarantine the worker once its losses reach the threshold. */
-static void check_quarantine(service_t *svc, const char *worker)
-{
-    store_worker_t row = {0};
-    carbs_err_t err = {0};
-    svc_worker_t *w;
-
-    if (!worker[0] || worker[0] == '(' || store_worker_get(svc->st, worker, &row, &err))
-        return;
-    if (!row.quarantined && row.losses >= svc->cfg.quarantine_losses) {
-        if (store_worker_quarantine(svc->st, worker, true, &err) == 0) {
-            log_warn("worker %s: quarantined after %" PRId64 " lost trials", worker, row.losses);
-            if ((w = svc__worker_find(svc, worker)))
-                w->quarantined = true;
-        } else {
-            log_warn("worker %s: %s", worker, err.msg);
-        }
-    }
-    store_worker_release(&row);
-}
-
-void svc__lose(service_t *svc, int64_t trial_id, const char *why)
+void svc__lose(service_t *svc, int64_t trial_id, const char *why, bool host_fault)
 {
     carbs_err_t err = {0};
     svc_trial_t *t = svc__running_find(svc, trial_id);
@@ -852,7 +906,8 @@ void svc__lose(service_t *svc, int64_t trial_id, const char *why)
         return;
     }
     count_move(sw, CARBS_TRIAL_RUNNING, CARBS_TRIAL_LOST);
-    check_quarantine(svc, worker);
+    if (host_fault && worker[0] && worker[0] != '(')
+        count_host_loss(svc, worker);
     rc = store_trial_requeue(svc->st, trial_id, sw->spec.budget.max_retries, &err);
     if (rc == 0) {
         count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_PENDING);
@@ -913,7 +968,7 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
          * re-queue (when it is still ours), then acknowledge. */
         if (t)
             svc__lose(svc, r->trial_id,
-                     r->message[0] ? r->message : carbs_failure_name(r->failure));
+                      r->message[0] ? r->message : carbs_failure_name(r->failure), false);
         send_ack(svc, peer, r->trial_id, is_tell, NULL);
         goto out;
     }
