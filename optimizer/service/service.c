@@ -623,6 +623,9 @@ int service_summary(const service_t *svc, size_t i, service_summary_t *out)
         return CARBS_ENOTFOUND;
     svc__sweep_summary(svc->sweeps.v[i], out);
     for (size_t k = 0; k < svc->workers.n; k++)
+    {
         out->workers += svc->workers.v[k].connected;
+        out->quarantined += svc->workers.v[k].connected && svc->workers.v[k].quarantined;
+    }
     return 0;
 }

@@ -108,9 +108,13 @@ typedef struct service_summary {
     carbs_sweep_state_t state;
     size_t counts[CARBS_TRIAL_STATE_COUNT]; /* trials per state */
     size_t workers;       /* workers connected now (all sweeps) */
+    size_t quarantined;   /* of those, the quarantined ones */
     double cost_spent;    /* sum of the cost of finished trials */
     double best_output;   /* the best output so far; NaN when none */
     int64_t best_trial;   /* 0 when none */
+    /* Why the service paused the sweep itself (too many failures in a row,
+     * docs/service.md); "" when it did not. */
+    char pause_reason[CARBS_MSG_MAX];
 } service_summary_t;
 
 /* Fill *out for sweep i, in load order (0 for the only one of a service

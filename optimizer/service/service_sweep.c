@@ -35,6 +35,11 @@ struct svc_sweep {
     double best_output; /* NaN when none */
     int64_t best_trial;
     DA_TYPE(int64_t) queue; /* pending (re-queued) trials, oldest first */
+    /* The failures in a row with the same cause (note_outcome), and why
+     * the sweep paused itself ("" when it did not). */
+    int fail_run;
+    char fail_cause[CARBS_MSG_MAX];
+    char pause_reason[CARBS_MSG_MAX];
 };
 
 // ---- the table and what a sweep shows ----
@@ -93,6 +98,7 @@ void svc__sweep_summary(const svc_sweep_t *sw, service_summary_t *out)
     out->cost_spent = sw->cost_spent;
     out->best_output = sw->best_output;
     out->best_trial = sw->best_trial;
+    str_copy(out->pause_reason, sizeof(out->pause_reason), sw->pause_reason);
 }
 
 void svc__sweep_free(svc_sweep_t *sw)
@@ -507,6 +513,8 @@ int svc__sweep_set_state(service_t *svc, svc_sweep_t *sw, carbs_sweep_state_t to
     if ((rc = store_sweep_set_state(svc->st, sw->id, to, err)))
         return rc;
     sw->state = to;
+    sw->fail_run = 0;
+    sw->pause_reason[0] = '\0';
     if (to == CARBS_SWEEP_STOPPED) {
         char why[CARBS_MSG_MAX];
         snprintf(why, sizeof(why), "sweep '%s' stopped", sw->name);
@@ -515,6 +523,37 @@ int svc__sweep_set_state(service_t *svc, svc_sweep_t *sw, carbs_sweep_state_t to
     log_info("sweep %s: %s by request", sw->name, carbs_sweep_state_name(to));
     svc__sweep_update_state(svc, sw);
     return 0;
+}
+
+/* A trial of sw finished.  A run of budget.max_consecutive_failures
+ * failures with the same cause (an `error`, or `infra` once out of
+ * retries: a broken command or script, not a bad configuration, which
+ * fails as `diverged` or `oom`) pauses the sweep before it spends its
+ * budget on the same failure (docs/service.md, Budget and states). */
+static void note_outcome(service_t *svc, svc_sweep_t *sw, const store_result_t *res)
+{
+    int limit = sw->spec.budget.max_consecutive_failures;
+    bool counts = !res->ok && (res->failure == CARBS_FAILURE_ERROR ||
+                               res->failure == CARBS_FAILURE_INFRA);
+    char cause[CARBS_MSG_MAX];
+    carbs_err_t err = {0};
+
+    snprintf(cause, sizeof(cause), "%s: %.200s", carbs_failure_name(res->failure),
+             res->message[0] ? res->message : "(no message)");
+    if (!counts || strcmp(cause, sw->fail_cause) != 0)
+        sw->fail_run = 0;
+    str_copy(sw->fail_cause, sizeof(sw->fail_cause), counts ? cause : "");
+    if (!counts || ++sw->fail_run < limit || limit <= 0 || sw->state != CARBS_SWEEP_ACTIVE)
+        return;
+    if (store_sweep_set_state(svc->st, sw->id, CARBS_SWEEP_PAUSED, &err)) {
+        log_error("sweep %s: cannot pause it: %s", sw->name, err.msg);
+        return;
+    }
+    sw->state = CARBS_SWEEP_PAUSED;
+    snprintf(sw->pause_reason, sizeof(sw->pause_reason), "%d trials in a row failed with %.200s",
+             sw->fail_run, cause);
+    log_error("sweep %s: paused: %s; fix the cause, then `carbs sweep resume %s`", sw->name,
+              sw->pause_reason, sw->name);
 }
 
 // ---- handing out trials ----
@@ -927,6 +966,7 @@ void svc__lose(service_t *svc, int64_t trial_id, const char *why, bool host_faul
             count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_FAILED);
             carbs_forget(sw->opt, trial_id, NULL);
             log_warn("trial %" PRId64 " failed: %s", trial_id, res.message);
+            note_outcome(svc, sw, &res);
             svc__sweep_update_state(svc, sw);
             return;
         }
@@ -1022,6 +1062,8 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
     }
     log_debug("trial %" PRId64 " %s: %s %.6g, cost %.6g", r->trial_id, res.ok ? "done" : "failed",
              sw->spec.metric.name, output, res.cost);
+    if (!is_tell)
+        note_outcome(svc, sw, &res);
     svc__sweep_update_state(svc, sw);
     goto out;
 
