@@ -6,7 +6,8 @@
 #   - trials whose process crashes (the worker reports it) are re-queued
 #     without quarantining the workers, and the sweep pauses the same way;
 #   - a clean finish does not log a worker as preempted;
-#   - `carbs sweep create` warns about a command it cannot find.
+#   - `carbs sweep create` warns about a command it cannot find;
+#   - `carbs workers release` names a worker the store does not know.
 set -u
 . "$(dirname "$0")/lib.sh"
 tmp_start failfast
@@ -61,5 +62,9 @@ sweep found '[sh, -c, "exit 0"]'
 if run 0 c sweep create "$tmp/found.yaml"; then
     if grep -q "not found" "$tmp/err"; then bad "a warning for sh"; else ok; fi
 fi
+
+# `carbs workers release`: an unknown worker is an error naming it.
+if run 1 c workers release w-nobody && has err "w-nobody"; then ok; fi
+if run 2 c workers release; then ok; fi
 
 finish

@@ -5,7 +5,8 @@
  *
  *   - crashes a worker reports, and preemptions (bye), are no fault of its
  *     host: they never quarantine it;
- *   - leases that run out do, and the quarantine ends after its time;
+ *   - leases that run out do; the quarantine ends after its time, or at
+ *     once with a release request (`carbs workers release`);
  *   - budget.max_consecutive_failures failures in a row with the same
  *     cause pause the sweep, with the reason in its summary; failures of
  *     the configurations (diverged) do not.
@@ -142,26 +143,33 @@ static void test_preemption_is_not_the_hosts(void)
     service_close(svc);
 }
 
-static void test_lost_leases_quarantine_for_a_while(void)
+/* Two lost leases of worker id on svc, which quarantines it. */
+static void lose_two_leases(service_t *svc, wire_client_t *w, const char *id)
 {
-    service_t *svc;
-    wire_client_t *w;
-    proto_msg_t t = {0};
-    double until;
-
-    fresh_store("{trials: 20, max_retries: 10}");
-    svc = open_svc(200, 1);
-    w = fx_client(g_ep, "w-flaky", 0);
-    /* The worker takes a trial and goes silent past its lease, twice. */
     for (int i = 0; i < 2; i++) {
         carbs_err_t err = {0};
-        CHECK_EQ(fx_hello(svc, w, "w-flaky"), 0);
+        proto_msg_t t = {0};
+        double until;
+        CHECK_EQ(fx_hello(svc, w, id), 0);
         CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_TRIAL);
         proto_msg_release(&t);
         until = now_monotonic() + 0.5;
         while (now_monotonic() < until)
             CHECK_EQ(service_step(svc, 20, &err), 0);
     }
+}
+
+static void test_lost_leases_quarantine_for_a_while(void)
+{
+    service_t *svc;
+    wire_client_t *w;
+    proto_msg_t t = {0};
+
+    fresh_store("{trials: 20, max_retries: 10}");
+    svc = open_svc(200, 1);
+    w = fx_client(g_ep, "w-flaky", 0);
+    /* The worker takes a trial and goes silent past its lease, twice. */
+    lose_two_leases(svc, w, "w-flaky");
     CHECK(worker_quarantined("w-flaky"));
     CHECK_EQ(fx_hello(svc, w, "w-flaky"), 0);
     CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_ERROR);
@@ -172,6 +180,40 @@ static void test_lost_leases_quarantine_for_a_while(void)
     CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_TRIAL);
     proto_msg_release(&t);
     CHECK(!worker_quarantined("w-flaky"));
+    wire_client_close(w);
+    service_close(svc);
+}
+
+static void test_release_lifts_quarantine(void)
+{
+    service_t *svc;
+    wire_client_t *w, *admin;
+    proto_msg_t t = {0}, m, r = {0};
+
+    fresh_store("{trials: 20, max_retries: 10}");
+    svc = open_svc(200, 600);
+    w = fx_client(g_ep, "w-held", 0);
+    admin = fx_client(g_ep, NULL, 0);
+    lose_two_leases(svc, w, "w-held");
+    CHECK(worker_quarantined("w-held"));
+    CHECK_EQ(fx_hello(svc, w, "w-held"), 0);
+    CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_ERROR);
+    proto_msg_release(&t);
+    /* An unknown worker is refused; the quarantined one released. */
+    proto_msg_init(&m, PROTO_MSG_RELEASE);
+    str_copy(m.release.worker, sizeof(m.release.worker), "w-nobody");
+    CHECK_EQ(fx_request(svc, admin, &m, &r, PUMP_MS), 0);
+    CHECK(r.type == PROTO_MSG_REPLY && !r.reply.ok);
+    proto_msg_release(&r);
+    proto_msg_init(&m, PROTO_MSG_RELEASE);
+    str_copy(m.release.worker, sizeof(m.release.worker), "w-held");
+    CHECK_EQ(fx_request(svc, admin, &m, &r, PUMP_MS), 0);
+    CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok);
+    proto_msg_release(&r);
+    CHECK(!worker_quarantined("w-held"));
+    CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_TRIAL);
+    proto_msg_release(&t);
+    wire_client_close(admin);
     wire_client_close(w);
     service_close(svc);
 }
@@ -219,6 +261,7 @@ int main(void)
     RUN(test_reported_crashes_are_not_the_hosts);
     RUN(test_preemption_is_not_the_hosts);
     RUN(test_lost_leases_quarantine_for_a_while);
+    RUN(test_release_lifts_quarantine);
     RUN(test_failures_in_a_row_pause_the_sweep);
     return FX_FINISH();
 }

@@ -336,6 +336,7 @@ static bool is_request(proto_msg_type_t t)
     case PROTO_MSG_IMPORT:
     case PROTO_MSG_ASK:
     case PROTO_MSG_TELL:
+    case PROTO_MSG_RELEASE:
         return true;
     default:
         return false;

@@ -861,6 +861,21 @@ static bool quarantine_over(service_t *svc, svc_worker_t *w)
     return over;
 }
 
+int svc__worker_release(service_t *svc, const char *id, carbs_err_t *err)
+{
+    svc_worker_t *w = svc__worker_find(svc, id);
+    int rc = store_worker_quarantine(svc->st, id, false, err);
+
+    if (rc)
+        return rc;
+    if (w) {
+        w->quarantined = false;
+        w->host_losses = 0;
+    }
+    log_info("worker %s: released from quarantine by request", id);
+    return 0;
+}
+
 void svc__assign(service_t *svc, svc_worker_t *w)
 {
     carbs_err_t err = {0};

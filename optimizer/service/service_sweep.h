@@ -113,4 +113,10 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
  * the worker reported does not (docs/service.md, Quarantine). */
 void svc__lose(service_t *svc, int64_t trial_id, const char *why, bool host_fault);
 
+/* End worker id's quarantine now (`carbs workers release`): in the store
+ * and, when it is connected, here; its count of host losses starts over.
+ * Returns 0 (also when it was not quarantined), CARBS_ENOTFOUND for a
+ * worker the store does not know, or the store's error. */
+int svc__worker_release(service_t *svc, const char *id, carbs_err_t *err);
+
 #endif
