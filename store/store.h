@@ -225,6 +225,20 @@ int store_sweep_get_id(store_t *st, int64_t sweep_id, store_sweep_t *out, carbs_
 int store_sweep_set_state(store_t *st, int64_t sweep_id, carbs_sweep_state_t state,
                           carbs_err_t *err);
 
+/* The sweep's latest results that failed in a row with one cause: an
+ * `error` or `infra` failure with one message (what pauses a sweep,
+ * docs/service.md).  Looks at the last limit results at most. */
+typedef struct store_failure_run {
+    int run; /* 0 when the latest result is not such a failure */
+    carbs_failure_t failure;
+    char message[CARBS_MSG_MAX];
+} store_failure_run_t;
+
+/* Fill *out for sweep_id.  Returns 0, CARBS_ENOTFOUND for an unknown sweep,
+ * or the store's error. */
+int store_sweep_failure_run(store_t *st, int64_t sweep_id, int limit, store_failure_run_t *out,
+                            carbs_err_t *err);
+
 /* Count the sweep's trials by state into counts[] (indexed by
  * carbs_trial_state_t) and sum the cost of its results into *cost_spent
  * (NULL results count 0; cost_spent may be NULL).  CARBS_ENOTFOUND for an

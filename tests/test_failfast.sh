@@ -30,7 +30,9 @@ EOT
 sweep typo '[no-such-program-h16]'
 if run 1 timeout 120 "$carbs" --log-level warn --db "$db" run "$tmp/typo.yaml" --workers 2 --quiet &&
     has err "paused: 4 trials in a row failed" && has err "no-such-program-h16"; then ok; fi
-if run 0 c status typo && has out '"state":"paused"'; then ok; fi
+if run 0 c status typo && has out '"state":"paused"' &&
+    has out '"paused_because":"4 trials in a row failed with .*no-such-program-h16'; then ok; fi
+if run 0 c status --format table && has out "sweep typo paused itself: 4 trials in a row failed"; then ok; fi
 
 # A crashing training script: its losses are the trial's, not the hosts'.
 sweep crash "[sh, -c, 'kill -KILL \$\$']"
