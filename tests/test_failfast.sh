@@ -42,17 +42,7 @@ if run 1 timeout 120 "$carbs" --log-level info --db "$db" run "$tmp/crash.yaml" 
 fi
 
 # A clean finish is no preemption.
-cat >"$tmp/clean.yaml" <<EOT
-name: clean
-metric: {name: loss, goal: minimize}
-cost: {name: cost}
-trainer: synthetic
-synthetic: {function: branin}
-parameters:
-  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}
-  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}
-budget: {trials: 4, parallel: 2}
-EOT
+{ branin_yaml clean; echo "budget: {trials: 4, parallel: 2}"; } >"$tmp/clean.yaml"
 if run 0 timeout 120 "$carbs" --log-level info --db "$db" run "$tmp/clean.yaml" --workers 2 --quiet; then
     if grep -q "preempted" "$tmp/err"; then bad "a clean finish logged a preemption: $(grep preempted "$tmp/err")"; else ok; fi
 fi
