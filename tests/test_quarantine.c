@@ -31,7 +31,8 @@ static int64_t fresh_store(const char *budget)
     char spec[1024];
 
     snprintf(spec, sizeof(spec),
-             "name: quarantine\n" FX_SPEC_SYNTHETIC "synthetic: {function: branin}\n" FX_SPEC_BRANIN_XY
+             "name: quarantine\n" FX_SPEC_SYNTHETIC
+             "synthetic: {function: branin}\n" FX_SPEC_BRANIN_XY
              "carbs: {seed: 5, num_random_samples: 3, resample_frequency: 0}\n"
              "budget: %s\n",
              budget);
@@ -54,8 +55,7 @@ static service_t *open_svc(int lease_ms, int quarantine_s)
     carbs_err_t err = {0};
     service_t *svc = service_open(&cfg, &err);
 
-    if (!svc)
-        fx_fail("service_open %s: %s", g_db, err.msg);
+    if (!svc) fx_fail("service_open %s: %s", g_db, err.msg);
     return svc;
 }
 
@@ -256,8 +256,7 @@ static void test_failures_in_a_row_pause_the_sweep(void)
 
 int main(void)
 {
-    if (FX_SETUP("quarantine"))
-        return 1;
+    if (FX_SETUP("quarantine")) return 1;
     RUN(test_reported_crashes_are_not_the_hosts);
     RUN(test_preemption_is_not_the_hosts);
     RUN(test_lost_leases_quarantine_for_a_while);
