@@ -130,6 +130,9 @@ static const field_t resume_fields[] = {
 static const field_t stop_fields[] = {
     FIELD(stop, "sweep", F_STR, NONEMPTY, sweep, 0),
 };
+static const field_t release_fields[] = {
+    FIELD(release, "worker", F_STR, NONEMPTY, worker, 0),
+};
 static const field_t import_fields[] = {
     FIELD(import, "sweep", F_STR, NONEMPTY, sweep, 0),
     FIELD(import, "records", F_HSTR, 0, records, 0),

@@ -55,6 +55,7 @@
     X(import, IMPORT, proto_import_t)            /* c->s: add finished trials */                  \
     X(ask, ASK, proto_sweep_ref_t)               /* c->s: take a suggestion (manual loop) */      \
     X(tell, TELL, proto_tell_t)                  /* c->s: report its outcome */                   \
+    X(release, RELEASE, proto_worker_ref_t)      /* c->s: end a worker's quarantine */            \
     X(reply, REPLY, proto_reply_t)               /* s->c: the answer to any client request */
 
 typedef enum proto_msg_type {
@@ -197,6 +198,11 @@ typedef struct proto_sweep_create {
 typedef struct proto_sweep_ref {
     char sweep[CARBS_NAME_MAX];
 } proto_sweep_ref_t;
+
+/* release: a worker by id. */
+typedef struct proto_worker_ref {
+    char worker[CARBS_NAME_MAX];
+} proto_worker_ref_t;
 
 typedef struct proto_import {
     char sweep[CARBS_NAME_MAX]; /* non-empty */

@@ -79,7 +79,8 @@ static const char *const param_keys[] = {"space", "min",     "max",   "center",
 static const char *const carbs_other_keys[] = {
     "is_wandb_logging_enabled", "wandb_params", "checkpoint_dir", "s3_checkpoint_path",
     "is_saved_on_every_observation"};
-static const char *const budget_keys[] = {"trials", "cost", "parallel", "max_retries"};
+static const char *const budget_keys[] = {"trials", "cost", "parallel", "max_retries",
+                                          "max_consecutive_failures"};
 
 int sweep_name_check(const char *name, carbs_err_t *err)
 {
@@ -663,6 +664,7 @@ int sweep__read_budget(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t 
     b->cost = 0;
     b->parallel = 1;
     b->max_retries = 3;
+    b->max_consecutive_failures = SWEEP_MAX_CONSECUTIVE_FAILURES;
     if (!m)
         return 0;
     rc = sweep__check_map(c, m, "budget", budget_keys, ARRAY_SIZE(budget_keys));
@@ -691,6 +693,13 @@ int sweep__read_budget(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t 
             bad = rc;
         else
             b->max_retries = (int)x;
+    }
+    v = sweep__get(m, "max_consecutive_failures");
+    if (v) {
+        if ((rc = sweep__int(c, v, "budget.max_consecutive_failures", 0, 1e6, &x)) < 0)
+            bad = rc;
+        else
+            b->max_consecutive_failures = (int)x;
     }
     return bad;
 }

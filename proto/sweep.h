@@ -98,7 +98,13 @@ typedef struct sweep_budget {
     double cost;     /* total cost in the cost metric's units; 0 = unlimited */
     int parallel;    /* trials running at once; default 1 */
     int max_retries; /* re-queues of a lost trial; default 3 */
+    /* The service pauses the sweep after this many trials in a row failed
+     * with the same message (docs/service.md); 0 = never.  Default
+     * SWEEP_MAX_CONSECUTIVE_FAILURES. */
+    int max_consecutive_failures;
 } sweep_budget_t;
+
+#define SWEEP_MAX_CONSECUTIVE_FAILURES 5
 
 /* A command trial's argv: n heap strings (NUL-terminated, owned). */
 typedef struct sweep_argv {

@@ -310,6 +310,8 @@ int sweep_spec_to_json(const sweep_spec_t *s, char **out, carbs_err_t *err)
     put_num(&b, s->budget.parallel, "budget.parallel");
     put_key(&b, &f2, "max_retries");
     put_num(&b, s->budget.max_retries, "budget.max_retries");
+    put_key(&b, &f2, "max_consecutive_failures");
+    put_num(&b, s->budget.max_consecutive_failures, "budget.max_consecutive_failures");
     put_raw(&b, "}", 1);
     if (s->notes.n) {
         put_key(&b, &first, "notes");

@@ -225,6 +225,20 @@ int store_sweep_get_id(store_t *st, int64_t sweep_id, store_sweep_t *out, carbs_
 int store_sweep_set_state(store_t *st, int64_t sweep_id, carbs_sweep_state_t state,
                           carbs_err_t *err);
 
+/* The sweep's latest results that failed in a row with one cause: an
+ * `error` or `infra` failure with one message (what pauses a sweep,
+ * docs/service.md).  Looks at the last limit results at most. */
+typedef struct store_failure_run {
+    int run; /* 0 when the latest result is not such a failure */
+    carbs_failure_t failure;
+    char message[CARBS_MSG_MAX];
+} store_failure_run_t;
+
+/* Fill *out for sweep_id.  Returns 0, CARBS_ENOTFOUND for an unknown sweep,
+ * or the store's error. */
+int store_sweep_failure_run(store_t *st, int64_t sweep_id, int limit, store_failure_run_t *out,
+                            carbs_err_t *err);
+
 /* Count the sweep's trials by state into counts[] (indexed by
  * carbs_trial_state_t) and sum the cost of its results into *cost_spent
  * (NULL results count 0; cost_spent may be NULL).  CARBS_ENOTFOUND for an
@@ -383,6 +397,10 @@ typedef struct store_worker {
     double first_seen, last_seen; /* unix seconds */
     int64_t losses;               /* trials lost while it held them */
     bool quarantined;
+    /* When it was quarantined (unix seconds; what the service's quarantine
+     * expiry counts from).  A store written before this was recorded holds
+     * 1 here: a quarantine long expired. */
+    double quarantined_at;
 } store_worker_t;
 
 void store_worker_release(store_worker_t *w);
@@ -396,7 +414,8 @@ int store_worker_seen(store_t *st, const char *id, const char *host, const char 
 /* Fill *out (caller releases) or CARBS_ENOTFOUND. */
 int store_worker_get(store_t *st, const char *id, store_worker_t *out, carbs_err_t *err);
 
-/* Set or clear a worker's quarantine flag.  CARBS_ENOTFOUND if unknown. */
+/* Set (with quarantined_at = now) or clear a worker's quarantine.
+ * CARBS_ENOTFOUND if unknown. */
 int store_worker_quarantine(store_t *st, const char *id, bool quarantined, carbs_err_t *err);
 
 typedef struct store_worker_iter store_worker_iter_t;

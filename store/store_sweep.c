@@ -228,6 +228,52 @@ int store_sweep_counts(store_t *st, int64_t sweep_id, size_t counts[CARBS_TRIAL_
     return store__end(st, rc, err);
 }
 
+// ---- failures in a row ----
+
+static const char sql_sweep_last_results[] =
+    "SELECT r.status, r.failure, r.message FROM results r JOIN trials t ON t.id = r.trial"
+    " WHERE t.sweep = ?1 ORDER BY r.created DESC, r.trial DESC LIMIT ?2";
+
+int store_sweep_failure_run(store_t *st, int64_t sweep_id, int limit, store_failure_run_t *out,
+                            carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    int rc, step;
+
+    memset(out, 0, sizeof(*out));
+    rc = store__begin(st, false, err);
+    if (rc >= 0)
+        rc = store__sweep_exists(st, sweep_id, err);
+    if (rc >= 0)
+        rc = store__stmt(st, sql_sweep_last_results, &s, err);
+    if (rc >= 0) {
+        sqlite3_bind_int64(s, 1, sweep_id);
+        sqlite3_bind_int(s, 2, limit);
+        while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+            const unsigned char *status = sqlite3_column_text(s, 0);
+            const unsigned char *name = sqlite3_column_text(s, 1);
+            char message[CARBS_MSG_MAX];
+            int f = carbs_failure_parse(name ? (const char *)name : "");
+
+            store__col_copy(s, 2, message, sizeof(message));
+            if (!status || strcmp((const char *)status, "failed") != 0 ||
+                (f != CARBS_FAILURE_ERROR && f != CARBS_FAILURE_INFRA))
+                break;
+            if (out->run == 0) {
+                out->failure = (carbs_failure_t)f;
+                str_copy(out->message, sizeof(out->message), message);
+            } else if ((carbs_failure_t)f != out->failure || strcmp(message, out->message) != 0) {
+                break;
+            }
+            out->run++;
+        }
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = store__fail(st, "read the last results in", err);
+        sqlite3_reset(s);
+    }
+    return store__end(st, rc, err);
+}
+
 // ---- the sweep iterator ----
 
 struct store_sweep_iter {

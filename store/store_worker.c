@@ -4,7 +4,8 @@
  * A worker row is created by its first message (or by its first lost
  * trial), and every later message moves last_seen.  The loss count feeds
  * the quarantine decision, which the service makes and records here
- * (DESIGN.md §3: a host that keeps losing trials gets no new ones).
+ * (docs/service.md: a host that keeps losing trials gets no new ones for a
+ * while).
  */
 #include "proto/common.h"
 #include "store/store.h"
@@ -30,7 +31,9 @@ static int worker_read(sqlite3_stmt *s, store_worker_t *w, carbs_err_t *err)
     w->first_seen = store__col_time(s, 3);
     w->last_seen = store__col_time(s, 4);
     w->losses = sqlite3_column_int64(s, 5);
-    w->quarantined = sqlite3_column_int(s, 6) != 0;
+    /* 0, or when it was quarantined (an older store holds 1). */
+    w->quarantined_at = sqlite3_column_double(s, 6);
+    w->quarantined = w->quarantined_at != 0;
     return 0;
 }
 
@@ -105,7 +108,7 @@ int store_worker_quarantine(store_t *st, const char *id, bool quarantined, carbs
         rc = store__stmt(st, sql_worker_quarantine, &s, err);
     if (rc >= 0) {
         store__bind_text(s, 1, id);
-        sqlite3_bind_int(s, 2, quarantined ? 1 : 0);
+        sqlite3_bind_double(s, 2, quarantined ? now_wall() : 0);
         rc = store__step_done(st, s, "quarantine a worker in", err);
     }
     if (rc >= 0 && sqlite3_changes(st->db) == 0)

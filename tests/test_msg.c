@@ -211,6 +211,9 @@ static void rnd_msg(fx_rng_t *r, proto_msg_t *m, proto_msg_type_t t)
         /* these share proto_sweep_ref_t; write through the pause member */
         rnd_str(r, m->pause.sweep, CARBS_NAME_MAX, true);
         break;
+    case PROTO_MSG_RELEASE:
+        rnd_str(r, m->release.worker, CARBS_NAME_MAX, true);
+        break;
     case PROTO_MSG_IMPORT:
         rnd_str(r, m->import.sweep, CARBS_NAME_MAX, true);
         m->import.records = rnd_hstr(r);
@@ -370,6 +373,9 @@ static void check_same_msg(const proto_msg_t *a, const proto_msg_t *b)
     case PROTO_MSG_STOP:
     case PROTO_MSG_ASK:
         CHECK_STR(a->pause.sweep, b->pause.sweep);
+        break;
+    case PROTO_MSG_RELEASE:
+        CHECK_STR(a->release.worker, b->release.worker);
         break;
     case PROTO_MSG_IMPORT:
         CHECK_STR(a->import.sweep, b->import.sweep);
@@ -548,6 +554,9 @@ static void golden_msg(proto_msg_t *m, proto_msg_type_t t)
     case PROTO_MSG_STOP:
     case PROTO_MSG_ASK:
         str_copy(m->pause.sweep, CARBS_NAME_MAX, "tiny-lm");
+        break;
+    case PROTO_MSG_RELEASE:
+        str_copy(m->release.worker, CARBS_NAME_MAX, "node7-0");
         break;
     case PROTO_MSG_IMPORT:
         str_copy(m->import.sweep, CARBS_NAME_MAX, "tiny-lm");

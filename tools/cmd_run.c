@@ -139,6 +139,32 @@ static int spawn_worker(const char *endpoint, int k, int slots, log_level_t leve
     return 0;
 }
 
+/* Why the run cannot go on although the sweep is not finished, into why:
+ * the sweep paused itself after failures in a row, every worker exited, or
+ * every connected worker is quarantined.  False when it can go on. */
+static bool run_stuck(const service_t *svc, bool alive, char *why, size_t cap)
+{
+    service_summary_t s;
+
+    if (service_summary(svc, 0, &s))
+        return false;
+    if (s.pause_reason[0]) {
+        snprintf(why, cap, "sweep '%s' paused: %s", s.name, s.pause_reason);
+        return true;
+    }
+    if (!alive) {
+        snprintf(why, cap, "every worker has exited (their last error is above): no worker can "
+                           "take trials of sweep '%s'", s.name);
+        return true;
+    }
+    if (s.workers > 0 && s.quarantined == s.workers) {
+        snprintf(why, cap, "every worker is quarantined after repeated lost trials: no worker "
+                           "can take trials of sweep '%s'", s.name);
+        return true;
+    }
+    return false;
+}
+
 /* Print the progress line: redrawn in place on a terminal; elsewhere (a
  * log, CI) only when a count changed or RUN_LOG_QUIET_S passed. */
 typedef struct run_progress {
@@ -221,7 +247,8 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
     int64_t sweep_id = 0;
     double next_line = 0, stop_at = 0;
     int c, rc = CLI_EXIT_OK;
-    bool have_dir = false, finished = false;
+    bool have_dir = false, finished = false, stuck = false;
+    char why[2 * CARBS_MSG_MAX + 64] = "";
     run_progress_t pr = {.last_key = SIZE_MAX};
 
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
@@ -302,11 +329,15 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
      * workers and keep serving until they said bye (their trials are
      * re-queued) or the grace period ran out. */
     for (;;) {
-        bool alive = false;
+        bool alive = n_workers == 0;
+        for (long k = 0; k < n_workers; k++)
+            alive |= pids[k] > 0;
         if (service_step(svc, 200, &err)) {
             rc = cli_fail(&err);
             run_stop = 1;
         }
+        if (!run_stop && stop_at == 0 && run_stuck(svc, alive, why, sizeof(why)))
+            run_stop = stuck = true;
         if (!run_stop && service_done(svc))
             run_stop = 1;
         if (run_stop && stop_at == 0) {
@@ -315,6 +346,7 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
                 if (pids[k] > 0)
                     kill(pids[k], SIGTERM);
         }
+        alive = false;
         for (long k = 0; k < n_workers; k++) {
             if (pids[k] > 0 && waitpid(pids[k], NULL, WNOHANG) == pids[k])
                 pids[k] = 0;
@@ -336,6 +368,8 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
     svc = NULL;
     if (print_front(db, sweep_id, &err) && rc == CLI_EXIT_OK)
         rc = cli_fail(&err);
+    if (stuck && rc == CLI_EXIT_OK)
+        rc = cli_error(CLI_EXIT_FAIL, "%s", why);
 
 out:
     for (long k = 0; k < n_workers; k++) {

@@ -15,7 +15,8 @@
 
 static const char serve_usage[] =
     "carbs serve [--db PATH] [--bind ENDPOINT] [--keys DIR | --insecure]\n"
-    "            [--lease-ms MS] [--heartbeat-ms MS] [--sweep SWEEP] [--sync full|normal]";
+    "            [--lease-ms MS] [--heartbeat-ms MS] [--quarantine-s S] [--sweep SWEEP]\n"
+    "            [--sync full|normal]";
 
 static volatile sig_atomic_t serve_stop;
 
@@ -37,12 +38,15 @@ static void help(void)
            "  --insecure         allow plain TCP on a non-local address\n"
            "  --lease-ms MS      silence that loses a worker's trials (default %d)\n"
            "  --heartbeat-ms MS  how often workers send a heartbeat (default %d)\n"
+           "  --quarantine-s S   how long a worker that keeps losing trials gets none\n"
+           "                     (default %d; `carbs workers release ID` ends it sooner)\n"
            "  --sweep SWEEP      serve only this sweep (id or name)\n"
            "  --sync MODE        full (default): what a reply reports is on disk before\n"
            "                     the reply is sent (one fsync per batch of requests);\n"
            "                     normal: no fsync: safe from a killed service, but a\n"
            "                     power loss may undo the last commits\n",
-           serve_usage, SERVE_DEFAULT_BIND, SERVICE_LEASE_MS, SERVICE_HEARTBEAT_MS);
+           serve_usage, SERVE_DEFAULT_BIND, SERVICE_LEASE_MS, SERVICE_HEARTBEAT_MS,
+           SERVICE_QUARANTINE_S);
 }
 
 static int parse_ms(const char *s, const char *what, int *out)
@@ -62,7 +66,7 @@ int cmd_serve(int argc, char **argv, const cli_globals_t *g)
         {"keys", required_argument, NULL, 'k'},   {"insecure", no_argument, NULL, 'I'},
         {"lease-ms", required_argument, NULL, 'L'}, {"heartbeat-ms", required_argument, NULL, 'H'},
         {"sweep", required_argument, NULL, 's'},  {"help", no_argument, NULL, 'h'},
-        {"sync", required_argument, NULL, 'y'},
+        {"sync", required_argument, NULL, 'y'},   {"quarantine-s", required_argument, NULL, 'Q'},
         {NULL, 0, NULL, 0},
     };
     service_config_t cfg = {0};
@@ -96,6 +100,14 @@ int cmd_serve(int argc, char **argv, const cli_globals_t *g)
             if (parse_ms(optarg, "--heartbeat-ms", &cfg.heartbeat_ms))
                 return CLI_EXIT_USAGE;
             break;
+        case 'Q': {
+            long v;
+            if (parse_long(optarg, 1, 7L * 24 * 3600, &v))
+                return cli_usage_error(serve_usage, "--quarantine-s: '%s' is not a number of "
+                                       "seconds in 1..604800", optarg);
+            cfg.quarantine_s = (int)v;
+            break;
+        }
         case 's':
             cfg.only_sweep = optarg;
             break;

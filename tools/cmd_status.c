@@ -55,6 +55,7 @@ typedef struct sweep_view {
     double best, cost_spent;
     int64_t best_trial;
     size_t front;
+    char paused_because[2 * CARBS_MSG_MAX]; /* why it paused itself; "" if it did not */
 } sweep_view_t;
 
 typedef DA_TYPE(sweep_view_t) sweep_views_t;
@@ -78,6 +79,15 @@ static int view_sweep(store_t *st, const store_sweep_t *row, sweep_view_t *v, ca
         v->budget_trials = spec.budget.trials;
         v->budget_cost = spec.budget.cost;
         rc = store_sweep_counts(st, row->id, v->counts, &v->cost_spent, err);
+    }
+    if (rc == 0 && row->state == CARBS_SWEEP_PAUSED && spec.budget.max_consecutive_failures > 0) {
+        /* Paused by the service after failures in a row (docs/service.md). */
+        store_failure_run_t fr;
+        rc = store_sweep_failure_run(st, row->id, spec.budget.max_consecutive_failures, &fr, err);
+        if (rc == 0 && fr.run >= spec.budget.max_consecutive_failures)
+            snprintf(v->paused_because, sizeof(v->paused_because),
+                     "%d trials in a row failed with %s: %s", fr.run,
+                     carbs_failure_name(fr.failure), fr.message[0] ? fr.message : "(no message)");
     }
     /* No successful trial, no front (and report_front() would sort an
      * empty array, which UBSan flags). */
@@ -164,6 +174,8 @@ static void json_sweep(jw_t *jw, const sweep_view_t *v)
     jw_int(jw, "best_trial", v->best_trial);
     jw_num_or_null(jw, "cost_spent", v->cost_spent);
     jw_int(jw, "front", (int64_t)v->front);
+    if (v->paused_because[0])
+        jw_str(jw, "paused_because", v->paused_because);
     jw_end(jw);
 }
 
@@ -266,6 +278,9 @@ static int print_store_table(store_t *st, const sweep_views_t *sv, bool one, lon
     }
     format_table_print(&tab, stdout);
     format_table_release(&tab);
+    for (size_t i = 0; i < sv->n; i++)
+        if (sv->v[i].paused_because[0])
+            printf("sweep %s paused itself: %s\n", sv->v[i].name, sv->v[i].paused_because);
 
     format_table_head(&tab, worker_head, ARRAY_SIZE(worker_head));
     while (store_worker_iter_next(wi, &w) == CARBS_CONTINUE) {

@@ -71,6 +71,27 @@ static bool held(const char *db)
 
 // ---- create ----
 
+/* True when prog would start here: a path (with a '/') that is an
+ * executable file, or a name found executable in $PATH. */
+static bool command_found(const char *prog)
+{
+    const char *path = getenv("PATH"), *p, *end;
+    char full[4096];
+
+    if (strchr(prog, '/'))
+        return access(prog, X_OK) == 0;
+    for (p = path ? path : "/usr/bin:/bin"; *p; p = *end ? end + 1 : end) {
+        end = strchr(p, ':');
+        if (!end)
+            end = p + strlen(p);
+        if (snprintf(full, sizeof(full), "%.*s/%s", (int)(end - p), end > p ? p : ".", prog) <
+                (int)sizeof(full) &&
+            access(full, X_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
 static int sweep_create(int argc, char **argv, const cli_globals_t *g)
 {
     static const char u[] = "carbs sweep create FILE [--db PATH] [--name NAME]";
@@ -124,6 +145,11 @@ static int sweep_create(int argc, char **argv, const cli_globals_t *g)
     /* what reading a W&B file assumed, ignored or warns about */
     for (size_t i = 0; i < spec.notes.n; i++)
         fprintf(stderr, "%s\n", spec.notes.v[i]);
+    /* A warning only: the command may exist on the workers' nodes alone. */
+    if (spec.command.n > 0 && !command_found(spec.command.v[0]))
+        log_warn("%s: command '%s' not found here (in $PATH or as a path): every trial fails "
+                 "unless it exists where the workers run",
+                 file, spec.command.v[0]);
     if (name) {
         if (sweep_name_check(name, &err) < 0) {
             rc = cli_error(CLI_EXIT_USAGE, "--name: %s", err.msg);

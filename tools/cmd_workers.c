@@ -3,6 +3,9 @@
  * (id, host, devices, first and last seen, trials lost, quarantine).  A
  * reader: the store is opened read-only.  `carbs status` shows which of
  * them a running service has connected right now.
+ *
+ * `carbs workers release ID` ends a worker's quarantine, through the
+ * service that holds the store (tools/request.h) so that it acts at once.
  */
 #include "proto/common.h"
 #include "tools/commands.h"
@@ -10,9 +13,58 @@
 #include <inttypes.h>
 
 #include "tools/format.h"
+#include "tools/request.h"
 #include "tools/verb.h"
 
-static const char usage_text[] = "carbs workers [--db PATH] [--format json|csv|table]";
+static const char usage_text[] = "carbs workers [--db PATH] [--format json|csv|table]\n"
+                                 "       carbs workers release ID [--db PATH]";
+static const char release_usage[] = "carbs workers release ID [--db PATH]";
+
+/* `carbs workers release ID`: a release request (docs/service.md). */
+static int workers_release(int argc, char **argv, const cli_globals_t *g)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL, *id = NULL;
+    carbs_err_t err = {0};
+    proto_msg_t m, r = {0};
+    int c, rc = CLI_EXIT_OK;
+
+    while ((c = verb_getopt(argc, argv, NULL, opts, release_usage, &rc)) != -1) {
+        if (c == 'h') {
+            printf("usage: %s\n\nEnd worker ID's quarantine now: it gets trials again, and "
+                   "its count of lost\ntrials starts over.  A running service acts at once.\n",
+                   release_usage);
+            return CLI_EXIT_OK;
+        }
+        if (c != 'd')
+            return rc;
+        db_opt = optarg;
+    }
+    if ((rc = verb_operand(argc, argv, release_usage, "the worker id", &id)))
+        return rc;
+    proto_msg_init(&m, PROTO_MSG_RELEASE);
+    if (strlen(id) >= sizeof(m.release.worker)) {
+        proto_msg_release(&m);
+        return cli_usage_error(release_usage, "worker id '%.32s...' is too long", id);
+    }
+    str_copy(m.release.worker, sizeof(m.release.worker), id);
+    rc = request_send(cli_pick_db(g, db_opt), NULL, &m, &r, &err);
+    proto_msg_release(&m);
+    if (rc)
+        rc = cli_fail(&err);
+    else if (r.type == PROTO_MSG_ERROR)
+        rc = cli_error(CLI_EXIT_FAIL, "%s", r.error.message);
+    else if (!r.reply.ok)
+        rc = cli_error(CLI_EXIT_FAIL, "%s", r.reply.message);
+    else
+        printf("worker %s released: it gets trials again\n", id);
+    proto_msg_release(&r);
+    return rc;
+}
 
 /* The devices column: the stored JSON array, or null/"" when there is none
  * or it is not an array (the service writes ["cpu", "cuda:0 ..."]). */
@@ -89,6 +141,8 @@ int cmd_workers(int argc, char **argv, const cli_globals_t *g)
     const store_worker_t *w;
     int c, rc = CLI_EXIT_OK;
 
+    if (argc > 1 && strcmp(argv[1], "release") == 0)
+        return workers_release(argc - 1, argv + 1, g);
     while ((c = verb_getopt(argc, argv, NULL, opts, usage_text, &rc)) != -1) {
         switch (c) {
         case 'h':

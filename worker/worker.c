@@ -458,6 +458,16 @@ static bool anything_busy(const worker_t *w)
     return false;
 }
 
+/* Stopped with a trial running is preemption (the trial is re-queued);
+ * stopped otherwise (idle, or a result waiting for its ack, as at the end
+ * of `carbs run`) is a plain shutdown: nothing was preempted. */
+static bool trial_running(const worker_t *w)
+{
+    for (int i = 0; i < w->n_slots; i++)
+        if (w->slots[i].state == SLOT_RUNNING) return true;
+    return false;
+}
+
 /* While leaving, a result that cannot reach the service soon is dropped
  * (its lease runs out and the service re-queues the trial). */
 static void drop_undeliverable(worker_t *w)
@@ -552,7 +562,7 @@ int worker_step(worker_t *w, int timeout_ms, carbs_err_t *err)
     carbs_err_t rerr = {0};
 
     if (w->finished) return 0;
-    if (w->stop && *w->stop) worker_leave(w, "preempted");
+    if (w->stop && *w->stop) worker_leave(w, trial_running(w) ? "preempted" : "shutdown");
     poll_runners(w);
     if (!w->leaving && w->max_trials > 0 && (int)w->stats.trials >= w->max_trials &&
         !anything_busy(w))

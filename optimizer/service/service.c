@@ -151,7 +151,7 @@ static void expire_leases(service_t *svc, double now)
             DA_PUSH(&dead, t->id);
     }
     for (size_t i = 0; i < dead.n; i++)
-        svc__lose(svc, dead.v[i], "its lease expired");
+        svc__lose(svc, dead.v[i], "its lease expired", true);
     DA_FREE(&dead);
     for (size_t i = 0; i < svc->workers.n; i++) {
         svc_worker_t *w = &svc->workers.v[i];
@@ -292,8 +292,10 @@ static void on_bye(service_t *svc, svc_worker_t *w, const proto_bye_t *b)
         if (!svc->running.v[i].is_ask && strcmp(svc->running.v[i].worker, w->id) == 0)
             DA_PUSH(&held, svc->running.v[i].id);
     for (size_t i = 0; i < held.n; i++)
-        svc__lose(svc, held.v[i], strcmp(b->reason, "preempted") == 0 ? "its worker was preempted"
-                                                                      : "its worker left");
+        svc__lose(svc, held.v[i],
+                  strcmp(b->reason, "preempted") == 0 ? "its worker was preempted"
+                                                      : "its worker left",
+                  false);
     DA_FREE(&held);
 }
 
@@ -335,6 +337,7 @@ static bool is_request(proto_msg_type_t t)
     case PROTO_MSG_IMPORT:
     case PROTO_MSG_ASK:
     case PROTO_MSG_TELL:
+    case PROTO_MSG_RELEASE:
         return true;
     default:
         return false;
@@ -443,6 +446,8 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
         svc->cfg.lease_ms = SERVICE_LEASE_MS;
     if (svc->cfg.quarantine_losses <= 0)
         svc->cfg.quarantine_losses = SERVICE_QUARANTINE_LOSSES;
+    if (svc->cfg.quarantine_s <= 0)
+        svc->cfg.quarantine_s = SERVICE_QUARANTINE_S;
     if (svc->cfg.wait_ms <= 0)
         svc->cfg.wait_ms = SERVICE_WAIT_MS;
     if (svc->cfg.lease_ms <= svc->cfg.heartbeat_ms) {
@@ -620,6 +625,9 @@ int service_summary(const service_t *svc, size_t i, service_summary_t *out)
         return CARBS_ENOTFOUND;
     svc__sweep_summary(svc->sweeps.v[i], out);
     for (size_t k = 0; k < svc->workers.n; k++)
+    {
         out->workers += svc->workers.v[k].connected;
+        out->quarantined += svc->workers.v[k].connected && svc->workers.v[k].quarantined;
+    }
     return 0;
 }

@@ -31,7 +31,9 @@
 
 #define SERVICE_HEARTBEAT_MS 5000 /* workers send a heartbeat at least this often */
 #define SERVICE_LEASE_MS 60000    /* silence this long loses a worker's trials (12 beats) */
-#define SERVICE_QUARANTINE_LOSSES 3 /* a worker that lost this many trials gets no more */
+#define SERVICE_QUARANTINE_LOSSES 3 /* host losses within the window that quarantine a worker */
+#define SERVICE_LOSS_WINDOW_S 3600  /* the window: counted from its first host loss */
+#define SERVICE_QUARANTINE_S 600    /* how long a quarantine lasts */
 #define SERVICE_WAIT_MS 1000      /* what `wait` tells an idle worker */
 
 typedef struct service_config {
@@ -43,6 +45,7 @@ typedef struct service_config {
     int heartbeat_ms;      /* 0 = SERVICE_HEARTBEAT_MS */
     int lease_ms;          /* 0 = SERVICE_LEASE_MS */
     int quarantine_losses; /* 0 = SERVICE_QUARANTINE_LOSSES */
+    int quarantine_s;      /* 0 = SERVICE_QUARANTINE_S; then the worker gets trials again */
     int wait_ms;           /* 0 = SERVICE_WAIT_MS */
     const char *only_sweep; /* serve only this sweep (id or name); NULL = every active one */
     bool no_sweeps;         /* load none at open (a one-shot service for a CLI request) */
@@ -105,9 +108,13 @@ typedef struct service_summary {
     carbs_sweep_state_t state;
     size_t counts[CARBS_TRIAL_STATE_COUNT]; /* trials per state */
     size_t workers;       /* workers connected now (all sweeps) */
+    size_t quarantined;   /* of those, the quarantined ones */
     double cost_spent;    /* sum of the cost of finished trials */
     double best_output;   /* the best output so far; NaN when none */
     int64_t best_trial;   /* 0 when none */
+    /* Why the service paused the sweep itself (too many failures in a row,
+     * docs/service.md); "" when it did not. */
+    char pause_reason[CARBS_MSG_MAX];
 } service_summary_t;
 
 /* Fill *out for sweep i, in load order (0 for the only one of a service

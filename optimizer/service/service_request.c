@@ -308,6 +308,12 @@ void svc__on_request(service_t *svc, svc_outbox_t *out, const wire_peer_t *peer,
     case PROTO_MSG_IMPORT:
         on_import(&q, &m->import);
         break;
+    case PROTO_MSG_RELEASE: {
+        carbs_err_t err = {0};
+        bool ok = svc__worker_release(svc, m->release.worker, &err) == 0;
+        reply(&q, ok, 0, 0, ok ? NULL : err.msg);
+        break;
+    }
     default:
         svc__send_error(out, peer, CARBS_EPROTO, "not a request");
         break;

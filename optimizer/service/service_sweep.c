@@ -35,6 +35,11 @@ struct svc_sweep {
     double best_output; /* NaN when none */
     int64_t best_trial;
     DA_TYPE(int64_t) queue; /* pending (re-queued) trials, oldest first */
+    /* The failures in a row with the same cause (note_outcome), and why
+     * the sweep paused itself ("" when it did not). */
+    int fail_run;
+    char fail_cause[CARBS_MSG_MAX];
+    char pause_reason[CARBS_MSG_MAX];
 };
 
 // ---- the table and what a sweep shows ----
@@ -93,6 +98,7 @@ void svc__sweep_summary(const svc_sweep_t *sw, service_summary_t *out)
     out->cost_spent = sw->cost_spent;
     out->best_output = sw->best_output;
     out->best_trial = sw->best_trial;
+    str_copy(out->pause_reason, sizeof(out->pause_reason), sw->pause_reason);
 }
 
 void svc__sweep_free(svc_sweep_t *sw)
@@ -365,7 +371,7 @@ int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
         st.sw = sw;
         svc__running_add(svc, &st);
         count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_RUNNING);
-        svc__lose(svc, lost.v[i], "it was lost before the service stopped");
+        svc__lose(svc, lost.v[i], "it was lost before the service stopped", false);
     }
     log_info("sweep %s: %zu done, %zu failed, %zu pending, %zu running", sw->name,
              sw->counts[CARBS_TRIAL_DONE], sw->counts[CARBS_TRIAL_FAILED],
@@ -508,6 +514,8 @@ int svc__sweep_set_state(service_t *svc, svc_sweep_t *sw, carbs_sweep_state_t to
     if ((rc = store_sweep_set_state(svc->st, sw->id, to, err)))
         return rc;
     sw->state = to;
+    sw->fail_run = 0;
+    sw->pause_reason[0] = '\0';
     if (to == CARBS_SWEEP_STOPPED) {
         char why[CARBS_MSG_MAX];
         snprintf(why, sizeof(why), "sweep '%s' stopped", sw->name);
@@ -516,6 +524,37 @@ int svc__sweep_set_state(service_t *svc, svc_sweep_t *sw, carbs_sweep_state_t to
     log_info("sweep %s: %s by request", sw->name, carbs_sweep_state_name(to));
     svc__sweep_update_state(svc, sw);
     return 0;
+}
+
+/* A trial of sw finished.  A run of budget.max_consecutive_failures
+ * failures with the same cause (an `error`, or `infra` once out of
+ * retries: a broken command or script, not a bad configuration, which
+ * fails as `diverged` or `oom`) pauses the sweep before it spends its
+ * budget on the same failure (docs/service.md, Budget and states). */
+static void note_outcome(service_t *svc, svc_sweep_t *sw, const store_result_t *res)
+{
+    int limit = sw->spec.budget.max_consecutive_failures;
+    bool counts = !res->ok && (res->failure == CARBS_FAILURE_ERROR ||
+                               res->failure == CARBS_FAILURE_INFRA);
+    char cause[CARBS_MSG_MAX];
+    carbs_err_t err = {0};
+
+    snprintf(cause, sizeof(cause), "%s: %.200s", carbs_failure_name(res->failure),
+             res->message[0] ? res->message : "(no message)");
+    if (!counts || strcmp(cause, sw->fail_cause) != 0)
+        sw->fail_run = 0;
+    str_copy(sw->fail_cause, sizeof(sw->fail_cause), counts ? cause : "");
+    if (!counts || ++sw->fail_run < limit || limit <= 0 || sw->state != CARBS_SWEEP_ACTIVE)
+        return;
+    if (store_sweep_set_state(svc->st, sw->id, CARBS_SWEEP_PAUSED, &err)) {
+        log_error("sweep %s: cannot pause it: %s", sw->name, err.msg);
+        return;
+    }
+    sw->state = CARBS_SWEEP_PAUSED;
+    snprintf(sw->pause_reason, sizeof(sw->pause_reason), "%d trials in a row failed with %.200s",
+             sw->fail_run, cause);
+    log_error("sweep %s: paused: %s; fix the cause, then `carbs sweep resume %s`", sw->name,
+              sw->pause_reason, sw->name);
 }
 
 // ---- handing out trials ----
@@ -751,15 +790,105 @@ out:
     return rc;
 }
 
+// ---- quarantine ----
+
+/* Nobody left to run trials: say so loudly, since nothing else will. */
+static void warn_if_all_quarantined(const service_t *svc)
+{
+    size_t connected = 0;
+
+    for (size_t i = 0; i < svc->workers.n; i++) {
+        const svc_worker_t *w = &svc->workers.v[i];
+        if (w->connected && !w->quarantined)
+            return;
+        connected += w->connected;
+    }
+    if (connected)
+        log_error("every connected worker is quarantined: no trial is handed out until a "
+                  "quarantine ends (after %d s) or `carbs workers release ID` lifts one",
+                  svc->cfg.quarantine_s);
+}
+
+/* A loss that points at worker's host: count it in the worker's window
+ * and quarantine the worker once the window holds quarantine_losses. */
+static void count_host_loss(service_t *svc, const char *worker)
+{
+    svc_worker_t *w = svc__worker_find(svc, worker);
+    carbs_err_t err = {0};
+    double now = now_wall();
+
+    if (!w || w->quarantined)
+        return;
+    if (w->host_losses == 0 || now - w->window_start > SERVICE_LOSS_WINDOW_S) {
+        w->host_losses = 0;
+        w->window_start = now;
+    }
+    if (++w->host_losses < svc->cfg.quarantine_losses)
+        return;
+    if (store_worker_quarantine(svc->st, worker, true, &err)) {
+        log_warn("worker %s: %s", worker, err.msg);
+        return;
+    }
+    w->quarantined = true;
+    w->host_losses = 0;
+    log_warn("worker %s: quarantined for %d s after %d lost trials within %.0f s "
+             "(`carbs workers release %s` lifts it)",
+             worker, svc->cfg.quarantine_s, svc->cfg.quarantine_losses, now - w->window_start,
+             worker);
+    warn_if_all_quarantined(svc);
+}
+
+/* True when w's quarantine has run out (or was lifted in the store), which
+ * then ends it here too. */
+static bool quarantine_over(service_t *svc, svc_worker_t *w)
+{
+    store_worker_t row = {0};
+    carbs_err_t err = {0};
+    bool over;
+
+    if (store_worker_get(svc->st, w->id, &row, &err))
+        return false;
+    over = !row.quarantined || now_wall() - row.quarantined_at >= svc->cfg.quarantine_s;
+    store_worker_release(&row);
+    if (over && store_worker_quarantine(svc->st, w->id, false, &err) &&
+        err.code != CARBS_ENOTFOUND) {
+        log_warn("worker %s: %s", w->id, err.msg);
+        return false;
+    }
+    if (over) {
+        w->quarantined = false;
+        log_info("worker %s: quarantine over, it gets trials again", w->id);
+    }
+    return over;
+}
+
+int svc__worker_release(service_t *svc, const char *id, carbs_err_t *err)
+{
+    svc_worker_t *w = svc__worker_find(svc, id);
+    int rc = store_worker_quarantine(svc->st, id, false, err);
+
+    if (rc)
+        return rc;
+    if (w) {
+        w->quarantined = false;
+        w->host_losses = 0;
+    }
+    log_info("worker %s: released from quarantine by request", id);
+    return 0;
+}
+
 void svc__assign(service_t *svc, svc_worker_t *w)
 {
     carbs_err_t err = {0};
     size_t n = svc->sweeps.n;
 
-    if (w->quarantined) {
-        svc__send_error(svc->out, &w->peer, CARBS_EDENIED,
-                       "this worker is quarantined after repeated lost trials; "
-                       "check its host, then start it with another --id");
+    if (w->quarantined && !quarantine_over(svc, w)) {
+        char msg[CARBS_MSG_MAX];
+        snprintf(msg, sizeof(msg),
+                 "this worker is quarantined after repeated lost trials: it gets trials again "
+                 "%d s after the quarantine began, or when `carbs workers release %s` lifts it",
+                 svc->cfg.quarantine_s, w->id);
+        svc__send_error(svc->out, &w->peer, CARBS_EDENIED, msg);
         return;
     }
     for (size_t k = 0; k < n; k++) {
@@ -813,28 +942,7 @@ static void send_ack(service_t *svc, const wire_peer_t *peer, int64_t trial_id, 
     proto_msg_release(&m);
 }
 
-/* Quarantine the worker once its losses reach the threshold. */
-static void check_quarantine(service_t *svc, const char *worker)
-{
-    store_worker_t row = {0};
-    carbs_err_t err = {0};
-    svc_worker_t *w;
-
-    if (!worker[0] || worker[0] == '(' || store_worker_get(svc->st, worker, &row, &err))
-        return;
-    if (!row.quarantined && row.losses >= svc->cfg.quarantine_losses) {
-        if (store_worker_quarantine(svc->st, worker, true, &err) == 0) {
-            log_warn("worker %s: quarantined after %" PRId64 " lost trials", worker, row.losses);
-            if ((w = svc__worker_find(svc, worker)))
-                w->quarantined = true;
-        } else {
-            log_warn("worker %s: %s", worker, err.msg);
-        }
-    }
-    store_worker_release(&row);
-}
-
-void svc__lose(service_t *svc, int64_t trial_id, const char *why)
+void svc__lose(service_t *svc, int64_t trial_id, const char *why, bool host_fault)
 {
     carbs_err_t err = {0};
     svc_trial_t *t = svc__running_find(svc, trial_id);
@@ -858,8 +966,8 @@ void svc__lose(service_t *svc, int64_t trial_id, const char *why)
         return;
     }
     count_move(sw, CARBS_TRIAL_RUNNING, CARBS_TRIAL_LOST);
-    if (blame)
-        check_quarantine(svc, worker);
+    if (blame && host_fault && worker[0] && worker[0] != '(')
+        count_host_loss(svc, worker);
     rc = store_trial_requeue(svc->st, trial_id, sw->spec.budget.max_retries, &err);
     if (rc == 0) {
         count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_PENDING);
@@ -879,6 +987,7 @@ void svc__lose(service_t *svc, int64_t trial_id, const char *why)
             count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_FAILED);
             carbs_forget(sw->opt, trial_id, NULL);
             log_warn("trial %" PRId64 " failed: %s", trial_id, res.message);
+            note_outcome(svc, sw, &res);
             svc__sweep_update_state(svc, sw);
             return;
         }
@@ -920,7 +1029,7 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
          * re-queue (when it is still ours), then acknowledge. */
         if (t)
             svc__lose(svc, r->trial_id,
-                     r->message[0] ? r->message : carbs_failure_name(r->failure));
+                      r->message[0] ? r->message : carbs_failure_name(r->failure), false);
         send_ack(svc, peer, r->trial_id, is_tell, NULL);
         goto out;
     }
@@ -978,6 +1087,8 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
     }
     log_debug("trial %" PRId64 " %s: %s %.6g, cost %.6g", r->trial_id, res.ok ? "done" : "failed",
              sw->spec.metric.name, output, res.cost);
+    if (!is_tell)
+        note_outcome(svc, sw, &res);
     svc__sweep_update_state(svc, sw);
     goto out;
 

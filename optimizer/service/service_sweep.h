@@ -107,7 +107,16 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
 
 /* The trial's lease ran out, its worker left, or it was preempted: mark it
  * lost and re-queue it (or fail it as infra once out of retries).  Nothing
- * when trial_id is not running. */
-void svc__lose(service_t *svc, int64_t trial_id, const char *why);
+ * when trial_id is not running.  host_fault: the loss points at the
+ * holder's host (its lease ran out: the worker died or went silent), so it
+ * counts towards the holder's quarantine; a bye, a preemption or a crash
+ * the worker reported does not (docs/service.md, Quarantine). */
+void svc__lose(service_t *svc, int64_t trial_id, const char *why, bool host_fault);
+
+/* End worker id's quarantine now (`carbs workers release`): in the store
+ * and, when it is connected, here; its count of host losses starts over.
+ * Returns 0 (also when it was not quarantined), CARBS_ENOTFOUND for a
+ * worker the store does not know, or the store's error. */
+int svc__worker_release(service_t *svc, const char *id, carbs_err_t *err);
 
 #endif

@@ -35,6 +35,10 @@ typedef struct svc_worker {
     double last_seen;
     bool connected; /* said hello and neither bye nor went silent since */
     bool quarantined;
+    /* Losses that point at its host (service_sweep.c) since window_start;
+     * the window restarts SERVICE_LOSS_WINDOW_S after it began. */
+    int host_losses;
+    double window_start;
 } svc_worker_t;
 
 typedef struct svc_trial {
