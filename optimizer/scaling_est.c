@@ -41,14 +41,17 @@
 #include "optimizer/scaling_internal.h"
 
 /* The envelope's exponent grid, and the golden-section steps after it
- * (each shrinks the bracket by 0.618: 30 steps leave 1e-6 of it). */
+ * (each shrinks the bracket by 0.618: 24 steps leave 1e-5 of it). */
 #define ENV_GRID_N 48
-#define ENV_GOLDEN_STEPS 30
+#define ENV_GOLDEN_STEPS 24
 /* Reweighting rounds per exponent; the weights settle in 5-15. */
 #define ENV_IRLS_MAX 40
 /* The smallest penalty curvature of the joint start, relative to the
  * metric's spread: a parameter that does not matter starts nearly flat. */
 #define JOINT_K_MIN_REL 1e-4
+/* Convergence of the penalty fits inside backfitting (scaling_nls.c's
+ * xtol and gtol). */
+#define JOINT_XTOL 1e-7
 /* Cap on s_j so that e^(s_j) stays finite during a wild LM step. */
 #define JOINT_S_MAX 40.0
 
@@ -83,15 +86,14 @@ static double env_solve(const scaling__data_t *dt, double alpha, const double *w
     return r;
 }
 
-/* The expectile fit at fixed alpha: reweight until the weights settle.
- * Returns the asymmetric loss, NaN when singular. */
+/* The expectile fit at fixed alpha: reweight until the weights settle,
+ * starting from the weights w holds (those of a nearby alpha settle in a
+ * round or two).  Returns the asymmetric loss, NaN when singular. */
 static double env_at(const scaling__data_t *dt, double tau, double alpha, double *w, double *Z,
                      double *coef)
 {
     double r = NAN;
 
-    for (size_t i = 0; i < dt->n; i++)
-        w[i] = 0.5;
     for (size_t it = 0; it < ENV_IRLS_MAX; it++) {
         size_t changed = 0;
         r = env_solve(dt, alpha, w, Z, coef);
@@ -109,34 +111,15 @@ static double env_at(const scaling__data_t *dt, double tau, double alpha, double
     return r;
 }
 
-int scaling__envelope(const scaling__data_t *dt, double tau, double *theta, bool *edge)
+/* Golden section on ln alpha over [lo, hi] from the loss at the ends'
+ * interior points; returns the best alpha. */
+static double env_golden(const scaling__data_t *dt, double tau, double lo, double hi, double *w,
+                         double *Z, double *coef)
 {
-    double *w = carbs_malloc((dt->n ? dt->n : 1) * 3 * sizeof(double));
-    double best = INFINITY, coef[2];
-    size_t g_best = 0;
-
-    *edge = false;
-    if (!w)
-        return CARBS_ENOMEM;
-    double *Z = w + dt->n;
-    for (size_t g = 0; g < ENV_GRID_N; g++) {
-        double r = env_at(dt, tau, scaling__grid_exponent(g, ENV_GRID_N), w, Z, coef);
-        if (r < best) {
-            best = r;
-            g_best = g;
-        }
-    }
-    if (!isfinite(best)) {
-        free(w);
-        return CARBS_EINVAL;
-    }
-    /* golden section on ln alpha between the grid neighbours */
-    double lo = log(scaling__grid_exponent(g_best ? g_best - 1 : 0, ENV_GRID_N));
-    double hi = log(scaling__grid_exponent(g_best + 1 < ENV_GRID_N ? g_best + 1 : g_best,
-                                           ENV_GRID_N));
     const double gr = 0.5 * (sqrt(5.0) - 1.0);
     double a = hi - gr * (hi - lo), b = lo + gr * (hi - lo);
     double fa = env_at(dt, tau, exp(a), w, Z, coef), fb = env_at(dt, tau, exp(b), w, Z, coef);
+
     for (size_t it = 0; it < ENV_GOLDEN_STEPS && hi > lo; it++) {
         if (fa < fb) {
             hi = b;
@@ -152,15 +135,59 @@ int scaling__envelope(const scaling__data_t *dt, double tau, double *theta, bool
             fb = env_at(dt, tau, exp(b), w, Z, coef);
         }
     }
-    double alpha = exp(0.5 * (lo + hi));
-    if (!(env_at(dt, tau, alpha, w, Z, coef) <= best)) {
-        alpha = scaling__grid_exponent(g_best, ENV_GRID_N);
-        env_at(dt, tau, alpha, w, Z, coef);
+    return exp(0.5 * (lo + hi));
+}
+
+int scaling__envelope(const scaling__data_t *dt, double tau, double hint, double *theta,
+                      bool *edge)
+{
+    double *w = carbs_malloc((dt->n ? dt->n : 1) * 3 * sizeof(double));
+    double best = INFINITY, coef[2], alpha = NAN;
+    size_t g_best = 0;
+
+    *edge = false;
+    if (!w)
+        return CARBS_ENOMEM;
+    double *Z = w + dt->n;
+    for (size_t i = 0; i < dt->n; i++)
+        w[i] = 0.5;
+    /* near a known exponent (a bootstrap replicate, a later backfitting
+     * round): a local search, unless it ends at its own edge */
+    if (hint >= SCALING__EXP_MIN && hint <= SCALING__EXP_MAX) {
+        double lo = log(fmax(hint / 1.5, SCALING__EXP_MIN));
+        double hi = log(fmin(hint * 1.5, SCALING__EXP_MAX));
+        alpha = env_golden(dt, tau, lo, hi, w, Z, coef);
+        if (log(alpha) - lo < 0.01 * (hi - lo) || hi - log(alpha) < 0.01 * (hi - lo))
+            alpha = NAN;
+    }
+    if (isnan(alpha)) {
+        for (size_t g = 0; g < ENV_GRID_N; g++) {
+            double r = env_at(dt, tau, scaling__grid_exponent(g, ENV_GRID_N), w, Z, coef);
+            if (r < best) {
+                best = r;
+                g_best = g;
+            }
+        }
+        if (!isfinite(best)) {
+            free(w);
+            return CARBS_EINVAL;
+        }
+        /* golden section on ln alpha between the grid neighbours */
+        double lo = log(scaling__grid_exponent(g_best ? g_best - 1 : 0, ENV_GRID_N));
+        double hi = log(scaling__grid_exponent(g_best + 1 < ENV_GRID_N ? g_best + 1 : g_best,
+                                               ENV_GRID_N));
+        alpha = env_golden(dt, tau, lo, hi, w, Z, coef);
+        if (!(env_at(dt, tau, alpha, w, Z, coef) <= best))
+            alpha = scaling__grid_exponent(g_best, ENV_GRID_N);
+        *edge = g_best == 0 || g_best == ENV_GRID_N - 1;
+    }
+    if (!isfinite(env_at(dt, tau, alpha, w, Z, coef))) {
+        free(w);
+        return CARBS_EINVAL;
     }
     theta[0] = coef[0];
     theta[1] = coef[1];
     theta[2] = alpha;
-    *edge = g_best == 0 || g_best == ENV_GRID_N - 1;
     free(w);
     return 0;
 }
@@ -219,7 +246,7 @@ int scaling__joint_start(const scaling__data_t *dt, const size_t *front, size_t 
                          double *theta)
 {
     bool edge;
-    int rc = scaling__envelope(dt, tau, theta, &edge);
+    int rc = scaling__envelope(dt, tau, 0.0, theta, &edge);
     double ymin = INFINITY, ymax = -INFINITY;
 
     if (rc)
@@ -278,9 +305,10 @@ int scaling__joint_start(const scaling__data_t *dt, const size_t *front, size_t 
     return 0;
 }
 
-/* Rounds of backfitting; the law moves by less than 1e-3 of itself after
- * three or four. */
-#define JOINT_ROUNDS 4
+/* Most rounds of backfitting; from the envelope the law settles (moves by
+ * less than 1e-3 of alpha) in three or four, from a replicate's point
+ * estimate in one or two. */
+#define JOINT_ROUNDS 6
 
 int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const double *X,
                    double *theta, double *ssr, bool *edge)
@@ -305,11 +333,16 @@ int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const d
         return CARBS_ENOMEM;
     }
     dc.y = yc;
+    /* the penalties need not be exact between rounds: the law's next
+     * refit moves them again */
+    scaling_config_t loose = *c;
+    loose.xtol = fmax(c->xtol, JOINT_XTOL);
+    loose.gtol = fmax(c->gtol, JOINT_XTOL);
     for (size_t round = 0; round < JOINT_ROUNDS && d; round++) {
         double pssr;
         for (size_t i = 0; i < n; i++)
             gap[i] = dt->y[i] - (theta[0] + theta[1] * exp(-theta[2] * dt->x[i]));
-        rc = scaling__nls_run(s, X, gap, 3 * d, c, theta + 3, &pssr);
+        rc = scaling__nls_run(s, X, gap, 3 * d, &loose, theta + 3, &pssr);
         if (rc && rc != CARBS_ENOCONV)
             break;
         rc = 0;
@@ -318,7 +351,12 @@ int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const d
             pen_model(theta + 3, X + i * m, &d, &f, gr);
             yc[i] = dt->y[i] - f;
         }
-        if ((rc = scaling__envelope(&dc, c->joint_tau, theta, edge)))
+        double E_old = theta[0], alpha_old = theta[2];
+        if ((rc = scaling__envelope(&dc, c->joint_tau, theta[2], theta, edge)))
+            break;
+        /* settled: the law moved by less than its own digits matter */
+        if (fabs(theta[2] - alpha_old) < 1e-3 * alpha_old &&
+            fabs(theta[0] - E_old) < 1e-4 * (fabs(E_old) + 1e-12))
             break;
     }
     *ssr = 0.0;

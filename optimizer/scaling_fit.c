@@ -113,7 +113,7 @@ static int estimate(const rows_t *r, const scaling_config_t *c, const double *st
     int rc;
 
     if (c->estimator == SCALING_EST_ENVELOPE) {
-        rc = scaling__envelope(&r->dt, c->tau, theta, edge);
+        rc = scaling__envelope(&r->dt, c->tau, start ? start[2] : 0.0, theta, edge);
         *ssr = NAN;
         return rc;
     }

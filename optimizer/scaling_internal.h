@@ -103,10 +103,12 @@ typedef struct scaling__data {
 #define SCALING__THETA(d) (3 + 3 * (d))
 
 /* The lower-envelope law: an asymmetric least-squares (expectile) fit at
- * level tau of E + A0 e^(-alpha x) to all rows, E >= floor.  *edge is set
- * when the best alpha is at the edge of its range.  Returns 0, CARBS_EINVAL
- * (singular) or CARBS_ENOMEM. */
-int scaling__envelope(const scaling__data_t *dt, double tau, double *theta, bool *edge);
+ * level tau of E + A0 e^(-alpha x) to all rows, E >= floor, into
+ * theta[3].  hint > 0: search alpha near it first (within a factor 1.5).
+ * *edge is set when the best alpha is at the edge of its range.  Returns
+ * 0, CARBS_EINVAL (singular) or CARBS_ENOMEM. */
+int scaling__envelope(const scaling__data_t *dt, double tau, double hint, double *theta,
+                      bool *edge);
 
 /* The joint law of every trial: E + A0 e^(-alpha x) + sum_j penalty_j, by
  * backfitting from theta (a full start, updated in place; A0 > 0): the

@@ -11,9 +11,11 @@
  *            ("cannot predict: ..." in why otherwise); bootstrap intervals and
  *            the bootstrap replicates themselves, so an interval can be
  *            computed at any cost later;
- *   lines    per numeric parameter, its Pareto-optimal basic coordinate vs
- *            natural-log cost, u = intercept + slope ln C, with t intervals
- *            and R^2 (for a log parameter a power law p ~ C^exponent);
+ *   lines    per numeric parameter, its optimal basic coordinate vs
+ *            natural-log cost, u = intercept + slope ln C, with intervals
+ *            and R^2 (for a log parameter a power law p ~ C^exponent): the
+ *            joint estimator's penalty optima (bootstrap band), or least
+ *            squares on the front (t intervals);
  *   nd       L(N, D) = E + A N^-alpha + B D^-beta over all successful trials
  *            and the compute-optimal exponents N_opt ~ C^a, D_opt ~ C^b at
  *            C = 6 N D;
@@ -68,10 +70,16 @@ typedef struct laws_line {
     double intercept, slope;
     double intercept_lo, intercept_hi, slope_lo, slope_hi; /* t intervals at level */
     double r2;
-    double x_mean; /* mean ln C of the points */
-    double sxx;    /* sum of (ln C - x_mean)^2 */
-    double sigma;  /* residual standard deviation, n - 2 degrees of freedom */
-    double t;      /* the t quantile the intervals use */
+    /* The band at ln C is t sigma sqrt(1/n + (ln C - x_mean)^2 / sxx).  For
+     * a least-squares line: x_mean the mean ln C of the points, sxx the sum
+     * of (ln C - x_mean)^2, sigma the residual standard deviation (n - 2
+     * degrees of freedom), t the t quantile.  For a joint-model line the
+     * same form carries the bootstrap covariance of (intercept, slope), t
+     * a normal quantile. */
+    double x_mean;
+    double sxx;
+    double sigma;
+    double t;
     double exponent; /* log parameters: p ~ C^exponent; NaN for other spaces */
 } laws_line_t;
 

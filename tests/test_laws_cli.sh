@@ -3,8 +3,10 @@
 # store in a temp dir: records of the synthetic scaling surface imported
 # from tests/data/laws/gen_records.awk, the JSON fields (the known
 # compute-optimal exponent recovered), golden tables for the laws and for
-# --at-cost inside and beyond the validated range, the stored fit, the
-# not-enough-data answer on a near-empty sweep, a short `carbs run` of the
+# --at-cost inside and beyond the validated range (and its JSON), the one
+# front shared with `carbs pareto`, the stored fit, the "cannot predict"
+# answers of a near-empty sweep and of one spanning less than a decade of
+# cost (goldens, no number given), a short `carbs run` of the
 # synthetic scaling function, the plot files, and exit codes (2 misuse,
 # 1 runtime, 0 --help).  Needs CARBS_BIN and CARBS_SOURCE_ROOT and python3
 # (to read JSON); prints "N passed, N failed".
@@ -36,7 +38,12 @@ run() {
     return 0
 }
 has() { grep -q -- "$2" "$tmp/$1" || { bad "$1 lacks '$2': $(head -c 600 "$tmp/$1")"; return 1; }; }
-same() { cmp -s "$tmp/out" "$1" || { bad "output differs from $1:"; diff "$1" "$tmp/out" >&2; return 1; }; }
+# same GOLDEN: stdout equals the golden file; with CARBS_UPDATE_GOLDEN=1 it
+# rewrites the golden instead (then review the diff before committing)
+same() {
+    if [ "${CARBS_UPDATE_GOLDEN:-0}" = 1 ]; then cp "$tmp/out" "$1"; return 0; fi
+    cmp -s "$tmp/out" "$1" || { bad "output differs from $1:"; diff "$1" "$tmp/out" >&2; return 1; }
+}
 c() { "$carbs" --log-level warn --db "$db" "$@"; }
 # pycheck 'EXPR': evaluate a python expression over j = the JSON in $tmp/out
 pycheck() {
@@ -77,8 +84,8 @@ if run 0 c laws lm-laws --at-cost 3.3e17 --format table && same "$data/at_cost_3
 if run 0 c laws lm-laws --at-cost 1e21 --format table && same "$data/at_cost_1e21.txt" &&
     has out 'WARNING: beyond the holdout-validated range'; then ok; fi
 
-# --at-cost as JSON: the flags and the predicted values
-if run 0 c laws 1 --at-cost 1e21 &&
+# --at-cost as JSON: a golden, the flags and the predicted values
+if run 0 c laws 1 --at-cost 1e21 && same "$data/at_cost_1e21.json" &&
     pycheck 'j["extrapolated"] and j["beyond_validated"] and j["valid_max_cost"] < 1e21' &&
     pycheck 'j["metric"]["predicted"]["lo"] < j["metric"]["predicted"]["value"] < j["metric"]["predicted"]["hi"]' &&
     pycheck 'set(j["params"]) == {"n_params", "tokens", "learning_rate"}' &&
@@ -130,12 +137,15 @@ awk -F'"cost":' '{ split($2, a, /[,}]/); c = a[1] + 0; if (c >= 1e17 && c <= 6e1
 if run 0 c sweep create "$tmp/narrow.yaml" && run 0 c import narrow "$tmp/narrow.jsonl" &&
     run 0 c laws narrow &&
     pycheck 'j["loss"]["status"] == "ESTATE" and j["loss"]["why"].startswith("cannot predict: the costs span")' &&
-    run 0 c laws narrow --at-cost 1e19 &&
+    run 0 c laws narrow --at-cost 1e19 && same "$data/narrow_at_1e19.json" &&
     pycheck 'j["status"] == "ESTATE" and j["metric"]["predicted"] is None and j["params"] == {}' &&
     pycheck 'j["compute_optimal"] is None' &&
     run 0 c laws narrow --at-cost 1e19 --format table && same "$data/narrow_at_1e19.txt" &&
     run 0 c laws narrow --format table && has out '^status: cannot predict: the costs span'
 then ok; fi
+# its plot draws the law over the data only
+if run 0 c plot narrow --out "$tmp/pn" --no-gnuplot && has err 'drawn over the data only' &&
+    [ "$(awk '!/^#/ && $1 > 5.2e17' "$tmp/pn/law.dat" | wc -l)" -eq 0 ]; then ok; fi
 # the plot still draws the trials, without laws
 if run 0 c plot nearly-empty --out "$tmp/p0" --no-gnuplot && has err 'no fitted laws' &&
     [ -s "$tmp/p0/trials.dat" ] && [ ! -e "$tmp/p0/law.dat" ]; then ok; else bad "plot without laws"; fi
