@@ -400,9 +400,10 @@ static void test_scaling_estimators_recover(void)
      * front (whose dear end carries the regret) */
     static pen_data_t s;
     static const int est[3] = {SCALING_EST_FRONT, SCALING_EST_ENVELOPE, SCALING_EST_JOINT};
-    /* largest relative error at 100x over seeds 1-20: front 1.6 %, envelope
-     * 0.7 %, joint 0.3 %; the tolerances are about 2x that */
-    static const double tol[3] = {0.035, 0.015, 0.008};
+    /* largest relative error at 100x over seeds 1-20 of this generator:
+     * front 0.70 %, envelope 0.51 %, joint 0.05 %; the tolerances are
+     * 2-4x that */
+    static const double tol[3] = {0.015, 0.012, 0.002};
     double C100 = 1e18;
 
     for (uint64_t seed = 1; seed <= 3; seed++) {
@@ -423,12 +424,13 @@ static void test_scaling_estimators_recover(void)
                     true_law(C100), l.loss.why);
             CHECK(fabs(mid / true_law(C100) - 1.0) < tol[e]);
             if (est[e] == SCALING_EST_JOINT) {
-                /* the optimum line: slope -0.05 per ln C */
-                CHECK_NEAR(l.lines[0].slope, -0.05, 0.01);
+                /* the optimum line: slope -0.05 per ln C (seeds 1-20: off by
+                 * at most 0.0004, at 100x by 0.0035) */
+                CHECK_NEAR(l.lines[0].slope, -0.05, 0.002);
                 CHECK(l.lines[0].slope_lo < l.lines[0].slope &&
                       l.lines[0].slope < l.lines[0].slope_hi);
                 scaling_line_predict(&l.lines[0], C100, &mid, &lo, &hi);
-                CHECK_NEAR(mid, pen_opt(C100), 0.1);
+                CHECK_NEAR(mid, pen_opt(C100), 0.01);
                 CHECK(lo < mid && mid < hi);
             }
             laws_release(&l);
