@@ -21,7 +21,8 @@
  * parameter's optimum line) and the optimal learning rate (relative error).
  *
  *   laws_bench [--seeds N] [--trials N] [--surface NAME|all] [--boot N] [--quick]
- *              [--drift X] [--joint-tau T] [--tau T]   (the scaling_config_t knobs)
+ *              [--drift X] [--joint-tau T] [--tau T] [--nd-tau T]
+ *              (the scaling_config_t knobs)
  */
 #include "proto/common.h"
 #include "optimizer/carbs.h"
@@ -274,14 +275,14 @@ static int usage(void)
 {
     fprintf(stderr, "usage: laws_bench [--seeds N] [--trials N] [--surface NAME|all] [--boot N] "
                     "[--quick]\n                  [--drift X (-1 = none)] [--joint-tau T] "
-                    "[--tau T]\n");
+                    "[--tau T] [--nd-tau T]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     long seeds = 20, trials = 200, boot = 100;
-    double drift = 0.0, joint_tau = 0.0, tau = 0.0; /* 0: the defaults */
+    double drift = 0.0, joint_tau = 0.0, tau = 0.0, nd_tau = 0.0; /* 0: the defaults */
     const char *which = "all";
     static sweep_t w;
     score_t total[N_EST] = {0};
@@ -305,6 +306,9 @@ int main(int argc, char **argv)
                 return usage();
         } else if (i + 1 < argc && strcmp(argv[i], "--joint-tau") == 0) {
             if (parse_double(argv[++i], 0.001, 0.5, &joint_tau) < 0)
+                return usage();
+        } else if (i + 1 < argc && strcmp(argv[i], "--nd-tau") == 0) {
+            if (parse_double(argv[++i], 0.001, 0.5, &nd_tau) < 0)
                 return usage();
         } else if (i + 1 < argc && strcmp(argv[i], "--tau") == 0) {
             if (parse_double(argv[++i], 0.001, 0.5, &tau) < 0)
@@ -345,6 +349,7 @@ int main(int argc, char **argv)
                 cfg.drift = drift;
                 cfg.joint_tau = joint_tau;
                 cfg.tau = tau;
+                cfg.nd_tau = nd_tau;
                 laws_t l;
                 carbs_err_t err = {0};
                 if (scaling_fit_all(&in, &cfg, &l, &err)) {

@@ -36,6 +36,7 @@
 /* Grid sizes of the variable-projection starts. */
 #define GRID_POWER_N 60 /* one dimension: cheap, so fine */
 #define GRID_ND_N 18    /* per exponent of the N, D law (18^2 solves) */
+#define ND_IRLS_MAX 8   /* reweighting rounds of the N, D expectile */
 /* A pivot below this fraction of the diagonal makes the small normal
  * equations singular (collinear columns). */
 #define LSQ_PIVOT_REL 1e-12
@@ -68,6 +69,8 @@ scaling_config_t scaling__config_resolve(const scaling_config_t *cfg)
         c.estimator = SCALING_EST_JOINT;
     if (c.tau == 0.0)
         c.tau = SCALING_DEFAULT_TAU;
+    if (c.nd_tau == 0.0)
+        c.nd_tau = SCALING_DEFAULT_ND_TAU;
     if (c.joint_tau == 0.0)
         c.joint_tau = SCALING_DEFAULT_JOINT_TAU;
     if (c.drift == 0.0)
@@ -670,6 +673,35 @@ static int nd_solve(scaling__nls_t *s, const double *X, const double *y, size_t 
     return nd_start(X, y, n, Z, theta, ssr);
 }
 
+/* nd_solve() as an expectile at c->nd_tau (weight tau above the law,
+ * 1 - tau below; 0.5 is plain least squares): reweighted from the plain
+ * fit until the weights settle.  w[n] is scratch. */
+static int nd_solve_tau(scaling__nls_t *s, const double *X, const double *y, size_t n,
+                        const scaling_config_t *c, double *Z, double *w, double *theta,
+                        double *ssr, bool *on_grid)
+{
+    int rc = nd_solve(s, X, y, n, c, Z, theta, ssr, on_grid);
+
+    for (size_t i = 0; i < n; i++)
+        w[i] = -1.0;
+    for (size_t round = 0; !rc && c->nd_tau < 0.5 && round < ND_IRLS_MAX; round++) {
+        size_t changed = 0;
+        for (size_t i = 0; i < n; i++) {
+            double f, g[5];
+            nd_eval(theta, X + 2 * i, NULL, &f, g);
+            double wn = y[i] > f ? c->nd_tau : 1.0 - c->nd_tau;
+            changed += wn != w[i];
+            w[i] = wn;
+        }
+        if (!changed)
+            break;
+        scaling__nls_weights(s, w);
+        rc = nd_solve(s, X, y, n, c, Z, theta, ssr, on_grid);
+        scaling__nls_weights(s, NULL);
+    }
+    return rc;
+}
+
 /* The compute optimum of a fit in raw units: a, b and G, or NaN when the
  * law has none (exponents must be positive and both terms pull the same way). */
 static void nd_exponents(double A, double B, double al, double be, double *a, double *b,
@@ -687,7 +719,7 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
                    const scaling_config_t *cfg, size_t n_boot, laws_nd_t *out)
 {
     scaling_config_t c = scaling__config_resolve(cfg);
-    double *X = NULL, *yv = NULL, *Z = NULL, *Xb = NULL, *yb = NULL, *cols = NULL;
+    double *X = NULL, *yv = NULL, *Z = NULL, *Xb = NULL, *yb = NULL, *cols = NULL, *W = NULL;
     scaling__nls_t *s = NULL;
     double theta[5], ssr, xn0 = 0.0, xd0 = 0.0;
     size_t m = 0, n_ok = 0;
@@ -704,13 +736,14 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
     out->n = 0;
     X = carbs_malloc((n ? n : 1) * 2 * sizeof(double));
     Xb = carbs_malloc((n ? n : 1) * 2 * sizeof(double));
-    yv = carbs_malloc((n ? n : 1) * 2 * sizeof(double));
+    yv = carbs_malloc((n ? n : 1) * 3 * sizeof(double));
     Z = carbs_malloc((n ? n : 1) * 3 * sizeof(double));
     if (!X || !Xb || !yv || !Z) {
         rc = WHY(out, CARBS_ENOMEM, "out of memory");
         goto out;
     }
     yb = yv + n;
+    W = yb + n;
     for (size_t i = 0; i < n; i++)
         if (isfinite(N[i]) && N[i] > 0.0 && isfinite(D[i]) && D[i] > 0.0 && isfinite(y[i])) {
             X[2 * m] = log(N[i]);
@@ -748,7 +781,7 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
     }
     rc = nd_start(X, yv, m, Z, theta, &ssr);
     if (!rc)
-        rc = nd_solve(s, X, yv, m, &c, Z, theta, &ssr, &on_grid);
+        rc = nd_solve_tau(s, X, yv, m, &c, Z, W, theta, &ssr, &on_grid);
     if (rc) {
         rc = WHY(out, CARBS_ENOCONV, "the model-size and tokens law did not converge (%s)",
                  carbs_strerror(rc));
@@ -764,6 +797,13 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
     out->B = theta[2] * exp(theta[4] * xd0);
     out->alpha = theta[3];
     out->beta = theta[4];
+    /* the plain rmse: ssr of an expectile fit is weighted */
+    ssr = 0.0;
+    for (size_t i = 0; i < m; i++) {
+        double f, g[5];
+        nd_eval(theta, X + 2 * i, NULL, &f, g);
+        ssr += (yv[i] - f) * (yv[i] - f);
+    }
     out->rmse = sqrt(ssr / (double)m);
     nd_exponents(out->A, out->B, out->alpha, out->beta, &out->a, &out->b, &out->G);
 
@@ -787,7 +827,7 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
                 yb[i] = yv[j];
             }
             bool b_grid;
-            if (nd_solve(s, Xb, yb, m, &c, Z, th, &ssr_b, &b_grid))
+            if (nd_solve_tau(s, Xb, yb, m, &c, Z, W, th, &ssr_b, &b_grid))
                 continue;
             A = th[1] * exp(th[3] * xn0);
             B = th[2] * exp(th[4] * xd0);

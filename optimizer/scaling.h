@@ -84,6 +84,12 @@ int scaling_estimator_parse(const char *name, int *out);
  * error at 100x on its first surface, 0.2 gave 8 % and 0.05 12 %: once
  * the penalties are off, what is left is mostly noise, symmetric. */
 #define SCALING_DEFAULT_JOINT_TAU 0.5
+/* The expectile of the N, D law over every trial: 0.5 is least squares
+ * (approach 3 as published); lower weighs the trials that other
+ * hyperparameters spoiled less.  On bench/laws_bench.c (4 seeds per
+ * surface) the N_opt exponent's error was 0.024 at 0.5, 0.017 at 0.2 and
+ * 0.014 at 0.05. */
+#define SCALING_DEFAULT_ND_TAU 0.05
 /* A law fitted over less than this many decades of cost cannot tell its
  * exponent from its asymptote: it predicts nothing past its data. */
 #define SCALING_DEFAULT_MIN_DECADES 1.0
@@ -120,6 +126,7 @@ typedef struct scaling_config {
     int estimator;      /* scaling_estimator_t */
     double tau;         /* the envelope's expectile, in (0, 0.5) */
     double joint_tau;   /* the joint model's expectile, in (0, 0.5] */
+    double nd_tau;      /* the N, D law's expectile, in (0, 0.5] */
     double min_decades; /* fewest decades of cost a prediction needs */
     double drift;       /* times the holdout's error per e-fold the interval
                          * adds beyond the data; < 0: none */
