@@ -191,6 +191,18 @@ void scaling__percentiles(double *v, size_t n, double level, double *lo, double 
     *hi = stats_quantile_sorted(v, n, 0.5 * (1.0 + level));
 }
 
+void scaling__power_intervals(laws_power_t *p, double level, double *col)
+{
+    double *lo[3] = {&p->E_lo, &p->A_lo, &p->alpha_lo};
+    double *hi[3] = {&p->E_hi, &p->A_hi, &p->alpha_hi};
+
+    for (size_t j = 0; p->n_boot && j < 3; j++) {
+        for (size_t b = 0; b < p->n_boot; b++)
+            col[b] = p->boot[3 * b + j];
+        scaling__percentiles(col, p->n_boot, level, lo[j], hi[j]);
+    }
+}
+
 /* A step that cannot make progress ends the fit where it is (an exact fit
  * has nowhere to go). */
 int scaling__nls_run(scaling__nls_t *s, const double *X, const double *y, size_t p,
@@ -480,15 +492,7 @@ int scaling_power_fit(const double *C, const double *y, size_t n, bool maximize,
             n_ok++;
         }
         out->n_boot = n_ok;
-        if (n_ok) {
-            double *lo[3] = {&out->E_lo, &out->A_lo, &out->alpha_lo};
-            double *hi[3] = {&out->E_hi, &out->A_hi, &out->alpha_hi};
-            for (size_t j = 0; j < 3; j++) {
-                for (size_t b = 0; b < n_ok; b++)
-                    col[b] = out->boot[3 * b + j];
-                scaling__percentiles(col, n_ok, c.level, lo[j], hi[j]);
-            }
-        }
+        scaling__power_intervals(out, c.level, col);
     }
     rc = 0;
     if (on_grid)

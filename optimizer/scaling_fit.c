@@ -446,15 +446,7 @@ static int fit_all_trials(const rows_t *r, const scaling_config_t *c, size_t n_b
         }
         rc = 0;
         lp->n_boot = n_ok;
-        if (n_ok) {
-            double *lo[3] = {&lp->E_lo, &lp->A_lo, &lp->alpha_lo};
-            double *hi[3] = {&lp->E_hi, &lp->A_hi, &lp->alpha_hi};
-            for (size_t j = 0; j < 3; j++) {
-                for (size_t b = 0; b < n_ok; b++)
-                    col[b] = lp->boot[3 * b + j];
-                scaling__percentiles(col, n_ok, c->level, lo[j], hi[j]);
-            }
-        }
+        scaling__power_intervals(lp, c->level, col);
     }
     /* too few trials for the penalties: the front's lines instead */
     if (c->estimator == SCALING_EST_JOINT && d && n >= 3 * d + 1) {

@@ -77,6 +77,10 @@ double scaling__lsq_small(const double *Z, const double *y, const double *w, siz
 /* Percentile interval at level of v[n] (sorted in place). */
 void scaling__percentiles(double *v, size_t n, double level, double *lo, double *hi);
 
+/* The percentile intervals of E, A and alpha at level from p's n_boot
+ * replicates (none: left as they are); col[n_boot] is scratch. */
+void scaling__power_intervals(laws_power_t *p, double level, double *col);
+
 /* Levenberg-Marquardt from theta[p] (updated in place) to convergence.
  * Returns 0, CARBS_EINVAL (not finite) or CARBS_ENOCONV (step cap). */
 int scaling__nls_run(scaling__nls_t *s, const double *X, const double *y, size_t p,
