@@ -1,7 +1,9 @@
 /*
- * scaling.c - scaling laws on a sweep's Pareto front and trials
- * (DESIGN.md §8, carbs-algorithm.md §14; the N, D law is approach 3 of
- * Hoffmann et al. 2022, "Training compute-optimal large language models").
+ * scaling.c - the laws' parts: the Pareto front, y = E + A C^-alpha on a
+ * set of points, lines in basic space and L(N, D) (approach 3 of Hoffmann
+ * et al. 2022, "Training compute-optimal large language models"), and their
+ * predictions (docs/scaling-laws.md).  The whole fit with its estimators
+ * and checks is scaling_fit.c; the all-trials estimators scaling_est.c.
  *
  * Idea: every law here is linear in its coefficients once its exponents are
  * fixed.  So a fit first scans a grid of exponents, solving the coefficients
@@ -15,7 +17,9 @@
  * Legend: n = points, C = cost, x = ln C - x0 (x0 = mean ln C), y = metric,
  * u = basic-space coordinate, theta = (E, A0, alpha) with A0 = A e^(-alpha x0)
  * for the loss law, theta = (E, A0, B0, alpha, beta) for L(N, D), p = number
- * of parameters, B = bootstrap replicates.
+ * of parameters, B = bootstrap replicates.  The loss law is fitted in loss
+ * orientation (y' = sign y, sign = -1 for a metric to maximize) against a
+ * floor on E, and mapped back.
  */
 #include "proto/common.h"
 #include "optimizer/scaling.h"
@@ -29,12 +33,10 @@
 #include "optimizer/scaling_internal.h"
 #include "optimizer/stats.h"
 
-/* The exponent grid of the variable-projection start: log-spaced, wide
- * enough for every published scaling exponent (0.05-1) with margin. */
-#define GRID_EXP_MIN 0.01
-#define GRID_EXP_MAX 3.0
+/* Grid sizes of the variable-projection starts. */
 #define GRID_POWER_N 60 /* one dimension: cheap, so fine */
 #define GRID_ND_N 18    /* per exponent of the N, D law (18^2 solves) */
+#define ND_IRLS_MAX 8   /* reweighting rounds of the N, D expectile */
 /* A pivot below this fraction of the diagonal makes the small normal
  * equations singular (collinear columns). */
 #define LSQ_PIVOT_REL 1e-12
@@ -43,7 +45,7 @@
 
 // ---- config ----
 
-static scaling_config_t config_resolve(const scaling_config_t *cfg)
+scaling_config_t scaling__config_resolve(const scaling_config_t *cfg)
 {
     scaling_config_t c = cfg ? *cfg : (scaling_config_t){0};
 
@@ -63,14 +65,54 @@ static scaling_config_t config_resolve(const scaling_config_t *cfg)
         c.xtol = SCALING_DEFAULT_XTOL;
     if (c.gtol == 0.0)
         c.gtol = SCALING_DEFAULT_GTOL;
+    if (c.estimator == SCALING_EST_DEFAULT)
+        c.estimator = SCALING_EST_JOINT;
+    if (c.tau == 0.0)
+        c.tau = SCALING_DEFAULT_TAU;
+    if (c.nd_tau == 0.0)
+        c.nd_tau = SCALING_DEFAULT_ND_TAU;
+    if (c.joint_tau == 0.0)
+        c.joint_tau = SCALING_DEFAULT_JOINT_TAU;
+    if (c.drift == 0.0)
+        c.drift = SCALING_DEFAULT_DRIFT;
+    if (c.drift < 0.0)
+        c.drift = 0.0;
+    if (c.min_decades == 0.0)
+        c.min_decades = SCALING_DEFAULT_MIN_DECADES;
     return c;
+}
+
+static const char *const estimator_names[] = {
+    [SCALING_EST_FRONT] = "front",
+    [SCALING_EST_ENVELOPE] = "envelope",
+    [SCALING_EST_JOINT] = "joint",
+};
+
+const char *scaling_estimator_name(int estimator)
+{
+    if (estimator == SCALING_EST_DEFAULT)
+        estimator = scaling__config_resolve(NULL).estimator;
+    if (estimator < SCALING_EST_FRONT || estimator > SCALING_EST_JOINT)
+        return "?";
+    return estimator_names[estimator];
+}
+
+int scaling_estimator_parse(const char *name, int *out)
+{
+    for (int e = SCALING_EST_FRONT; e <= SCALING_EST_JOINT; e++)
+        if (strcmp(name, estimator_names[e]) == 0) {
+            *out = e;
+            return 0;
+        }
+    return CARBS_EINVAL;
 }
 
 // ---- small helpers ----
 
-static double grid_exponent(size_t i, size_t n)
+double scaling__grid_exponent(size_t i, size_t n)
 {
-    return GRID_EXP_MIN * pow(GRID_EXP_MAX / GRID_EXP_MIN, (double)i / (double)(n - 1));
+    return SCALING__EXP_MIN *
+           pow(SCALING__EXP_MAX / SCALING__EXP_MIN, (double)i / (double)(n - 1));
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -93,20 +135,21 @@ static size_t n_distinct(const double *v, size_t n, double *tmp)
     return k;
 }
 
-/* Least squares of y[n] on the k <= 3 columns Z[n * k] (row-major) by the
- * normal equations and Gaussian elimination with partial pivoting.  Writes
- * coef[k] and returns the sum of squared residuals, or NaN when singular. */
-static double lsq_small(const double *Z, const double *y, size_t n, size_t k, double *coef)
+/* By the normal equations and Gaussian elimination with partial pivoting. */
+double scaling__lsq_small(const double *Z, const double *y, const double *w, size_t n, size_t k,
+                          double *coef)
 {
     double M[3][4] = {{0}};
     double ssr = 0.0;
 
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        double wi = w ? w[i] : 1.0;
         for (size_t a = 0; a < k; a++) {
             for (size_t b = 0; b < k; b++)
-                M[a][b] += Z[i * k + a] * Z[i * k + b];
-            M[a][k] += Z[i * k + a] * y[i];
+                M[a][b] += wi * Z[i * k + a] * Z[i * k + b];
+            M[a][k] += wi * Z[i * k + a] * y[i];
         }
+    }
     double diag = 0.0;
     for (size_t a = 0; a < k; a++)
         diag = fmax(diag, M[a][a]);
@@ -136,25 +179,34 @@ static double lsq_small(const double *Z, const double *y, size_t n, size_t k, do
         double f = 0.0;
         for (size_t a = 0; a < k; a++)
             f += Z[i * k + a] * coef[a];
-        ssr += (y[i] - f) * (y[i] - f);
+        ssr += (w ? w[i] : 1.0) * (y[i] - f) * (y[i] - f);
     }
     return ssr;
 }
 
-/* Percentile interval at level of v[n] (sorted in place). */
-static void percentiles(double *v, size_t n, double level, double *lo, double *hi)
+void scaling__percentiles(double *v, size_t n, double level, double *lo, double *hi)
 {
     qsort(v, n, sizeof(double), cmp_double);
     *lo = stats_quantile_sorted(v, n, 0.5 * (1.0 - level));
     *hi = stats_quantile_sorted(v, n, 0.5 * (1.0 + level));
 }
 
-/* Run Levenberg-Marquardt from theta[p] (updated in place) to convergence.
- * A step that cannot make progress ends the fit where it is (an exact fit
- * has nowhere to go).  Returns 0, CARBS_EINVAL (not finite at the start or
- * the end) or CARBS_ENOCONV (step cap reached). */
-static int nls_run(scaling__nls_t *s, const double *X, const double *y, size_t p,
-                   const scaling_config_t *c, double *theta, double *ssr)
+void scaling__power_intervals(laws_power_t *p, double level, double *col)
+{
+    double *lo[3] = {&p->E_lo, &p->A_lo, &p->alpha_lo};
+    double *hi[3] = {&p->E_hi, &p->A_hi, &p->alpha_hi};
+
+    for (size_t j = 0; p->n_boot && j < 3; j++) {
+        for (size_t b = 0; b < p->n_boot; b++)
+            col[b] = p->boot[3 * b + j];
+        scaling__percentiles(col, p->n_boot, level, lo[j], hi[j]);
+    }
+}
+
+/* A step that cannot make progress ends the fit where it is (an exact fit
+ * has nowhere to go). */
+int scaling__nls_run(scaling__nls_t *s, const double *X, const double *y, size_t p,
+                     const scaling_config_t *c, double *theta, double *ssr)
 {
     int rc = scaling__nls_set(s, X, y, theta);
 
@@ -177,11 +229,7 @@ static int nls_run(scaling__nls_t *s, const double *X, const double *y, size_t p
     return rc == CARBS_CONTINUE ? CARBS_ENOCONV : 0;
 }
 
-/* Record a part's status and reason (why[LAWS_WHY_MAX]); returns code. */
-static int why_set(int *status, char *why, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int why_set(int *status, char *why, int code, const char *fmt, ...)
+int scaling__why(int *status, char *why, int code, const char *fmt, ...)
 {
     va_list ap;
 
@@ -192,7 +240,7 @@ static int why_set(int *status, char *why, int code, const char *fmt, ...)
     return code;
 }
 
-#define WHY(part, code, ...) why_set(&(part)->status, (part)->why, (code), __VA_ARGS__)
+#define WHY(part, code, ...) scaling__why(&(part)->status, (part)->why, (code), __VA_ARGS__)
 
 // ---- the Pareto front ----
 
@@ -243,32 +291,55 @@ int scaling_front(const double *cost, const double *output, size_t n, bool maxim
 // ---- y = E + A C^-alpha ----
 
 /* theta = (E, A0, alpha), x[0] = ln C - x0. */
-static void power_eval(const double *th, const double *x, double *f, double *g)
+static void power_eval(const double *th, const double *x, const void *ctx, double *f, double *g)
 {
     double e = exp(-th[2] * x[0]);
 
+    (void)ctx;
     *f = th[0] + th[1] * e;
     g[0] = 1.0;
     g[1] = e;
     g[2] = -th[1] * x[0] * e;
 }
 
-static const scaling__model_t power_model = {3, 1, power_eval};
+/* E held at *(const double *)ctx: theta = (A0, alpha). */
+static void power_fixed_eval(const double *th, const double *x, const void *ctx, double *f,
+                             double *g)
+{
+    double e = exp(-th[1] * x[0]);
+
+    *f = *(const double *)ctx + th[0] * e;
+    g[0] = e;
+    g[1] = -th[0] * x[0] * e;
+}
 
 /* The grid start: the alpha whose exact (E, A0) leave the least residual,
- * into theta[3] and *ssr. */
-static int power_start(const double *x, const double *y, size_t n, double *Z, double *theta,
-                       double *ssr)
+ * into theta[3] and *ssr; E below floor is held at the floor. */
+static int power_start(const double *x, const double *y, size_t n, double floor, double *Z,
+                       double *theta, double *ssr)
 {
     double best = INFINITY;
 
     for (size_t g = 0; g < GRID_POWER_N; g++) {
-        double alpha = grid_exponent(g, GRID_POWER_N), coef[2];
+        double alpha = scaling__grid_exponent(g, GRID_POWER_N), coef[2];
         for (size_t i = 0; i < n; i++) {
             Z[2 * i] = 1.0;
             Z[2 * i + 1] = exp(-alpha * x[i]);
         }
-        double r = lsq_small(Z, y, n, 2, coef);
+        double r = scaling__lsq_small(Z, y, NULL, n, 2, coef);
+        if (isfinite(r) && coef[0] < floor) {
+            /* y - floor = A0 e^(-alpha x): one column */
+            double num = 0.0, den = 0.0;
+            coef[0] = floor;
+            for (size_t i = 0; i < n; i++) {
+                num += Z[2 * i + 1] * (y[i] - floor);
+                den += Z[2 * i + 1] * Z[2 * i + 1];
+            }
+            coef[1] = num / den;
+            r = 0.0;
+            for (size_t i = 0; i < n; i++)
+                r += (y[i] - floor - coef[1] * Z[2 * i + 1]) * (y[i] - floor - coef[1] * Z[2 * i + 1]);
+        }
         if (r < best) {
             best = r;
             theta[0] = coef[0];
@@ -280,34 +351,58 @@ static int power_start(const double *x, const double *y, size_t n, double *Z, do
     return isfinite(best) ? 0 : CARBS_EINVAL;
 }
 
-/* Polish theta[3] with Levenberg-Marquardt.  A scaling law's exponent lies
- * in [GRID_EXP_MIN, GRID_EXP_MAX]; when the unconstrained optimum leaves
- * that range (a front that is concave in log cost drives alpha below 0 or
- * to infinity) or does not settle, the best grid point is the answer, and
- * *on_grid says so. */
-static int power_solve(scaling__nls_t *s, const double *x, const double *y, size_t n,
-                       const scaling_config_t *c, double *Z, double *theta, double *ssr,
-                       bool *on_grid)
+static bool exp_in_range(double a)
+{
+    return a >= SCALING__EXP_MIN && a <= SCALING__EXP_MAX;
+}
+
+/* Polish theta[3] with Levenberg-Marquardt, E >= floor: a free fit that
+ * crosses the floor is redone with E held there.  When the optimum leaves
+ * the exponent range (a front that is concave in log cost drives alpha below
+ * 0 or to infinity) or does not settle, the best grid point is the answer,
+ * and *on_grid says so. */
+static int power_solve(scaling__nls_t *s, scaling__nls_t *s_fixed, const double *x,
+                       const double *y, size_t n, double floor, const scaling_config_t *c,
+                       double *Z, double *theta, double *ssr, bool *on_grid)
 {
     double th[3] = {theta[0], theta[1], theta[2]};
-    int rc = nls_run(s, x, y, 3, c, th, ssr);
+    int rc = scaling__nls_run(s, x, y, 3, c, th, ssr);
 
     *on_grid = false;
-    if (rc == 0 && th[2] >= GRID_EXP_MIN && th[2] <= GRID_EXP_MAX) {
+    if (rc == 0 && exp_in_range(th[2]) && th[0] >= floor) {
         memcpy(theta, th, sizeof(th));
         return 0;
     }
+    if (rc == 0 && th[0] < floor && s_fixed) {
+        double tf[2] = {theta[1], theta[2]};
+        if (theta[0] > floor) {
+            /* the start was free: restart from the floor's grid point */
+            if (power_start(x, y, n, INFINITY, Z, theta, ssr))
+                return CARBS_EINVAL;
+            tf[0] = theta[1];
+            tf[1] = theta[2];
+        }
+        if (scaling__nls_run(s_fixed, x, y, 2, c, tf, ssr) == 0 && exp_in_range(tf[1])) {
+            theta[0] = floor;
+            theta[1] = tf[0];
+            theta[2] = tf[1];
+            return 0;
+        }
+    }
     *on_grid = true;
-    return power_start(x, y, n, Z, theta, ssr);
+    return power_start(x, y, n, floor, Z, theta, ssr);
 }
 
-int scaling_power_fit(const double *C, const double *y, size_t n, const scaling_config_t *cfg,
-                      size_t n_boot, laws_power_t *out)
+int scaling_power_fit(const double *C, const double *y, size_t n, bool maximize,
+                      const scaling_config_t *cfg, size_t n_boot, laws_power_t *out)
 {
-    scaling_config_t c = config_resolve(cfg);
-    double *x = NULL, *Z = NULL, *fit = NULL, *res = NULL, *ys = NULL, *col = NULL;
-    scaling__nls_t *s = NULL;
-    double theta[3], ssr = 0.0, x0 = 0.0;
+    scaling_config_t c = scaling__config_resolve(cfg);
+    double *x = NULL, *Z = NULL, *fit = NULL, *res = NULL, *ys = NULL, *col = NULL, *yl = NULL;
+    scaling__nls_t *s = NULL, *s_fixed = NULL;
+    double theta[3], ssr = 0.0, x0 = 0.0, sign = maximize ? -1.0 : 1.0;
+    double floor = c.has_bound ? sign * c.bound : -INFINITY;
+    scaling__model_t power_model = {3, 1, power_eval, NULL};
+    scaling__model_t fixed_model = {2, 1, power_fixed_eval, &floor};
     size_t n_ok = 0;
     bool on_grid = false;
     rng_t rng;
@@ -316,12 +411,14 @@ int scaling_power_fit(const double *C, const double *y, size_t n, const scaling_
     memset(out, 0, sizeof(*out));
     out->E_lo = out->E_hi = out->A_lo = out->A_hi = out->alpha_lo = out->alpha_hi = NAN;
     out->E = out->A = out->alpha = out->rmse = out->c_min = out->c_max = NAN;
+    out->bound = c.has_bound ? c.bound : NAN;
+    out->drift = NAN;
     out->n = n;
     for (size_t i = 0; i < n; i++)
         if (!(isfinite(C[i]) && C[i] > 0.0 && isfinite(y[i])))
             return WHY(out, CARBS_ESTATE, "not enough data: point %zu has cost %g and output %g",
                        i, C[i], y[i]);
-    x = carbs_malloc((n ? n : 1) * 4 * sizeof(double));
+    x = carbs_malloc((n ? n : 1) * 5 * sizeof(double));
     Z = carbs_malloc((n ? n : 1) * 2 * sizeof(double));
     if (!x || !Z) {
         rc = WHY(out, CARBS_ENOMEM, "out of memory");
@@ -330,6 +427,7 @@ int scaling_power_fit(const double *C, const double *y, size_t n, const scaling_
     fit = x + n;
     res = fit + n;
     ys = res + n;
+    yl = ys + n;
     if (n_distinct(C, n, Z) < SCALING_MIN_FRONT) {
         rc = WHY(out, CARBS_ESTATE, "not enough data: %zu distinct costs on the front, need %d",
                  n ? n_distinct(C, n, Z) : 0, SCALING_MIN_FRONT);
@@ -342,27 +440,26 @@ int scaling_power_fit(const double *C, const double *y, size_t n, const scaling_
         out->c_min = fmin(out->c_min, C[i]);
         out->c_max = fmax(out->c_max, C[i]);
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         x[i] = log(C[i]) - x0;
+        yl[i] = sign * y[i];
+    }
     s = scaling__nls_new(&power_model, n);
-    if (!s) {
+    s_fixed = isfinite(floor) ? scaling__nls_new(&fixed_model, n) : NULL;
+    if (!s || (isfinite(floor) && !s_fixed)) {
         rc = WHY(out, CARBS_ENOMEM, "out of memory");
         goto out;
     }
-    rc = power_start(x, y, n, Z, theta, &ssr);
+    rc = power_start(x, yl, n, floor, Z, theta, &ssr);
     if (!rc)
-        rc = power_solve(s, x, y, n, &c, Z, theta, &ssr, &on_grid);
+        rc = power_solve(s, s_fixed, x, yl, n, floor, &c, Z, theta, &ssr, &on_grid);
     if (rc) {
-        rc = WHY(out, CARBS_ENOCONV, "the loss law did not converge (%s)", carbs_strerror(rc));
+        rc = WHY(out, CARBS_ENOCONV, "cannot predict: the law did not converge (%s)",
+                 carbs_strerror(rc));
         goto out;
     }
-    if (on_grid)
-        snprintf(out->why, sizeof(out->why),
-                 "least squares leaves %g <= alpha <= %g; alpha is the best of a grid in that "
-                 "range: the front does not follow a power law yet",
-                 GRID_EXP_MIN, GRID_EXP_MAX);
-    out->E = theta[0];
-    out->A = theta[1] * exp(theta[2] * x0);
+    out->E = sign * theta[0];
+    out->A = sign * theta[1] * exp(theta[2] * x0);
     out->alpha = theta[2];
     out->rmse = sqrt(ssr / (double)n);
 
@@ -378,8 +475,8 @@ int scaling_power_fit(const double *C, const double *y, size_t n, const scaling_
             goto out;
         }
         for (size_t i = 0; i < n; i++) {
-            power_eval(theta, &x[i], &fit[i], g);
-            res[i] = (y[i] - fit[i]) * infl;
+            power_eval(theta, &x[i], NULL, &fit[i], g);
+            res[i] = (yl[i] - fit[i]) * infl;
         }
         rng_seed(&rng, c.seed);
         for (size_t b = 0; b < n_boot; b++) {
@@ -387,32 +484,30 @@ int scaling_power_fit(const double *C, const double *y, size_t n, const scaling_
             for (size_t i = 0; i < n; i++)
                 ys[i] = fit[i] + res[rng_below(&rng, n)];
             bool b_grid;
-            if (power_solve(s, x, ys, n, &c, Z, th, &ssr_b, &b_grid))
+            if (power_solve(s, s_fixed, x, ys, n, floor, &c, Z, th, &ssr_b, &b_grid))
                 continue;
-            out->boot[3 * n_ok] = th[0];
-            out->boot[3 * n_ok + 1] = th[1] * exp(th[2] * x0);
+            out->boot[3 * n_ok] = sign * th[0];
+            out->boot[3 * n_ok + 1] = sign * th[1] * exp(th[2] * x0);
             out->boot[3 * n_ok + 2] = th[2];
             n_ok++;
         }
         out->n_boot = n_ok;
-        if (n_ok) {
-            double *lo[3] = {&out->E_lo, &out->A_lo, &out->alpha_lo};
-            double *hi[3] = {&out->E_hi, &out->A_hi, &out->alpha_hi};
-            for (size_t j = 0; j < 3; j++) {
-                for (size_t b = 0; b < n_ok; b++)
-                    col[b] = out->boot[3 * b + j];
-                percentiles(col, n_ok, c.level, lo[j], hi[j]);
-            }
-        }
+        scaling__power_intervals(out, c.level, col);
     }
     rc = 0;
+    if (on_grid)
+        rc = WHY(out, CARBS_ESTATE,
+                 "cannot predict: the best metric does not follow a power law in cost yet "
+                 "(least squares leaves %g <= alpha <= %g)",
+                 SCALING__EXP_MIN, SCALING__EXP_MAX);
 out:
-    if (rc) {
+    if (rc && rc != CARBS_ESTATE) {
         free(out->boot);
         out->boot = NULL;
         out->n_boot = 0;
     }
     scaling__nls_free(s);
+    scaling__nls_free(s_fixed);
     free(x);
     free(Z);
     free(col);
@@ -425,7 +520,10 @@ void scaling_power_predict(const laws_power_t *p, double level, double C, double
     double *v;
 
     *mid = *lo = *hi = NAN;
-    if (p->status || !(C > 0.0))
+    if (!(C > 0.0) || !isfinite(p->E) || !isfinite(p->A) || !isfinite(p->alpha))
+        return;
+    /* a law that failed its checks interpolates, never extrapolates */
+    if (p->status && !(C <= p->c_max * (1.0 + 1e-9)))
         return;
     *mid = p->E + p->A * pow(C, -p->alpha);
     if (!p->n_boot || !(level > 0.0 && level < 1.0))
@@ -435,8 +533,18 @@ void scaling_power_predict(const laws_power_t *p, double level, double C, double
         return;
     for (size_t b = 0; b < p->n_boot; b++)
         v[b] = p->boot[3 * b] + p->boot[3 * b + 1] * pow(C, -p->boot[3 * b + 2]);
-    percentiles(v, p->n_boot, level, lo, hi);
+    scaling__percentiles(v, p->n_boot, level, lo, hi);
     free(v);
+    /* beyond the data, widen by the model error the holdout measured */
+    if (isfinite(p->drift) && C > p->c_max) {
+        double w = p->drift * log(C / p->c_max) * fabs(*mid);
+        *lo -= w;
+        *hi += w;
+        if (isfinite(p->bound) && p->A > 0.0)
+            *lo = fmax(*lo, p->bound);
+        else if (isfinite(p->bound))
+            *hi = fmin(*hi, p->bound);
+    }
 }
 
 // ---- lines in basic space ----
@@ -506,9 +614,11 @@ void scaling_line_predict(const laws_line_t *l, double C, double *mid, double *l
 // ---- L(N, D) = E + A N^-alpha + B D^-beta ----
 
 /* theta = (E, A0, B0, alpha, beta); x = (ln N - xn0, ln D - xd0). */
-static void nd_eval(const double *th, const double *x, double *f, double *g)
+static void nd_eval(const double *th, const double *x, const void *ctx, double *f, double *g)
 {
     double en = exp(-th[3] * x[0]), ed = exp(-th[4] * x[1]);
+
+    (void)ctx;
 
     *f = th[0] + th[1] * en + th[2] * ed;
     g[0] = 1.0;
@@ -518,7 +628,7 @@ static void nd_eval(const double *th, const double *x, double *f, double *g)
     g[4] = -th[2] * x[1] * ed;
 }
 
-static const scaling__model_t nd_model = {5, 2, nd_eval};
+static const scaling__model_t nd_model = {5, 2, nd_eval, NULL};
 
 static int nd_start(const double *X, const double *y, size_t n, double *Z, double *theta,
                     double *ssr)
@@ -527,13 +637,13 @@ static int nd_start(const double *X, const double *y, size_t n, double *Z, doubl
 
     for (size_t ga = 0; ga < GRID_ND_N; ga++)
         for (size_t gb = 0; gb < GRID_ND_N; gb++) {
-            double al = grid_exponent(ga, GRID_ND_N), be = grid_exponent(gb, GRID_ND_N), coef[3];
+            double al = scaling__grid_exponent(ga, GRID_ND_N), be = scaling__grid_exponent(gb, GRID_ND_N), coef[3];
             for (size_t i = 0; i < n; i++) {
                 Z[3 * i] = 1.0;
                 Z[3 * i + 1] = exp(-al * X[2 * i]);
                 Z[3 * i + 2] = exp(-be * X[2 * i + 1]);
             }
-            double r = lsq_small(Z, y, n, 3, coef);
+            double r = scaling__lsq_small(Z, y, NULL, n, 3, coef);
             if (r < best) {
                 best = r;
                 theta[0] = coef[0];
@@ -557,15 +667,43 @@ static int nd_solve(scaling__nls_t *s, const double *X, const double *y, size_t 
     int rc;
 
     memcpy(th, theta, sizeof(th));
-    rc = nls_run(s, X, y, 5, c, th, ssr);
+    rc = scaling__nls_run(s, X, y, 5, c, th, ssr);
     *on_grid = false;
-    if (rc == 0 && th[3] >= GRID_EXP_MIN && th[3] <= GRID_EXP_MAX && th[4] >= GRID_EXP_MIN &&
-        th[4] <= GRID_EXP_MAX) {
+    if (rc == 0 && exp_in_range(th[3]) && exp_in_range(th[4])) {
         memcpy(theta, th, sizeof(th));
         return 0;
     }
     *on_grid = true;
     return nd_start(X, y, n, Z, theta, ssr);
+}
+
+/* nd_solve() as an expectile at c->nd_tau (weight tau above the law,
+ * 1 - tau below; 0.5 is plain least squares): reweighted from the plain
+ * fit until the weights settle.  w[n] is scratch. */
+static int nd_solve_tau(scaling__nls_t *s, const double *X, const double *y, size_t n,
+                        const scaling_config_t *c, double *Z, double *w, double *theta,
+                        double *ssr, bool *on_grid)
+{
+    int rc = nd_solve(s, X, y, n, c, Z, theta, ssr, on_grid);
+
+    for (size_t i = 0; i < n; i++)
+        w[i] = -1.0;
+    for (size_t round = 0; !rc && c->nd_tau < 0.5 && round < ND_IRLS_MAX; round++) {
+        size_t changed = 0;
+        for (size_t i = 0; i < n; i++) {
+            double f, g[5];
+            nd_eval(theta, X + 2 * i, NULL, &f, g);
+            double wn = y[i] > f ? c->nd_tau : 1.0 - c->nd_tau;
+            changed += wn != w[i];
+            w[i] = wn;
+        }
+        if (!changed)
+            break;
+        scaling__nls_weights(s, w);
+        rc = nd_solve(s, X, y, n, c, Z, theta, ssr, on_grid);
+        scaling__nls_weights(s, NULL);
+    }
+    return rc;
 }
 
 /* The compute optimum of a fit in raw units: a, b and G, or NaN when the
@@ -584,8 +722,8 @@ static void nd_exponents(double A, double B, double al, double be, double *a, do
 int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
                    const scaling_config_t *cfg, size_t n_boot, laws_nd_t *out)
 {
-    scaling_config_t c = config_resolve(cfg);
-    double *X = NULL, *yv = NULL, *Z = NULL, *Xb = NULL, *yb = NULL, *cols = NULL;
+    scaling_config_t c = scaling__config_resolve(cfg);
+    double *X = NULL, *yv = NULL, *Z = NULL, *Xb = NULL, *yb = NULL, *cols = NULL, *W = NULL;
     scaling__nls_t *s = NULL;
     double theta[5], ssr, xn0 = 0.0, xd0 = 0.0;
     size_t m = 0, n_ok = 0;
@@ -602,13 +740,14 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
     out->n = 0;
     X = carbs_malloc((n ? n : 1) * 2 * sizeof(double));
     Xb = carbs_malloc((n ? n : 1) * 2 * sizeof(double));
-    yv = carbs_malloc((n ? n : 1) * 2 * sizeof(double));
+    yv = carbs_malloc((n ? n : 1) * 3 * sizeof(double));
     Z = carbs_malloc((n ? n : 1) * 3 * sizeof(double));
     if (!X || !Xb || !yv || !Z) {
         rc = WHY(out, CARBS_ENOMEM, "out of memory");
         goto out;
     }
     yb = yv + n;
+    W = yb + n;
     for (size_t i = 0; i < n; i++)
         if (isfinite(N[i]) && N[i] > 0.0 && isfinite(D[i]) && D[i] > 0.0 && isfinite(y[i])) {
             X[2 * m] = log(N[i]);
@@ -646,7 +785,7 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
     }
     rc = nd_start(X, yv, m, Z, theta, &ssr);
     if (!rc)
-        rc = nd_solve(s, X, yv, m, &c, Z, theta, &ssr, &on_grid);
+        rc = nd_solve_tau(s, X, yv, m, &c, Z, W, theta, &ssr, &on_grid);
     if (rc) {
         rc = WHY(out, CARBS_ENOCONV, "the model-size and tokens law did not converge (%s)",
                  carbs_strerror(rc));
@@ -656,12 +795,19 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
         snprintf(out->why, sizeof(out->why),
                  "least squares leaves %g <= alpha, beta <= %g; they are the best of a grid in "
                  "that range",
-                 GRID_EXP_MIN, GRID_EXP_MAX);
+                 SCALING__EXP_MIN, SCALING__EXP_MAX);
     out->E = theta[0];
     out->A = theta[1] * exp(theta[3] * xn0);
     out->B = theta[2] * exp(theta[4] * xd0);
     out->alpha = theta[3];
     out->beta = theta[4];
+    /* the plain rmse: ssr of an expectile fit is weighted */
+    ssr = 0.0;
+    for (size_t i = 0; i < m; i++) {
+        double f, g[5];
+        nd_eval(theta, X + 2 * i, NULL, &f, g);
+        ssr += (yv[i] - f) * (yv[i] - f);
+    }
     out->rmse = sqrt(ssr / (double)m);
     nd_exponents(out->A, out->B, out->alpha, out->beta, &out->a, &out->b, &out->G);
 
@@ -685,7 +831,7 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
                 yb[i] = yv[j];
             }
             bool b_grid;
-            if (nd_solve(s, Xb, yb, m, &c, Z, th, &ssr_b, &b_grid))
+            if (nd_solve_tau(s, Xb, yb, m, &c, Z, W, th, &ssr_b, &b_grid))
                 continue;
             A = th[1] * exp(th[3] * xn0);
             B = th[2] * exp(th[4] * xd0);
@@ -706,7 +852,7 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
                 if (isfinite(v[b]))
                     v[k++] = v[b];
             if (2 * k >= n_boot)
-                percentiles(v, k, c.level, lo[j], hi[j]);
+                scaling__percentiles(v, k, c.level, lo[j], hi[j]);
         }
     }
     rc = 0;
@@ -729,167 +875,3 @@ void scaling_nd_optimum(const laws_nd_t *nd, double C, double *N, double *D)
     *D = C / (6.0 * *N);
 }
 
-// ---- the whole fit ----
-
-static void holdout_fit(const double *Cf, const double *yf, size_t nf, const scaling_config_t *c,
-                        laws_holdout_t *h)
-{
-    laws_power_t p;
-    size_t k = c->holdout_k;
-    double ymin = INFINITY, ymax = -INFINITY;
-
-    memset(h, 0, sizeof(*h));
-    h->train_max_cost = h->max_abs_err = h->tol = h->valid_max_cost = NAN;
-    if (nf < SCALING_MIN_FRONT + 1) {
-        WHY(h, CARBS_ESTATE, "not enough data: %zu front points, need %d to hold one out", nf,
-            SCALING_MIN_FRONT + 1);
-        return;
-    }
-    if (nf - k < SCALING_MIN_FRONT)
-        k = nf - SCALING_MIN_FRONT;
-    if (scaling_power_fit(Cf, yf, nf - k, c, 0, &p)) {
-        WHY(h, p.status, "refit without the %zu dearest points failed: %.100s", k, p.why);
-        return;
-    }
-    h->cost = carbs_malloc(k * sizeof(double));
-    h->actual = carbs_malloc(k * sizeof(double));
-    h->predicted = carbs_malloc(k * sizeof(double));
-    if (!h->cost || !h->actual || !h->predicted) {
-        WHY(h, CARBS_ENOMEM, "out of memory");
-        return;
-    }
-    h->k = k;
-    h->train_max_cost = Cf[nf - k - 1];
-    h->max_abs_err = 0.0;
-    for (size_t i = 0; i < nf; i++) {
-        ymin = fmin(ymin, yf[i]);
-        ymax = fmax(ymax, yf[i]);
-    }
-    for (size_t i = 0; i < k; i++) {
-        double lo, hi;
-        h->cost[i] = Cf[nf - k + i];
-        h->actual[i] = yf[nf - k + i];
-        scaling_power_predict(&p, 0.0, h->cost[i], &h->predicted[i], &lo, &hi);
-        h->max_abs_err = fmax(h->max_abs_err, fabs(h->predicted[i] - h->actual[i]));
-    }
-    h->tol = c->holdout_tol * (ymax - ymin);
-    h->passed = h->max_abs_err <= h->tol;
-    /* A passed holdout validates extrapolating as far beyond the whole front
-     * as the refit extrapolated beyond its training points. */
-    h->valid_max_cost = Cf[nf - 1];
-    if (h->passed)
-        h->valid_max_cost *= Cf[nf - 1] / h->train_max_cost;
-}
-
-static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot, laws_t *out,
-               carbs_err_t *err)
-{
-    scaling_config_t c = config_resolve(cfg);
-    size_t n = in->n, nf;
-    size_t *idx = NULL;
-    double *Cf = NULL, *yf = NULL, *xf = NULL, *uf = NULL;
-    int rc = 0;
-
-    memset(out, 0, sizeof(*out));
-    out->version = LAWS_VERSION;
-    out->maximize = in->maximize;
-    out->full = boot;
-    out->level = c.level;
-    if (!(c.level > 0.0 && c.level < 1.0))
-        return carbs_fail(err, CARBS_EINVAL, "scaling: interval level %g is outside (0, 1)",
-                          c.level);
-    if (in->d && in->n && !in->u)
-        return carbs_fail(err, CARBS_EINVAL, "scaling: %zu dimensions but no coordinates",
-                          in->d);
-    idx = carbs_malloc((n ? n : 1) * sizeof(size_t));
-    Cf = carbs_malloc((n ? n : 1) * 4 * sizeof(double));
-    if (!idx || !Cf) {
-        rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory for %zu trials", n);
-        goto out;
-    }
-    yf = Cf + n;
-    xf = yf + n;
-    uf = xf + n;
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(in->cost[i]) && in->cost[i] > 0.0 && isfinite(in->output[i]))
-            out->n_trials++;
-    if (scaling_front(in->cost, in->output, n, in->maximize, idx, &nf)) {
-        rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory for %zu trials", n);
-        goto out;
-    }
-    out->n_front = nf;
-    for (size_t i = 0; i < nf; i++) {
-        Cf[i] = in->cost[idx[i]];
-        yf[i] = in->output[idx[i]];
-        xf[i] = log(Cf[i]);
-    }
-    if (nf < SCALING_MIN_FRONT) {
-        rc = carbs_fail(err, CARBS_ESTATE,
-                        "not enough data: %zu pareto point%s (of %zu successful trials), need "
-                        "at least %d at distinct costs",
-                        nf, nf == 1 ? "" : "s", out->n_trials, SCALING_MIN_FRONT);
-        goto out;
-    }
-    rc = scaling_power_fit(Cf, yf, nf, &c, boot ? c.n_boot : 0, &out->loss);
-    if (rc) {
-        rc = carbs_fail(err, rc, "%s", out->loss.why);
-        goto out;
-    }
-    if (in->d) {
-        out->lines = carbs_malloc(in->d * sizeof(*out->lines));
-        if (!out->lines) {
-            rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
-            goto out;
-        }
-        memset(out->lines, 0, in->d * sizeof(*out->lines));
-        out->n_lines = in->d;
-        for (size_t j = 0; j < in->d; j++) {
-            for (size_t i = 0; i < nf; i++)
-                uf[i] = in->u[idx[i] * in->d + j];
-            scaling_line_fit(xf, uf, nf, c.level, &out->lines[j]);
-        }
-    }
-    if (in->n_params && in->tokens) {
-        /* all successful trials, not just the front */
-        double *y_ok = carbs_malloc((n ? n : 1) * sizeof(double));
-        if (!y_ok) {
-            rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++)
-            y_ok[i] = isfinite(in->cost[i]) && in->cost[i] > 0.0 ? in->output[i] : NAN;
-        scaling_nd_fit(in->n_params, in->tokens, y_ok, n, &c, boot ? c.n_boot : 0, &out->nd);
-        free(y_ok);
-        if (out->nd.status == CARBS_ENOMEM) {
-            rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
-            goto out;
-        }
-    } else {
-        laws_nd_t *nd = &out->nd;
-        nd->E = nd->A = nd->B = nd->alpha = nd->beta = nd->rmse = nd->a = nd->b = nd->G = NAN;
-        nd->alpha_lo = nd->alpha_hi = nd->beta_lo = nd->beta_hi = NAN;
-        nd->a_lo = nd->a_hi = nd->b_lo = nd->b_hi = NAN;
-        WHY(nd, CARBS_ESTATE, "not enough data: the sweep names no model size and tokens");
-    }
-    holdout_fit(Cf, yf, nf, &c, &out->holdout);
-    if (out->holdout.status == CARBS_ENOMEM)
-        rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
-out:
-    free(idx);
-    free(Cf);
-    if (rc)
-        laws_release(out);
-    return rc;
-}
-
-int scaling_fit_all(const scaling_input_t *in, const scaling_config_t *cfg, laws_t *out,
-                    carbs_err_t *err)
-{
-    return fit(in, cfg, true, out, err);
-}
-
-int scaling_fit_cheap(const scaling_input_t *in, const scaling_config_t *cfg, laws_t *out,
-                      carbs_err_t *err)
-{
-    return fit(in, cfg, false, out, err);
-}

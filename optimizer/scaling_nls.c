@@ -5,7 +5,8 @@
  *
  * Legend: n = points, p = parameters, X = (n, n_cov) covariates row-major,
  * y = targets, r = residual vector f(theta; X) - y, J = (n, p) Jacobian.
- * GSL code lives here and in no file that includes cblas.h (PLATFORM.md).
+ * GSL code lives here and in no file that includes cblas.h: GSL ships a
+ * cblas.h of its own that clashes with OpenBLAS's.
  */
 #include "proto/common.h"
 #include "optimizer/scaling_internal.h"
@@ -19,6 +20,7 @@ struct scaling__nls {
     scaling__model_t m;
     size_t n;
     const double *X, *y;
+    const double *wt; /* n weights or NULL */
     double *grad; /* p scratch */
     gsl_multifit_nlinear_workspace *w;
     gsl_vector *x0;
@@ -33,8 +35,8 @@ static int nls_f(const gsl_vector *theta, void *params, gsl_vector *r)
 
     for (size_t i = 0; i < s->n; i++) {
         double f;
-        s->m.eval(theta->data, s->X + i * s->m.n_cov, &f, s->grad);
-        gsl_vector_set(r, i, f - s->y[i]);
+        s->m.eval(theta->data, s->X + i * s->m.n_cov, s->m.ctx, &f, s->grad);
+        gsl_vector_set(r, i, (s->wt ? sqrt(s->wt[i]) : 1.0) * (f - s->y[i]));
     }
     return GSL_SUCCESS;
 }
@@ -45,9 +47,10 @@ static int nls_df(const gsl_vector *theta, void *params, gsl_matrix *J)
 
     for (size_t i = 0; i < s->n; i++) {
         double f;
-        s->m.eval(theta->data, s->X + i * s->m.n_cov, &f, s->grad);
+        double sw = s->wt ? sqrt(s->wt[i]) : 1.0;
+        s->m.eval(theta->data, s->X + i * s->m.n_cov, s->m.ctx, &f, s->grad);
         for (size_t j = 0; j < s->m.p; j++)
-            gsl_matrix_set(J, i, j, s->grad[j]);
+            gsl_matrix_set(J, i, j, sw * s->grad[j]);
     }
     return GSL_SUCCESS;
 }
@@ -98,6 +101,11 @@ void scaling__nls_free(scaling__nls_t *s)
 }
 
 // ---- the iteration ----
+
+void scaling__nls_weights(scaling__nls_t *s, const double *w)
+{
+    s->wt = w;
+}
 
 int scaling__nls_set(scaling__nls_t *s, const double *X, const double *y, const double *theta0)
 {

@@ -31,6 +31,11 @@ static const num_field_t power_fields[] = {
     {"A_lo", offsetof(laws_power_t, A_lo)},     {"A_hi", offsetof(laws_power_t, A_hi)},
     {"alpha_lo", offsetof(laws_power_t, alpha_lo)}, {"alpha_hi", offsetof(laws_power_t, alpha_hi)},
 };
+/* Fields added in version 2: optional on read (NaN when absent). */
+static const num_field_t power_fields_v2[] = {
+    {"bound", offsetof(laws_power_t, bound)},
+    {"drift", offsetof(laws_power_t, drift)},
+};
 
 static const num_field_t line_fields[] = {
     {"intercept", offsetof(laws_line_t, intercept)},
@@ -64,6 +69,9 @@ static const num_field_t holdout_fields[] = {
     {"max_abs_err", offsetof(laws_holdout_t, max_abs_err)},
     {"tol", offsetof(laws_holdout_t, tol)},
     {"valid_max_cost", offsetof(laws_holdout_t, valid_max_cost)},
+};
+static const num_field_t holdout_fields_v2[] = {
+    {"max_rel_err", offsetof(laws_holdout_t, max_rel_err)},
 };
 
 void laws_release(laws_t *l)
@@ -140,6 +148,8 @@ static int put_power(json_t *root, const laws_power_t *p, carbs_err_t *err)
         rc = json__put_int(o, WHAT, "n", (int64_t)p->n, 0, err);
     if (!rc)
         rc = put_nums(o, p, power_fields, ARRAY_SIZE(power_fields), err);
+    if (!rc)
+        rc = put_nums(o, p, power_fields_v2, ARRAY_SIZE(power_fields_v2), err);
     if (rc)
         return rc;
     /* the replicates as [E, A, alpha] rows: split the row-major array into columns */
@@ -215,6 +225,8 @@ static int put_holdout(json_t *root, const laws_holdout_t *h, carbs_err_t *err)
     if (!rc)
         rc = put_nums(o, h, holdout_fields, ARRAY_SIZE(holdout_fields), err);
     if (!rc)
+        rc = put_nums(o, h, holdout_fields_v2, ARRAY_SIZE(holdout_fields_v2), err);
+    if (!rc)
         rc = json__put(o, WHAT, "points", rows_new(cols, 3, h->k), err);
     return rc;
 }
@@ -233,6 +245,8 @@ int laws_to_json(const laws_t *l, char **out, carbs_err_t *err)
         rc = json__put(root, WHAT, "maximize", json_boolean(l->maximize), err);
     if (!rc)
         rc = json__put(root, WHAT, "full", json_boolean(l->full), err);
+    if (!rc)
+        rc = json__put_str(root, WHAT, "estimator", l->estimator, sizeof(l->estimator), err);
     if (!rc)
         rc = json__put(root, WHAT, "level", num_or_null(l->level), err);
     if (!rc)
@@ -269,6 +283,23 @@ static int get_numn(json_t *obj, const char *key, double *dst, carbs_err_t *err)
     if (!json_is_number(v))
         return carbs_fail(err, CARBS_EPROTO, "laws: field '%s' must be a number or null", key);
     *dst = json_number_value(v);
+    return 0;
+}
+
+/* Optional numbers: NaN when absent (fields a version-1 fit lacks). */
+static int get_nums_opt(json_t *obj, void *base, const num_field_t *f, size_t n,
+                        carbs_err_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        double *dst = (double *)((char *)base + f[i].off);
+        int rc = 0;
+        if (json_object_get(obj, f[i].key))
+            rc = get_numn(obj, f[i].key, dst, err);
+        else
+            *dst = NAN;
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
@@ -361,6 +392,8 @@ static int get_power(json_t *root, laws_power_t *p, carbs_err_t *err)
     if (!rc)
         rc = get_nums(o, p, power_fields, ARRAY_SIZE(power_fields), err);
     if (!rc)
+        rc = get_nums_opt(o, p, power_fields_v2, ARRAY_SIZE(power_fields_v2), err);
+    if (!rc)
         rc = get_rows(o, "boot", cols, 3, &p->n_boot, err);
     if (!rc && p->n_boot) {
         p->boot = carbs_malloc(3 * p->n_boot * sizeof(double));
@@ -440,6 +473,8 @@ static int get_holdout(json_t *root, laws_holdout_t *h, carbs_err_t *err)
     if (!rc)
         rc = get_nums(o, h, holdout_fields, ARRAY_SIZE(holdout_fields), err);
     if (!rc)
+        rc = get_nums_opt(o, h, holdout_fields_v2, ARRAY_SIZE(holdout_fields_v2), err);
+    if (!rc)
         rc = get_rows(o, "points", cols, 3, &n, err);
     h->cost = cols[0];
     h->actual = cols[1];
@@ -470,6 +505,10 @@ int laws_from_json(const char *text, laws_t *l, carbs_err_t *err)
         rc = json__get_bool(root, WHAT, "maximize", 0, &l->maximize, err);
     if (!rc)
         rc = json__get_bool(root, WHAT, "full", 0, &l->full, err);
+    if (!rc && json_object_get(root, "estimator"))
+        rc = json__get_str(root, WHAT, "estimator", 0, l->estimator, sizeof(l->estimator), err);
+    else if (!rc)
+        str_copy(l->estimator, sizeof(l->estimator), "front");
     if (!rc)
         rc = get_numn(root, "level", &l->level, err);
     if (!rc)

@@ -1,22 +1,27 @@
 /*
  * laws.h - a sweep's fitted scaling laws as plain data, and their JSON codec
- * (DESIGN.md §8, docs/scaling-laws.md).  optimizer/scaling.c fills a laws_t,
+ * (docs/scaling-laws.md).  optimizer/scaling.c fills a laws_t,
  * the store keeps its JSON in the `laws` table, `carbs laws` and `carbs plot`
  * read it back.
  *
  * The parts:
- *   loss     best metric vs cost on the Pareto front, y = E + A C^-alpha
- *            (A < 0 for a metric to maximize), with bootstrap intervals and
+ *   loss     best metric vs cost, y = E + A C^-alpha (A < 0 for a metric
+ *            to maximize), by the estimator named in `estimator`; its
+ *            status is 0 only when the law may be used for predictions
+ *            ("cannot predict: ..." in why otherwise); bootstrap intervals and
  *            the bootstrap replicates themselves, so an interval can be
  *            computed at any cost later;
- *   lines    per numeric parameter, its Pareto-optimal basic coordinate vs
- *            natural-log cost, u = intercept + slope ln C, with t intervals
- *            and R^2 (for a log parameter a power law p ~ C^exponent);
+ *   lines    per numeric parameter, its optimal basic coordinate vs
+ *            natural-log cost, u = intercept + slope ln C, with intervals
+ *            and R^2 (for a log parameter a power law p ~ C^exponent): the
+ *            joint estimator's penalty optima (bootstrap band), or least
+ *            squares on the front (t intervals);
  *   nd       L(N, D) = E + A N^-alpha + B D^-beta over all successful trials
  *            and the compute-optimal exponents N_opt ~ C^a, D_opt ~ C^b at
  *            C = 6 N D;
- *   holdout  the loss law refit without the k most expensive front points,
- *            its error on them, and the cost up to which it is validated.
+ *   holdout  the loss law refit on the trials cheaper than the k most
+ *            expensive front points, its relative error on them, and the
+ *            cost up to which it is validated.
  *
  * Invariants: every part has a status, 0 when fitted or a negative CARBS_E*
  * code with the reason in why (CARBS_ESTATE: "not enough data ...").  A
@@ -29,8 +34,11 @@
 
 #include "proto/types.h"
 
-/* The version written into every fit ("v"); a reader refuses a newer one. */
-#define LAWS_VERSION 1
+/* The version written into every fit ("v"); a reader refuses a newer one.
+ * Version 2 added estimator, loss.bound and holdout.max_rel_err (a
+ * version-1 fit reads back as estimator "front" with those NaN) and made
+ * holdout.tol relative. */
+#define LAWS_VERSION 2
 /* Room for a part's reason, with NUL. */
 #define LAWS_WHY_MAX 160
 
@@ -43,6 +51,10 @@ typedef struct laws_power {
     double E, A, alpha;
     double rmse;         /* root mean squared residual */
     double c_min, c_max; /* range of the fitted costs */
+    double bound;        /* E never passes it (floor or ceiling); NaN for none */
+    /* Relative error per e-fold of cost beyond c_max that the interval adds
+     * to the bootstrap's (the model error the holdout measured); NaN: none. */
+    double drift;
     /* Percentile intervals at laws_t.level; NaN without a bootstrap. */
     double E_lo, E_hi, A_lo, A_hi, alpha_lo, alpha_hi;
     size_t n_boot;
@@ -58,10 +70,16 @@ typedef struct laws_line {
     double intercept, slope;
     double intercept_lo, intercept_hi, slope_lo, slope_hi; /* t intervals at level */
     double r2;
-    double x_mean; /* mean ln C of the points */
-    double sxx;    /* sum of (ln C - x_mean)^2 */
-    double sigma;  /* residual standard deviation, n - 2 degrees of freedom */
-    double t;      /* the t quantile the intervals use */
+    /* The band at ln C is t sigma sqrt(1/n + (ln C - x_mean)^2 / sxx).  For
+     * a least-squares line: x_mean the mean ln C of the points, sxx the sum
+     * of (ln C - x_mean)^2, sigma the residual standard deviation (n - 2
+     * degrees of freedom), t the t quantile.  For a joint-model line the
+     * same form carries the bootstrap covariance of (intercept, slope), t
+     * a normal quantile. */
+    double x_mean;
+    double sxx;
+    double sigma;
+    double t;
     double exponent; /* log parameters: p ~ C^exponent; NaN for other spaces */
 } laws_line_t;
 
@@ -85,8 +103,9 @@ typedef struct laws_holdout {
     double train_max_cost; /* the dearest point the refit saw */
     double *cost, *actual, *predicted; /* owned: k each */
     double max_abs_err;    /* largest |predicted - actual| */
-    double tol;            /* the error allowed (a fraction of the front's spread) */
-    bool passed;           /* max_abs_err <= tol */
+    double max_rel_err;    /* largest |predicted - actual| / |actual| */
+    double tol;            /* the relative error allowed */
+    bool passed;           /* max_rel_err <= tol */
     double valid_max_cost; /* costs up to this are holdout-validated */
 } laws_holdout_t;
 
@@ -96,6 +115,7 @@ typedef struct laws {
     char cost[CARBS_NAME_MAX];
     bool maximize;
     bool full;    /* bootstrap intervals and the N, D fit were computed */
+    char estimator[16]; /* how loss and lines were fitted: front, envelope, joint */
     double level; /* interval level, e.g. 0.9 */
     size_t n_trials, n_front;
     laws_power_t loss;

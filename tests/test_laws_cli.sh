@@ -3,8 +3,10 @@
 # store in a temp dir: records of the synthetic scaling surface imported
 # from tests/data/laws/gen_records.awk, the JSON fields (the known
 # compute-optimal exponent recovered), golden tables for the laws and for
-# --at-cost inside and beyond the validated range, the stored fit, the
-# not-enough-data answer on a near-empty sweep, a short `carbs run` of the
+# --at-cost inside and beyond the validated range (and its JSON), the one
+# front shared with `carbs pareto`, the stored fit, the "cannot predict"
+# answers of a near-empty sweep and of one spanning less than a decade of
+# cost (goldens, no number given), a short `carbs run` of the
 # synthetic scaling function, the plot files, and exit codes (2 misuse,
 # 1 runtime, 0 --help).  Needs CARBS_BIN and CARBS_SOURCE_ROOT and python3
 # (to read JSON); prints "N passed, N failed".
@@ -13,7 +15,12 @@ set -u
 tmp_start laws-cli
 data=$root/tests/data/laws
 
-same() { cmp -s "$tmp/out" "$1" || { bad "output differs from $1:"; diff "$1" "$tmp/out" >&2; return 1; }; }
+# same GOLDEN: stdout equals the golden file; with CARBS_UPDATE_GOLDEN=1 it
+# rewrites the golden instead (then review the diff before committing)
+same() {
+    if [ "${CARBS_UPDATE_GOLDEN:-0}" = 1 ]; then cp "$tmp/out" "$1"; return 0; fi
+    cmp -s "$tmp/out" "$1" || { bad "output differs from $1:"; diff "$1" "$tmp/out" >&2; return 1; }
+}
 # pycheck 'EXPR': evaluate a python expression over j = the JSON in $tmp/out
 pycheck() {
     python3 -c "import json, math, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" \
@@ -29,8 +36,10 @@ if run 0 c sweep create "$data/sweep.yaml" && awk -f "$data/gen_records.awk" >"$
 # beta / (alpha + beta) = 0.28 / 0.62 = 0.4516; the learning-rate jitter
 # of the records biases the fit a little, so allow 0.03.
 if run 0 c laws lm-laws --format json &&
-    pycheck 'j["v"] == 1 and j["metric"] == "loss" and j["cost"] == "flops" and j["full"]' &&
+    pycheck 'j["v"] == 2 and j["metric"] == "loss" and j["cost"] == "flops" and j["full"]' &&
     pycheck 'j["n_trials"] == 33 and j["n_front"] >= 20 and j["loss"]["status"] == "OK"' &&
+    pycheck 'j["estimator"] == "joint" and j["loss"]["bound"] == 0 and j["loss"]["E"] >= 0' &&
+    pycheck 'j["holdout"]["max_rel_err"] <= j["holdout"]["tol"] == 0.03' &&
     pycheck 'j["loss"]["alpha_lo"] < j["loss"]["alpha"] < j["loss"]["alpha_hi"]' &&
     pycheck 'len(j["loss"]["boot"]) > 150 and all(len(r) == 3 for r in j["loss"]["boot"])' &&
     pycheck '[l["name"] for l in j["lines"]] == ["n_params", "tokens", "learning_rate"]' &&
@@ -40,14 +49,19 @@ if run 0 c laws lm-laws --format json &&
     pycheck 'j["holdout"]["k"] == 2 and j["holdout"]["passed"] and len(j["holdout"]["points"]) == 2'
 then ok; fi
 
+# one front: `carbs pareto` lists the points the laws were fitted to
+if run 0 c pareto lm-laws --format json && [ "$(wc -l <"$tmp/out")" -eq 32 ]; then ok; else
+    bad "carbs pareto lists $(wc -l <"$tmp/out") points, the laws' front has 32"
+fi
+
 # goldens: the table, and --at-cost inside and beyond the validated range
 if run 0 c laws lm-laws --format table && same "$data/table.txt"; then ok; fi
 if run 0 c laws lm-laws --at-cost 3.3e17 --format table && same "$data/at_cost_3.3e17.txt"; then ok; fi
 if run 0 c laws lm-laws --at-cost 1e21 --format table && same "$data/at_cost_1e21.txt" &&
     has out 'WARNING: beyond the holdout-validated range'; then ok; fi
 
-# --at-cost as JSON: the flags and the predicted values
-if run 0 c laws 1 --at-cost 1e21 &&
+# --at-cost as JSON: a golden, the flags and the predicted values
+if run 0 c laws 1 --at-cost 1e21 && same "$data/at_cost_1e21.json" &&
     pycheck 'j["extrapolated"] and j["beyond_validated"] and j["valid_max_cost"] < 1e21' &&
     pycheck 'j["metric"]["predicted"]["lo"] < j["metric"]["predicted"]["value"] < j["metric"]["predicted"]["hi"]' &&
     pycheck 'set(j["params"]) == {"n_params", "tokens", "learning_rate"}' &&
@@ -59,7 +73,7 @@ if run 0 c laws lm-laws --at-cost 3.3e17 &&
 if run 0 c laws lm-laws --at-cost 1e21 &&
     pycheck 'not any(p["outside_range"] for p in j["params"].values())'; then ok; fi
 if run 0 c laws lm-laws --at-cost 1e30 &&
-    pycheck 'j["params"]["n_params"]["outside_range"] and not j["params"]["learning_rate"]["outside_range"]' &&
+    pycheck 'j["params"]["n_params"]["outside_range"]' &&
     run 0 c laws lm-laws --at-cost 1e30 --format table &&
     has out 'note: n_params = .* is outside the range searched \[1e+05, 1e+10\]: no trial tried it'
 then ok; fi
@@ -83,9 +97,31 @@ if run 1 c laws lm-laws --stored && has err 'no stored fit'; then ok; fi
 sed 's/^name: lm-laws/name: nearly-empty/' "$data/sweep.yaml" >"$tmp/empty.yaml"
 if run 0 c sweep create "$tmp/empty.yaml" && head -n 2 "$tmp/rec.jsonl" >"$tmp/two.jsonl" &&
     run 0 c import nearly-empty "$tmp/two.jsonl"; then ok; fi
-if run 1 c laws nearly-empty && has err "carbs: error: sweep 'nearly-empty': not enough data" &&
-    has err '2 pareto points'; then ok; fi
-if run 1 c laws nearly-empty --at-cost 1e20 --format table && has err 'not enough data'; then ok; fi
+if run 1 c laws nearly-empty &&
+    has err "carbs: error: sweep 'nearly-empty': cannot predict: not enough data" &&
+    has err '2 pareto points' && [ ! -s "$tmp/out" ]; then ok; fi
+if run 1 c laws nearly-empty --at-cost 1e20 --format table && has err 'cannot predict: not enough data' &&
+    [ ! -s "$tmp/out" ]; then ok; fi
+
+# ---- a law that cannot predict ----
+
+# Less than a decade of cost: the fit is printed, its status is not OK, and
+# --at-cost beyond the data gives the reason and no number.
+sed 's/^name: lm-laws/name: narrow/' "$data/sweep.yaml" >"$tmp/narrow.yaml"
+awk -F'"cost":' '{ split($2, a, /[,}]/); c = a[1] + 0; if (c >= 1e17 && c <= 6e17) print }' \
+    "$tmp/rec.jsonl" >"$tmp/narrow.jsonl"
+if run 0 c sweep create "$tmp/narrow.yaml" && run 0 c import narrow "$tmp/narrow.jsonl" &&
+    run 0 c laws narrow &&
+    pycheck 'j["loss"]["status"] == "ESTATE" and j["loss"]["why"].startswith("cannot predict: the costs span")' &&
+    run 0 c laws narrow --at-cost 1e19 && same "$data/narrow_at_1e19.json" &&
+    pycheck 'j["status"] == "ESTATE" and j["metric"]["predicted"] is None and j["params"] == {}' &&
+    pycheck 'j["compute_optimal"] is None' &&
+    run 0 c laws narrow --at-cost 1e19 --format table && same "$data/narrow_at_1e19.txt" &&
+    run 0 c laws narrow --format table && has out '^status: cannot predict: the costs span'
+then ok; fi
+# its plot draws the law over the data only
+if run 0 c plot narrow --out "$tmp/pn" --no-gnuplot && has err 'drawn over the data only' &&
+    [ "$(awk '!/^#/ && $1 > 5.2e17' "$tmp/pn/law.dat" | wc -l)" -eq 0 ]; then ok; fi
 # the plot still draws the trials, without laws
 if run 0 c plot nearly-empty --out "$tmp/p0" --no-gnuplot && has err 'no fitted laws' &&
     [ -s "$tmp/p0/trials.dat" ] && [ ! -e "$tmp/p0/law.dat" ]; then ok; else bad "plot without laws"; fi

@@ -355,8 +355,9 @@ static int put_law(store_t *st, int64_t sweep_id, const report_front_t *fr, jw_t
     jw_raw(jw, "law", json);
     jw_num_or_null(jw, "law_fitted_at", fitted_at);
     /* A stored fit this build cannot read still shows as JSON; only its
-     * band is missing. */
-    if (laws_from_json(json, &l, &lerr) || l.loss.status || fr->n == 0) {
+     * band is missing.  A law that may not predict gives its band over its
+     * own costs only: nulls beyond (scaling_power_predict). */
+    if (laws_from_json(json, &l, &lerr) || fr->n == 0) {
         jw_null(jw, "law_band");
     } else {
         double c0 = fmin(l.loss.c_min, fr->v[0].cost);

@@ -1,6 +1,6 @@
 /*
  * cmd_laws.c - `carbs laws SWEEP [--at-cost C] [--format json|table]`:
- * the sweep's scaling laws with intervals (DESIGN.md §8), and with
+ * the sweep's scaling laws with intervals, and with
  * --at-cost the predicted best metric and optimal value of every numeric
  * parameter at cost C, flagged when C lies beyond the holdout-validated
  * range.  docs/scaling-laws.md explains how to read the output.
@@ -29,6 +29,7 @@ typedef struct at_cost {
     double cost;
     bool extrapolated;     /* beyond the dearest front point */
     bool beyond_validated; /* beyond the holdout-validated range */
+    bool refused;          /* the law may not predict here: no numbers */
     double valid_max_cost;
     double metric[3]; /* mid, lo, hi */
     double N, D; /* compute-optimal model size and tokens; NaN without */
@@ -42,12 +43,16 @@ static void predict_at(const laws_t *l, double C, at_cost_t *a)
     a->valid_max_cost = isfinite(l->holdout.valid_max_cost) ? l->holdout.valid_max_cost
                                                             : l->loss.c_max;
     a->beyond_validated = C > a->valid_max_cost;
+    /* a law that failed its checks predicts nothing past its data */
+    a->refused = l->loss.status != 0 && a->extrapolated;
     scaling_power_predict(&l->loss, l->level, C, &a->metric[0], &a->metric[1], &a->metric[2]);
     a->N = a->D = NAN;
     a->nd_why[0] = 0;
     /* C = 6 N D holds for training FLOPs only, and an N, D law pinned to
      * the edge of its exponent grid has no optimum worth reading. */
-    if (l->nd.status)
+    if (a->refused)
+        snprintf(a->nd_why, sizeof(a->nd_why), "the loss law cannot predict at this cost");
+    else if (l->nd.status)
         snprintf(a->nd_why, sizeof(a->nd_why), "no model-size and tokens law");
     else if (strcmp(l->cost, "flops") != 0)
         snprintf(a->nd_why, sizeof(a->nd_why),
@@ -118,14 +123,21 @@ static void print_at_json(const laws_t *l, const sweep_spec_t *spec, const at_co
     format_json_num(stdout, a->valid_max_cost);
     fputs(",\"level\":", stdout);
     format_json_num(stdout, l->level);
+    fputs(",\"estimator\":", stdout);
+    format_json_str(stdout, l->estimator);
+    printf(",\"status\":\"%s\",\"why\":", carbs_errname(l->loss.status));
+    format_json_str(stdout, l->loss.why);
     fputs(",\"metric\":{\"name\":", stdout);
     format_json_str(stdout, l->metric);
     fputc(',', stdout);
-    json_triple("predicted", a->metric, -1);
+    if (a->refused)
+        fputs("\"predicted\":null", stdout);
+    else
+        json_triple("predicted", a->metric, -1);
     fputs("},\"params\":{", stdout);
     for (size_t i = 0, k = 0; i < l->n_lines; i++) {
         double v[3];
-        if (l->lines[i].status)
+        if (l->lines[i].status || a->refused)
             continue;
         param_at(&l->lines[i], spec, a->cost, v);
         if (k++)
@@ -161,11 +173,20 @@ static void print_at_table(const laws_t *l, const sweep_spec_t *spec, const at_c
     int pct = (int)lrint(100.0 * l->level);
 
     printf("at %s = %.4g", l->cost, a->cost);
+    if (a->refused) {
+        /* no number at all: the reason is the answer */
+        printf(": %s\n", l->loss.why);
+        printf("(the %s law is fitted over %s %.4g to %.4g; it gives no prediction beyond)\n",
+               l->estimator, l->cost, l->loss.c_min, l->loss.c_max);
+        return;
+    }
     if (a->beyond_validated)
         printf(" (WARNING: beyond the holdout-validated range, up to %.4g)\n", a->valid_max_cost);
     else if (a->extrapolated)
         printf(" (extrapolated; within the holdout-validated range, up to %.4g)\n",
                a->valid_max_cost);
+    else if (l->loss.status)
+        printf(" (inside the fitted range; the law fails its checks: %s)\n", l->loss.why);
     else
         printf(" (inside the fitted range)\n");
     format_table_init(&t, 3);
@@ -220,12 +241,15 @@ static void print_laws_table(const laws_t *l)
     const laws_power_t *p = &l->loss;
     const laws_holdout_t *h = &l->holdout;
 
+    bool front = strcmp(l->estimator, "front") == 0;
+
     printf("scaling laws: %s vs %s, %zu successful trials, %zu on the pareto front, %d%% "
-           "intervals%s\n\n",
+           "intervals%s, estimator %s\n\n",
            l->metric, l->cost, l->n_trials, l->n_front, pct,
-           l->full ? "" : " (no bootstrap: cheap fit)");
-    printf("best %s = E + A * %s^-alpha   (%zu front points, %s in [%.4g, %.4g], rmse %.4g)\n",
-           l->metric, l->cost, p->n, l->cost, p->c_min, p->c_max, p->rmse);
+           l->full ? "" : " (no bootstrap: cheap fit)", l->estimator);
+    printf("best %s = E + A * %s^-alpha   (%zu %s, %s in [%.4g, %.4g], rmse %.4g)\n", l->metric,
+           l->cost, p->n, front ? "front points" : "trials", l->cost, p->c_min, p->c_max,
+           p->rmse);
     format_table_init(&t, 3);
     format_table_add(&t, "  coef");
     format_table_add(&t, "value");
@@ -241,10 +265,12 @@ static void print_laws_table(const laws_t *l)
     interval_cell(&t, p->alpha_lo, p->alpha_hi);
     format_table_print(&t, stdout);
     format_table_release(&t);
+    if (isfinite(p->bound))
+        printf("  E is bounded by %g (%s)\n", p->bound, l->maximize ? "a ceiling" : "a floor");
     if (p->why[0])
-        printf("  note: %s\n", p->why);
+        printf("  %s%s\n", p->status ? "" : "note: ", p->why);
 
-    printf("\npareto-optimal parameters: basic coordinate u = a + b ln(%s)\n", l->cost);
+    printf("\noptimal parameters: basic coordinate u = a + b ln(%s)\n", l->cost);
     format_table_init(&t, 5);
     format_table_add(&t, "  parameter");
     format_table_add(&t, "slope b");
@@ -306,15 +332,23 @@ static void print_laws_table(const laws_t *l)
     printf("\nholdout: ");
     if (h->status) {
         printf("%s\n", h->why);
-        return;
+    } else {
+        printf("refit on the trials below the %zu dearest front points (up to %s %.4g)\n", h->k,
+               l->cost, h->train_max_cost);
+        for (size_t i = 0; i < h->k; i++)
+            printf("  at %.4g: predicted %.4g, observed %.4g (error %+.2f%%)\n", h->cost[i],
+                   h->predicted[i], h->actual[i],
+                   100.0 * (h->predicted[i] - h->actual[i]) / fabs(h->actual[i]));
+        printf("  largest error %.2f%%, allowed %.3g%%: %s; it validates %s up to %.4g (%.3gx "
+               "the dearest trial)\n",
+               100.0 * h->max_rel_err, 100.0 * h->tol, h->passed ? "passed" : "FAILED", l->cost,
+               h->valid_max_cost, h->valid_max_cost / p->c_max);
     }
-    printf("refit without the %zu dearest front points (fitted up to %.4g)\n", h->k,
-           h->train_max_cost);
-    for (size_t i = 0; i < h->k; i++)
-        printf("  at %.4g: predicted %.4g, observed %.4g (error %+.3g)\n", h->cost[i],
-               h->predicted[i], h->actual[i], h->predicted[i] - h->actual[i]);
-    printf("  largest error %.3g, allowed %.3g: %s; predictions are validated up to %s %.4g\n",
-           h->max_abs_err, h->tol, h->passed ? "passed" : "FAILED", l->cost, h->valid_max_cost);
+    if (p->status)
+        printf("\nstatus: %s\n", p->why);
+    else
+        printf("\nstatus: OK: predictions are validated up to %s %.4g\n", l->cost,
+               isfinite(h->valid_max_cost) ? h->valid_max_cost : p->c_max);
 }
 
 // ---- the command ----
@@ -323,16 +357,19 @@ static int help(void)
 {
     printf("usage: %s\n\n"
            "Fit and print SWEEP's scaling laws (docs/scaling-laws.md): the best metric vs\n"
-           "cost on the Pareto front, E + A*C^-alpha with bootstrap intervals; each numeric\n"
-           "parameter's Pareto-optimal value as a line in its basic space vs ln cost (a\n"
-           "power law for log parameters); the compute-optimal exponents N_opt ~ C^a and\n"
-           "D_opt ~ C^b where the sweep has a model size and tokens; and a holdout check.\n\n"
+           "cost, E + A*C^-alpha with bootstrap intervals, fitted to every trial (the joint\n"
+           "estimator); each numeric parameter's optimal value as a line in its basic space\n"
+           "vs ln cost (a power law for log parameters); the compute-optimal exponents\n"
+           "N_opt ~ C^a and D_opt ~ C^b where the sweep has a model size and tokens; and a\n"
+           "holdout check.  A law that fails its checks says \"cannot predict: ...\" and\n"
+           "gives no number beyond its data.\n\n"
            "  --at-cost C      predict the best metric and every parameter's optimal value\n"
            "                   at cost C, flagged when C is beyond the validated range\n"
            "  --format F       json (default: one object) or table\n"
            "  --stored         print the latest fit the service stored instead of refitting\n"
            "  --db PATH        the store (opened read-only)\n\n"
-           "Exits 1 with 'not enough data' while the front has fewer than 3 points.\n",
+           "Exits 1 with 'cannot predict: not enough data' while the front has fewer than\n"
+           "3 points.\n",
            usage_text);
     return CLI_EXIT_OK;
 }

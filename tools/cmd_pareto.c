@@ -1,7 +1,8 @@
 /*
  * cmd_pareto.c - `carbs pareto SWEEP`: the observed Pareto front of a
  * sweep's successful trials, cheapest first, each point better than every
- * cheaper one (tools/report.h).  A reader: the store is opened read-only.
+ * cheaper one: the front `carbs laws` fits (tools/report.h).  A reader:
+ * the store is opened read-only.
  */
 #include "proto/common.h"
 #include "tools/commands.h"
@@ -32,8 +33,9 @@ int cmd_pareto(int argc, char **argv, const cli_globals_t *g)
         switch (c) {
         case 'h':
             printf("usage: %s\n\nPrint the observed Pareto front of SWEEP (id or name): its "
-                   "successful trials\nthat beat every cheaper one, cheapest first.  JSON lines "
-                   "are {\"trial\", \"output\",\n\"cost\", \"params\"}.  The store is opened "
+                   "successful trials\nwith a cost > 0 that beat every cheaper one, cheapest "
+                   "first, one per cost (the\nbest), the front `carbs laws` fits.  JSON lines "
+                   "are {\"trial\", \"output\", \"cost\",\n\"params\"}.  The store is opened "
                    "read-only.\n",
                    usage_text);
             return CLI_EXIT_OK;

@@ -557,9 +557,13 @@ int cmd_plot(int argc, char **argv, const cli_globals_t *g)
     have_law = laws_data_fit(&s.d, &s.vs.spec, true, NULL, &s.l, &fit_err) == 0;
     if (!have_law)
         fprintf(stderr, "carbs plot: no fitted laws: %s\n", fit_err.msg);
+    if (have_law && s.l.loss.status)
+        fprintf(stderr, "carbs plot: %s; the law is drawn over the data only\n", s.l.loss.why);
     if (have_law && !isfinite(target)) {
         target = s.l.holdout.valid_max_cost;
-        if (!(target > s.l.loss.c_max))
+        if (s.l.loss.status)
+            target = s.l.loss.c_max; /* a refused law predicts nothing beyond */
+        else if (!(target > s.l.loss.c_max))
             target = PLOT_DEFAULT_EXTRAPOLATION * s.l.loss.c_max;
     }
     file_safe(s.vs.row.name, safe, sizeof(safe));

@@ -1,5 +1,7 @@
 /*
- * report.c - the observed Pareto front of a sweep, read from the store.
+ * report.c - the observed Pareto front of a sweep, read from the store, by
+ * the same rule as the scaling laws (scaling_front in optimizer/scaling.h),
+ * so `carbs pareto`, `carbs plot` and `carbs laws` show one front.
  */
 #include "proto/common.h"
 #include "tools/report.h"
@@ -7,14 +9,7 @@
 #include <inttypes.h>
 #include <math.h>
 
-static int point_cmp_cost(const void *a, const void *b)
-{
-    const report_point_t *x = a, *y = b;
-
-    if (x->cost != y->cost)
-        return x->cost < y->cost ? -1 : 1;
-    return (x->trial_id > y->trial_id) - (x->trial_id < y->trial_id);
-}
+#include "optimizer/scaling.h"
 
 int report_front(store_t *st, int64_t sweep_id, bool maximize, report_front_t *out,
                  carbs_err_t *err)
@@ -22,7 +17,8 @@ int report_front(store_t *st, int64_t sweep_id, bool maximize, report_front_t *o
     store_export_iter_t *it = store_export_iter_new(st, sweep_id, err);
     DA_TYPE(report_point_t) all = {0};
     const store_record_t *rec;
-    double best = NAN;
+    double *cost = NULL, *output = NULL;
+    size_t *idx = NULL, nf = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -40,25 +36,39 @@ int report_front(store_t *st, int64_t sweep_id, bool maximize, report_front_t *o
         DA_PUSH(&all, p);
     }
     store_export_iter_free(it);
+    if (rc >= 0) {
+        /* the one front rule of the project (optimizer/scaling.h): the laws
+         * are fitted to exactly these points */
+        size_t n = all.n ? all.n : 1;
+        cost = xmalloc(n * sizeof(double));
+        output = xmalloc(n * sizeof(double));
+        idx = xmalloc(n * sizeof(size_t));
+        for (size_t i = 0; i < all.n; i++) {
+            cost[i] = all.v[i].cost;
+            output[i] = all.v[i].output;
+        }
+        rc = scaling_front(cost, output, all.n, maximize, idx, &nf);
+    }
     if (rc < 0) {
         for (size_t i = 0; i < all.n; i++)
             free(all.v[i].params_json);
         DA_FREE(&all);
+        free(cost);
+        free(output);
+        free(idx);
         return carbs_fail(err, rc, "cannot read the trials of sweep %" PRId64, sweep_id);
     }
     out->n_done = all.n;
-    qsort(all.v, all.n, sizeof(*all.v), point_cmp_cost);
-    for (size_t i = 0; i < all.n; i++) {
-        report_point_t *p = &all.v[i];
-        bool wins = isnan(best) || (maximize ? p->output > best : p->output < best);
-        if (wins) {
-            best = p->output;
-            DA_PUSH(out, *p);
-        } else {
-            free(p->params_json);
-        }
+    for (size_t k = 0; k < nf; k++) {
+        DA_PUSH(out, all.v[idx[k]]);
+        all.v[idx[k]].params_json = NULL;
     }
+    for (size_t i = 0; i < all.n; i++)
+        free(all.v[i].params_json);
     DA_FREE(&all);
+    free(cost);
+    free(output);
+    free(idx);
     return 0;
 }
 

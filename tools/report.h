@@ -1,7 +1,12 @@
 /*
  * report.h - read a sweep's finished trials from the store for the CLI:
- * the observed Pareto front (cheapest first, each point better than every
- * cheaper one) and one-line summaries.  Read-only: nothing here writes.
+ * the observed Pareto front and one-line summaries.  Read-only: nothing
+ * here writes.
+ *
+ * The front is scaling_front()'s (optimizer/scaling.h), the one the laws
+ * are fitted to: successful trials with a finite output and a cost > 0,
+ * cheapest first, each strictly better than every cheaper one, and of
+ * equal costs only the best (the earliest trial among exact ties).
  */
 #ifndef CARBS_TOOLS_REPORT_H
 #define CARBS_TOOLS_REPORT_H
@@ -18,7 +23,7 @@ typedef struct report_point {
 typedef struct report_front {
     report_point_t *v;
     size_t n, cap;
-    size_t n_done;   /* successful trials considered */
+    size_t n_done;   /* successful trials with a finite output and cost */
     char metric[CARBS_NAME_MAX];
     char cost[CARBS_NAME_MAX];
 } report_front_t;

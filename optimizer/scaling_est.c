@@ -1,0 +1,370 @@
+/*
+ * scaling_est.c - the all-trials estimators of the best-metric law
+ * (docs/scaling-laws.md "Estimators").
+ *
+ * Every successful trial lies on or above the true front L(C) = E + A C^-alpha
+ * (in loss orientation): below it only by noise, above it by how badly its
+ * hyperparameters were set.  The observed front keeps only the luckiest
+ * trial near each cost, and a search has fewer trials at the dear end, so
+ * the front sits further above L there and a law fitted to it is too flat.
+ * Two estimators use every trial instead:
+ *
+ *   envelope  an expectile fit: asymmetric least squares with weight tau on
+ *             the points above the law and 1 - tau below, so the law hugs
+ *             the lower edge of the cloud (Newey & Powell 1987).  For fixed
+ *             alpha it is a convex problem solved by reweighting; alpha is
+ *             scanned on a grid and refined by golden section.
+ *   joint     y = E + A0 e^(-alpha x) + sum_j e^(s_j) (u_j - a_j - b_j x)^2:
+ *             every trial explains its gap to the front by its distance
+ *             from the optimum of each parameter, the optimum a line in
+ *             ln C (the lines CARBS reads off the front, here fitted to
+ *             all trials at once).  Fitted by backfitting from the
+ *             envelope: the penalties by nonlinear least squares
+ *             (scaling_nls.c) with the law held, then the law as an
+ *             expectile of the trials with their penalties taken off, a
+ *             few rounds.  Fitting all coefficients at once is degenerate:
+ *             penalty lines that tilt with x mimic the law, and on the
+ *             bench the law came out flat while the penalties took the
+ *             decrease (errors of 80 % at 100x).
+ *
+ * Legend: n = trials, d = parameters, x = ln C - x0, y = metric in loss
+ * orientation, u = basic coordinates, w = expectile weights,
+ * theta = (E, A0, alpha, a_1, b_1, s_1, ...), k_j = e^(s_j) the penalty
+ * curvature.  Inside the joint model's solver A0 travels as ln A0 (the law
+ * must improve with cost); theta as returned holds A0 itself.
+ */
+#include "proto/common.h"
+#include "optimizer/scaling.h"
+
+#include <math.h>
+
+#include "optimizer/scaling_internal.h"
+
+/* The envelope's exponent grid, and the golden-section steps after it
+ * (each shrinks the bracket by 0.618: 24 steps leave 1e-5 of it). */
+#define ENV_GRID_N 48
+#define ENV_GOLDEN_STEPS 24
+/* Reweighting rounds per exponent; the weights settle in 5-15. */
+#define ENV_IRLS_MAX 40
+/* The smallest penalty curvature of the joint start, relative to the
+ * metric's spread: a parameter that does not matter starts nearly flat. */
+#define JOINT_K_MIN_REL 1e-4
+/* Convergence of the penalty fits inside backfitting (scaling_nls.c's
+ * xtol and gtol). */
+#define JOINT_XTOL 1e-7
+/* Cap on s_j so that e^(s_j) stays finite during a wild LM step. */
+#define JOINT_S_MAX 40.0
+
+// ---- the envelope ----
+
+/* Weighted (E, A0) at fixed alpha with E >= floor, into coef[2]; returns
+ * the weighted sum of squares or NaN. */
+static double env_solve(const scaling__data_t *dt, double alpha, const double *w, double *Z,
+                        double *coef)
+{
+    double r;
+
+    for (size_t i = 0; i < dt->n; i++) {
+        Z[2 * i] = 1.0;
+        Z[2 * i + 1] = exp(-alpha * dt->x[i]);
+    }
+    r = scaling__lsq_small(Z, dt->y, w, dt->n, 2, coef);
+    if (isfinite(r) && coef[0] < dt->floor) {
+        double num = 0.0, den = 0.0;
+        coef[0] = dt->floor;
+        for (size_t i = 0; i < dt->n; i++) {
+            num += w[i] * Z[2 * i + 1] * (dt->y[i] - dt->floor);
+            den += w[i] * Z[2 * i + 1] * Z[2 * i + 1];
+        }
+        coef[1] = num / den;
+        r = 0.0;
+        for (size_t i = 0; i < dt->n; i++) {
+            double e = dt->y[i] - dt->floor - coef[1] * Z[2 * i + 1];
+            r += w[i] * e * e;
+        }
+    }
+    return r;
+}
+
+/* The expectile fit at fixed alpha: reweight until the weights settle,
+ * starting from the weights w holds (those of a nearby alpha settle in a
+ * round or two).  Returns the asymmetric loss, NaN when singular. */
+static double env_at(const scaling__data_t *dt, double tau, double alpha, double *w, double *Z,
+                     double *coef)
+{
+    double r = NAN;
+
+    for (size_t it = 0; it < ENV_IRLS_MAX; it++) {
+        size_t changed = 0;
+        r = env_solve(dt, alpha, w, Z, coef);
+        if (!isfinite(r))
+            return NAN;
+        for (size_t i = 0; i < dt->n; i++) {
+            double f = coef[0] + coef[1] * Z[2 * i + 1];
+            double wn = dt->y[i] > f ? tau : 1.0 - tau;
+            changed += wn != w[i];
+            w[i] = wn;
+        }
+        if (!changed)
+            break;
+    }
+    return r;
+}
+
+/* Golden section on ln alpha over [lo, hi] from the loss at the ends'
+ * interior points; returns the best alpha. */
+static double env_golden(const scaling__data_t *dt, double tau, double lo, double hi, double *w,
+                         double *Z, double *coef)
+{
+    const double gr = 0.5 * (sqrt(5.0) - 1.0);
+    double a = hi - gr * (hi - lo), b = lo + gr * (hi - lo);
+    double fa = env_at(dt, tau, exp(a), w, Z, coef), fb = env_at(dt, tau, exp(b), w, Z, coef);
+
+    for (size_t it = 0; it < ENV_GOLDEN_STEPS && hi > lo; it++) {
+        if (fa < fb) {
+            hi = b;
+            b = a;
+            fb = fa;
+            a = hi - gr * (hi - lo);
+            fa = env_at(dt, tau, exp(a), w, Z, coef);
+        } else {
+            lo = a;
+            a = b;
+            fa = fb;
+            b = lo + gr * (hi - lo);
+            fb = env_at(dt, tau, exp(b), w, Z, coef);
+        }
+    }
+    return exp(0.5 * (lo + hi));
+}
+
+int scaling__envelope(const scaling__data_t *dt, double tau, double hint, double *theta,
+                      bool *edge)
+{
+    double *w = carbs_malloc((dt->n ? dt->n : 1) * 3 * sizeof(double));
+    double best = INFINITY, coef[2], alpha = NAN;
+    size_t g_best = 0;
+
+    *edge = false;
+    if (!w)
+        return CARBS_ENOMEM;
+    double *Z = w + dt->n;
+    for (size_t i = 0; i < dt->n; i++)
+        w[i] = 0.5;
+    /* near a known exponent (a bootstrap replicate, a later backfitting
+     * round): a local search, unless it ends at its own edge */
+    if (hint >= SCALING__EXP_MIN && hint <= SCALING__EXP_MAX) {
+        double lo = log(fmax(hint / 1.5, SCALING__EXP_MIN));
+        double hi = log(fmin(hint * 1.5, SCALING__EXP_MAX));
+        alpha = env_golden(dt, tau, lo, hi, w, Z, coef);
+        if (log(alpha) - lo < 0.01 * (hi - lo) || hi - log(alpha) < 0.01 * (hi - lo))
+            alpha = NAN;
+    }
+    if (isnan(alpha)) {
+        for (size_t g = 0; g < ENV_GRID_N; g++) {
+            double r = env_at(dt, tau, scaling__grid_exponent(g, ENV_GRID_N), w, Z, coef);
+            if (r < best) {
+                best = r;
+                g_best = g;
+            }
+        }
+        if (!isfinite(best)) {
+            free(w);
+            return CARBS_EINVAL;
+        }
+        /* golden section on ln alpha between the grid neighbours */
+        double lo = log(scaling__grid_exponent(g_best ? g_best - 1 : 0, ENV_GRID_N));
+        double hi = log(scaling__grid_exponent(g_best + 1 < ENV_GRID_N ? g_best + 1 : g_best,
+                                               ENV_GRID_N));
+        alpha = env_golden(dt, tau, lo, hi, w, Z, coef);
+        if (!(env_at(dt, tau, alpha, w, Z, coef) <= best))
+            alpha = scaling__grid_exponent(g_best, ENV_GRID_N);
+        *edge = g_best == 0 || g_best == ENV_GRID_N - 1;
+    }
+    if (!isfinite(env_at(dt, tau, alpha, w, Z, coef))) {
+        free(w);
+        return CARBS_EINVAL;
+    }
+    theta[0] = coef[0];
+    theta[1] = coef[1];
+    theta[2] = alpha;
+    free(w);
+    return 0;
+}
+
+// ---- the joint model ----
+
+/* The penalties alone, the law held: theta = (a_j, b_j, s_j) per
+ * dimension, covariates (x, u), target the gap y - law.  ctx: &d. */
+static void pen_model(const double *th, const double *xr, const void *ctxp, double *f,
+                      double *g)
+{
+    size_t d = *(const size_t *)ctxp;
+    double x = xr[0];
+
+    *f = 0.0;
+    for (size_t j = 0; j < d; j++) {
+        const double *t = th + 3 * j;
+        double u = xr[1 + j];
+        if (isnan(u)) {
+            g[3 * j] = g[3 * j + 1] = g[3 * j + 2] = 0.0;
+            continue;
+        }
+        double k = exp(fmin(t[2], JOINT_S_MAX)), r = u - t[0] - t[1] * x;
+        *f += k * r * r;
+        g[3 * j] = -2.0 * k * r;
+        g[3 * j + 1] = -2.0 * k * r * x;
+        g[3 * j + 2] = t[2] < JOINT_S_MAX ? k * r * r : 0.0;
+    }
+}
+
+double scaling__joint_eval(const double *theta, size_t d, const double *xrow)
+{
+    double x = xrow[0], f = theta[0] + theta[1] * exp(-theta[2] * x);
+
+    for (size_t j = 0; j < d; j++) {
+        const double *t = theta + 3 + 3 * j;
+        double u = xrow[1 + j], r = u - t[0] - t[1] * x;
+        if (!isnan(u))
+            f += exp(fmin(t[2], JOINT_S_MAX)) * r * r;
+    }
+    return f;
+}
+
+void scaling__joint_covariates(const scaling__data_t *dt, double *X)
+{
+    size_t m = 1 + dt->d;
+
+    for (size_t i = 0; i < dt->n; i++) {
+        X[i * m] = dt->x[i];
+        for (size_t j = 0; j < dt->d; j++)
+            X[i * m + 1 + j] = dt->u[i * dt->d + j];
+    }
+}
+
+int scaling__joint_start(const scaling__data_t *dt, const size_t *front, size_t nf, double tau,
+                         double *theta)
+{
+    bool edge;
+    int rc = scaling__envelope(dt, tau, 0.0, theta, &edge);
+    double ymin = INFINITY, ymax = -INFINITY;
+
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < dt->n; i++) {
+        ymin = fmin(ymin, dt->y[i]);
+        ymax = fmax(ymax, dt->y[i]);
+    }
+    for (size_t j = 0; j < dt->d; j++) {
+        double *t = theta + 3 + 3 * j;
+        double sx = 0.0, su = 0.0, sxx = 0.0, sxu = 0.0, num = 0.0, den = 0.0;
+        size_t m = 0;
+        /* the front's line, or the mean of all trials when it has none */
+        for (size_t q = 0; q < nf; q++) {
+            double x = dt->x[front[q]], u = dt->u[front[q] * dt->d + j];
+            if (isfinite(u)) {
+                sx += x;
+                su += u;
+                m++;
+            }
+        }
+        t[0] = t[1] = 0.0;
+        if (m >= 3) {
+            double xm = sx / (double)m, um = su / (double)m;
+            for (size_t q = 0; q < nf; q++) {
+                double x = dt->x[front[q]], u = dt->u[front[q] * dt->d + j];
+                if (isfinite(u)) {
+                    sxx += (x - xm) * (x - xm);
+                    sxu += (x - xm) * (u - um);
+                }
+            }
+            t[1] = sxx > 0.0 ? sxu / sxx : 0.0;
+            t[0] = um - t[1] * xm;
+        } else {
+            for (size_t i = 0; i < dt->n; i++)
+                if (isfinite(dt->u[i * dt->d + j])) {
+                    su += dt->u[i * dt->d + j];
+                    m++;
+                }
+            t[0] = m ? su / (double)m : 0.0;
+        }
+        /* curvature: residuals above the law against squared distance */
+        for (size_t i = 0; i < dt->n; i++) {
+            double u = dt->u[i * dt->d + j];
+            if (!isfinite(u))
+                continue;
+            double r = dt->y[i] - (theta[0] + theta[1] * exp(-theta[2] * dt->x[i]));
+            double q2 = (u - t[0] - t[1] * dt->x[i]) * (u - t[0] - t[1] * dt->x[i]);
+            num += r * q2;
+            den += q2 * q2;
+        }
+        double kmin = JOINT_K_MIN_REL * fmax(ymax - ymin, 1e-12);
+        double k = den > 0.0 ? num / den / (double)(dt->d ? dt->d : 1) : kmin;
+        t[2] = log(fmax(k, kmin));
+    }
+    return 0;
+}
+
+/* Most rounds of backfitting; from the envelope the law settles (moves by
+ * less than 1e-3 of alpha) in three or four, from a replicate's point
+ * estimate in one or two. */
+#define JOINT_ROUNDS 6
+
+int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const double *X,
+                   double *theta, double *ssr, bool *edge)
+{
+    size_t d = dt->d, n = dt->n, m = 1 + d;
+    scaling__model_t pm = {3 * d, m, pen_model, &d};
+    scaling__nls_t *s = NULL;
+    double *gap = carbs_malloc(((n ? n : 1) * 2 + 3 * d) * sizeof(double));
+    scaling__data_t dc = *dt;
+    int rc = 0;
+
+    *edge = false;
+    if (!gap)
+        return CARBS_ENOMEM;
+    double *yc = gap + n, *gr = yc + n;
+    /* too few trials for the penalties: the law is the envelope, the
+     * lines the start's (the front's) */
+    if (n < 3 * d + 1)
+        d = 0;
+    if (d && !(s = scaling__nls_new(&pm, n))) {
+        free(gap);
+        return CARBS_ENOMEM;
+    }
+    dc.y = yc;
+    /* the penalties need not be exact between rounds: the law's next
+     * refit moves them again */
+    scaling_config_t loose = *c;
+    loose.xtol = fmax(c->xtol, JOINT_XTOL);
+    loose.gtol = fmax(c->gtol, JOINT_XTOL);
+    for (size_t round = 0; round < JOINT_ROUNDS && d; round++) {
+        double pssr;
+        for (size_t i = 0; i < n; i++)
+            gap[i] = dt->y[i] - (theta[0] + theta[1] * exp(-theta[2] * dt->x[i]));
+        rc = scaling__nls_run(s, X, gap, 3 * d, &loose, theta + 3, &pssr);
+        if (rc && rc != CARBS_ENOCONV)
+            break;
+        rc = 0;
+        for (size_t i = 0; i < n; i++) {
+            double f;
+            pen_model(theta + 3, X + i * m, &d, &f, gr);
+            yc[i] = dt->y[i] - f;
+        }
+        double E_old = theta[0], alpha_old = theta[2];
+        if ((rc = scaling__envelope(&dc, c->joint_tau, theta[2], theta, edge)))
+            break;
+        /* settled: the law moved by less than its own digits matter */
+        if (fabs(theta[2] - alpha_old) < 1e-3 * alpha_old &&
+            fabs(theta[0] - E_old) < 1e-4 * (fabs(E_old) + 1e-12))
+            break;
+    }
+    *ssr = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = dt->y[i] - scaling__joint_eval(theta, dt->d, X + i * m);
+        *ssr += e * e;
+    }
+    scaling__nls_free(s);
+    free(gap);
+    return rc;
+}
