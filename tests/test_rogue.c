@@ -26,6 +26,7 @@
 static char g_db[128];
 static char g_ep[128];
 static int g_n;
+static int64_t g_sweep;
 static fx_rng_t g_rng;
 
 static const char SPEC[] = "name: rogue\n" FX_SPEC_SYNTHETIC
@@ -45,7 +46,7 @@ static void fresh_store(void)
     g_n++;
     fx_path(g_db, sizeof(g_db), "r%d.db", g_n);
     fx_ipc(g_ep, sizeof(g_ep), "ep%d", g_n);
-    fx_store_new(g_db, SPEC);
+    g_sweep = fx_store_new(g_db, SPEC);
 }
 
 static service_t *open_svc(void)
@@ -464,6 +465,69 @@ static void test_rogue_out_of_order(void)
     service_close(svc);
 }
 
+// ---- a restart ----
+
+static size_t running_count(void)
+{
+    size_t c[CARBS_TRIAL_STATE_COUNT] = {0};
+
+    if (fx_counts(g_db, g_sweep, c))
+        return (size_t)-1;
+    return c[CARBS_TRIAL_RUNNING];
+}
+
+/* A restart keeps the leases the store holds.  Two workers hold a trial
+ * each when the service stops, and both stored leases run out while it is
+ * down.  The one that comes back says hello and names its trial within the
+ * grace (two heartbeats) and keeps it; the dead one's trial is lost within
+ * that grace, not after a fresh lease (4 s here). */
+static void test_restart_keeps_stored_leases(void)
+{
+    carbs_err_t err = {0};
+    service_t *svc;
+    wire_client_t *dead, *live;
+    proto_msg_t t1 = {0}, t2 = {0}, m;
+    store_t *st;
+    double t0;
+
+    fresh_store();
+    svc = fx_service_open(g_db, g_ep, 4000, NULL); /* heartbeat 1 s */
+    dead = client("dies", 0);
+    live = client("lives", 0);
+    fx_hello(svc, dead, "dies");
+    fx_hello(svc, live, "lives");
+    take_trial(svc, dead, &t1);
+    take_trial(svc, live, &t2);
+    wire_client_close(dead);
+    wire_client_close(live);
+    service_close(svc);
+
+    st = store_open(g_db, 0, &err);
+    CHECK(st != NULL);
+    CHECK_EQ(store_trial_renew(st, t1.trial.trial_id, "dies", now_wall() - 30, &err), 0);
+    CHECK_EQ(store_trial_renew(st, t2.trial.trial_id, "lives", now_wall() - 30, &err), 0);
+    store_close(st);
+
+    svc = fx_service_open(g_db, g_ep, 4000, NULL);
+    t0 = now_wall();
+    CHECK_EQ(running_count(), 2); /* the grace */
+    live = client("lives", 0);
+    fx_hello(svc, live, "lives");
+    while (now_wall() - t0 < 3.0) {
+        proto_msg_init(&m, PROTO_MSG_HEARTBEAT);
+        m.heartbeat.trial_id = t2.trial.trial_id;
+        fx_send(live, &m);
+        proto_msg_release(&m);
+        for (double u = now_wall(); now_wall() - u < 0.5;)
+            service_step(svc, 50, NULL);
+    }
+    CHECK_EQ(running_count(), 1);
+    proto_msg_release(&t1);
+    proto_msg_release(&t2);
+    wire_client_close(live);
+    service_close(svc);
+}
+
 int main(void)
 {
     g_rng.s = fx_seed("test_rogue");
@@ -473,5 +537,6 @@ int main(void)
     RUN(test_rogue_oversized);
     RUN(test_rogue_unknown_types);
     RUN(test_rogue_out_of_order);
+    RUN(test_restart_keeps_stored_leases);
     return FX_FINISH();
 }

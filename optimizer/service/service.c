@@ -20,9 +20,12 @@
 #include "proto/log.h"
 
 /* A stored lease deadline is refreshed once the in-memory one is ahead of
- * it by this fraction of the lease: a restart grants a fresh lease anyway,
- * so the store needs only a coarse copy. */
+ * it by this fraction of the lease, so the true deadline is at most this
+ * much later than the stored one (svc__lease_on_load). */
 #define SVC_LEASE_WRITE_FRAC 0.25
+/* Heartbeats a worker gets after a restart to name its trial again, when
+ * the stored lease has run out meanwhile. */
+#define SVC_LEASE_GRACE_BEATS 2
 /* How often (ms) the loop looks for expired leases at the latest. */
 #define SVC_TICK_MS 250
 #define SVC_BATCH_MAX 64 /* frames handled before one sync and the replies */
@@ -109,6 +112,13 @@ void svc__running_remove(service_t *svc, int64_t trial_id)
 static double lease_s(const service_t *svc)
 {
     return svc->cfg.lease_ms / 1000.0;
+}
+
+double svc__lease_on_load(const service_t *svc, double stored, double now)
+{
+    double grace = SVC_LEASE_GRACE_BEATS * svc->cfg.heartbeat_ms / 1000.0;
+
+    return fmax(stored + SVC_LEASE_WRITE_FRAC * lease_s(svc), now + grace);
 }
 
 /* Push t's lease out to now + lease; write it through when the stored copy

@@ -67,6 +67,14 @@ svc_trial_t *svc__running_find(service_t *svc, int64_t trial_id);
 /* Running trial i, or NULL past the end. */
 const svc_trial_t *svc__running_at(const service_t *svc, size_t i);
 
+/* The lease deadline of a trial found running in the store at load, whose
+ * stored deadline is stored (written coarsely, service.c): the lease it
+ * had, else a grace of two heartbeats from now for its worker to say hello
+ * and name it again (docs/service.md, Restart).  Never a fresh lease: a
+ * service that restarts often would keep the trials of dead workers
+ * running for ever. */
+double svc__lease_on_load(const service_t *svc, double stored, double now);
+
 /* Track t as running (copied). */
 void svc__running_add(service_t *svc, const svc_trial_t *t);
 
