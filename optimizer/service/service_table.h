@@ -5,8 +5,9 @@
  * optimizer/service/; nothing here is API.
  *
  * The store is the truth; these rows are its in-memory index:
- * - svc_worker_t: a worker that said hello (keyed by its worker id, which
- *   is also its ZeroMQ routing id);
+ * - svc_worker_t: a worker that said hello and is connected or holds a
+ *   trial (keyed by its worker id, which is also its ZeroMQ routing id;
+ *   one id per connection);
  * - svc_trial_t: a trial that is running now (keyed by trial id), with the
  *   lease deadline kept in memory and written to the store only when it
  *   moved far enough (service.c).
@@ -27,7 +28,8 @@ typedef struct svc_worker {
     char id[CARBS_NAME_MAX];
     wire_peer_t peer;
     /* The CURVE key its first hello came with ("" without CURVE): the id
-     * is that key's from then on, while the service runs (service.c). */
+     * is that key's from then on, while the row lives: a worker that left
+     * and holds no trial is forgotten (service.c). */
     char key[WIRE_KEY_NAME_MAX + 1];
     char host[PROTO_HOST_MAX];
     int slots;
