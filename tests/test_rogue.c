@@ -575,13 +575,9 @@ static void test_rogue_hello_flood(void)
 
     for (int i = 1; i <= FLOOD_IDS; i += 100) {
         for (int k = i; k < i + 100 && k <= FLOOD_IDS; k++) {
-            proto_msg_init(&m, PROTO_MSG_HELLO);
             snprintf(id, sizeof(id), "flood-%d", k);
-            str_copy(m.hello.worker_id, sizeof(m.hello.worker_id), id);
-            str_copy(m.hello.host, sizeof(m.hello.host), "rogue-host");
-            m.hello.pid = 4343;
+            fx_hello_msg(&m, id);
             m.hello.slots = 64;
-            m.hello.caps.synthetic = true;
             fx_send(rogue, &m);
             proto_msg_release(&m);
         }
