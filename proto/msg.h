@@ -241,7 +241,9 @@ typedef struct proto_reply {
  *    "workers": [{"id", "host", "slots", "connected", "quarantined",
  *                 "idle_seconds"}, ...],
  *    "running": [{"trial", "sweep", "worker", "attempt", "lease_seconds"}, ...]}
- * in that key order.  A number that is not finite travels as null.  The
+ * in that key order, with "workers_unlisted": n after "workers" and
+ * "running_unlisted": n after "running" when a list was cut short (n > 0)
+ * so that the reply fits one frame.  A number that is not finite travels as null.  The
  * codec below writes and reads it; docs/protocol.md shows an example. */
 
 typedef struct proto_status_sweep {
@@ -278,6 +280,7 @@ typedef struct proto_status {
     DA_TYPE(proto_status_sweep_t) sweeps;
     DA_TYPE(proto_status_worker_t) workers;
     DA_TYPE(proto_status_trial_t) running;
+    int64_t workers_unlisted, running_unlisted; /* left out of the lists, >= 0 */
 } proto_status_t;
 
 /* Free the arrays of *s and make it empty.  Safe on an empty status. */
@@ -300,10 +303,11 @@ int proto_status_put(jw_t *jw, const proto_status_t *s, carbs_err_t *err);
 
 /* Decode the len bytes at buf into *out, which is overwritten.  Unknown
  * fields are ignored; every field above is required (null where a number
- * may be NaN).  Returns 0, or CARBS_EPROTO (bad JSON, a missing or
- * mistyped field, an unknown state), CARBS_ETOOBIG (a string longer than
- * its field) or CARBS_ENOMEM, with "status: sweeps[2]: field 'name' ..."
- * messages; on failure *out is empty. */
+ * may be NaN) but the two "_unlisted" counts (absent = 0).  Returns 0, or
+ * CARBS_EPROTO (bad JSON, a missing or mistyped field, an unknown state),
+ * CARBS_ETOOBIG (a string longer than its field) or CARBS_ENOMEM, with
+ * "status: sweeps[2]: field 'name' ..." messages; on failure *out is
+ * empty. */
 int proto_status_decode(const char *buf, size_t len, proto_status_t *out, carbs_err_t *err);
 
 // ---- the tagged union ----

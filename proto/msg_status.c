@@ -20,6 +20,7 @@ void proto_status_release(proto_status_t *s)
     DA_FREE(&s->sweeps);
     DA_FREE(&s->workers);
     DA_FREE(&s->running);
+    s->workers_unlisted = s->running_unlisted = 0;
 }
 
 // ---- encoding ----
@@ -131,6 +132,8 @@ int proto_status_put(jw_t *jw, const proto_status_t *s, carbs_err_t *err)
         jw_end(jw);
     }
     jw_end(jw);
+    if (s->workers_unlisted > 0)
+        jw_int(jw, "workers_unlisted", s->workers_unlisted);
     jw_array(jw, "running");
     for (size_t i = 0; i < s->running.n; i++) {
         const proto_status_trial_t *t = &s->running.v[i];
@@ -143,6 +146,8 @@ int proto_status_put(jw_t *jw, const proto_status_t *s, carbs_err_t *err)
         jw_end(jw);
     }
     jw_end(jw);
+    if (s->running_unlisted > 0)
+        jw_int(jw, "running_unlisted", s->running_unlisted);
     return 0;
 }
 
@@ -321,6 +326,12 @@ int proto_status_decode(const char *buf, size_t len, proto_status_t *out, carbs_
     if (rc == 0)
         rc = get_array(root, "running", (void **)&out->running.v, &out->running.n,
                        &out->running.cap, sizeof(*out->running.v), get_trial, err);
+    if (rc == 0)
+        rc = json__get_int(root, "status", "workers_unlisted", JSON__OPT, 0, INT64_MAX,
+                           &out->workers_unlisted, err);
+    if (rc == 0)
+        rc = json__get_int(root, "status", "running_unlisted", JSON__OPT, 0, INT64_MAX,
+                           &out->running_unlisted, err);
     json_decref(root);
     if (rc)
         proto_status_release(out);

@@ -521,7 +521,26 @@ static int read_parameters(sweep__ctx_t *c, const sweep__node_t *root, sweep_spe
         else if (carbs_space_add(&s->parameters, &p))
             return sweep__oom(c);
     }
-    return c->oom ? CARBS_ENOMEM : bad;
+    if (c->oom)
+        return CARBS_ENOMEM;
+    rc = sweep__check_dims(c, m, s);
+    return rc < 0 ? rc : bad;
+}
+
+int sweep__check_dims(sweep__ctx_t *c, const sweep__node_t *m, const sweep_spec_t *s)
+{
+    size_t dims = 0;
+
+    for (size_t i = 0; i < s->parameters.n; i++) {
+        const carbs_param_t *p = &s->parameters.v[i];
+        dims += p->space == CARBS_SPACE_CATEGORICAL ? p->n_values : 1;
+    }
+    if (dims > SWEEP_DIMS_MAX)
+        return sweep__fail(c, m, "parameters",
+                           "%zu search dimensions (a categorical with K values takes K), at most "
+                           "%d: the time per suggestion grows with them",
+                           dims, SWEEP_DIMS_MAX);
+    return 0;
 }
 
 int sweep__fixed_value(sweep__ctx_t *c, const sweep__node_t *v, const char *path,

@@ -39,6 +39,11 @@
 /* The largest sweep file accepted, in bytes (it must also fit in one
  * sweep_create frame, PROTO_FRAME_MAX). */
 #define SWEEP_FILE_MAX (256 * 1024)
+/* The most search dimensions a sweep may have (a numeric parameter takes
+ * one, a categorical with K values K): the optimizer's time per suggestion
+ * grows with them, and the service holds every worker up while it suggests
+ * (docs/sweep-file.md, docs/performance.md). */
+#define SWEEP_DIMS_MAX 256
 /* The deepest nesting of mappings and lists a file may have. */
 #define SWEEP_DEPTH_MAX 16
 /* The default cost metric. */

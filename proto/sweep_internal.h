@@ -144,6 +144,10 @@ int sweep__read_scaling(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t
 int sweep__read_carbs(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s);
 int sweep__read_budget(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *s);
 
+/* Refuse more than SWEEP_DIMS_MAX search dimensions in s's parameters
+ * (a categorical with K values takes K), at the parameters mapping m. */
+int sweep__check_dims(sweep__ctx_t *c, const sweep__node_t *m, const sweep_spec_t *s);
+
 /* A categorical's values (the list vals, 2 to CARBS_VALUES_MAX distinct
  * numbers or strings) and its center (center: one of them; NULL: the
  * first) into p, whose name is set.  path is the parameter's. */

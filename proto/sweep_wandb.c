@@ -495,7 +495,10 @@ static int read_parameters(sweep__ctx_t *c, const sweep__node_t *root, sweep_spe
     if (bad == 0 && n_searched == 0)
         return sweep__fail(c, m, "parameters",
                            "required: at least one parameter to search (all are constants)");
-    return c->oom ? CARBS_ENOMEM : bad;
+    if (c->oom)
+        return CARBS_ENOMEM;
+    rc = sweep__check_dims(c, m, s);
+    return rc < 0 ? rc : bad;
 }
 
 // ---- what W&B has no notion of ----

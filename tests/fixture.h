@@ -12,7 +12,7 @@
  *   - an in-process service on an ipc:// endpoint, stepped by the test
  *     (fx_service_open, fx_pump), and fake workers and clients built from
  *     wire_client_t that speak proto messages (fx_client, fx_request,
- *     fx_hello, fx_ready, fx_result_msg);
+ *     fx_hello_msg, fx_hello, fx_ready, fx_result_msg);
  *   - a trial run to its end through the runner child (fx_trial_init,
  *     fx_run_trial).
  *
@@ -161,8 +161,10 @@ int fx_pump(service_t *svc, wire_client_t *c, proto_msg_t *out, int ms);
  * -1 when none came within ms. */
 int fx_request(service_t *svc, wire_client_t *c, proto_msg_t *m, proto_msg_t *out, int ms);
 
-/* hello as worker id (synthetic trials, one slot), expecting welcome.  0
- * or -1. */
+/* A hello as worker id: host "test-host", synthetic trials, one slot. */
+void fx_hello_msg(proto_msg_t *m, const char *id);
+
+/* hello as worker id (fx_hello_msg), expecting welcome.  0 or -1. */
 int fx_hello(service_t *svc, wire_client_t *c, const char *id);
 
 /* ready; the answer into *out (caller releases).  Returns its type, or

@@ -145,17 +145,22 @@ int fx_request(service_t *svc, wire_client_t *c, proto_msg_t *m, proto_msg_t *ou
     return rc ? -1 : fx_pump(svc, c, out, ms);
 }
 
+void fx_hello_msg(proto_msg_t *m, const char *id)
+{
+    proto_msg_init(m, PROTO_MSG_HELLO);
+    str_copy(m->hello.worker_id, sizeof(m->hello.worker_id), id);
+    str_copy(m->hello.host, sizeof(m->hello.host), "test-host");
+    m->hello.pid = 4242;
+    m->hello.slots = 1;
+    m->hello.caps.synthetic = true;
+}
+
 int fx_hello(service_t *svc, wire_client_t *c, const char *id)
 {
     proto_msg_t m, r = {0};
     int rc = 0;
 
-    proto_msg_init(&m, PROTO_MSG_HELLO);
-    str_copy(m.hello.worker_id, sizeof(m.hello.worker_id), id);
-    str_copy(m.hello.host, sizeof(m.hello.host), "test-host");
-    m.hello.pid = 4242;
-    m.hello.slots = 1;
-    m.hello.caps.synthetic = true;
+    fx_hello_msg(&m, id);
     if (fx_request(svc, c, &m, &r, 5000) || r.type != PROTO_MSG_WELCOME) {
         fx_fail("hello from %s: no welcome (got '%s')", id, proto_msg_type_name(r.type));
         rc = -1;

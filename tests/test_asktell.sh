@@ -162,6 +162,19 @@ r = send({"cmd": "observe", "id": "nope-17", "params": p0, "output": 4.25, "cost
 check(r.get("ok") is True and "nope-17" in r.get("warning", ""), r)
 close_case()
 
+case("a second observe of one suggestion is refused")
+front0 = send({"cmd": "pareto"}).get("pareto", [])
+r = send({"cmd": "observe", "id": "1", "params": p0, "output": -1e9, "cost": 1e-6})
+check(r.get("ok") is False and "observed already" in r.get("error", ""), r)
+check(send({"cmd": "pareto"}).get("pareto", []) == front0, "the front changed")
+close_case()
+
+case("blank lines are skipped without a reply")
+proc.stdin.write("\n\r\n")
+r = send({"cmd": "pareto"})
+check("pareto" in r, r)
+close_case()
+
 case("bad observations are rejected")
 r = send({"cmd": "observe", "params": p0, "output": 4.0, "cost": 0})
 check(r.get("ok") is False and "cost" in r.get("error", ""), r)

@@ -155,6 +155,9 @@ if run 2 c tell branin-cli 1 --failure sleepy; then ok; fi
 if run 2 c tell branin-cli 1 --output 1 --cost 1 --metrics '{"a": "b"}'; then ok; fi
 if run 2 c import branin-copy; then ok; fi
 if run 2 c ask; then ok; fi
+if run 2 c serve --bind 'nonsense://x' && has err "^usage: carbs serve"; then ok; fi
+if run 2 "$carbs" version --bogus && has err "unexpected argument '--bogus'"; then ok; fi
+if run 0 "$carbs" version && has out "^carbs "; then ok; fi
 for verb in trials pareto export ask status; do
     if run 1 c "$verb" no-such-sweep && has err "no-such-sweep"; then ok; fi
 done

@@ -389,6 +389,22 @@ static void test_command_no_result(void)
     carbs_result_release(&r);
 }
 
+/* A result line over the limit is named as such, not as a missing one. */
+static void test_command_long_line(void)
+{
+    const char *argv[] = {"sh", "-c",
+                          "printf '{\"loss\": 1, \"pad\": \"'; head -c 1100000 /dev/zero | "
+                          "tr '\\0' x; printf '\"}\\n'"};
+    command_config_t cfg = {.argv = argv, .argc = 3};
+    carbs_result_t r;
+
+    CHECK_EQ(run(&cfg, &r, NULL, NULL), 0);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
+    CHECK(strstr(r.message, "result line too long (1100022 bytes, limit 1048575)") != NULL);
+    carbs_result_release(&r);
+}
+
 static void test_command_progress(void)
 {
     const char *argv[] = {"sh", script("progress.sh")};
@@ -542,6 +558,7 @@ int main(void)
     RUN(test_command_crash);
     RUN(test_command_exit_codes);
     RUN(test_command_no_result);
+    RUN(test_command_long_line);
     RUN(test_command_progress);
     RUN(test_command_result_file);
     RUN(test_command_cannot_start);

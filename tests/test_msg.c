@@ -1540,6 +1540,17 @@ static void test_msg_status_golden(void)
     free(enc);
     proto_msg_release(&m);
     proto_status_release(&back);
+    /* lists cut short say how much they left out, and read back */
+    st.workers_unlisted = 7;
+    st.running_unlisted = 3;
+    CHECK_EQ(proto_status_encode(&st, &enc, NULL, &err), 0);
+    CHECK(enc && strstr(enc, "}],\"workers_unlisted\":7,\"running\":[") != NULL);
+    CHECK(enc && strstr(enc, "}],\"running_unlisted\":3}") != NULL);
+    CHECK_EQ(proto_status_decode(enc, strlen(enc), &back, &err), 0);
+    CHECK_EQ(back.workers_unlisted, 7);
+    CHECK_EQ(back.running_unlisted, 3);
+    free(enc);
+    proto_status_release(&back);
     proto_status_release(&st);
 }
 

@@ -26,6 +26,7 @@
 static char g_db[128];
 static char g_ep[128];
 static int g_n;
+static int64_t g_sweep;
 static fx_rng_t g_rng;
 
 static const char SPEC[] = "name: rogue\n" FX_SPEC_SYNTHETIC
@@ -45,7 +46,7 @@ static void fresh_store(void)
     g_n++;
     fx_path(g_db, sizeof(g_db), "r%d.db", g_n);
     fx_ipc(g_ep, sizeof(g_ep), "ep%d", g_n);
-    fx_store_new(g_db, SPEC);
+    g_sweep = fx_store_new(g_db, SPEC);
 }
 
 static service_t *open_svc(void)
@@ -464,6 +465,170 @@ static void test_rogue_out_of_order(void)
     service_close(svc);
 }
 
+// ---- a restart ----
+
+static size_t running_count(void)
+{
+    size_t c[CARBS_TRIAL_STATE_COUNT] = {0};
+
+    if (fx_counts(g_db, g_sweep, c))
+        return (size_t)-1;
+    return c[CARBS_TRIAL_RUNNING];
+}
+
+/* A restart keeps the leases the store holds.  Two workers hold a trial
+ * each when the service stops, and both stored leases run out while it is
+ * down.  The one that comes back says hello and names its trial within the
+ * grace (two heartbeats) and keeps it; the dead one's trial is lost within
+ * that grace, not after a fresh lease (4 s here). */
+static void test_restart_keeps_stored_leases(void)
+{
+    carbs_err_t err = {0};
+    service_t *svc;
+    wire_client_t *dead, *live;
+    proto_msg_t t1 = {0}, t2 = {0}, m;
+    store_t *st;
+    double t0;
+
+    fresh_store();
+    svc = fx_service_open(g_db, g_ep, 4000, NULL); /* heartbeat 1 s */
+    dead = client("dies", 0);
+    live = client("lives", 0);
+    fx_hello(svc, dead, "dies");
+    fx_hello(svc, live, "lives");
+    take_trial(svc, dead, &t1);
+    take_trial(svc, live, &t2);
+    wire_client_close(dead);
+    wire_client_close(live);
+    service_close(svc);
+
+    st = store_open(g_db, 0, &err);
+    CHECK(st != NULL);
+    CHECK_EQ(store_trial_renew(st, t1.trial.trial_id, "dies", now_wall() - 30, &err), 0);
+    CHECK_EQ(store_trial_renew(st, t2.trial.trial_id, "lives", now_wall() - 30, &err), 0);
+    store_close(st);
+
+    svc = fx_service_open(g_db, g_ep, 4000, NULL);
+    t0 = now_wall();
+    CHECK_EQ(running_count(), 2); /* the grace */
+    live = client("lives", 0);
+    fx_hello(svc, live, "lives");
+    while (now_wall() - t0 < 3.0) {
+        proto_msg_init(&m, PROTO_MSG_HEARTBEAT);
+        m.heartbeat.trial_id = t2.trial.trial_id;
+        fx_send(live, &m);
+        proto_msg_release(&m);
+        for (double u = now_wall(); now_wall() - u < 0.5;)
+            service_step(svc, 50, NULL);
+    }
+    CHECK_EQ(running_count(), 1);
+    proto_msg_release(&t1);
+    proto_msg_release(&t2);
+    wire_client_close(live);
+    service_close(svc);
+}
+
+// ---- a flood of hellos ----
+
+#define FLOOD_IDS 3000
+
+/* The service's status, as its `status` request answers it, into *st
+ * (caller releases).  0, or -1 when the reply fails. */
+static int status_of(service_t *svc, wire_client_t *c, proto_status_t *st)
+{
+    proto_msg_t m, r = {0};
+    int rc = -1;
+
+    proto_msg_init(&m, PROTO_MSG_STATUS);
+    if (fx_request(svc, c, &m, &r, ANSWER_MS) == 0 && r.type == PROTO_MSG_REPLY && r.reply.ok &&
+        r.reply.data && proto_status_decode(r.reply.data, strlen(r.reply.data), st, NULL) == 0)
+        rc = 0;
+    else
+        fprintf(stderr, "status: %s\n", r.type == PROTO_MSG_REPLY ? r.reply.message : "no reply");
+    proto_msg_release(&r);
+    return rc;
+}
+
+/* One connection says hello with FLOOD_IDS distinct worker ids.  It
+ * speaks for one worker at a time: each new id leaves the one before (the
+ * trial the first took is lost), the ids it left are forgotten in memory
+ * (their store rows stay), and `status` fits its frame and lists the two
+ * workers there are.  An honest worker's trial is untouched. */
+static void test_rogue_hello_flood(void)
+{
+    service_t *svc;
+    wire_client_t *rogue, *w;
+    proto_msg_t t = {0}, rt = {0}, m, r = {0};
+    proto_status_t st = {0};
+    char id[32];
+    int welcomes = 0;
+
+    fresh_store();
+    svc = open_svc();
+    w = client("honest-flood", 0);
+    fx_hello(svc, w, "honest-flood");
+    take_trial(svc, w, &t);
+    rogue = client("rogue-flood", 0);
+    fx_hello(svc, rogue, "flood-0");
+    take_trial(svc, rogue, &rt);
+    CHECK_EQ(running_count(), 2);
+
+    for (int i = 1; i <= FLOOD_IDS; i += 100) {
+        for (int k = i; k < i + 100 && k <= FLOOD_IDS; k++) {
+            snprintf(id, sizeof(id), "flood-%d", k);
+            fx_hello_msg(&m, id);
+            m.hello.slots = 64;
+            fx_send(rogue, &m);
+            proto_msg_release(&m);
+        }
+        for (int k = i; k < i + 100 && k <= FLOOD_IDS && pump(svc, rogue, &r) == 0; k++) {
+            welcomes += r.type == PROTO_MSG_WELCOME;
+            proto_msg_release(&r);
+        }
+        proto_msg_init(&m, PROTO_MSG_HEARTBEAT); /* the honest worker stays alive */
+        m.heartbeat.trial_id = t.trial.trial_id;
+        fx_send(w, &m);
+        proto_msg_release(&m);
+    }
+    CHECK_EQ(welcomes, FLOOD_IDS);
+    CHECK_EQ(running_count(), 1); /* flood-0's trial was lost */
+    for (double u = now_wall(); now_wall() - u < 0.6;)
+        service_step(svc, 50, NULL); /* a tick forgets the workers that left */
+
+    CHECK_EQ(status_of(svc, w, &st), 0);
+    CHECK_EQ(st.workers.n, 2);
+    CHECK_EQ(st.workers_unlisted, 0);
+    for (size_t i = 0; i < st.workers.n && st.workers.n <= 2; i++) {
+        CHECK(st.workers.v[i].connected);
+        CHECK(strcmp(st.workers.v[i].id, "honest-flood") == 0 ||
+              strcmp(st.workers.v[i].id, "flood-3000") == 0);
+    }
+    CHECK_EQ(st.running.n, 1);
+    if (st.running.n == 1)
+        CHECK_EQ(st.running.v[0].trial, t.trial.trial_id);
+    proto_status_release(&st);
+    {
+        carbs_err_t err = {0};
+        store_t *db = store_open(g_db, STORE_READONLY, &err);
+        store_worker_t row = {0};
+        CHECK(db != NULL);
+        CHECK_EQ(store_worker_get(db, "flood-17", &row, &err), 0); /* kept in the store */
+        store_worker_release(&row);
+        store_close(db);
+    }
+
+    /* The honest worker's trial finishes. */
+    result_msg(&m, t.trial.trial_id, t.trial.attempt, 0.5625);
+    CHECK_EQ(fx_request(svc, w, &m, &r, ANSWER_MS), 0);
+    CHECK_EQ(r.type, PROTO_MSG_ACK);
+    proto_msg_release(&r);
+    proto_msg_release(&t);
+    proto_msg_release(&rt);
+    wire_client_close(rogue);
+    wire_client_close(w);
+    service_close(svc);
+}
+
 int main(void)
 {
     g_rng.s = fx_seed("test_rogue");
@@ -473,5 +638,7 @@ int main(void)
     RUN(test_rogue_oversized);
     RUN(test_rogue_unknown_types);
     RUN(test_rogue_out_of_order);
+    RUN(test_restart_keeps_stored_leases);
+    RUN(test_rogue_hello_flood);
     return FX_FINISH();
 }

@@ -710,6 +710,54 @@ static void test_sweep_alloc_failures(void)
     }
 }
 
+static const char dims_head[] = "name: wide\nmetric: {name: loss, goal: minimize}\n"
+                                "trainer: command\ncommand: [sh, train.sh]\n";
+
+/* head, then a sweep of n parameters from 0 to 1, plus one categorical of
+ * k values when k > 0, parsed; the result code, the message in err. */
+static int parse_dims(const char *head, int n, int k, carbs_err_t *err)
+{
+    size_t cap = 256 + (size_t)n * 48 + (size_t)k * 8, len;
+    char *y = malloc(cap);
+    sweep_spec_t s;
+    int rc;
+
+    len = (size_t)snprintf(y, cap, "%sparameters:\n", head);
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(y + len, cap - len, "  p%d: {%smin: 0.0, max: 1.0}\n", i,
+                                head == dims_head ? "space: linear, " : "");
+    if (k > 0) {
+        len += (size_t)snprintf(y + len, cap - len, "  c: {values: [");
+        for (int i = 0; i < k; i++)
+            len += (size_t)snprintf(y + len, cap - len, "%sv%d", i ? ", " : "", i);
+        len += (size_t)snprintf(y + len, cap - len, "]}\n");
+    }
+    rc = sweep_spec_parse(y, len, "wide.yaml", &s, err);
+    if (rc == 0)
+        sweep_spec_release(&s);
+    free(y);
+    return rc;
+}
+
+/* The search dimensions are bounded, a categorical counting its values. */
+static void test_sweep_dims_bound(void)
+{
+    carbs_err_t err = {0};
+
+    CHECK_EQ(parse_dims(dims_head, SWEEP_DIMS_MAX, 0, &err), 0);
+    CHECK_EQ(parse_dims(dims_head, SWEEP_DIMS_MAX - 4, 4, &err), 0);
+    CHECK_EQ(parse_dims(dims_head, SWEEP_DIMS_MAX + 1, 0, &err), CARBS_EINVAL);
+    CHECK(strstr(err.msg, "257 search dimensions") != NULL);
+    CHECK(strstr(err.msg, "at most 256") != NULL);
+    CHECK_EQ(parse_dims(dims_head, SWEEP_DIMS_MAX - 4, 5, &err), CARBS_EINVAL);
+    CHECK(strstr(err.msg, "a categorical with K values takes K") != NULL);
+    CHECK_EQ(parse_dims(dims_head, 3000, 0, &err), CARBS_EINVAL);
+    /* a W&B sweep file alike */
+    CHECK_EQ(parse_dims(wandb_head, SWEEP_DIMS_MAX, 0, &err), 0);
+    CHECK_EQ(parse_dims(wandb_head, SWEEP_DIMS_MAX + 1, 0, &err), CARBS_EINVAL);
+    CHECK(strstr(err.msg, "257 search dimensions") != NULL);
+}
+
 static void test_sweep_load_errors(void)
 {
     sweep_spec_t s;
@@ -817,6 +865,7 @@ int main(void)
     RUN(test_sweep_random_round_trip);
     RUN(test_sweep_alloc_failures);
     RUN(test_sweep_load_errors);
+    RUN(test_sweep_dims_bound);
     RUN(test_sweep_to_json_rejects);
     RUN(test_sweep_name_check);
     RUN(test_sweep_name_tables);

@@ -58,9 +58,13 @@ static void usage(FILE *out)
 
 int cmd_version(int argc, char **argv, const cli_globals_t *g)
 {
-    UNUSED(argc);
-    UNUSED(argv);
     UNUSED(g);
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: carbs version\n\nPrint the version and build features.\n");
+        return CLI_EXIT_OK;
+    }
+    if (argc > 1)
+        return cli_usage_error("carbs version", "unexpected argument '%s'", argv[1]);
     /* A feature is "on" when a backend for it is compiled in, not merely
      * when its toolkit was found at configure time. */
     printf("carbs %s\nfeatures: cpu=%s cuda=%s nccl=%s\n", CARBS_VERSION,

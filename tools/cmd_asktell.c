@@ -5,8 +5,9 @@
  *
  * The command keeps one carbs_t and hands out suggestion ids "1", "2", ...
  * (registered as pending at once, so later suggestions fantasize them).  A
- * bad line gets {"ok":false,"error":...} and the loop goes on; logs go to
- * stderr; end of input or {"cmd":"quit"} ends it with exit status 0.
+ * bad line gets {"ok":false,"error":...} and the loop goes on (a blank line
+ * is skipped without a reply; a second observe of one suggestion id is
+ * refused, so it counts once); logs go to stderr; end of input or {"cmd":"quit"} ends it with exit status 0.
  */
 #include "proto/common.h"
 #include "tools/commands.h"
@@ -26,6 +27,7 @@
 typedef struct session {
     carbs_t *c;
     int64_t next_id;
+    DA_TYPE(bool) observed; /* [id - 1]: suggestion id was observed */
 } session_t;
 
 // ---- commands ----
@@ -47,6 +49,7 @@ static int do_init(session_t *s, const asktell_cmd_t *cmd, char **out, carbs_err
     carbs_free(s->c);
     s->c = c;
     s->next_id = 1;
+    s->observed.n = 0;
     log_info("ask-tell: optimizer ready dim=%zu seed=%llu sign=%d", carbs_dim(c),
              (unsigned long long)cfg->seed, cfg->better_direction_sign);
     if (!cmd->ignored[0])
@@ -65,9 +68,15 @@ static int do_suggest(session_t *s, char **out, carbs_err_t *err)
     rc = carbs_suggest(s->c, &sug, err);
     if (rc < 0)
         goto out;
-    rc = carbs_pending_add(s->c, s->next_id, &sug.params, sug.u, err);
-    if (rc < 0)
+    if (DA_PUSH(&s->observed, false)) {
+        rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
         goto out;
+    }
+    rc = carbs_pending_add(s->c, s->next_id, &sug.params, sug.u, err);
+    if (rc < 0) {
+        s->observed.n--;
+        goto out;
+    }
     snprintf(id, sizeof(id), "%lld", (long long)s->next_id++);
     as = (asktell_suggestion_t){
         .id = id,
@@ -107,7 +116,15 @@ static int do_observe(session_t *s, asktell_cmd_t *cmd, char **out, carbs_err_t 
     char warning[300];
     int rc;
 
+    /* One of our suggestions observed twice would count twice. */
+    if (obs.id > 0 && obs.id < s->next_id && s->observed.v[obs.id - 1])
+        return carbs_fail(err, CARBS_EEXIST,
+                          "suggestion '%s' was observed already; this observation is not "
+                          "recorded",
+                          cmd->id);
     rc = carbs_observe(s->c, &obs, err);
+    if (obs.id > 0 && obs.id < s->next_id && (rc == 0 || rc == CARBS_ENOTFOUND))
+        s->observed.v[obs.id - 1] = true;
     if (rc == 0 && cmd->id[0] && obs.id == 0) {
         snprintf(warning, sizeof(warning),
                  "observation recorded, but suggestion '%s' was not pending", cmd->id);
@@ -215,7 +232,7 @@ int cmd_asktell(int argc, char **argv, const cli_globals_t *g)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    session_t s = {NULL, 1};
+    session_t s = {.c = NULL, .next_id = 1};
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -241,7 +258,7 @@ int cmd_asktell(int argc, char **argv, const cli_globals_t *g)
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = '\0';
         if (n == 0)
-            continue;
+            continue; /* a blank line is skipped, with no reply */
         if ((size_t)n > ASKTELL_LINE_MAX) {
             if (asktell_encode_error("line is longer than 1 MiB", &out, NULL) < 0)
                 out = NULL;
@@ -264,5 +281,6 @@ int cmd_asktell(int argc, char **argv, const cli_globals_t *g)
     }
     free(line);
     carbs_free(s.c);
+    DA_FREE(&s.observed);
     return status;
 }

@@ -128,6 +128,11 @@ int cmd_serve(int argc, char **argv, const cli_globals_t *g)
         return cli_usage_error(serve_usage, "unexpected argument '%s'", argv[optind]);
     if (keys && cfg.insecure)
         return cli_usage_error(serve_usage, "--keys and --insecure exclude each other");
+    {
+        wire_endpoint_t ep;
+        if (wire_endpoint_parse(cfg.endpoint, &ep, &err))
+            return cli_usage_error(serve_usage, "--bind: %s", err.msg);
+    }
     if (keys) {
         snprintf(key, sizeof(key), "%s/%s.key", keys, WIRE_SERVICE_KEY_NAME);
         snprintf(allow, sizeof(allow), "%s/allow", keys);

@@ -52,6 +52,7 @@ struct command {
     char *line; /* the stdout line being assembled */
     size_t line_len, line_cap;
     bool line_skip; /* the current line is too long: ignore it */
+    size_t long_line; /* bytes of the last line too long to read; 0 = none */
     tail_t out_tail, err_tail;
     points_t progress;
     size_t progress_head;
@@ -452,13 +453,18 @@ static void on_stdout(command_t *c, const char *buf, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (buf[i] == '\n') {
             if (!c->line_skip) on_line(c, c->line, c->line_len);
+            else c->long_line = c->line_len;
             c->line_len = 0;
             c->line_skip = false;
             continue;
         }
-        if (c->line_skip) continue;
+        if (c->line_skip) {
+            c->line_len++; /* counted, not kept */
+            continue;
+        }
         if (c->line_len + 1 >= COMMAND_LINE_MAX) {
             c->line_skip = true;
+            c->line_len++;
             continue;
         }
         if (c->line_len + 1 >= c->line_cap) {
@@ -494,6 +500,8 @@ static void drain(command_t *c, int *fd, bool is_out)
         close_fd(fd);
         if (is_out && c->line_len > 0 && !c->line_skip) /* a last line without newline */
             on_line(c, c->line, c->line_len);
+        else if (is_out && c->line_skip)
+            c->long_line = c->line_len;
         if (is_out) c->line_len = 0;
     }
 }
@@ -617,7 +625,16 @@ static void finish(command_t *c)
     if (code == 0) {
         if (!from_file && !c->has_last) {
             fail(r, CARBS_FAILURE_ERROR);
-            set_message(c, r, "exited 0 without a result (no JSON result line, no result file)");
+            if (c->long_line) {
+                snprintf(what, sizeof(what),
+                         "exited 0 without a result: a result line too long (%zu bytes, limit "
+                         "%d) was skipped",
+                         c->long_line, COMMAND_LINE_MAX - 1);
+                set_message(c, r, what);
+            } else {
+                set_message(c, r,
+                            "exited 0 without a result (no JSON result line, no result file)");
+            }
         }
         return;
     }

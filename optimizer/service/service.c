@@ -20,12 +20,19 @@
 #include "proto/log.h"
 
 /* A stored lease deadline is refreshed once the in-memory one is ahead of
- * it by this fraction of the lease: a restart grants a fresh lease anyway,
- * so the store needs only a coarse copy. */
+ * it by this fraction of the lease, so the true deadline is at most this
+ * much later than the stored one (svc__lease_on_load). */
 #define SVC_LEASE_WRITE_FRAC 0.25
+/* Heartbeats a worker gets after a restart to name its trial again, when
+ * the stored lease has run out meanwhile. */
+#define SVC_LEASE_GRACE_BEATS 2
 /* How often (ms) the loop looks for expired leases at the latest. */
 #define SVC_TICK_MS 250
 #define SVC_BATCH_MAX 64 /* frames handled before one sync and the replies */
+/* The most workers kept in memory at once: connected, or holding a trial
+ * (a worker that left and holds nothing is forgotten; its store row
+ * stays).  A hello beyond is refused. */
+#define SVC_WORKERS_MAX 10000
 
 // ---- the control endpoint ----
 
@@ -111,6 +118,13 @@ static double lease_s(const service_t *svc)
     return svc->cfg.lease_ms / 1000.0;
 }
 
+double svc__lease_on_load(const service_t *svc, double stored, double now)
+{
+    double grace = SVC_LEASE_GRACE_BEATS * svc->cfg.heartbeat_ms / 1000.0;
+
+    return fmax(stored + SVC_LEASE_WRITE_FRAC * lease_s(svc), now + grace);
+}
+
 /* Push t's lease out to now + lease; write it through when the stored copy
  * lags by more than SVC_LEASE_WRITE_FRAC of a lease. */
 static void lease_renew(service_t *svc, svc_trial_t *t, double now)
@@ -140,6 +154,39 @@ static void worker_touch(service_t *svc, svc_worker_t *w, double now)
     }
 }
 
+/* Whether a trial is held by worker id. */
+static bool worker_holds(const service_t *svc, const char *id)
+{
+    for (size_t i = 0; i < svc->running.n; i++)
+        if (strcmp(svc->running.v[i].worker, id) == 0)
+            return true;
+    return false;
+}
+
+/* Forget the workers that left and hold no trial: the table keeps only
+ * those that can still send or own something, so hellos with ever new
+ * ids (a long campaign, or a peer making them up) do not pile up. */
+static void forget_idle_workers(service_t *svc)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < svc->workers.n; i++) {
+        const svc_worker_t *w = &svc->workers.v[i];
+        /* Kept while it has host losses in the window or is quarantined:
+         * forgetting them would forgive a host that keeps losing trials. */
+        bool owes = w->quarantined ||
+                    (w->host_losses > 0 && now_wall() - w->window_start <= SERVICE_LOSS_WINDOW_S);
+        if (!w->connected && !owes && !worker_holds(svc, w->id)) {
+            log_debug("worker %s: gone and idle, forgotten", w->id);
+            continue;
+        }
+        if (k != i)
+            svc->workers.v[k] = *w;
+        k++;
+    }
+    svc->workers.n = k;
+}
+
 static void expire_leases(service_t *svc, double now)
 {
     /* svc__lose() edits svc->running: collect first. */
@@ -160,6 +207,7 @@ static void expire_leases(service_t *svc, double now)
             w->connected = false;
         }
     }
+    forget_idle_workers(svc);
 }
 
 // ---- worker messages ----
@@ -208,6 +256,36 @@ static bool hello_allowed(const service_t *svc, const svc_worker_t *w, const wir
     return true;
 }
 
+/* w is gone: it is no longer connected, and the trials it holds are lost
+ * (why). */
+static void worker_leave(service_t *svc, svc_worker_t *w, const char *why)
+{
+    DA_TYPE(int64_t) held = {0};
+
+    w->connected = false;
+    for (size_t i = 0; i < svc->running.n; i++)
+        if (!svc->running.v[i].is_ask && strcmp(svc->running.v[i].worker, w->id) == 0)
+            DA_PUSH(&held, svc->running.v[i].id);
+    for (size_t i = 0; i < held.n; i++)
+        svc__lose(svc, held.v[i], why, false); /* a bye or a new id: no host fault */
+    DA_FREE(&held);
+}
+
+/* One worker id per connection: the workers peer spoke for under another
+ * id than id leave (a worker restarted with a new --id, or a peer making
+ * ids up, which then holds at most one worker's slots). */
+static void leave_other_ids(service_t *svc, const wire_peer_t *peer, const char *id)
+{
+    for (size_t i = 0; i < svc->workers.n; i++) {
+        svc_worker_t *o = &svc->workers.v[i];
+        if (o->connected && wire_peer_equal(&o->peer, peer) && strcmp(o->key, peer->user) == 0 &&
+            strcmp(o->id, id) != 0) {
+            log_info("worker %s left: its connection said hello as %s", o->id, id);
+            worker_leave(svc, o, "its connection said hello as another worker");
+        }
+    }
+}
+
 static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_t *h, double now)
 {
     carbs_err_t err = {0};
@@ -221,6 +299,19 @@ static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_
         log_warn("hello from %s refused: %s", wire_peer_format(peer, who, sizeof(who)), err.msg);
         svc__send_error(svc->out, peer, err.code, err.msg);
         return;
+    }
+    leave_other_ids(svc, peer, h->worker_id);
+    if (!w && svc->workers.n >= SVC_WORKERS_MAX) {
+        forget_idle_workers(svc);
+        if (svc->workers.n >= SVC_WORKERS_MAX) {
+            carbs_fail(&err, CARBS_EBUSY,
+                       "the service serves at most %d workers at once; try again later",
+                       SVC_WORKERS_MAX);
+            log_warn("hello from %s refused: %s", wire_peer_format(peer, who, sizeof(who)),
+                     err.msg);
+            svc__send_error(svc->out, peer, err.code, err.msg);
+            return;
+        }
     }
     devices_json(&h->devices, devs, sizeof(devs));
     if (store_worker_seen(svc->st, h->worker_id, h->host, devs, &err)) {
@@ -284,19 +375,9 @@ static void on_progress(service_t *svc, svc_worker_t *w, const proto_progress_t 
 
 static void on_bye(service_t *svc, svc_worker_t *w, const proto_bye_t *b)
 {
-    DA_TYPE(int64_t) held = {0};
-
     log_info("worker %s left (%s)", w->id, b->reason[0] ? b->reason : "no reason");
-    w->connected = false;
-    for (size_t i = 0; i < svc->running.n; i++)
-        if (!svc->running.v[i].is_ask && strcmp(svc->running.v[i].worker, w->id) == 0)
-            DA_PUSH(&held, svc->running.v[i].id);
-    for (size_t i = 0; i < held.n; i++)
-        svc__lose(svc, held.v[i],
-                  strcmp(b->reason, "preempted") == 0 ? "its worker was preempted"
-                                                      : "its worker left",
-                  false);
-    DA_FREE(&held);
+    worker_leave(svc, w, strcmp(b->reason, "preempted") == 0 ? "its worker was preempted"
+                                                            : "its worker left");
 }
 
 // ---- dispatch ----

@@ -49,22 +49,27 @@ static void reply_no_sweep(const req_t *q, int64_t trial_id, const char *which)
 
 // ---- status ----
 
-static void on_status(const req_t *q, const char *which)
+/* The most workers, and running trials, a status reply lists; and the
+ * most bytes of its document, which leaves room in the frame
+ * (PROTO_FRAME_MAX) for the reply around it.  A list cut short says how
+ * many it left out; `carbs workers` reads them all from the store. */
+#define SVC_STATUS_LIST_MAX 1000
+#define SVC_STATUS_BYTES_MAX (PROTO_FRAME_MAX - 4096)
+
+/* The status of sweep which ("" = all) with at most list_max workers and
+ * running trials, encoded into *out (caller frees) of *len bytes. */
+static int status_encode(const req_t *q, const char *which, size_t list_max, char **out,
+                         size_t *len, carbs_err_t *err)
 {
     proto_status_t st = {0};
-    proto_msg_t m;
-    carbs_err_t err = {0};
     double now = now_wall();
     const svc_sweep_t *sw;
     const svc_worker_t *w;
     const svc_trial_t *t;
+    size_t i;
     int rc = 0;
 
-    if (which[0] && !svc__sweep_find(q->svc, which)) {
-        reply_no_sweep(q, 0, which);
-        return;
-    }
-    for (size_t i = 0; rc == 0 && (sw = svc__sweep_at(q->svc, i)); i++) {
+    for (i = 0; rc == 0 && (sw = svc__sweep_at(q->svc, i)); i++) {
         proto_status_sweep_t v = {0};
         service_summary_t f;
         if (which[0] && sw != svc__sweep_find(q->svc, which))
@@ -81,8 +86,12 @@ static void on_status(const req_t *q, const char *which)
         v.cost_spent = f.cost_spent;
         rc = DA_PUSH(&st.sweeps, v);
     }
-    for (size_t i = 0; rc == 0 && (w = svc__worker_at(q->svc, i)); i++) {
+    for (i = 0; rc == 0 && (w = svc__worker_at(q->svc, i)); i++) {
         proto_status_worker_t v = {0};
+        if (i >= list_max) {
+            st.workers_unlisted++;
+            continue;
+        }
         str_copy(v.id, sizeof(v.id), w->id);
         str_copy(v.host, sizeof(v.host), w->host);
         v.slots = w->slots;
@@ -91,8 +100,12 @@ static void on_status(const req_t *q, const char *which)
         v.idle_seconds = now - w->last_seen;
         rc = DA_PUSH(&st.workers, v);
     }
-    for (size_t i = 0; rc == 0 && (t = svc__running_at(q->svc, i)); i++) {
+    for (i = 0; rc == 0 && (t = svc__running_at(q->svc, i)); i++) {
         proto_status_trial_t v = {0};
+        if (i >= list_max) {
+            st.running_unlisted++;
+            continue;
+        }
         v.trial = t->id;
         str_copy(v.sweep, sizeof(v.sweep), svc__sweep_name(t->sw));
         str_copy(v.worker, sizeof(v.worker), t->worker);
@@ -100,20 +113,47 @@ static void on_status(const req_t *q, const char *which)
         v.lease_seconds = t->is_ask ? NAN : t->deadline - now;
         rc = DA_PUSH(&st.running, v);
     }
-
-    proto_msg_init(&m, PROTO_MSG_REPLY);
     if (rc)
-        rc = carbs_fail(&err, rc, "out of memory describing the service");
+        rc = carbs_fail(err, rc, "out of memory describing the service");
     else
-        rc = proto_status_encode(&st, &m.reply.data, NULL, &err);
+        rc = proto_status_encode(&st, out, len, err);
+    proto_status_release(&st);
+    return rc;
+}
+
+static void on_status(const req_t *q, const char *which)
+{
+    proto_msg_t m;
+    carbs_err_t err = {0};
+    size_t len = 0, list_max = SVC_STATUS_LIST_MAX;
+    int rc;
+
+    if (which[0] && !svc__sweep_find(q->svc, which)) {
+        reply_no_sweep(q, 0, which);
+        return;
+    }
+    proto_msg_init(&m, PROTO_MSG_REPLY);
+    /* Long host names escape to six bytes a character: halve the lists
+     * until the document fits. */
+    rc = status_encode(q, which, list_max, &m.reply.data, &len, &err);
+    while (rc == 0 && len > SVC_STATUS_BYTES_MAX && list_max > 0) {
+        free(m.reply.data);
+        m.reply.data = NULL;
+        list_max /= 2;
+        rc = status_encode(q, which, list_max, &m.reply.data, &len, &err);
+    }
+    if (rc == 0 && len > SVC_STATUS_BYTES_MAX)
+        rc = carbs_fail(&err, CARBS_ETOOBIG, "the status of %s does not fit one frame",
+                        which[0] ? which : "every sweep");
     if (rc) {
         log_warn("status: %s", err.msg);
+        free(m.reply.data);
+        m.reply.data = NULL;
         str_copy(m.reply.message, sizeof(m.reply.message), err.msg);
     }
     m.reply.ok = rc == 0;
     svc__send(q->out, q->peer, &m);
     proto_msg_release(&m); /* frees the data */
-    proto_status_release(&st);
 }
 
 // ---- sweep lifecycle ----

@@ -301,8 +301,7 @@ int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
             st.sw = sw;
             str_copy(st.worker, sizeof(st.worker), t->worker);
             st.is_ask = strcmp(t->worker, SVC_ASK_WORKER) == 0;
-            /* A fresh lease: the worker needs time to find the new service. */
-            st.deadline = fmax(t->lease_deadline, now + svc->cfg.lease_ms / 1000.0);
+            st.deadline = svc__lease_on_load(svc, t->lease_deadline, now);
             st.stored_deadline = t->lease_deadline;
             st.inherited = !st.is_ask;
             svc__running_add(svc, &st);

@@ -35,7 +35,8 @@ typedef struct svc_sweep svc_sweep_t;
 
 /* Load the sweep row: rebuild its optimizer from the store (observations
  * in commit order, open trials as pending, then the optimizer snapshot),
- * track its running trials with a fresh lease and re-queue its lost ones.
+ * track its running trials with the lease the store gives them
+ * (svc__lease_on_load) and re-queue its lost ones.
  * Returns 0, or an error naming the sweep (a spec that cannot be read, the
  * store's error). */
 int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err);

@@ -5,8 +5,9 @@
  * optimizer/service/; nothing here is API.
  *
  * The store is the truth; these rows are its in-memory index:
- * - svc_worker_t: a worker that said hello (keyed by its worker id, which
- *   is also its ZeroMQ routing id);
+ * - svc_worker_t: a worker that said hello and is connected or holds a
+ *   trial (keyed by its worker id, which is also its ZeroMQ routing id;
+ *   one id per connection);
  * - svc_trial_t: a trial that is running now (keyed by trial id), with the
  *   lease deadline kept in memory and written to the store only when it
  *   moved far enough (service.c).
@@ -27,7 +28,8 @@ typedef struct svc_worker {
     char id[CARBS_NAME_MAX];
     wire_peer_t peer;
     /* The CURVE key its first hello came with ("" without CURVE): the id
-     * is that key's from then on, while the service runs (service.c). */
+     * is that key's from then on, while the row lives: a worker that left
+     * and holds no trial is forgotten (service.c). */
     char key[WIRE_KEY_NAME_MAX + 1];
     char host[PROTO_HOST_MAX];
     int slots;
@@ -74,6 +76,14 @@ svc_trial_t *svc__running_find(service_t *svc, int64_t trial_id);
 
 /* Running trial i, or NULL past the end. */
 const svc_trial_t *svc__running_at(const service_t *svc, size_t i);
+
+/* The lease deadline of a trial found running in the store at load, whose
+ * stored deadline is stored (written coarsely, service.c): the lease it
+ * had, else a grace of two heartbeats from now for its worker to say hello
+ * and name it again (docs/service.md, Restart).  Never a fresh lease: a
+ * service that restarts often would keep the trials of dead workers
+ * running for ever. */
+double svc__lease_on_load(const service_t *svc, double stored, double now);
 
 /* Track t as running (copied). */
 void svc__running_add(service_t *svc, const svc_trial_t *t);
