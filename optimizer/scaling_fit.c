@@ -646,6 +646,16 @@ static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot
             rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
             goto out;
         }
+        /* The N, D law's E is a floor too: one below the metric's bound
+         * says the trials do not pin the law down, not that the loss can
+         * go negative, so it may not split compute. */
+        if (out->nd.status == 0 && !in->maximize && c.has_bound && out->nd.E < c.bound) {
+            out->nd.status = CARBS_ESTATE;
+            snprintf(out->nd.why, sizeof(out->nd.why),
+                     "cannot predict: the model-size and tokens law puts E at %.4g, below the "
+                     "metric's floor %g (more trials at large N and D pin it down)",
+                     out->nd.E, c.bound);
+        }
     } else {
         laws_nd_t *nd = &out->nd;
         nd->E = nd->A = nd->B = nd->alpha = nd->beta = nd->rmse = nd->a = nd->b = nd->G = NAN;

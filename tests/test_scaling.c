@@ -326,6 +326,19 @@ static void test_scaling_fit_all(void)
     CHECK_NEAR(l.nd.alpha, 0.34, 1e-4);
     CHECK(isnan(l.nd.a_lo));
     laws_release(&l);
+
+    /* A loss (all outputs >= 0) whose N, D law has E below 0 may not
+     * split compute: the law is refused, with the reason. */
+    double lo = INFINITY;
+    for (size_t i = 0; i < 80; i++)
+        lo = fmin(lo, s.out[i]);
+    /* every output >= 0; the law's E is 1.69 - lo + 0.001 < 0 */
+    for (size_t i = 0; i < 80; i++)
+        s.out[i] += 1e-3 - lo;
+    CHECK_EQ(scaling_fit_cheap(&in, &cfg, &l, &err), 0);
+    CHECK_EQ(l.nd.status, CARBS_ESTATE);
+    CHECK(strstr(l.nd.why, "below the metric's floor") != NULL);
+    laws_release(&l);
 }
 
 static void test_scaling_not_enough_data(void)
