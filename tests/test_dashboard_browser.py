@@ -156,22 +156,11 @@ def test_page(env, d, base):
     detail = d.js("const p = document.getElementById('trial-detail'); return [p.hidden, p.textContent]")
     check(not detail[0] and detail[1].startswith(f"trial #{first}"), f"trial detail: {detail}")
 
-    # The at-cost box answers like the CLI.
-    cost = 2.0 * max(p["cost"] for p in pareto)
-    cli = json.loads(env.carbs("laws", "1", "--at-cost", repr(cost), "--format", "json").stdout)
-    d.js(f"document.getElementById('at-cost-input').value = '{cost!r}'")
-    d.click("#at-cost-go")
-    state = d.wait("const s = document.getElementById('at-cost-result').dataset.state;"
-                   "return s === 'ok' || s === 'error' ? s : null", "the at-cost answer")
-    check(state == "ok", f"at-cost answered: {state}")
-    got = d.js("const r = document.getElementById('at-cost-result');"
-               "return [r.dataset.json, [...r.querySelectorAll('td[data-value]')]"
-               ".map((c) => +c.dataset.value)]")
-    check(got[0] is not None and json.loads(got[0]) == cli, f"at-cost JSON {got[0]} vs {cli}")
-    want = [cli["metric"]["predicted"]["value"]] + [v["value"] for v in cli["params"].values()]
-    check(got[1] == want, f"at-cost cells {got[1]} vs {want}")
-    check(d.js("return document.getElementById('front-chart').dataset.prediction") == "1",
-          "the prediction is drawn on the front")
+    # The at-cost box answers like the CLI: inside the fitted range with numbers, and at twice
+    # the dearest front point as the law says (numbers, or "cannot predict: ..." and none).
+    top = max(p["cost"] for p in pareto)
+    for cost in (top, 2.0 * top):
+        at_cost_like_cli(env, d, cost, inside=cost == top)
     errors = d.console_errors()
     check(errors == [], f"console errors: {errors}")
 
@@ -191,6 +180,27 @@ def test_page(env, d, base):
     # The refused cost is the one error the console may show now: its 400.
     errors = [e for e in d.console_errors() if "at-cost?cost=abc" not in e["message"]]
     check(errors == [], f"console errors: {errors}")
+
+
+def at_cost_like_cli(env, d, cost, inside):
+    """Ask the page's at-cost box for cost and compare with `carbs laws --at-cost`."""
+    cli = json.loads(env.carbs("laws", "1", "--at-cost", repr(cost), "--format", "json").stdout)
+    predicted = cli["metric"]["predicted"]
+    check(predicted is not None or not inside, f"a law predicts inside its range: {cli}")
+    d.js(f"document.getElementById('at-cost-input').value = '{cost!r}'")
+    d.click("#at-cost-go")
+    state = d.wait("const s = document.getElementById('at-cost-result').dataset.state;"
+                   "return s === 'ok' || s === 'error' ? s : null", "the at-cost answer")
+    check(state == "ok", f"at-cost {cost} answered: {state}")
+    got = d.js("const r = document.getElementById('at-cost-result');"
+               "return [r.dataset.json, [...r.querySelectorAll('td[data-value]')]"
+               ".map((c) => +c.dataset.value), r.textContent]")
+    check(got[0] is not None and json.loads(got[0]) == cli, f"at-cost JSON {got[0]} vs {cli}")
+    want = [predicted["value"]] + [v["value"] for v in cli["params"].values()] if predicted else []
+    check(got[1] == want, f"at-cost cells {got[1]} vs {want}")
+    check(predicted or cli["why"] in got[2], f"a refusal shows its reason: {got[2]}")
+    drawn = d.js("return document.getElementById('front-chart').dataset.prediction")
+    check(drawn == ("1" if predicted else "0"), f"the prediction drawn on the front: {drawn}")
 
 
 def main():

@@ -17,146 +17,14 @@
 
 #include "optimizer/space.h"
 #include "tools/format.h"
+#include "tools/laws_at.h"
 #include "optimizer/service/laws_data.h"
 #include "tools/verb.h"
 
 static const char usage_text[] =
     "carbs laws SWEEP [--db PATH] [--at-cost C] [--format json|table] [--stored]";
 
-// ---- the prediction at one cost ----
-
-typedef struct at_cost {
-    double cost;
-    bool extrapolated;     /* beyond the dearest front point */
-    bool beyond_validated; /* beyond the holdout-validated range */
-    bool refused;          /* the law may not predict here: no numbers */
-    double valid_max_cost;
-    double metric[3]; /* mid, lo, hi */
-    double N, D; /* compute-optimal model size and tokens; NaN without */
-    char nd_why[160]; /* why N and D are not given ("" when they are) */
-} at_cost_t;
-
-static void predict_at(const laws_t *l, double C, at_cost_t *a)
-{
-    a->cost = C;
-    a->extrapolated = C > l->loss.c_max;
-    a->valid_max_cost = isfinite(l->holdout.valid_max_cost) ? l->holdout.valid_max_cost
-                                                            : l->loss.c_max;
-    a->beyond_validated = C > a->valid_max_cost;
-    /* a law that failed its checks predicts nothing past its data */
-    a->refused = l->loss.status != 0 && a->extrapolated;
-    scaling_power_predict(&l->loss, l->level, C, &a->metric[0], &a->metric[1], &a->metric[2]);
-    a->N = a->D = NAN;
-    a->nd_why[0] = 0;
-    /* C = 6 N D holds for training FLOPs only, and an N, D law pinned to
-     * the edge of its exponent grid has no optimum worth reading. */
-    if (a->refused)
-        snprintf(a->nd_why, sizeof(a->nd_why), "the loss law cannot predict at this cost");
-    else if (l->nd.status)
-        snprintf(a->nd_why, sizeof(a->nd_why), "no model-size and tokens law");
-    else if (strcmp(l->cost, "flops") != 0)
-        snprintf(a->nd_why, sizeof(a->nd_why),
-                 "the cost is %s, not flops: C = 6 N D needs training FLOPs", l->cost);
-    else if (l->nd.why[0])
-        snprintf(a->nd_why, sizeof(a->nd_why),
-                 "the model-size and tokens exponents did not converge inside their range");
-    else
-        scaling_nd_optimum(&l->nd, C, &a->N, &a->D);
-    if (!a->nd_why[0] && !isfinite(a->N))
-        snprintf(a->nd_why, sizeof(a->nd_why), "the fitted law has no compute optimum");
-}
-
-/* A line's prediction in the parameter's own units (mid, lo, hi), or NaN
- * when the line or the parameter is not there. */
-static void param_at(const laws_line_t *ln, const sweep_spec_t *spec, double C, double v[3])
-{
-    const carbs_param_t *p = carbs_space_find(&spec->parameters, ln->name);
-    double u[3];
-
-    v[0] = v[1] = v[2] = NAN;
-    if (!p)
-        return;
-    scaling_line_predict(ln, C, &u[0], &u[1], &u[2]);
-    for (size_t i = 0; i < 3; i++)
-        v[i] = isfinite(u[i]) ? space_param_from_basic(p, u[i], false) : NAN;
-    if (v[1] > v[2]) {
-        double t = v[1];
-        v[1] = v[2];
-        v[2] = t;
-    }
-}
-
-/* Whether a predicted value lies outside the range the sweep searched:
- * the law then extrapolates past every trial in that parameter too. */
-static bool outside_range(const sweep_spec_t *spec, const char *name, double v)
-{
-    const carbs_param_t *p = carbs_space_find(&spec->parameters, name);
-    double slack;
-
-    if (!p || !isfinite(v) || p->space == CARBS_SPACE_CATEGORICAL)
-        return false;
-    slack = 1e-9 * fmax(fabs(p->min), fabs(p->max));
-    return v < p->min - slack || v > p->max + slack;
-}
-
-/* "key":{"value":..,"lo":..,"hi":..}, with "outside_range" when outside >= 0. */
-static void json_triple(const char *key, const double v[3], int outside)
-{
-    format_json_str(stdout, key);
-    fputs(":{\"value\":", stdout);
-    format_json_num(stdout, v[0]);
-    fputs(",\"lo\":", stdout);
-    format_json_num(stdout, v[1]);
-    fputs(",\"hi\":", stdout);
-    format_json_num(stdout, v[2]);
-    if (outside >= 0)
-        printf(",\"outside_range\":%s", outside ? "true" : "false");
-    fputc('}', stdout);
-}
-
-static void print_at_json(const laws_t *l, const sweep_spec_t *spec, const at_cost_t *a)
-{
-    fputs("{\"cost\":", stdout);
-    format_json_num(stdout, a->cost);
-    printf(",\"extrapolated\":%s,\"beyond_validated\":%s,\"valid_max_cost\":",
-           a->extrapolated ? "true" : "false", a->beyond_validated ? "true" : "false");
-    format_json_num(stdout, a->valid_max_cost);
-    fputs(",\"level\":", stdout);
-    format_json_num(stdout, l->level);
-    fputs(",\"estimator\":", stdout);
-    format_json_str(stdout, l->estimator);
-    printf(",\"status\":\"%s\",\"why\":", carbs_errname(l->loss.status));
-    format_json_str(stdout, l->loss.why);
-    fputs(",\"metric\":{\"name\":", stdout);
-    format_json_str(stdout, l->metric);
-    fputc(',', stdout);
-    if (a->refused)
-        fputs("\"predicted\":null", stdout);
-    else
-        json_triple("predicted", a->metric, -1);
-    fputs("},\"params\":{", stdout);
-    for (size_t i = 0, k = 0; i < l->n_lines; i++) {
-        double v[3];
-        if (l->lines[i].status || a->refused)
-            continue;
-        param_at(&l->lines[i], spec, a->cost, v);
-        if (k++)
-            fputc(',', stdout);
-        json_triple(l->lines[i].name, v, outside_range(spec, l->lines[i].name, v[0]));
-    }
-    fputs("},\"compute_optimal\":", stdout);
-    if (isfinite(a->N)) {
-        fputs("{\"n_params\":", stdout);
-        format_json_num(stdout, a->N);
-        fputs(",\"tokens\":", stdout);
-        format_json_num(stdout, a->D);
-        fputc('}', stdout);
-    } else {
-        fputs("null,\"compute_optimal_why\":", stdout);
-        format_json_str(stdout, a->nd_why);
-    }
-    fputs("}\n", stdout);
-}
+// ---- the prediction at one cost (tools/laws_at.h) ----
 
 /* "[lo, hi]" with %.4g, or "-" without an interval. */
 static void interval_cell(format_table_t *t, double lo, double hi)
@@ -167,7 +35,7 @@ static void interval_cell(format_table_t *t, double lo, double hi)
         format_table_add(t, "-");
 }
 
-static void print_at_table(const laws_t *l, const sweep_spec_t *spec, const at_cost_t *a)
+static void print_at_table(const laws_t *l, const sweep_spec_t *spec, const laws_at_t *a)
 {
     format_table_t t;
     int pct = (int)lrint(100.0 * l->level);
@@ -200,7 +68,7 @@ static void print_at_table(const laws_t *l, const sweep_spec_t *spec, const at_c
         double v[3];
         if (l->lines[i].status)
             continue;
-        param_at(&l->lines[i], spec, a->cost, v);
+        laws_at_param(&l->lines[i], spec, a->cost, v);
         format_table_add(&t, l->lines[i].name);
         format_table_addf(&t, "%.4g", v[0]);
         interval_cell(&t, v[1], v[2]);
@@ -220,8 +88,8 @@ static void print_at_table(const laws_t *l, const sweep_spec_t *spec, const at_c
         double v[3];
         if (l->lines[i].status || !p)
             continue;
-        param_at(&l->lines[i], spec, a->cost, v);
-        if (outside_range(spec, l->lines[i].name, v[0]))
+        laws_at_param(&l->lines[i], spec, a->cost, v);
+        if (laws_at_outside_range(spec, l->lines[i].name, v[0]))
             printf("note: %s = %.4g is outside the range searched [%.4g, %.4g]: no trial tried "
                    "it\n",
                    l->lines[i].name, v[0], p->min, p->max);
@@ -374,6 +242,25 @@ static int help(void)
     return CLI_EXIT_OK;
 }
 
+/* The at-cost answer as one JSON line on stdout. */
+static int print_at_json(const laws_t *l, const sweep_spec_t *spec, const laws_at_t *a,
+                         carbs_err_t *err)
+{
+    jw_t jw;
+    char *text;
+    int rc;
+
+    jw_init(&jw);
+    laws_at_json(&jw, l, spec, a);
+    rc = jw.sb.err;
+    text = jw_detach(&jw, NULL);
+    if (!text)
+        return carbs_fail(err, rc ? rc : CARBS_ENOMEM, "cannot write the at-cost answer");
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
 static int load_stored(const verb_sweep_t *vs, laws_t *l, carbs_err_t *err)
 {
     char *json = NULL;
@@ -451,12 +338,14 @@ int cmd_laws(int argc, char **argv, const cli_globals_t *g)
         goto out;
     }
     if (isfinite(at)) {
-        at_cost_t a;
-        predict_at(&l, at, &a);
-        if (fmt == FORMAT_TABLE)
+        laws_at_t a;
+        laws_at_predict(&l, at, &a);
+        if (fmt == FORMAT_TABLE) {
             print_at_table(&l, &vs.spec, &a);
-        else
-            print_at_json(&l, &vs.spec, &a);
+        } else if (print_at_json(&l, &vs.spec, &a, &err)) {
+            rc = cli_fail(&err);
+            goto out;
+        }
     } else if (fmt == FORMAT_TABLE) {
         print_laws_table(&l);
     } else {

@@ -21,12 +21,16 @@ void laws_at_predict(const laws_t *l, double C, laws_at_t *a)
     a->valid_max_cost = isfinite(l->holdout.valid_max_cost) ? l->holdout.valid_max_cost
                                                             : l->loss.c_max;
     a->beyond_validated = C > a->valid_max_cost;
+    /* a law that failed its checks predicts nothing past its data */
+    a->refused = l->loss.status != 0 && a->extrapolated;
     scaling_power_predict(&l->loss, l->level, C, &a->metric[0], &a->metric[1], &a->metric[2]);
     a->N = a->D = NAN;
     a->nd_why[0] = 0;
-    /* An N, D law pinned to the edge of its exponent grid has no optimum
-     * worth reading. */
-    if (l->nd.status)
+    /* C = 6 N D holds for training FLOPs only, and an N, D law pinned to
+     * the edge of its exponent grid has no optimum worth reading. */
+    if (a->refused)
+        snprintf(a->nd_why, sizeof(a->nd_why), "the loss law cannot predict at this cost");
+    else if (l->nd.status)
         snprintf(a->nd_why, sizeof(a->nd_why), "no model-size and tokens law");
     else if (strcmp(l->cost, "flops") != 0)
         snprintf(a->nd_why, sizeof(a->nd_why),
@@ -89,12 +93,18 @@ void laws_at_json(jw_t *jw, const laws_t *l, const sweep_spec_t *spec, const law
     jw_bool(jw, "beyond_validated", a->beyond_validated);
     jw_num_or_null(jw, "valid_max_cost", a->valid_max_cost);
     jw_num_or_null(jw, "level", l->level);
+    jw_str(jw, "estimator", l->estimator);
+    jw_str(jw, "status", carbs_errname(l->loss.status));
+    jw_str(jw, "why", l->loss.why);
     jw_object(jw, "metric");
     jw_str(jw, "name", l->metric);
-    json_triple(jw, "predicted", a->metric, -1);
+    if (a->refused)
+        jw_null(jw, "predicted");
+    else
+        json_triple(jw, "predicted", a->metric, -1);
     jw_end(jw);
     jw_object(jw, "params");
-    for (size_t i = 0; i < l->n_lines; i++) {
+    for (size_t i = 0; i < l->n_lines && !a->refused; i++) {
         double v[3];
         if (l->lines[i].status)
             continue;

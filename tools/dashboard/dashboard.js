@@ -183,12 +183,14 @@ function drawFront(sw) {
     bands.push({series: [n - 1, n - 2], fill: '#b3261e22'});
   }
   const at = S.atCost && S.atCost.id === sw.id ? S.atCost.doc : null;
-  if (at && Number.isFinite(at.metric.predicted.value)) {
+  /* a refused answer (predicted null) has no point to draw */
+  const drawn = at && at.metric.predicted && Number.isFinite(at.metric.predicted.value);
+  if (drawn) {
     series.push({label: 'prediction', stroke: '#b3261e', fill: '#b3261e', paths: noPath,
       points: {show: true, size: 11, fill: '#b3261e'}});
     xy.push([[at.cost, at.metric.predicted.value]]);
   }
-  node.dataset.prediction = at ? '1' : '0';
+  node.dataset.prediction = drawn ? '1' : '0';
   chart('front', node, {title: 'front', series, bands, scales: {x: {time: false, distr: 3}},
     axes: [{label: sw.cost_name + ' (log)'}, {label: sw.metric}],
     hooks: {draw: [drawValidated]}, legend: {live: false}}, align(xy));
@@ -408,31 +410,9 @@ async function atCost(ev) {
   out.dataset.state = 'busy';
   try {
     const {doc, text} = await api(`sweeps/${S.sweepId}/at-cost?cost=${encodeURIComponent(v)}`);
-    const pct = Math.round(100 * doc.level) + '% interval';
-    out.append(el('p', {class: doc.beyond_validated ? 'warn' : null},
-      `at ${S.sweep ? S.sweep.cost_name : 'cost'} = ${num(doc.cost)}: ` + (doc.beyond_validated ?
-        `WARNING: beyond the holdout-validated range (up to ${num(doc.valid_max_cost)})` :
-        doc.extrapolated ? `extrapolated; within the validated range (up to ${num(doc.valid_max_cost)})` :
-          'inside the fitted range')));
-    const rows = [el('tr', {'data-key': 'metric'}, el('td', null, 'best ' + doc.metric.name),
-      el('td', {class: 'num', 'data-value': doc.metric.predicted.value}, num(doc.metric.predicted.value)),
-      el('td', null, interval(doc.metric.predicted.lo, doc.metric.predicted.hi)))];
-    for (const [name, t] of Object.entries(doc.params)) {
-      rows.push(el('tr', {'data-key': 'param'}, el('td', null, name),
-        el('td', {class: 'num', 'data-value': t.value}, num(t.value)),
-        el('td', {class: t.outside_range ? 'warn' : null}, interval(t.lo, t.hi) +
-          (t.outside_range ? ' (outside the searched range)' : ''))));
-    }
-    if (doc.compute_optimal) {
-      rows.push(el('tr', null, el('td', null, 'compute-optimal N'),
-        el('td', {class: 'num'}, num(doc.compute_optimal.n_params)), el('td', null, '-')));
-      rows.push(el('tr', null, el('td', null, 'compute-optimal D'),
-        el('td', {class: 'num'}, num(doc.compute_optimal.tokens)), el('td', null, '-')));
-    }
-    const t = el('table', {id: 'at-cost-table'});
-    table(t, ['quantity', 'predicted', pct], rows);
-    out.append(t);
-    if (!doc.compute_optimal) out.append(el('p', {class: 'muted'}, doc.compute_optimal_why));
+    if (doc.metric.predicted) atCostTable(out, doc);
+    /* else the law may not predict here: its reason is the answer */
+    else out.append(el('p', {class: 'warn'}, `at ${costName()} = ${num(doc.cost)}: ${doc.why}`));
     out.dataset.json = text;
     out.dataset.state = 'ok';
     S.atCost = {id: S.sweepId, doc};
@@ -441,6 +421,39 @@ async function atCost(ev) {
     out.append(el('p', {class: 'warn'}, e.message));
     out.dataset.state = 'error';
   }
+}
+
+function costName() {
+  return S.sweep ? S.sweep.cost_name : 'cost';
+}
+
+/* The answer of a law that predicts at doc.cost: a note and a table. */
+function atCostTable(out, doc) {
+  const pct = Math.round(100 * doc.level) + '% interval';
+  out.append(el('p', {class: doc.beyond_validated ? 'warn' : null},
+    `at ${costName()} = ${num(doc.cost)}: ` + (doc.beyond_validated ?
+      `WARNING: beyond the holdout-validated range (up to ${num(doc.valid_max_cost)})` :
+      doc.extrapolated ? `extrapolated; within the validated range (up to ${num(doc.valid_max_cost)})` :
+        'inside the fitted range')));
+  const rows = [el('tr', {'data-key': 'metric'}, el('td', null, 'best ' + doc.metric.name),
+    el('td', {class: 'num', 'data-value': doc.metric.predicted.value}, num(doc.metric.predicted.value)),
+    el('td', null, interval(doc.metric.predicted.lo, doc.metric.predicted.hi)))];
+  for (const [name, t] of Object.entries(doc.params)) {
+    rows.push(el('tr', {'data-key': 'param'}, el('td', null, name),
+      el('td', {class: 'num', 'data-value': t.value}, num(t.value)),
+      el('td', {class: t.outside_range ? 'warn' : null}, interval(t.lo, t.hi) +
+        (t.outside_range ? ' (outside the searched range)' : ''))));
+  }
+  if (doc.compute_optimal) {
+    rows.push(el('tr', null, el('td', null, 'compute-optimal N'),
+      el('td', {class: 'num'}, num(doc.compute_optimal.n_params)), el('td', null, '-')));
+    rows.push(el('tr', null, el('td', null, 'compute-optimal D'),
+      el('td', {class: 'num'}, num(doc.compute_optimal.tokens)), el('td', null, '-')));
+  }
+  const t = el('table', {id: 'at-cost-table'});
+  table(t, ['quantity', 'predicted', pct], rows);
+  out.append(t);
+  if (!doc.compute_optimal) out.append(el('p', {class: 'muted'}, doc.compute_optimal_why));
 }
 
 // ---- polling ----
