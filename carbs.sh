@@ -172,14 +172,18 @@ cmd_test() {
     awk '{p += $1; f += $2} END {printf "%d passed, %d failed\n", p, f; exit (f > 0)}' build-ci.counts
 }
 
-# report SWEEP: the fitted scaling laws with a prediction at 10x the dearest Pareto point, and
-# the plots (uses $carbs and $db of cmd_demo).
+# report SWEEP: the fitted scaling laws (every part, the holdout's errors among them), then one
+# block that answers the question: the expected metric at 10x the dearest trial with its
+# interval, the configuration to run there and its N and D, or the plain reason why the laws
+# may not say (uses $carbs and $db of cmd_demo).
 report() {
     local sweep=$1 dearest
-    dearest=$("$carbs" --db "$db" pareto "$sweep" --format json |
-        python3 -c 'import json,sys; c=[json.loads(l)["cost"] for l in sys.stdin if l.strip()]; print(max(c) if c else "")')
-    say "scaling laws of $sweep (prediction at 10x the dearest Pareto point, $dearest)"
-    if [ -n "$dearest" ]; then
+    dearest=$("$carbs" --db "$db" trials "$sweep" --format json |
+        python3 -c 'import json,sys; c=[json.loads(l).get("cost") or 0 for l in sys.stdin if l.strip()]; print(max(c) if c else "")')
+    say "scaling laws of $sweep"
+    "$carbs" --db "$db" laws "$sweep" --format table || true
+    if [ -n "$dearest" ] && [ "$dearest" != 0 ]; then
+        say "the answer: $sweep at 10x its dearest trial ($dearest)"
         "$carbs" --db "$db" laws "$sweep" --format table \
             --at-cost "$(python3 -c "print(10 * $dearest)")" || true
     fi
