@@ -17,50 +17,25 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "optimizer/service/service.h"
-#include "proto/json.h"
-#include "proto/log.h"
-#include "proto/msg.h"
-#include "proto/sweep.h"
-#include "proto/wire.h"
+#include "fixture.h"
 #include "store/store.h"
 
 #define ANSWER_MS 3000 /* bound on waiting for one answer */
 
-static char g_dir[64];
 static char g_db[128];
 static char g_keys[128]; /* service.key/.pub; allow/<worker>.key; allow/admin/<admin>.key */
 static int g_n;
 
-static const char SPEC[] = "name: trust\n"
-                           "metric: {name: loss, goal: minimize}\n"
-                           "cost: {name: cost}\n"
-                           "trainer: synthetic\n"
-                           "synthetic: {function: branin}\n"
-                           "parameters:\n"
-                           "  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}\n"
-                           "  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}\n"
-                           "carbs: {seed: 29, num_random_samples: 3, resample_frequency: 0}\n"
+static const char SPEC[] = "name: trust\n" FX_SPEC_SYNTHETIC "synthetic: {function: branin}\n"
+    FX_SPEC_BRANIN_XY "carbs: {seed: 29, num_random_samples: 3, resample_frequency: 0}\n"
                            "budget: {trials: 40, cost: 3, parallel: 4, max_retries: 2}\n";
 
 // ---- the service and its clients ----
 
 static void fresh_store(void)
 {
-    carbs_err_t err = {0};
-    sweep_spec_t spec = {0};
-    char *canon = NULL;
-    store_t *st;
-
-    snprintf(g_db, sizeof(g_db), "%s/t%d.db", g_dir, ++g_n);
-    CHECK_EQ(sweep_spec_parse(SPEC, strlen(SPEC), "trust.yaml", &spec, &err), 0);
-    CHECK_EQ(sweep_spec_to_json(&spec, &canon, &err), 0);
-    st = store_open(g_db, STORE_CREATE, &err);
-    CHECK(st != NULL);
-    CHECK_EQ(store_sweep_create(st, spec.name, canon, NULL, &err), 0);
-    store_close(st);
-    free(canon);
-    sweep_spec_release(&spec);
+    fx_path(g_db, sizeof(g_db), "t%d.db", ++g_n);
+    CHECK(fx_store_new(g_db, SPEC) > 0);
 }
 
 /* The key directory, made once: the service's pair, worker keys good and
@@ -70,7 +45,7 @@ static void make_keys(void)
     carbs_err_t err = {0};
     char allow[192], admin[256];
 
-    snprintf(g_keys, sizeof(g_keys), "%s/keys", g_dir);
+    fx_path(g_keys, sizeof(g_keys), "keys");
     snprintf(allow, sizeof(allow), "%s/%s", g_keys, WIRE_ALLOW_DIR_NAME);
     snprintf(admin, sizeof(admin), "%s/%s", allow, WIRE_ADMIN_DIR_NAME);
     CHECK_EQ(wire_keygen(g_keys, WIRE_SERVICE_KEY_NAME, &err), 0);
@@ -129,41 +104,7 @@ static wire_client_t *client(service_t *svc, const char *key, const char *id)
 
 static void send_text(wire_client_t *c, const char *json)
 {
-    carbs_err_t err = {0};
-    CHECK_EQ(wire_client_send(c, json, strlen(json), &err), 0);
-}
-
-static void send_msg(wire_client_t *c, const proto_msg_t *m)
-{
-    carbs_err_t err = {0};
-    char *buf = NULL;
-    size_t len = 0;
-
-    CHECK_EQ(proto_msg_encode(m, &buf, &len, &err), 0);
-    if (buf)
-        CHECK_EQ(wire_client_send(c, buf, len, &err), 0);
-    free(buf);
-}
-
-/* Step the service until c receives a frame; decode it into *out.
- * Returns 0, or -1 when nothing came in time. */
-static int pump(service_t *svc, wire_client_t *c, proto_msg_t *out)
-{
-    carbs_err_t err = {0};
-    double until = now_monotonic() + ANSWER_MS / 1000.0;
-
-    while (now_monotonic() < until) {
-        char *buf = NULL;
-        size_t len = 0;
-        CHECK_EQ(service_step(svc, 2, &err), 0);
-        if (wire_client_recv(c, &buf, &len, 2, &err) == 0) {
-            int rc = proto_msg_decode(buf, len, out, &err);
-            CHECK_EQ(rc, 0);
-            free(buf);
-            return rc ? -1 : 0;
-        }
-    }
-    return -1;
+    CHECK_EQ(fx_send_raw(c, json, strlen(json)), 0);
 }
 
 /* Expect an `error` frame with code for what c just sent. */
@@ -171,7 +112,7 @@ static void expect_error(service_t *svc, wire_client_t *c, int code)
 {
     proto_msg_t r = {0};
 
-    if (pump(svc, c, &r)) {
+    if (fx_pump(svc, c, &r, ANSWER_MS)) {
         CHECK(!"no answer to a refused frame");
         return;
     }
@@ -189,7 +130,7 @@ static bool expect_reply(service_t *svc, wire_client_t *c, char *msg, size_t cap
     proto_msg_t r = {0};
     bool ok = false;
 
-    if (pump(svc, c, &r)) {
+    if (fx_pump(svc, c, &r, ANSWER_MS)) {
         CHECK(!"no reply");
         return false;
     }
@@ -207,36 +148,15 @@ static void send_hello(wire_client_t *c, const char *id)
 {
     proto_msg_t m;
 
-    proto_msg_init(&m, PROTO_MSG_HELLO);
-    str_copy(m.hello.worker_id, sizeof(m.hello.worker_id), id);
-    str_copy(m.hello.host, sizeof(m.hello.host), "trust-host");
-    m.hello.pid = 4711;
-    m.hello.slots = 1;
-    m.hello.caps.synthetic = true;
-    send_msg(c, &m);
+    fx_hello_msg(&m, id);
+    CHECK_EQ(fx_send(c, &m), 0);
     proto_msg_release(&m);
-}
-
-static void hello(service_t *svc, wire_client_t *c, const char *id)
-{
-    proto_msg_t r = {0};
-
-    send_hello(c, id);
-    CHECK_EQ(pump(svc, c, &r), 0);
-    CHECK_EQ(r.type, PROTO_MSG_WELCOME);
-    proto_msg_release(&r);
 }
 
 /* ready -> trial into *t (caller releases). */
 static void take_trial(service_t *svc, wire_client_t *c, proto_msg_t *t)
 {
-    proto_msg_t m;
-
-    proto_msg_init(&m, PROTO_MSG_READY);
-    send_msg(c, &m);
-    proto_msg_release(&m);
-    CHECK_EQ(pump(svc, c, t), 0);
-    CHECK_EQ(t->type, PROTO_MSG_TRIAL);
+    CHECK_EQ(fx_ready(svc, c, t), PROTO_MSG_TRIAL);
 }
 
 /* A success for trial_id/attempt: loss, and cost (or wall_seconds when
@@ -252,7 +172,7 @@ static void send_result(wire_client_t *c, int64_t trial_id, int attempt, double 
     m.result.r.ok = true;
     CHECK_EQ(carbs_result_set(&m.result.r, "loss", loss), 0);
     CHECK_EQ(carbs_result_set(&m.result.r, cost_name, cost), 0);
-    send_msg(c, &m);
+    CHECK_EQ(fx_send(c, &m), 0);
     proto_msg_release(&m);
 }
 
@@ -260,35 +180,23 @@ static void expect_ack(service_t *svc, wire_client_t *c, int64_t trial_id)
 {
     proto_msg_t r = {0};
 
-    CHECK_EQ(pump(svc, c, &r), 0);
+    CHECK_EQ(fx_pump(svc, c, &r, ANSWER_MS), 0);
     CHECK_EQ(r.type, PROTO_MSG_ACK);
     CHECK_EQ(r.ack.trial_id, trial_id);
     proto_msg_release(&r);
 }
 
-/* The stored row of trial id, read through a read-only connection (the
- * service commits before it answers). */
-static void trial_row(service_t *svc, int64_t id, store_trial_t *row)
+/* The stored row (when row) and result (when res) of trial id, read
+ * through a read-only connection (the service commits before it answers). */
+static void stored(int64_t id, store_trial_t *row, store_result_t *res)
 {
     carbs_err_t err = {0};
     store_t *st = store_open(g_db, STORE_READONLY, &err);
 
-    UNUSED(svc);
     CHECK(st != NULL);
-    if (st)
+    if (st && row)
         CHECK_EQ(store_trial_get(st, id, row, &err), 0);
-    store_close(st);
-}
-
-/* The stored result of trial id: *ok, output, cost and message. */
-static void result_row(service_t *svc, int64_t id, store_result_t *res)
-{
-    carbs_err_t err = {0};
-    store_t *st = store_open(g_db, STORE_READONLY, &err);
-
-    UNUSED(svc);
-    CHECK(st != NULL);
-    if (st)
+    if (st && res)
         CHECK_EQ(store_result_get(st, id, res, &err), 0);
     store_close(st);
 }
@@ -331,7 +239,7 @@ static void test_worker_key_is_not_an_admin(void)
     if (!svc)
         return;
     w = client(svc, "good", "good");
-    hello(svc, w, "good"); /* a worker key is still a worker */
+    CHECK_EQ(fx_hello(svc, w, "good"), 0); /* a worker key is still a worker */
     for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
         send_text(w, requests[i]);
         expect_error(svc, w, CARBS_EDENIED);
@@ -427,7 +335,7 @@ static void test_tell_only_for_ask_trials(void)
         return;
     w = client(svc, NULL, "w1");
     c = client(svc, NULL, NULL);
-    hello(svc, w, "w1");
+    CHECK_EQ(fx_hello(svc, w, "w1"), 0);
     take_trial(svc, w, &t);
 
     CHECK(!tell(svc, c, t.trial.trial_id, -12345, 1e9, msg, sizeof(msg)));
@@ -436,14 +344,14 @@ static void test_tell_only_for_ask_trials(void)
     CHECK(strstr(msg, "not a trial of sweep 'trust'") != NULL);
     send_result(w, t.trial.trial_id, t.trial.attempt, 0.75, "cost", 0.5);
     expect_ack(svc, w, t.trial.trial_id);
-    result_row(svc, t.trial.trial_id, &res);
+    stored(t.trial.trial_id, NULL, &res);
     CHECK(res.ok);
     CHECK_NEAR(res.output, 0.75, 0);
     CHECK_NEAR(res.cost, 0.5, 0);
     store_result_release(&res);
 
     send_text(c, "{\"v\":1,\"type\":\"ask\",\"sweep\":\"trust\"}");
-    CHECK_EQ(pump(svc, c, &r), 0);
+    CHECK_EQ(fx_pump(svc, c, &r, ANSWER_MS), 0);
     CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok);
     asked = r.reply.trial_id;
     proto_msg_release(&r);
@@ -451,7 +359,7 @@ static void test_tell_only_for_ask_trials(void)
     CHECK(strstr(msg, "not finite and > 0") != NULL);
     CHECK(!tell(svc, c, asked, 1.5, 0, msg, sizeof(msg)));
     CHECK(tell(svc, c, asked, 1.5, 0.25, msg, sizeof(msg)));
-    result_row(svc, asked, &res);
+    stored(asked, NULL, &res);
     CHECK(res.ok);
     CHECK_NEAR(res.output, 1.5, 0);
     CHECK_NEAR(res.cost, 0.25, 0);
@@ -478,7 +386,7 @@ static void impostor_round(service_t *svc, wire_client_t *holder, wire_client_t 
     expect_error(svc, impostor, CARBS_EDENIED);
     send_result(impostor, t->trial.trial_id, t->trial.attempt, -12345, "cost", 0.5);
     expect_error(svc, impostor, CARBS_ESTATE);
-    trial_row(svc, t->trial.trial_id, &row);
+    stored(t->trial.trial_id, &row, NULL);
     CHECK_EQ(row.state, CARBS_TRIAL_RUNNING);
     CHECK_STR(row.worker, id);
     store_trial_release(&row);
@@ -486,7 +394,7 @@ static void impostor_round(service_t *svc, wire_client_t *holder, wire_client_t 
         return;
     send_result(holder, t->trial.trial_id, t->trial.attempt, 0.625, "cost", 0.5);
     expect_ack(svc, holder, t->trial.trial_id);
-    result_row(svc, t->trial.trial_id, &res);
+    stored(t->trial.trial_id, NULL, &res);
     CHECK(res.ok);
     CHECK_NEAR(res.output, 0.625, 0);
     store_result_release(&res);
@@ -508,7 +416,7 @@ static void test_worker_id_is_bound_to_its_key(void)
     if (!svc)
         return;
     good = client(svc, "good", "good");
-    hello(svc, good, "good");
+    CHECK_EQ(fx_hello(svc, good, "good"), 0);
     take_trial(svc, good, &t);
     take_trial(svc, good, &t2);
     other = client(svc, "other", NULL);
@@ -539,11 +447,11 @@ static void test_worker_id_is_bound_to_its_connection(void)
     if (!svc)
         return;
     w = client(svc, NULL, "w1");
-    hello(svc, w, "w1");
+    CHECK_EQ(fx_hello(svc, w, "w1"), 0);
     take_trial(svc, w, &t);
     wire_client_close(w);
     w = client(svc, NULL, "w1"); /* a restart */
-    hello(svc, w, "w1");
+    CHECK_EQ(fx_hello(svc, w, "w1"), 0);
     rogue = client(svc, NULL, NULL);
     impostor_round(svc, w, rogue, "w1", &t);
     proto_msg_release(&t);
@@ -580,7 +488,7 @@ static void test_negative_cost_fails_the_trial(void)
     if (!svc)
         return;
     w = client(svc, NULL, "w1");
-    hello(svc, w, "w1");
+    CHECK_EQ(fx_hello(svc, w, "w1"), 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         proto_msg_t t = {0};
         store_result_t res = {0};
@@ -589,9 +497,9 @@ static void test_negative_cost_fails_the_trial(void)
         take_trial(svc, w, &t);
         send_result(w, t.trial.trial_id, t.trial.attempt, 0.5, cases[i].name, cases[i].cost);
         expect_ack(svc, w, t.trial.trial_id);
-        trial_row(svc, t.trial.trial_id, &row);
+        stored(t.trial.trial_id, &row, NULL);
         CHECK_EQ(row.state, CARBS_TRIAL_FAILED);
-        result_row(svc, t.trial.trial_id, &res);
+        stored(t.trial.trial_id, NULL, &res);
         CHECK(!res.ok);
         CHECK_EQ(res.failure, CARBS_FAILURE_ERROR);
         CHECK_STR(res.message, cases[i].message);
@@ -620,13 +528,8 @@ static void test_negative_cost_fails_the_trial(void)
 
 int main(void)
 {
-    proto_json_init();
-    log_setup(getenv("CARBS_TEST_LOG") ? LOG_DEBUG : LOG_ERROR, stderr);
-    snprintf(g_dir, sizeof(g_dir), "/tmp/carbs-test-trust-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
+    if (FX_SETUP("trust"))
         return 1;
-    }
     make_keys();
     RUN(test_worker_key_is_not_an_admin);
     RUN(test_plain_tcp_is_admin);
@@ -635,11 +538,5 @@ int main(void)
     RUN(test_worker_id_is_bound_to_its_key);
     RUN(test_worker_id_is_bound_to_its_connection);
     RUN(test_negative_cost_fails_the_trial);
-    {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", g_dir);
-    }
-    return check_summary();
+    return FX_FINISH();
 }
