@@ -13,26 +13,14 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "optimizer/service/service.h"
-#include "proto/json.h"
-#include "proto/log.h"
-#include "proto/msg.h"
+#include "fixture.h"
 #include "proto/record.h"
-#include "proto/sweep.h"
-#include "proto/wire.h"
 
-#define WAIT_S 3.0 /* bound on waiting for one reply */
+#define WAIT_MS 3000 /* bound on waiting for one reply */
 #define ROUNDS 4   /* ask/tell rounds after the import */
 
-static const char SPEC[] = "name: obs\n"
-                           "metric: {name: loss, goal: minimize}\n"
-                           "cost: {name: cost}\n"
-                           "trainer: synthetic\n"
-                           "synthetic: {function: branin}\n"
-                           "parameters:\n"
-                           "  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}\n"
-                           "  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}\n"
-                           "carbs: {seed: 5, num_random_samples: 2, resample_frequency: 0}\n";
+static const char SPEC[] = "name: obs\n" FX_SPEC_SYNTHETIC "synthetic: {function: branin}\n"
+    FX_SPEC_BRANIN_XY "carbs: {seed: 5, num_random_samples: 2, resample_frequency: 0}\n";
 
 /* The imported history: costs far below the service's cost floor (a
  * success is observed at the floor at the least, or the log-cost scale
@@ -46,8 +34,6 @@ static const struct {
     {9.0, 14.0, NAN, 4.0, true},    {3.0, 3.0, 8.0, 1e-250, false},
 };
 
-static char g_dir[64];
-
 typedef struct session {
     char db[128], ep[128];
     service_t *svc;
@@ -56,18 +42,9 @@ typedef struct session {
 
 static void session_open(session_t *s)
 {
-    carbs_err_t err = {0};
-    service_config_t cfg = {0};
-    wire_client_config_t cc = {0};
-
-    cfg.db_path = s->db;
-    cfg.endpoint = s->ep;
-    s->svc = service_open(&cfg, &err);
-    if (!s->svc)
-        fprintf(stderr, "service_open: %s\n", err.msg);
+    s->svc = fx_service_open(s->db, s->ep, 0, NULL);
     CHECK(s->svc != NULL);
-    cc.endpoint = s->ep;
-    s->cl = wire_client_open(&cc, &err);
+    s->cl = fx_client(s->ep, NULL, 0);
     CHECK(s->cl != NULL);
 }
 
@@ -83,25 +60,8 @@ static void session_close(session_t *s)
  * arrives in *r, which must say ok. */
 static void request(session_t *s, proto_msg_t *m, proto_msg_t *r)
 {
-    carbs_err_t err = {0};
-    char *buf = NULL;
-    size_t len = 0;
-    double until = now_monotonic() + WAIT_S;
-
-    CHECK_EQ(proto_msg_encode(m, &buf, &len, &err), 0);
-    CHECK_EQ(wire_client_send(s->cl, buf, len, &err), 0);
-    free(buf);
-    proto_msg_release(m);
     memset(r, 0, sizeof(*r));
-    while (now_monotonic() < until) {
-        CHECK_EQ(service_step(s->svc, 5, &err), 0);
-        buf = NULL;
-        if (wire_client_recv(s->cl, &buf, &len, 5, &err) == 0) {
-            CHECK_EQ(proto_msg_decode(buf, len, r, &err), 0);
-            free(buf);
-            break;
-        }
-    }
+    fx_request(s->svc, s->cl, m, r, WAIT_MS);
     CHECK_EQ(r->type, PROTO_MSG_REPLY);
     if (!r->reply.ok)
         fprintf(stderr, "reply: %s\n", r->reply.message);
@@ -111,15 +71,13 @@ static void request(session_t *s, proto_msg_t *m, proto_msg_t *r)
 static void create_and_import(session_t *s)
 {
     carbs_err_t err = {0};
-    sweep_spec_t spec = {0};
     proto_record_t recs[sizeof(HISTORY) / sizeof(HISTORY[0])];
     size_t n = sizeof(HISTORY) / sizeof(HISTORY[0]);
     proto_msg_t m, r;
 
     proto_msg_init(&m, PROTO_MSG_SWEEP_CREATE);
-    CHECK_EQ(sweep_spec_parse(SPEC, strlen(SPEC), "obs.yaml", &spec, &err), 0);
-    CHECK_EQ(sweep_spec_to_json(&spec, &m.sweep_create.spec_json, &err), 0);
-    sweep_spec_release(&spec);
+    m.sweep_create.spec_json = fx_spec_json(SPEC);
+    CHECK(m.sweep_create.spec_json != NULL);
     request(s, &m, &r);
     proto_msg_release(&r);
 
@@ -177,8 +135,8 @@ static void run(int k, bool restart, double *xs, double *ys)
 {
     session_t s = {0};
 
-    snprintf(s.db, sizeof(s.db), "%s/obs%d.db", g_dir, k);
-    snprintf(s.ep, sizeof(s.ep), "ipc://%s/ep%d", g_dir, k);
+    fx_path(s.db, sizeof(s.db), "obs%d.db", k);
+    fx_ipc(s.ep, sizeof(s.ep), "ep%d", k);
     session_open(&s);
     create_and_import(&s);
     if (restart) {
@@ -209,19 +167,8 @@ static void test_resumed_sweep_suggests_what_the_live_one_would(void)
 
 int main(void)
 {
-    proto_json_init();
-    log_setup(getenv("CARBS_TEST_LOG") ? LOG_DEBUG : LOG_ERROR, stderr);
-    snprintf(g_dir, sizeof(g_dir), "/tmp/carbs-test-obs-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
+    if (FX_SETUP("obs"))
         return 1;
-    }
     RUN(test_resumed_sweep_suggests_what_the_live_one_would);
-    {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", g_dir);
-    }
-    return check_summary();
+    return FX_FINISH();
 }
