@@ -8,40 +8,8 @@
 # running service are refused as writers.  Needs CARBS_BIN and
 # CARBS_SOURCE_ROOT; prints "N passed, N failed" like every test program.
 set -u
-
-carbs=${CARBS_BIN:?CARBS_BIN is not set}
-root=${CARBS_SOURCE_ROOT:?CARBS_SOURCE_ROOT is not set}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/carbs-store-cli.XXXXXX")
-db=$tmp/s.db
-serve=
-passed=0
-failed=0
-
-cleanup() {
-    if [ -n "$serve" ]; then
-        kill "$serve" 2>/dev/null
-        wait "$serve" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-
-# run EXPECTED_RC CMD...: run, keep stdout/stderr in $tmp/out and $tmp/err
-run() {
-    want=$1
-    shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "'$*' exited $got, expected $want: $(cat "$tmp/err")"
-        return 1
-    fi
-    return 0
-}
-has() { grep -q -- "$2" "$tmp/$1" || { bad "$1 lacks '$2': $(cat "$tmp/$1")"; return 1; }; }
+. "$(dirname "$0")/lib.sh"
+tmp_start store-cli
 
 # ---- a missing store is not created by ask or tell ----
 if run 2 "$carbs" ask toy --db "$tmp/none.db" && has err "the store '$tmp/none.db' does not exist" &&
@@ -69,11 +37,8 @@ ln -s "$db" "$tmp/sym.db"
 mkdir "$tmp/other" && ln "$db" "$tmp/other/hard.db"
 "$carbs" serve --db "$db" --bind "ipc://$tmp/svc" --insecure >"$tmp/serve.log" 2>&1 &
 serve=$!
-n=0
-while ! grep -q "serving" "$tmp/serve.log" 2>/dev/null && [ $n -lt 100 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
+bg_add "$serve"
+wait_for 10 grep -q "serving" "$tmp/serve.log"
 if run 1 "$carbs" serve --db "$tmp/sym.db" --bind "ipc://$tmp/svc2" --insecure &&
    has err "already open for writing by pid $serve"; then ok; fi
 # (the holder's pid and path through another name come from /proc on Linux)
@@ -81,9 +46,7 @@ if [ -r /proc/locks ]; then expect="by pid $serve (through '$db')"; else expect=
 if run 1 "$carbs" serve --db "$tmp/other/hard.db" --bind "ipc://$tmp/svc3" --insecure &&
    has err "$expect"; then ok; fi
 if run 0 "$carbs" trials toy --db "$tmp/other/hard.db"; then ok; fi
-kill "$serve" 2>/dev/null
-wait "$serve" 2>/dev/null
-serve=
+bg_stop "$serve" 2>/dev/null
 rm -f "$tmp/sym.db" "$tmp/other/hard.db"
 
 # ---- a garbled page ----
@@ -100,5 +63,4 @@ if run 1 "$carbs" store recover --db "$db" --out "$tmp/new.db" && has err "file 
 if run 0 "$carbs" store check --db "$tmp/new.db" && has err "0 problems"; then ok; fi
 if run 0 "$carbs" ask toy --db "$tmp/new.db" && has out '"trial_id":'; then ok; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
