@@ -6,25 +6,8 @@
 # its user's only; a key name in both allow/ and allow/admin/ stops the
 # service.  Needs CARBS_BIN; prints "N passed, N failed".
 set -u
-
-carbs=${CARBS_BIN:?CARBS_BIN is not set}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/carbs-trust-cli.XXXXXX")
-server=
-passed=0
-failed=0
-
-cleanup() {
-    if [ -n "$server" ]; then
-        kill "$server" 2>/dev/null
-        wait "$server" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-has() { grep -q -- "$2" "$tmp/$1" || { bad "$1 lacks '$2': $(head -c 600 "$tmp/$1")"; return 1; }; }
+. "$(dirname "$0")/lib.sh"
+tmp_start trust-cli
 
 # keygen --admin: the usual pair, and where its .pub goes.
 if "$carbs" keygen --dir "$tmp/keys" --name boss --admin >"$tmp/out" 2>"$tmp/err" &&
@@ -38,20 +21,14 @@ echo "$tmp/none" >>"$tmp/before"
 (umask 0 && exec "$carbs" serve --db "$tmp/s.db" --bind tcp://127.0.0.1:* --insecure) \
     2>"$tmp/serve.err" &
 server=$!
-up=0
-for _ in $(seq 1 100); do
-    if grep -q "is an admin" "$tmp/serve.err" 2>/dev/null; then up=1; break; fi
-    sleep 0.1
-done
-if [ "$up" -eq 1 ] && [ "$(grep -c 'anyone who can reach tcp://127.0.0.1:[0-9]* is an admin' "$tmp/serve.err")" -eq 1 ]
+bg_add "$server"
+if wait_for 10 grep -q "is an admin" "$tmp/serve.err" && [ "$(grep -c 'anyone who can reach tcp://127.0.0.1:[0-9]* is an admin' "$tmp/serve.err")" -eq 1 ]
 then ok; else bad "no --insecure line: $(cat "$tmp/serve.err")"; fi
 sock=$(ls /tmp/carbs-"$(id -u)"-*.ctl 2>/dev/null | grep -vxF -f "$tmp/before" | head -n 1)
 if [ -n "$sock" ] && [ "$(stat -c %a "$sock")" = 600 ]; then ok; else
     bad "control socket '$sock' is not 0600: $(ls -l /tmp/carbs-"$(id -u)"-*.ctl 2>&1)"
 fi
-kill "$server"
-wait "$server" 2>/dev/null
-server=
+bg_stop "$server" 2>/dev/null
 
 # A name in both folders is refused at start.
 mkdir -p "$tmp/keys/allow/admin"
@@ -62,5 +39,4 @@ if "$carbs" serve --db "$tmp/s.db" --bind tcp://127.0.0.1:* --keys "$tmp/keys" >
 then bad "serve started with boss in allow/ and allow/admin/"
 elif has err "'boss' is both a worker and an admin key"; then ok; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
