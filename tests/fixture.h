@@ -6,11 +6,12 @@
  *     fx_path, fx_ipc, fx_finish), a file written whole (fx_write_file);
  *   - seeded generators, the seed printed (fx_rng_t, fx_seed,
  *     fx_splitmix_signed);
- *   - waiting on a condition with a deadline (fx_wait);
+ *   - waiting on a condition with a deadline (fx_wait), or for a byte
+ *     from a child process on a pipe (fx_read_byte);
  *   - CARBS parameters (fx_num_param), Branin (fx_branin);
  *   - a store holding one sweep made from a sweep file (fx_store_new);
  *   - an in-process service on an ipc:// endpoint, stepped by the test
- *     (fx_service_open, fx_pump), and fake workers and clients built from
+ *     (fx_service_config, fx_service_open, fx_pump), and fake workers and clients built from
  *     wire_client_t that speak proto messages (fx_client, fx_request,
  *     fx_hello_msg, fx_hello, fx_ready, fx_result_msg);
  *   - a trial run to its end through the runner child (fx_trial_init,
@@ -113,6 +114,10 @@ int fx_write_file(const char *path, const void *data, size_t n);
  * (false, quietly). */
 bool fx_wait(bool (*cond)(void *arg), void *arg, double bound_s, int poll_us);
 
+/* Wait up to ms for one byte on fd (a pipe from a child that says where it
+ * is); the byte, or -1 (quietly) when none came or fd closed. */
+int fx_read_byte(int fd, int ms);
+
 // ---- a store with a sweep ----
 
 /* The lines of a synthetic sweep file that every service test shares: the
@@ -140,9 +145,13 @@ int fx_counts(const char *db, int64_t sweep, size_t c[CARBS_TRIAL_STATE_COUNT]);
 // ---- the service, stepped by the test ----
 
 /* The one place tests configure a service: db on ep, the lease given (the
- * heartbeat a quarter of it), 1000 losses before quarantine, `wait` 10 ms.
- * With err NULL a failure to open is a fixture failure; with err it is the
- * caller's to check. */
+ * heartbeat a quarter of it; 0 = the defaults), 1000 losses before
+ * quarantine, `wait` 10 ms.  A test that needs more (keys, another
+ * quarantine) fills cfg here, changes its fields and calls service_open. */
+void fx_service_config(service_config_t *cfg, const char *db, const char *ep, int lease_ms);
+
+/* service_open on fx_service_config.  With err NULL a failure to open is a
+ * fixture failure; with err it is the caller's to check. */
 service_t *fx_service_open(const char *db, const char *ep, int lease_ms, carbs_err_t *err);
 
 /* A client of ep with routing id id (NULL = random); frame_max 0 = the

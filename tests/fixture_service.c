@@ -59,16 +59,24 @@ int fx_counts(const char *db, int64_t sweep, size_t c[CARBS_TRIAL_STATE_COUNT])
     return rc ? -1 : 0;
 }
 
+void fx_service_config(service_config_t *cfg, const char *db, const char *ep, int lease_ms)
+{
+    *cfg = (service_config_t){.db_path = db,
+                              .endpoint = ep,
+                              .lease_ms = lease_ms,
+                              .heartbeat_ms = lease_ms / 4,
+                              .quarantine_losses = 1000,
+                              .wait_ms = 10};
+}
+
 service_t *fx_service_open(const char *db, const char *ep, int lease_ms, carbs_err_t *err)
 {
-    service_config_t cfg = {.db_path = db,
-                            .endpoint = ep,
-                            .lease_ms = lease_ms,
-                            .heartbeat_ms = lease_ms / 4,
-                            .quarantine_losses = 1000,
-                            .wait_ms = 10};
+    service_config_t cfg;
     carbs_err_t own = {0};
-    service_t *svc = service_open(&cfg, err ? err : &own);
+    service_t *svc;
+
+    fx_service_config(&cfg, db, ep, lease_ms);
+    svc = service_open(&cfg, err ? err : &own);
 
     if (!svc && !err)
         fx_fail("service_open %s: %s", db, own.msg);

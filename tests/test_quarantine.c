@@ -45,18 +45,27 @@ static int64_t fresh_store(const char *budget)
 /* A service quarantining after 2 host losses, for quarantine_s seconds. */
 static service_t *open_svc(int lease_ms, int quarantine_s)
 {
-    service_config_t cfg = {.db_path = g_db,
-                            .endpoint = g_ep,
-                            .lease_ms = lease_ms,
-                            .heartbeat_ms = lease_ms / 4,
-                            .quarantine_losses = 2,
-                            .quarantine_s = quarantine_s,
-                            .wait_ms = 10};
+    service_config_t cfg;
     carbs_err_t err = {0};
-    service_t *svc = service_open(&cfg, &err);
+    service_t *svc;
 
-    if (!svc) fx_fail("service_open %s: %s", g_db, err.msg);
+    fx_service_config(&cfg, g_db, g_ep, lease_ms);
+    cfg.quarantine_losses = 2;
+    cfg.quarantine_s = quarantine_s;
+    svc = service_open(&cfg, &err);
+    if (!svc)
+        fx_fail("service_open %s: %s", g_db, err.msg);
     return svc;
+}
+
+/* A fresh store with the budget line given (fresh_store), its service
+ * (open_svc) into *svc, and a worker client with routing id id. */
+static wire_client_t *start(const char *budget, int lease_ms, int quarantine_s, const char *id,
+                            service_t **svc)
+{
+    fresh_store(budget);
+    *svc = open_svc(lease_ms, quarantine_s);
+    return fx_client(g_ep, id, 0);
 }
 
 /* Send a failed result (failure kind, message) for t; expect an ack. */
@@ -95,9 +104,7 @@ static void test_reported_crashes_are_not_the_hosts(void)
     service_t *svc;
     wire_client_t *w;
 
-    fresh_store("{trials: 20, max_retries: 10, max_consecutive_failures: 0}");
-    svc = open_svc(5000, 600);
-    w = fx_client(g_ep, "w-crash", 0);
+    w = start("{trials: 20, max_retries: 10, max_consecutive_failures: 0}", 5000, 600, "w-crash", &svc);
     CHECK_EQ(fx_hello(svc, w, "w-crash"), 0);
     /* Every run of the trial crashes; the worker says so each time. */
     for (int i = 0; i < 5; i++) {
@@ -120,9 +127,7 @@ static void test_preemption_is_not_the_hosts(void)
     service_t *svc;
     wire_client_t *w;
 
-    fresh_store("{trials: 20, max_retries: 10}");
-    svc = open_svc(5000, 600);
-    w = fx_client(g_ep, "w-spot", 0);
+    w = start("{trials: 20, max_retries: 10}", 5000, 600, "w-spot", &svc);
     /* Three clean preemptions (SIGTERM, bye "preempted"), the same id back
      * each time as under a Slurm requeue. */
     for (int i = 0; i < 4; i++) {
@@ -165,9 +170,7 @@ static void test_lost_leases_quarantine_for_a_while(void)
     wire_client_t *w;
     proto_msg_t t = {0};
 
-    fresh_store("{trials: 20, max_retries: 10}");
-    svc = open_svc(200, 1);
-    w = fx_client(g_ep, "w-flaky", 0);
+    w = start("{trials: 20, max_retries: 10}", 200, 1, "w-flaky", &svc);
     /* The worker takes a trial and goes silent past its lease, twice. */
     lose_two_leases(svc, w, "w-flaky");
     CHECK(worker_quarantined("w-flaky"));
@@ -190,9 +193,7 @@ static void test_release_lifts_quarantine(void)
     wire_client_t *w, *admin;
     proto_msg_t t = {0}, m, r = {0};
 
-    fresh_store("{trials: 20, max_retries: 10}");
-    svc = open_svc(200, 600);
-    w = fx_client(g_ep, "w-held", 0);
+    w = start("{trials: 20, max_retries: 10}", 200, 600, "w-held", &svc);
     admin = fx_client(g_ep, NULL, 0);
     lose_two_leases(svc, w, "w-held");
     CHECK(worker_quarantined("w-held"));
@@ -225,9 +226,7 @@ static void test_failures_in_a_row_pause_the_sweep(void)
     service_summary_t s;
     proto_msg_t t = {0};
 
-    fresh_store("{trials: 20, max_consecutive_failures: 3}");
-    svc = open_svc(5000, 600);
-    w = fx_client(g_ep, "w-typo", 0);
+    w = start("{trials: 20, max_consecutive_failures: 3}", 5000, 600, "w-typo", &svc);
     CHECK_EQ(fx_hello(svc, w, "w-typo"), 0);
     /* Diverged trials are the configurations' fault: no pause. */
     for (int i = 0; i < 3; i++) {
@@ -256,7 +255,8 @@ static void test_failures_in_a_row_pause_the_sweep(void)
 
 int main(void)
 {
-    if (FX_SETUP("quarantine")) return 1;
+    if (FX_SETUP("quarantine"))
+        return 1;
     RUN(test_reported_crashes_are_not_the_hosts);
     RUN(test_preemption_is_not_the_hosts);
     RUN(test_lost_leases_quarantine_for_a_while);
