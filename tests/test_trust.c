@@ -57,20 +57,15 @@ static void make_keys(void)
 static service_t *open_svc(bool curve)
 {
     carbs_err_t err = {0};
-    service_config_t cfg = {0};
+    service_config_t cfg;
     char key[192], allow[192];
     service_t *svc;
 
     snprintf(key, sizeof(key), "%s/%s.key", g_keys, WIRE_SERVICE_KEY_NAME);
     snprintf(allow, sizeof(allow), "%s/%s", g_keys, WIRE_ALLOW_DIR_NAME);
-    cfg.db_path = g_db;
-    cfg.endpoint = "tcp://127.0.0.1:*";
+    fx_service_config(&cfg, g_db, "tcp://127.0.0.1:*", 20000); /* nothing expires in a case */
     cfg.key = curve ? key : NULL;
     cfg.allow = curve ? allow : NULL;
-    cfg.lease_ms = 20000; /* nothing expires during a case */
-    cfg.heartbeat_ms = 5000;
-    cfg.quarantine_losses = 100;
-    cfg.wait_ms = 10;
     svc = service_open(&cfg, &err);
     if (!svc)
         fprintf(stderr, "service_open: %s\n", err.msg);
