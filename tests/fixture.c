@@ -6,6 +6,7 @@
 #include "tests/fixture.h"
 
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -167,6 +168,16 @@ int fx_write_file(const char *path, const void *data, size_t n)
         return -1;
     }
     return 0;
+}
+
+int fx_read_byte(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    unsigned char c;
+
+    if (poll(&p, 1, ms) != 1 || read(fd, &c, 1) != 1)
+        return -1;
+    return c;
 }
 
 bool fx_wait(bool (*cond)(void *arg), void *arg, double bound_s, int poll_us)

@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -1166,16 +1165,6 @@ static void test_store_check_and_backup(void)
 
 // ---- the writer lock ----
 
-/* Wait for one byte on fd for up to 20 s; the byte, or -1. */
-static int read_byte(int fd)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    unsigned char c;
-    if (poll(&p, 1, 20000) != 1 || read(fd, &c, 1) != 1)
-        return -1;
-    return c;
-}
-
 static void test_store_writer_lock(void)
 {
     char path[512];
@@ -1201,14 +1190,14 @@ static void test_store_writer_lock(void)
         unsigned char ok = cst && store_writer_lock(cst, &cerr) == 0 ? 'L' : 'E';
         if (write(up[1], &ok, 1) != 1)
             ok = 'E';
-        read_byte(down[0]);
+        fx_read_byte(down[0], 20000);
         store_close(cst);
         _exit(ok == 'L' ? 0 : 1);
     }
     CHECK(pid > 0);
     st = store_open(path, 0, &err);
     CHECK(st != NULL);
-    CHECK_EQ(read_byte(up[0]), 'L');
+    CHECK_EQ(fx_read_byte(up[0], 20000), 'L');
     if (!st) {
         CHECK_EQ(write(down[1], "q", 1), 1);
         waitpid(pid, NULL, 0);
