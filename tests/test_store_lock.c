@@ -12,7 +12,6 @@
 #include "store/store.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -20,24 +19,10 @@
 #include <unistd.h>
 
 #include "tests/check.h"
+#include "tests/fixture.h"
 
-static char test_dir[256];
 static char db[512], sym[512], hard[512];
 static bool proc; /* /proc/locks can be read: holders through other names have pids */
-
-static void path_of(char *buf, size_t cap, const char *name)
-{
-    snprintf(buf, cap, "%s/%s", test_dir, name);
-}
-
-static int read_byte(int fd)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    unsigned char c;
-    if (poll(&p, 1, 20000) != 1 || read(fd, &c, 1) != 1)
-        return -1;
-    return c;
-}
 
 /* A child that takes the writer lock through path and holds it until it
  * reads a byte on *down (or is killed).  Returns its pid once it holds the
@@ -58,14 +43,14 @@ static pid_t spawn_holder(const char *path, int *down)
             fprintf(stderr, "child: %s\n", cerr.msg);
         if (write(up[1], &ok, 1) != 1)
             _exit(1);
-        read_byte(dn[0]);
+        fx_read_byte(dn[0], 20000);
         store_close(cst);
         _exit(0);
     }
     close(up[1]);
     close(dn[0]);
     *down = dn[1];
-    if (pid < 0 || read_byte(up[0]) != 'L') {
+    if (pid < 0 || fx_read_byte(up[0], 20000) != 'L') {
         close(up[0]);
         return -1;
     }
@@ -255,39 +240,27 @@ static void test_lock_paths(void)
     store_close(st);
 
     /* A symlink to nothing is not followed to create its target. */
-    path_of(dangling, sizeof(dangling), "dangling.db");
-    path_of(target, sizeof(target), "nowhere.db");
+    fx_path(dangling, sizeof(dangling), "dangling.db");
+    fx_path(target, sizeof(target), "nowhere.db");
     CHECK(symlink(target, dangling) == 0);
     CHECK(store_open(dangling, STORE_CREATE, &err) == NULL);
     CHECK_EQ(err.code, CARBS_ENOTFOUND);
     CHECK(stat(target, &sb) != 0);
 }
 
-static void remove_tree(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove '%s'\n", dir);
-}
-
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
     char sub[512];
     carbs_err_t err = {0};
     store_t *st;
 
-    snprintf(test_dir, sizeof(test_dir), "%s/carbs-lock-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(test_dir)) {
-        fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+    if (FX_SETUP("lock"))
         return 1;
-    }
     proc = access("/proc/locks", R_OK) == 0;
-    path_of(db, sizeof(db), "store.db");
-    path_of(sym, sizeof(sym), "sym.db");
-    path_of(sub, sizeof(sub), "elsewhere");
-    path_of(hard, sizeof(hard), "elsewhere/hard.db");
+    fx_path(db, sizeof(db), "store.db");
+    fx_path(sym, sizeof(sym), "sym.db");
+    fx_path(sub, sizeof(sub), "elsewhere");
+    fx_path(hard, sizeof(hard), "elsewhere/hard.db");
     st = store_open(db, STORE_CREATE, &err);
     if (!st || store_sweep_create(st, "lock-sweep", "{}", NULL, &err) ||
         symlink(db, sym) != 0 || mkdir(sub, 0755) != 0) {
@@ -304,6 +277,5 @@ int main(void)
     RUN(test_lock_dies_with_holder);
     RUN(test_lock_in_one_process);
     RUN(test_lock_paths);
-    remove_tree(test_dir);
-    return check_summary();
+    return FX_FINISH();
 }
