@@ -11,23 +11,20 @@
 #include "proto/common.h"
 #include "store/store.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "optimizer/service/service.h"
-#include "proto/json.h"
-#include "proto/log.h"
 #include "proto/sweep.h"
 #include "tests/check.h"
+#include "tests/fixture.h"
 
-static char g_dir[256];
 static int g_n;
 
 static void new_path(char *buf, size_t cap, const char *stem)
 {
-    snprintf(buf, cap, "%s/%s%d.db", g_dir, stem, ++g_n);
+    fx_path(buf, cap, "%s%d.db", stem, ++g_n);
 }
 
 /* Add sweep name (examples/synthetic.yaml) to st; its id, 0 on failure. */
@@ -344,7 +341,7 @@ static void test_bad_sweep_skipped(void)
 {
     char path[512], ep[600], sql[256];
     carbs_err_t err = {0};
-    service_config_t cfg = {0};
+    service_config_t cfg;
     service_summary_t sum;
     service_t *svc;
     store_t *st;
@@ -368,9 +365,8 @@ static void test_bad_sweep_skipped(void)
              (long long)bad_trial, (long long)bad_spec);
     raw_sql(path, sql);
 
-    snprintf(ep, sizeof(ep), "ipc://%s/ep-sweeps", g_dir);
-    cfg.db_path = path;
-    cfg.endpoint = ep;
+    fx_ipc(ep, sizeof(ep), "ep-sweeps");
+    fx_service_config(&cfg, path, ep, 0);
     svc = service_open(&cfg, &err);
     CHECK(svc != NULL);
     if (!svc) {
@@ -393,26 +389,12 @@ static void test_bad_sweep_skipped(void)
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    int rc;
-
-    snprintf(g_dir, sizeof(g_dir), "%s/carbs-damage-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(g_dir)) {
-        fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+    if (FX_SETUP("damage"))
         return 1;
-    }
-    proto_json_init();
-    log_setup(LOG_ERROR, stderr);
     RUN(test_utf8_repaired);
     RUN(test_garbled_page);
     RUN(test_audit_rows);
     RUN(test_disk_full);
     RUN(test_bad_sweep_skipped);
-    {
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-        rc = system(cmd);
-        UNUSED(rc);
-    }
-    return check_summary();
+    return FX_FINISH();
 }
