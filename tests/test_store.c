@@ -12,8 +12,6 @@
 #include "proto/common.h"
 #include "store/store.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -24,19 +22,12 @@
 #include "tests/check.h"
 #include "tests/fixture.h"
 
-static char test_dir[256];
-
-static void path_of(char *buf, size_t cap, const char *name)
-{
-    snprintf(buf, cap, "%s/%s", test_dir, name);
-}
-
 /* A new store named name in the test directory; aborts the case on failure. */
 static store_t *fresh(const char *name)
 {
     char path[512];
     carbs_err_t err = {0};
-    path_of(path, sizeof(path), name);
+    fx_path(path, sizeof(path), "%s", name);
     store_t *st = store_open(path, STORE_CREATE, &err);
     if (!st)
         fprintf(stderr, "store_open('%s'): %s\n", path, err.msg);
@@ -115,7 +106,7 @@ static void test_store_create_and_reopen(void)
     carbs_err_t err = {0};
     int64_t sid = 0, tid = 0;
     store_sweep_t sw;
-    path_of(path, sizeof(path), "create.db");
+    fx_path(path, sizeof(path), "create.db");
 
     store_t *st = store_open(path, STORE_CREATE, &err);
     CHECK(st != NULL);
@@ -180,7 +171,7 @@ static void test_store_sync_modes(void)
     store_t *st;
     store_sweep_t row;
 
-    path_of(path, sizeof(path), "sync.db");
+    fx_path(path, sizeof(path), "sync.db");
     st = store_open(path, STORE_CREATE | STORE_SYNC_NORMAL, &err);
     CHECK(st != NULL);
     if (!st) return;
@@ -225,7 +216,7 @@ static void test_store_open_refusals(void)
     size_t n0, n1;
 
     /* Missing file without STORE_CREATE: not created. */
-    path_of(path, sizeof(path), "missing.db");
+    fx_path(path, sizeof(path), "missing.db");
     CHECK(store_open(path, 0, &err) == NULL);
     CHECK_EQ(err.code, CARBS_ENOTFOUND);
     CHECK(strstr(err.msg, "missing.db") != NULL);
@@ -235,14 +226,14 @@ static void test_store_open_refusals(void)
 
     CHECK(store_open("", STORE_CREATE, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EINVAL);
-    CHECK(store_open(test_dir, STORE_CREATE, &err) == NULL);
+    CHECK(store_open(fx_dir, STORE_CREATE, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EINVAL);
 
     /* A plain text file is not SQLite, and stays as it was. */
     static const char text[] = "sweep: tiny-lm\nmetric: {name: val_bpb}\n# 2.3851 \xc3\xa9\n"
                                 "padding padding padding padding padding padding padding\n"
                                 "padding padding padding padding padding padding padding\n";
-    path_of(path, sizeof(path), "notes.txt");
+    fx_path(path, sizeof(path), "notes.txt");
     CHECK_EQ(fx_write_file(path, text, sizeof(text) - 1), 0);
     CHECK(store_open(path, STORE_CREATE, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EINVAL);
@@ -256,7 +247,7 @@ static void test_store_open_refusals(void)
     free(after);
 
     /* A foreign SQLite database (tables of its own, user_version 0). */
-    path_of(path, sizeof(path), "foreign.db");
+    fx_path(path, sizeof(path), "foreign.db");
     store_raw_t *raw = store_raw_open(path, &err);
     CHECK(raw != NULL);
     CHECK_EQ(store_raw_exec(raw,
@@ -276,7 +267,7 @@ static void test_store_open_refusals(void)
     CHECK(!file_exists("foreign.db.lock"));
 
     /* Another application's id, even with no tables. */
-    path_of(path, sizeof(path), "otherapp.db");
+    fx_path(path, sizeof(path), "otherapp.db");
     raw = store_raw_open(path, &err);
     CHECK_EQ(store_raw_exec(raw, "PRAGMA application_id = 1179993927", &err), 0);
     store_raw_close(raw);
@@ -286,7 +277,7 @@ static void test_store_open_refusals(void)
     CHECK_EQ(header_field(path, 68), 1179993927);
 
     /* An empty file: refused without STORE_CREATE, adopted with it. */
-    path_of(path, sizeof(path), "empty.db");
+    fx_path(path, sizeof(path), "empty.db");
     CHECK_EQ(fx_write_file(path, "", 0), 0);
     CHECK(store_open(path, 0, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EINVAL);
@@ -306,7 +297,7 @@ static void test_store_schema_versions(void)
     store_close(st);
 
     /* A newer schema than this build knows. */
-    path_of(path, sizeof(path), "newer.db");
+    fx_path(path, sizeof(path), "newer.db");
     store_raw_t *raw = store_raw_open(path, &err);
     CHECK_EQ(store_raw_exec(raw, "PRAGMA user_version = 7", &err), 0);
     store_raw_close(raw);
@@ -319,7 +310,7 @@ static void test_store_schema_versions(void)
     CHECK_EQ(header_field(path, 60), 7);
 
     /* An older one (ours, version 0): read-only refuses, a writer migrates. */
-    path_of(path, sizeof(path), "older.db");
+    fx_path(path, sizeof(path), "older.db");
     raw = store_raw_open(path, &err);
     CHECK_EQ(store_raw_exec(raw, "PRAGMA application_id = 1129464403", &err), 0);
     store_raw_close(raw);
@@ -349,9 +340,9 @@ static void test_store_readonly_file(void)
         return;
     CHECK_EQ(store_sweep_create(st, "frozen", "{\"x\":2.3851}", &sid, &err), 0);
     store_close(st);
-    path_of(path, sizeof(path), "ro.db");
+    fx_path(path, sizeof(path), "ro.db");
     CHECK_EQ(chmod(path, 0444), 0);
-    CHECK_EQ(chmod(test_dir, 0755), 0);
+    CHECK_EQ(chmod(fx_dir, 0755), 0);
 
     pid_t pid = fork();
     if (pid == 0) {
@@ -375,7 +366,7 @@ static void test_store_readonly_file(void)
         CHECK_EQ(waitpid(pid, &status, 0), pid);
     CHECK(WIFEXITED(status));
     CHECK_EQ(WEXITSTATUS(status), 0);
-    CHECK_EQ(chmod(test_dir, 0700), 0);
+    CHECK_EQ(chmod(fx_dir, 0700), 0);
     CHECK_EQ(chmod(path, 0644), 0);
 }
 
@@ -394,7 +385,7 @@ static void test_store_locked(void)
     CHECK_EQ(store_set_busy_timeout(st, 150, &err), 0);
 
     /* Another connection inside an open write transaction. */
-    path_of(path, sizeof(path), "locked.db");
+    fx_path(path, sizeof(path), "locked.db");
     store_raw_t *raw = store_raw_open(path, &err);
     CHECK(raw != NULL);
     CHECK_EQ(store_raw_exec(raw,
@@ -1103,7 +1094,7 @@ static void test_store_ids_not_reused(void)
     int64_t a = add_trial(st, sid, "{}", 0.3);
     int64_t b = add_trial(st, sid, "{}", 0.4);
     store_close(st);
-    path_of(path, sizeof(path), "ids.db");
+    fx_path(path, sizeof(path), "ids.db");
     store_raw_t *raw = store_raw_open(path, &err);
     char sql[128];
     snprintf(sql, sizeof(sql), "DELETE FROM trials WHERE id = %lld", (long long)b);
@@ -1133,7 +1124,7 @@ static void test_store_check_and_backup(void)
     int64_t id = add_trial(st, sid, "{}", 0.9);
     CHECK_EQ(store_check(st, &err), 0);
 
-    path_of(dest, sizeof(dest), "check-backup.db");
+    fx_path(dest, sizeof(dest), "check-backup.db");
     CHECK_EQ(store_backup(st, dest, &err), 0);
     CHECK_EQ(store_backup(st, dest, &err), CARBS_EEXIST);
     CHECK_EQ(store_backup(st, "", &err), CARBS_EINVAL);
@@ -1149,7 +1140,7 @@ static void test_store_check_and_backup(void)
     store_close(copy);
 
     /* A dangling reference, written behind the store's back. */
-    path_of(path, sizeof(path), "check.db");
+    fx_path(path, sizeof(path), "check.db");
     store_raw_t *raw = store_raw_open(path, &err);
     CHECK_EQ(store_raw_exec(raw,
                             "PRAGMA foreign_keys = OFF;"
@@ -1178,7 +1169,7 @@ static void test_store_writer_lock(void)
     if (!st)
         return;
     store_close(st);
-    path_of(path, sizeof(path), "writer.db");
+    fx_path(path, sizeof(path), "writer.db");
     CHECK_EQ(store_writer_holder(path, &holder, &err), 0);
     CHECK_EQ(holder, 0);
     CHECK(pipe(up) == 0 && pipe(down) == 0);
@@ -1297,7 +1288,7 @@ static void test_store_fault_io(void)
     CHECK(!dup);
     store_close(st);
 
-    path_of(path, sizeof(path), "fault.db");
+    fx_path(path, sizeof(path), "fault.db");
     st = store_open(path, 0, &err);
     CHECK(st != NULL);
     if (!st)
@@ -1320,7 +1311,7 @@ static void test_store_fault_io(void)
     for (k = 1; k < 100; k++) {
         char name[64];
         snprintf(name, sizeof(name), "fault-create-%zu.db", k);
-        path_of(path, sizeof(path), name);
+        fx_path(path, sizeof(path), "%s", name);
         store_fault_io(k);
         st = store_open(path, STORE_CREATE, &err);
         store_fault_io(0);
@@ -1377,34 +1368,10 @@ static void test_store_fault_alloc(void)
 
 // ---- main ----
 
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[512];
-    if (!d)
-        return;
-    for (;;) {
-        e = readdir(d);
-        if (!e)
-            break;
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(test_dir, sizeof(test_dir), "%s/carbs-store-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(test_dir)) {
-        fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+    if (FX_SETUP("store"))
         return 1;
-    }
     RUN(test_store_create_and_reopen);
     RUN(test_store_open_refusals);
     RUN(test_store_sync_modes);
@@ -1424,6 +1391,5 @@ int main(void)
     RUN(test_store_writer_lock);
     RUN(test_store_fault_io);
     RUN(test_store_fault_alloc);
-    remove_dir(test_dir);
-    return check_summary();
+    return FX_FINISH();
 }
