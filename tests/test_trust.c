@@ -97,6 +97,23 @@ static wire_client_t *client(service_t *svc, const char *key, const char *id)
     return c;
 }
 
+/* A fresh store (fresh_store) and its service (open_svc); NULL when it
+ * does not open. */
+static service_t *fresh_svc(bool curve)
+{
+    fresh_store();
+    return open_svc(curve);
+}
+
+/* A client of svc (client) that said hello as id, expecting welcome. */
+static wire_client_t *worker(service_t *svc, const char *key, const char *id)
+{
+    wire_client_t *w = client(svc, key, id);
+
+    CHECK_EQ(fx_hello(svc, w, id), 0);
+    return w;
+}
+
 static void send_text(wire_client_t *c, const char *json)
 {
     CHECK_EQ(fx_send_raw(c, json, strlen(json)), 0);
@@ -229,12 +246,10 @@ static void test_worker_key_is_not_an_admin(void)
     wire_client_t *w, *boss;
     char msg[CARBS_MSG_MAX];
 
-    fresh_store();
-    svc = open_svc(true);
+    svc = fresh_svc(true);
     if (!svc)
         return;
-    w = client(svc, "good", "good");
-    CHECK_EQ(fx_hello(svc, w, "good"), 0); /* a worker key is still a worker */
+    w = worker(svc, "good", "good"); /* a worker key is still a worker */
     for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
         send_text(w, requests[i]);
         expect_error(svc, w, CARBS_EDENIED);
@@ -261,8 +276,7 @@ static void test_plain_tcp_is_admin(void)
     service_t *svc;
     wire_client_t *c;
 
-    fresh_store();
-    svc = open_svc(false);
+    svc = fresh_svc(false);
     if (!svc)
         return;
     c = client(svc, NULL, NULL);
@@ -324,8 +338,7 @@ static void test_tell_only_for_ask_trials(void)
     char msg[CARBS_MSG_MAX];
     int64_t asked;
 
-    fresh_store();
-    svc = open_svc(false);
+    svc = fresh_svc(false);
     if (!svc)
         return;
     w = client(svc, NULL, "w1");
@@ -406,12 +419,10 @@ static void test_worker_id_is_bound_to_its_key(void)
     wire_client_t *good, *other, *thief;
     proto_msg_t t = {0}, t2 = {0};
 
-    fresh_store();
-    svc = open_svc(true);
+    svc = fresh_svc(true);
     if (!svc)
         return;
-    good = client(svc, "good", "good");
-    CHECK_EQ(fx_hello(svc, good, "good"), 0);
+    good = worker(svc, "good", "good");
     take_trial(svc, good, &t);
     take_trial(svc, good, &t2);
     other = client(svc, "other", NULL);
@@ -437,12 +448,10 @@ static void test_worker_id_is_bound_to_its_connection(void)
     wire_client_t *w, *rogue;
     proto_msg_t t = {0};
 
-    fresh_store();
-    svc = open_svc(false);
+    svc = fresh_svc(false);
     if (!svc)
         return;
-    w = client(svc, NULL, "w1");
-    CHECK_EQ(fx_hello(svc, w, "w1"), 0);
+    w = worker(svc, NULL, "w1");
     take_trial(svc, w, &t);
     wire_client_close(w);
     w = client(svc, NULL, "w1"); /* a restart */
@@ -478,12 +487,10 @@ static void test_negative_cost_fails_the_trial(void)
     service_summary_t f;
     char msg[CARBS_MSG_MAX];
 
-    fresh_store();
-    svc = open_svc(false);
+    svc = fresh_svc(false);
     if (!svc)
         return;
-    w = client(svc, NULL, "w1");
-    CHECK_EQ(fx_hello(svc, w, "w1"), 0);
+    w = worker(svc, NULL, "w1");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         proto_msg_t t = {0};
         store_result_t res = {0};
