@@ -141,7 +141,7 @@ cmd_test() {
         say "libFuzzer build (clang) and corpus replay"
         CC=clang setup build-fuzz --buildtype=debugoptimized -Dfuzz=true \
             -Db_sanitize=address,undefined -Db_lundef=false
-        build build-fuzz tests/fuzz/fuzz_msg tests/fuzz/fuzz_sweep
+        build build-fuzz tests/fuzz/fuzz_msg tests/fuzz/fuzz_sweep tests/fuzz/fuzz_asktell
         run_tests libfuzzer build-fuzz --no-rebuild --suite libfuzzer
     fi
 
