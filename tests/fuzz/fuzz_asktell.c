@@ -14,7 +14,6 @@
 #include <math.h>
 
 #include "proto/asktell.h"
-#include "proto/json.h"
 
 /* A reply encoder's result: it must have written a reply. */
 static void check_reply(int rc, char **out, const carbs_err_t *err, const char *what)
@@ -59,14 +58,6 @@ static void check_success(const asktell_cmd_t *cmd)
         check_reply(asktell_encode_suggestion(&s, &out, &err), &out, &err,
                     "the id and params of an observe cannot be sent back");
     }
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    UNUSED(argc);
-    UNUSED(argv);
-    proto_json_init();
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -50,14 +50,6 @@ static void check_result(const carbs_result_t *r)
     free(j2);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    UNUSED(argc);
-    UNUSED(argv);
-    proto_json_init();
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;

@@ -9,16 +9,7 @@
  * same bytes (the round trip is stable).
  */
 #include "fuzz.h"
-#include "proto/json.h"
 #include "proto/record.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    UNUSED(argc);
-    UNUSED(argv);
-    proto_json_init();
-    return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -10,7 +10,6 @@
  * YAML fallback into a JSON syntax error.
  */
 #include "fuzz.h"
-#include "proto/json.h"
 #include "proto/sweep.h"
 
 /* Canonical JSON of a parsed spec must be a fixed point. */
@@ -55,14 +54,6 @@ static void check_parse(const char *buf, size_t len, const char *filename)
     }
     sweep_spec_release(&s);
     sweep_argv_release(&errors);
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    UNUSED(argc);
-    UNUSED(argv);
-    proto_json_init();
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
