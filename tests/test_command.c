@@ -142,6 +142,12 @@ static void test_command_line_results(void)
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
     carbs_result_release(&r);
+    /* a failure without a kind is an error in the nested shape too */
+    const char *kindless = "{\"status\": \"failed\", \"curve\": [[1, 72, null]]}";
+    CHECK_EQ(command_parse_line(kindless, strlen(kindless), NULL, &p, &r), COMMAND_LINE_RESULT);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
+    carbs_result_release(&r);
 }
 
 static void test_command_line_nan(void)
