@@ -164,7 +164,8 @@ cmd_test() {
         say "libFuzzer build (clang) and corpus replay"
         CC=clang setup build-fuzz --buildtype=debugoptimized -Dfuzz=true \
             -Db_sanitize=address,undefined -Db_lundef=false
-        build build-fuzz tests/fuzz/fuzz_msg
+        build build-fuzz tests/fuzz/fuzz_msg tests/fuzz/fuzz_sweep tests/fuzz/fuzz_asktell \
+            tests/fuzz/fuzz_record tests/fuzz/fuzz_command
         run_tests libfuzzer build-fuzz --no-rebuild --suite libfuzzer
     fi
 

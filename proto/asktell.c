@@ -183,6 +183,24 @@ static int set_option(carbs_config_t *cfg, const carbs_config_opt_t *o, json_t *
                                  cap);
 }
 
+/* Append key, quoted and cut to 64 bytes, to the list of used bytes in
+ * list[cap].  Cuts fall between characters, so the list stays UTF-8 and
+ * can go into the warning of the reply. */
+static void add_ignored(char *list, size_t cap, size_t used, const char *key)
+{
+    size_t n = strlen(key);
+
+    if (n > 64) {
+        n = 64;
+        while (n > 0 && ((unsigned char)key[n] & 0xC0) == 0x80)
+            n--;
+    }
+    snprintf(list + used, cap - used, "%s'%.*s'", used ? ", " : "", (int)n, key);
+    used = strlen(list);
+    while (used > 0 && !utf8_valid(list, used))
+        list[--used] = '\0';
+}
+
 /* The "config" object: options by the table, other keys listed in
  * cmd->ignored, null = keep the default. */
 static int get_config(json_t *obj, asktell_cmd_t *cmd, carbs_err_t *err)
@@ -203,8 +221,7 @@ static int get_config(json_t *obj, asktell_cmd_t *cmd, carbs_err_t *err)
         if (json_is_null(v))
             continue;
         if (!o) {
-            snprintf(cmd->ignored + used, sizeof(cmd->ignored) - used, "%s'%.64s'",
-                     used ? ", " : "", key);
+            add_ignored(cmd->ignored, sizeof(cmd->ignored), used, key);
             continue;
         }
         if (set_option(&cmd->config, o, v, why, sizeof(why)) == 0)

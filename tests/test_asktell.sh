@@ -91,6 +91,11 @@ r = send({"cmd": "init", "seed": 7, "better_direction_sign": -1, "space": SPACE,
                      "wandb_params": {"project": "x"}, "is_saved_on_every_observation": False}})
 check(r.get("ok") is True, r)
 check("wandb_params" in r.get("warning", ""), r)
+# long keys are cut to 64 bytes and the list to its room, between characters
+keys = {"a" * 63 + "\u00e9": 1}
+keys.update({"\u00e9" * 40 + str(i): 1 for i in range(9)})
+r = send({"cmd": "init", "space": SPACE, "config": keys})
+check(r.get("ok") is True and "'" + "a" * 63 + "'" in r.get("warning", ""), r)
 close_case()
 
 case("config errors are reported")

@@ -142,6 +142,12 @@ static void test_command_line_results(void)
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
     carbs_result_release(&r);
+    /* a failure without a kind is an error in the nested shape too */
+    const char *kindless = "{\"status\": \"failed\", \"curve\": [[1, 72, null]]}";
+    CHECK_EQ(command_parse_line(kindless, strlen(kindless), NULL, &p, &r), COMMAND_LINE_RESULT);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
+    carbs_result_release(&r);
 }
 
 static void test_command_line_nan(void)
@@ -214,6 +220,35 @@ static void test_command_line_other(void)
 }
 
 // ---- real programs ----
+
+/* The result file's text: the whole text as one object, else its last
+ * result line; a NUL byte inside must not send the parser past the end. */
+static void test_command_result_text(void)
+{
+    static const char pretty[] = "{\n  \"status\": \"ok\",\n  \"val_bpb\": 1.4375\n}\n\n";
+    static const char lines[] = "{\"val_bpb\": 99}\nlog\n{\"val_loss\": 2.5}\r\nbye\n";
+    static const char nul[] = "{\"val_loss\": 1}\0\n{\"val_loss\": 2}";
+    carbs_result_t r;
+    char *copy;
+
+    CHECK(command_parse_result_file(pretty, strlen(pretty), NULL, &r));
+    CHECK_NEAR(r.metric[CARBS_METRIC_VAL_BPB], 1.4375, 0.0);
+    carbs_result_release(&r);
+    CHECK(command_parse_result_file(lines, strlen(lines), NULL, &r));
+    CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], 2.5, 0.0);
+    CHECK(isnan(r.metric[CARBS_METRIC_VAL_BPB]));
+    carbs_result_release(&r);
+    /* exactly sized, so the sanitizers see any read past the end */
+    copy = xmalloc(sizeof(nul) - 1);
+    memcpy(copy, nul, sizeof(nul) - 1);
+    CHECK(command_parse_result_file(copy, sizeof(nul) - 1, NULL, &r));
+    CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], 2.0, 0.0);
+    carbs_result_release(&r);
+    CHECK(!command_parse_result_file(copy, 0, NULL, &r));
+    CHECK(isnan(r.metric[CARBS_METRIC_VAL_LOSS]) && r.extra.n == 0);
+    carbs_result_release(&r);
+    free(copy);
+}
 
 static void test_command_success(void)
 {
@@ -552,6 +587,7 @@ int main(void)
     RUN(test_command_line_results);
     RUN(test_command_line_nan);
     RUN(test_command_line_other);
+    RUN(test_command_result_text);
     RUN(test_command_success);
     RUN(test_command_macros);
     RUN(test_command_nan);

@@ -513,7 +513,6 @@ static void drain(command_t *c, int *fd, bool is_out)
 static bool read_result_file(command_t *c, carbs_result_t *r)
 {
     char path[600];
-    carbs_curve_point_t p;
     struct stat st;
     char *text = NULL;
     bool found = false;
@@ -523,29 +522,10 @@ static bool read_result_file(command_t *c, carbs_result_t *r)
     if (stat(path, &st) != 0 || st.st_size <= 0 || st.st_size > COMMAND_LINE_MAX) return false;
     f = fopen(path, "rb");
     if (!f) return false;
-    text = carbs_malloc((size_t)st.st_size + 1);
+    text = carbs_malloc((size_t)st.st_size);
     if (text) {
         size_t n = fread(text, 1, (size_t)st.st_size, f);
-        text[n] = '\0';
-        while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
-            n--;
-        /* Pretty-printed JSON spans lines: flatten it first. */
-        char *flat = xstrdup(text);
-        for (char *q = flat; *q; q++)
-            if (*q == '\n' || *q == '\r') *q = ' ';
-        found = command_parse_line(flat, n, c->has_metric ? c->metric : NULL, &p, r) ==
-                COMMAND_LINE_RESULT;
-        free(flat);
-        if (!found) carbs_result_release(r);
-        for (size_t end = n; !found && end > 0;) {
-            size_t start = end;
-            while (start > 0 && text[start - 1] != '\n')
-                start--;
-            found = command_parse_line(text + start, end - start, c->has_metric ? c->metric : NULL,
-                                       &p, r) == COMMAND_LINE_RESULT;
-            if (!found) carbs_result_release(r);
-            end = start > 0 ? start - 1 : 0;
-        }
+        found = command_parse_result_file(text, n, c->has_metric ? c->metric : NULL, r);
     }
     free(text);
     fclose(f);

@@ -119,4 +119,12 @@ typedef enum command_line_kind {
 command_line_kind_t command_parse_line(const char *line, size_t len, const char *metric,
                                        carbs_curve_point_t *progress, carbs_result_t *result);
 
+/* Find the result in the len bytes of a result file (CARBS_RESULT_FILE; no
+ * NUL needed): the whole text as one object (pretty-printed JSON may span
+ * lines), else its last line that is a result.  Fills *result (initialised
+ * here; the caller releases it) and returns true, or returns false with
+ * *result empty.  metric is as for command_parse_line(). */
+bool command_parse_result_file(const char *text, size_t len, const char *metric,
+                               carbs_result_t *result);
+
 #endif

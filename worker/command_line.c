@@ -325,6 +325,10 @@ command_line_kind_t command_parse_line(const char *line, size_t len, const char 
             memcpy(text, line, len);
             text[len] = '\0';
             if (proto_result_from_json(text, result, NULL) == 0) kind = COMMAND_LINE_RESULT;
+            /* a failure without a kind is an error, as in a flat line */
+            if (kind == COMMAND_LINE_RESULT && !result->ok &&
+                result->failure == CARBS_FAILURE_NONE)
+                result->failure = CARBS_FAILURE_ERROR;
             free(text);
         }
         goto out;
@@ -351,4 +355,32 @@ out:
     }
     DA_FREE(&es);
     return kind;
+}
+
+bool command_parse_result_file(const char *text, size_t len, const char *metric,
+                               carbs_result_t *result)
+{
+    carbs_curve_point_t p;
+    bool found;
+    char *flat;
+
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+        len--;
+    /* Pretty-printed JSON spans lines: flatten it first. */
+    flat = xmalloc(len + 1);
+    memcpy(flat, text, len);
+    flat[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        if (flat[i] == '\n' || flat[i] == '\r') flat[i] = ' ';
+    found = command_parse_line(flat, len, metric, &p, result) == COMMAND_LINE_RESULT;
+    free(flat);
+    for (size_t end = len; !found && end > 0;) {
+        size_t start = end;
+        while (start > 0 && text[start - 1] != '\n')
+            start--;
+        found = command_parse_line(text + start, end - start, metric, &p, result) ==
+                COMMAND_LINE_RESULT;
+        end = start > 0 ? start - 1 : 0;
+    }
+    return found;
 }

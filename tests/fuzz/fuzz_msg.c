@@ -9,19 +9,10 @@
  * stable).  Any violation aborts, which libFuzzer and the replay driver
  * (replay_main.c) report as a crash.
  */
-#include "proto/common.h"
+#include "fuzz.h"
 #include "proto/json.h"
 #include "proto/msg.h"
 #include "proto/record.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void fail(const char *what, const carbs_err_t *err)
-{
-    fprintf(stderr, "fuzz_msg: %s: %s\n", what, err ? err->msg : "");
-    abort();
-}
 
 /* Decode, re-encode, decode, re-encode: the two encodings must match. */
 static void check_msg(const char *buf, size_t len)
@@ -34,7 +25,7 @@ static void check_msg(const char *buf, size_t len)
 
     if (rc < 0) {
         if (m.type != PROTO_MSG_NONE || err.code != rc || !err.msg[0])
-            fail("failed decode left a message or no error", &err);
+            fuzz_fail("failed decode left a message or no error", &err);
         return;
     }
     rc = proto_msg_encode(&m, &e1, &n1, &err);
@@ -43,13 +34,13 @@ static void check_msg(const char *buf, size_t len)
         return;
     }
     if (rc < 0)
-        fail("a decoded message does not encode", &err);
+        fuzz_fail("a decoded message does not encode", &err);
     if (proto_msg_decode(e1, n1, &m2, &err) < 0)
-        fail("an encoding does not decode", &err);
+        fuzz_fail("an encoding does not decode", &err);
     if (proto_msg_encode(&m2, &e2, &n2, &err) < 0)
-        fail("a re-decoded message does not encode", &err);
+        fuzz_fail("a re-decoded message does not encode", &err);
     if (n1 != n2 || memcmp(e1, e2, n1) != 0)
-        fail("re-encoding is not stable", NULL);
+        fuzz_fail("re-encoding is not stable", NULL);
     free(e1);
     free(e2);
     proto_msg_release(&m);
@@ -66,17 +57,17 @@ static void check_records(const char *buf, size_t len)
 
     if (proto_records_decode(buf, len, &v, &n, &err) < 0) {
         if (v || n)
-            fail("failed records decode left records", &err);
+            fuzz_fail("failed records decode left records", &err);
         return;
     }
     if (proto_records_encode(v, n, &e1, &l1, &err) < 0)
-        fail("decoded records do not encode", &err);
+        fuzz_fail("decoded records do not encode", &err);
     if (proto_records_decode(e1, l1, &v2, &n2, &err) < 0 || n2 != n)
-        fail("encoded records do not decode", &err);
+        fuzz_fail("encoded records do not decode", &err);
     if (proto_records_encode(v2, n2, &e2, &l2, &err) < 0)
-        fail("re-decoded records do not encode", &err);
+        fuzz_fail("re-decoded records do not encode", &err);
     if (l1 != l2 || memcmp(e1, e2, l1) != 0)
-        fail("records re-encoding is not stable", NULL);
+        fuzz_fail("records re-encoding is not stable", NULL);
     for (size_t i = 0; i < n; i++) {
         proto_record_release(&v[i]);
         proto_record_release(&v2[i]);
@@ -97,29 +88,21 @@ static void check_status(const char *buf, size_t len)
 
     if (proto_status_decode(buf, len, &s, &err) < 0) {
         if (s.sweeps.v || s.workers.v || s.running.v || !err.msg[0])
-            fail("failed status decode left entries or no error", &err);
+            fuzz_fail("failed status decode left entries or no error", &err);
         return;
     }
     if (proto_status_encode(&s, &e1, &l1, &err) < 0)
-        fail("a decoded status does not encode", &err);
+        fuzz_fail("a decoded status does not encode", &err);
     if (proto_status_decode(e1, l1, &s2, &err) < 0)
-        fail("an encoded status does not decode", &err);
+        fuzz_fail("an encoded status does not decode", &err);
     if (proto_status_encode(&s2, &e2, &l2, &err) < 0)
-        fail("a re-decoded status does not encode", &err);
+        fuzz_fail("a re-decoded status does not encode", &err);
     if (l1 != l2 || memcmp(e1, e2, l1) != 0)
-        fail("status re-encoding is not stable", NULL);
+        fuzz_fail("status re-encoding is not stable", NULL);
     proto_status_release(&s);
     proto_status_release(&s2);
     free(e1);
     free(e2);
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    UNUSED(argc);
-    UNUSED(argv);
-    proto_json_init();
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
