@@ -1,6 +1,6 @@
 /*
  * pareto.c - grouping repeated configurations and choosing the Pareto groups
- * (carbs-algorithm.md §9).
+ * (docs/algorithm.md, Pareto).
  *
  * Grouping: sort the observations by their basic inputs lexicographically;
  * repeatedly take the last remaining one e and, scanning the rest from the
@@ -181,7 +181,8 @@ int pareto_compute(pareto_t *p, const pareto_config_t *cfg, const double *u, siz
                 bucket_has_repeat = true;
         }
     }
-    /* Deviation (§16.4): an empty bucket takes the cheapest group instead of failing. */
+    /* Deviation 3 (docs/algorithm.md): an empty bucket takes the cheapest
+     * group instead of failing. */
     for (size_t i = 0; i < p->n_groups; i++) {
         bool in_bucket = any_in_bucket ? g[i].cost <= thr : i == cheapest;
         if (!in_bucket) {

@@ -1,6 +1,6 @@
 /*
  * pareto.h - groups of repeated configurations and the cost/output Pareto
- * set (carbs-algorithm.md §9).
+ * set (docs/algorithm.md, Pareto).
  *
  * pareto_compute() groups the successful observations whose basic inputs are
  * close (App. A.5), then picks the Pareto groups in increasing cost with
@@ -41,19 +41,21 @@ typedef struct pareto {
 typedef struct pareto_config {
     double sign;                /* +1 maximize, -1 minimize */
     double min_cost_fraction;   /* quantile of the individual costs forming the cheap bucket */
-    bool conservative;          /* the conservative rule of §9.3, else the standard one */
+    bool conservative;          /* the conservative rule, else the standard one
+                                 * (docs/algorithm.md, Pareto) */
 } pareto_config_t;
 
 /* Group the n observations (inputs u, n x d row-major; raw outputs y; raw
  * costs c) and compute the front.  n = 0 gives an empty front.  An empty
  * cheap bucket (possible when resampled groups have mixed costs) does not
- * fail as in the reference (§9.2): the cheapest group forms the bucket.
+ * fail as in the reference (quirk 4; deviation 3): the cheapest group forms the bucket.
  * Returns 0, CARBS_EINVAL (sign not +-1, fraction outside [0, 1]) or
  * CARBS_ENOMEM. */
 int pareto_compute(pareto_t *p, const pareto_config_t *cfg, const double *u, size_t n, size_t d,
                    const double *y, const double *c);
 
-/* The resampling choice of §11, on a front computed with the standard rule:
+/* The resampling choice (docs/algorithm.md, Resampling), on a front
+ * computed with the standard rule:
  * the first (cheapest) front group with the fewest runs, counting its members
  * plus the pending points w[k*d .. k*d+d), k < n_pending, close to its
  * representative (inputs u as given to pareto_compute).  Returns the index
@@ -61,7 +63,7 @@ int pareto_compute(pareto_t *p, const pareto_config_t *cfg, const double *u, siz
 size_t pareto_resample_pick(const pareto_t *p, const double *u, size_t d, const double *w,
                             size_t n_pending);
 
-/* The left Riemann sum of the front in raw units (§9.4); 0 below 2 groups. */
+/* The left Riemann sum of the front in raw units (docs/algorithm.md, Area); 0 below 2 groups. */
 double pareto_area(const pareto_t *p);
 
 void pareto_release(pareto_t *p);

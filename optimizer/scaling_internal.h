@@ -1,6 +1,6 @@
 /*
  * scaling_internal.h - the nonlinear least-squares engine behind
- * optimizer/scaling.c, private to the scaling module (STYLE.md H5).
+ * optimizer/scaling.c, private to the scaling module (docs/style.md H5).
  *
  * A model is f(theta; x_i) with a gradient in theta, x_i a row of n_cov
  * covariates.  The engine minimises sum_i (f(theta; x_i) - y_i)^2 with GSL's

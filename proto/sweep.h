@@ -1,6 +1,6 @@
 /*
  * sweep.h - the sweep file: YAML or JSON in, one validated sweep_spec_t out,
- * and the canonical JSON the store keeps (DESIGN.md §6, docs/sweep-file.md).
+ * and the canonical JSON the store keeps (docs/sweep-file.md).
  *
  * Invariants:
  * - A sweep_spec_t filled by sweep_spec_parse(), sweep_spec_load() or
@@ -27,7 +27,7 @@
  * checked by jansson, which reports syntax errors by line and column, and
  * then read by a small line-counting reader of our own, because libyaml
  * refuses some valid JSON (tabs, surrogate-pair escapes).  No libyaml or
- * jansson type appears here (STYLE.md H21).
+ * jansson type appears here (docs/style.md H21).
  */
 #ifndef CARBS_PROTO_SWEEP_H
 #define CARBS_PROTO_SWEEP_H

@@ -1,7 +1,7 @@
 /*
  * sweep_internal.h - what the sweep module's files share: a small document
  * tree with line numbers, built from YAML or JSON by sweep_tree.c and
- * validated by sweep.c.  Private to proto/ (STYLE.md H5).
+ * validated by sweep.c.  Private to proto/ (docs/style.md H5).
  */
 #ifndef CARBS_PROTO_SWEEP_INTERNAL_H
 #define CARBS_PROTO_SWEEP_INTERNAL_H

@@ -1,6 +1,6 @@
 /*
  * store_export.c - a sweep's trials joined with their results, everything
- * one `carbs export` record needs (DESIGN.md §6).
+ * one `carbs export` record needs (docs/protocol.md, The export record).
  *
  * The join is taken as a snapshot in one read transaction, so an export of
  * a live store is consistent: a trial is either shown done with its result

@@ -1,5 +1,5 @@
 /*
- * store_fault.c - test hooks (STYLE.md H41): SQLite I/O failures on demand,
+ * store_fault.c - test hooks (docs/style.md H41): SQLite I/O failures on demand,
  * and a bare connection for forging files the store must refuse.
  *
  * store_fault_io() registers "carbs-fault", a VFS that passes every call to

@@ -1,5 +1,5 @@
 /*
- * store_schema.c - the schema and its migrations (STYLE.md H35).
+ * store_schema.c - the schema and its migrations (docs/style.md H35).
  *
  * migrations[i] takes a store from user_version i to i + 1.  Each step is
  * applied in its own BEGIN IMMEDIATE transaction together with the PRAGMA

@@ -1,7 +1,7 @@
 /*
  * store_sweep.c - sweeps, their scaling-law fits and their optimizer state.
  *
- * A sweep is named by its id or its unique name (DESIGN.md §5); names made
+ * A sweep is named by its id or its unique name (docs/store.md); names made
  * only of digits are refused so "42" always means one thing.  Law fits are
  * appended, never replaced, so the history of fits stays queryable; the
  * latest is the one with the highest id.  The optimizer state is one row per

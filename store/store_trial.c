@@ -1,5 +1,5 @@
 /*
- * store_trial.c - the life of a trial in the store (DESIGN.md §2-§3):
+ * store_trial.c - the life of a trial in the store (docs/service.md):
  * add, claim with a lease, renew, lose, re-queue, finish, cancel.
  *
  * Each transition reads the trial's state and changes it inside one

@@ -1,6 +1,6 @@
 /*
  * test_pareto.c - grouping and the standard and conservative Pareto rules
- * (carbs-algorithm.md §9), including the worked example of §9.3 and the
+ * (docs/algorithm.md, Pareto), including the worked example of its conservative rule and the
  * empty-bucket case that crashes the reference.
  */
 #include "proto/common.h"
@@ -10,7 +10,8 @@
 
 #include "tests/check.h"
 
-/* §9.3's example: A = {(0, 1), (1, 1)}, B = {(0.6, 2)}, C = {(0.55, 3), (0.75, 3)}, D = {(0.8, 4)}
+/* The conservative rule's example: A = {(0, 1), (1, 1)}, B = {(0.6, 2)},
+ * C = {(0.55, 3), (0.75, 3)}, D = {(0.8, 4)}
  * with inputs chosen so each group shares one point (repeats differ by < rtol). */
 static const double ex_u[] = {
     0.25, -1.5,            /* A */

@@ -4,7 +4,7 @@
  *
  * The trial is stored running, held by the ask, before it is printed; the
  * request goes through request_send(), so it reaches the service that
- * holds the store or a one-shot one (DESIGN.md §5, the writer rule).
+ * holds the store or a one-shot one (docs/store.md, the writer rule).
  * Prints {"trial_id": N, "params": {...}} on one line.
  */
 #include "proto/common.h"

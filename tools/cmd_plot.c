@@ -2,7 +2,7 @@
  * cmd_plot.c - `carbs plot SWEEP [--out DIR] [--target-cost C]`: a sweep's
  * Pareto front with its fitted law, each parameter against cost with its
  * fitted line, the learning curves of the Pareto trials and the
- * optimization history, as gnuplot data files and one script (DESIGN.md §8).
+ * optimization history, as gnuplot data files and one script (docs/scaling-laws.md, Plots).
  *
  * Idea: write plain whitespace-separated data files and a gnuplot script
  * into the output folder (default ./plots/<sweep>/), then run gnuplot there

@@ -6,7 +6,7 @@
  * --metrics adds any other numbers the run measured.
  *
  * Like every verb that changes a sweep, it sends a `tell` request through
- * request_send() (DESIGN.md §5).  Telling the same trial twice changes
+ * request_send() (docs/store.md).  Telling the same trial twice changes
  * nothing the second time (results are idempotent by trial id).
  */
 #include "proto/common.h"
