@@ -27,6 +27,9 @@
 /* The fewest trials a case bootstrap resamples. */
 #define SCALING_MIN_BOOT_TRIALS 10
 
+/* The least R^2 of the front settings about a joint optimum line. */
+#define SCALING_LINE_R2_MIN (-1.0)
+
 #define WHY(part, code, ...) scaling__why(&(part)->status, (part)->why, (code), __VA_ARGS__)
 
 /* The valid rows of the input in loss orientation, and their front. */
@@ -178,6 +181,16 @@ static void joint_line(const rows_t *r, const double *theta, const double *boot,
     }
     double var = mf ? suu - su * su / (double)mf : 0.0;
     l->r2 = var > 0.0 ? 1.0 - sres / var : NAN;
+    /* The line is fitted to every trial, so the front's own settings may
+     * scatter about it more than about their mean (R^2 a little below 0 on
+     * sound data: -0.2 in tests/test_laws_data.c).  Residuals more than
+     * twice their spread (R^2 < -1) mean the penalty did not find an
+     * optimum the data show: no prediction from it. */
+    if (l->r2 < SCALING_LINE_R2_MIN)
+        WHY(l, CARBS_ESTATE,
+            "cannot predict: the joint model's optimum line misses the front's settings (R^2 "
+            "%.3g, below %g)",
+            l->r2, SCALING_LINE_R2_MIN);
     if (!boot || n_boot < 10)
         return;
     /* band: the replicates' covariance of (intercept, slope), written in the
