@@ -31,16 +31,11 @@ import tempfile
 import time
 import urllib.request
 
-SWEEP = """name: big
-metric: {name: loss, goal: minimize}
-cost: {name: flops}
-trainer: synthetic
-synthetic: {function: branin}
-parameters:
-  x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5}
-  y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}
-budget: {trials: 20000}
-"""
+# The sweep as one YAML flow mapping; its budget leaves it active, as a sweep being watched is.
+SWEEP = ("{name: big, trainer: synthetic, synthetic: {function: branin},"
+         " metric: {name: loss, goal: minimize}, cost: {name: flops}, budget: {trials: 20000},"
+         " parameters: {x: {space: linear, min: -5, max: 10, center: 2.5, scale: 5},"
+         " y: {space: linear, min: 0, max: 15, center: 7.5, scale: 5}}}\n")
 
 
 def branin(x, y):
@@ -195,7 +190,7 @@ def main():
     ap = argparse.ArgumentParser(description="time `carbs dashboard` on a large sweep")
     ap.add_argument("carbs")
     ap.add_argument("--trials", type=int, default=10000)
-    ap.add_argument("--requests", type=int, default=20)
+    ap.add_argument("--requests", type=int, default=20, choices=range(1, 100001), metavar="R")
     ap.add_argument("--loads", type=int, default=5)
     ap.add_argument("--fits", type=int, default=1, help="at-cost requests (each a fit)")
     a = ap.parse_args()
@@ -211,7 +206,8 @@ def main():
                                      "/api/sweeps/1/curves?latest=40", "/", "/dashboard.js"])
         bench_page(port, tmp, a.loads)
         # the at-cost box: a fit of the laws on the spot, only when the user asks
-        bench_api(port, a.fits, ["/api/sweeps/1/at-cost?cost=1e13"])
+        if a.fits > 0:
+            bench_api(port, a.fits, ["/api/sweeps/1/at-cost?cost=1e13"])
     finally:
         if dash and dash.poll() is None:
             dash.terminate()
