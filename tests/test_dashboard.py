@@ -52,8 +52,9 @@ def test_endpoints(env, base):
     newest = sorted(cv["curves"], key=int)[-3:]
     check(st == 200 and cv3["curves"] == {k: cv["curves"][k] for k in newest},
           f"curves?latest=3: {st} {list(cv3['curves']) if cv3 else None}, newest {newest}")
-    st, _, _ = get_json(base, "/api/sweeps/1/curves?latest=0")
-    check(st == 400, f"curves?latest=0: {st}")
+    for bad in ("0", "2.5", "x"):
+        st, _, _ = get_json(base, "/api/sweeps/1/curves?latest=" + bad)
+        check(st == 400, f"curves?latest={bad}: {st}")
 
     cli = json.loads(env.carbs("laws", "1", "--at-cost", "7.5", "--format", "json").stdout)
     st, _, at = get_json(base, "/api/sweeps/1/at-cost?cost=7.5")

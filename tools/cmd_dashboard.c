@@ -244,8 +244,8 @@ static enum MHD_Result api(dash_t *d, struct MHD_Connection *c, const char *path
         rc = dash_sweep(d->st, id, &jw, &err);
     } else if (strcmp(path, "/curves") == 0) {
         const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "latest");
-        double latest = 0;
-        if (arg && parse_double(arg, 1, 1e9, &latest))
+        long latest = 0;
+        if (arg && parse_long(arg, 1, 1000000000L, &latest))
             return reply_error(c, MHD_HTTP_BAD_REQUEST, "latest '%s' is not a count", arg);
         rc = dash_curves(d->st, id, (size_t)latest, &jw, &err);
     } else if (strcmp(path, "/at-cost") == 0) {
