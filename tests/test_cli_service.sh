@@ -182,4 +182,22 @@ fi
 serve_stop
 if run 0 c status && has out '"source":"store"' && has out '"done":6,"failed":1'; then ok; fi
 
+# ---- `carbs serve` logs each finished trial at its default level (info) ----
+"$carbs" serve --db "$db" --bind "ipc://$tmp/svc" 2>"$tmp/serve.log" &
+server=$!
+bg_add "$server"
+done_id=
+failed_id=
+if wait_for 30 served && run 0 c ask branin-cli; then
+    done_id=$(sed -n 's/^{"trial_id":\([0-9]*\),.*/\1/p' "$tmp/out")
+    run 0 c tell branin-cli "$done_id" --output 0.4375 --cost 2.5
+    if run 0 c ask branin-cli; then
+        failed_id=$(sed -n 's/^{"trial_id":\([0-9]*\),.*/\1/p' "$tmp/out")
+        run 0 c tell branin-cli "$failed_id" --failure oom --message "out of memory at step 9"
+    fi
+fi
+serve_stop
+if has serve.log "trial $done_id done: loss 0.4375, cost 2.5$" &&
+   has serve.log "trial $failed_id failed (oom): out of memory at step 9$"; then ok; fi
+
 finish

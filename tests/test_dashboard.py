@@ -48,6 +48,13 @@ def test_endpoints(env, base):
     check(st == 200 and len(cv["curves"]) == sum(1 for t in sw["trials"] if t["state"] == "done"),
           f"curves: {st} {len(cv['curves']) if cv else None}")
     check(all(len(p) == 3 for c in cv["curves"].values() for p in c), "curve points")
+    st, _, cv3 = get_json(base, "/api/sweeps/1/curves?latest=3")
+    newest = sorted(cv["curves"], key=int)[-3:]
+    check(st == 200 and cv3["curves"] == {k: cv["curves"][k] for k in newest},
+          f"curves?latest=3: {st} {list(cv3['curves']) if cv3 else None}, newest {newest}")
+    for bad in ("0", "2.5", "x"):
+        st, _, _ = get_json(base, "/api/sweeps/1/curves?latest=" + bad)
+        check(st == 400, f"curves?latest={bad}: {st}")
 
     cli = json.loads(env.carbs("laws", "1", "--at-cost", "7.5", "--format", "json").stdout)
     st, _, at = get_json(base, "/api/sweeps/1/at-cost?cost=7.5")

@@ -243,7 +243,11 @@ static enum MHD_Result api(dash_t *d, struct MHD_Connection *c, const char *path
     if (*path == 0) {
         rc = dash_sweep(d->st, id, &jw, &err);
     } else if (strcmp(path, "/curves") == 0) {
-        rc = dash_curves(d->st, id, &jw, &err);
+        const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "latest");
+        long latest = 0;
+        if (arg && parse_long(arg, 1, 1000000000L, &latest))
+            return reply_error(c, MHD_HTTP_BAD_REQUEST, "latest '%s' is not a count", arg);
+        rc = dash_curves(d->st, id, (size_t)latest, &jw, &err);
     } else if (strcmp(path, "/at-cost") == 0) {
         const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cost");
         double cost;

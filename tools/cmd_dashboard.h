@@ -30,9 +30,10 @@ int dash_overview(store_t *st, long served_by, jw_t *jw, carbs_err_t *err);
 int dash_sweep(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err);
 
 /* The learning curves of the sweep's trials into jw:
- * {"curves": {"<trial id>": [[step, tokens, loss], ...]}}.  CARBS_ENOTFOUND
- * for an unknown sweep. */
-int dash_curves(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err);
+ * {"curves": {"<trial id>": [[step, tokens, loss], ...]}}, oldest trial
+ * first; latest > 0 keeps only the latest trials (by id) that have a curve.
+ * CARBS_ENOTFOUND for an unknown sweep. */
+int dash_curves(store_t *st, int64_t sweep_id, size_t latest, jw_t *jw, carbs_err_t *err);
 
 /* What `carbs laws SWEEP --at-cost C --format json` prints, into jw: the
  * laws fitted on the spot from the store's trials (optimizer/service/laws_data.h),

@@ -413,12 +413,23 @@ out:
 
 // ---- curves and the prediction at a cost ----
 
-int dash_curves(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err)
+/* One trial's curve, on its way into the answer. */
+typedef struct dash_curve {
+    int64_t trial;
+    carbs_curve_point_t *pts;
+    size_t n;
+} dash_curve_t;
+
+typedef DA_TYPE(dash_curve_t) dash_curves_t;
+
+int dash_curves(store_t *st, int64_t sweep_id, size_t latest, jw_t *jw, carbs_err_t *err)
 {
     store_trial_filter_t f = {.sweep_id = sweep_id};
     store_sweep_t row = {0};
     store_trial_iter_t *it;
     const store_trial_t *t;
+    DA_TYPE(int64_t) ids = {0};
+    dash_curves_t got = {0};
     int rc = store_sweep_get_id(st, sweep_id, &row, err);
 
     store_sweep_release(&row);
@@ -427,27 +438,38 @@ int dash_curves(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err)
     it = store_trial_iter_new(st, &f, err);
     if (!it)
         return err ? err->code : CARBS_ESTORE;
-    jw_object(jw, NULL);
-    jw_object(jw, "curves");
-    while (rc == 0 && store_trial_iter_next(it, &t) == CARBS_CONTINUE) {
-        carbs_curve_point_t *pts = NULL;
-        size_t n = 0;
-        char key[24];
-        rc = store_curve_get(st, t->id, &pts, &n, err);
-        if (rc || n == 0) {
-            free(pts);
-            continue;
-        }
-        snprintf(key, sizeof(key), "%" PRId64, t->id);
-        jw_array(jw, key);
-        for (size_t i = 0; i < n; i++)
-            put_point(jw, NULL, &pts[i]);
-        jw_end(jw);
-        free(pts);
-    }
-    jw_end(jw);
-    jw_end(jw);
+    while (rc == 0 && store_trial_iter_next(it, &t) == CARBS_CONTINUE)
+        if (DA_PUSH(&ids, t->id))
+            rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
     store_trial_iter_free(it);
+    /* Newest first, so that `latest` stops the reads early on a long sweep. */
+    for (size_t i = ids.n; rc == 0 && i > 0 && (latest == 0 || got.n < latest); i--) {
+        dash_curve_t c = {.trial = ids.v[i - 1]};
+        rc = store_curve_get(st, c.trial, &c.pts, &c.n, err);
+        if (rc || c.n == 0 || DA_PUSH(&got, c)) {
+            if (rc == 0 && c.n)
+                rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
+            free(c.pts);
+        }
+    }
+    if (rc == 0) {
+        jw_object(jw, NULL);
+        jw_object(jw, "curves");
+        for (size_t i = got.n; i > 0; i--) {
+            char key[24];
+            snprintf(key, sizeof(key), "%" PRId64, got.v[i - 1].trial);
+            jw_array(jw, key);
+            for (size_t k = 0; k < got.v[i - 1].n; k++)
+                put_point(jw, NULL, &got.v[i - 1].pts[k]);
+            jw_end(jw);
+        }
+        jw_end(jw);
+        jw_end(jw);
+    }
+    for (size_t i = 0; i < got.n; i++)
+        free(got.v[i].pts);
+    DA_FREE(&got);
+    DA_FREE(&ids);
     return rc;
 }
 

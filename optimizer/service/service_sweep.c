@@ -1084,8 +1084,13 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
         if (hr && hr != CARBS_ESTATE)
             log_warn("sweep %s: laws after trial %" PRId64 ": %s", sw->name, r->trial_id, e2.msg);
     }
-    log_debug("trial %" PRId64 " %s: %s %.6g, cost %.6g", r->trial_id, res.ok ? "done" : "failed",
-             sw->spec.metric.name, output, res.cost);
+    if (res.ok)
+        log_info("trial %" PRId64 " done: %s %.6g, cost %.6g%s%s", r->trial_id,
+                 sw->spec.metric.name, res.output, res.cost, strcmp(cost_name, "cost") ? " " : "",
+                 strcmp(cost_name, "cost") ? cost_name : "");
+    else
+        log_info("trial %" PRId64 " failed (%s)%s%s", r->trial_id, carbs_failure_name(res.failure),
+                 res.message[0] ? ": " : "", res.message);
     if (!is_tell)
         note_outcome(svc, sw, &res);
     svc__sweep_update_state(svc, sw);

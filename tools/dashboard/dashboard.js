@@ -493,7 +493,7 @@ async function poll() {
       notice('the store has no sweep yet');
     } else {
       const id = S.sweepId;
-      const [sw, cv] = await Promise.all([api('sweeps/' + id), api(`sweeps/${id}/curves`)]);
+      const [sw, cv] = await Promise.all([api('sweeps/' + id), api(`sweeps/${id}/curves?latest=${MAX_CURVES}`)]);
       if (id === S.sweepId) {
         S.sweep = sw.doc;
         notice(haveCharts ? '' : 'charts unavailable: uPlot was not found; tables only');
@@ -506,6 +506,10 @@ async function poll() {
       }
     }
     document.body.dataset.updated = String(ov.now);
+    // when the first full render ended, in ms since navigation start (bench_dashboard.py)
+    if (!document.body.dataset.loadedMs) {
+      document.body.dataset.loadedMs = String(Math.round(performance.now()));
+    }
   } catch (e) {
     notice('cannot reach the dashboard server: ' + e.message);
   } finally {
