@@ -205,6 +205,19 @@ check(abs(front[-1]["output"] - best) < 1e-9 or front[-1]["output"] <= best + 1e
       (front[-1], best))
 close_case()
 
+case("examples/asktell.py, the example of docs/cli.md, runs as written")
+import os
+env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(carbs)) + os.pathsep +
+           os.environ.get("PATH", ""))
+root = os.environ["CARBS_SOURCE_ROOT"]
+ex = subprocess.run([sys.executable, os.path.join(root, "examples", "asktell.py")], env=env,
+                    capture_output=True, text=True, timeout=300)
+check(ex.returncode == 0, ex.stderr[-400:])
+rows = [l for l in ex.stdout.splitlines() if l.strip()]
+check(len(rows) >= 3, "front rows: %r" % ex.stdout[-400:])
+check(all(len(l.split()) >= 3 for l in rows), ex.stdout[-400:])
+close_case()
+
 case("quit ends the loop with status 0")
 r = send({"cmd": "quit"})
 check(r.get("ok") is True, r)
