@@ -169,13 +169,14 @@ static bool worker_holds(const service_t *svc, const char *id)
 static void forget_idle_workers(service_t *svc)
 {
     size_t k = 0;
+    double now = now_wall();
 
     for (size_t i = 0; i < svc->workers.n; i++) {
         const svc_worker_t *w = &svc->workers.v[i];
         /* Kept while it has host losses in the window or is quarantined:
          * forgetting them would forgive a host that keeps losing trials. */
         bool owes = w->quarantined ||
-                    (w->host_losses > 0 && now_wall() - w->window_start <= SERVICE_LOSS_WINDOW_S);
+                    (w->host_losses > 0 && now - w->window_start <= SERVICE_LOSS_WINDOW_S);
         if (!w->connected && !owes && !worker_holds(svc, w->id)) {
             log_debug("worker %s: gone and idle, forgotten", w->id);
             continue;
