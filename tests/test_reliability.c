@@ -743,30 +743,45 @@ static void test_reliability_stall(void)
     cluster_start(&c, &s, WORKERS, "sw");
     if (!c.st)
         goto out;
-    /* Stall the first worker seen 30 ms into a trial (after a few trials). */
+    /* Stall the first worker seen 30 ms into a trial (after a few trials).
+     * A trial whose result was already on its way when the stop landed
+     * finishes instead of being lost: then wake the worker and stall it in
+     * another trial. */
     CHECK(wait_finished(c.st, c.sweep, 2 + rnd() % 3, false, SWEEP_BOUND_S));
-    until = now_monotonic() + 20.0;
-    while (who < 0 && now_monotonic() < until) {
-        who = running_trial(c.st, c.sweep, c.ids, 1, 0.03, &tid, &att);
-        if (who < 0)
-            usleep(POLL_US);
-    }
-    CHECK(who == 0);
-    if (who != 0)
-        goto out;
-    kill(c.workers[0], SIGSTOP);
-    stopped = now_monotonic();
-    until = stopped + 4.0 * LEASE_MS / 1000.0;
-    while (now_monotonic() < until) {
-        store_trial_t t = {0};
-        bool moved = store_trial_get(c.st, tid, &t, &err) == 0 &&
-                     (t.state != CARBS_TRIAL_RUNNING || t.attempt != att);
-        store_trial_release(&t);
-        if (moved) {
-            lost = now_monotonic();
-            break;
+    for (int round = 0; round < 5; round++) {
+        bool finished = false;
+        who = -1;
+        lost = 0;
+        until = now_monotonic() + 20.0;
+        while (who < 0 && now_monotonic() < until) {
+            who = running_trial(c.st, c.sweep, c.ids, 1, 0.03, &tid, &att);
+            if (who < 0)
+                usleep(POLL_US);
         }
-        usleep(POLL_US);
+        CHECK(who == 0);
+        if (who != 0)
+            goto out;
+        kill(c.workers[0], SIGSTOP);
+        stopped = now_monotonic();
+        until = stopped + 4.0 * LEASE_MS / 1000.0;
+        while (now_monotonic() < until) {
+            store_trial_t t = {0};
+            bool moved = store_trial_get(c.st, tid, &t, &err) == 0 &&
+                         (t.state != CARBS_TRIAL_RUNNING || t.attempt != att);
+            finished = moved && t.attempt == att &&
+                       (t.state == CARBS_TRIAL_DONE || t.state == CARBS_TRIAL_FAILED);
+            store_trial_release(&t);
+            if (moved) {
+                lost = now_monotonic();
+                break;
+            }
+            usleep(POLL_US);
+        }
+        if (!finished)
+            break;
+        fprintf(stderr, "stall: trial %" PRId64 " finished as the worker stopped; again\n", tid);
+        kill(c.workers[0], SIGCONT);
+        lost = 0;
     }
     kill(c.workers[0], SIGCONT);
     CHECK(lost > 0);
