@@ -50,7 +50,7 @@
 /* PRAGMA application_id of a carbs store: "CRBS" (0x43524253). */
 #define STORE_APPLICATION_ID 1129464403
 /* The newest schema version this build knows (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* How long a call waits for another connection's write lock before
  * returning CARBS_EBUSY.  Five seconds covers any single transaction of the
  * service (they are milliseconds) with a wide margin, and is short enough that
@@ -436,6 +436,35 @@ int store_law_put(store_t *st, int64_t sweep_id, const char *law_json, carbs_err
  * be NULL).  CARBS_ENOTFOUND when the sweep has none. */
 int store_law_get(store_t *st, int64_t sweep_id, char **law_json, double *fitted_at,
                   carbs_err_t *err);
+
+// ---- verification runs ----
+
+/* A trial that checks a scaling-law prediction (docs/scaling-laws.md,
+ * "Predict, then verify"): the predicted-optimal configuration at a cost,
+ * queued as a trial of the sweep, and the prediction it was queued with. */
+typedef struct store_verify {
+    int64_t trial_id;
+    int64_t sweep_id;
+    double cost;                    /* the cost the prediction is for, > 0 */
+    char cost_name[CARBS_NAME_MAX]; /* what cost is in: the sweep's cost metric, or flops */
+    char estimator[16];             /* the law's estimator: front, envelope, joint */
+    double predicted;               /* the predicted best metric */
+    double lo, hi, level;           /* its interval and level; NaN when none */
+    double created;                 /* unix seconds; set by the store */
+} store_verify_t;
+
+/* Add the pending trial tn and its verification row v (v->trial_id,
+ * sweep_id and created are ignored: the trial's) in one transaction, and
+ * set *id (may be NULL).  CARBS_EINVAL for a cost that is not finite and
+ * > 0, a predicted value that is not finite or an empty cost name or
+ * estimator; CARBS_ENOTFOUND for an unknown sweep. */
+int store_verify_add(store_t *st, const store_trial_new_t *tn, const store_verify_t *v,
+                     int64_t *id, carbs_err_t *err);
+
+/* The sweep's verification runs in trial order into *out (caller frees
+ * with free(); NULL when none) and *n.  An unknown sweep has none. */
+int store_verify_list(store_t *st, int64_t sweep_id, store_verify_t **out, size_t *n,
+                      carbs_err_t *err);
 
 // ---- optimizer state ----
 

@@ -212,6 +212,11 @@ static const struct table tables[] = {
     {"laws", "id", 4, {"id", "sweep", "fitted_at", "law"}, {COL_ANY, COL_ANY, COL_ANY, COL_JSON}},
     {"optimizer_state", "sweep", 4, {"sweep", "resample_count", "rng", "state"},
      {COL_ANY, COL_ANY, COL_ANY, COL_JSON_NULL}},
+    {"verifications", "trial", 10,
+     {"trial", "sweep", "cost", "cost_name", "estimator", "predicted", "lo", "hi", "level",
+      "created"},
+     {COL_ANY, COL_ANY, COL_ANY, COL_TEXT, COL_TEXT, COL_ANY, COL_ANY, COL_ANY, COL_ANY,
+      COL_ANY}},
 };
 
 struct walk {
@@ -596,7 +601,8 @@ static int walk_all(struct walk *w, carbs_err_t *err)
     for (size_t i = 0; i < ARRAY_SIZE(tables) && rc >= 0; i++) {
         /* A results row is keyed by its trial, an optimizer state by its
          * sweep: their parents' range bounds them too. */
-        if (strcmp(tables[i].name, "results") == 0)
+        if (strcmp(tables[i].name, "results") == 0 ||
+            strcmp(tables[i].name, "verifications") == 0)
             w->hi[i] = w->hi[1];
         if (strcmp(tables[i].name, "optimizer_state") == 0)
             w->hi[i] = w->hi[0];

@@ -87,6 +87,14 @@ int store__col_strdup(sqlite3_stmt *s, int i, char **out);
  * store__utf8_dup(), truncating between characters. */
 void store__col_copy(sqlite3_stmt *s, int i, char *buf, size_t cap);
 
+/* Check what a new trial carries: 0 or CARBS_EINVAL / CARBS_ETOOBIG. */
+int store__trial_new_check(const store_trial_new_t *tn, carbs_err_t *err);
+
+/* Insert a pending trial (and its optimizer state) inside the caller's
+ * write transaction; *id (may be NULL) is its id.  0 or an error code. */
+int store__trial_insert(store_t *st, const store_trial_new_t *tn, int64_t *id,
+                        carbs_err_t *err);
+
 /* The column list store__trial_read() expects, for table alias t. */
 #define STORE__TRIAL_COLS                                                                          \
     "t.id, t.sweep, t.state, t.attempt, t.params, t.point, t.worker, t.lease_deadline, "           \

@@ -77,8 +77,29 @@ static const char migrate_v1[] =
     "  state TEXT);"
     "PRAGMA user_version = 1;";
 
+// ---- version 2: verification runs ----
+
+/* A trial queued to check a scaling-law prediction (`carbs laws --verify`),
+ * with the prediction it checks, kept beside the trial so the two are read
+ * together long after the law has moved on (docs/store.md). */
+static const char migrate_v2[] =
+    "CREATE TABLE verifications ("
+    "  trial INTEGER PRIMARY KEY REFERENCES trials(id),"
+    "  sweep INTEGER NOT NULL REFERENCES sweeps(id),"
+    "  cost REAL NOT NULL,"
+    "  cost_name TEXT NOT NULL,"
+    "  estimator TEXT NOT NULL,"
+    "  predicted REAL NOT NULL,"
+    "  lo REAL,"
+    "  hi REAL,"
+    "  level REAL,"
+    "  created REAL NOT NULL);"
+    "CREATE INDEX verifications_sweep ON verifications(sweep, trial);"
+    "PRAGMA user_version = 2;";
+
 static const char *const migrations[] = {
     migrate_v1,
+    migrate_v2,
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

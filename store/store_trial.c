@@ -140,21 +140,11 @@ static const char sql_trial_insert[] =
     "INSERT INTO trials (sweep, params, point, state, attempt, pred_output, pred_cost, created)"
     " VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?6)";
 
-int store_trial_add(store_t *st, const store_trial_new_t *tn, int64_t *id, carbs_err_t *err)
+int store__trial_insert(store_t *st, const store_trial_new_t *tn, int64_t *id, carbs_err_t *err)
 {
     sqlite3_stmt *s;
-    int rc;
+    int rc = store__sweep_exists(st, tn->sweep_id, err);
 
-    if (!tn->params_json)
-        return carbs_fail(err, CARBS_EINVAL, "trial for sweep %lld has no params",
-                          (long long)tn->sweep_id);
-    if (tn->d && !tn->u)
-        return carbs_fail(err, CARBS_EINVAL, "trial point of %zu dims with no values", tn->d);
-    if (tn->d > INT32_MAX / sizeof(double))
-        return carbs_fail(err, CARBS_ETOOBIG, "trial point of %zu dims", tn->d);
-    rc = store__begin(st, true, err);
-    if (rc >= 0)
-        rc = store__sweep_exists(st, tn->sweep_id, err);
     if (rc >= 0)
         rc = store__stmt(st, sql_trial_insert, &s, err);
     if (rc >= 0) {
@@ -171,6 +161,30 @@ int store_trial_add(store_t *st, const store_trial_new_t *tn, int64_t *id, carbs
         *id = sqlite3_last_insert_rowid(st->db);
     if (rc >= 0 && tn->optstate)
         rc = store__optstate_write(st, tn->sweep_id, tn->optstate, err);
+    return rc;
+}
+
+int store__trial_new_check(const store_trial_new_t *tn, carbs_err_t *err)
+{
+    if (!tn->params_json)
+        return carbs_fail(err, CARBS_EINVAL, "trial for sweep %lld has no params",
+                          (long long)tn->sweep_id);
+    if (tn->d && !tn->u)
+        return carbs_fail(err, CARBS_EINVAL, "trial point of %zu dims with no values", tn->d);
+    if (tn->d > INT32_MAX / sizeof(double))
+        return carbs_fail(err, CARBS_ETOOBIG, "trial point of %zu dims", tn->d);
+    return 0;
+}
+
+int store_trial_add(store_t *st, const store_trial_new_t *tn, int64_t *id, carbs_err_t *err)
+{
+    int rc = store__trial_new_check(tn, err);
+
+    if (rc)
+        return rc;
+    rc = store__begin(st, true, err);
+    if (rc >= 0)
+        rc = store__trial_insert(st, tn, id, err);
     return store__end(st, rc, err);
 }
 

@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -303,7 +304,7 @@ static void test_store_schema_versions(void)
     store_raw_close(raw);
     CHECK(store_open(path, 0, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EVERSION);
-    CHECK(strstr(err.msg, "has schema version 7; this carbs knows up to 1: upgrade carbs") != NULL);
+    CHECK(strstr(err.msg, "has schema version 7; this carbs knows up to 2: upgrade carbs") != NULL);
     CHECK(strstr(err.msg, "newer.db'") != NULL);
     CHECK(store_open(path, STORE_READONLY, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EVERSION);
@@ -316,7 +317,7 @@ static void test_store_schema_versions(void)
     store_raw_close(raw);
     CHECK(store_open(path, STORE_READONLY, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EVERSION);
-    CHECK(strstr(err.msg, "older than 1") != NULL);
+    CHECK(strstr(err.msg, "older than 2") != NULL);
     st = store_open(path, 0, &err);
     CHECK(st != NULL);
     if (st) {
@@ -1030,6 +1031,127 @@ static void test_store_laws_and_optstate(void)
     store_close(st);
 }
 
+/* Verification runs: a pending trial and its prediction in one
+ * transaction, listed per sweep in trial order; bad predictions refused
+ * with nothing stored. */
+static void test_store_verify(void)
+{
+    carbs_err_t err = {0};
+    int64_t sid = 0, other = 0, t1 = 0, t2 = 0, plain;
+    store_verify_t v = {0}, *rows = NULL;
+    store_trial_t tr = {0};
+    size_t n = 9;
+    store_t *st = fresh("verify.db");
+    store_trial_new_t tn = {.params_json = "{\"n_params\":1.5528e9,\"tokens\":7.513e10}",
+                            .pred_output = 2.3468,
+                            .pred_cost = 7e20};
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    CHECK_EQ(store_sweep_create(st, "ver", "{}", &sid, &err), 0);
+    CHECK_EQ(store_sweep_create(st, "other", "{}", &other, &err), 0);
+    CHECK_EQ(store_verify_list(st, sid, &rows, &n, &err), 0);
+    CHECK(rows == NULL && n == 0);
+    plain = add_trial(st, sid, "{\"x\":1}", 0.25);
+    tn.sweep_id = sid;
+    v.cost = 7e20;
+    str_copy(v.cost_name, sizeof(v.cost_name), "flops");
+    str_copy(v.estimator, sizeof(v.estimator), "joint");
+    v.predicted = 2.3468;
+    v.lo = 2.2913;
+    v.hi = 2.3972;
+    v.level = 0.9;
+    CHECK_EQ(store_verify_add(st, &tn, &v, &t1, &err), 0);
+    CHECK(t1 > plain);
+    v.cost = 3.25e19;
+    v.lo = v.hi = v.level = NAN;
+    str_copy(v.cost_name, sizeof(v.cost_name), "wall_seconds");
+    CHECK_EQ(store_verify_add(st, &tn, &v, &t2, &err), 0);
+
+    /* refused, and nothing stored */
+    store_verify_t bad = v;
+    bad.cost = 0;
+    CHECK_EQ(store_verify_add(st, &tn, &bad, NULL, &err), CARBS_EINVAL);
+    CHECK(strstr(err.msg, "cost 0 is not finite and > 0") != NULL);
+    bad = v;
+    bad.predicted = NAN;
+    CHECK_EQ(store_verify_add(st, &tn, &bad, NULL, &err), CARBS_EINVAL);
+    CHECK(strstr(err.msg, "no prediction") != NULL);
+    bad = v;
+    bad.estimator[0] = '\0';
+    CHECK_EQ(store_verify_add(st, &tn, &bad, NULL, &err), CARBS_EINVAL);
+    tn.sweep_id = 606;
+    CHECK_EQ(store_verify_add(st, &tn, &v, NULL, &err), CARBS_ENOTFOUND);
+    tn.sweep_id = sid;
+    CHECK_EQ(count_trials(st, sid, 0), 3);
+
+    CHECK_EQ(store_verify_list(st, sid, &rows, &n, &err), 0);
+    CHECK_EQ(n, 2);
+    if (n == 2) {
+        CHECK_EQ(rows[0].trial_id, t1);
+        CHECK_EQ(rows[0].sweep_id, sid);
+        CHECK_NEAR(rows[0].cost, 7e20, 0);
+        CHECK_STR(rows[0].cost_name, "flops");
+        CHECK_STR(rows[0].estimator, "joint");
+        CHECK_NEAR(rows[0].predicted, 2.3468, 0);
+        CHECK_NEAR(rows[0].lo, 2.2913, 0);
+        CHECK_NEAR(rows[0].hi, 2.3972, 0);
+        CHECK_NEAR(rows[0].level, 0.9, 0);
+        CHECK(rows[0].created > 1.7e9);
+        CHECK_EQ(rows[1].trial_id, t2);
+        CHECK_STR(rows[1].cost_name, "wall_seconds");
+        CHECK(isnan(rows[1].lo) && isnan(rows[1].hi) && isnan(rows[1].level));
+    }
+    free(rows);
+    CHECK_EQ(store_trial_get(st, t1, &tr, &err), 0);
+    CHECK_EQ(tr.state, CARBS_TRIAL_PENDING);
+    CHECK_NEAR(tr.pred_output, 2.3468, 0);
+    store_trial_release(&tr);
+    CHECK_EQ(store_verify_list(st, other, &rows, &n, &err), 0);
+    CHECK(rows == NULL && n == 0);
+    CHECK_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+/* A version-1 store (before verification runs) is migrated when opened
+ * for writing: its trials stay, and verification runs can be added. */
+static void test_store_migrate_v1(void)
+{
+    char path[512];
+    carbs_err_t err = {0};
+    int64_t sid = 0, t = 0;
+    store_verify_t v = {.cost = 1e18, .predicted = 3.1, .lo = NAN, .hi = NAN, .level = NAN};
+    store_trial_new_t tn = {.params_json = "{\"x\":2}", .pred_output = NAN, .pred_cost = NAN};
+    store_raw_t *raw;
+    store_t *st = fresh("v1.db");
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    CHECK_EQ(store_sweep_create(st, "old", "{}", &sid, &err), 0);
+    CHECK(add_trial(st, sid, "{\"x\":1}", 0.5) > 0);
+    store_close(st);
+    fx_path(path, sizeof(path), "v1.db");
+    raw = store_raw_open(path, &err);
+    CHECK_EQ(store_raw_exec(raw, "DROP TABLE verifications; PRAGMA user_version = 1", &err), 0);
+    store_raw_close(raw);
+    CHECK_EQ(header_field(path, 60), 1);
+    CHECK(store_open(path, STORE_READONLY, &err) == NULL);
+    CHECK_EQ(err.code, CARBS_EVERSION);
+    st = store_open(path, 0, &err);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    CHECK_EQ(count_trials(st, sid, 0), 1);
+    tn.sweep_id = sid;
+    str_copy(v.cost_name, sizeof(v.cost_name), "flops");
+    str_copy(v.estimator, sizeof(v.estimator), "front");
+    CHECK_EQ(store_verify_add(st, &tn, &v, &t, &err), 0);
+    CHECK(t > 1);
+    CHECK_EQ(store_check(st, &err), 0);
+    store_close(st);
+    CHECK_EQ(header_field(path, 60), 2);
+}
+
 static void test_store_export(void)
 {
     carbs_err_t err = {0};
@@ -1385,6 +1507,8 @@ int main(void)
     RUN(test_store_trial_iterators);
     RUN(test_store_workers);
     RUN(test_store_laws_and_optstate);
+    RUN(test_store_verify);
+    RUN(test_store_migrate_v1);
     RUN(test_store_export);
     RUN(test_store_ids_not_reused);
     RUN(test_store_check_and_backup);

@@ -51,8 +51,8 @@ rm -f "$tmp/sym.db" "$tmp/other/hard.db"
 
 # ---- a garbled page ----
 cp "$db" "$tmp/keep.db"
-# page 16 (of 4096 bytes) holds the newest trial rows in a store this small
-dd if=/dev/zero of="$db" bs=4096 seek=15 count=1 conv=notrunc 2>/dev/null
+# page 18 (of 4096 bytes) holds the newest trial rows in a store this small
+dd if=/dev/zero of="$db" bs=4096 seek=17 count=1 conv=notrunc 2>/dev/null
 if run 1 "$carbs" ask toy --db "$db" && has err "is damaged" &&
    has err "carbs store recover --db $db --out NEW.db"; then ok; fi
 if run 1 "$carbs" store check --db "$db" && has out "integrity check" &&
