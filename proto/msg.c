@@ -148,6 +148,17 @@ static const field_t tell_fields[] = {
     FIELD(tell, "is_failure", F_BOOL, 0, is_failure, 0),
     FIELD(tell, "result", F_RESULT, OPT, r, 0),
 };
+static const field_t verify_fields[] = {
+    FIELD(verify, "sweep", F_STR, NONEMPTY, sweep, 0),
+    FIELD(verify, "params", F_PARAMS, 0, params, 0),
+    FIELD(verify, "cost", F_NUM, 0, cost, 0),
+    FIELD(verify, "cost_name", F_STR, NONEMPTY, cost_name, 0),
+    FIELD(verify, "estimator", F_STR, NONEMPTY, estimator, 0),
+    FIELD(verify, "predicted", F_NUM, 0, predicted, 0),
+    FIELD(verify, "lo", F_NUM, OPT, lo, 0),
+    FIELD(verify, "hi", F_NUM, OPT, hi, 0),
+    FIELD(verify, "level", F_NUM, OPT, level, 0),
+};
 static const field_t reply_fields[] = {
     FIELD(reply, "ok", F_BOOL, 0, ok, 0),
     FIELD(reply, "sweep_id", F_I64, OPT, sweep_id, 0),

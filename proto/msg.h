@@ -56,6 +56,7 @@
     X(ask, ASK, proto_sweep_ref_t)               /* c->s: take a suggestion (manual loop) */      \
     X(tell, TELL, proto_tell_t)                  /* c->s: report its outcome */                   \
     X(release, RELEASE, proto_worker_ref_t)      /* c->s: end a worker's quarantine */            \
+    X(verify, VERIFY, proto_verify_t)            /* c->s: queue a law's prediction as a trial */  \
     X(reply, REPLY, proto_reply_t)               /* s->c: the answer to any client request */
 
 typedef enum proto_msg_type {
@@ -220,6 +221,19 @@ typedef struct proto_tell {
     bool is_failure;
     carbs_result_t r;
 } proto_tell_t;
+
+/* A verification run (docs/scaling-laws.md, "Predict, then verify"): the
+ * configuration a scaling law predicts to be optimal at cost, queued as a
+ * trial of the sweep and stored with the prediction it checks. */
+typedef struct proto_verify {
+    char sweep[CARBS_NAME_MAX];     /* non-empty */
+    carbs_params_t params;          /* the configuration: every searched parameter */
+    double cost;                    /* the cost the prediction is for, > 0 */
+    char cost_name[CARBS_NAME_MAX]; /* non-empty: the sweep's cost metric, or flops */
+    char estimator[16];             /* non-empty: the law's estimator */
+    double predicted;               /* finite: the predicted best metric */
+    double lo, hi, level;           /* its interval and level; NaN = none: omitted */
+} proto_verify_t;
 
 // ---- service -> client ----
 

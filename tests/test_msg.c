@@ -214,6 +214,17 @@ static void rnd_msg(fx_rng_t *r, proto_msg_t *m, proto_msg_type_t t)
     case PROTO_MSG_RELEASE:
         rnd_str(r, m->release.worker, CARBS_NAME_MAX, true);
         break;
+    case PROTO_MSG_VERIFY:
+        rnd_str(r, m->verify.sweep, CARBS_NAME_MAX, true);
+        rnd_params(r, &m->verify.params, 5);
+        m->verify.cost = fabs(rnd_double(r));
+        rnd_str(r, m->verify.cost_name, CARBS_NAME_MAX, true);
+        rnd_str(r, m->verify.estimator, sizeof(m->verify.estimator), true);
+        m->verify.predicted = rnd_double(r);
+        m->verify.lo = rnd_below(r, 2) ? rnd_double(r) : NAN;
+        m->verify.hi = rnd_below(r, 2) ? rnd_double(r) : NAN;
+        m->verify.level = rnd_below(r, 2) ? 0.9 : NAN;
+        break;
     case PROTO_MSG_IMPORT:
         rnd_str(r, m->import.sweep, CARBS_NAME_MAX, true);
         m->import.records = rnd_hstr(r);
@@ -376,6 +387,17 @@ static void check_same_msg(const proto_msg_t *a, const proto_msg_t *b)
         break;
     case PROTO_MSG_RELEASE:
         CHECK_STR(a->release.worker, b->release.worker);
+        break;
+    case PROTO_MSG_VERIFY:
+        CHECK_STR(a->verify.sweep, b->verify.sweep);
+        check_same_params(&a->verify.params, &b->verify.params);
+        CHECK(same_double(a->verify.cost, b->verify.cost));
+        CHECK_STR(a->verify.cost_name, b->verify.cost_name);
+        CHECK_STR(a->verify.estimator, b->verify.estimator);
+        CHECK(same_double(a->verify.predicted, b->verify.predicted));
+        CHECK(same_double(a->verify.lo, b->verify.lo));
+        CHECK(same_double(a->verify.hi, b->verify.hi));
+        CHECK(same_double(a->verify.level, b->verify.level));
         break;
     case PROTO_MSG_IMPORT:
         CHECK_STR(a->import.sweep, b->import.sweep);
@@ -557,6 +579,18 @@ static void golden_msg(proto_msg_t *m, proto_msg_type_t t)
         break;
     case PROTO_MSG_RELEASE:
         str_copy(m->release.worker, CARBS_NAME_MAX, "node7-0");
+        break;
+    case PROTO_MSG_VERIFY:
+        str_copy(m->verify.sweep, CARBS_NAME_MAX, "lm-run");
+        carbs_params_set_num(&m->verify.params, "n_params", 24318005.5);
+        carbs_params_set_num(&m->verify.params, "tokens", 1.0387e9);
+        m->verify.cost = 1.5e17;
+        str_copy(m->verify.cost_name, CARBS_NAME_MAX, "flops");
+        str_copy(m->verify.estimator, sizeof(m->verify.estimator), "joint");
+        m->verify.predicted = 3.1875;
+        m->verify.lo = 3.125;
+        m->verify.hi = 3.2421875;
+        m->verify.level = 0.9;
         break;
     case PROTO_MSG_IMPORT:
         str_copy(m->import.sweep, CARBS_NAME_MAX, "tiny-lm");
