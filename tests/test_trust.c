@@ -156,6 +156,21 @@ static bool expect_reply(service_t *svc, wire_client_t *c, char *msg, size_t cap
     return ok;
 }
 
+/* The verification runs of the sweep (id 1) in the store at g_db. */
+static size_t count_verifications(void)
+{
+    carbs_err_t err = {0};
+    store_verify_t *v = NULL;
+    size_t n = (size_t)-1;
+    store_t *st = store_open(g_db, STORE_READONLY, &err);
+
+    if (st && store_verify_list(st, 1, &v, &n, &err) != 0)
+        n = (size_t)-1;
+    free(v);
+    store_close(st);
+    return n;
+}
+
 static void send_hello(wire_client_t *c, const char *id)
 {
     proto_msg_t m;
@@ -223,7 +238,8 @@ static carbs_sweep_state_t sweep_state(service_t *svc)
 // ---- who may do what ----
 
 /* Under CURVE, a worker key's requests are all refused with EDENIED and
- * change nothing; an admin key's are served.  Before the admin role, the
+ * change nothing (a verify queues no trial); an admin key's are served.
+ * Before the admin role, the
  * worker key created a sweep that ran a command, and paused, resumed and
  * stopped sweeps. */
 static void test_worker_key_is_not_an_admin(void)
@@ -241,6 +257,8 @@ static void test_worker_key_is_not_an_admin(void)
         "\"cost\":1,\"is_failure\":false}",
         "{\"v\":1,\"type\":\"import\",\"sweep\":\"trust\",\"records\":\"[{\\\"params\\\":"
         "{\\\"x\\\":1.5,\\\"y\\\":2},\\\"output\\\":-9,\\\"cost\\\":1,\\\"is_failure\\\":false}]\"}",
+        "{\"v\":1,\"type\":\"verify\",\"sweep\":\"trust\",\"params\":{\"x\":1.5,\"y\":2},"
+        "\"cost\":10,\"cost_name\":\"cost\",\"estimator\":\"joint\",\"predicted\":-9}",
     };
     service_t *svc;
     wire_client_t *w, *boss;
@@ -264,6 +282,12 @@ static void test_worker_key_is_not_an_admin(void)
     send_text(boss, requests[3]); /* resume */
     CHECK(expect_reply(svc, boss, msg, sizeof(msg)));
     CHECK_EQ(sweep_state(svc), CARBS_SWEEP_ACTIVE);
+    /* the worker's verify queued nothing; the admin's queues one run */
+    CHECK_EQ(count_verifications(), 0);
+    send_text(boss, requests[8]); /* verify */
+    CHECK(expect_reply(svc, boss, msg, sizeof(msg)));
+    CHECK(strstr(msg, "verification trial") != NULL);
+    CHECK_EQ(count_verifications(), 1);
     wire_client_close(boss);
     wire_client_close(w);
     service_close(svc);

@@ -66,15 +66,34 @@ static int grow(laws_data_t *d, size_t cap)
     return 0;
 }
 
+/* Whether id is one of the n verification runs v. */
+static bool is_verify(const store_verify_t *v, size_t n, int64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].trial_id == id)
+            return true;
+    return false;
+}
+
 int laws_data_gather(store_t *st, int64_t sweep_id, const sweep_spec_t *spec, laws_data_t *out,
                      carbs_err_t *err)
 {
+    return laws_data_gather_as(st, sweep_id, spec, NULL, out, err);
+}
+
+int laws_data_gather_as(store_t *st, int64_t sweep_id, const sweep_spec_t *spec,
+                        const char *cost_name, laws_data_t *out, carbs_err_t *err)
+{
     store_export_iter_t *it = NULL;
     const store_record_t *rec;
-    size_t cap = 0;
+    store_verify_t *ver = NULL;
+    size_t n_ver = 0, cap = 0;
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
+    str_copy(out->cost_name, sizeof(out->cost_name), cost_name ? cost_name : spec->cost.name);
+    if ((rc = store_verify_list(st, sweep_id, &ver, &n_ver, err)))
+        goto out;
     str_copy(out->model_size, sizeof(out->model_size), spec->scaling.model_size);
     str_copy(out->tokens_name, sizeof(out->tokens_name), spec->scaling.tokens);
     if (!out->model_size[0] && spec->trainer == PROTO_TRAINER_EMBEDDED) {
@@ -100,6 +119,10 @@ int laws_data_gather(store_t *st, int64_t sweep_id, const sweep_spec_t *spec, la
         carbs_result_t r;
         if (!rec->has_result || !res->ok || !isfinite(res->output) || !isfinite(res->cost))
             continue;
+        if (is_verify(ver, n_ver, rec->trial.id)) {
+            out->n_verify++;
+            continue;
+        }
         if (out->n == cap) {
             cap = cap ? 2 * cap : 64;
             if (grow(out, cap)) {
@@ -119,9 +142,15 @@ int laws_data_gather(store_t *st, int64_t sweep_id, const sweep_spec_t *spec, la
             rc = carbs_fail(err, rc, "trial %" PRId64 ": %.200s", rec->trial.id, why.msg);
             goto out;
         }
+        double cost = cost_name ? lookup(&r, &ps, cost_name) : res->cost;
+        if (!(isfinite(cost) && cost > 0)) {
+            carbs_result_release(&r);
+            carbs_params_release(&ps);
+            continue;
+        }
         size_t i = out->n++;
         out->trial_id[i] = rec->trial.id;
-        out->cost[i] = res->cost;
+        out->cost[i] = cost;
         out->output[i] = res->output;
         out->n_params[i] = lookup(&r, &ps, out->model_size);
         out->tokens[i] = lookup(&r, &ps, out->tokens_name);
@@ -135,6 +164,7 @@ int laws_data_gather(store_t *st, int64_t sweep_id, const sweep_spec_t *spec, la
     }
 out:
     store_export_iter_free(it);
+    free(ver);
     if (rc)
         laws_data_release(out);
     return rc;
@@ -160,7 +190,7 @@ int laws_data_fit(const laws_data_t *d, const sweep_spec_t *spec, bool full,
     if (rc)
         return rc;
     str_copy(out->metric, sizeof(out->metric), spec->metric.name);
-    str_copy(out->cost, sizeof(out->cost), spec->cost.name);
+    str_copy(out->cost, sizeof(out->cost), d->cost_name[0] ? d->cost_name : spec->cost.name);
     str_copy(out->nd.model_size, sizeof(out->nd.model_size), d->model_size);
     str_copy(out->nd.tokens, sizeof(out->nd.tokens), d->tokens_name);
     for (size_t j = 0; j < out->n_lines; j++) {

@@ -33,20 +33,32 @@ typedef struct laws_data {
     size_t *param;             /* d: index of each coordinate's parameter in the spec */
     char model_size[CARBS_NAME_MAX]; /* the names used for N and D; empty = none */
     char tokens_name[CARBS_NAME_MAX];
+    char cost_name[CARBS_NAME_MAX]; /* what cost[] holds: the sweep's cost or another metric */
+    size_t n_verify;                /* verification trials left out (store_verify_list) */
 } laws_data_t;
 
 /* Gather the sweep's successful trials into the zeroed *out, using spec
  * (the sweep's, borrowed) for the parameters and the scaling names.
- * Returns 0 (possibly with n = 0), or the store's error, CARBS_EPROTO for
- * stored JSON that does not decode, CARBS_ENOMEM; *out is released on
- * failure. */
+ * Verification runs (store_verify_add) are left out: a law is never fitted
+ * to the trial that checks it.  Returns 0 (possibly with n = 0), or the
+ * store's error, CARBS_EPROTO for stored JSON that does not decode,
+ * CARBS_ENOMEM; *out is released on failure. */
 int laws_data_gather(store_t *st, int64_t sweep_id, const sweep_spec_t *spec, laws_data_t *out,
                      carbs_err_t *err);
+
+/* The same with the cost read from the metric cost_name of each trial
+ * (looked up in its metrics, then its parameters) instead of the sweep's
+ * cost: "flops" fits the laws in training FLOPs whatever the sweep's cost
+ * metric is.  A trial that does not report cost_name, finite and > 0, is
+ * left out.  cost_name NULL is laws_data_gather(). */
+int laws_data_gather_as(store_t *st, int64_t sweep_id, const sweep_spec_t *spec,
+                        const char *cost_name, laws_data_t *out, carbs_err_t *err);
 
 void laws_data_release(laws_data_t *d);
 
 /* Fit d into *out (scaling_fit_all when full, else scaling_fit_cheap) and
- * fill what the numeric code cannot know: the metric and cost names, the
+ * fill what the numeric code cannot know: the metric and cost names (the
+ * cost d was gathered in), the
  * goal, each line's parameter name and, for log parameters, its power-law
  * exponent, the names used for N and D.  cfg may be NULL (defaults, with
  * the sweep's seed).  Returns 0 or scaling's error (CARBS_ESTATE "not

@@ -2,7 +2,7 @@
  * service_request.c - client requests to a running service: while it runs,
  * the CLI sends it its changes instead of writing the store (the writer
  * rule, docs/store.md).  sweep_create, status, pause, resume, stop, ask,
- * tell, import; each is answered with one `reply`.  Requests see the
+ * tell, import, verify; each is answered with one `reply`.  Requests see the
  * sweeps only through service_sweep.h.
  */
 #include "proto/common.h"
@@ -318,6 +318,99 @@ static void on_import(const req_t *q, const proto_import_t *im)
     free(recs);
 }
 
+// ---- verify ----
+
+/* Why configuration ps cannot run as a trial of spec, in msg[cap] ("" when
+ * it can): it must give every searched parameter a value of its kind (a
+ * finite number inside the kind's domain, or one of a categorical's
+ * values) and nothing else.  A number outside the searched range is
+ * allowed: a prediction at a cost no trial reached may lie past it. */
+static void config_refusal(const sweep_spec_t *spec, const carbs_params_t *ps, char *msg,
+                           size_t cap)
+{
+    msg[0] = '\0';
+    for (size_t i = 0; i < ps->n; i++)
+        if (!carbs_space_find(&spec->parameters, ps->v[i].name)) {
+            snprintf(msg, cap, "'%s' is not a parameter of sweep '%s'", ps->v[i].name, spec->name);
+            return;
+        }
+    for (size_t j = 0; j < spec->parameters.n; j++) {
+        const carbs_param_t *p = &spec->parameters.v[j];
+        const carbs_value_t *v = carbs_params_find(ps, p->name);
+        bool ok;
+        if (!v) {
+            snprintf(msg, cap, "the configuration has no value for parameter '%s'", p->name);
+            return;
+        }
+        if (p->space == CARBS_SPACE_CATEGORICAL) {
+            ok = false;
+            for (size_t k = 0; v->is_str && k < p->n_values; k++)
+                ok = ok || strcmp(v->str, p->values[k]) == 0;
+        } else {
+            ok = !v->is_str && isfinite(v->num) &&
+                 (p->space != CARBS_SPACE_LOG || v->num > 0) &&
+                 (p->space != CARBS_SPACE_LOGIT || (v->num > 0 && v->num < 1));
+        }
+        if (!ok) {
+            snprintf(msg, cap, "parameter '%s': %s%s%s is not a value of its %s space", p->name,
+                     v->is_str ? "'" : "", v->is_str ? v->str : "a number", v->is_str ? "'" : "",
+                     carbs_space_name(p->space));
+            return;
+        }
+    }
+}
+
+/* The sweep which names: held by this service, or loaded from the store
+ * (a done sweep, or any sweep in a one-shot service that loaded none).
+ * NULL with the reason in err. */
+static svc_sweep_t *sweep_for_verify(const req_t *q, const char *which, carbs_err_t *err)
+{
+    svc_sweep_t *sw = svc__sweep_find(q->svc, which);
+    store_sweep_t row = {0};
+
+    if (sw)
+        return sw;
+    if (store_sweep_get(svc__store(q->svc), which, &row, err) == 0 &&
+        svc__sweep_load(q->svc, &row, err) == 0)
+        sw = svc__sweep_find(q->svc, row.name);
+    store_sweep_release(&row);
+    return sw;
+}
+
+static void on_verify(const req_t *q, const proto_verify_t *v)
+{
+    carbs_err_t err = {0};
+    svc_sweep_t *sw = sweep_for_verify(q, v->sweep, &err);
+    char msg[CARBS_MSG_MAX];
+    int64_t id = 0;
+
+    if (!sw) {
+        reply(q, false, 0, 0, err.msg);
+        return;
+    }
+    config_refusal(svc__sweep_spec(sw), &v->params, msg, sizeof(msg));
+    if (!msg[0] && !(isfinite(v->cost) && v->cost > 0))
+        snprintf(msg, sizeof(msg), "cost %g is not finite and > 0", v->cost);
+    if (!msg[0] && isfinite(v->lo) && isfinite(v->hi) &&
+        !(v->lo <= v->predicted && v->predicted <= v->hi))
+        snprintf(msg, sizeof(msg), "the prediction %g lies outside its interval [%g, %g]",
+                 v->predicted, v->lo, v->hi);
+    if (msg[0]) {
+        reply(q, false, svc__sweep_id(sw), 0, msg);
+        return;
+    }
+    if (svc__sweep_verify(q->svc, sw, v, &id, &err)) {
+        reply(q, false, svc__sweep_id(sw), id, err.msg);
+        return;
+    }
+    snprintf(msg, sizeof(msg), "verification trial %" PRId64 " queued in sweep '%s'%s", id,
+             svc__sweep_name(sw),
+             svc__sweep_state(sw) == CARBS_SWEEP_PAUSED
+                 ? " (the sweep is paused: it runs once the sweep is resumed)"
+                 : "");
+    reply(q, true, svc__sweep_id(sw), id, msg);
+}
+
 void svc__on_request(service_t *svc, svc_outbox_t *out, const wire_peer_t *peer,
                      const proto_msg_t *m)
 {
@@ -347,6 +440,9 @@ void svc__on_request(service_t *svc, svc_outbox_t *out, const wire_peer_t *peer,
         break;
     case PROTO_MSG_IMPORT:
         on_import(&q, &m->import);
+        break;
+    case PROTO_MSG_VERIFY:
+        on_verify(&q, &m->verify);
         break;
     case PROTO_MSG_RELEASE: {
         carbs_err_t err = {0};

@@ -35,6 +35,10 @@ struct svc_sweep {
     double best_output; /* NaN when none */
     int64_t best_trial;
     DA_TYPE(int64_t) queue; /* pending (re-queued) trials, oldest first */
+    /* Verification runs (svc__sweep_verify): trials that check a law's
+     * prediction.  They run like any trial, but the optimizer never sees
+     * them and the budget does not count them. */
+    DA_TYPE(int64_t) verify;
     /* The failures in a row with the same cause (note_outcome), and why
      * the sweep paused itself ("" when it did not). */
     int fail_run;
@@ -108,6 +112,7 @@ void svc__sweep_free(svc_sweep_t *sw)
     sweep_spec_release(&sw->spec);
     carbs_free(sw->opt);
     DA_FREE(&sw->queue);
+    DA_FREE(&sw->verify);
     free(sw);
 }
 
@@ -122,6 +127,14 @@ static bool better(const svc_sweep_t *sw, double a, double b)
     if (!isfinite(b))
         return true;
     return sw->spec.metric.goal == SWEEP_GOAL_MAXIMIZE ? a > b : a < b;
+}
+
+static bool is_verify(const svc_sweep_t *sw, int64_t trial_id)
+{
+    for (size_t i = 0; i < sw->verify.n; i++)
+        if (sw->verify.v[i] == trial_id)
+            return true;
+    return false;
 }
 
 static void note_success(svc_sweep_t *sw, int64_t trial_id, double output, double cost)
@@ -278,6 +291,15 @@ int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
         goto out;
     }
 
+    {
+        store_verify_t *ver = NULL;
+        size_t n_ver = 0;
+        if ((rc = store_verify_list(svc->st, sw->id, &ver, &n_ver, err)))
+            goto out;
+        for (size_t i = 0; i < n_ver; i++)
+            DA_PUSH(&sw->verify, ver[i].trial_id);
+        free(ver);
+    }
     f.sweep_id = sw->id;
     it = store_trial_iter_new(svc->st, &f, err);
     if (!it) {
@@ -285,16 +307,18 @@ int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
         goto out;
     }
     while ((rc = store_trial_iter_next(it, &t)) == CARBS_CONTINUE) {
+        bool ver = is_verify(sw, t->id);
         sw->counts[t->state]++;
         switch (t->state) {
         case CARBS_TRIAL_PENDING:
-            if ((rc = replay_pending(sw, t, err)))
+            /* a verification run may lie outside the space: never the optimizer's */
+            if (!ver && (rc = replay_pending(sw, t, err)))
                 goto out;
             DA_PUSH(&sw->queue, t->id);
             break;
         case CARBS_TRIAL_RUNNING: {
             svc_trial_t st = {0};
-            if ((rc = replay_pending(sw, t, err)))
+            if (!ver && (rc = replay_pending(sw, t, err)))
                 goto out;
             st.id = t->id;
             st.attempt = t->attempt;
@@ -308,7 +332,7 @@ int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
             break;
         }
         case CARBS_TRIAL_LOST:
-            if ((rc = replay_pending(sw, t, err)))
+            if (!ver && (rc = replay_pending(sw, t, err)))
                 goto out;
             DA_PUSH(&lost, t->id);
             break;
@@ -316,6 +340,8 @@ int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
         case CARBS_TRIAL_FAILED: {
             store_result_t res = {0};
             replay_obs_t o = {0};
+            if (ver)
+                break; /* checks a law; teaches the search nothing */
             if (store_result_get(svc->st, t->id, &res, err) != 0)
                 break; /* cannot happen for a finished trial; nothing to learn */
             o.id = t->id;
@@ -399,6 +425,8 @@ out:
 
 // ---- budget and state ----
 
+/* The trials the budget counts: every one not cancelled, less the
+ * verification runs. */
 static size_t n_trials(const svc_sweep_t *sw)
 {
     size_t n = 0;
@@ -406,7 +434,7 @@ static size_t n_trials(const svc_sweep_t *sw)
     for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
         if (s != CARBS_TRIAL_CANCELLED)
             n += sw->counts[s];
-    return n;
+    return n > sw->verify.n ? n - sw->verify.n : 0;
 }
 
 static bool budget_allows_new(const svc_sweep_t *sw)
@@ -789,6 +817,57 @@ out:
     return rc;
 }
 
+// ---- verification runs ----
+
+int svc__sweep_verify(service_t *svc, svc_sweep_t *sw, const proto_verify_t *v, int64_t *id,
+                      carbs_err_t *err)
+{
+    store_trial_new_t tn = {0};
+    store_verify_t sv = {0};
+    char *pj = NULL;
+    int rc;
+
+    *id = 0;
+    if (sw->state == CARBS_SWEEP_STOPPED)
+        return carbs_fail(err, CARBS_ESTATE,
+                          "sweep '%s' is stopped: it runs no more trials, verification or other",
+                          sw->name);
+    if ((rc = proto_params_to_json(&v->params, &pj, err)))
+        return rc;
+    tn.sweep_id = sw->id;
+    tn.params_json = pj;
+    tn.pred_output = v->predicted;
+    tn.pred_cost = strcmp(v->cost_name, sw->spec.cost.name) == 0 ? v->cost : NAN;
+    sv.cost = v->cost;
+    str_copy(sv.cost_name, sizeof(sv.cost_name), v->cost_name);
+    str_copy(sv.estimator, sizeof(sv.estimator), v->estimator);
+    sv.predicted = v->predicted;
+    sv.lo = v->lo;
+    sv.hi = v->hi;
+    sv.level = v->level;
+    if ((rc = store_verify_add(svc->st, &tn, &sv, id, err)))
+        goto out;
+    sw->counts[CARBS_TRIAL_PENDING]++;
+    if (DA_PUSH(&sw->verify, *id) || DA_PUSH(&sw->queue, *id)) {
+        rc = carbs_fail(err, CARBS_ENOMEM, "out of memory queueing trial %" PRId64, *id);
+        goto out;
+    }
+    /* A finished sweep runs again for the one trial, and is done again
+     * when it has run (svc__sweep_update_state). */
+    if (sw->state == CARBS_SWEEP_DONE) {
+        if ((rc = store_sweep_set_state(svc->st, sw->id, CARBS_SWEEP_ACTIVE, err)))
+            goto out;
+        sw->state = CARBS_SWEEP_ACTIVE;
+    }
+    log_info("sweep %s: verification trial %" PRId64 " queued: %s, predicted %s %.6g at %s %.6g "
+             "(%s)",
+             sw->name, *id, pj, sw->spec.metric.name, v->predicted, v->cost_name, v->cost,
+             v->estimator);
+out:
+    free(pj);
+    return rc;
+}
+
 // ---- quarantine ----
 
 /* Nobody left to run trials: say so loudly, since nothing else will. */
@@ -1075,6 +1154,13 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
     /* Committed and acknowledged: now the optimizer learns it. */
     svc__running_remove(svc, r->trial_id);
     count_move(sw, row.state, res.ok ? CARBS_TRIAL_DONE : CARBS_TRIAL_FAILED);
+    if (is_verify(sw, r->trial_id)) {
+        log_info("sweep %s: verification trial %" PRId64 " %s: %s %.6g (predicted %.6g)",
+                 sw->name, r->trial_id, res.ok ? "done" : "failed", sw->spec.metric.name,
+                 res.output, row.pred_output);
+        svc__sweep_update_state(svc, sw);
+        goto out;
+    }
     if ((rc = proto_params_from_json(row.params_json, &params, &err)))
         log_error("sweep %s: trial %" PRId64 " not observed: %s", sw->name, r->trial_id, err.msg);
     learn(sw, &res, rc ? NULL : &params);

@@ -94,6 +94,16 @@ int svc__sweep_take_trial(service_t *svc, svc_sweep_t *sw, const char *holder, d
 int svc__sweep_import(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec,
                       const char *holder, carbs_err_t *err);
 
+/* Queue v's configuration as a verification run of sw (docs/scaling-laws.md,
+ * "Predict, then verify"): a pending trial stored with its prediction
+ * (store_verify_add), handed out before any new suggestion, never shown to
+ * the optimizer and not counted by the budget.  A done sweep becomes
+ * active again until it has run.  v->params must already be checked
+ * against the sweep's space.  Returns 0 with *id, CARBS_ESTATE for a
+ * stopped sweep, or the store's error. */
+int svc__sweep_verify(service_t *svc, svc_sweep_t *sw, const proto_verify_t *v, int64_t *id,
+                      carbs_err_t *err);
+
 // ---- trials, for the event loop ----
 
 /* A worker slot is free: hand w a trial (send `trial`) from the next sweep
