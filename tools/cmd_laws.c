@@ -1,14 +1,19 @@
 /*
- * cmd_laws.c - `carbs laws SWEEP [--at-cost C] [--format json|table]`:
- * the sweep's scaling laws with intervals, and with
- * --at-cost the predicted best metric and optimal value of every numeric
- * parameter at cost C, flagged when C lies beyond the holdout-validated
- * range.  docs/scaling-laws.md explains how to read the output.
+ * cmd_laws.c - `carbs laws SWEEP [--at-cost C | --at-flops F] [--verify]
+ * [--format json|table]`: the sweep's scaling laws with intervals and its
+ * verification runs, and with --at-cost the predicted best metric and
+ * optimal value of every numeric parameter at cost C, flagged when C lies
+ * beyond the holdout-validated range.  --at-flops fits the laws in the
+ * training FLOPs the trials report instead of the sweep's cost, which also
+ * gives the compute-optimal N and D.  --verify queues the predicted
+ * configuration as a verification run (tools/laws_verify.h).
+ * docs/scaling-laws.md explains how to read the output.
  *
  * The laws are fitted on the spot from the store's trials (with bootstrap
  * intervals; under 0.1 s for 500 trials), so the answer always matches the store;
  * --stored prints the latest fit the service kept instead.  A reader: the
- * store is opened read-only.
+ * store is opened read-only; --verify sends its trial as a request to the
+ * service that holds the store, or to a one-shot one (tools/request.h).
  */
 #include "proto/common.h"
 #include "tools/commands.h"
@@ -18,11 +23,19 @@
 #include "optimizer/space.h"
 #include "tools/format.h"
 #include "tools/laws_at.h"
+#include "tools/laws_verify.h"
 #include "optimizer/service/laws_data.h"
+#include "tools/request.h"
 #include "tools/verb.h"
 
 static const char usage_text[] =
-    "carbs laws SWEEP [--db PATH] [--at-cost C] [--format json|table] [--stored]";
+    "carbs laws SWEEP [--db PATH] [--at-cost C | --at-flops F [--verify]] [--format json|table]\n"
+    "                 [--stored]";
+
+/* The metric --at-flops fits the laws in: training FLOPs, which the
+ * embedded trainer and the synthetic scaling function report for every
+ * trial whatever the sweep's cost (C = 6 N D holds in it). */
+#define LAWS_FLOPS "flops"
 
 // ---- the prediction at one cost (tools/laws_at.h) ----
 
@@ -233,6 +246,12 @@ static int help(void)
            "gives no number beyond its data.\n\n"
            "  --at-cost C      predict the best metric and every parameter's optimal value\n"
            "                   at cost C, flagged when C is beyond the validated range\n"
+           "  --at-flops F     the same at F training FLOPs: the laws are fitted to the\n"
+           "                   flops metric the trials report (whatever the sweep's cost),\n"
+           "                   with the compute-optimal model size and tokens\n"
+           "  --verify         with --at-cost or --at-flops: queue the predicted configuration\n"
+           "                   as a verification run of the sweep, stored with its prediction;\n"
+           "                   `carbs laws` shows predicted vs observed once it has run\n"
            "  --format F       json (default: one object) or table\n"
            "  --stored         print the latest fit the service stored instead of refitting\n"
            "  --db PATH        the store (opened read-only)\n\n"
@@ -275,12 +294,139 @@ static int load_stored(const verb_sweep_t *vs, laws_t *l, carbs_err_t *err)
     return rc;
 }
 
+/* The laws as JSON with the verification runs added as "verifications"
+ * (an array, empty when none): one object on one line. */
+static int print_laws_json(const laws_t *l, const laws_verify_t *ver, size_t n_ver,
+                           carbs_err_t *err)
+{
+    char *json = NULL, *tail = NULL;
+    size_t len = 0;
+    jw_t jw;
+    int rc = laws_to_json(l, &json, err);
+
+    if (rc)
+        return rc;
+    jw_init(&jw);
+    jw_object(&jw, NULL);
+    laws_verify_json(&jw, ver, n_ver);
+    jw_end(&jw);
+    rc = jw.sb.err;
+    tail = jw_detach(&jw, NULL);
+    len = strlen(json);
+    if (!tail || len < 2 || json[len - 1] != '}' || tail[0] != '{') {
+        rc = carbs_fail(err, rc ? rc : CARBS_ENOMEM, "cannot write the laws");
+    } else {
+        /* {...laws...} + {"verifications":[...]} -> {...laws...,"verifications":[...]} */
+        json[len - 1] = '\0';
+        printf("%s,%s\n", json, tail + 1);
+    }
+    free(tail);
+    free(json);
+    return rc;
+}
+
+/* Queue the configuration the law predicts at a->cost as a verification
+ * run of the sweep (tools/laws_verify.h) and print it: JSON {"trial_id",
+ * "sweep", "cost", "cost_name", "estimator", "predicted": {"value", "lo",
+ * "hi"}, "level", "params"}, or a table.  The request goes to the service
+ * holding db, or to a one-shot one that leaves the trial pending in the
+ * store for the next `carbs serve` or `carbs run`. */
+static int verify(const char *db, verb_sweep_t *vs, const laws_t *l, const laws_at_t *a,
+                  format_t fmt, carbs_err_t *err)
+{
+    proto_msg_t m, r;
+    proto_verify_t *v;
+    jw_t jw;
+    int rc;
+
+    proto_msg_init(&m, PROTO_MSG_VERIFY);
+    proto_msg_init(&r, PROTO_MSG_NONE);
+    v = &m.verify;
+    rc = laws_verify_config(l, &vs->spec, a, vs->st, vs->row.id, &v->params, err);
+    if (rc) {
+        char prefix[CARBS_NAME_MAX + 16];
+        snprintf(prefix, sizeof(prefix), "sweep '%s'", vs->row.name);
+        carbs_err_prefix(err, prefix);
+        goto out;
+    }
+    str_copy(v->sweep, sizeof(v->sweep), vs->row.name);
+    v->cost = a->cost;
+    str_copy(v->cost_name, sizeof(v->cost_name), l->cost);
+    str_copy(v->estimator, sizeof(v->estimator), l->estimator);
+    v->predicted = a->metric[0];
+    v->lo = a->metric[1];
+    v->hi = a->metric[2];
+    v->level = l->level;
+    /* the read-only connection is not needed any more: the request writes */
+    store_close(vs->st);
+    vs->st = NULL;
+    if ((rc = request_send(db, NULL, &m, &r, err)) || (rc = verb_reply_check(&r, err)))
+        goto out;
+    if (fmt == FORMAT_TABLE) {
+        printf("verification trial %lld queued in sweep '%s': at %s %.4g the %s law predicts "
+               "best %s %.4g",
+               (long long)r.reply.trial_id, vs->row.name, v->cost_name, v->cost, v->estimator,
+               l->metric, v->predicted);
+        if (isfinite(v->lo) && isfinite(v->hi))
+            printf(" [%.4g, %.4g] (%d%%)", v->lo, v->hi, (int)lrint(100.0 * v->level));
+        printf("\n");
+        for (size_t i = 0; i < v->params.n; i++) {
+            const carbs_value_t *x = &v->params.v[i];
+            if (x->is_str)
+                printf("  %s = %s\n", x->name, x->str);
+            else
+                printf("  %s = %.6g\n", x->name, x->num);
+        }
+    } else {
+        char *text;
+        jw_init(&jw);
+        jw_object(&jw, NULL);
+        jw_int(&jw, "trial_id", r.reply.trial_id);
+        jw_str(&jw, "sweep", vs->row.name);
+        jw_num_or_null(&jw, "cost", v->cost);
+        jw_str(&jw, "cost_name", v->cost_name);
+        jw_str(&jw, "estimator", v->estimator);
+        jw_object(&jw, "predicted");
+        jw_num_or_null(&jw, "value", v->predicted);
+        jw_num_or_null(&jw, "lo", v->lo);
+        jw_num_or_null(&jw, "hi", v->hi);
+        jw_end(&jw);
+        jw_num_or_null(&jw, "level", v->level);
+        jw_object(&jw, "params");
+        for (size_t i = 0; i < v->params.n; i++) {
+            const carbs_value_t *x = &v->params.v[i];
+            if (x->is_str)
+                jw_str(&jw, x->name, x->str);
+            else
+                jw_num_or_null(&jw, x->name, x->num);
+        }
+        jw_end(&jw);
+        jw_end(&jw);
+        rc = jw.sb.err;
+        text = jw_detach(&jw, NULL);
+        if (!text) {
+            rc = carbs_fail(err, rc ? rc : CARBS_ENOMEM, "cannot write the verification run");
+            goto out;
+        }
+        printf("%s\n", text);
+        free(text);
+    }
+    fprintf(stderr, "%s; `carbs laws %s` shows predicted vs observed once it has run\n",
+            r.reply.message, vs->row.name);
+out:
+    proto_msg_release(&r);
+    proto_msg_release(&m);
+    return rc;
+}
+
 int cmd_laws(int argc, char **argv, const cli_globals_t *g)
 {
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"format", required_argument, NULL, 'f'},
         {"at-cost", required_argument, NULL, 'c'},
+        {"at-flops", required_argument, NULL, 'F'},
+        {"verify", no_argument, NULL, 'v'},
         {"stored", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -288,12 +434,13 @@ int cmd_laws(int argc, char **argv, const cli_globals_t *g)
     const char *db_opt = NULL;
     format_t fmt = FORMAT_JSON;
     double at = NAN;
-    bool stored = false;
+    bool stored = false, flops = false, want_verify = false;
     verb_sweep_t vs = {0};
     laws_data_t d = {0};
     laws_t l = {0};
+    laws_verify_t *ver = NULL;
+    size_t n_ver = 0;
     carbs_err_t err = {0};
-    char *json = NULL;
     int c, rc = CLI_EXIT_OK;
 
     while ((c = verb_getopt(argc, argv, NULL, opts, usage_text, &rc)) != -1) {
@@ -308,9 +455,16 @@ int cmd_laws(int argc, char **argv, const cli_globals_t *g)
                 return CLI_EXIT_USAGE;
             break;
         case 'c':
+        case 'F':
+            if (isfinite(at))
+                return cli_usage_error(usage_text, "give one of --at-cost and --at-flops");
             if (parse_double(optarg, 1e-300, 1e300, &at))
-                return cli_usage_error(usage_text, "--at-cost: '%s' is not a positive number",
-                                       optarg);
+                return cli_usage_error(usage_text, "%s: '%s' is not a positive number",
+                                       c == 'c' ? "--at-cost" : "--at-flops", optarg);
+            flops = c == 'F';
+            break;
+        case 'v':
+            want_verify = true;
             break;
         case 's':
             stored = true;
@@ -319,16 +473,32 @@ int cmd_laws(int argc, char **argv, const cli_globals_t *g)
             return rc;
         }
     }
+    if (want_verify && !isfinite(at))
+        return cli_usage_error(usage_text, "--verify needs --at-cost C or --at-flops F");
+    if (stored && (want_verify || flops))
+        return cli_usage_error(usage_text, "--stored prints the fit the service kept: it cannot "
+                                           "%s",
+                               want_verify ? "verify" : "refit in flops");
     rc = verb_sweep_arg(argc, argv, usage_text, cli_pick_db(g, db_opt), &vs);
     if (rc)
         return rc;
+    /* a sweep whose cost is flops already fits in flops */
+    if (flops && strcmp(vs.spec.cost.name, LAWS_FLOPS) == 0)
+        flops = false;
     if (stored) {
         rc = load_stored(&vs, &l, &err);
     } else {
-        rc = laws_data_gather(vs.st, vs.row.id, &vs.spec, &d, &err);
+        rc = laws_data_gather_as(vs.st, vs.row.id, &vs.spec, flops ? LAWS_FLOPS : NULL, &d, &err);
+        if (!rc && flops && d.n == 0)
+            rc = carbs_fail(&err, CARBS_ESTATE,
+                            "cannot predict: no successful trial reports %s (--at-flops fits "
+                            "the laws to it)",
+                            LAWS_FLOPS);
         if (!rc)
             rc = laws_data_fit(&d, &vs.spec, true, NULL, &l, &err);
     }
+    if (!rc && !isfinite(at))
+        rc = laws_verify_load(vs.st, vs.row.id, &vs.spec, &ver, &n_ver, &err);
     if (rc) {
         char prefix[CARBS_NAME_MAX + 16];
         snprintf(prefix, sizeof(prefix), "sweep '%s'", vs.row.name);
@@ -340,23 +510,22 @@ int cmd_laws(int argc, char **argv, const cli_globals_t *g)
     if (isfinite(at)) {
         laws_at_t a;
         laws_at_predict(&l, at, &a);
-        if (fmt == FORMAT_TABLE) {
+        if (want_verify) {
+            if (verify(cli_pick_db(g, db_opt), &vs, &l, &a, fmt, &err))
+                rc = cli_fail(&err);
+        } else if (fmt == FORMAT_TABLE) {
             print_at_table(&l, &vs.spec, &a);
         } else if (print_at_json(&l, &vs.spec, &a, &err)) {
             rc = cli_fail(&err);
-            goto out;
         }
     } else if (fmt == FORMAT_TABLE) {
         print_laws_table(&l);
-    } else {
-        if (laws_to_json(&l, &json, &err)) {
-            rc = cli_fail(&err);
-            goto out;
-        }
-        printf("%s\n", json);
+        laws_verify_table(ver, n_ver, l.metric, stdout);
+    } else if (print_laws_json(&l, ver, n_ver, &err)) {
+        rc = cli_fail(&err);
     }
 out:
-    free(json);
+    free(ver);
     laws_release(&l);
     laws_data_release(&d);
     verb_sweep_close(&vs);

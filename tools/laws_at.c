@@ -34,7 +34,8 @@ void laws_at_predict(const laws_t *l, double C, laws_at_t *a)
         snprintf(a->nd_why, sizeof(a->nd_why), "no model-size and tokens law");
     else if (strcmp(l->cost, "flops") != 0)
         snprintf(a->nd_why, sizeof(a->nd_why),
-                 "the cost is %s, not flops: C = 6 N D needs training FLOPs", l->cost);
+                 "the cost is %s, not flops: C = 6 N D needs training FLOPs; ask with --at-flops",
+                 l->cost);
     else if (l->nd.why[0])
         snprintf(a->nd_why, sizeof(a->nd_why),
                  "the model-size and tokens exponents did not converge inside their range");
@@ -89,6 +90,7 @@ void laws_at_json(jw_t *jw, const laws_t *l, const sweep_spec_t *spec, const law
 {
     jw_object(jw, NULL);
     jw_num_or_null(jw, "cost", a->cost);
+    jw_str(jw, "cost_name", l->cost);
     jw_bool(jw, "extrapolated", a->extrapolated);
     jw_bool(jw, "beyond_validated", a->beyond_validated);
     jw_num_or_null(jw, "valid_max_cost", a->valid_max_cost);

@@ -43,7 +43,8 @@ void laws_at_param(const laws_line_t *ln, const sweep_spec_t *spec, double C, do
  * for a categorical, an unknown name or a value that is not finite. */
 bool laws_at_outside_range(const sweep_spec_t *spec, const char *name, double v);
 
-/* Write a as the top-level object of jw: {"cost", "extrapolated",
+/* Write a as the top-level object of jw: {"cost", "cost_name" (what cost
+ * is in: the law's cost, flops for --at-flops), "extrapolated",
  * "beyond_validated", "valid_max_cost", "level", "estimator", "status"
  * (the loss law's status name, "OK" when it passed), "why", "metric":
  * {"name", "predicted": {"value", "lo", "hi"}}, "params": {name: {"value",
