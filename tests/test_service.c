@@ -416,6 +416,135 @@ static void test_pause_and_stop(void)
     service_close(svc);
 }
 
+/* A verify request for branin-svc at x, y with a prediction at cost 40. */
+static void verify_msg(proto_msg_t *m, double x, double y)
+{
+    proto_msg_init(m, PROTO_MSG_VERIFY);
+    str_copy(m->verify.sweep, sizeof(m->verify.sweep), "branin-svc");
+    carbs_params_set_num(&m->verify.params, "x", x);
+    carbs_params_set_num(&m->verify.params, "y", y);
+    m->verify.cost = 40.25;
+    str_copy(m->verify.cost_name, sizeof(m->verify.cost_name), "cost");
+    str_copy(m->verify.estimator, sizeof(m->verify.estimator), "joint");
+    m->verify.predicted = 0.3979;
+    m->verify.lo = 0.25;
+    m->verify.hi = 0.61;
+    m->verify.level = 0.9;
+}
+
+/* Send verify m (released); the trial id it queued, or 0 when refused
+ * (the reply's message into why). */
+static int64_t verify_req(service_t *svc, wire_client_t *cl, proto_msg_t *m, char *why,
+                          size_t cap)
+{
+    proto_msg_t r = {0};
+    int64_t id = 0;
+
+    CHECK_EQ(request(svc, cl, m, &r), 0);
+    CHECK_EQ(r.type, PROTO_MSG_REPLY);
+    if (r.type == PROTO_MSG_REPLY && r.reply.ok)
+        id = r.reply.trial_id;
+    if (why)
+        str_copy(why, cap, r.type == PROTO_MSG_REPLY ? r.reply.message : "");
+    proto_msg_release(&r);
+    return id;
+}
+
+/* A verification run is handed out before any new suggestion, also past
+ * the budget and outside the space; the budget does not count it, a done
+ * sweep becomes active for it and done again, and a restart with one
+ * pending (outside the space, so the optimizer would refuse it) hands it
+ * out again.  Bad configurations are refused with nothing queued (a
+ * stopped sweep's refusal is in tests/test_verify.sh). */
+static void test_verification_runs(void)
+{
+    int64_t sweep = fresh_store(), v1, v2;
+    service_t *svc = open_svc(2000);
+    wire_client_t *w = client("w-a"), *cl = client(NULL);
+    size_t c[CARBS_TRIAL_STATE_COUNT];
+    proto_msg_t m, t = {0};
+    char why[CARBS_MSG_MAX];
+    int n = 0;
+
+    fx_hello(svc, w, "w-a");
+    CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_TRIAL); /* one search trial first */
+    result_ok(svc, w, &t.trial);
+    proto_msg_release(&t);
+
+    /* refused: an unknown parameter, a missing one, a value outside the kind */
+    verify_msg(&m, 2.5, 7.5);
+    carbs_params_set_num(&m.verify.params, "z", 1);
+    CHECK_EQ(verify_req(svc, cl, &m, why, sizeof(why)), 0);
+    CHECK(strstr(why, "'z' is not a parameter of sweep 'branin-svc'") != NULL);
+    proto_msg_init(&m, PROTO_MSG_VERIFY);
+    verify_msg(&m, 2.5, 7.5);
+    m.verify.params.n = 1;
+    CHECK_EQ(verify_req(svc, cl, &m, why, sizeof(why)), 0);
+    CHECK(strstr(why, "no value for parameter 'y'") != NULL);
+    verify_msg(&m, 2.5, 7.5);
+    m.verify.predicted = 0.9;
+    CHECK_EQ(verify_req(svc, cl, &m, why, sizeof(why)), 0);
+    CHECK(strstr(why, "outside its interval") != NULL);
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_PENDING], 0);
+
+    /* x = 20 lies outside the searched [-5, 10]: allowed */
+    verify_msg(&m, 20.125, 3.5);
+    v1 = verify_req(svc, cl, &m, why, sizeof(why));
+    CHECK(v1 > 1);
+    CHECK(strstr(why, "verification trial") != NULL);
+    CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_TRIAL);
+    CHECK_EQ(t.trial.trial_id, v1);
+    CHECK_NEAR(fx_param(&t.trial.params, "x"), 20.125, 0);
+    result_ok(svc, w, &t.trial);
+    proto_msg_release(&t);
+
+    /* the search still gets its 8 trials */
+    for (n = 1; n <= 20; n++) {
+        proto_msg_type_t k = fx_ready(svc, w, &t);
+        if (k != PROTO_MSG_TRIAL) {
+            CHECK_EQ(k, PROTO_MSG_WAIT);
+            proto_msg_release(&t);
+            break;
+        }
+        result_ok(svc, w, &t.trial);
+        proto_msg_release(&t);
+    }
+    CHECK_EQ(n, 8);
+    CHECK(service_done(svc));
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_DONE], 9);
+
+    /* a done sweep takes one more, and survives a restart with it pending */
+    verify_msg(&m, 11.5, 16.5);
+    v2 = verify_req(svc, cl, &m, NULL, 0);
+    CHECK(v2 > v1);
+    CHECK(!service_done(svc));
+    wire_client_close(w);
+    wire_client_close(cl);
+    service_close(svc);
+    svc = open_svc(2000);
+    CHECK(svc != NULL);
+    if (!svc)
+        return;
+    w = client("w-b");
+    cl = client(NULL);
+    fx_hello(svc, w, "w-b");
+    CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_TRIAL);
+    CHECK_EQ(t.trial.trial_id, v2);
+    result_ok(svc, w, &t.trial);
+    proto_msg_release(&t);
+    CHECK_EQ(fx_ready(svc, w, &t), PROTO_MSG_WAIT);
+    proto_msg_release(&t);
+    CHECK(service_done(svc));
+    counts(sweep, c);
+    CHECK_EQ(c[CARBS_TRIAL_DONE], 10);
+
+    wire_client_close(w);
+    wire_client_close(cl);
+    service_close(svc);
+}
+
 /* The latest law fit stored for sweep: whether it is full and its trials.
  * False when there is none. */
 static bool stored_law(int64_t sweep, bool *full, size_t *n_trials)
@@ -505,6 +634,7 @@ int main(void)
     RUN(test_restart_continues_the_same_search);
     RUN(test_budget_and_done);
     RUN(test_pause_and_stop);
+    RUN(test_verification_runs);
     RUN(test_laws_refits);
     return FX_FINISH();
 }
