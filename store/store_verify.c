@@ -15,18 +15,16 @@ static const char sql_verify_insert[] =
     "INSERT INTO verifications (trial, sweep, cost, cost_name, estimator, predicted, lo, hi,"
     " level, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
-int store_verify_add(store_t *st, const store_trial_new_t *tn, const store_verify_t *v,
-                     int64_t *id, carbs_err_t *err)
+int store_verify_add(store_t *st, const store_trial_new_t *tn, const store_verify_t *v, int64_t *id,
+                     carbs_err_t *err)
 {
     sqlite3_stmt *s;
     int64_t tid = 0;
     int rc = store__trial_new_check(tn, err);
 
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (!(isfinite(v->cost) && v->cost > 0))
-        return carbs_fail(err, CARBS_EINVAL, "verification cost %g is not finite and > 0",
-                          v->cost);
+        return carbs_fail(err, CARBS_EINVAL, "verification cost %g is not finite and > 0", v->cost);
     if (!isfinite(v->predicted))
         return carbs_fail(err, CARBS_EINVAL, "verification of sweep %lld has no prediction",
                           (long long)tn->sweep_id);
@@ -34,10 +32,8 @@ int store_verify_add(store_t *st, const store_trial_new_t *tn, const store_verif
         return carbs_fail(err, CARBS_EINVAL, "verification of sweep %lld names no %s",
                           (long long)tn->sweep_id, v->cost_name[0] ? "estimator" : "cost");
     rc = store__begin(st, true, err);
-    if (rc >= 0)
-        rc = store__trial_insert(st, tn, &tid, err);
-    if (rc >= 0)
-        rc = store__stmt(st, sql_verify_insert, &s, err);
+    if (rc >= 0) rc = store__trial_insert(st, tn, &tid, err);
+    if (rc >= 0) rc = store__stmt(st, sql_verify_insert, &s, err);
     if (rc >= 0) {
         sqlite3_bind_int64(s, 1, tid);
         sqlite3_bind_int64(s, 2, tn->sweep_id);
@@ -52,8 +48,7 @@ int store_verify_add(store_t *st, const store_trial_new_t *tn, const store_verif
         rc = store__step_done(st, s, "add a verification run to", err);
     }
     rc = store__end(st, rc, err);
-    if (rc >= 0 && id)
-        *id = tid;
+    if (rc >= 0 && id) *id = tid;
     return rc;
 }
 
@@ -70,15 +65,12 @@ int store_verify_list(store_t *st, int64_t sweep_id, store_verify_t **out, size_
 
     *out = NULL;
     *n = 0;
-    if (rc >= 0)
-        rc = store__stmt(st, sql_verify_list, &s, err);
-    if (rc >= 0)
-        sqlite3_bind_int64(s, 1, sweep_id);
+    if (rc >= 0) rc = store__stmt(st, sql_verify_list, &s, err);
+    if (rc >= 0) sqlite3_bind_int64(s, 1, sweep_id);
     while (rc >= 0) {
         store_verify_t v = {0};
         step = sqlite3_step(s);
-        if (step != SQLITE_ROW)
-            break;
+        if (step != SQLITE_ROW) break;
         v.trial_id = sqlite3_column_int64(s, 0);
         v.sweep_id = sqlite3_column_int64(s, 1);
         v.cost = store__col_real(s, 2);
@@ -92,8 +84,7 @@ int store_verify_list(store_t *st, int64_t sweep_id, store_verify_t **out, size_
         if (DA_PUSH(&rows, v) < 0)
             rc = carbs_fail(err, CARBS_ENOMEM, "out of memory listing verification runs");
     }
-    if (rc >= 0 && step != SQLITE_DONE)
-        rc = store__fail(st, "list the verification runs in", err);
+    if (rc >= 0 && step != SQLITE_DONE) rc = store__fail(st, "list the verification runs in", err);
     rc = store__end(st, rc, err);
     if (rc < 0) {
         DA_FREE(&rows);

@@ -26,15 +26,12 @@ static int outcome(store_t *st, const sweep_spec_t *spec, laws_verify_t *r, carb
 
     r->observed = r->observed_cost = NAN;
     r->inside = -1;
-    if (rc)
-        return rc;
+    if (rc) return rc;
     r->state = t.state;
     store_trial_release(&t);
     rc = store_result_get(st, r->v.trial_id, &res, err);
-    if (rc == CARBS_ENOTFOUND)
-        return 0;
-    if (rc)
-        return rc;
+    if (rc == CARBS_ENOTFOUND) return 0;
+    if (rc) return rc;
     str_copy(r->message, sizeof(r->message), res.message);
     if (res.ok) {
         r->observed = res.output;
@@ -55,8 +52,8 @@ static int outcome(store_t *st, const sweep_spec_t *spec, laws_verify_t *r, carb
     return 0;
 }
 
-int laws_verify_load(store_t *st, int64_t sweep_id, const sweep_spec_t *spec,
-                     laws_verify_t **rows, size_t *n, carbs_err_t *err)
+int laws_verify_load(store_t *st, int64_t sweep_id, const sweep_spec_t *spec, laws_verify_t **rows,
+                     size_t *n, carbs_err_t *err)
 {
     store_verify_t *v = NULL;
     size_t nv = 0;
@@ -64,8 +61,7 @@ int laws_verify_load(store_t *st, int64_t sweep_id, const sweep_spec_t *spec,
 
     *rows = NULL;
     *n = 0;
-    if (rc || nv == 0)
-        return rc;
+    if (rc || nv == 0) return rc;
     *rows = carbs_malloc(nv * sizeof(**rows));
     if (!*rows) {
         free(v);
@@ -104,8 +100,7 @@ static int best_trial_params(store_t *st, int64_t sweep_id, const sweep_spec_t *
     int rc = store_verify_list(st, sweep_id, &v, &nv, err);
 
     memset(out, 0, sizeof(*out));
-    if (rc)
-        return rc;
+    if (rc) return rc;
     it = store_export_iter_new(st, sweep_id, err);
     if (!it) {
         free(v);
@@ -114,8 +109,7 @@ static int best_trial_params(store_t *st, int64_t sweep_id, const sweep_spec_t *
     while (store_export_iter_next(it, &rec) == CARBS_CONTINUE) {
         bool ver = false;
         double y = rec->result.output;
-        if (!rec->has_result || !rec->result.ok || !isfinite(y))
-            continue;
+        if (!rec->has_result || !rec->result.ok || !isfinite(y)) continue;
         for (size_t i = 0; i < nv; i++)
             ver = ver || v[i].trial_id == rec->trial.id;
         if (!ver && rec->trial.params_json && (!best || (max ? y > best_y : y < best_y))) {
@@ -124,23 +118,21 @@ static int best_trial_params(store_t *st, int64_t sweep_id, const sweep_spec_t *
             best_y = y;
         }
     }
-    if (best)
-        rc = proto_params_from_json(best, out, err);
+    if (best) rc = proto_params_from_json(best, out, err);
     free(best);
     store_export_iter_free(it);
     free(v);
     return rc;
 }
 
-int laws_verify_config(const laws_t *l, const sweep_spec_t *spec, const laws_at_t *a,
-                       store_t *st, int64_t sweep_id, carbs_params_t *out, carbs_err_t *err)
+int laws_verify_config(const laws_t *l, const sweep_spec_t *spec, const laws_at_t *a, store_t *st,
+                       int64_t sweep_id, carbs_params_t *out, carbs_err_t *err)
 {
     carbs_params_t best = {0};
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
-    if (a->refused)
-        return carbs_fail(err, CARBS_ESTATE, "%s", l->loss.why);
+    if (a->refused) return carbs_fail(err, CARBS_ESTATE, "%s", l->loss.why);
     if (!isfinite(a->metric[0]))
         return carbs_fail(err, CARBS_ESTATE, "cannot predict: the %s law gives no %s at %s %g",
                           l->estimator, l->metric, l->cost, a->cost);
@@ -150,8 +142,7 @@ int laws_verify_config(const laws_t *l, const sweep_spec_t *spec, const laws_at_
         double u[3], x;
         if (p->space == CARBS_SPACE_CATEGORICAL) {
             const carbs_value_t *bv;
-            if (!best.n && (rc = best_trial_params(st, sweep_id, spec, &best, err)))
-                break;
+            if (!best.n && (rc = best_trial_params(st, sweep_id, spec, &best, err))) break;
             bv = carbs_params_find(&best, p->name);
             if (!bv || !bv->is_str)
                 rc = carbs_fail(err, CARBS_ESTATE,
@@ -173,10 +164,10 @@ int laws_verify_config(const laws_t *l, const sweep_spec_t *spec, const laws_at_
             continue;
         }
         for (size_t i = 0; i < l->n_lines && !ln; i++)
-            if (strcmp(l->lines[i].name, p->name) == 0)
-                ln = &l->lines[i];
+            if (strcmp(l->lines[i].name, p->name) == 0) ln = &l->lines[i];
         if (!ln || ln->status) {
-            rc = carbs_fail(err, CARBS_ESTATE, "cannot predict: parameter '%s' has no optimum "
+            rc = carbs_fail(err, CARBS_ESTATE,
+                            "cannot predict: parameter '%s' has no optimum "
                             "line: %s",
                             p->name, ln ? ln->why : "not fitted");
             break;
@@ -191,8 +182,7 @@ int laws_verify_config(const laws_t *l, const sweep_spec_t *spec, const laws_at_
             rc = carbs_params_set_num(out, p->name, x);
     }
     carbs_params_release(&best);
-    if (rc)
-        carbs_params_release(out);
+    if (rc) carbs_params_release(out);
     return rc;
 }
 
@@ -202,8 +192,7 @@ void laws_verify_table(const laws_verify_t *rows, size_t n, const char *metric, 
 {
     format_table_t t;
 
-    if (!n)
-        return;
+    if (!n) return;
     fprintf(f, "\nverification runs: predicted before the run, observed after it (never part "
                "of the fit)\n");
     format_table_init(&t, 8);
@@ -241,8 +230,7 @@ void laws_verify_table(const laws_verify_t *rows, size_t n, const char *metric, 
     format_table_release(&t);
     for (size_t i = 0; i < n; i++)
         if (rows[i].state == CARBS_TRIAL_FAILED)
-            fprintf(f, "  trial %lld failed: %s\n", (long long)rows[i].v.trial_id,
-                    rows[i].message);
+            fprintf(f, "  trial %lld failed: %s\n", (long long)rows[i].v.trial_id, rows[i].message);
 }
 
 void laws_verify_json(jw_t *jw, const laws_verify_t *rows, size_t n)

@@ -32,8 +32,8 @@ typedef struct laws_verify {
 /* The verification runs of sweep_id (spec borrowed: the sweep's cost
  * metric) with their outcomes into *rows (caller frees with free(); NULL
  * when none) and *n.  Returns 0 or the store's error. */
-int laws_verify_load(store_t *st, int64_t sweep_id, const sweep_spec_t *spec,
-                     laws_verify_t **rows, size_t *n, carbs_err_t *err);
+int laws_verify_load(store_t *st, int64_t sweep_id, const sweep_spec_t *spec, laws_verify_t **rows,
+                     size_t *n, carbs_err_t *err);
 
 /* The configuration to run at a->cost into *out (initialised here; the
  * caller releases it): the searched model size and tokens at the
@@ -44,8 +44,8 @@ int laws_verify_load(store_t *st, int64_t sweep_id, const sweep_spec_t *spec,
  * CARBS_ESTATE with "cannot predict: ..." in err when the law refuses to
  * predict at a->cost or a numeric parameter has no usable line, or the
  * store's error. */
-int laws_verify_config(const laws_t *l, const sweep_spec_t *spec, const laws_at_t *a,
-                       store_t *st, int64_t sweep_id, carbs_params_t *out, carbs_err_t *err);
+int laws_verify_config(const laws_t *l, const sweep_spec_t *spec, const laws_at_t *a, store_t *st,
+                       int64_t sweep_id, carbs_params_t *out, carbs_err_t *err);
 
 /* Print rows as the table's "verification runs" part (nothing when n = 0). */
 void laws_verify_table(const laws_verify_t *rows, size_t n, const char *metric, FILE *f);
