@@ -159,6 +159,11 @@ if run 0 c laws lm-run && pycheck 'len(j["verifications"]) == 2' &&
     pycheck 'j["n_trials"] == 24'; then ok; else cat "$tmp/worker.log" >&2; fi
 serve_stop
 
+# beyond the validated range: queued (checking it is the point), with a note
+if run 0 c laws lm-run --verify --at-cost 1e23 &&
+    has err 'note: flops 1e+23 is beyond the holdout-validated range' &&
+    pycheck 'j["cost"] == 1e23'; then ok; fi
+
 # ---- refusals ----
 
 # a law that cannot predict: no trial is queued

@@ -357,6 +357,11 @@ static int verify(const char *db, verb_sweep_t *vs, const laws_t *l, const laws_
     v->lo = a->metric[1];
     v->hi = a->metric[2];
     v->level = l->level;
+    if (a->beyond_validated)
+        fprintf(stderr,
+                "note: %s %g is beyond the holdout-validated range (up to %g): the run checks an "
+                "unvalidated extrapolation\n",
+                l->cost, a->cost, a->valid_max_cost);
     /* the read-only connection is not needed any more: the request writes */
     store_close(vs->st);
     vs->st = NULL;
