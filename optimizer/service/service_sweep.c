@@ -1065,7 +1065,8 @@ void svc__lose(service_t *svc, int64_t trial_id, const char *why, bool host_faul
             count_move(sw, CARBS_TRIAL_LOST, CARBS_TRIAL_FAILED);
             carbs_forget(sw->opt, trial_id, NULL);
             log_warn("trial %" PRId64 " failed: %s", trial_id, res.message);
-            note_outcome(svc, sw, &res);
+            if (!is_verify(sw, trial_id))
+                note_outcome(svc, sw, &res);
             svc__sweep_update_state(svc, sw);
             return;
         }
