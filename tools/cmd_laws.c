@@ -29,8 +29,8 @@
 #include "tools/verb.h"
 
 static const char usage_text[] =
-    "carbs laws SWEEP [--db PATH] [--at-cost C | --at-flops F [--verify]] [--format json|table]\n"
-    "                 [--stored]";
+    "carbs laws SWEEP [--db PATH] [(--at-cost C | --at-flops F) [--verify]]\n"
+    "                 [--format json|table] [--stored]";
 
 /* The metric --at-flops fits the laws in: training FLOPs, which the
  * embedded trainer and the synthetic scaling function report for every
@@ -243,7 +243,8 @@ static int help(void)
            "vs ln cost (a power law for log parameters); the compute-optimal exponents\n"
            "N_opt ~ C^a and D_opt ~ C^b where the sweep has a model size and tokens; and a\n"
            "holdout check.  A law that fails its checks says \"cannot predict: ...\" and\n"
-           "gives no number beyond its data.\n\n"
+           "gives no number beyond its data.  Then the sweep's verification runs (--verify):\n"
+           "each prediction against what its run observed.\n\n"
            "  --at-cost C      predict the best metric and every parameter's optimal value\n"
            "                   at cost C, flagged when C is beyond the validated range\n"
            "  --at-flops F     the same at F training FLOPs: the laws are fitted to the\n"
@@ -254,7 +255,8 @@ static int help(void)
            "                   `carbs laws` shows predicted vs observed once it has run\n"
            "  --format F       json (default: one object) or table\n"
            "  --stored         print the latest fit the service stored instead of refitting\n"
-           "  --db PATH        the store (opened read-only)\n\n"
+           "  --db PATH        the store (opened read-only; --verify sends a request to the\n"
+           "                   service holding it, or to a one-shot one)\n\n"
            "Exits 1 with 'cannot predict: not enough data' while the front has fewer than\n"
            "3 points.\n",
            usage_text);
