@@ -164,6 +164,18 @@ if run 0 c laws lm-run --verify --at-cost 1e23 &&
     has err 'note: flops 1e+23 is beyond the holdout-validated range' &&
     pycheck 'j["cost"] == 1e23'; then ok; fi
 
+# a categorical takes the value of the sweep's best trial
+sed 's/^name: lm-run/name: lm-cat/; s/^  tokens: .*/&\n  decay: {values: [cosine, linear]}/' \
+    "$tmp/run.yaml" >"$tmp/cat.yaml"
+if run 0 c run "$tmp/cat.yaml" --quiet --workers 1 && run 0 c pareto lm-cat --format json &&
+    best=$(python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(min(rows, key=lambda r: r['output'])['params']['decay'])" "$tmp/out") &&
+    run 0 c laws lm-cat --verify --at-cost 5e20 &&
+    pycheck "sorted(j['params']) == ['decay', 'n_params', 'tokens'] and j['params']['decay'] == '$best'"
+then ok; fi
+
 # ---- refusals ----
 
 # a law that cannot predict: no trial is queued
