@@ -34,6 +34,7 @@ static const struct command {
     {"status", cmd_status, "show sweeps, workers, running trials, best and front size"},
     {"trials", cmd_trials, "list a sweep's trials"},
     {"pareto", cmd_pareto, "print a sweep's observed Pareto front"},
+    {"best", cmd_best, "print a sweep's best trial, or the best at or under a cost"},
     {"export", cmd_export, "dump a sweep's trials as JSON lines or CSV"},
     {"import", cmd_import, "add finished trials to a sweep from JSON records"},
     {"workers", cmd_workers, "list the workers the store knows"},
