@@ -91,6 +91,10 @@ if serve_start "$ep"; then
             [ "$(g6 "$(json_num out cost_spent)")" = "$(cost_sum ext 'done|failed')" ]; then ok; else
             bad "after the extension: $(cat "$tmp/out")"
         fi
+        # done in this service's hands: extended again, it runs on at once
+        if run 0 c sweep extend ext --trials 1 && has out "budget trials 12" &&
+            wait_for 60 ext_done && run 0 c status ext && has out '"source":"service"' &&
+            [ $(($(json_num out done) + $(json_num out failed))) -eq 12 ]; then ok; fi
     else
         bad "the extended sweep did not finish: $(c status ext)"
     fi
