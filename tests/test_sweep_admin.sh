@@ -136,7 +136,8 @@ if run 0 timeout 120 "$carbs" --log-level warn --db "$db" run "$tmp/imp.yaml" --
     [ "$(c trials imp | grep -vc '"worker":"(import)"')" -eq 3 ] &&
     run 0 c status imp && has out '"state":"done"' &&
     [ "$(g6 "$(json_num out cost_spent)")" = "$(cost_sum imp 'done|failed' '^[^(]')" ] &&
-    [ "$(cost_sum imp . import)" != "0" ]; then ok; fi
+    [ "$(cost_sum imp . import)" != "0" ] && has out '"imported":5'; then ok; fi
+if run 0 c status imp --watch --interval 0.1 && has out 'imp done: 8 done, .* of 3 (+5 imported) |'; then ok; fi
 
 # ---- a failure without the cost metric: unknown, never wall_seconds ----
 cat >"$tmp/train.sh" <<'EOF'

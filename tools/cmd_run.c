@@ -189,9 +189,12 @@ static void progress_line(const service_t *svc, bool tty, bool force, run_progre
         return;
     pr->last_key = key;
     pr->last_at = now_monotonic();
-    fprintf(stderr, "%s%s: %zu done, %zu running, %zu failed, %zu pending | best ",
-            tty ? "\r\033[K" : "", s.name, s.counts[CARBS_TRIAL_DONE], s.counts[CARBS_TRIAL_RUNNING],
+    fprintf(stderr, "%s%s: %zu done, %zu running, %zu failed, %zu pending", tty ? "\r\033[K" : "",
+            s.name, s.counts[CARBS_TRIAL_DONE], s.counts[CARBS_TRIAL_RUNNING],
             s.counts[CARBS_TRIAL_FAILED], s.counts[CARBS_TRIAL_PENDING] + s.counts[CARBS_TRIAL_LOST]);
+    if (s.imported) /* counted above, but not against the budget */
+        fprintf(stderr, " (%zu imported)", s.imported);
+    fprintf(stderr, " | best ");
     if (isnan(s.best_output))
         fprintf(stderr, "-");
     else

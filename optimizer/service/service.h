@@ -107,6 +107,7 @@ typedef struct service_summary {
     char name[CARBS_NAME_MAX];
     carbs_sweep_state_t state;
     size_t counts[CARBS_TRIAL_STATE_COUNT]; /* trials per state */
+    size_t imported;      /* of the done and failed, those from `carbs import` */
     size_t workers;       /* workers connected now (all sweeps) */
     size_t quarantined;   /* of those, the quarantined ones */
     double cost_spent;    /* known costs of finished trials, failed ones included,

@@ -96,6 +96,7 @@ void svc__sweep_summary(const svc_sweep_t *sw, service_summary_t *out)
     str_copy(out->name, sizeof(out->name), sw->name);
     out->state = sw->state;
     memcpy(out->counts, sw->counts, sizeof(out->counts));
+    out->imported = sw->imported;
     out->cost_spent = sw->cost_spent;
     out->best_output = sw->best_output;
     out->best_trial = sw->best_trial;
