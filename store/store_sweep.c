@@ -58,19 +58,30 @@ static const char sql_sweep_by_name[] =
 static const char sql_sweep_by_id[] =
     "SELECT id, name, spec, state, created FROM sweeps WHERE id = ?1";
 
-int store_sweep_create(store_t *st, const char *name, const char *spec_json, int64_t *id,
-                       carbs_err_t *err)
+/* The checks of a sweep's new name (create, rename). */
+static int name_check(const char *name, carbs_err_t *err)
 {
-    sqlite3_stmt *s;
-    int rc;
-
-    if (!name || !name[0])
+    if (!name[0])
         return carbs_fail(err, CARBS_EINVAL, "empty sweep name");
     if (strlen(name) >= CARBS_NAME_MAX || !utf8_valid(name, strlen(name)))
         return carbs_fail(err, CARBS_EINVAL, "sweep name '%.32s' is too long or not UTF-8", name);
     if (store__all_digits(name))
         return carbs_fail(err, CARBS_EINVAL, "sweep name '%s' is all digits (ids look like that)",
                           name);
+    return 0;
+}
+
+int store_sweep_create(store_t *st, const char *name, const char *spec_json, int64_t *id,
+                       carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    if (!name)
+        return carbs_fail(err, CARBS_EINVAL, "empty sweep name");
+    rc = name_check(name, err);
+    if (rc)
+        return rc;
     if (!spec_json)
         return carbs_fail(err, CARBS_EINVAL, "sweep '%s' has no spec", name);
     rc = store__begin(st, true, err);
@@ -185,19 +196,6 @@ int store_sweep_set_state(store_t *st, int64_t sweep_id, carbs_sweep_state_t sta
 static const char sql_sweep_set_spec[] = "UPDATE sweeps SET spec = ?2 WHERE id = ?1";
 static const char sql_sweep_set_name[] = "UPDATE sweeps SET name = ?2 WHERE id = ?1";
 
-/* The checks of a new name that store_sweep_create() makes too. */
-static int name_check(const char *name, carbs_err_t *err)
-{
-    if (!name[0])
-        return carbs_fail(err, CARBS_EINVAL, "empty sweep name");
-    if (strlen(name) >= CARBS_NAME_MAX || !utf8_valid(name, strlen(name)))
-        return carbs_fail(err, CARBS_EINVAL, "sweep name '%.32s' is too long or not UTF-8", name);
-    if (store__all_digits(name))
-        return carbs_fail(err, CARBS_EINVAL, "sweep name '%s' is all digits (ids look like that)",
-                          name);
-    return 0;
-}
-
 int store_sweep_update(store_t *st, int64_t sweep_id, const char *name, const char *spec_json,
                        int state, carbs_err_t *err)
 {
@@ -205,7 +203,8 @@ int store_sweep_update(store_t *st, int64_t sweep_id, const char *name, const ch
     sqlite3_stmt *s;
     int rc;
 
-    if (name && (rc = name_check(name, err)))
+    rc = name ? name_check(name, err) : 0;
+    if (rc)
         return rc;
     if (state >= CARBS_SWEEP_STATE_COUNT)
         return carbs_fail(err, CARBS_EINVAL, "bad sweep state %d", state);
@@ -221,17 +220,23 @@ int store_sweep_update(store_t *st, int64_t sweep_id, const char *name, const ch
             rc = 0;
         store_sweep_release(&other);
     }
-    if (rc >= 0 && name && (rc = store__stmt(st, sql_sweep_set_name, &s, err)) >= 0) {
+    if (rc >= 0 && name)
+        rc = store__stmt(st, sql_sweep_set_name, &s, err);
+    if (rc >= 0 && name) {
         sqlite3_bind_int64(s, 1, sweep_id);
         store__bind_text(s, 2, name);
         rc = store__step_done(st, s, "rename a sweep in", err);
     }
-    if (rc >= 0 && spec_json && (rc = store__stmt(st, sql_sweep_set_spec, &s, err)) >= 0) {
+    if (rc >= 0 && spec_json)
+        rc = store__stmt(st, sql_sweep_set_spec, &s, err);
+    if (rc >= 0 && spec_json) {
         sqlite3_bind_int64(s, 1, sweep_id);
         store__bind_text(s, 2, spec_json);
         rc = store__step_done(st, s, "change a sweep's spec in", err);
     }
-    if (rc >= 0 && state >= 0 && (rc = store__stmt(st, sql_sweep_set_state, &s, err)) >= 0) {
+    if (rc >= 0 && state >= 0)
+        rc = store__stmt(st, sql_sweep_set_state, &s, err);
+    if (rc >= 0 && state >= 0) {
         sqlite3_bind_int64(s, 1, sweep_id);
         store__bind_text(s, 2, carbs_sweep_state_name((carbs_sweep_state_t)state));
         rc = store__step_done(st, s, "set a sweep's state in", err);

@@ -22,7 +22,8 @@ static const struct command {
 } commands[] = {
     {"version", cmd_version, "print the version and build features"},
     {"worker", cmd_worker, "join a service and run trials"},
-    {"sweep", cmd_sweep, "create, list, show, pause, resume, stop, extend, rename or delete sweeps"},
+    {"sweep", cmd_sweep,
+     "create, list, show, pause, resume, stop, extend, rename or delete sweeps"},
     {"ask-tell", cmd_asktell, "drive the optimizer over stdin/stdout, one JSON object per line"},
     {"serve", cmd_serve, "serve the store's active sweeps to workers"},
     {"run", cmd_run, "run a whole sweep on this machine: store, service and workers"},

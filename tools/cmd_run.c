@@ -191,7 +191,8 @@ static void progress_line(const service_t *svc, bool tty, bool force, run_progre
     pr->last_at = now_monotonic();
     fprintf(stderr, "%s%s: %zu done, %zu running, %zu failed, %zu pending", tty ? "\r\033[K" : "",
             s.name, s.counts[CARBS_TRIAL_DONE], s.counts[CARBS_TRIAL_RUNNING],
-            s.counts[CARBS_TRIAL_FAILED], s.counts[CARBS_TRIAL_PENDING] + s.counts[CARBS_TRIAL_LOST]);
+            s.counts[CARBS_TRIAL_FAILED],
+            s.counts[CARBS_TRIAL_PENDING] + s.counts[CARBS_TRIAL_LOST]);
     if (s.imported) /* counted above, but not against the budget */
         fprintf(stderr, " (%zu imported)", s.imported);
     fprintf(stderr, " | best ");

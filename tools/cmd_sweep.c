@@ -673,7 +673,8 @@ static int sweep_extend(int argc, char **argv, const cli_globals_t *g)
     if (trials == 0 && isnan(cost))
         return cli_usage_error(u, "give --trials N, --cost C or both");
     db = cli_pick_db(g, db_opt);
-    if ((rc = verb_store_exists(db)))
+    rc = verb_store_exists(db);
+    if (rc)
         return rc;
     proto_msg_init(&m, PROTO_MSG_SWEEP_ADMIN);
     str_copy(m.sweep_admin.sweep, sizeof(m.sweep_admin.sweep), ref);
@@ -720,7 +721,8 @@ static int sweep_rename(int argc, char **argv, const cli_globals_t *g)
     if (sweep_name_check(argv[optind + 1], &err) < 0)
         return cli_usage_error(u, "NEW: %s", err.msg);
     db = cli_pick_db(g, db_opt);
-    if ((rc = verb_store_exists(db)))
+    rc = verb_store_exists(db);
+    if (rc)
         return rc;
     proto_msg_init(&m, PROTO_MSG_SWEEP_ADMIN);
     str_copy(m.sweep_admin.sweep, sizeof(m.sweep_admin.sweep), argv[optind]);
@@ -773,7 +775,8 @@ static int sweep_delete(int argc, char **argv, const cli_globals_t *g)
         return cli_usage_error(u, "deleting sweep '%s' cannot be undone: add --yes to confirm",
                                ref);
     db = cli_pick_db(g, db_opt);
-    if ((rc = verb_store_exists(db)))
+    rc = verb_store_exists(db);
+    if (rc)
         return rc;
     proto_msg_init(&m, PROTO_MSG_SWEEP_ADMIN);
     str_copy(m.sweep_admin.sweep, sizeof(m.sweep_admin.sweep), ref);

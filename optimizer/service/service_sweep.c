@@ -842,11 +842,13 @@ static int budget_used(service_t *svc, const store_sweep_t *row, const svc_sweep
         *cost = sw->cost_spent;
         return 0;
     }
-    if ((rc = store_sweep_counts(svc->st, row->id, counts, cost, err)))
+    rc = store_sweep_counts(svc->st, row->id, counts, cost, err);
+    if (rc)
         return rc;
     f.sweep_id = row->id;
     f.worker = SVC_IMPORT_WORKER;
-    if (!(it = store_trial_iter_new(svc->st, &f, err)))
+    it = store_trial_iter_new(svc->st, &f, err);
+    if (!it)
         return err ? err->code : CARBS_ESTORE;
     *n = 0;
     for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
@@ -871,7 +873,8 @@ int svc__sweep_extend(service_t *svc, const char *which, int64_t trials, double 
     int rc;
 
     *id = 0;
-    if ((rc = admin_target(svc, which, &row, &sw, err)))
+    rc = admin_target(svc, which, &row, &sw, err);
+    if (rc)
         goto out;
     *id = row.id;
     state = sw ? sw->state : row.state;
@@ -884,7 +887,8 @@ int svc__sweep_extend(service_t *svc, const char *which, int64_t trials, double 
         rc = carbs_fail(err, CARBS_EINVAL, "extend: give trials > 0, cost > 0 or both");
         goto out;
     }
-    if ((rc = sweep_spec_from_json(row.spec_json, &spec, err)))
+    rc = sweep_spec_from_json(row.spec_json, &spec, err);
+    if (rc)
         goto out;
     if (trials > 0 && spec.budget.trials == 0) {
         rc = carbs_fail(err, CARBS_EINVAL, "sweep '%s' has no trial budget (budget.trials is "
@@ -904,16 +908,19 @@ int svc__sweep_extend(service_t *svc, const char *which, int64_t trials, double 
     spec.budget.trials += trials;
     if (more_cost)
         spec.budget.cost += cost;
-    if ((rc = budget_used(svc, &row, sw, &n, &spent, err)))
+    rc = budget_used(svc, &row, sw, &n, &spent, err);
+    if (rc)
         goto out;
     if (budget_spent(&spec.budget, n, spent, why, sizeof(why))) {
         rc = carbs_fail(err, CARBS_ESTATE, "sweep '%s' would still hand out no trial (%s): add "
                                            "more", row.name, why);
         goto out;
     }
-    if ((rc = sweep_spec_to_json(&spec, &json, err)) ||
-        (rc = store_sweep_update(svc->st, row.id, NULL, json,
-                                 state == CARBS_SWEEP_DONE ? (int)CARBS_SWEEP_ACTIVE : -1, err)))
+    rc = sweep_spec_to_json(&spec, &json, err);
+    if (rc == 0)
+        rc = store_sweep_update(svc->st, row.id, NULL, json,
+                                state == CARBS_SWEEP_DONE ? (int)CARBS_SWEEP_ACTIVE : -1, err);
+    if (rc)
         goto out;
     if (state == CARBS_SWEEP_DONE)
         state = CARBS_SWEEP_ACTIVE;
@@ -948,15 +955,21 @@ int svc__sweep_rename(service_t *svc, const char *which, const char *name, int64
     int rc;
 
     *id = 0;
-    if ((rc = sweep_name_check(name, err)) || (rc = admin_target(svc, which, &row, &sw, err)))
+    rc = sweep_name_check(name, err);
+    if (rc == 0)
+        rc = admin_target(svc, which, &row, &sw, err);
+    if (rc)
         goto out;
     *id = row.id;
     /* The stored spec carries the name too: both change in one transaction. */
-    if ((rc = sweep_spec_from_json(row.spec_json, &spec, err)))
+    rc = sweep_spec_from_json(row.spec_json, &spec, err);
+    if (rc)
         goto out;
     str_copy(spec.name, sizeof(spec.name), name);
-    if ((rc = sweep_spec_to_json(&spec, &json, err)) ||
-        (rc = store_sweep_update(svc->st, row.id, name, json, -1, err)))
+    rc = sweep_spec_to_json(&spec, &json, err);
+    if (rc == 0)
+        rc = store_sweep_update(svc->st, row.id, name, json, -1, err);
+    if (rc)
         goto out;
     if (sw) {
         str_copy(sw->name, sizeof(sw->name), name);
@@ -978,7 +991,8 @@ int svc__sweep_delete(service_t *svc, const char *which, int64_t *id, carbs_err_
     int rc;
 
     *id = 0;
-    if ((rc = admin_target(svc, which, &row, &sw, err)))
+    rc = admin_target(svc, which, &row, &sw, err);
+    if (rc)
         goto out;
     *id = row.id;
     state = sw ? sw->state : row.state;
@@ -989,7 +1003,8 @@ int svc__sweep_delete(service_t *svc, const char *which, int64_t *id, carbs_err_
                         carbs_sweep_state_name(state), row.name);
         goto out;
     }
-    if ((rc = store_sweep_delete(svc->st, row.id, err)))
+    rc = store_sweep_delete(svc->st, row.id, err);
+    if (rc)
         goto out;
     if (sw) {
         size_t i = 0;
