@@ -133,6 +133,13 @@ static const field_t stop_fields[] = {
 static const field_t release_fields[] = {
     FIELD(release, "worker", F_STR, NONEMPTY, worker, 0),
 };
+static const field_t sweep_admin_fields[] = {
+    FIELD(sweep_admin, "sweep", F_STR, NONEMPTY, sweep, 0),
+    FIELD(sweep_admin, "op", F_STR, NONEMPTY, op, 0),
+    FIELD(sweep_admin, "trials", F_I64, OPT, trials, 0),
+    FIELD(sweep_admin, "cost", F_NUM, OPT, cost, 0),
+    FIELD(sweep_admin, "name", F_STR, OPT, name, 0),
+};
 static const field_t import_fields[] = {
     FIELD(import, "sweep", F_STR, NONEMPTY, sweep, 0),
     FIELD(import, "records", F_HSTR, 0, records, 0),

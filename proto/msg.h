@@ -57,6 +57,7 @@
     X(tell, TELL, proto_tell_t)                  /* c->s: report its outcome */                   \
     X(release, RELEASE, proto_worker_ref_t)      /* c->s: end a worker's quarantine */            \
     X(verify, VERIFY, proto_verify_t)            /* c->s: queue a law's prediction as a trial */  \
+    X(sweep_admin, SWEEP_ADMIN, proto_sweep_admin_t) /* c->s: extend, rename or delete a sweep */ \
     X(reply, REPLY, proto_reply_t)               /* s->c: the answer to any client request */
 
 typedef enum proto_msg_type {
@@ -205,6 +206,18 @@ typedef struct proto_worker_ref {
     char worker[CARBS_NAME_MAX];
 } proto_worker_ref_t;
 
+/* sweep_admin: op "extend" adds trials (>= 0) and cost (finite and >= 0;
+ * NaN = none: omitted) to the sweep's budget; "rename" gives it name;
+ * "delete" deletes it.  The fields an op does not use are zero. */
+#define PROTO_ADMIN_OP_MAX 16
+typedef struct proto_sweep_admin {
+    char sweep[CARBS_NAME_MAX]; /* non-empty */
+    char op[PROTO_ADMIN_OP_MAX]; /* non-empty */
+    int64_t trials;             /* 0 = none: omitted */
+    double cost;                /* not finite = none: omitted */
+    char name[CARBS_NAME_MAX];  /* "" = none: omitted */
+} proto_sweep_admin_t;
+
 typedef struct proto_import {
     char sweep[CARBS_NAME_MAX]; /* non-empty */
     char *records;              /* JSON text: an array of export records (record.h) */
@@ -269,6 +282,9 @@ typedef struct proto_status_sweep {
     double best;                              /* the best output; NaN = none yet */
     int64_t best_trial;                       /* its trial; 0 = none */
     double cost_spent;                        /* NaN = unknown */
+    /* Why the service paused the sweep itself (docs/service.md, Budget and
+     * states); "" when it did not, and then omitted on the wire. */
+    char paused_because[CARBS_MSG_MAX];
 } proto_status_sweep_t;
 
 typedef struct proto_status_worker {

@@ -43,6 +43,8 @@ static int check_sweep(const proto_status_sweep_t *sw, size_t i, carbs_err_t *er
         bad = "state";
     else if (!str_ok(sw->metric, sizeof(sw->metric), false))
         bad = "metric";
+    else if (!str_ok(sw->paused_because, sizeof(sw->paused_because), false))
+        bad = "paused_because";
     else if (sw->best_trial < 0 || (double)sw->best_trial > JSON__INT_MAX)
         bad = "best_trial";
     for (int s = 0; !bad && s < CARBS_TRIAL_STATE_COUNT; s++)
@@ -116,6 +118,8 @@ int proto_status_put(jw_t *jw, const proto_status_t *s, carbs_err_t *err)
         jw_num_or_null(jw, "best", sw->best);
         jw_int(jw, "best_trial", sw->best_trial);
         jw_num_or_null(jw, "cost_spent", sw->cost_spent);
+        if (sw->paused_because[0])
+            jw_str(jw, "paused_because", sw->paused_because);
         jw_end(jw);
     }
     jw_end(jw);
@@ -231,6 +235,9 @@ static int get_sweep(json_t *o, const char *what, void *p, carbs_err_t *err)
         rc = json__get_int(o, what, "best_trial", 0, 0, INT64_MAX, &sw->best_trial, err);
     if (rc == 0)
         rc = get_num_or_null(o, what, "cost_spent", &sw->cost_spent, err);
+    if (rc == 0)
+        rc = json__get_str(o, what, "paused_because", JSON__OPT, sw->paused_because,
+                           sizeof(sw->paused_because), err);
     return rc;
 }
 

@@ -225,6 +225,20 @@ int store_sweep_get_id(store_t *st, int64_t sweep_id, store_sweep_t *out, carbs_
 int store_sweep_set_state(store_t *st, int64_t sweep_id, carbs_sweep_state_t state,
                           carbs_err_t *err);
 
+/* Change a sweep in one transaction: its name (NULL: keep; checked like
+ * store_sweep_create's, CARBS_EEXIST when another sweep has it), its spec
+ * (NULL: keep; stored verbatim) and its state (< 0: keep).
+ * CARBS_ENOTFOUND for an unknown sweep. */
+int store_sweep_update(store_t *st, int64_t sweep_id, const char *name, const char *spec_json,
+                       int state, carbs_err_t *err);
+
+/* Delete a sweep and everything that belongs to it (trials, results,
+ * curves, laws, optimizer state) in one transaction; workers and other
+ * sweeps are untouched, and the trial ids it used are never handed out
+ * again.  The caller decides whether the sweep may go (the service refuses
+ * an active or paused one).  CARBS_ENOTFOUND for an unknown sweep. */
+int store_sweep_delete(store_t *st, int64_t sweep_id, carbs_err_t *err);
+
 /* The sweep's latest results that failed in a row with one cause: an
  * `error` or `infra` failure with one message (what pauses a sweep,
  * docs/service.md).  Looks at the last limit results at most. */
@@ -239,10 +253,16 @@ typedef struct store_failure_run {
 int store_sweep_failure_run(store_t *st, int64_t sweep_id, int limit, store_failure_run_t *out,
                             carbs_err_t *err);
 
+/* The worker name of imported trials (`carbs import`). */
+#define STORE_IMPORT_WORKER "(import)"
+
 /* Count the sweep's trials by state into counts[] (indexed by
- * carbs_trial_state_t) and sum the cost of its results into *cost_spent
- * (NULL results count 0; cost_spent may be NULL).  CARBS_ENOTFOUND for an
- * unknown sweep. */
+ * carbs_trial_state_t) and put its cost spent into *cost_spent (may be
+ * NULL): the sum of the known costs of its finished trials, failed ones
+ * included (a budget is spent whether or not the trial succeeded), imported
+ * trials (worker STORE_IMPORT_WORKER) left out; an unknown (NULL) cost
+ * counts 0.  This is the one definition of cost_spent (docs/service.md,
+ * Budget and states).  CARBS_ENOTFOUND for an unknown sweep. */
 int store_sweep_counts(store_t *st, int64_t sweep_id, size_t counts[CARBS_TRIAL_STATE_COUNT],
                        double *cost_spent, carbs_err_t *err);
 

@@ -58,19 +58,30 @@ static const char sql_sweep_by_name[] =
 static const char sql_sweep_by_id[] =
     "SELECT id, name, spec, state, created FROM sweeps WHERE id = ?1";
 
-int store_sweep_create(store_t *st, const char *name, const char *spec_json, int64_t *id,
-                       carbs_err_t *err)
+/* The checks of a sweep's new name (create, rename). */
+static int name_check(const char *name, carbs_err_t *err)
 {
-    sqlite3_stmt *s;
-    int rc;
-
-    if (!name || !name[0])
+    if (!name[0])
         return carbs_fail(err, CARBS_EINVAL, "empty sweep name");
     if (strlen(name) >= CARBS_NAME_MAX || !utf8_valid(name, strlen(name)))
         return carbs_fail(err, CARBS_EINVAL, "sweep name '%.32s' is too long or not UTF-8", name);
     if (store__all_digits(name))
         return carbs_fail(err, CARBS_EINVAL, "sweep name '%s' is all digits (ids look like that)",
                           name);
+    return 0;
+}
+
+int store_sweep_create(store_t *st, const char *name, const char *spec_json, int64_t *id,
+                       carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    if (!name)
+        return carbs_fail(err, CARBS_EINVAL, "empty sweep name");
+    rc = name_check(name, err);
+    if (rc)
+        return rc;
     if (!spec_json)
         return carbs_fail(err, CARBS_EINVAL, "sweep '%s' has no spec", name);
     rc = store__begin(st, true, err);
@@ -180,12 +191,95 @@ int store_sweep_set_state(store_t *st, int64_t sweep_id, carbs_sweep_state_t sta
     return store__end(st, rc, err);
 }
 
+// ---- change, rename, delete ----
+
+static const char sql_sweep_set_spec[] = "UPDATE sweeps SET spec = ?2 WHERE id = ?1";
+static const char sql_sweep_set_name[] = "UPDATE sweeps SET name = ?2 WHERE id = ?1";
+
+int store_sweep_update(store_t *st, int64_t sweep_id, const char *name, const char *spec_json,
+                       int state, carbs_err_t *err)
+{
+    store_sweep_t other = {0};
+    sqlite3_stmt *s;
+    int rc;
+
+    rc = name ? name_check(name, err) : 0;
+    if (rc)
+        return rc;
+    if (state >= CARBS_SWEEP_STATE_COUNT)
+        return carbs_fail(err, CARBS_EINVAL, "bad sweep state %d", state);
+    rc = store__begin(st, true, err);
+    if (rc >= 0)
+        rc = store__sweep_exists(st, sweep_id, err);
+    if (rc >= 0 && name) {
+        rc = sweep_lookup(st, sql_sweep_by_name, 0, name, &other, err);
+        if (rc == 0 && other.id != sweep_id)
+            rc = carbs_fail(err, CARBS_EEXIST, "a sweep named '%s' already exists in '%s'", name,
+                            st->path);
+        else if (rc == 0 || rc == CARBS_ENOTFOUND)
+            rc = 0;
+        store_sweep_release(&other);
+    }
+    if (rc >= 0 && name)
+        rc = store__stmt(st, sql_sweep_set_name, &s, err);
+    if (rc >= 0 && name) {
+        sqlite3_bind_int64(s, 1, sweep_id);
+        store__bind_text(s, 2, name);
+        rc = store__step_done(st, s, "rename a sweep in", err);
+    }
+    if (rc >= 0 && spec_json)
+        rc = store__stmt(st, sql_sweep_set_spec, &s, err);
+    if (rc >= 0 && spec_json) {
+        sqlite3_bind_int64(s, 1, sweep_id);
+        store__bind_text(s, 2, spec_json);
+        rc = store__step_done(st, s, "change a sweep's spec in", err);
+    }
+    if (rc >= 0 && state >= 0)
+        rc = store__stmt(st, sql_sweep_set_state, &s, err);
+    if (rc >= 0 && state >= 0) {
+        sqlite3_bind_int64(s, 1, sweep_id);
+        store__bind_text(s, 2, carbs_sweep_state_name((carbs_sweep_state_t)state));
+        rc = store__step_done(st, s, "set a sweep's state in", err);
+    }
+    return store__end(st, rc, err);
+}
+
+/* Children first: the foreign keys point from curves and results to
+ * trials, and from trials, laws and the optimizer state to the sweep. */
+static const char *const sql_sweep_delete[] = {
+    "DELETE FROM curves WHERE trial IN (SELECT id FROM trials WHERE sweep = ?1)",
+    "DELETE FROM results WHERE trial IN (SELECT id FROM trials WHERE sweep = ?1)",
+    "DELETE FROM trials WHERE sweep = ?1",
+    "DELETE FROM laws WHERE sweep = ?1",
+    "DELETE FROM optimizer_state WHERE sweep = ?1",
+    "DELETE FROM sweeps WHERE id = ?1",
+};
+
+int store_sweep_delete(store_t *st, int64_t sweep_id, carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    rc = store__begin(st, true, err);
+    if (rc >= 0)
+        rc = store__sweep_exists(st, sweep_id, err);
+    for (size_t i = 0; rc >= 0 && i < ARRAY_SIZE(sql_sweep_delete); i++) {
+        rc = store__stmt(st, sql_sweep_delete[i], &s, err);
+        if (rc >= 0) {
+            sqlite3_bind_int64(s, 1, sweep_id);
+            rc = store__step_done(st, s, "delete a sweep from", err);
+        }
+    }
+    return store__end(st, rc, err);
+}
+
 // ---- counts ----
 
 static const char sql_sweep_state_counts[] =
     "SELECT state, count(*) FROM trials WHERE sweep = ?1 GROUP BY state";
 static const char sql_sweep_cost[] =
-    "SELECT total(r.cost) FROM results r JOIN trials t ON t.id = r.trial WHERE t.sweep = ?1";
+    "SELECT total(r.cost) FROM results r JOIN trials t ON t.id = r.trial WHERE t.sweep = ?1"
+    " AND t.worker IS NOT '" STORE_IMPORT_WORKER "'";
 
 int store_sweep_counts(store_t *st, int64_t sweep_id, size_t counts[CARBS_TRIAL_STATE_COUNT],
                        double *cost_spent, carbs_err_t *err)

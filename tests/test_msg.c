@@ -225,6 +225,13 @@ static void rnd_msg(fx_rng_t *r, proto_msg_t *m, proto_msg_type_t t)
         m->verify.hi = rnd_below(r, 2) ? rnd_double(r) : NAN;
         m->verify.level = rnd_below(r, 2) ? 0.9 : NAN;
         break;
+    case PROTO_MSG_SWEEP_ADMIN:
+        rnd_str(r, m->sweep_admin.sweep, CARBS_NAME_MAX, true);
+        rnd_str(r, m->sweep_admin.op, PROTO_ADMIN_OP_MAX, true);
+        m->sweep_admin.trials = rnd_below(r, 2) ? id : 0;
+        m->sweep_admin.cost = rnd_below(r, 2) ? rnd_double(r) : NAN;
+        rnd_str(r, m->sweep_admin.name, CARBS_NAME_MAX, false);
+        break;
     case PROTO_MSG_IMPORT:
         rnd_str(r, m->import.sweep, CARBS_NAME_MAX, true);
         m->import.records = rnd_hstr(r);
@@ -398,6 +405,15 @@ static void check_same_msg(const proto_msg_t *a, const proto_msg_t *b)
         CHECK(same_double(a->verify.lo, b->verify.lo));
         CHECK(same_double(a->verify.hi, b->verify.hi));
         CHECK(same_double(a->verify.level, b->verify.level));
+        break;
+    case PROTO_MSG_SWEEP_ADMIN:
+        CHECK_STR(a->sweep_admin.sweep, b->sweep_admin.sweep);
+        CHECK_STR(a->sweep_admin.op, b->sweep_admin.op);
+        CHECK_EQ(a->sweep_admin.trials, b->sweep_admin.trials);
+        CHECK(isfinite(a->sweep_admin.cost) == isfinite(b->sweep_admin.cost));
+        if (isfinite(a->sweep_admin.cost))
+            CHECK_EQ(memcmp(&a->sweep_admin.cost, &b->sweep_admin.cost, sizeof(double)), 0);
+        CHECK_STR(a->sweep_admin.name, b->sweep_admin.name);
         break;
     case PROTO_MSG_IMPORT:
         CHECK_STR(a->import.sweep, b->import.sweep);
@@ -591,6 +607,12 @@ static void golden_msg(proto_msg_t *m, proto_msg_type_t t)
         m->verify.lo = 3.125;
         m->verify.hi = 3.2421875;
         m->verify.level = 0.9;
+        break;
+    case PROTO_MSG_SWEEP_ADMIN:
+        str_copy(m->sweep_admin.sweep, CARBS_NAME_MAX, "tiny-lm");
+        str_copy(m->sweep_admin.op, PROTO_ADMIN_OP_MAX, "extend");
+        m->sweep_admin.trials = 24;
+        m->sweep_admin.cost = 1.5e13;
         break;
     case PROTO_MSG_IMPORT:
         str_copy(m->import.sweep, CARBS_NAME_MAX, "tiny-lm");
@@ -1465,6 +1487,8 @@ static void golden_status(proto_status_t *st)
     str_copy(sw.metric, sizeof(sw.metric), "loss\tper\\byte");
     sw.best = NAN;
     sw.cost_spent = 0;
+    str_copy(sw.paused_because, sizeof(sw.paused_because),
+             "5 trials in a row failed with error: cannot run 'tr\xc3\xa4in.py'");
     CHECK_EQ(DA_PUSH(&st->sweeps, sw), 0);
     str_copy(w.id, sizeof(w.id), "node3/w1");
     str_copy(w.host, sizeof(w.host), "node3.cluster");
@@ -1505,6 +1529,7 @@ static void check_same_status(const proto_status_t *a, const proto_status_t *b)
         CHECK(same_num(x->best, y->best));
         CHECK_EQ(x->best_trial, y->best_trial);
         CHECK(same_num(x->cost_spent, y->cost_spent));
+        CHECK_STR(x->paused_because, y->paused_because);
     }
     for (size_t i = 0; i < a->workers.n && i < b->workers.n; i++) {
         const proto_status_worker_t *x = &a->workers.v[i], *y = &b->workers.v[i];
@@ -1556,7 +1581,8 @@ static void test_msg_status_golden(void)
         }
         proto_msg_release(&r);
     }
-    /* the text the service wrote before the document was declared */
+    /* the text the service wrote before the document was declared, with
+     * paused_because added after it */
     CHECK_STR(m.reply.data,
               "{\"sweeps\":[{\"id\":3,\"name\":\"branin \\\"3\\\"\",\"state\":\"active\","
               "\"trials\":{\"pending\":1,\"running\":8,\"done\":15,\"failed\":22,\"lost\":29,"
@@ -1564,7 +1590,9 @@ static void test_msg_status_golden(void)
               "\"best_trial\":41,\"cost_spent\":1234.5625},{\"id\":4,\"name\":\"lm-\xc3\xa9t\xc3\xa9\","
               "\"state\":\"paused\",\"trials\":{\"pending\":0,\"running\":0,\"done\":0,"
               "\"failed\":0,\"lost\":0,\"cancelled\":0},\"metric\":\"loss\\tper\\\\byte\","
-              "\"best\":null,\"best_trial\":0,\"cost_spent\":0}],\"workers\":[{\"id\":\"node3/w1\","
+              "\"best\":null,\"best_trial\":0,\"cost_spent\":0,\"paused_because\":"
+              "\"5 trials in a row failed with error: cannot run 'tr\xc3\xa4in.py'\"}],"
+              "\"workers\":[{\"id\":\"node3/w1\","
               "\"host\":\"node3.cluster\",\"slots\":2,\"connected\":true,\"quarantined\":false,"
               "\"idle_seconds\":2.3849999999999998}],\"running\":[{\"trial\":92,\"sweep\":"
               "\"branin \\\"3\\\"\",\"worker\":\"(ask)\",\"attempt\":1,\"lease_seconds\":null},"

@@ -765,6 +765,83 @@ static void test_store_finish_idempotent(void)
     store_close(st);
 }
 
+/* store_sweep_update changes name, spec and state in one go and refuses a
+ * taken or all-digit name; store_sweep_delete takes a sweep with its
+ * trials, results, curves, laws and optimizer state and nothing else;
+ * cost_spent counts failures' known costs and leaves imports out. */
+static void test_store_sweep_update_delete(void)
+{
+    carbs_err_t err = {0};
+    store_t *st = fresh("update-delete.db");
+    int64_t a = 0, b = 0, ta, tb, ti, tf;
+    store_sweep_t row = {0};
+    size_t counts[CARBS_TRIAL_STATE_COUNT];
+    double spent = -1;
+    bool dup = false;
+
+    if (!st)
+        return;
+    CHECK_EQ(store_sweep_create(st, "alpha", "{\"v\":1}", &a, &err), 0);
+    CHECK_EQ(store_sweep_create(st, "beta", "{\"v\":2}", &b, &err), 0);
+    CHECK_EQ(store_sweep_update(st, a, "alpha-2", "{\"v\":3}", CARBS_SWEEP_DONE, &err), 0);
+    CHECK_EQ(store_sweep_get(st, "alpha-2", &row, &err), 0);
+    CHECK_EQ(row.id, a);
+    CHECK_STR(row.spec_json, "{\"v\":3}");
+    CHECK_EQ(row.state, CARBS_SWEEP_DONE);
+    store_sweep_release(&row);
+    CHECK_EQ(store_sweep_update(st, a, NULL, NULL, CARBS_SWEEP_ACTIVE, &err), 0);
+    CHECK_EQ(store_sweep_get_id(st, a, &row, &err), 0);
+    CHECK_STR(row.name, "alpha-2");
+    CHECK_STR(row.spec_json, "{\"v\":3}");
+    CHECK_EQ(row.state, CARBS_SWEEP_ACTIVE);
+    store_sweep_release(&row);
+    CHECK_EQ(store_sweep_update(st, a, "beta", NULL, -1, &err), CARBS_EEXIST);
+    CHECK_EQ(store_sweep_update(st, a, "2048", NULL, -1, &err), CARBS_EINVAL);
+    CHECK_EQ(store_sweep_update(st, a, "alpha-2", NULL, -1, &err), 0); /* its own name */
+    CHECK_EQ(store_sweep_update(st, 999, NULL, "{}", -1, &err), CARBS_ENOTFOUND);
+
+    /* a's trials: a done one with a curve, a failed one with a cost, an
+     * imported one; b's one trial and its law must survive a's delete */
+    ta = add_trial(st, a, "{\"x\":1}", 0.5);
+    tf = add_trial(st, a, "{\"x\":2}", 0.25);
+    ti = add_trial(st, a, "{\"x\":3}", 0.125);
+    tb = add_trial(st, b, "{\"x\":4}", 0.75);
+    CHECK_EQ(store_trial_claim(st, ta, "w1", now_wall() + 60, NULL, &err), 0);
+    CHECK_EQ(store_trial_claim(st, tf, "w1", now_wall() + 60, NULL, &err), 0);
+    CHECK_EQ(store_trial_claim(st, ti, STORE_IMPORT_WORKER, now_wall(), NULL, &err), 0);
+    store_result_t r1 = {.trial_id = ta, .ok = true, .output = 2.385, .cost = 3.25};
+    store_result_t r2 = {.trial_id = tf, .ok = false, .failure = CARBS_FAILURE_OOM,
+                         .output = NAN, .cost = 1.125};
+    store_result_t r3 = {.trial_id = ti, .ok = true, .output = 1.5, .cost = 100.0};
+    carbs_curve_point_t pt = {.step = 10, .tokens = 4096, .loss = 7.25};
+    CHECK_EQ(store_trial_finish(st, &r1, &pt, 1, &dup, &err), 0);
+    CHECK_EQ(store_trial_finish(st, &r2, NULL, 0, &dup, &err), 0);
+    CHECK_EQ(store_trial_finish(st, &r3, NULL, 0, &dup, &err), 0);
+    CHECK_EQ(store_sweep_counts(st, a, counts, &spent, &err), 0);
+    CHECK_EQ(counts[CARBS_TRIAL_DONE], 2);
+    CHECK_EQ(counts[CARBS_TRIAL_FAILED], 1);
+    CHECK_NEAR(spent, 3.25 + 1.125, 1e-12);
+    CHECK_EQ(store_law_put(st, a, "{\"law\":1}", &err), 0);
+    CHECK_EQ(store_law_put(st, b, "{\"law\":2}", &err), 0);
+
+    CHECK_EQ(store_sweep_delete(st, a, &err), 0);
+    CHECK_EQ(store_sweep_get_id(st, a, &row, &err), CARBS_ENOTFOUND);
+    CHECK_EQ(store_trial_get(st, ta, &(store_trial_t){0}, &err), CARBS_ENOTFOUND);
+    CHECK_EQ(store_result_get(st, tf, &(store_result_t){0}, &err), CARBS_ENOTFOUND);
+    CHECK_EQ(count_trials(st, 0, 0), 1);
+    char *law = NULL;
+    CHECK_EQ(store_law_get(st, a, &law, NULL, &err), CARBS_ENOTFOUND);
+    CHECK_EQ(store_law_get(st, b, &law, NULL, &err), 0);
+    CHECK_STR(law, "{\"law\":2}");
+    free(law);
+    CHECK_EQ(store_sweep_delete(st, a, &err), CARBS_ENOTFOUND);
+    CHECK_EQ(store_check(st, &err), 0);
+    /* the name is free again, the trial ids are not */
+    CHECK_EQ(store_sweep_create(st, "alpha-2", "{}", &a, &err), 0);
+    CHECK(add_trial(st, a, "{}", 0.5) > tb);
+    store_close(st);
+}
+
 static void test_store_cancel_and_expired(void)
 {
     carbs_err_t err = {0};
@@ -1502,6 +1579,7 @@ int main(void)
     RUN(test_store_locked);
     RUN(test_store_sweeps);
     RUN(test_store_trial_lifecycle);
+    RUN(test_store_sweep_update_delete);
     RUN(test_store_finish_idempotent);
     RUN(test_store_cancel_and_expired);
     RUN(test_store_trial_iterators);

@@ -22,7 +22,8 @@ static const struct command {
 } commands[] = {
     {"version", cmd_version, "print the version and build features"},
     {"worker", cmd_worker, "join a service and run trials"},
-    {"sweep", cmd_sweep, "create, list, show, pause, resume or stop sweeps"},
+    {"sweep", cmd_sweep,
+     "create, list, show, pause, resume, stop, extend, rename or delete sweeps"},
     {"ask-tell", cmd_asktell, "drive the optimizer over stdin/stdout, one JSON object per line"},
     {"serve", cmd_serve, "serve the store's active sweeps to workers"},
     {"run", cmd_run, "run a whole sweep on this machine: store, service and workers"},
@@ -34,6 +35,7 @@ static const struct command {
     {"status", cmd_status, "show sweeps, workers, running trials, best and front size"},
     {"trials", cmd_trials, "list a sweep's trials"},
     {"pareto", cmd_pareto, "print a sweep's observed Pareto front"},
+    {"best", cmd_best, "print a sweep's best trial, or the best at or under a cost"},
     {"export", cmd_export, "dump a sweep's trials as JSON lines or CSV"},
     {"import", cmd_import, "add finished trials to a sweep from JSON records"},
     {"workers", cmd_workers, "list the workers the store knows"},

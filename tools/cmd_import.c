@@ -407,6 +407,8 @@ int cmd_import(int argc, char **argv, const cli_globals_t *g)
         rc = cli_fail(&err);
         goto out;
     }
+    log_info("import: imported trials teach the optimizer but use up none of the sweep's "
+             "budget.trials or budget.cost (docs/cli.md, carbs import)");
     printf("{\"sweep\":");
     format_json_str(stdout, sweep);
     printf(",\"imported\":%zu,\"requests\":%zu}\n", sent, requests);

@@ -74,6 +74,9 @@ static int create_or_resume(const char *db, const char *file, char *name, size_t
 
     if ((rc = sweep_spec_load(file, &spec, err)))
         return rc;
+    /* What reading a W&B file assumed or ignored, as `sweep create` says it. */
+    for (size_t i = 0; i < spec.notes.n; i++)
+        fprintf(stderr, "%s\n", spec.notes.v[i]);
     if ((rc = sweep_spec_to_json(&spec, &canon, err)))
         goto out;
     str_copy(name, cap, spec.name);
@@ -94,8 +97,9 @@ static int create_or_resume(const char *db, const char *file, char *name, size_t
         *id = row.id;
         if (strcmp(row.spec_json, canon) != 0)
             log_warn("sweep '%s' is already in %s with a different spec: resuming the stored "
-                     "one (rename the sweep to start a new one)",
-                     spec.name, db);
+                     "one (`carbs sweep extend %s` adds budget; rename the sweep to start a new "
+                     "one)",
+                     spec.name, db, spec.name);
         *finished = row.state == CARBS_SWEEP_DONE || row.state == CARBS_SWEEP_STOPPED;
         if (row.state == CARBS_SWEEP_PAUSED &&
             (rc = store_sweep_set_state(st, row.id, CARBS_SWEEP_ACTIVE, err)))
@@ -185,9 +189,13 @@ static void progress_line(const service_t *svc, bool tty, bool force, run_progre
         return;
     pr->last_key = key;
     pr->last_at = now_monotonic();
-    fprintf(stderr, "%s%s: %zu done, %zu running, %zu failed, %zu pending | best ",
-            tty ? "\r\033[K" : "", s.name, s.counts[CARBS_TRIAL_DONE], s.counts[CARBS_TRIAL_RUNNING],
-            s.counts[CARBS_TRIAL_FAILED], s.counts[CARBS_TRIAL_PENDING] + s.counts[CARBS_TRIAL_LOST]);
+    fprintf(stderr, "%s%s: %zu done, %zu running, %zu failed, %zu pending", tty ? "\r\033[K" : "",
+            s.name, s.counts[CARBS_TRIAL_DONE], s.counts[CARBS_TRIAL_RUNNING],
+            s.counts[CARBS_TRIAL_FAILED],
+            s.counts[CARBS_TRIAL_PENDING] + s.counts[CARBS_TRIAL_LOST]);
+    if (s.imported) /* counted above, but not against the budget */
+        fprintf(stderr, " (%zu imported)", s.imported);
+    fprintf(stderr, " | best ");
     if (isnan(s.best_output))
         fprintf(stderr, "-");
     else
@@ -294,9 +302,10 @@ int cmd_run(int argc, char **argv, const cli_globals_t *g)
     if (rc)
         return cli_fail(&err);
     if (finished) {
-        fprintf(stderr, "carbs: sweep '%s' in %s has finished; its results follow (give the "
-                        "sweep a new name to run it again)\n",
-                name, db);
+        fprintf(stderr, "carbs: sweep '%s' in %s has finished; its results follow (`carbs "
+                        "sweep extend %s --trials N` adds budget; give the sweep a new name to "
+                        "run it again)\n",
+                name, db, name);
         return print_front(db, sweep_id, &err) ? cli_fail(&err) : CLI_EXIT_OK;
     }
 

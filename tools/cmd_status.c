@@ -50,6 +50,7 @@ typedef struct sweep_view {
     sweep_goal_t goal;
     carbs_sweep_state_t state;
     size_t counts[CARBS_TRIAL_STATE_COUNT];
+    size_t imported;       /* of the finished, those from `carbs import`: no budget used */
     int64_t budget_trials; /* 0 = none */
     double budget_cost;    /* 0 = none */
     double best, cost_spent;
@@ -79,6 +80,15 @@ static int view_sweep(store_t *st, const store_sweep_t *row, sweep_view_t *v, ca
         v->budget_trials = spec.budget.trials;
         v->budget_cost = spec.budget.cost;
         rc = store_sweep_counts(st, row->id, v->counts, &v->cost_spent, err);
+    }
+    if (rc == 0) {
+        store_trial_filter_t f = {.sweep_id = row->id, .worker = STORE_IMPORT_WORKER};
+        store_trial_iter_t *it = store_trial_iter_new(st, &f, err);
+        if (it)
+            v->imported = store_trial_iter_count(it);
+        else
+            rc = err ? err->code : CARBS_ESTORE;
+        store_trial_iter_free(it);
     }
     if (rc == 0 && row->state == CARBS_SWEEP_PAUSED && spec.budget.max_consecutive_failures > 0) {
         /* Paused by the service after failures in a row (docs/service.md). */
@@ -174,6 +184,8 @@ static void json_sweep(jw_t *jw, const sweep_view_t *v)
     jw_int(jw, "best_trial", v->best_trial);
     jw_num_or_null(jw, "cost_spent", v->cost_spent);
     jw_int(jw, "front", (int64_t)v->front);
+    if (v->imported)
+        jw_int(jw, "imported", (int64_t)v->imported);
     if (v->paused_because[0])
         jw_str(jw, "paused_because", v->paused_because);
     jw_end(jw);
@@ -324,10 +336,13 @@ static void on_signal(int sig)
 static void progress_line(const sweep_view_t *v, char *buf, size_t cap)
 {
     const size_t *n = v->counts;
-    char budget[48] = "", best[64] = "best -", cost[64];
+    char budget[96] = "", best[64] = "best -", cost[64];
 
     if (v->budget_trials > 0)
         snprintf(budget, sizeof(budget), " of %" PRId64, v->budget_trials);
+    if (v->imported) /* in the counts, not against the budget */
+        snprintf(budget + strlen(budget), sizeof(budget) - strlen(budget), " (+%zu imported)",
+                 v->imported);
     if (v->best_trial)
         snprintf(best, sizeof(best), "best %.6g (trial %" PRId64 ")", v->best, v->best_trial);
     if (v->budget_cost > 0)

@@ -1,6 +1,6 @@
 /*
- * cmd_sweep.c - `carbs sweep create|list|show|pause|resume|stop`
- * (docs/cli.md).
+ * cmd_sweep.c - `carbs sweep create|list|show|pause|resume|stop|extend|
+ * rename|delete` (docs/cli.md).
  *
  * create validates the whole sweep file before it opens the store, so an
  * invalid file never leaves anything behind (exit 2).  Commands that change
@@ -34,6 +34,10 @@ static const char usage_text[] =
     "  pause SWEEP [--db PATH]                 hand out no new trials\n"
     "  resume SWEEP [--db PATH]                undo pause (a stopped sweep stays stopped)\n"
     "  stop SWEEP [--db PATH]                  end the sweep for good\n"
+    "  extend SWEEP [--trials N] [--cost C] [--db PATH]\n"
+    "                                          add budget; a done sweep hands out trials again\n"
+    "  rename SWEEP NEW [--db PATH]            give the sweep a new name\n"
+    "  delete SWEEP --yes [--db PATH]          delete a done or stopped sweep and its trials\n"
     "\n"
     "The store is --db, else the global --db, else $CARBS_DB, else ./carbs.db.\n"
     "The sweep file (carbs' own or a W&B sweep file) is described in docs/sweep-file.md.\n";
@@ -594,6 +598,195 @@ out:
     return rc;
 }
 
+// ---- extend, rename, delete ----
+
+/* Send a sweep_admin request (op on sweep, with the fields of a filled in)
+ * through request.h: to the service holding db, or a one-shot one on it
+ * that loads no sweep (the service reads the store's row).  Prints the
+ * reply's message after what, or the refusal; returns an exit code. */
+static int admin_request(const char *db, proto_msg_t *m, const char *what)
+{
+    carbs_err_t err = {0};
+    proto_msg_t r = {0};
+    int rc;
+
+    if (request_send(db, NULL, m, &r, &err)) {
+        rc = cli_fail(&err);
+    } else if (r.type == PROTO_MSG_ERROR) {
+        rc = cli_error(CLI_EXIT_FAIL, "%s", r.error.message);
+    } else if (!r.reply.ok) {
+        rc = cli_error(CLI_EXIT_FAIL, "%s", r.reply.message);
+    } else {
+        printf("%s (sweep id %lld)%s%s\n", what, (long long)r.reply.sweep_id,
+               r.reply.message[0] ? ": " : "", r.reply.message);
+        rc = CLI_EXIT_OK;
+    }
+    proto_msg_release(&r);
+    return rc;
+}
+
+static int sweep_extend(int argc, char **argv, const cli_globals_t *g)
+{
+    static const char u[] = "carbs sweep extend SWEEP [--trials N] [--cost C] [--db PATH]";
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"trials", required_argument, NULL, 't'},
+        {"cost", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL, *ref = NULL, *db;
+    long trials = 0;
+    double cost = NAN;
+    char done[CARBS_NAME_MAX + 32];
+    proto_msg_t m;
+    int c, rc = CLI_EXIT_OK;
+
+    while ((c = verb_getopt(argc, argv, NULL, opts, u, &rc)) != -1) {
+        switch (c) {
+        case 'h':
+            printf("usage: %s\n\nAdd N trials to budget.trials and/or C to budget.cost of SWEEP "
+                   "(running, paused\nor done; a stopped sweep stays stopped).  A done sweep "
+                   "becomes active and\nhands out trials again.  Sent to the service that "
+                   "holds the store, if any.\n",
+                   u);
+            return CLI_EXIT_OK;
+        case 'd':
+            db_opt = optarg;
+            break;
+        case 't':
+            if (parse_long(optarg, 1, INT32_MAX, &trials))
+                return cli_usage_error(u, "--trials: '%s' is not a number of trials >= 1",
+                                       optarg);
+            break;
+        case 'c':
+            if (parse_double(optarg, 0, HUGE_VAL, &cost) || !isfinite(cost) || cost <= 0)
+                return cli_usage_error(u, "--cost: '%s' is not a cost > 0", optarg);
+            break;
+        default:
+            return rc;
+        }
+    }
+    rc = verb_operand(argc, argv, u, "the sweep (id or name)", &ref);
+    if (rc)
+        return rc;
+    if (trials == 0 && isnan(cost))
+        return cli_usage_error(u, "give --trials N, --cost C or both");
+    db = cli_pick_db(g, db_opt);
+    rc = verb_store_exists(db);
+    if (rc)
+        return rc;
+    proto_msg_init(&m, PROTO_MSG_SWEEP_ADMIN);
+    str_copy(m.sweep_admin.sweep, sizeof(m.sweep_admin.sweep), ref);
+    str_copy(m.sweep_admin.op, sizeof(m.sweep_admin.op), "extend");
+    m.sweep_admin.trials = trials;
+    m.sweep_admin.cost = cost;
+    snprintf(done, sizeof(done), "extended sweep '%s'", ref);
+    rc = admin_request(db, &m, done);
+    proto_msg_release(&m);
+    return rc;
+}
+
+static int sweep_rename(int argc, char **argv, const cli_globals_t *g)
+{
+    static const char u[] = "carbs sweep rename SWEEP NEW [--db PATH]";
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL, *db;
+    char done[2 * CARBS_NAME_MAX + 32];
+    carbs_err_t err = {0};
+    proto_msg_t m;
+    int c, rc = CLI_EXIT_OK;
+
+    while ((c = verb_getopt(argc, argv, NULL, opts, u, &rc)) != -1) {
+        if (c == 'h') {
+            printf("usage: %s\n\nGive SWEEP (id or name) the name NEW, in any state.  Its "
+                   "trials, results and\nlaws stay with it.  Sent to the service that holds "
+                   "the store, if any.\n",
+                   u);
+            return CLI_EXIT_OK;
+        }
+        if (c == 'd')
+            db_opt = optarg;
+        else
+            return rc;
+    }
+    if (argc - optind < 2)
+        return cli_usage_error(u, "give the sweep and its new name");
+    if (argc - optind > 2)
+        return cli_usage_error(u, "unexpected argument '%s'", argv[optind + 2]);
+    if (sweep_name_check(argv[optind + 1], &err) < 0)
+        return cli_usage_error(u, "NEW: %s", err.msg);
+    db = cli_pick_db(g, db_opt);
+    rc = verb_store_exists(db);
+    if (rc)
+        return rc;
+    proto_msg_init(&m, PROTO_MSG_SWEEP_ADMIN);
+    str_copy(m.sweep_admin.sweep, sizeof(m.sweep_admin.sweep), argv[optind]);
+    str_copy(m.sweep_admin.op, sizeof(m.sweep_admin.op), "rename");
+    str_copy(m.sweep_admin.name, sizeof(m.sweep_admin.name), argv[optind + 1]);
+    snprintf(done, sizeof(done), "renamed sweep '%s' to '%s'", argv[optind], argv[optind + 1]);
+    rc = admin_request(db, &m, done);
+    proto_msg_release(&m);
+    return rc;
+}
+
+static int sweep_delete(int argc, char **argv, const cli_globals_t *g)
+{
+    static const char u[] = "carbs sweep delete SWEEP --yes [--db PATH]";
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"yes", no_argument, NULL, 'y'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_opt = NULL, *ref = NULL, *db;
+    char done[CARBS_NAME_MAX + 32];
+    bool yes = false;
+    proto_msg_t m;
+    int c, rc = CLI_EXIT_OK;
+
+    while ((c = verb_getopt(argc, argv, NULL, opts, u, &rc)) != -1) {
+        switch (c) {
+        case 'h':
+            printf("usage: %s\n\nDelete SWEEP (id or name) with its trials, results, curves, "
+                   "laws and optimizer\nstate; nothing else in the store changes.  Only a done "
+                   "or stopped sweep: stop\nan active or paused one first.  --yes confirms; "
+                   "there is no undo.\n",
+                   u);
+            return CLI_EXIT_OK;
+        case 'd':
+            db_opt = optarg;
+            break;
+        case 'y':
+            yes = true;
+            break;
+        default:
+            return rc;
+        }
+    }
+    rc = verb_operand(argc, argv, u, "the sweep (id or name)", &ref);
+    if (rc)
+        return rc;
+    if (!yes)
+        return cli_usage_error(u, "deleting sweep '%s' cannot be undone: add --yes to confirm",
+                               ref);
+    db = cli_pick_db(g, db_opt);
+    rc = verb_store_exists(db);
+    if (rc)
+        return rc;
+    proto_msg_init(&m, PROTO_MSG_SWEEP_ADMIN);
+    str_copy(m.sweep_admin.sweep, sizeof(m.sweep_admin.sweep), ref);
+    str_copy(m.sweep_admin.op, sizeof(m.sweep_admin.op), "delete");
+    snprintf(done, sizeof(done), "deleted sweep '%s'", ref);
+    rc = admin_request(db, &m, done);
+    proto_msg_release(&m);
+    return rc;
+}
+
 // ---- dispatch ----
 
 static void help(FILE *out)
@@ -613,6 +806,7 @@ int cmd_sweep(int argc, char **argv, const cli_globals_t *g)
     } verbs[] = {
         {"create", sweep_create}, {"list", sweep_list},       {"show", sweep_show},
         {"pause", sweep_set_state}, {"resume", sweep_set_state}, {"stop", sweep_set_state},
+        {"extend", sweep_extend},   {"rename", sweep_rename},    {"delete", sweep_delete},
     };
 
     if (argc < 2) {

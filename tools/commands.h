@@ -21,6 +21,7 @@ int cmd_tell(int argc, char **argv, const cli_globals_t *g);
 int cmd_status(int argc, char **argv, const cli_globals_t *g);
 int cmd_trials(int argc, char **argv, const cli_globals_t *g);
 int cmd_pareto(int argc, char **argv, const cli_globals_t *g);
+int cmd_best(int argc, char **argv, const cli_globals_t *g);
 int cmd_export(int argc, char **argv, const cli_globals_t *g);
 int cmd_import(int argc, char **argv, const cli_globals_t *g);
 int cmd_workers(int argc, char **argv, const cli_globals_t *g);

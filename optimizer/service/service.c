@@ -421,6 +421,7 @@ static bool is_request(proto_msg_type_t t)
     case PROTO_MSG_TELL:
     case PROTO_MSG_RELEASE:
     case PROTO_MSG_VERIFY:
+    case PROTO_MSG_SWEEP_ADMIN:
         return true;
     default:
         return false;

@@ -107,9 +107,11 @@ typedef struct service_summary {
     char name[CARBS_NAME_MAX];
     carbs_sweep_state_t state;
     size_t counts[CARBS_TRIAL_STATE_COUNT]; /* trials per state */
+    size_t imported;      /* of the done and failed, those from `carbs import` */
     size_t workers;       /* workers connected now (all sweeps) */
     size_t quarantined;   /* of those, the quarantined ones */
-    double cost_spent;    /* sum of the cost of finished trials */
+    double cost_spent;    /* known costs of finished trials, failed ones included,
+                           * imported ones left out (store_sweep_counts) */
     double best_output;   /* the best output so far; NaN when none */
     int64_t best_trial;   /* 0 when none */
     /* Why the service paused the sweep itself (too many failures in a row,

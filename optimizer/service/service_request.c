@@ -84,6 +84,7 @@ static int status_encode(const req_t *q, const char *which, size_t list_max, cha
         v.best = f.best_output;
         v.best_trial = f.best_trial;
         v.cost_spent = f.cost_spent;
+        str_copy(v.paused_because, sizeof(v.paused_because), f.pause_reason);
         rc = DA_PUSH(&st.sweeps, v);
     }
     for (i = 0; rc == 0 && (w = svc__worker_at(q->svc, i)); i++) {
@@ -411,6 +412,27 @@ static void on_verify(const req_t *q, const proto_verify_t *v)
     reply(q, true, svc__sweep_id(sw), id, msg);
 }
 
+// ---- sweep_admin ----
+
+static void on_admin(const req_t *q, const proto_sweep_admin_t *a)
+{
+    carbs_err_t err = {0};
+    char msg[CARBS_MSG_MAX] = "";
+    int64_t id = 0;
+    int rc;
+
+    if (strcmp(a->op, "extend") == 0)
+        rc = svc__sweep_extend(q->svc, a->sweep, a->trials, a->cost, &id, msg, sizeof(msg), &err);
+    else if (strcmp(a->op, "rename") == 0)
+        rc = svc__sweep_rename(q->svc, a->sweep, a->name, &id, &err);
+    else if (strcmp(a->op, "delete") == 0)
+        rc = svc__sweep_delete(q->svc, a->sweep, &id, &err);
+    else
+        rc = carbs_fail(&err, CARBS_EINVAL,
+                        "sweep_admin: unknown op '%s' (expected extend, rename or delete)", a->op);
+    reply(q, rc == 0, id, 0, rc ? err.msg : msg);
+}
+
 void svc__on_request(service_t *svc, svc_outbox_t *out, const wire_peer_t *peer,
                      const proto_msg_t *m)
 {
@@ -443,6 +465,9 @@ void svc__on_request(service_t *svc, svc_outbox_t *out, const wire_peer_t *peer,
         break;
     case PROTO_MSG_VERIFY:
         on_verify(&q, &m->verify);
+        break;
+    case PROTO_MSG_SWEEP_ADMIN:
+        on_admin(&q, &m->sweep_admin);
         break;
     case PROTO_MSG_RELEASE: {
         carbs_err_t err = {0};

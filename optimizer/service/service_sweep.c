@@ -31,7 +31,8 @@ struct svc_sweep {
     sweep_spec_t spec;
     carbs_t *opt;
     size_t counts[CARBS_TRIAL_STATE_COUNT];
-    double cost_spent;
+    size_t imported; /* finished trials that came from `import`: no budget spent */
+    double cost_spent; /* the one definition: store_sweep_counts() */
     double best_output; /* NaN when none */
     int64_t best_trial;
     DA_TYPE(int64_t) queue; /* pending (re-queued) trials, oldest first */
@@ -99,6 +100,7 @@ void svc__sweep_summary(const svc_sweep_t *sw, service_summary_t *out)
     str_copy(out->name, sizeof(out->name), sw->name);
     out->state = sw->state;
     memcpy(out->counts, sw->counts, sizeof(out->counts));
+    out->imported = sw->imported;
     out->cost_spent = sw->cost_spent;
     out->best_output = sw->best_output;
     out->best_trial = sw->best_trial;
@@ -137,13 +139,18 @@ static bool is_verify(const svc_sweep_t *sw, int64_t trial_id)
     return false;
 }
 
-static void note_success(svc_sweep_t *sw, int64_t trial_id, double output, double cost)
+/* A finished trial's figures: its known cost is spent whether or not it
+ * succeeded, unless it was imported (the budget is this sweep's own runs;
+ * store_sweep_counts() sums the same); a success may be the best. */
+static void note_finished(svc_sweep_t *sw, const store_result_t *res, bool imported)
 {
-    if (isfinite(cost) && cost > 0) /* a store from before the cost check may hold less */
-        sw->cost_spent += cost;
-    if (isfinite(output) && better(sw, output, sw->best_output)) {
-        sw->best_output = output;
-        sw->best_trial = trial_id;
+    if (imported)
+        sw->imported++;
+    else if (isfinite(res->cost) && res->cost > 0) /* an older store may hold less */
+        sw->cost_spent += res->cost;
+    if (res->ok && isfinite(res->output) && better(sw, res->output, sw->best_output)) {
+        sw->best_output = res->output;
+        sw->best_trial = res->trial_id;
     }
 }
 
@@ -170,19 +177,12 @@ static bool observation(const store_result_t *res, const carbs_params_t *params,
     return true;
 }
 
-/* The cost of result r: the sweep's cost metric when r reports it, else
- * wall_seconds (sw NULL: wall_seconds); *name says which.  NaN when
- * neither is reported. */
-static double result_cost(const svc_sweep_t *sw, const carbs_result_t *r, const char **name)
+/* The cost of result r: the sweep's cost metric, and nothing else (never
+ * wall_seconds in a sum of flops); NaN when r does not report it, or when
+ * the sweep is not loaded here (its cost metric is unknown). */
+static double result_cost(const svc_sweep_t *sw, const carbs_result_t *r)
 {
-    double cost = sw ? carbs_result_get(r, sw->spec.cost.name) : NAN;
-
-    *name = sw ? sw->spec.cost.name : "wall_seconds";
-    if (isnan(cost)) {
-        *name = "wall_seconds";
-        cost = carbs_result_get(r, *name);
-    }
-    return cost;
+    return sw ? carbs_result_get(r, sw->spec.cost.name) : NAN;
 }
 
 /* A success must cost something: finite and > 0, or it would give budget
@@ -205,8 +205,10 @@ static bool cost_valid(const char *name, double cost, char *msg, size_t cap)
 }
 
 /* The optimizer of sw learns finished trial res (params NULL: they could
- * not be read, so only the sweep's figures move). */
-static void learn(svc_sweep_t *sw, const store_result_t *res, const carbs_params_t *params)
+ * not be read, so only the sweep's figures move); imported says it came
+ * from `import`. */
+static void learn(svc_sweep_t *sw, const store_result_t *res, const carbs_params_t *params,
+                  bool imported)
 {
     carbs_obs_t obs;
     carbs_err_t err = {0};
@@ -218,8 +220,7 @@ static void learn(svc_sweep_t *sw, const store_result_t *res, const carbs_params
         (rc = carbs_observe(sw->opt, &obs, &err)) && rc != CARBS_ENOTFOUND)
         log_warn("sweep %s: trial %" PRId64 " not observed: %s", sw->name, res->trial_id,
                  err.msg);
-    if (res->ok)
-        note_success(sw, res->trial_id, res->output, res->cost);
+    note_finished(sw, res, imported);
 }
 
 static void count_move(svc_sweep_t *sw, carbs_trial_state_t from, carbs_trial_state_t to)
@@ -236,7 +237,7 @@ typedef struct replay_obs {
     double created;
     carbs_params_t params;
     double output, cost;
-    bool ok;
+    bool ok, imported;
     carbs_failure_t failure;
 } replay_obs_t;
 
@@ -350,6 +351,7 @@ int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
             o.cost = res.cost;
             o.ok = res.ok;
             o.failure = res.failure;
+            o.imported = strcmp(t->worker, SVC_IMPORT_WORKER) == 0;
             store_result_release(&res);
             if ((rc = proto_params_from_json(t->params_json, &o.params, err))) {
                 carbs_err_prefix(err, "trial");
@@ -378,7 +380,7 @@ int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
         res.failure = o->failure;
         res.output = o->output;
         res.cost = o->cost;
-        learn(sw, &res, &o->params);
+        learn(sw, &res, &o->params, o->imported);
     }
 
     if (store_optstate_get(svc->st, sw->id, &os, NULL) == 0 && os.rng_len) {
@@ -388,6 +390,16 @@ int svc__sweep_load(service_t *svc, const store_sweep_t *row, carbs_err_t *err)
                      "replayed history", sw->name, e2.msg);
     }
     store_optstate_release(&os);
+    if (sw->state == CARBS_SWEEP_PAUSED && sw->spec.budget.max_consecutive_failures > 0) {
+        /* Paused by an earlier service after failures in a row: say why
+         * again, from the results that caused it. */
+        store_failure_run_t fr;
+        int limit = sw->spec.budget.max_consecutive_failures;
+        if (store_sweep_failure_run(svc->st, sw->id, limit, &fr, NULL) == 0 && fr.run >= limit)
+            snprintf(sw->pause_reason, sizeof(sw->pause_reason),
+                     "%d trials in a row failed with %s: %.200s", fr.run,
+                     carbs_failure_name(fr.failure), fr.message[0] ? fr.message : "(no message)");
+    }
     DA_PUSH(&svc->sweeps, sw);
     /* Lost trials (a crash between losing and re-queueing): finish the job. */
     for (size_t i = 0; i < lost.n; i++) {
@@ -425,8 +437,8 @@ out:
 
 // ---- budget and state ----
 
-/* The trials the budget counts: every one not cancelled, less the
- * verification runs. */
+/* The trials that use up budget.trials: every one but the cancelled, the
+ * imported and the verification runs (docs/service.md, Budget and states). */
 static size_t n_trials(const svc_sweep_t *sw)
 {
     size_t n = 0;
@@ -434,18 +446,31 @@ static size_t n_trials(const svc_sweep_t *sw)
     for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
         if (s != CARBS_TRIAL_CANCELLED)
             n += sw->counts[s];
-    return n > sw->verify.n ? n - sw->verify.n : 0;
+    size_t less = sw->imported + sw->verify.n;
+
+    return n > less ? n - less : 0;
+}
+
+/* Why budget b allows no new trial after n trials that spent cost, into
+ * why[cap]; false when it allows one. */
+static bool budget_spent(const sweep_budget_t *b, size_t n, double cost, char *why, size_t cap)
+{
+    if (b->trials > 0 && n >= (size_t)b->trials) {
+        snprintf(why, cap, "%zu trials of budget.trials %" PRId64 " run", n, b->trials);
+        return true;
+    }
+    if (b->cost > 0 && cost >= b->cost) {
+        snprintf(why, cap, "cost %.6g of budget.cost %.6g spent", cost, b->cost);
+        return true;
+    }
+    return false;
 }
 
 static bool budget_allows_new(const svc_sweep_t *sw)
 {
-    const sweep_budget_t *b = &sw->spec.budget;
+    char why[128];
 
-    if (b->trials > 0 && n_trials(sw) >= (size_t)b->trials)
-        return false;
-    if (b->cost > 0 && sw->cost_spent >= b->cost)
-        return false;
-    return true;
+    return !budget_spent(&sw->spec.budget, n_trials(sw), sw->cost_spent, why, sizeof(why));
 }
 
 void svc__sweep_update_state(service_t *svc, svc_sweep_t *sw)
@@ -810,7 +835,7 @@ int svc__sweep_import(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec
     if ((rc = store_trial_finish(svc->st, &res, NULL, 0, NULL, err)))
         goto out;
     count_move(sw, CARBS_TRIAL_RUNNING, res.ok ? CARBS_TRIAL_DONE : CARBS_TRIAL_FAILED);
-    learn(sw, &res, &rec->params);
+    learn(sw, &res, &rec->params, true);
 out:
     free(pj);
     free(mj);
@@ -865,6 +890,213 @@ int svc__sweep_verify(service_t *svc, svc_sweep_t *sw, const proto_verify_t *v, 
              v->estimator);
 out:
     free(pj);
+    return rc;
+}
+
+// ---- sweep_admin: extend, rename, delete ----
+
+/* The store's row of sweep which, and the sweep as loaded here (NULL when
+ * this service does not hold it). */
+static int admin_target(service_t *svc, const char *which, store_sweep_t *row, svc_sweep_t **sw,
+                        carbs_err_t *err)
+{
+    *sw = svc__sweep_find(svc, which);
+    if (*sw)
+        return store_sweep_get_id(svc->st, (*sw)->id, row, err);
+    return store_sweep_get(svc->st, which, row, err);
+}
+
+/* Trials and cost sw has used of its budget: from the loaded sweep, else
+ * from the store with the same definitions (store_sweep_counts). */
+static int budget_used(service_t *svc, const store_sweep_t *row, const svc_sweep_t *sw, size_t *n,
+                       double *cost, carbs_err_t *err)
+{
+    size_t counts[CARBS_TRIAL_STATE_COUNT];
+    store_trial_filter_t f = {0};
+    store_trial_iter_t *it;
+    int rc;
+
+    if (sw) {
+        *n = n_trials(sw);
+        *cost = sw->cost_spent;
+        return 0;
+    }
+    rc = store_sweep_counts(svc->st, row->id, counts, cost, err);
+    if (rc)
+        return rc;
+    f.sweep_id = row->id;
+    f.worker = SVC_IMPORT_WORKER;
+    it = store_trial_iter_new(svc->st, &f, err);
+    if (!it)
+        return err ? err->code : CARBS_ESTORE;
+    *n = 0;
+    for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
+        if (s != CARBS_TRIAL_CANCELLED)
+            *n += counts[s];
+    *n = *n > store_trial_iter_count(it) ? *n - store_trial_iter_count(it) : 0;
+    store_trial_iter_free(it);
+    return 0;
+}
+
+int svc__sweep_extend(service_t *svc, const char *which, int64_t trials, double cost,
+                      int64_t *id, char *msg, size_t cap, carbs_err_t *err)
+{
+    store_sweep_t row = {0};
+    sweep_spec_t spec = {0};
+    svc_sweep_t *sw = NULL;
+    carbs_sweep_state_t state;
+    char *json = NULL, why[128];
+    size_t n = 0;
+    double spent = 0;
+    bool more_cost = isfinite(cost) && cost > 0;
+    int rc;
+
+    *id = 0;
+    rc = admin_target(svc, which, &row, &sw, err);
+    if (rc)
+        goto out;
+    *id = row.id;
+    state = sw ? sw->state : row.state;
+    if (state == CARBS_SWEEP_STOPPED) {
+        rc = carbs_fail(err, CARBS_ESTATE, "sweep '%s' is stopped, which is final: create it "
+                                           "again under a new name to search on", row.name);
+        goto out;
+    }
+    if (trials < 0 || (trials == 0 && !more_cost) || (isfinite(cost) && cost < 0)) {
+        rc = carbs_fail(err, CARBS_EINVAL, "extend: give trials > 0, cost > 0 or both");
+        goto out;
+    }
+    rc = sweep_spec_from_json(row.spec_json, &spec, err);
+    if (rc)
+        goto out;
+    if (trials > 0 && spec.budget.trials == 0) {
+        rc = carbs_fail(err, CARBS_EINVAL, "sweep '%s' has no trial budget (budget.trials is "
+                                           "unlimited): there is nothing to extend", row.name);
+        goto out;
+    }
+    if (more_cost && spec.budget.cost <= 0) {
+        rc = carbs_fail(err, CARBS_EINVAL, "sweep '%s' has no cost budget (budget.cost is "
+                                           "unlimited): there is nothing to extend", row.name);
+        goto out;
+    }
+    if (trials > INT64_MAX / 2 - spec.budget.trials ||
+        (more_cost && !isfinite(spec.budget.cost + cost))) {
+        rc = carbs_fail(err, CARBS_EINVAL, "extend: the budget would overflow");
+        goto out;
+    }
+    spec.budget.trials += trials;
+    if (more_cost)
+        spec.budget.cost += cost;
+    rc = budget_used(svc, &row, sw, &n, &spent, err);
+    if (rc)
+        goto out;
+    if (budget_spent(&spec.budget, n, spent, why, sizeof(why))) {
+        rc = carbs_fail(err, CARBS_ESTATE, "sweep '%s' would still hand out no trial (%s): add "
+                                           "more", row.name, why);
+        goto out;
+    }
+    rc = sweep_spec_to_json(&spec, &json, err);
+    if (rc == 0)
+        rc = store_sweep_update(svc->st, row.id, NULL, json,
+                                state == CARBS_SWEEP_DONE ? (int)CARBS_SWEEP_ACTIVE : -1, err);
+    if (rc)
+        goto out;
+    if (state == CARBS_SWEEP_DONE)
+        state = CARBS_SWEEP_ACTIVE;
+    if (sw) {
+        sw->spec.budget = spec.budget;
+        sw->state = state;
+    } else if (state != CARBS_SWEEP_STOPPED && !svc->cfg.only_sweep && !svc->cfg.no_sweeps) {
+        /* A done sweep this service never held: serve it from now on. */
+        store_sweep_t now = {0};
+        carbs_err_t e2 = {0};
+        if (store_sweep_get_id(svc->st, row.id, &now, &e2) || svc__sweep_load(svc, &now, &e2))
+            log_error("sweep %s: extended, but not served: %s", row.name, e2.msg);
+        store_sweep_release(&now);
+    }
+    snprintf(msg, cap, "budget trials %" PRId64 ", cost %.6g (used: %zu trials, cost %.6g); %s",
+             spec.budget.trials, spec.budget.cost, n, spent, carbs_sweep_state_name(state));
+    log_info("sweep %s: extended by request: %s", row.name, msg);
+out:
+    free(json);
+    sweep_spec_release(&spec);
+    store_sweep_release(&row);
+    return rc;
+}
+
+int svc__sweep_rename(service_t *svc, const char *which, const char *name, int64_t *id,
+                      carbs_err_t *err)
+{
+    store_sweep_t row = {0};
+    sweep_spec_t spec = {0};
+    svc_sweep_t *sw = NULL;
+    char *json = NULL;
+    int rc;
+
+    *id = 0;
+    rc = sweep_name_check(name, err);
+    if (rc == 0)
+        rc = admin_target(svc, which, &row, &sw, err);
+    if (rc)
+        goto out;
+    *id = row.id;
+    /* The stored spec carries the name too: both change in one transaction. */
+    rc = sweep_spec_from_json(row.spec_json, &spec, err);
+    if (rc)
+        goto out;
+    str_copy(spec.name, sizeof(spec.name), name);
+    rc = sweep_spec_to_json(&spec, &json, err);
+    if (rc == 0)
+        rc = store_sweep_update(svc->st, row.id, name, json, -1, err);
+    if (rc)
+        goto out;
+    if (sw) {
+        str_copy(sw->name, sizeof(sw->name), name);
+        str_copy(sw->spec.name, sizeof(sw->spec.name), name);
+    }
+    log_info("sweep %s: renamed %s by request", name, row.name);
+out:
+    free(json);
+    sweep_spec_release(&spec);
+    store_sweep_release(&row);
+    return rc;
+}
+
+int svc__sweep_delete(service_t *svc, const char *which, int64_t *id, carbs_err_t *err)
+{
+    store_sweep_t row = {0};
+    svc_sweep_t *sw = NULL;
+    carbs_sweep_state_t state;
+    int rc;
+
+    *id = 0;
+    rc = admin_target(svc, which, &row, &sw, err);
+    if (rc)
+        goto out;
+    *id = row.id;
+    state = sw ? sw->state : row.state;
+    if (state == CARBS_SWEEP_ACTIVE || state == CARBS_SWEEP_PAUSED ||
+        (sw && sw->counts[CARBS_TRIAL_RUNNING])) {
+        rc = carbs_fail(err, CARBS_ESTATE, "sweep '%s' is %s: stop it first (`carbs sweep stop "
+                                           "%s`), then delete it", row.name,
+                        carbs_sweep_state_name(state), row.name);
+        goto out;
+    }
+    rc = store_sweep_delete(svc->st, row.id, err);
+    if (rc)
+        goto out;
+    if (sw) {
+        size_t i = 0;
+        while (i < svc->sweeps.n && svc->sweeps.v[i] != sw)
+            i++;
+        memmove(svc->sweeps.v + i, svc->sweeps.v + i + 1,
+                (svc->sweeps.n - i - 1) * sizeof(*svc->sweeps.v));
+        svc->sweeps.n--;
+        svc__sweep_free(sw);
+    }
+    log_info("sweep %s: deleted by request (id %" PRId64 ")", row.name, row.id);
+out:
+    store_sweep_release(&row);
     return rc;
 }
 
@@ -1114,7 +1346,8 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
     }
 
     output = sw ? carbs_result_get(r, sw->spec.metric.name) : NAN;
-    cost = result_cost(sw, r, &cost_name);
+    cost = result_cost(sw, r);
+    cost_name = sw ? sw->spec.cost.name : "cost";
     res.trial_id = r->trial_id;
     res.attempt = is_tell ? 0 : r->attempt;
     res.ok = r->ok;
@@ -1129,7 +1362,7 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
         res.failure = CARBS_FAILURE_ERROR;
         snprintf(res.message, sizeof(res.message), "the metric '%s' was %s", sw->spec.metric.name,
                  isnan(output) ? "not reported" : "not finite");
-    } else if (r->ok && !cost_valid(cost_name, cost, res.message, sizeof(res.message))) {
+    } else if (r->ok && sw && !cost_valid(cost_name, cost, res.message, sizeof(res.message))) {
         res.ok = false;
         res.failure = CARBS_FAILURE_ERROR;
     }
@@ -1164,7 +1397,7 @@ void svc__on_result(service_t *svc, const wire_peer_t *peer, const carbs_result_
     }
     if ((rc = proto_params_from_json(row.params_json, &params, &err)))
         log_error("sweep %s: trial %" PRId64 " not observed: %s", sw->name, r->trial_id, err.msg);
-    learn(sw, &res, rc ? NULL : &params);
+    learn(sw, &res, rc ? NULL : &params, false);
     if (svc->laws) {
         carbs_err_t e2 = {0};
         int hr = laws_actor_after_result(svc->laws, svc->st, sw->id, &e2);

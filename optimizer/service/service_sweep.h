@@ -26,7 +26,7 @@
 /* Trials taken by `ask` and `import` have no worker: these holders stand in
  * for one, and an `ask` trial's lease is a year (nothing renews it). */
 #define SVC_ASK_WORKER "(ask)"
-#define SVC_IMPORT_WORKER "(import)"
+#define SVC_IMPORT_WORKER STORE_IMPORT_WORKER
 #define SVC_ASK_LEASE_S (365.0 * 24 * 3600)
 
 typedef struct svc_sweep svc_sweep_t;
@@ -103,6 +103,30 @@ int svc__sweep_import(service_t *svc, svc_sweep_t *sw, const proto_record_t *rec
  * stopped sweep, or the store's error. */
 int svc__sweep_verify(service_t *svc, svc_sweep_t *sw, const proto_verify_t *v, int64_t *id,
                       carbs_err_t *err);
+
+// ---- sweep_admin: extend, rename, delete (docs/cli.md) ----
+
+/* The sweep which (name or id) of the store, loaded here or not, gets
+ * `trials` more trials (> 0, or 0 for none) and `cost` more cost (> 0, or
+ * NaN or 0 for none) in its budget: the spec is rewritten in the store, and
+ * a done sweep becomes active again (loaded here and handing out trials,
+ * unless this service serves one sweep only or none).  Refused, with
+ * nothing changed: a stopped sweep (CARBS_ESTATE), nothing to add, a budget
+ * that is unlimited (CARBS_EINVAL), or a budget still spent after the
+ * extension (CARBS_ESTATE, naming what is short).  On success *id is the
+ * sweep's id and msg[cap] says what changed. */
+int svc__sweep_extend(service_t *svc, const char *which, int64_t trials, double cost,
+                      int64_t *id, char *msg, size_t cap, carbs_err_t *err);
+
+/* Rename sweep which to name (the sweep file's name rules; CARBS_EEXIST
+ * when taken), in the store and here.  *id as above. */
+int svc__sweep_rename(service_t *svc, const char *which, const char *name, int64_t *id,
+                      carbs_err_t *err);
+
+/* Delete sweep which with all its trials from the store (and from this
+ * service).  An active or paused sweep is refused (CARBS_ESTATE): stop it
+ * first.  *id as above. */
+int svc__sweep_delete(service_t *svc, const char *which, int64_t *id, carbs_err_t *err);
 
 // ---- trials, for the event loop ----
 
