@@ -279,7 +279,8 @@ static const char sql_sweep_state_counts[] =
     "SELECT state, count(*) FROM trials WHERE sweep = ?1 GROUP BY state";
 static const char sql_sweep_cost[] =
     "SELECT total(r.cost) FROM results r JOIN trials t ON t.id = r.trial WHERE t.sweep = ?1"
-    " AND t.worker IS NOT '" STORE_IMPORT_WORKER "'";
+    " AND t.worker IS NOT '" STORE_IMPORT_WORKER "'"
+    " AND t.id NOT IN (SELECT trial FROM verifications WHERE sweep = ?1)";
 
 int store_sweep_counts(store_t *st, int64_t sweep_id, size_t counts[CARBS_TRIAL_STATE_COUNT],
                        double *cost_spent, carbs_err_t *err)

@@ -296,11 +296,45 @@ static void test_laws_data_background_refits(void)
     CHECK(err.code != 0 && strstr(err.msg, "the scaling-law actor") != NULL);
 }
 
+/* A full fit asked for before a later result is older than the cheap fit
+ * that result stored: it must not overwrite it (a `carbs run` ending
+ * under load stored the full fit of 10 trials out of 24). */
+static void test_laws_data_stale_full_dropped(void)
+{
+    fixture_t f;
+    carbs_err_t err = {0};
+    laws_actor_t *la;
+    bool full = true;
+    size_t n = 0;
+
+    if (fixture_open(&f)) {
+        CHECK(0);
+        return;
+    }
+    la = laws_actor_new(f.path, 3, &err);
+    CHECK(la != NULL);
+    if (!la) {
+        fixture_close(&f);
+        return;
+    }
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(add_trial(&f, 1e6 * (i + 1), 1e9 * (i + 1), 0.02, true, 4.0 - 0.2 * i), 0);
+        laws_actor_after_result(la, f.st, f.sweep_id, &err);
+    }
+    /* the full fit of the first three is under way; a fourth result comes */
+    CHECK_EQ(add_trial(&f, 8e6, 9e9, 0.02, true, 3.3), 0);
+    CHECK_EQ(laws_actor_after_result(la, f.st, f.sweep_id, &err), 0);
+    laws_actor_free(la, f.st);
+    CHECK(latest_fit(&f, &full, &n) && n == 4);
+    fixture_close(&f);
+}
+
 int main(void)
 {
     proto_json_init();
     RUN(test_laws_data_gather_and_refit);
     RUN(test_laws_data_not_enough);
     RUN(test_laws_data_background_refits);
+    RUN(test_laws_data_stale_full_dropped);
     return check_summary();
 }

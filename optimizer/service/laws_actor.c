@@ -108,6 +108,14 @@ laws_actor_t *laws_actor_new(const char *db_path, int every, carbs_err_t *err)
     return la;
 }
 
+static sweep_count_t *find_count(laws_actor_t *la, int64_t sweep)
+{
+    for (size_t i = 0; i < la->counts.n; i++)
+        if (la->counts.v[i].sweep == sweep)
+            return &la->counts.v[i];
+    return NULL;
+}
+
 /* Take the full fit's answer if it came within timeout_ms (negative: wait
  * for it) and store a fit with st.  Returns 1 when one was stored. */
 static int collect(laws_actor_t *la, store_t *st, int timeout_ms)
@@ -129,8 +137,15 @@ static int collect(laws_actor_t *la, store_t *st, int timeout_ms)
         return 0;
     }
     if (strcmp(m.cmd, "LAW") == 0 && sscanf(m.body, "%" SCNd64 " %n", &sweep, &off) == 1 && off) {
+        const sweep_count_t *c = find_count(la, sweep);
         if (!st) {
             /* nowhere to store it */
+        } else if (c && c->since_full > 0) {
+            /* Results came after it was asked for, and the cheap fit of
+             * each is already stored: the newer data wins over the fuller
+             * fit of older data.  The next full fit catches up. */
+            log_debug("laws: the full fit of sweep %" PRId64 " is older than the stored one: "
+                      "dropped", sweep);
         } else if (store_law_put(st, sweep, m.body + off, &err) == 0) {
             la->n_full++;
             stored = 1;
@@ -151,10 +166,10 @@ static int collect(laws_actor_t *la, store_t *st, int timeout_ms)
 static sweep_count_t *count_of(laws_actor_t *la, int64_t sweep)
 {
     sweep_count_t c = {.sweep = sweep};
+    sweep_count_t *have = find_count(la, sweep);
 
-    for (size_t i = 0; i < la->counts.n; i++)
-        if (la->counts.v[i].sweep == sweep)
-            return &la->counts.v[i];
+    if (have)
+        return have;
     if (DA_PUSH(&la->counts, c))
         return NULL;
     return &la->counts.v[la->counts.n - 1];
@@ -165,11 +180,12 @@ int laws_actor_after_result(laws_actor_t *la, store_t *st, int64_t sweep_id, car
     int rc = laws_data_refit_store(st, sweep_id, false, err);
     sweep_count_t *c;
 
-    collect(la, st, 0);
     c = count_of(la, sweep_id);
+    if (c)
+        c->since_full++; /* before collect: this result's cheap fit is stored */
+    collect(la, st, 0);
     if (!c)
         return rc;
-    c->since_full++;
     /* Not before the cheap fit has data: a full fit would say the same. */
     if (rc == 0 && c->since_full >= la->every && !la->busy) {
         carbs_err_t e = {0};
