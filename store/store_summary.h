@@ -1,0 +1,96 @@
+/*
+ * store_summary.h - narrow reads of the store module for views over large
+ * sweeps (docs/dashboard.md, Speed): a sweep's progress from aggregate
+ * queries, its successful results as (trial, cost, output, params) only,
+ * one sorted and filtered page of its trials, and the newest trials that
+ * have a learning curve.  Part of the store module (store.h's invariants
+ * and error rules hold): each call is one read transaction, and none
+ * writes, so all of them work on a store opened read-only.
+ *
+ * The one place the store looks inside stored JSON: store_trial_page()
+ * orders by a parameter through SQLite's json_extract() on the trial's
+ * params.  It reads one member to sort by and hands nothing decoded out;
+ * the proto/ codecs still decode everything the program uses.
+ */
+#ifndef CARBS_STORE_STORE_SUMMARY_H
+#define CARBS_STORE_STORE_SUMMARY_H
+
+#include "store/store.h"
+
+/* A sweep's progress.  n_results, last_result and last_result_at change
+ * whenever a result is stored for the sweep (results are never changed in
+ * place), so together they key anything computed from its results. */
+typedef struct store_summary {
+    size_t counts[CARBS_TRIAL_STATE_COUNT]; /* trials by state */
+    double cost_spent;    /* sum of its results' costs (NULL costs count 0) */
+    double first_started; /* earliest trial start, unix seconds; 0 when none */
+    int64_t n_results;
+    int64_t last_result;   /* largest trial id with a result; 0 when none */
+    double last_result_at; /* when the newest result was stored; 0 when none */
+} store_summary_t;
+
+/* Fill *out for sweep_id from aggregate queries (no row is read into
+ * memory).  CARBS_ENOTFOUND for an unknown sweep. */
+int store_sweep_summary(store_t *st, int64_t sweep_id, store_summary_t *out, carbs_err_t *err);
+
+/* A successful result: what a chart or the front needs of a trial. */
+typedef struct store_point {
+    int64_t trial_id;
+    double output, cost; /* NaN when NULL */
+    char *params_json;   /* owned; NULL unless asked for */
+} store_point_t;
+
+typedef DA_TYPE(store_point_t) store_points_t;
+
+/* Every successful result of sweep_id (status ok), in trial id order, into
+ * the empty *out (release with store_points_release); with_params also
+ * copies each trial's params JSON.  CARBS_ENOTFOUND for an unknown sweep,
+ * CARBS_ENOMEM. */
+int store_sweep_points(store_t *st, int64_t sweep_id, bool with_params, store_points_t *out,
+                       carbs_err_t *err);
+void store_points_release(store_points_t *p);
+
+/* What a page of trials is ordered by; ties go by trial id, ascending. */
+typedef enum store_sort {
+    STORE_SORT_ID,
+    STORE_SORT_STATE,
+    STORE_SORT_WORKER,
+    STORE_SORT_OUTPUT,
+    STORE_SORT_COST,
+    STORE_SORT_ATTEMPT,
+    STORE_SORT_DURATION, /* finished - started */
+    STORE_SORT_MESSAGE,  /* the result's message */
+    STORE_SORT_PARAM,    /* the parameter called param */
+} store_sort_t;
+
+/* One page of a sweep's trials.  A zeroed query with sweep_id and limit set
+ * is the first page in id order over every state. */
+typedef struct store_page_query {
+    int64_t sweep_id;
+    unsigned states;   /* mask of (1u << carbs_trial_state_t); 0 = every state */
+    store_sort_t sort;
+    const char *param; /* with STORE_SORT_PARAM: a parameter name */
+    bool descending;   /* values descending; trials without a value still last */
+    size_t offset, limit;
+} store_page_query_t;
+
+typedef DA_TYPE(store_record_t) store_records_t;
+
+/* The trials of q->sweep_id in q->states, ordered by q->sort (a trial
+ * without the value, such as one without a result, comes last in either
+ * direction), from q->offset, at most q->limit of them, each joined with
+ * its result like an export record (store.h) into the empty *out (release
+ * with store_records_release); *total is how many trials match before the
+ * page is cut.  CARBS_ENOTFOUND for an unknown sweep, CARBS_EINVAL for a
+ * STORE_SORT_PARAM without a name or one with a '"' or '\'. */
+int store_trial_page(store_t *st, const store_page_query_t *q, store_records_t *out,
+                     size_t *total, carbs_err_t *err);
+void store_records_release(store_records_t *r);
+
+/* The ids of sweep_id's latest (by id) trials that have at least one curve
+ * point, newest first, at most limit of them, into *ids (caller frees with
+ * free(); NULL when none) and *n.  CARBS_ENOTFOUND for an unknown sweep. */
+int store_curve_latest(store_t *st, int64_t sweep_id, size_t limit, int64_t **ids, size_t *n,
+                       carbs_err_t *err);
+
+#endif
