@@ -12,22 +12,62 @@
 #define CARBS_TOOLS_CMD_DASHBOARD_H
 
 #include "proto/jw.h"
+#include "proto/laws.h"
 #include "store/store.h"
+#include "store/store_summary.h"
 
 /* Points of the fitted law's band sent with a sweep, log-spaced from the
  * cheapest trial to a few times the dearest: enough for a smooth curve on
  * a chart a few hundred pixels wide. */
 #define DASH_BAND_POINTS 64
 
+/* Rows a page of the trials table holds when the request does not say,
+ * and the most it may ask for: a screenful or two, so neither the answer
+ * nor the page's table grows with the sweep. */
+#define DASH_PAGE_DEFAULT 100
+#define DASH_PAGE_MAX 1000
+
+/* The laws fitted for "at cost" answers, one per sweep, each kept while
+ * the sweep's results and spec stay what they were fitted on (the key:
+ * store_summary_t's n_results, last_result and last_result_at, and the
+ * spec's text).  A fit of a large sweep takes seconds; every later answer
+ * reads the kept one.  Zeroed = empty; release with dash_fits_release. */
+typedef struct dash_fit {
+    int64_t sweep_id;
+    int64_t n_results, last_result;
+    double last_result_at;
+    char *spec_json; /* owned */
+    laws_t laws;
+} dash_fit_t;
+
+typedef DA_TYPE(dash_fit_t) dash_fits_t;
+
+void dash_fits_release(dash_fits_t *f);
+
 /* Every sweep with its progress, and every worker, into jw:
  * {"now", "served_by", "sweeps": [...], "workers": [...]}.  served_by is
  * the pid holding the store's writer lock (0: no service). */
 int dash_overview(store_t *st, long served_by, jw_t *jw, carbs_err_t *err);
 
-/* Sweep sweep_id in full into jw: its progress, parameters, trials, front,
- * running trials' latest curve point and the latest stored law with its
- * band.  CARBS_ENOTFOUND for an unknown sweep. */
+/* Sweep sweep_id into jw: its progress, parameters, front, the latest
+ * stored law with its band, the running trials with their latest curve
+ * point, and "points": the trial id, cost, output and params of every
+ * successful trial as parallel arrays (what the charts draw).  No trial's
+ * metrics or message: those come a page (dash_trials) or a trial
+ * (dash_trial) at a time.  CARBS_ENOTFOUND for an unknown sweep. */
 int dash_sweep(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err);
+
+/* One page of the sweep's trials table into jw: {"total", "offset",
+ * "limit", "trials": [...]}, the trials q selects (store_summary.h), each
+ * without its metrics.  q->param must name one of the sweep's parameters
+ * (CARBS_EINVAL).  CARBS_ENOTFOUND for an unknown sweep. */
+int dash_trials(store_t *st, const store_page_query_t *q, jw_t *jw, carbs_err_t *err);
+
+/* Trial trial_id of sweep sweep_id in full into jw: its row as in
+ * dash_trials with "metrics" and, while it runs, "last_point".
+ * CARBS_ENOTFOUND when the sweep or the trial is unknown, or the trial
+ * belongs to another sweep. */
+int dash_trial(store_t *st, int64_t sweep_id, int64_t trial_id, jw_t *jw, carbs_err_t *err);
 
 /* The learning curves of the sweep's trials into jw:
  * {"curves": {"<trial id>": [[step, tokens, loss], ...]}}, oldest trial
@@ -36,10 +76,14 @@ int dash_sweep(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err);
 int dash_curves(store_t *st, int64_t sweep_id, size_t latest, jw_t *jw, carbs_err_t *err);
 
 /* What `carbs laws SWEEP --at-cost C --format json` prints, into jw: the
- * laws fitted on the spot from the store's trials (optimizer/service/laws_data.h),
- * read at cost C (tools/laws_at.h).  CARBS_ENOTFOUND for an unknown sweep,
- * CARBS_ESTATE while there is not enough data for a fit. */
-int dash_at_cost(store_t *st, int64_t sweep_id, double C, jw_t *jw, carbs_err_t *err);
+ * laws fitted from the store's trials as that command fits them
+ * (optimizer/service/laws_data.h), read at cost C (tools/laws_at.h).  The
+ * fit is kept in fits and reused while the sweep's results and spec are
+ * unchanged, so only the first answer after a new result pays for it.
+ * CARBS_ENOTFOUND for an unknown sweep, CARBS_ESTATE while there is not
+ * enough data for a fit. */
+int dash_at_cost(store_t *st, dash_fits_t *fits, int64_t sweep_id, double C, jw_t *jw,
+                 carbs_err_t *err);
 
 /* A file of the page, embedded at build time. */
 typedef struct dash_file {

@@ -11,6 +11,14 @@
  * rest of the budget at that rate is the ETA; the tighter of the trials and
  * the cost budgets wins.  No ETA for a sweep without a budget, one that is
  * not active, or before the first trial finished.
+ *
+ * Speed (docs/performance.md, Dashboard): nothing that answers a poll
+ * reads a sweep's trials whole.  Progress comes from aggregate queries and
+ * the front from the successful results' (trial, cost, output) alone
+ * (store/store_summary.h); the sweep sends its charts' columns, the trials
+ * table asks for one sorted page, and a trial's metrics come when it is
+ * clicked.  The laws behind "at cost" are fitted once per change of the
+ * sweep's results and kept (dash_fits_t).
  */
 #include "proto/common.h"
 #include "tools/cmd_dashboard.h"
@@ -20,22 +28,28 @@
 
 #include "optimizer/scaling.h"
 #include "optimizer/service/service.h"
-#include "tools/laws_at.h"
 #include "optimizer/service/laws_data.h"
-#include "tools/report.h"
+#include "tools/laws_at.h"
 #include "tools/verb.h"
 
 /* How much dearer than the dearest trial the law's band is drawn: far
  * enough to show where the law heads, near enough to stay readable. */
 #define BAND_REACH 2.0
 
-/* One sweep's progress, gathered from its trials. */
+/* A sweep's observed front: its trial ids, cheapest first, with their
+ * cost and output (tools/report.h's rule, scaling_front). */
+typedef struct front_pt {
+    int64_t trial_id;
+    double cost, output;
+} front_pt_t;
+
+typedef DA_TYPE(front_pt_t) front_t;
+
+/* One sweep's progress. */
 typedef struct progress {
-    size_t counts[CARBS_TRIAL_STATE_COUNT];
-    double cost_spent;
-    double first_started; /* earliest trial start; 0 when none */
-    double eta;           /* seconds; NaN when none */
-    report_front_t front;
+    store_summary_t sum;
+    double eta; /* seconds; NaN when none */
+    front_t front;
 } progress_t;
 
 static int open_sweep(store_t *st, int64_t sweep_id, store_sweep_t *row, sweep_spec_t *spec,
@@ -53,47 +67,89 @@ static int open_sweep(store_t *st, int64_t sweep_id, store_sweep_t *row, sweep_s
 static double eta_of(const progress_t *p, const sweep_spec_t *spec, carbs_sweep_state_t state,
                      double now)
 {
-    size_t finished = p->counts[CARBS_TRIAL_DONE] + p->counts[CARBS_TRIAL_FAILED];
-    double elapsed = now - p->first_started;
+    const store_summary_t *s = &p->sum;
+    size_t finished = s->counts[CARBS_TRIAL_DONE] + s->counts[CARBS_TRIAL_FAILED];
+    double elapsed = now - s->first_started;
     double eta = NAN;
 
-    if (state != CARBS_SWEEP_ACTIVE || finished == 0 || p->first_started <= 0 || elapsed <= 0)
+    if (state != CARBS_SWEEP_ACTIVE || finished == 0 || s->first_started <= 0 || elapsed <= 0)
         return NAN;
     if (spec->budget.trials > 0) {
         double left = (double)spec->budget.trials - (double)finished;
         eta = fmax(0.0, left) * elapsed / (double)finished;
     }
-    if (spec->budget.cost > 0 && p->cost_spent > 0) {
-        double left = spec->budget.cost - p->cost_spent;
-        double t = fmax(0.0, left) * elapsed / p->cost_spent;
+    if (spec->budget.cost > 0 && s->cost_spent > 0) {
+        double left = spec->budget.cost - s->cost_spent;
+        double t = fmax(0.0, left) * elapsed / s->cost_spent;
         eta = isfinite(eta) ? fmin(eta, t) : t;
     }
     return eta;
 }
 
-static int progress_read(store_t *st, const store_sweep_t *row, const sweep_spec_t *spec,
-                         progress_t *p, carbs_err_t *err)
+/* The front of the points pts (successful results) into the empty *out, by
+ * the rule of `carbs pareto` (tools/report.c): finite output and cost only,
+ * then scaling_front. */
+static int front_of(const store_points_t *pts, bool maximize, front_t *out, carbs_err_t *err)
 {
-    store_trial_filter_t f = {.sweep_id = row->id};
-    store_trial_iter_t *it;
-    const store_trial_t *t;
+    size_t n = 0, nf = 0;
+    double *cost = carbs_malloc((pts->n + 1) * sizeof(double));
+    double *output = carbs_malloc((pts->n + 1) * sizeof(double));
+    size_t *map = carbs_malloc((pts->n + 1) * sizeof(size_t));
+    size_t *idx = carbs_malloc((pts->n + 1) * sizeof(size_t));
+    int rc = 0;
+
+    if (!cost || !output || !map || !idx) {
+        rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < pts->n; i++) {
+        if (!isfinite(pts->v[i].output) || !isfinite(pts->v[i].cost))
+            continue;
+        cost[n] = pts->v[i].cost;
+        output[n] = pts->v[i].output;
+        map[n++] = i;
+    }
+    /* scaling_front sorts; an empty array has nothing to sort (UBSan). */
+    if (n)
+        rc = scaling_front(cost, output, n, maximize, idx, &nf);
+    if (rc < 0) {
+        rc = carbs_fail(err, rc, "cannot find the front");
+        goto out;
+    }
+    for (size_t k = 0; k < nf && rc == 0; k++) {
+        const store_point_t *p = &pts->v[map[idx[k]]];
+        front_pt_t f = {.trial_id = p->trial_id, .cost = p->cost, .output = p->output};
+        if (DA_PUSH(out, f))
+            rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
+    }
+out:
+    free(cost);
+    free(output);
+    free(map);
+    free(idx);
+    return rc;
+}
+
+/* The sweep's progress into *p (release p->front); with pts non-NULL the
+ * successful results are left there (with their params) for the charts. */
+static int progress_read(store_t *st, const store_sweep_t *row, const sweep_spec_t *spec,
+                         progress_t *p, store_points_t *pts, carbs_err_t *err)
+{
+    store_points_t own = {0};
+    store_points_t *use = pts ? pts : &own;
     int rc;
 
     memset(p, 0, sizeof(*p));
-    rc = store_sweep_counts(st, row->id, p->counts, &p->cost_spent, err);
-    /* A sweep with no successful trial has no front; report_front() would
-     * sort an empty array, which UBSan flags. */
-    if (rc == 0 && p->counts[CARBS_TRIAL_DONE] > 0)
-        rc = report_front(st, row->id, spec->metric.goal == SWEEP_GOAL_MAXIMIZE, &p->front, err);
-    if (rc)
+    rc = store_sweep_summary(st, row->id, &p->sum, err);
+    if (rc == 0)
+        rc = store_sweep_points(st, row->id, pts != NULL, use, err);
+    if (rc == 0)
+        rc = front_of(use, spec->metric.goal == SWEEP_GOAL_MAXIMIZE, &p->front, err);
+    store_points_release(&own);
+    if (rc) {
+        DA_FREE(&p->front);
         return rc;
-    it = store_trial_iter_new(st, &f, err);
-    if (!it)
-        return err ? err->code : CARBS_ESTORE;
-    while (store_trial_iter_next(it, &t) == CARBS_CONTINUE)
-        if (t->started > 0 && (p->first_started <= 0 || t->started < p->first_started))
-            p->first_started = t->started;
-    store_trial_iter_free(it);
+    }
     p->eta = eta_of(p, spec, row->state, now_wall());
     return 0;
 }
@@ -102,7 +158,8 @@ static int progress_read(store_t *st, const store_sweep_t *row, const sweep_spec
 static void put_summary(jw_t *jw, const store_sweep_t *row, const sweep_spec_t *spec,
                         const progress_t *p)
 {
-    const report_front_t *fr = &p->front;
+    const front_t *fr = &p->front;
+    const store_summary_t *sum = &p->sum;
 
     jw_int(jw, "id", row->id);
     jw_str(jw, "name", row->name);
@@ -118,16 +175,16 @@ static void put_summary(jw_t *jw, const store_sweep_t *row, const sweep_spec_t *
     jw_end(jw);
     jw_object(jw, "counts");
     for (int s = 0; s < CARBS_TRIAL_STATE_COUNT; s++)
-        jw_int(jw, carbs_trial_state_name(s), (int64_t)p->counts[s]);
+        jw_int(jw, carbs_trial_state_name(s), (int64_t)sum->counts[s]);
     jw_end(jw);
-    jw_num_or_null(jw, "cost_spent", p->cost_spent);
+    jw_num_or_null(jw, "cost_spent", sum->cost_spent);
     jw_num_or_null(jw, "best", fr->n ? fr->v[fr->n - 1].output : NAN);
     if (fr->n)
         jw_int(jw, "best_trial", fr->v[fr->n - 1].trial_id);
     else
         jw_null(jw, "best_trial");
     jw_int(jw, "front_size", (int64_t)fr->n);
-    jw_num_or_null(jw, "first_started", p->first_started > 0 ? p->first_started : NAN);
+    jw_num_or_null(jw, "first_started", sum->first_started > 0 ? sum->first_started : NAN);
     jw_num_or_null(jw, "eta_seconds", p->eta);
 }
 
@@ -213,12 +270,12 @@ int dash_overview(store_t *st, long served_by, jw_t *jw, carbs_err_t *err)
         progress_t p;
         rc = sweep_spec_from_json(row->spec_json, &spec, err);
         if (rc == 0)
-            rc = progress_read(st, row, &spec, &p, err);
+            rc = progress_read(st, row, &spec, &p, NULL, err);
         if (rc == 0) {
             jw_object(jw, NULL);
             put_summary(jw, row, &spec, &p);
             jw_end(jw);
-            report_front_release(&p.front);
+            DA_FREE(&p.front);
         }
         sweep_spec_release(&spec);
     }
@@ -287,54 +344,93 @@ static int put_last_point(store_t *st, int64_t trial_id, jw_t *jw, carbs_err_t *
     return 0;
 }
 
-static int put_trials(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err)
+/* A trial's row of the table: everything but its metrics, which
+ * with_metrics adds (the trial clicked). */
+static void put_trial_row(jw_t *jw, const store_record_t *r, bool with_metrics)
 {
-    store_export_iter_t *it = store_export_iter_new(st, sweep_id, err);
-    const store_record_t *r;
+    const store_trial_t *t = &r->trial;
+
+    jw_int(jw, "id", t->id);
+    jw_str(jw, "state", carbs_trial_state_name(t->state));
+    jw_int(jw, "attempt", t->attempt);
+    jw_str(jw, "worker", t->worker);
+    /* Stored JSON was written by the proto/ codecs (store.h). */
+    jw_raw(jw, "params", t->params_json);
+    put_time(jw, "created", t->created);
+    put_time(jw, "started", t->started);
+    put_time(jw, "finished", t->finished);
+    jw_num_or_null(jw, "pred_output", t->pred_output);
+    jw_num_or_null(jw, "pred_cost", t->pred_cost);
+    if (r->has_result) {
+        jw_num_or_null(jw, "output", r->result.output);
+        jw_num_or_null(jw, "cost", r->result.cost);
+        jw_str(jw, "failure", r->result.ok ? "none" : carbs_failure_name(r->result.failure));
+        jw_str(jw, "message", r->result.message);
+        if (!with_metrics)
+            return;
+        if (r->result.metrics_json)
+            jw_raw(jw, "metrics", r->result.metrics_json);
+        else
+            jw_null(jw, "metrics");
+    } else {
+        jw_null(jw, "output");
+        jw_null(jw, "cost");
+        if (with_metrics)
+            jw_null(jw, "metrics");
+    }
+}
+
+/* The running trials: {"id", "worker", "last_point"}; a sweep runs at most
+ * its budget's parallel trials at once, so this stays short. */
+static int put_running(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err)
+{
+    store_trial_filter_t f = {.sweep_id = sweep_id, .states = 1u << CARBS_TRIAL_RUNNING};
+    store_trial_iter_t *it = store_trial_iter_new(st, &f, err);
+    const store_trial_t *t;
     int rc = 0;
 
     if (!it)
         return err ? err->code : CARBS_ESTORE;
-    jw_array(jw, "trials");
-    while (rc == 0 && store_export_iter_next(it, &r) == CARBS_CONTINUE) {
-        const store_trial_t *t = &r->trial;
+    jw_array(jw, "running");
+    while (rc == 0 && store_trial_iter_next(it, &t) == CARBS_CONTINUE) {
         jw_object(jw, NULL);
         jw_int(jw, "id", t->id);
-        jw_str(jw, "state", carbs_trial_state_name(t->state));
-        jw_int(jw, "attempt", t->attempt);
         jw_str(jw, "worker", t->worker);
-        /* Stored JSON was written by the proto/ codecs (store.h). */
-        jw_raw(jw, "params", t->params_json);
-        put_time(jw, "created", t->created);
-        put_time(jw, "started", t->started);
-        put_time(jw, "finished", t->finished);
-        jw_num_or_null(jw, "pred_output", t->pred_output);
-        jw_num_or_null(jw, "pred_cost", t->pred_cost);
-        if (r->has_result) {
-            jw_num_or_null(jw, "output", r->result.output);
-            jw_num_or_null(jw, "cost", r->result.cost);
-            jw_str(jw, "failure", r->result.ok ? "none" : carbs_failure_name(r->result.failure));
-            jw_str(jw, "message", r->result.message);
-            if (r->result.metrics_json)
-                jw_raw(jw, "metrics", r->result.metrics_json);
-            else
-                jw_null(jw, "metrics");
-        } else {
-            jw_null(jw, "output");
-            jw_null(jw, "cost");
-        }
-        if (t->state == CARBS_TRIAL_RUNNING)
-            rc = put_last_point(st, t->id, jw, err);
+        rc = put_last_point(st, t->id, jw, err);
         jw_end(jw);
     }
     jw_end(jw);
-    store_export_iter_free(it);
+    store_trial_iter_free(it);
     return rc;
+}
+
+/* The successful trials as parallel arrays: "points": {"id", "cost",
+ * "output", "params"}; params are the stored objects, not re-encoded. */
+static void put_points(jw_t *jw, const store_points_t *pts)
+{
+    jw_object(jw, "points");
+    jw_array(jw, "id");
+    for (size_t i = 0; i < pts->n; i++)
+        jw_int(jw, NULL, pts->v[i].trial_id);
+    jw_end(jw);
+    jw_array(jw, "cost");
+    for (size_t i = 0; i < pts->n; i++)
+        jw_num_or_null(jw, NULL, pts->v[i].cost);
+    jw_end(jw);
+    jw_array(jw, "output");
+    for (size_t i = 0; i < pts->n; i++)
+        jw_num_or_null(jw, NULL, pts->v[i].output);
+    jw_end(jw);
+    jw_array(jw, "params");
+    for (size_t i = 0; i < pts->n; i++)
+        jw_raw(jw, NULL, pts->v[i].params_json ? pts->v[i].params_json : "{}");
+    jw_end(jw);
+    jw_end(jw);
 }
 
 /* The latest stored law, its band from the cheapest trial to BAND_REACH
  * times the dearest front point, and when it was fitted; nulls without. */
-static int put_law(store_t *st, int64_t sweep_id, const report_front_t *fr, jw_t *jw,
+static int put_law(store_t *st, int64_t sweep_id, const front_t *fr, jw_t *jw,
                    carbs_err_t *err)
 {
     char *json = NULL;
@@ -384,12 +480,13 @@ int dash_sweep(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err)
 {
     store_sweep_t row = {0};
     sweep_spec_t spec = {0};
+    store_points_t pts = {0};
     progress_t p;
     int rc = open_sweep(st, sweep_id, &row, &spec, err);
 
     if (rc)
         return rc;
-    rc = progress_read(st, &row, &spec, &p, err);
+    rc = progress_read(st, &row, &spec, &p, &pts, err);
     if (rc)
         goto out;
     jw_object(jw, NULL);
@@ -402,97 +499,209 @@ int dash_sweep(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err)
     jw_end(jw);
     rc = put_law(st, sweep_id, &p.front, jw, err);
     if (rc == 0)
-        rc = put_trials(st, sweep_id, jw, err);
+        rc = put_running(st, sweep_id, jw, err);
+    if (rc == 0)
+        put_points(jw, &pts);
     jw_end(jw);
-    report_front_release(&p.front);
+    DA_FREE(&p.front);
 out:
+    store_points_release(&pts);
     sweep_spec_release(&spec);
     store_sweep_release(&row);
     return rc;
 }
 
-// ---- curves and the prediction at a cost ----
+// ---- the trials table and one trial ----
 
-/* One trial's curve, on its way into the answer. */
-typedef struct dash_curve {
-    int64_t trial;
-    carbs_curve_point_t *pts;
-    size_t n;
-} dash_curve_t;
-
-typedef DA_TYPE(dash_curve_t) dash_curves_t;
-
-int dash_curves(store_t *st, int64_t sweep_id, size_t latest, jw_t *jw, carbs_err_t *err)
+int dash_trials(store_t *st, const store_page_query_t *q, jw_t *jw, carbs_err_t *err)
 {
-    store_trial_filter_t f = {.sweep_id = sweep_id};
     store_sweep_t row = {0};
-    store_trial_iter_t *it;
-    const store_trial_t *t;
-    DA_TYPE(int64_t) ids = {0};
-    dash_curves_t got = {0};
-    int rc = store_sweep_get_id(st, sweep_id, &row, err);
+    sweep_spec_t spec = {0};
+    store_records_t page = {0};
+    size_t total = 0;
+    int rc = open_sweep(st, q->sweep_id, &row, &spec, err);
 
-    store_sweep_release(&row);
     if (rc)
         return rc;
-    it = store_trial_iter_new(st, &f, err);
-    if (!it)
-        return err ? err->code : CARBS_ESTORE;
-    while (rc == 0 && store_trial_iter_next(it, &t) == CARBS_CONTINUE)
-        if (DA_PUSH(&ids, t->id))
-            rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
-    store_trial_iter_free(it);
-    /* Newest first, so that `latest` stops the reads early on a long sweep. */
-    for (size_t i = ids.n; rc == 0 && i > 0 && (latest == 0 || got.n < latest); i--) {
-        dash_curve_t c = {.trial = ids.v[i - 1]};
-        rc = store_curve_get(st, c.trial, &c.pts, &c.n, err);
-        if (rc || c.n == 0 || DA_PUSH(&got, c)) {
-            if (rc == 0 && c.n)
-                rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
-            free(c.pts);
-        }
+    if (q->sort == STORE_SORT_PARAM) {
+        bool known = false;
+        for (size_t i = 0; q->param && i < spec.parameters.n; i++)
+            known |= strcmp(spec.parameters.v[i].name, q->param) == 0;
+        if (!known)
+            rc = carbs_fail(err, CARBS_EINVAL, "'%s' is not a parameter of sweep %" PRId64,
+                            q->param ? q->param : "", q->sweep_id);
     }
+    if (rc == 0)
+        rc = store_trial_page(st, q, &page, &total, err);
     if (rc == 0) {
         jw_object(jw, NULL);
-        jw_object(jw, "curves");
-        for (size_t i = got.n; i > 0; i--) {
-            char key[24];
-            snprintf(key, sizeof(key), "%" PRId64, got.v[i - 1].trial);
-            jw_array(jw, key);
-            for (size_t k = 0; k < got.v[i - 1].n; k++)
-                put_point(jw, NULL, &got.v[i - 1].pts[k]);
+        jw_int(jw, "total", (int64_t)total);
+        jw_int(jw, "offset", (int64_t)q->offset);
+        jw_int(jw, "limit", (int64_t)q->limit);
+        jw_array(jw, "trials");
+        for (size_t i = 0; i < page.n; i++) {
+            jw_object(jw, NULL);
+            put_trial_row(jw, &page.v[i], false);
             jw_end(jw);
         }
         jw_end(jw);
         jw_end(jw);
     }
-    for (size_t i = 0; i < got.n; i++)
-        free(got.v[i].pts);
-    DA_FREE(&got);
-    DA_FREE(&ids);
+    store_records_release(&page);
+    sweep_spec_release(&spec);
+    store_sweep_release(&row);
     return rc;
 }
 
-int dash_at_cost(store_t *st, int64_t sweep_id, double C, jw_t *jw, carbs_err_t *err)
+int dash_trial(store_t *st, int64_t sweep_id, int64_t trial_id, jw_t *jw, carbs_err_t *err)
+{
+    store_sweep_t row = {0};
+    store_record_t r = {0};
+    int rc = store_sweep_get_id(st, sweep_id, &row, err);
+
+    store_sweep_release(&row);
+    if (rc == CARBS_ENOTFOUND)
+        return carbs_fail(err, rc, "no sweep %" PRId64, sweep_id);
+    if (rc)
+        return rc;
+    rc = store_trial_get(st, trial_id, &r.trial, err);
+    if (rc == 0 && r.trial.sweep_id != sweep_id)
+        rc = carbs_fail(err, CARBS_ENOTFOUND, "no trial %" PRId64 " in sweep %" PRId64, trial_id,
+                        sweep_id);
+    if (rc == 0) {
+        rc = store_result_get(st, trial_id, &r.result, err);
+        r.has_result = rc == 0;
+        if (rc == CARBS_ENOTFOUND) {
+            carbs_err_clear(err);
+            rc = 0;
+        }
+    }
+    if (rc == 0) {
+        jw_object(jw, NULL);
+        put_trial_row(jw, &r, true);
+        if (r.trial.state == CARBS_TRIAL_RUNNING)
+            rc = put_last_point(st, trial_id, jw, err);
+        jw_end(jw);
+    } else if (rc == CARBS_ENOTFOUND) {
+        carbs_fail(err, rc, "no trial %" PRId64 " in sweep %" PRId64, trial_id, sweep_id);
+    }
+    store_trial_release(&r.trial);
+    store_result_release(&r.result);
+    return rc;
+}
+
+// ---- curves and the prediction at a cost ----
+
+int dash_curves(store_t *st, int64_t sweep_id, size_t latest, jw_t *jw, carbs_err_t *err)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    carbs_curve_point_t **pts;
+    size_t *npts;
+    int rc = store_curve_latest(st, sweep_id, latest ? latest : SIZE_MAX, &ids, &n, err);
+
+    if (rc)
+        return rc;
+    pts = xcalloc(n + 1, sizeof(*pts));
+    npts = xcalloc(n + 1, sizeof(*npts));
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = store_curve_get(st, ids[i], &pts[i], &npts[i], err);
+    if (rc == 0) {
+        /* oldest trial first */
+        jw_object(jw, NULL);
+        jw_object(jw, "curves");
+        for (size_t i = n; i > 0; i--) {
+            char key[24];
+            snprintf(key, sizeof(key), "%" PRId64, ids[i - 1]);
+            jw_array(jw, key);
+            for (size_t k = 0; k < npts[i - 1]; k++)
+                put_point(jw, NULL, &pts[i - 1][k]);
+            jw_end(jw);
+        }
+        jw_end(jw);
+        jw_end(jw);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(pts[i]);
+    free(pts);
+    free(npts);
+    free(ids);
+    return rc;
+}
+
+void dash_fits_release(dash_fits_t *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->v[i].spec_json);
+        laws_release(&f->v[i].laws);
+    }
+    DA_FREE(f);
+}
+
+/* The kept fit of sweep row->id if it is still the one its results and
+ * spec give, else a fresh one put in its place. */
+static int fit_for(store_t *st, dash_fits_t *fits, const store_sweep_t *row,
+                   const sweep_spec_t *spec, const laws_t **out, carbs_err_t *err)
+{
+    store_summary_t sum;
+    dash_fit_t *f = NULL;
+    laws_data_t d = {0};
+    laws_t l = {0};
+    int rc = store_sweep_summary(st, row->id, &sum, err);
+
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < fits->n && !f; i++)
+        if (fits->v[i].sweep_id == row->id)
+            f = &fits->v[i];
+    if (f && f->n_results == sum.n_results && f->last_result == sum.last_result &&
+        f->last_result_at == sum.last_result_at && strcmp(f->spec_json, row->spec_json) == 0) {
+        *out = &f->laws;
+        return 0;
+    }
+    rc = laws_data_gather(st, row->id, spec, &d, err);
+    if (rc == 0)
+        rc = laws_data_fit(&d, spec, true, NULL, &l, err);
+    laws_data_release(&d);
+    if (rc) {
+        laws_release(&l);
+        return rc;
+    }
+    if (!f) {
+        dash_fit_t empty = {.sweep_id = row->id};
+        if (DA_PUSH(fits, empty)) {
+            laws_release(&l);
+            return carbs_fail(err, CARBS_ENOMEM, "out of memory");
+        }
+        f = &fits->v[fits->n - 1];
+    }
+    free(f->spec_json);
+    laws_release(&f->laws);
+    f->spec_json = xstrdup(row->spec_json);
+    f->n_results = sum.n_results;
+    f->last_result = sum.last_result;
+    f->last_result_at = sum.last_result_at;
+    f->laws = l;
+    *out = &f->laws;
+    return 0;
+}
+
+int dash_at_cost(store_t *st, dash_fits_t *fits, int64_t sweep_id, double C, jw_t *jw,
+                 carbs_err_t *err)
 {
     store_sweep_t row = {0};
     sweep_spec_t spec = {0};
-    laws_data_t d = {0};
-    laws_t l = {0};
+    const laws_t *l = NULL;
     laws_at_t a;
     int rc = open_sweep(st, sweep_id, &row, &spec, err);
 
     if (rc)
         return rc;
-    rc = laws_data_gather(st, sweep_id, &spec, &d, err);
-    if (rc == 0)
-        rc = laws_data_fit(&d, &spec, true, NULL, &l, err);
+    rc = fit_for(st, fits, &row, &spec, &l, err);
     if (rc == 0) {
-        laws_at_predict(&l, C, &a);
-        laws_at_json(jw, &l, &spec, &a);
+        laws_at_predict(l, C, &a);
+        laws_at_json(jw, l, &spec, &a);
     }
-    laws_release(&l);
-    laws_data_release(&d);
     sweep_spec_release(&spec);
     store_sweep_release(&row);
     return rc;
