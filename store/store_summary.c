@@ -14,6 +14,41 @@
 
 #include "store/store_internal.h"
 
+// ---- the page cache ----
+
+/* SQLite takes a negative cache_size in KiB. */
+static const char sql_keep_pages[] = "PRAGMA cache_size = -65536";
+_Static_assert(STORE_KEEP_PAGES_BYTES == 65536u * 1024u, "sql_keep_pages says 64 MiB");
+
+int store_keep_pages(store_t *st, carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    int rc = store__stmt(st, sql_keep_pages, &s, err);
+
+    if (rc >= 0)
+        rc = store__step_done(st, s, "size the page cache of", err);
+    return rc < 0 ? rc : 0;
+}
+
+static const char sql_data_version[] = "PRAGMA data_version";
+
+int store_data_version(store_t *st, int64_t *version, carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    int rc = store__stmt(st, sql_data_version, &s, err);
+
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        rc = store__fail(st, "read the data version of", err);
+        sqlite3_reset(s);
+        return rc;
+    }
+    *version = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
 // ---- progress ----
 
 static const char sql_summary_states[] =
@@ -73,12 +108,14 @@ int store_sweep_summary(store_t *st, int64_t sweep_id, store_summary_t *out, car
 
 // ---- successful results ----
 
+/* A successful result makes its trial done (store.h), so the index on
+ * (sweep, state) yields them in id order with no sort. */
 static const char sql_points[] =
-    "SELECT r.trial, r.output, r.cost FROM results r JOIN trials t ON t.id = r.trial"
-    " WHERE t.sweep = ?1 AND r.status = 'ok' ORDER BY r.trial";
+    "SELECT t.id, r.output, r.cost FROM trials t JOIN results r ON r.trial = t.id"
+    " WHERE t.sweep = ?1 AND t.state = 'done' AND r.status = 'ok' ORDER BY t.id";
 static const char sql_points_params[] =
-    "SELECT r.trial, r.output, r.cost, t.params FROM results r JOIN trials t ON t.id = r.trial"
-    " WHERE t.sweep = ?1 AND r.status = 'ok' ORDER BY r.trial";
+    "SELECT t.id, r.output, r.cost, t.params FROM trials t JOIN results r ON r.trial = t.id"
+    " WHERE t.sweep = ?1 AND t.state = 'done' AND r.status = 'ok' ORDER BY t.id";
 
 void store_points_release(store_points_t *p)
 {
@@ -123,22 +160,36 @@ int store_sweep_points(store_t *st, int64_t sweep_id, bool with_params, store_po
 // ---- a page of trials ----
 
 /* ?2 is ",state,state," or NULL for every state; ?3 the store_sort_t and
- * ?4 the JSON path of the parameter; ?5 descending.  The key is computed
- * once per matching trial; LIMIT lets SQLite keep only the page's rows in
- * its sorter. */
+ * ?4 the JSON path of the parameter; ?5 descending.  The page is chosen on
+ * (id, key) alone, so the sorter never holds whole rows, and only its
+ * rows are then read in full and put back in its order. */
 static const char sql_page_count[] =
     "SELECT count(*) FROM trials t"
     " WHERE t.sweep = ?1 AND (?2 IS NULL OR instr(?2, ',' || t.state || ',') > 0)";
+/* The page's rows in full, in the order the CTE "page" (id, k) chose. */
+#define PAGE_ROWS                                                                                  \
+    " SELECT " STORE__TRIAL_COLS ", s.name, r.trial IS NOT NULL, " STORE__RESULT_COLS             \
+    " FROM page p JOIN trials t ON t.id = p.id JOIN sweeps s ON s.id = t.sweep"                    \
+    " LEFT JOIN results r ON r.trial = t.id"                                                       \
+    " ORDER BY p.k IS NULL, CASE WHEN ?5 THEN NULL ELSE p.k END, CASE WHEN ?5 THEN p.k END DESC," \
+    " p.id"
 static const char sql_page[] =
-    "SELECT " STORE__TRIAL_COLS ", s.name, r.trial IS NOT NULL, " STORE__RESULT_COLS ","
+    "WITH page AS (SELECT t.id AS id,"
     " CASE ?3 WHEN 1 THEN t.state WHEN 2 THEN nullif(t.worker, '') WHEN 3 THEN r.output"
     "  WHEN 4 THEN r.cost WHEN 5 THEN t.attempt WHEN 6 THEN t.finished - t.started"
     "  WHEN 7 THEN nullif(r.message, '') WHEN 8 THEN json_extract(t.params, ?4)"
     "  ELSE t.id END AS k"
-    " FROM trials t JOIN sweeps s ON s.id = t.sweep LEFT JOIN results r ON r.trial = t.id"
+    " FROM trials t LEFT JOIN results r ON r.trial = t.id"
     " WHERE t.sweep = ?1 AND (?2 IS NULL OR instr(?2, ',' || t.state || ',') > 0)"
     " ORDER BY k IS NULL, CASE WHEN ?5 THEN NULL ELSE k END, CASE WHEN ?5 THEN k END DESC, t.id"
-    " LIMIT ?6 OFFSET ?7";
+    " LIMIT ?6 OFFSET ?7)" PAGE_ROWS;
+/* The table's default order, by id: the sweep's index alone chooses the
+ * page, with no join (?3 and ?4 are not used: binding them is a no-op). */
+static const char sql_page_by_id[] =
+    "WITH page AS (SELECT t.id AS id, t.id AS k FROM trials t"
+    " WHERE t.sweep = ?1 AND (?2 IS NULL OR instr(?2, ',' || t.state || ',') > 0)"
+    " ORDER BY CASE WHEN ?5 THEN NULL ELSE t.id END, CASE WHEN ?5 THEN t.id END DESC"
+    " LIMIT ?6 OFFSET ?7)" PAGE_ROWS;
 
 _Static_assert(STORE_SORT_PARAM == 8, "sql_page numbers the sort keys");
 
@@ -225,7 +276,7 @@ int store_trial_page(store_t *st, const store_page_query_t *q, store_records_t *
             rc = store__fail(st, "count trials in", err);
     }
     if (rc >= 0)
-        rc = store__stmt(st, sql_page, &s, err);
+        rc = store__stmt(st, q->sort == STORE_SORT_ID ? sql_page_by_id : sql_page, &s, err);
     if (rc >= 0) {
         sqlite3_bind_int64(s, 1, q->sweep_id);
         bind_states(s, 2, q->states, states, sizeof(states));
@@ -254,8 +305,11 @@ int store_trial_page(store_t *st, const store_page_query_t *q, store_records_t *
 
 // ---- curves ----
 
+/* Newest first through the trials' primary key (the unary + keeps SQLite
+ * off the sweep index, which would read every trial and sort): for the
+ * sweep being written it stops after limit trials. */
 static const char sql_curve_latest[] =
-    "SELECT t.id FROM trials t WHERE t.sweep = ?1"
+    "SELECT t.id FROM trials t WHERE +t.sweep = ?1"
     " AND EXISTS (SELECT 1 FROM curves c WHERE c.trial = t.id) ORDER BY t.id DESC LIMIT ?2";
 
 int store_curve_latest(store_t *st, int64_t sweep_id, size_t limit, int64_t **ids, size_t *n,

@@ -17,6 +17,24 @@
 
 #include "store/store.h"
 
+/* Pages of the file a connection may keep in its own cache after
+ * store_keep_pages(): 64 MiB, a store of some 80,000 trials with their
+ * curves, so that a reader polling a large sweep reads memory rather than
+ * asking the OS for every page again (SQLite's default is 2 MiB). */
+#define STORE_KEEP_PAGES_BYTES (64u << 20)
+
+/* Let st keep up to STORE_KEEP_PAGES_BYTES of the file in its page cache
+ * (filled only as pages are read; kept across read transactions while no
+ * one writes them).  For a long-lived reader such as `carbs dashboard`.
+ * Returns 0 or CARBS_ESTORE. */
+int store_keep_pages(store_t *st, carbs_err_t *err);
+
+/* A number that changes whenever another connection commits to the store
+ * (PRAGMA data_version): while it stays, nothing this connection could
+ * read has changed, and what it derived from the store still holds.
+ * Costs no read of the file.  Returns 0 or CARBS_ESTORE. */
+int store_data_version(store_t *st, int64_t *version, carbs_err_t *err);
+
 /* A sweep's progress.  n_results, last_result and last_result_at change
  * whenever a result is stored for the sweep (results are never changed in
  * place), so together they key anything computed from its results. */

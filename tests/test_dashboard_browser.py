@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -82,9 +83,18 @@ class Driver:
         return None
 
     def click(self, css):
-        eid = self.s("POST", "/element", {"using": "css selector", "value": css})
-        eid = next(iter(eid.values()))
-        self.s("POST", f"/element/{eid}/click", {})
+        # The page redraws its tables at every poll: an element found just before a redraw
+        # is stale by the click (WebDriver's 404), so find it again.
+        for attempt in range(5):
+            try:
+                eid = self.s("POST", "/element", {"using": "css selector", "value": css})
+                eid = next(iter(eid.values()))
+                self.s("POST", f"/element/{eid}/click", {})
+                return
+            except urllib.error.HTTPError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.1)
 
     def console_errors(self):
         logs = self.s("POST", "/se/log", {"type": "browser"})

@@ -67,7 +67,7 @@ typedef struct dash {
     char *index; /* index.html with its placeholders filled; owned */
     size_t index_len;
     asset_t uplot_js, uplot_css;
-    dash_fits_t fits; /* the laws behind "at cost", kept per sweep */
+    dash_cache_t cache; /* what each sweep's results gave, while they stand */
 } dash_t;
 
 // ---- replies ----
@@ -301,7 +301,7 @@ static enum MHD_Result api(dash_t *d, struct MHD_Connection *c, const char *path
         long pid = 0;
         rc = store_writer_holder(d->db, &pid, &err);
         if (rc == 0)
-            rc = dash_overview(d->st, pid, &jw, &err);
+            rc = dash_overview(d->st, &d->cache, pid, &jw, &err);
         return reply_doc(c, &jw, rc, &err);
     }
     if (strncmp(path, "sweeps/", 7) != 0)
@@ -310,7 +310,7 @@ static enum MHD_Result api(dash_t *d, struct MHD_Connection *c, const char *path
     if (!take_id(&path, &id))
         return reply_error(c, MHD_HTTP_NOT_FOUND, "'%s' is not a sweep id", path);
     if (*path == 0) {
-        rc = dash_sweep(d->st, id, &jw, &err);
+        rc = dash_sweep(d->st, &d->cache, id, &jw, &err);
     } else if (strcmp(path, "/trials") == 0) {
         return api_trials(c, d->st, id);
     } else if (strncmp(path, "/trials/", 8) == 0) {
@@ -334,7 +334,7 @@ static enum MHD_Result api(dash_t *d, struct MHD_Connection *c, const char *path
         if (parse_double(arg, 1e-300, 1e300, &cost))
             return reply_error(c, MHD_HTTP_BAD_REQUEST, "cost '%s' is not a positive number",
                                arg);
-        rc = dash_at_cost(d->st, &d->fits, id, cost, &jw, &err);
+        rc = dash_at_cost(d->st, &d->cache, id, cost, &jw, &err);
     } else {
         return reply_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint '%s' of a sweep", path);
     }
@@ -575,7 +575,8 @@ int cmd_dashboard(int argc, char **argv, const cli_globals_t *g)
             snprintf(d.token + 2 * i, 3, "%02x", raw[i]);
     }
     d.st = verb_store_open(d.db, &err);
-    if (!d.st) {
+    if (!d.st || store_keep_pages(d.st, &err)) {
+        store_close(d.st);
         freeaddrinfo(ai);
         return cli_fail(&err);
     }
@@ -622,7 +623,7 @@ out:
         MHD_stop_daemon(daemon);
     freeaddrinfo(ai);
     store_close(d.st);
-    dash_fits_release(&d.fits);
+    dash_cache_release(&d.cache);
     free(d.index);
     free(d.uplot_js.data);
     free(d.uplot_css.data);

@@ -27,27 +27,53 @@
 #define DASH_PAGE_DEFAULT 100
 #define DASH_PAGE_MAX 1000
 
-/* The laws fitted for "at cost" answers, one per sweep, each kept while
- * the sweep's results and spec stay what they were fitted on (the key:
- * store_summary_t's n_results, last_result and last_result_at, and the
- * spec's text).  A fit of a large sweep takes seconds; every later answer
- * reads the kept one.  Zeroed = empty; release with dash_fits_release. */
-typedef struct dash_fit {
+/* A point of a sweep's observed front (tools/report.h's rule). */
+typedef struct dash_front_pt {
+    int64_t trial_id;
+    double cost, output;
+} dash_front_pt_t;
+
+typedef DA_TYPE(dash_front_pt_t) dash_front_t;
+
+/* What the dashboard derives from one sweep's results, kept while they
+ * stay what it was derived from.  The key is store_summary_t's n_results,
+ * last_result and last_result_at (results are only ever added) and the
+ * sweep's spec text (its goal and parameters).  Each part is filled when
+ * first asked for: the front by any request that shows progress, the
+ * charts' columns by the sweep's, the laws by "at cost".  A poll of an
+ * unchanged sweep then reads only its aggregates; the first request after
+ * a new result pays once for each part it needs. */
+typedef struct dash_entry {
     int64_t sweep_id;
+    bool has_sum;        /* sum holds while the store's data version stays */
+    store_summary_t sum; /* the sweep's aggregates */
     int64_t n_results, last_result;
     double last_result_at;
     char *spec_json; /* owned */
+    bool has_front;
+    dash_front_t front;
+    char *points; /* owned: the "points" JSON object; NULL until asked */
+    bool has_laws;
     laws_t laws;
-} dash_fit_t;
+} dash_entry_t;
 
-typedef DA_TYPE(dash_fit_t) dash_fits_t;
+/* One entry per sweep asked about, and the store's data version
+ * (store_data_version) its aggregates were read at: while no one writes,
+ * a poll reads nothing from the file at all.  Zeroed = empty; release
+ * with dash_cache_release.  Used from the server's one thread. */
+typedef struct dash_cache {
+    dash_entry_t *v; /* the fields of DA_TYPE(dash_entry_t) */
+    size_t n, cap;
+    bool has_version;
+    int64_t version;
+} dash_cache_t;
 
-void dash_fits_release(dash_fits_t *f);
+void dash_cache_release(dash_cache_t *c);
 
 /* Every sweep with its progress, and every worker, into jw:
  * {"now", "served_by", "sweeps": [...], "workers": [...]}.  served_by is
  * the pid holding the store's writer lock (0: no service). */
-int dash_overview(store_t *st, long served_by, jw_t *jw, carbs_err_t *err);
+int dash_overview(store_t *st, dash_cache_t *cache, long served_by, jw_t *jw, carbs_err_t *err);
 
 /* Sweep sweep_id into jw: its progress, parameters, front, the latest
  * stored law with its band, the running trials with their latest curve
@@ -55,7 +81,7 @@ int dash_overview(store_t *st, long served_by, jw_t *jw, carbs_err_t *err);
  * successful trial as parallel arrays (what the charts draw).  No trial's
  * metrics or message: those come a page (dash_trials) or a trial
  * (dash_trial) at a time.  CARBS_ENOTFOUND for an unknown sweep. */
-int dash_sweep(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err);
+int dash_sweep(store_t *st, dash_cache_t *cache, int64_t sweep_id, jw_t *jw, carbs_err_t *err);
 
 /* One page of the sweep's trials table into jw: {"total", "offset",
  * "limit", "trials": [...]}, the trials q selects (store_summary.h), each
@@ -78,11 +104,11 @@ int dash_curves(store_t *st, int64_t sweep_id, size_t latest, jw_t *jw, carbs_er
 /* What `carbs laws SWEEP --at-cost C --format json` prints, into jw: the
  * laws fitted from the store's trials as that command fits them
  * (optimizer/service/laws_data.h), read at cost C (tools/laws_at.h).  The
- * fit is kept in fits and reused while the sweep's results and spec are
+ * fit is kept in cache and reused while the sweep's results and spec are
  * unchanged, so only the first answer after a new result pays for it.
  * CARBS_ENOTFOUND for an unknown sweep, CARBS_ESTATE while there is not
  * enough data for a fit. */
-int dash_at_cost(store_t *st, dash_fits_t *fits, int64_t sweep_id, double C, jw_t *jw,
+int dash_at_cost(store_t *st, dash_cache_t *cache, int64_t sweep_id, double C, jw_t *jw,
                  carbs_err_t *err);
 
 /* A file of the page, embedded at build time. */

@@ -17,8 +17,10 @@
  * the front from the successful results' (trial, cost, output) alone
  * (store/store_summary.h); the sweep sends its charts' columns, the trials
  * table asks for one sorted page, and a trial's metrics come when it is
- * clicked.  The laws behind "at cost" are fitted once per change of the
- * sweep's results and kept (dash_fits_t).
+ * clicked.  What comes from the results alone (the front, the charts'
+ * columns, the laws behind "at cost") is derived once per change of the
+ * sweep's results and kept (dash_cache_t), so a poll of a sweep whose
+ * results did not change reads only its aggregates.
  */
 #include "proto/common.h"
 #include "tools/cmd_dashboard.h"
@@ -36,20 +38,15 @@
  * enough to show where the law heads, near enough to stay readable. */
 #define BAND_REACH 2.0
 
-/* A sweep's observed front: its trial ids, cheapest first, with their
- * cost and output (tools/report.h's rule, scaling_front). */
-typedef struct front_pt {
-    int64_t trial_id;
-    double cost, output;
-} front_pt_t;
-
-typedef DA_TYPE(front_pt_t) front_t;
+typedef dash_front_pt_t front_pt_t;
+typedef dash_front_t front_t;
 
 /* One sweep's progress. */
 typedef struct progress {
     store_summary_t sum;
-    double eta; /* seconds; NaN when none */
-    front_t front;
+    double eta;           /* seconds; NaN when none */
+    const front_t *front; /* borrowed from the cache */
+    dash_entry_t *entry;  /* the sweep's, in the cache */
 } progress_t;
 
 static int open_sweep(store_t *st, int64_t sweep_id, store_sweep_t *row, sweep_spec_t *spec,
@@ -130,26 +127,143 @@ out:
     return rc;
 }
 
-/* The sweep's progress into *p (release p->front); with pts non-NULL the
- * successful results are left there (with their params) for the charts. */
-static int progress_read(store_t *st, const store_sweep_t *row, const sweep_spec_t *spec,
-                         progress_t *p, store_points_t *pts, carbs_err_t *err)
+// ---- the cache ----
+
+static void entry_clear(dash_entry_t *e)
 {
-    store_points_t own = {0};
-    store_points_t *use = pts ? pts : &own;
+    free(e->spec_json);
+    e->spec_json = NULL;
+    DA_FREE(&e->front);
+    e->has_front = false;
+    free(e->points);
+    e->points = NULL;
+    if (e->has_laws)
+        laws_release(&e->laws);
+    e->has_laws = false;
+}
+
+void dash_cache_release(dash_cache_t *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        entry_clear(&c->v[i]);
+    DA_FREE(c);
+}
+
+/* The cache's entry for sweep row->id with its aggregates, read again
+ * when the store changed, and emptied of all it derived from them unless
+ * it was derived from the same results and row's spec.  Borrowed until
+ * the next call (the cache may move). */
+static int entry_for(store_t *st, dash_cache_t *c, const store_sweep_t *row, dash_entry_t **out,
+                     carbs_err_t *err)
+{
+    dash_entry_t *e = NULL;
+    int64_t version;
+    int rc = store_data_version(st, &version, err);
+
+    if (rc)
+        return rc;
+    if (!c->has_version || c->version != version)
+        for (size_t i = 0; i < c->n; i++)
+            c->v[i].has_sum = false;
+    c->has_version = true;
+    c->version = version;
+    for (size_t i = 0; i < c->n && !e; i++)
+        if (c->v[i].sweep_id == row->id)
+            e = &c->v[i];
+    if (!e) {
+        dash_entry_t empty = {.sweep_id = row->id};
+        if (DA_PUSH(c, empty))
+            return carbs_fail(err, CARBS_ENOMEM, "out of memory");
+        e = &c->v[c->n - 1];
+    }
+    if (!e->has_sum) {
+        rc = store_sweep_summary(st, row->id, &e->sum, err);
+        if (rc)
+            return rc;
+        e->has_sum = true;
+    }
+    if (!e->spec_json || e->n_results != e->sum.n_results ||
+        e->last_result != e->sum.last_result || e->last_result_at != e->sum.last_result_at ||
+        strcmp(e->spec_json, row->spec_json) != 0) {
+        entry_clear(e);
+        e->spec_json = xstrdup(row->spec_json);
+        e->n_results = e->sum.n_results;
+        e->last_result = e->sum.last_result;
+        e->last_result_at = e->sum.last_result_at;
+    }
+    *out = e;
+    return 0;
+}
+
+/* The successful trials as parallel arrays, {"id", "cost", "output",
+ * "params"}, into a new string (params are the stored objects, not
+ * re-encoded). */
+static char *points_json(const store_points_t *pts)
+{
+    jw_t jw;
+
+    jw_init(&jw);
+    jw_object(&jw, NULL);
+    jw_array(&jw, "id");
+    for (size_t i = 0; i < pts->n; i++)
+        jw_int(&jw, NULL, pts->v[i].trial_id);
+    jw_end(&jw);
+    jw_array(&jw, "cost");
+    for (size_t i = 0; i < pts->n; i++)
+        jw_num_or_null(&jw, NULL, pts->v[i].cost);
+    jw_end(&jw);
+    jw_array(&jw, "output");
+    for (size_t i = 0; i < pts->n; i++)
+        jw_num_or_null(&jw, NULL, pts->v[i].output);
+    jw_end(&jw);
+    jw_array(&jw, "params");
+    for (size_t i = 0; i < pts->n; i++)
+        jw_raw(&jw, NULL, pts->v[i].params_json ? pts->v[i].params_json : "{}");
+    jw_end(&jw);
+    jw_end(&jw);
+    if (jw.sb.err) {
+        jw_release(&jw);
+        return NULL;
+    }
+    return jw_detach(&jw, NULL);
+}
+
+/* The sweep's progress into *p, its front from the cache or, after a new
+ * result, from the successful results; with want_points the cache's
+ * entry also gets the charts' columns. */
+static int progress_read(store_t *st, dash_cache_t *cache, const store_sweep_t *row,
+                         const sweep_spec_t *spec, bool want_points, progress_t *p,
+                         carbs_err_t *err)
+{
+    store_points_t pts = {0};
+    dash_entry_t *e;
+    bool need_points;
     int rc;
 
     memset(p, 0, sizeof(*p));
-    rc = store_sweep_summary(st, row->id, &p->sum, err);
-    if (rc == 0)
-        rc = store_sweep_points(st, row->id, pts != NULL, use, err);
-    if (rc == 0)
-        rc = front_of(use, spec->metric.goal == SWEEP_GOAL_MAXIMIZE, &p->front, err);
-    store_points_release(&own);
-    if (rc) {
-        DA_FREE(&p->front);
+    rc = entry_for(st, cache, row, &e, err);
+    if (rc)
         return rc;
+    p->sum = e->sum;
+    need_points = want_points && !e->points;
+    if (!e->has_front || need_points)
+        rc = store_sweep_points(st, row->id, need_points, &pts, err);
+    if (rc == 0 && !e->has_front) {
+        rc = front_of(&pts, spec->metric.goal == SWEEP_GOAL_MAXIMIZE, &e->front, err);
+        e->has_front = rc == 0;
+        if (rc)
+            DA_FREE(&e->front);
     }
+    if (rc == 0 && need_points) {
+        e->points = points_json(&pts);
+        if (!e->points)
+            rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
+    }
+    store_points_release(&pts);
+    if (rc)
+        return rc;
+    p->front = &e->front;
+    p->entry = e;
     p->eta = eta_of(p, spec, row->state, now_wall());
     return 0;
 }
@@ -158,7 +272,7 @@ static int progress_read(store_t *st, const store_sweep_t *row, const sweep_spec
 static void put_summary(jw_t *jw, const store_sweep_t *row, const sweep_spec_t *spec,
                         const progress_t *p)
 {
-    const front_t *fr = &p->front;
+    const front_t *fr = p->front;
     const store_summary_t *sum = &p->sum;
 
     jw_int(jw, "id", row->id);
@@ -253,7 +367,7 @@ static int put_workers(store_t *st, long served_by, jw_t *jw, carbs_err_t *err)
     return rc;
 }
 
-int dash_overview(store_t *st, long served_by, jw_t *jw, carbs_err_t *err)
+int dash_overview(store_t *st, dash_cache_t *cache, long served_by, jw_t *jw, carbs_err_t *err)
 {
     store_sweep_iter_t *it = store_sweep_iter_new(st, 0, err);
     const store_sweep_t *row;
@@ -270,12 +384,11 @@ int dash_overview(store_t *st, long served_by, jw_t *jw, carbs_err_t *err)
         progress_t p;
         rc = sweep_spec_from_json(row->spec_json, &spec, err);
         if (rc == 0)
-            rc = progress_read(st, row, &spec, &p, NULL, err);
+            rc = progress_read(st, cache, row, &spec, false, &p, err);
         if (rc == 0) {
             jw_object(jw, NULL);
             put_summary(jw, row, &spec, &p);
             jw_end(jw);
-            DA_FREE(&p.front);
         }
         sweep_spec_release(&spec);
     }
@@ -404,30 +517,6 @@ static int put_running(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err
     return rc;
 }
 
-/* The successful trials as parallel arrays: "points": {"id", "cost",
- * "output", "params"}; params are the stored objects, not re-encoded. */
-static void put_points(jw_t *jw, const store_points_t *pts)
-{
-    jw_object(jw, "points");
-    jw_array(jw, "id");
-    for (size_t i = 0; i < pts->n; i++)
-        jw_int(jw, NULL, pts->v[i].trial_id);
-    jw_end(jw);
-    jw_array(jw, "cost");
-    for (size_t i = 0; i < pts->n; i++)
-        jw_num_or_null(jw, NULL, pts->v[i].cost);
-    jw_end(jw);
-    jw_array(jw, "output");
-    for (size_t i = 0; i < pts->n; i++)
-        jw_num_or_null(jw, NULL, pts->v[i].output);
-    jw_end(jw);
-    jw_array(jw, "params");
-    for (size_t i = 0; i < pts->n; i++)
-        jw_raw(jw, NULL, pts->v[i].params_json ? pts->v[i].params_json : "{}");
-    jw_end(jw);
-    jw_end(jw);
-}
-
 /* The latest stored law, its band from the cheapest trial to BAND_REACH
  * times the dearest front point, and when it was fitted; nulls without. */
 static int put_law(store_t *st, int64_t sweep_id, const front_t *fr, jw_t *jw,
@@ -476,17 +565,16 @@ static int put_law(store_t *st, int64_t sweep_id, const front_t *fr, jw_t *jw,
     return 0;
 }
 
-int dash_sweep(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err)
+int dash_sweep(store_t *st, dash_cache_t *cache, int64_t sweep_id, jw_t *jw, carbs_err_t *err)
 {
     store_sweep_t row = {0};
     sweep_spec_t spec = {0};
-    store_points_t pts = {0};
     progress_t p;
     int rc = open_sweep(st, sweep_id, &row, &spec, err);
 
     if (rc)
         return rc;
-    rc = progress_read(st, &row, &spec, &p, &pts, err);
+    rc = progress_read(st, cache, &row, &spec, true, &p, err);
     if (rc)
         goto out;
     jw_object(jw, NULL);
@@ -494,18 +582,16 @@ int dash_sweep(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err)
     put_summary(jw, &row, &spec, &p);
     put_params(jw, &spec);
     jw_array(jw, "front");
-    for (size_t i = 0; i < p.front.n; i++)
-        jw_int(jw, NULL, p.front.v[i].trial_id);
+    for (size_t i = 0; i < p.front->n; i++)
+        jw_int(jw, NULL, p.front->v[i].trial_id);
     jw_end(jw);
-    rc = put_law(st, sweep_id, &p.front, jw, err);
+    rc = put_law(st, sweep_id, p.front, jw, err);
     if (rc == 0)
         rc = put_running(st, sweep_id, jw, err);
-    if (rc == 0)
-        put_points(jw, &pts);
+    /* the cache moves only in progress_read: p.entry still stands */
+    jw_raw(jw, "points", p.entry->points);
     jw_end(jw);
-    DA_FREE(&p.front);
 out:
-    store_points_release(&pts);
     sweep_spec_release(&spec);
     store_sweep_release(&row);
     return rc;
@@ -629,64 +715,35 @@ int dash_curves(store_t *st, int64_t sweep_id, size_t latest, jw_t *jw, carbs_er
     return rc;
 }
 
-void dash_fits_release(dash_fits_t *f)
-{
-    for (size_t i = 0; i < f->n; i++) {
-        free(f->v[i].spec_json);
-        laws_release(&f->v[i].laws);
-    }
-    DA_FREE(f);
-}
-
-/* The kept fit of sweep row->id if it is still the one its results and
- * spec give, else a fresh one put in its place. */
-static int fit_for(store_t *st, dash_fits_t *fits, const store_sweep_t *row,
+/* The laws of sweep row->id as `carbs laws` fits them: the cache's, or a
+ * fresh fit put there. */
+static int fit_for(store_t *st, dash_cache_t *cache, const store_sweep_t *row,
                    const sweep_spec_t *spec, const laws_t **out, carbs_err_t *err)
 {
-    store_summary_t sum;
-    dash_fit_t *f = NULL;
+    dash_entry_t *e;
     laws_data_t d = {0};
     laws_t l = {0};
-    int rc = store_sweep_summary(st, row->id, &sum, err);
+    int rc = entry_for(st, cache, row, &e, err);
 
     if (rc)
         return rc;
-    for (size_t i = 0; i < fits->n && !f; i++)
-        if (fits->v[i].sweep_id == row->id)
-            f = &fits->v[i];
-    if (f && f->n_results == sum.n_results && f->last_result == sum.last_result &&
-        f->last_result_at == sum.last_result_at && strcmp(f->spec_json, row->spec_json) == 0) {
-        *out = &f->laws;
-        return 0;
-    }
-    rc = laws_data_gather(st, row->id, spec, &d, err);
-    if (rc == 0)
-        rc = laws_data_fit(&d, spec, true, NULL, &l, err);
-    laws_data_release(&d);
-    if (rc) {
-        laws_release(&l);
-        return rc;
-    }
-    if (!f) {
-        dash_fit_t empty = {.sweep_id = row->id};
-        if (DA_PUSH(fits, empty)) {
+    if (!e->has_laws) {
+        rc = laws_data_gather(st, row->id, spec, &d, err);
+        if (rc == 0)
+            rc = laws_data_fit(&d, spec, true, NULL, &l, err);
+        laws_data_release(&d);
+        if (rc) {
             laws_release(&l);
-            return carbs_fail(err, CARBS_ENOMEM, "out of memory");
+            return rc;
         }
-        f = &fits->v[fits->n - 1];
+        e->laws = l;
+        e->has_laws = true;
     }
-    free(f->spec_json);
-    laws_release(&f->laws);
-    f->spec_json = xstrdup(row->spec_json);
-    f->n_results = sum.n_results;
-    f->last_result = sum.last_result;
-    f->last_result_at = sum.last_result_at;
-    f->laws = l;
-    *out = &f->laws;
+    *out = &e->laws;
     return 0;
 }
 
-int dash_at_cost(store_t *st, dash_fits_t *fits, int64_t sweep_id, double C, jw_t *jw,
+int dash_at_cost(store_t *st, dash_cache_t *cache, int64_t sweep_id, double C, jw_t *jw,
                  carbs_err_t *err)
 {
     store_sweep_t row = {0};
@@ -697,7 +754,7 @@ int dash_at_cost(store_t *st, dash_fits_t *fits, int64_t sweep_id, double C, jw_
 
     if (rc)
         return rc;
-    rc = fit_for(st, fits, &row, &spec, &l, err);
+    rc = fit_for(st, cache, &row, &spec, &l, err);
     if (rc == 0) {
         laws_at_predict(l, C, &a);
         laws_at_json(jw, l, &spec, &a);
