@@ -49,6 +49,26 @@ int store_data_version(store_t *st, int64_t *version, carbs_err_t *err)
     return 0;
 }
 
+static const char sql_results_mark[] = "SELECT count(*), coalesce(max(trial), 0) FROM results";
+
+int store_results_mark(store_t *st, int64_t *count, int64_t *last, carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    int rc = store__begin(st, false, err);
+
+    if (rc >= 0)
+        rc = store__stmt(st, sql_results_mark, &s, err);
+    if (rc >= 0) {
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            *count = sqlite3_column_int64(s, 0);
+            *last = sqlite3_column_int64(s, 1);
+        } else {
+            rc = store__fail(st, "count the results in", err);
+        }
+    }
+    return store__end(st, rc, err);
+}
+
 // ---- progress ----
 
 static const char sql_summary_states[] =

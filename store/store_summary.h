@@ -35,6 +35,12 @@ int store_keep_pages(store_t *st, carbs_err_t *err);
  * Costs no read of the file.  Returns 0 or CARBS_ESTORE. */
 int store_data_version(store_t *st, int64_t *version, carbs_err_t *err);
 
+/* How many results the whole store holds and the largest trial id among
+ * them: results are only ever added (and removed with their sweep), so
+ * while both stay, no sweep's results changed.  Reads the results' primary
+ * key only.  Returns 0 or CARBS_ESTORE. */
+int store_results_mark(store_t *st, int64_t *count, int64_t *last, carbs_err_t *err);
+
 /* A sweep's progress.  n_results, last_result and last_result_at change
  * whenever a result is stored for the sweep (results are never changed in
  * place), so together they key anything computed from its results. */

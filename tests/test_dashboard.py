@@ -236,6 +236,18 @@ def test_live(env, base):
     check(len(done) >= 2 and done == sorted(done), f"done counts grew: {done}")
     check(seen_held, "a connected worker with its current trial")
     check(pages and all(st == 200 for st in pages), f"the live sweep's page: {pages}")
+    # What the dashboard kept from the middle of the run gives way to every result.
+    trials = [json.loads(line) for line in env.carbs("trials", "live").stdout.splitlines()]
+    st, _, sw = get_json(base, f"/api/sweeps/{sid}")
+    want = [t["id"] for t in trials if t["state"] == "done"]
+    check(st == 200 and sw["points"]["id"] == want, f"the live sweep's points: {sw['points']}")
+    pareto = [json.loads(line)["trial"] for line in env.carbs("pareto", "live").stdout.splitlines()]
+    check(sw["front"] == pareto and sw["best_trial"] == pareto[-1], "the live sweep's front")
+    check(sw["counts"]["done"] + sw["counts"]["failed"] == 10 and sw["counts"]["running"] == 0,
+          f"the live sweep's counts: {sw['counts']}")
+    st, _, pg = get_json(base, f"/api/sweeps/{sid}/trials")
+    check(st == 200 and [t["id"] for t in pg["trials"]] == [t["id"] for t in trials],
+          "the live sweep's table")
     # The fit kept from the middle of the run gives way to one on every result.
     cli = json.loads(env.carbs("laws", "live", "--at-cost", "5", "--format", "json").stdout)
     st, _, at = get_json(base, f"/api/sweeps/{sid}/at-cost?cost=5")

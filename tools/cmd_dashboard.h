@@ -45,8 +45,9 @@ typedef DA_TYPE(dash_front_pt_t) dash_front_t;
  * a new result pays once for each part it needs. */
 typedef struct dash_entry {
     int64_t sweep_id;
-    bool has_sum;        /* sum holds while the store's data version stays */
     store_summary_t sum; /* the sweep's aggregates */
+    bool has_sum;        /* sum holds while the store's results stay */
+    bool has_counts;     /* sum.counts hold while the store's data version stays */
     int64_t n_results, last_result;
     double last_result_at;
     char *spec_json; /* owned */
@@ -57,15 +58,18 @@ typedef struct dash_entry {
     laws_t laws;
 } dash_entry_t;
 
-/* One entry per sweep asked about, and the store's data version
- * (store_data_version) its aggregates were read at: while no one writes,
- * a poll reads nothing from the file at all.  Zeroed = empty; release
- * with dash_cache_release.  Used from the server's one thread. */
+/* One entry per sweep asked about, the store's data version
+ * (store_data_version) and its results' mark (store_results_mark) the
+ * entries' aggregates were read at.  While no one writes, a poll reads
+ * nothing from the file; while writes bring no result (claims, leases,
+ * curve points), only the trial counts.  Zeroed = empty; release with
+ * dash_cache_release.  Used from the server's one thread. */
 typedef struct dash_cache {
     dash_entry_t *v; /* the fields of DA_TYPE(dash_entry_t) */
     size_t n, cap;
     bool has_version;
     int64_t version;
+    int64_t n_results, last_result; /* the results' mark */
 } dash_cache_t;
 
 void dash_cache_release(dash_cache_t *c);

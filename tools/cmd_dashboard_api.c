@@ -162,11 +162,21 @@ static int entry_for(store_t *st, dash_cache_t *c, const store_sweep_t *row, das
 
     if (rc)
         return rc;
-    if (!c->has_version || c->version != version)
-        for (size_t i = 0; i < c->n; i++)
-            c->v[i].has_sum = false;
-    c->has_version = true;
-    c->version = version;
+    if (!c->has_version || c->version != version) {
+        int64_t n_results, last_result;
+        rc = store_results_mark(st, &n_results, &last_result, err);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < c->n; i++) {
+            c->v[i].has_counts = false;
+            if (!c->has_version || n_results != c->n_results || last_result != c->last_result)
+                c->v[i].has_sum = false;
+        }
+        c->has_version = true;
+        c->version = version;
+        c->n_results = n_results;
+        c->last_result = last_result;
+    }
     for (size_t i = 0; i < c->n && !e; i++)
         if (c->v[i].sweep_id == row->id)
             e = &c->v[i];
@@ -176,12 +186,14 @@ static int entry_for(store_t *st, dash_cache_t *c, const store_sweep_t *row, das
             return carbs_fail(err, CARBS_ENOMEM, "out of memory");
         e = &c->v[c->n - 1];
     }
-    if (!e->has_sum) {
+    /* Before its first result a sweep's first start may come with any claim. */
+    if (!e->has_sum || (!e->has_counts && e->sum.first_started <= 0))
         rc = store_sweep_summary(st, row->id, &e->sum, err);
-        if (rc)
-            return rc;
-        e->has_sum = true;
-    }
+    else if (!e->has_counts)
+        rc = store_sweep_counts(st, row->id, e->sum.counts, NULL, err);
+    if (rc)
+        return rc;
+    e->has_sum = e->has_counts = true;
     if (!e->spec_json || e->n_results != e->sum.n_results ||
         e->last_result != e->sum.last_result || e->last_result_at != e->sum.last_result_at ||
         strcmp(e->spec_json, row->spec_json) != 0) {
