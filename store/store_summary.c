@@ -323,6 +323,45 @@ int store_trial_page(store_t *st, const store_page_query_t *q, store_records_t *
     return rc;
 }
 
+// ---- running trials ----
+
+static const char sql_running[] =
+    "SELECT t.id, t.sweep, t.worker FROM trials t INDEXED BY trials_state_lease"
+    " WHERE t.state = 'running' AND (?1 = 0 OR t.sweep = ?1) ORDER BY t.id";
+
+int store_running(store_t *st, int64_t sweep_id, store_held_t **out, size_t *n,
+                  carbs_err_t *err)
+{
+    DA_TYPE(store_held_t) got = {0};
+    sqlite3_stmt *s;
+    int rc, step = SQLITE_DONE;
+
+    *out = NULL;
+    *n = 0;
+    rc = store__begin(st, false, err);
+    if (rc >= 0)
+        rc = store__stmt(st, sql_running, &s, err);
+    if (rc >= 0)
+        sqlite3_bind_int64(s, 1, sweep_id);
+    while (rc >= 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        store_held_t h = {.trial_id = sqlite3_column_int64(s, 0),
+                          .sweep_id = sqlite3_column_int64(s, 1)};
+        store__col_copy(s, 2, h.worker, sizeof(h.worker));
+        if (DA_PUSH(&got, h) < 0)
+            rc = carbs_fail(err, CARBS_ENOMEM, "out of memory reading running trials");
+    }
+    if (rc >= 0 && step != SQLITE_DONE)
+        rc = store__fail(st, "read the running trials of", err);
+    rc = store__end(st, rc, err);
+    if (rc < 0) {
+        DA_FREE(&got);
+        return rc;
+    }
+    *out = got.v;
+    *n = got.n;
+    return 0;
+}
+
 // ---- curves ----
 
 /* Newest first through the trials' primary key (the unary + keeps SQLite

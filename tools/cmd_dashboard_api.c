@@ -316,34 +316,21 @@ static void put_summary(jw_t *jw, const store_sweep_t *row, const sweep_spec_t *
 
 // ---- the overview ----
 
-/* A running trial and who holds it. */
-typedef struct held {
-    int64_t trial, sweep;
-    char worker[CARBS_NAME_MAX];
-} held_t;
-
-typedef DA_TYPE(held_t) helds_t;
-
 static int put_workers(store_t *st, long served_by, jw_t *jw, carbs_err_t *err)
 {
-    store_trial_filter_t f = {.states = 1u << CARBS_TRIAL_RUNNING};
-    store_trial_iter_t *ti = store_trial_iter_new(st, &f, err);
-    store_worker_iter_t *wi = ti ? store_worker_iter_new(st, err) : NULL;
+    store_held_t *held = NULL;
+    size_t n_held = 0;
+    store_worker_iter_t *wi;
     const store_worker_t *w;
-    const store_trial_t *t;
-    helds_t held = {0};
     double now = now_wall();
-    int rc = 0;
+    int rc = store_running(st, 0, &held, &n_held, err);
 
+    if (rc)
+        return rc;
+    wi = store_worker_iter_new(st, err);
     if (!wi) {
-        store_trial_iter_free(ti);
+        free(held);
         return err ? err->code : CARBS_ESTORE;
-    }
-    while (rc == 0 && store_trial_iter_next(ti, &t) == CARBS_CONTINUE) {
-        held_t h = {.trial = t->id, .sweep = t->sweep_id};
-        str_copy(h.worker, sizeof(h.worker), t->worker);
-        if (DA_PUSH(&held, h))
-            rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
     }
     jw_array(jw, "workers");
     while (rc == 0 && store_worker_iter_next(wi, &w) == CARBS_CONTINUE) {
@@ -361,21 +348,20 @@ static int put_workers(store_t *st, long served_by, jw_t *jw, carbs_err_t *err)
         jw_num_or_null(jw, "last_seen", w->last_seen > 0 ? w->last_seen : NAN);
         jw_num_or_null(jw, "idle_seconds", idle);
         jw_array(jw, "running");
-        for (size_t i = 0; i < held.n; i++) {
-            if (strcmp(held.v[i].worker, w->id) != 0)
+        for (size_t i = 0; i < n_held; i++) {
+            if (strcmp(held[i].worker, w->id) != 0)
                 continue;
             jw_object(jw, NULL);
-            jw_int(jw, "trial", held.v[i].trial);
-            jw_int(jw, "sweep", held.v[i].sweep);
+            jw_int(jw, "trial", held[i].trial_id);
+            jw_int(jw, "sweep", held[i].sweep_id);
             jw_end(jw);
         }
         jw_end(jw);
         jw_end(jw);
     }
     jw_end(jw);
-    DA_FREE(&held);
+    free(held);
     store_worker_iter_free(wi);
-    store_trial_iter_free(ti);
     return rc;
 }
 
@@ -509,23 +495,22 @@ static void put_trial_row(jw_t *jw, const store_record_t *r, bool with_metrics)
  * its budget's parallel trials at once, so this stays short. */
 static int put_running(store_t *st, int64_t sweep_id, jw_t *jw, carbs_err_t *err)
 {
-    store_trial_filter_t f = {.sweep_id = sweep_id, .states = 1u << CARBS_TRIAL_RUNNING};
-    store_trial_iter_t *it = store_trial_iter_new(st, &f, err);
-    const store_trial_t *t;
-    int rc = 0;
+    store_held_t *held = NULL;
+    size_t n = 0;
+    int rc = store_running(st, sweep_id, &held, &n, err);
 
-    if (!it)
-        return err ? err->code : CARBS_ESTORE;
+    if (rc)
+        return rc;
     jw_array(jw, "running");
-    while (rc == 0 && store_trial_iter_next(it, &t) == CARBS_CONTINUE) {
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         jw_object(jw, NULL);
-        jw_int(jw, "id", t->id);
-        jw_str(jw, "worker", t->worker);
-        rc = put_last_point(st, t->id, jw, err);
+        jw_int(jw, "id", held[i].trial_id);
+        jw_str(jw, "worker", held[i].worker);
+        rc = put_last_point(st, held[i].trial_id, jw, err);
         jw_end(jw);
     }
     jw_end(jw);
-    store_trial_iter_free(it);
+    free(held);
     return rc;
 }
 
