@@ -126,16 +126,20 @@ int store_sweep_summary(store_t *st, int64_t sweep_id, store_summary_t *out, car
     return store__end(st, rc, err);
 }
 
-// ---- successful results ----
+// ---- results ----
 
-/* A successful result makes its trial done (store.h), so the index on
- * (sweep, state) yields them in id order with no sort. */
-static const char sql_points[] =
-    "SELECT t.id, r.output, r.cost FROM trials t JOIN results r ON r.trial = t.id"
-    " WHERE t.sweep = ?1 AND t.state = 'done' AND r.status = 'ok' ORDER BY t.id";
-static const char sql_points_params[] =
-    "SELECT t.id, r.output, r.cost, t.params FROM trials t JOIN results r ON r.trial = t.id"
-    " WHERE t.sweep = ?1 AND t.state = 'done' AND r.status = 'ok' ORDER BY t.id";
+static const char sql_points_all[] =
+    "SELECT t.id, r.status = 'ok', r.output, r.cost, t.params FROM trials t"
+    " JOIN results r ON r.trial = t.id WHERE t.sweep = ?1 ORDER BY t.id";
+/* From ?2 on through the results' primary key, whatever the sweep's size (the
+ * unary + keeps SQLite off the sweep index, which would read all its trials). */
+static const char sql_points_since[] =
+    "SELECT t.id, r.status = 'ok', r.output, r.cost, t.params FROM results r"
+    " JOIN trials t ON t.id = r.trial WHERE r.trial >= ?2 AND +t.sweep = ?1 ORDER BY r.trial";
+static const char sql_open_from[] =
+    "SELECT coalesce((SELECT min(id) FROM trials WHERE sweep = ?1"
+    "  AND state IN ('pending', 'running', 'lost')),"
+    " (SELECT coalesce(max(id), 0) + 1 FROM trials))";
 
 void store_points_release(store_points_t *p)
 {
@@ -144,25 +148,29 @@ void store_points_release(store_points_t *p)
     DA_FREE(p);
 }
 
-int store_sweep_points(store_t *st, int64_t sweep_id, bool with_params, store_points_t *out,
-                       carbs_err_t *err)
+int store_sweep_points(store_t *st, int64_t sweep_id, int64_t since, store_points_t *out,
+                       int64_t *open_from, carbs_err_t *err)
 {
     sqlite3_stmt *s;
     int rc, step = SQLITE_DONE;
 
     memset(out, 0, sizeof(*out));
+    *open_from = 0;
     rc = store__begin(st, false, err);
     if (rc >= 0)
         rc = store__sweep_exists(st, sweep_id, err);
     if (rc >= 0)
-        rc = store__stmt(st, with_params ? sql_points_params : sql_points, &s, err);
-    if (rc >= 0)
+        rc = store__stmt(st, since > 0 ? sql_points_since : sql_points_all, &s, err);
+    if (rc >= 0) {
         sqlite3_bind_int64(s, 1, sweep_id);
+        sqlite3_bind_int64(s, 2, since);
+    }
     while (rc >= 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
         store_point_t p = {.trial_id = sqlite3_column_int64(s, 0),
-                           .output = store__col_real(s, 1),
-                           .cost = store__col_real(s, 2)};
-        if (with_params && store__col_strdup(s, 3, &p.params_json) < 0)
+                           .ok = sqlite3_column_int(s, 1) != 0,
+                           .output = store__col_real(s, 2),
+                           .cost = store__col_real(s, 3)};
+        if (p.ok && store__col_strdup(s, 4, &p.params_json) < 0)
             rc = carbs_fail(err, CARBS_ENOMEM, "out of memory reading results");
         else if (DA_PUSH(out, p) < 0) {
             free(p.params_json);
@@ -171,6 +179,15 @@ int store_sweep_points(store_t *st, int64_t sweep_id, bool with_params, store_po
     }
     if (rc >= 0 && step != SQLITE_DONE)
         rc = store__fail(st, "read the results of", err);
+    if (rc >= 0)
+        rc = store__stmt(st, sql_open_from, &s, err);
+    if (rc >= 0) {
+        sqlite3_bind_int64(s, 1, sweep_id);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            *open_from = sqlite3_column_int64(s, 0);
+        else
+            rc = store__fail(st, "find the open trials of", err);
+    }
     rc = store__end(st, rc, err);
     if (rc < 0)
         store_points_release(out);

@@ -57,21 +57,28 @@ typedef struct store_summary {
  * memory).  CARBS_ENOTFOUND for an unknown sweep. */
 int store_sweep_summary(store_t *st, int64_t sweep_id, store_summary_t *out, carbs_err_t *err);
 
-/* A successful result: what a chart or the front needs of a trial. */
+/* A result: what a chart or the front needs of a trial. */
 typedef struct store_point {
     int64_t trial_id;
+    bool ok;             /* a success (the trial is done) */
     double output, cost; /* NaN when NULL */
-    char *params_json;   /* owned; NULL unless asked for */
+    char *params_json;   /* owned; NULL for a failure */
 } store_point_t;
 
 typedef DA_TYPE(store_point_t) store_points_t;
 
-/* Every successful result of sweep_id (status ok), in trial id order, into
- * the empty *out (release with store_points_release); with_params also
- * copies each trial's params JSON.  CARBS_ENOTFOUND for an unknown sweep,
- * CARBS_ENOMEM. */
-int store_sweep_points(store_t *st, int64_t sweep_id, bool with_params, store_points_t *out,
-                       carbs_err_t *err);
+/* The results of sweep_id's trials with id >= since (0: every one), in
+ * trial id order, into the empty *out (release with store_points_release),
+ * and in *open_from, read in the same snapshot, the smallest id a result
+ * of this sweep can come for next: its least trial still pending, running
+ * or lost, else one past the store's largest trial id.  A later call with
+ * since = that *open_from sees every result stored in between (and some
+ * seen before, which the caller tells by id): ids are never reused and
+ * only open trials get a result.  The rows come through the results'
+ * primary key from since on, so the call costs what it returns.
+ * CARBS_ENOTFOUND for an unknown sweep, CARBS_ENOMEM. */
+int store_sweep_points(store_t *st, int64_t sweep_id, int64_t since, store_points_t *out,
+                       int64_t *open_from, carbs_err_t *err);
 void store_points_release(store_points_t *p);
 
 /* What a page of trials is ordered by; ties go by trial id, ascending. */

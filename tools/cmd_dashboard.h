@@ -35,25 +35,45 @@ typedef struct dash_front_pt {
 
 typedef DA_TYPE(dash_front_pt_t) dash_front_t;
 
+/* Room for a number as JSON: "%.17g" of a double, or null. */
+#define DASH_NUM_TEXT 32
+
+/* A successful trial as the charts get it, its numbers already written as
+ * JSON (so a new result costs the writing of its own numbers only). */
+typedef struct dash_point {
+    int64_t trial_id;
+    double cost, output;
+    char *params_json; /* owned */
+    char text[3][DASH_NUM_TEXT]; /* trial_id, cost, output */
+} dash_point_t;
+
+typedef DA_TYPE(dash_point_t) dash_points_t;
+typedef DA_TYPE(int64_t) dash_ids_t;
+
 /* What the dashboard derives from one sweep's results, kept while they
  * stay what it was derived from.  The key is store_summary_t's n_results,
  * last_result and last_result_at (results are only ever added) and the
- * sweep's spec text (its goal and parameters).  Each part is filled when
- * first asked for: the front by any request that shows progress, the
- * charts' columns by the sweep's, the laws by "at cost".  A poll of an
- * unchanged sweep then reads only its aggregates; the first request after
- * a new result pays once for each part it needs. */
+ * sweep's spec text (its goal and parameters).  When the key moves, the
+ * results since open_from are read (store_sweep_points) and merged in, the
+ * front is taken again over the old front and the new points (a point off
+ * the front stays off it), and the rest is derived again when asked for:
+ * the charts' columns by the sweep's request (from the numbers already
+ * written), the laws by "at cost".  A poll of a sweep whose results did
+ * not change reads only its aggregates. */
 typedef struct dash_entry {
     int64_t sweep_id;
     store_summary_t sum; /* the sweep's aggregates */
     bool has_sum;        /* sum holds while the store's results stay */
     bool has_counts;     /* sum.counts hold while the store's data version stays */
-    int64_t n_results, last_result;
+    int64_t n_results, last_result; /* the key */
     double last_result_at;
     char *spec_json; /* owned */
-    bool has_front;
-    dash_front_t front;
-    char *points; /* owned: the "points" JSON object; NULL until asked */
+    bool has_results;      /* points, results and open_from match the key */
+    dash_points_t points;  /* the successful trials, by id */
+    dash_ids_t results;    /* every trial id with a result, ascending */
+    int64_t open_from;     /* where new results can come from (store_sweep_points) */
+    dash_front_t front;    /* matches the key when has_results */
+    char *points_json; /* owned: the "points" JSON object; NULL until asked */
     bool has_laws;
     laws_t laws;
 } dash_entry_t;

@@ -83,27 +83,28 @@ static double eta_of(const progress_t *p, const sweep_spec_t *spec, carbs_sweep_
     return eta;
 }
 
-/* The front of the points pts (successful results) into the empty *out, by
- * the rule of `carbs pareto` (tools/report.c): finite output and cost only,
- * then scaling_front. */
-static int front_of(const store_points_t *pts, bool maximize, front_t *out, carbs_err_t *err)
+/* The front of the n candidates c (trial id order) into the empty *out,
+ * by the rule of `carbs pareto` (tools/report.c): finite output and cost
+ * only, then scaling_front. */
+static int front_of(const front_pt_t *c, size_t n_c, bool maximize, front_t *out,
+                    carbs_err_t *err)
 {
     size_t n = 0, nf = 0;
-    double *cost = carbs_malloc((pts->n + 1) * sizeof(double));
-    double *output = carbs_malloc((pts->n + 1) * sizeof(double));
-    size_t *map = carbs_malloc((pts->n + 1) * sizeof(size_t));
-    size_t *idx = carbs_malloc((pts->n + 1) * sizeof(size_t));
+    double *cost = carbs_malloc((n_c + 1) * sizeof(double));
+    double *output = carbs_malloc((n_c + 1) * sizeof(double));
+    size_t *map = carbs_malloc((n_c + 1) * sizeof(size_t));
+    size_t *idx = carbs_malloc((n_c + 1) * sizeof(size_t));
     int rc = 0;
 
     if (!cost || !output || !map || !idx) {
         rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < pts->n; i++) {
-        if (!isfinite(pts->v[i].output) || !isfinite(pts->v[i].cost))
+    for (size_t i = 0; i < n_c; i++) {
+        if (!isfinite(c[i].output) || !isfinite(c[i].cost))
             continue;
-        cost[n] = pts->v[i].cost;
-        output[n] = pts->v[i].output;
+        cost[n] = c[i].cost;
+        output[n] = c[i].output;
         map[n++] = i;
     }
     /* scaling_front sorts; an empty array has nothing to sort (UBSan). */
@@ -113,12 +114,9 @@ static int front_of(const store_points_t *pts, bool maximize, front_t *out, carb
         rc = carbs_fail(err, rc, "cannot find the front");
         goto out;
     }
-    for (size_t k = 0; k < nf && rc == 0; k++) {
-        const store_point_t *p = &pts->v[map[idx[k]]];
-        front_pt_t f = {.trial_id = p->trial_id, .cost = p->cost, .output = p->output};
-        if (DA_PUSH(out, f))
+    for (size_t k = 0; k < nf && rc == 0; k++)
+        if (DA_PUSH(out, c[map[idx[k]]]))
             rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
-    }
 out:
     free(cost);
     free(output);
@@ -129,17 +127,34 @@ out:
 
 // ---- the cache ----
 
-static void entry_clear(dash_entry_t *e)
+static void points_clear(dash_points_t *p)
 {
-    free(e->spec_json);
-    e->spec_json = NULL;
-    DA_FREE(&e->front);
-    e->has_front = false;
-    free(e->points);
-    e->points = NULL;
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i].params_json);
+    DA_FREE(p);
+}
+
+/* Forget what e derived from its results, keeping the results themselves
+ * (merge_results brings them up to date). */
+static void entry_stale(dash_entry_t *e)
+{
+    free(e->points_json);
+    e->points_json = NULL;
     if (e->has_laws)
         laws_release(&e->laws);
     e->has_laws = false;
+    e->has_results = false;
+}
+
+static void entry_clear(dash_entry_t *e)
+{
+    entry_stale(e);
+    free(e->spec_json);
+    e->spec_json = NULL;
+    points_clear(&e->points);
+    DA_FREE(&e->results);
+    DA_FREE(&e->front);
+    e->open_from = 0;
 }
 
 void dash_cache_release(dash_cache_t *c)
@@ -197,7 +212,11 @@ static int entry_for(store_t *st, dash_cache_t *c, const store_sweep_t *row, das
     if (!e->spec_json || e->n_results != e->sum.n_results ||
         e->last_result != e->sum.last_result || e->last_result_at != e->sum.last_result_at ||
         strcmp(e->spec_json, row->spec_json) != 0) {
-        entry_clear(e);
+        /* A new spec may change the goal: start over; new results: merge. */
+        if (e->spec_json && strcmp(e->spec_json, row->spec_json) != 0)
+            entry_clear(e);
+        entry_stale(e);
+        free(e->spec_json);
         e->spec_json = xstrdup(row->spec_json);
         e->n_results = e->sum.n_results;
         e->last_result = e->sum.last_result;
@@ -207,49 +226,174 @@ static int entry_for(store_t *st, dash_cache_t *c, const store_sweep_t *row, das
     return 0;
 }
 
-/* The successful trials as parallel arrays, {"id", "cost", "output",
- * "params"}, into a new string (params are the stored objects, not
- * re-encoded). */
-static char *points_json(const store_points_t *pts)
+static void point_text(char buf[DASH_NUM_TEXT], double x)
 {
-    jw_t jw;
-
-    jw_init(&jw);
-    jw_object(&jw, NULL);
-    jw_array(&jw, "id");
-    for (size_t i = 0; i < pts->n; i++)
-        jw_int(&jw, NULL, pts->v[i].trial_id);
-    jw_end(&jw);
-    jw_array(&jw, "cost");
-    for (size_t i = 0; i < pts->n; i++)
-        jw_num_or_null(&jw, NULL, pts->v[i].cost);
-    jw_end(&jw);
-    jw_array(&jw, "output");
-    for (size_t i = 0; i < pts->n; i++)
-        jw_num_or_null(&jw, NULL, pts->v[i].output);
-    jw_end(&jw);
-    jw_array(&jw, "params");
-    for (size_t i = 0; i < pts->n; i++)
-        jw_raw(&jw, NULL, pts->v[i].params_json ? pts->v[i].params_json : "{}");
-    jw_end(&jw);
-    jw_end(&jw);
-    if (jw.sb.err) {
-        jw_release(&jw);
-        return NULL;
-    }
-    return jw_detach(&jw, NULL);
+    if (isfinite(x))
+        snprintf(buf, DASH_NUM_TEXT, "%.17g", x);
+    else
+        snprintf(buf, DASH_NUM_TEXT, "null");
 }
 
-/* The sweep's progress into *p, its front from the cache or, after a new
- * result, from the successful results; with want_points the cache's
- * entry also gets the charts' columns. */
+/* The point of a successful result; takes its params. */
+static dash_point_t point_of(store_point_t *r)
+{
+    dash_point_t p = {.trial_id = r->trial_id, .cost = r->cost, .output = r->output,
+                      .params_json = r->params_json};
+
+    r->params_json = NULL;
+    snprintf(p.text[0], DASH_NUM_TEXT, "%" PRId64, p.trial_id);
+    point_text(p.text[1], p.cost);
+    point_text(p.text[2], p.output);
+    return p;
+}
+
+static bool has_id(const dash_ids_t *ids, int64_t id)
+{
+    size_t lo = 0, hi = ids->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids->v[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ids->n && ids->v[lo] == id;
+}
+
+static int cmp_front_id(const void *a, const void *b)
+{
+    int64_t x = ((const front_pt_t *)a)->trial_id, y = ((const front_pt_t *)b)->trial_id;
+    return (x > y) - (x < y);
+}
+
+/* e->results and the new ids add[n_add] (both ascending) merged into *out. */
+static void merge_ids(const dash_ids_t *known, const int64_t *add, size_t n_add, dash_ids_t *out)
+{
+    size_t j = 0, a = 0;
+
+    while (j < known->n || a < n_add)
+        out->v[out->n++] =
+            a == n_add || (j < known->n && known->v[j] < add[a]) ? known->v[j++] : add[a++];
+}
+
+/* Bring e's results up to its key: read those since e->open_from (all of
+ * them the first time, or when the new ones do not add up to the count the
+ * key says), merge the new ones in by id, and take the front again over
+ * the old front and the new points. */
+static int merge_results(store_t *st, dash_entry_t *e, bool maximize, carbs_err_t *err)
+{
+    store_points_t got = {0};
+    dash_points_t pts = {0};
+    dash_ids_t ids = {0};
+    DA_TYPE(int64_t) add = {0};
+    DA_TYPE(front_pt_t) cand = {0};
+    front_t front = {0};
+    int64_t open_from;
+    size_t i = 0;
+    bool all = e->open_from <= 0;
+    int rc = store_sweep_points(st, e->sweep_id, all ? 0 : e->open_from, &got, &open_from, err);
+
+    if (rc)
+        return rc;
+    for (size_t k = 0; rc == 0 && k < got.n; k++)
+        if (!has_id(&e->results, got.v[k].trial_id) && DA_PUSH(&add, got.v[k].trial_id))
+            rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
+    if (rc == 0 && !all && (int64_t)(e->results.n + add.n) != e->n_results) {
+        /* something else happened (results gone with their trials): start over */
+        store_points_release(&got);
+        DA_FREE(&add);
+        points_clear(&e->points);
+        DA_FREE(&e->results);
+        DA_FREE(&e->front);
+        e->open_from = 0;
+        return merge_results(st, e, maximize, err);
+    }
+    if (rc == 0 && (DA_RESERVE(&pts, e->points.n + got.n) ||
+                    DA_RESERVE(&ids, e->results.n + add.n) ||
+                    DA_RESERVE(&cand, e->front.n + got.n)))
+        rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
+    if (rc)
+        goto out;
+    /* both lists come by id: merge them, the new points taking their params */
+    for (size_t k = 0; k < e->front.n; k++)
+        cand.v[cand.n++] = e->front.v[k];
+    for (size_t k = 0; k < got.n; k++) {
+        store_point_t *r = &got.v[k];
+        if (!r->ok || has_id(&e->results, r->trial_id))
+            continue;
+        while (i < e->points.n && e->points.v[i].trial_id < r->trial_id)
+            pts.v[pts.n++] = e->points.v[i++];
+        pts.v[pts.n++] = point_of(r);
+        cand.v[cand.n++] = (front_pt_t){.trial_id = r->trial_id, .cost = r->cost,
+                                        .output = r->output};
+    }
+    while (i < e->points.n)
+        pts.v[pts.n++] = e->points.v[i++];
+    merge_ids(&e->results, add.v, add.n, &ids);
+    /* by id, so that of exact ties the earliest trial stays (report.h) */
+    qsort(cand.v, cand.n, sizeof(*cand.v), cmp_front_id);
+    rc = front_of(cand.v, cand.n, maximize, &front, err);
+    if (rc) {
+        /* pts shares e's params: free only the new ones, which e never had */
+        for (size_t k = 0; k < pts.n; k++)
+            if (!has_id(&e->results, pts.v[k].trial_id))
+                free(pts.v[k].params_json);
+        DA_FREE(&pts);
+        goto out;
+    }
+    DA_FREE(&e->points); /* its params live on in pts */
+    e->points = pts;
+    DA_FREE(&e->results);
+    e->results = ids;
+    ids = (dash_ids_t){0};
+    DA_FREE(&e->front);
+    e->front = front;
+    front = (front_t){0};
+    e->open_from = open_from;
+    e->has_results = true;
+out:
+    DA_FREE(&ids);
+    DA_FREE(&front);
+    DA_FREE(&add);
+    DA_FREE(&cand);
+    store_points_release(&got);
+    return rc;
+}
+
+/* The charts' columns, {"id", "cost", "output", "params"}, from the
+ * numbers the points already hold as text. */
+static char *points_json(const dash_points_t *pts)
+{
+    static const char *const keys[] = {"{\"id\":[", "],\"cost\":[", "],\"output\":["};
+    strbuf_t sb = STRBUF_INIT;
+
+    for (size_t k = 0; k < 3; k++) {
+        strbuf_adds(&sb, keys[k]);
+        for (size_t i = 0; i < pts->n; i++) {
+            if (i)
+                strbuf_addch(&sb, ',');
+            strbuf_adds(&sb, pts->v[i].text[k]);
+        }
+    }
+    strbuf_adds(&sb, "],\"params\":[");
+    for (size_t i = 0; i < pts->n; i++) {
+        if (i)
+            strbuf_addch(&sb, ',');
+        strbuf_adds(&sb, pts->v[i].params_json ? pts->v[i].params_json : "{}");
+    }
+    strbuf_adds(&sb, "]}");
+    return strbuf_detach(&sb, NULL);
+}
+
+/* The sweep's progress into *p, its front from the cache or, after new
+ * results, merged with them; with want_points the cache's entry also gets
+ * the charts' columns. */
 static int progress_read(store_t *st, dash_cache_t *cache, const store_sweep_t *row,
                          const sweep_spec_t *spec, bool want_points, progress_t *p,
                          carbs_err_t *err)
 {
-    store_points_t pts = {0};
     dash_entry_t *e;
-    bool need_points;
     int rc;
 
     memset(p, 0, sizeof(*p));
@@ -257,21 +401,13 @@ static int progress_read(store_t *st, dash_cache_t *cache, const store_sweep_t *
     if (rc)
         return rc;
     p->sum = e->sum;
-    need_points = want_points && !e->points;
-    if (!e->has_front || need_points)
-        rc = store_sweep_points(st, row->id, need_points, &pts, err);
-    if (rc == 0 && !e->has_front) {
-        rc = front_of(&pts, spec->metric.goal == SWEEP_GOAL_MAXIMIZE, &e->front, err);
-        e->has_front = rc == 0;
-        if (rc)
-            DA_FREE(&e->front);
-    }
-    if (rc == 0 && need_points) {
-        e->points = points_json(&pts);
-        if (!e->points)
+    if (!e->has_results)
+        rc = merge_results(st, e, spec->metric.goal == SWEEP_GOAL_MAXIMIZE, err);
+    if (rc == 0 && want_points && !e->points_json) {
+        e->points_json = points_json(&e->points);
+        if (!e->points_json)
             rc = carbs_fail(err, CARBS_ENOMEM, "out of memory");
     }
-    store_points_release(&pts);
     if (rc)
         return rc;
     p->front = &e->front;
@@ -586,7 +722,7 @@ int dash_sweep(store_t *st, dash_cache_t *cache, int64_t sweep_id, jw_t *jw, car
     if (rc == 0)
         rc = put_running(st, sweep_id, jw, err);
     /* the cache moves only in progress_read: p.entry still stands */
-    jw_raw(jw, "points", p.entry->points);
+    jw_raw(jw, "points", p.entry->points_json);
     jw_end(jw);
 out:
     sweep_spec_release(&spec);
