@@ -80,9 +80,9 @@ typedef struct dash_entry {
 
 /* One entry per sweep asked about, the store's data version
  * (store_data_version) and its results' mark (store_results_mark) the
- * entries' aggregates were read at.  While no one writes, a poll reads
- * nothing from the file; while writes bring no result (claims, leases,
- * curve points), only the trial counts.  Zeroed = empty; release with
+ * entries' aggregates were read at.  While no one writes, a poll reads no
+ * trial and no result; while writes bring no result (claims, leases, curve
+ * points), only the trial counts.  Zeroed = empty; release with
  * dash_cache_release.  Used from the server's one thread. */
 typedef struct dash_cache {
     dash_entry_t *v; /* the fields of DA_TYPE(dash_entry_t) */
