@@ -76,21 +76,42 @@ static void test_summary_and_points(void)
     CHECK(sum.first_started > 1.7e9 && sum.last_result_at >= sum.first_started);
     CHECK_EQ(store_sweep_summary(st, 999, &sum, &err), CARBS_ENOTFOUND);
 
-    /* successful results only, in id order, with params when asked */
-    CHECK_EQ(store_sweep_points(st, sid, true, &pts, &err), 0);
-    CHECK_EQ(pts.n, 3);
-    int want[3] = {0, 2, 4};
-    for (size_t k = 0; k < pts.n && k < 3; k++) {
+    /* every result in id order, params for the successes; open from trial 5 */
+    int64_t open_from = 0;
+    CHECK_EQ(store_sweep_points(st, sid, 0, &pts, &open_from, &err), 0);
+    CHECK_EQ(pts.n, 5);
+    CHECK_EQ(open_from, ids[5]);
+    for (size_t k = 0; k < pts.n && k < 5; k++) {
         char params[32];
-        snprintf(params, sizeof(params), "{\"x\":%d}", want[k]);
-        CHECK_EQ(pts.v[k].trial_id, ids[want[k]]);
-        CHECK(pts.v[k].output == want[k] * want[k] && pts.v[k].cost == 10 - want[k]);
-        CHECK_STR(pts.v[k].params_json, params);
+        bool ok = k % 2 == 0;
+        snprintf(params, sizeof(params), "{\"x\":%d}", (int)k);
+        CHECK_EQ(pts.v[k].trial_id, ids[k]);
+        CHECK_EQ(pts.v[k].ok, ok);
+        CHECK(pts.v[k].cost == 10.0 - (double)k);
+        if (ok) {
+            CHECK(pts.v[k].output == (double)(k * k));
+            CHECK_STR(pts.v[k].params_json, params);
+        } else {
+            CHECK(isnan(pts.v[k].output) && pts.v[k].params_json == NULL);
+        }
     }
     store_points_release(&pts);
-    CHECK_EQ(store_sweep_points(st, sid, false, &pts, &err), 0);
-    CHECK(pts.n == 3 && pts.v[0].params_json == NULL);
+    /* from trial 3 on: 3 and 4 */
+    CHECK_EQ(store_sweep_points(st, sid, ids[3], &pts, &open_from, &err), 0);
+    CHECK(pts.n == 2 && pts.v[0].trial_id == ids[3] && pts.v[1].trial_id == ids[4]);
     store_points_release(&pts);
+    /* a result for trial 6, then none open but 5 and 7 */
+    store_result_t res = {.trial_id = ids[6], .ok = true, .output = 1, .cost = 1};
+    CHECK_EQ(store_trial_finish(st, &res, NULL, 0, NULL, &err), 0);
+    CHECK_EQ(store_sweep_points(st, sid, open_from, &pts, &open_from, &err), 0);
+    CHECK(pts.n == 1 && pts.v[0].trial_id == ids[6] && open_from == ids[5]);
+    store_points_release(&pts);
+    CHECK_EQ(store_trial_cancel(st, ids[5], &err), 0);
+    CHECK_EQ(store_trial_cancel(st, ids[7], &err), 0);
+    CHECK_EQ(store_sweep_points(st, sid, ids[6], &pts, &open_from, &err), 0);
+    CHECK(pts.n == 1 && open_from == ids[7] + 1);
+    store_points_release(&pts);
+    CHECK_EQ(store_sweep_points(st, 999, 0, &pts, &open_from, &err), CARBS_ENOTFOUND);
     store_close(st);
 }
 
