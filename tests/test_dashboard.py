@@ -64,10 +64,18 @@ def test_endpoints(env, base):
         st, _, _ = get_json(base, "/api/sweeps/1/curves?latest=" + bad)
         check(st == 400, f"curves?latest={bad}: {st}")
 
+    # The first question is fitted off the server's thread: 202 until the fit is back, while
+    # the server goes on answering; then the kept fit answers at once, at any cost.
+    st, _, doc = get_json(base, "/api/sweeps/1/at-cost?cost=7.5", wait_fit=False)
+    check(st == 202 and doc["fitting"] is True and "ask again" in doc["why"],
+          f"the first at-cost question: {st} {doc}")
+    check(get_json(base, "/api/sweeps")[0] == 200, "the overview while the laws are fitted")
     for cost in ("7.5", "3", "7.5"):  # the second and third read the kept fit
         cli = json.loads(env.carbs("laws", "1", "--at-cost", cost, "--format", "json").stdout)
         st, _, at = get_json(base, "/api/sweeps/1/at-cost?cost=" + cost)
         check(st == 200 and at == cli, f"at-cost {cost} equals the CLI: {at} vs {cli}")
+    st, _, _ = get_json(base, "/api/sweeps/1/at-cost?cost=2", wait_fit=False)
+    check(st == 200, f"a kept fit answers at once: {st}")
 
     st, hdrs, body = request(base, "/")
     check(st == 200 and hdrs["content-type"].startswith("text/html") and b"dashboard.js" in body,

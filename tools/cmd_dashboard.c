@@ -68,6 +68,7 @@ typedef struct dash {
     size_t index_len;
     asset_t uplot_js, uplot_css;
     dash_cache_t cache; /* what each sweep's results gave, while they stand */
+    dash_fitter_t *fitter; /* fits the laws for "at cost" */
 } dash_t;
 
 // ---- replies ----
@@ -130,6 +131,26 @@ static enum MHD_Result reply_static(struct MHD_Connection *c, const void *data, 
                  MHD_create_response_from_buffer(size, (void *)(uintptr_t)data,
                                                  MHD_RESPMEM_PERSISTENT),
                  type, cache);
+}
+
+/* 202 {"fitting": true, "why": why}: the answer is on its way, ask again. */
+static enum MHD_Result reply_fitting(struct MHD_Connection *c, const char *why)
+{
+    jw_t jw;
+    char *text;
+    size_t len;
+
+    jw_init(&jw);
+    jw_object(&jw, NULL);
+    jw_bool(&jw, "fitting", true);
+    jw_str(&jw, "why", why);
+    jw_end(&jw);
+    text = jw_detach(&jw, &len);
+    if (!text)
+        return MHD_NO;
+    return queue(c, MHD_HTTP_ACCEPTED,
+                 MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE),
+                 "application/json", false);
 }
 
 /* The document jw holds, or the error rc as a 4xx or 5xx. */
@@ -334,7 +355,9 @@ static enum MHD_Result api(dash_t *d, struct MHD_Connection *c, const char *path
         if (parse_double(arg, 1e-300, 1e300, &cost))
             return reply_error(c, MHD_HTTP_BAD_REQUEST, "cost '%s' is not a positive number",
                                arg);
-        rc = dash_at_cost(d->st, &d->cache, id, cost, &jw, &err);
+        rc = dash_at_cost(d->st, &d->cache, d->fitter, id, cost, &jw, &err);
+        if (rc == CARBS_CONTINUE)
+            return reply_fitting(c, err.msg);
     } else {
         return reply_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint '%s' of a sweep", path);
     }
@@ -580,6 +603,11 @@ int cmd_dashboard(int argc, char **argv, const cli_globals_t *g)
         freeaddrinfo(ai);
         return cli_fail(&err);
     }
+    d.fitter = dash_fitter_new(d.db, &err);
+    if (!d.fitter) {
+        rc = cli_fail(&err);
+        goto out;
+    }
     if (read_asset(assets, UPLOT_JS, &d.uplot_js) || read_asset(assets, UPLOT_CSS, &d.uplot_css))
         log_warn("dashboard: no uPlot in '%s' (./carbs.sh fetches it): charts are unavailable, "
                  "tables still work",
@@ -622,6 +650,7 @@ out:
     if (daemon)
         MHD_stop_daemon(daemon);
     freeaddrinfo(ai);
+    dash_fitter_free(d.fitter);
     store_close(d.st);
     dash_cache_release(&d.cache);
     free(d.index);

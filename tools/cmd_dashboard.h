@@ -35,6 +35,36 @@ typedef struct dash_front_pt {
 
 typedef DA_TYPE(dash_front_pt_t) dash_front_t;
 
+/* The laws of a sweep as the fitting thread sends them back
+ * (cmd_dashboard_fit.c), with the results they were fitted on. */
+typedef struct dash_fit {
+    int64_t sweep_id;
+    int64_t n_results, last_result; /* store_summary_t's, as the fit began */
+    double last_result_at;
+    int rc;                  /* 0: laws holds the fit; else the fit's error */
+    char why[CARBS_MSG_MAX]; /* the error's message */
+    laws_t laws;             /* owned when rc == 0 */
+} dash_fit_t;
+
+/* The thread that fits the laws for "at cost" off the server's thread: a
+ * full fit of a large sweep takes as long as `carbs laws --at-cost`. */
+typedef struct dash_fitter dash_fitter_t;
+
+/* Start it on its own read-only connection to the store at db_path.  NULL
+ * with err filled when the store cannot be opened or the thread started. */
+dash_fitter_t *dash_fitter_new(const char *db_path, carbs_err_t *err);
+
+/* Stop it, after the fit under way (may be NULL). */
+void dash_fitter_free(dash_fitter_t *f);
+
+/* Ask for a fit of sweep_id, which comes back through dash_fitter_take.
+ * Never blocks.  Returns 0 or the pipe's error. */
+int dash_fitter_send(dash_fitter_t *f, int64_t sweep_id, carbs_err_t *err);
+
+/* Without waiting: a fit that came back into *out (the caller releases
+ * out->laws), returning 1, or 0 when none did. */
+int dash_fitter_take(dash_fitter_t *f, dash_fit_t *out);
+
 /* Room for a number as JSON: "%.17g" of a double, or null. */
 #define DASH_NUM_TEXT 32
 
@@ -74,8 +104,9 @@ typedef struct dash_entry {
     int64_t open_from;     /* where new results can come from (store_sweep_points) */
     dash_front_t front;    /* matches the key when has_results */
     char *points_json; /* owned: the "points" JSON object; NULL until asked */
-    bool has_laws;
-    laws_t laws;
+    bool fitting;      /* a fit of this sweep is with the fitting thread */
+    bool has_fit;
+    dash_fit_t fit;    /* the latest fit back, for the results its key says */
 } dash_entry_t;
 
 /* One entry per sweep asked about, the store's data version
@@ -128,12 +159,12 @@ int dash_curves(store_t *st, int64_t sweep_id, size_t latest, jw_t *jw, carbs_er
 /* What `carbs laws SWEEP --at-cost C --format json` prints, into jw: the
  * laws fitted from the store's trials as that command fits them
  * (optimizer/service/laws_data.h), read at cost C (tools/laws_at.h).  The
- * fit is kept in cache and reused while the sweep's results and spec are
- * unchanged, so only the first answer after a new result pays for it.
- * CARBS_ENOTFOUND for an unknown sweep, CARBS_ESTATE while there is not
- * enough data for a fit. */
-int dash_at_cost(store_t *st, dash_cache_t *cache, int64_t sweep_id, double C, jw_t *jw,
-                 carbs_err_t *err);
+ * fit is made by fitter and kept in cache while the sweep's results are
+ * unchanged; until it is there this returns CARBS_CONTINUE with err saying
+ * so, having asked fitter for it once: ask again.  CARBS_ENOTFOUND for an
+ * unknown sweep, CARBS_ESTATE when there is not enough data for a fit. */
+int dash_at_cost(store_t *st, dash_cache_t *cache, dash_fitter_t *fitter, int64_t sweep_id,
+                 double C, jw_t *jw, carbs_err_t *err);
 
 /* A file of the page, embedded at build time. */
 typedef struct dash_file {

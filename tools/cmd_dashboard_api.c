@@ -140,15 +140,20 @@ static void entry_stale(dash_entry_t *e)
 {
     free(e->points_json);
     e->points_json = NULL;
-    if (e->has_laws)
-        laws_release(&e->laws);
-    e->has_laws = false;
     e->has_results = false;
+}
+
+static void fit_forget(dash_entry_t *e)
+{
+    if (e->has_fit && e->fit.rc == 0)
+        laws_release(&e->fit.laws);
+    e->has_fit = false;
 }
 
 static void entry_clear(dash_entry_t *e)
 {
     entry_stale(e);
+    fit_forget(e);
     free(e->spec_json);
     e->spec_json = NULL;
     points_clear(&e->points);
@@ -848,50 +853,62 @@ int dash_curves(store_t *st, int64_t sweep_id, size_t latest, jw_t *jw, carbs_er
     return rc;
 }
 
-/* The laws of sweep row->id as `carbs laws` fits them: the cache's, or a
- * fresh fit put there. */
-static int fit_for(store_t *st, dash_cache_t *cache, const store_sweep_t *row,
-                   const sweep_spec_t *spec, const laws_t **out, carbs_err_t *err)
+/* Every fit the fitter sent back, into its sweep's entry. */
+static void take_fits(dash_cache_t *cache, dash_fitter_t *fitter)
 {
-    dash_entry_t *e;
-    laws_data_t d = {0};
-    laws_t l = {0};
-    int rc = entry_for(st, cache, row, &e, err);
+    dash_fit_t f;
 
-    if (rc)
-        return rc;
-    if (!e->has_laws) {
-        rc = laws_data_gather(st, row->id, spec, &d, err);
-        if (rc == 0)
-            rc = laws_data_fit(&d, spec, true, NULL, &l, err);
-        laws_data_release(&d);
-        if (rc) {
-            laws_release(&l);
-            return rc;
+    while (dash_fitter_take(fitter, &f)) {
+        dash_entry_t *e = NULL;
+        for (size_t i = 0; i < cache->n && !e; i++)
+            if (cache->v[i].sweep_id == f.sweep_id)
+                e = &cache->v[i];
+        if (!e) {
+            if (f.rc == 0)
+                laws_release(&f.laws);
+            continue;
         }
-        e->laws = l;
-        e->has_laws = true;
+        fit_forget(e);
+        e->fit = f;
+        e->has_fit = true;
+        e->fitting = false;
     }
-    *out = &e->laws;
-    return 0;
 }
 
-int dash_at_cost(store_t *st, dash_cache_t *cache, int64_t sweep_id, double C, jw_t *jw,
-                 carbs_err_t *err)
+int dash_at_cost(store_t *st, dash_cache_t *cache, dash_fitter_t *fitter, int64_t sweep_id,
+                 double C, jw_t *jw, carbs_err_t *err)
 {
     store_sweep_t row = {0};
     sweep_spec_t spec = {0};
-    const laws_t *l = NULL;
+    dash_entry_t *e = NULL;
     laws_at_t a;
     int rc = open_sweep(st, sweep_id, &row, &spec, err);
 
+    take_fits(cache, fitter);
+    if (rc == 0)
+        rc = entry_for(st, cache, &row, &e, err);
     if (rc)
-        return rc;
-    rc = fit_for(st, cache, &row, &spec, &l, err);
-    if (rc == 0) {
-        laws_at_predict(l, C, &a);
-        laws_at_json(jw, l, &spec, &a);
+        goto out;
+    if (e->has_fit && e->fit.n_results == e->n_results && e->fit.last_result == e->last_result &&
+        e->fit.last_result_at == e->last_result_at) {
+        if (e->fit.rc) {
+            rc = carbs_fail(err, e->fit.rc, "%s", e->fit.why);
+        } else {
+            laws_at_predict(&e->fit.laws, C, &a);
+            laws_at_json(jw, &e->fit.laws, &spec, &a);
+        }
+        goto out;
     }
+    if (!e->fitting) {
+        rc = dash_fitter_send(fitter, sweep_id, err);
+        if (rc)
+            goto out;
+        e->fitting = true;
+    }
+    rc = carbs_fail(err, CARBS_CONTINUE,
+                    "fitting the laws of sweep %" PRId64 " on its %" PRId64 " results; ask again",
+                    sweep_id, e->n_results);
+out:
     sweep_spec_release(&spec);
     store_sweep_release(&row);
     return rc;

@@ -9,6 +9,7 @@
 const POLL_MS = 2000;
 const ORDER_BUCKETS = 6; // trials are coloured in this many steps from first to latest
 const MAX_CURVES = 40; // learning curves drawn at once: the latest trials
+const AT_COST_RETRY_MS = 500; // how soon to ask again while the server fits the laws
 const STATES = ['pending', 'running', 'done', 'failed', 'lost', 'cancelled'];
 
 // A part of a law fitted or not: its status is a status code's name (proto/status.h).
@@ -17,7 +18,7 @@ function fitted(part) { return part && String(part.status).toLowerCase() === 'ok
 const token = new URLSearchParams(location.search).get('token');
 const S = {overview: null, sweepId: null, sweep: null, sort: {key: 'id', dir: 1},
   filter: '', offset: 0, pageSize: 100, page: null, pageSeq: 0, detail: null, detailDoc: null,
-  charts: {}, atCost: null};
+  charts: {}, atCost: null, atCostSeq: 0};
 
 // ---- small helpers ----
 
@@ -456,17 +457,29 @@ async function atCost(ev) {
   const v = $('at-cost-input').value.trim();
   if (S.sweepId === null) return;
   out.dataset.state = 'busy';
+  const id = S.sweepId;
+  const seq = ++S.atCostSeq; // a newer question, or another sweep, ends this one
   try {
-    const {doc, text} = await api(`sweeps/${S.sweepId}/at-cost?cost=${encodeURIComponent(v)}`);
+    const path = `sweeps/${id}/at-cost?cost=${encodeURIComponent(v)}`;
+    let {doc, text} = await api(path);
+    // 202: the server is fitting the laws (as long as `carbs laws --at-cost` takes); ask again
+    while (doc.fitting) {
+      out.replaceChildren(el('p', {class: 'muted'}, doc.why));
+      await new Promise((done) => setTimeout(done, AT_COST_RETRY_MS));
+      if (seq !== S.atCostSeq) return;
+      ({doc, text} = await api(path));
+    }
+    clear(out);
     if (doc.metric.predicted) atCostTable(out, doc);
     /* else the law may not predict here: its reason is the answer */
     else out.append(el('p', {class: 'warn'}, `at ${costName()} = ${num(doc.cost)}: ${doc.why}`));
     out.dataset.json = text;
     out.dataset.state = 'ok';
-    S.atCost = {id: S.sweepId, doc};
+    S.atCost = {id, doc};
     if (S.sweep && S.sweep.id === S.sweepId) drawFront(S.sweep, points(S.sweep));
   } catch (e) {
-    out.append(el('p', {class: 'warn'}, e.message));
+    if (seq !== S.atCostSeq) return;
+    clear(out).append(el('p', {class: 'warn'}, e.message));
     out.dataset.state = 'error';
   }
 }
@@ -519,6 +532,7 @@ function drawNav(ov) {
       S.page = null;
       S.offset = 0;
       S.atCost = null;
+      S.atCostSeq++;
       clear($('at-cost-result')).dataset.state = 'empty';
       drawNav(ov);
       poll();
