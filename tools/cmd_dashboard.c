@@ -7,6 +7,8 @@
  * store_t is used from one thread only) serves the page's own files,
  * embedded at build time, uPlot's two files from --assets when they are
  * there, and a small JSON API (tools/cmd_dashboard.h) that the page polls.
+ * The scaling laws behind "at cost" are fitted by an actor with its own
+ * connection (cmd_dashboard_fit.c), so a long fit never stalls the polls.
  *
  * Safe by default: it binds 127.0.0.1, checks that the Host header names a
  * loopback address (a page on another site cannot reach it through DNS
