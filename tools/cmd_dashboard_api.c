@@ -30,7 +30,6 @@
 
 #include "optimizer/scaling.h"
 #include "optimizer/service/service.h"
-#include "optimizer/service/laws_data.h"
 #include "tools/laws_at.h"
 #include "tools/verb.h"
 
