@@ -4,12 +4,17 @@
 # of generated records, adds a 20-point learning curve to every trial straight into the store
 # (import keeps no curves), starts `carbs dashboard --bind 127.0.0.1:0`, and times each JSON
 # request the page makes at each poll (median and p90 over R requests, each on a fresh
-# connection), then the page itself in headless Chromium: from navigation start to the end of
-# its first full render (the page's `data-loaded-ms` on <body>), over a few fresh loads; last
-# the at-cost box's request, which fits the laws on the spot.
+# connection) and those it makes when the user pages, sorts, filters or clicks a trial; the
+# poll's requests again while the store changes before each one (a curve point: the
+# aggregates are read again) and while a new result arrives before each one (the front and
+# the charts' columns are derived again, what the first poll after a result pays); then
+# the page itself in headless Chromium: from navigation start to the end of its first full
+# render (the page's `data-loaded-ms` on <body>), over a few fresh loads; last the at-cost
+# box: how long its first question waits for the laws (fitted by a thread of the server,
+# which answers the overview meanwhile), and R more, which read the kept fit.
 #
 #   python3 bench/bench_dashboard.py BUILD/tools/carbs [--trials N] [--requests R] [--loads L]
-#                            [--fits F]
+#                            [--no-fit]
 #   ninja -C build bench_dashboard        # the same with the defaults
 #
 # python3's standard library only; the browser part is skipped where chromium or
@@ -104,28 +109,97 @@ def start_dashboard(binary, db, tmp):
     sys.exit("dashboard did not start: " + err.read()[:600])
 
 
-def timed_get(port, path):
+def timed_get(port, path, want=(200,)):
     t0 = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
     conn.request("GET", path)
     r = conn.getresponse()
     body = r.read()
     conn.close()
-    if r.status != 200:
+    if r.status not in want:
         sys.exit(f"GET {path}: {r.status} {body[:300]!r}")
+    if len(want) > 1:
+        return (time.perf_counter() - t0) * 1000, len(body), r.status
     return (time.perf_counter() - t0) * 1000, len(body)
 
 
-def bench_api(port, requests, paths):
-    print(f"{'request':40} {'bytes':>10} {'median ms':>10} {'p90 ms':>8}")
+def bench_at_cost(port, requests, pid):
+    """The at-cost box: its first question is answered 202 while a thread fits the laws; ask
+    again every 0.5 s, timing the overview meanwhile (the server must go on answering), until
+    the answer comes; then requests more questions at another cost, which read the kept fit."""
+    path = "/api/sweeps/1/at-cost?cost=1e13"
+    t0, c0 = time.perf_counter(), cpu_ms(pid)
+    first, _, status = timed_get(port, path, (200, 202))
+    polls = []
+    while status == 202:
+        polls.append(timed_get(port, "/api/sweeps")[0])
+        time.sleep(0.5)
+        _, _, status = timed_get(port, path, (200, 202))
+    took, cpu = time.perf_counter() - t0, (cpu_ms(pid) - c0) / 1000
+    polls.sort()
+    print(f"at-cost: first question answered 202 in {first:.1f} ms; the answer after "
+          f"{took:.1f} s ({cpu:.1f} s of CPU, the fit's thread included)")
+    if polls:
+        print(f"at-cost: the overview meanwhile: median {statistics.median(polls):.1f} ms, "
+              f"worst {polls[-1]:.1f} ms over {len(polls)} requests")
+    bench_api(port, requests, ["/api/sweeps/1/at-cost?cost=3e13"], pid=pid)
+
+
+class Writer:
+    """Writes to the store between requests as a running service would, so that the
+    dashboard cannot answer from what it kept: a curve point (the store changed, no result
+    did) or a whole finished trial with its result (a new result)."""
+
+    def __init__(self, db):
+        self.con = sqlite3.connect(db, timeout=30)
+        self.step = 10000
+        self.rng = random.Random(11)
+
+    def curve_point(self):
+        self.step += 1
+        self.con.execute("INSERT INTO curves (trial, step, tokens, loss) VALUES (1, ?, 0, 1)",
+                         (self.step,))
+        self.con.commit()
+
+    def result(self):
+        x, y = self.rng.uniform(-5, 10), self.rng.uniform(0, 15)
+        cost = 10 ** self.rng.uniform(9, 13)
+        now = time.time()
+        cur = self.con.execute(
+            "INSERT INTO trials (sweep, params, state, attempt, worker, created, started,"
+            " finished) VALUES (1, ?, 'done', 1, 'bench', ?, ?, ?)",
+            (json.dumps({"x": x, "y": y}), now, now, now))
+        self.con.execute(
+            "INSERT INTO results (trial, status, failure, message, output, cost, attempt,"
+            " created) VALUES (?, 'ok', 'none', '', ?, ?, 1, ?)",
+            (cur.lastrowid, branin(x, y) + 50 / math.log10(cost), cost, now))
+        self.con.commit()
+
+
+def cpu_ms(pid):
+    """CPU time (user + system) process pid has used, in ms."""
+    with open(f"/proc/{pid}/stat") as fh:
+        f = fh.read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def bench_api(port, requests, paths, before=None, label="", pid=None):
+    """Median and p90 wall time of requests GETs of each path, and the server's CPU time per
+    request (mean; what the wall time would be on an idle core)."""
+    print(f"{'request' + label:60} {'bytes':>10} {'median ms':>10} {'p90 ms':>8} {'cpu ms':>7}")
     for path in paths:
-        ms, size = [], 0
+        ms, size, cpu = [], 0, 0.0
         for _ in range(requests):
+            if before:
+                before()
+            c0 = cpu_ms(pid) if pid else 0.0
             t, size = timed_get(port, path)
+            cpu += (cpu_ms(pid) - c0) if pid else 0.0
             ms.append(t)
         ms.sort()
         p90 = ms[min(len(ms) - 1, math.ceil(0.9 * len(ms)) - 1)]
-        print(f"GET {path:36} {size:>10} {statistics.median(ms):>10.1f} {p90:>8.1f}")
+        print(f"GET {path:56} {size:>10} {statistics.median(ms):>10.1f} {p90:>8.1f} "
+              f"{cpu / requests if pid else float('nan'):>7.1f}")
 
 
 def webdriver(port, method, path, body=None):
@@ -174,10 +248,13 @@ def bench_page(port, tmp, loads):
             if not loaded:
                 sys.exit("page: no first render within 60 s")
             rows = webdriver(dport, "POST", f"/session/{sid}/execute/sync", {
-                "script": "return document.getElementById('trials').dataset.rows", "args": []})
+                "script": "return [document.getElementById('trials').dataset.rows,"
+                " document.querySelectorAll('#trials tbody tr').length,"
+                " +document.getElementById('front-chart').dataset.points]", "args": []})
             got.append(int(loaded))
             print(f"page load: first render at {loaded} ms after navigation start "
-                  f"({rows} trial rows; {1000 * (time.perf_counter() - t0):.0f} ms by the driver)")
+                  f"({rows[0]} trials, {rows[1]} rows on the page, {rows[2]} points on the front "
+                  f"chart; {1000 * (time.perf_counter() - t0):.0f} ms by the driver)")
         print(f"page load: median {statistics.median(got):.0f} ms, worst {max(got)} ms "
               f"over {loads} loads")
         webdriver(dport, "DELETE", f"/session/{sid}")
@@ -192,7 +269,7 @@ def main():
     ap.add_argument("--trials", type=int, default=10000)
     ap.add_argument("--requests", type=int, default=20, choices=range(1, 100001), metavar="R")
     ap.add_argument("--loads", type=int, default=5)
-    ap.add_argument("--fits", type=int, default=1, help="at-cost requests (each a fit)")
+    ap.add_argument("--no-fit", action="store_true", help="skip the at-cost box (a fit)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="carbs-bench-dashboard.")
     dash = None
@@ -202,12 +279,28 @@ def main():
               f"{os.path.getsize(db) / 1e6:.1f} MB")
         dash, port = start_dashboard(a.carbs, db, tmp)
         # what the page asks for at each poll, and its files
+        page = "/api/sweeps/1/trials?sort=id&dir=asc&offset=0&limit=100"
         bench_api(port, a.requests, ["/api/sweeps", "/api/sweeps/1",
-                                     "/api/sweeps/1/curves?latest=40", "/", "/dashboard.js"])
+                                     "/api/sweeps/1/curves?latest=40", page, "/",
+                                     "/dashboard.js"], pid=dash.pid)
+        # what the user's clicks ask for: a sort by a value, a filter, a late page, a trial
+        bench_api(port, a.requests, [
+            "/api/sweeps/1/trials?sort=output&dir=desc&offset=0&limit=100",
+            "/api/sweeps/1/trials?sort=p:x&dir=asc&offset=0&limit=100",
+            "/api/sweeps/1/trials?state=failed&sort=id&dir=asc&offset=0&limit=100",
+            f"/api/sweeps/1/trials?sort=id&dir=asc&offset={max(0, a.trials - 100)}&limit=100",
+            f"/api/sweeps/1/trials/{max(1, a.trials // 2)}"], pid=dash.pid)
+        # while a service writes: the store changes before every request (aggregates read
+        # again), or a result arrives before every request (everything derived again)
+        w = Writer(db)
+        live = ["/api/sweeps", "/api/sweeps/1", page]
+        bench_api(port, a.requests, live, w.curve_point, " (after a write)", dash.pid)
+        bench_api(port, a.requests, live, w.result, " (after a new result)", dash.pid)
+        w.con.close()
         bench_page(port, tmp, a.loads)
-        # the at-cost box: a fit of the laws on the spot, only when the user asks
-        if a.fits > 0:
-            bench_api(port, a.fits, ["/api/sweeps/1/at-cost?cost=1e13"])
+        # the at-cost box: the first question starts a fit, later ones read the kept fit
+        if not a.no_fit:
+            bench_at_cost(port, a.requests, dash.pid)
     finally:
         if dash and dash.poll() is None:
             dash.terminate()

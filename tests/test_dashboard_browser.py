@@ -2,8 +2,9 @@
 # chromium driven through chromium-driver's WebDriver protocol (plain HTTP and JSON, so
 # nothing beyond python3 is needed).  On a store made by a short synthetic sweep it loads the
 # page and checks that no console error appears, that the front chart plots every successful
-# trial and the front, that the trials table lists every trial and filters and sorts, that the
-# at-cost box answers exactly like `carbs laws SWEEP --at-cost C --format json`, and that a
+# trial and the front, that the trials table pages through every trial (one page at a time,
+# from the server), filters by state and sorts, that a clicked trial's details (metrics and
+# all) appear, that the at-cost box answers exactly like `carbs laws SWEEP --at-cost C --format json`, and that a
 # hostile sweep name and error message render as text.  Exits 77 where chromium or
 # chromedriver is not installed.  CARBS_DASHBOARD_SHOT=FILE saves a screenshot of the page.
 import base64
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -81,9 +83,18 @@ class Driver:
         return None
 
     def click(self, css):
-        eid = self.s("POST", "/element", {"using": "css selector", "value": css})
-        eid = next(iter(eid.values()))
-        self.s("POST", f"/element/{eid}/click", {})
+        # The page redraws its tables at every poll: an element found just before a redraw
+        # is stale by the click (WebDriver's 404), so find it again.
+        for attempt in range(5):
+            try:
+                eid = self.s("POST", "/element", {"using": "css selector", "value": css})
+                eid = next(iter(eid.values()))
+                self.s("POST", f"/element/{eid}/click", {})
+                return
+            except urllib.error.HTTPError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.1)
 
     def console_errors(self):
         logs = self.s("POST", "/se/log", {"type": "browser"})
@@ -123,8 +134,7 @@ def test_page(env, d, base):
     else:
         check("charts unavailable" in front[3], "says charts are unavailable without uPlot")
 
-    ids = d.js("return [...document.querySelectorAll('#trials tbody tr')]"
-               ".map((r) => +r.dataset.trial)")
+    ids = table_ids(d)
     check(sorted(ids) == sorted(t["id"] for t in trials) and len(ids) == 12,
           f"trials table {ids} vs {[t['id'] for t in trials]}")
 
@@ -141,20 +151,52 @@ def test_page(env, d, base):
           f"nothing injected: {texts[2:5]}")
     check(HOSTILE_MESSAGE in texts[5], "hostile message shown as text")
 
-    # Filter and sort.
-    n_failed = sum(1 for t in trials if t["state"] == "failed")
-    rows = d.js("const s = document.getElementById('state-filter'); s.value = 'done';"
-                "s.dispatchEvent(new Event('change'));"
-                "return +document.getElementById('trials').dataset.rows")
-    check(rows == len(trials) - n_failed, f"filter done: {rows}")
-    d.js("const s = document.getElementById('state-filter'); s.value = '';"
-         "s.dispatchEvent(new Event('change'))")
+    # Pages of 10: the first has 10 rows, the next the other 2, and back.
+    set_select(d, "page-size", "10")
+    d.wait("return document.querySelectorAll('#trials tbody tr').length === 10", "a page of 10")
+    first_page = table_ids(d)
+    d.click("#page-next")
+    d.wait("return +document.getElementById('trials').dataset.offset === 10", "the second page")
+    second_page = table_ids(d)
+    check(first_page + second_page == sorted(ids), f"two pages: {first_page} {second_page}")
+    count = d.js("return document.getElementById('trial-count').textContent")
+    check(count.startswith("11-12 of 12"), f"the count says where the page is: {count}")
+    d.click("#page-prev")
+    d.wait("return +document.getElementById('trials').dataset.offset === 0", "back to page one")
+    check(table_ids(d) == first_page, "the first page again")
+
+    # Filter by state: only that state's trials, counted by the server.
+    for state in ("done", "pending"):
+        want = sorted(t["id"] for t in trials if t["state"] == state)
+        set_select(d, "state-filter", state)
+        d.wait(f"return +document.getElementById('trials').dataset.rows === {len(want)}",
+               f"filter {state}")
+        got = table_ids(d)
+        check(got == want[:10], f"filter {state}: {got} vs {want[:10]}")
+        cells = d.js("return [...document.querySelectorAll('#trials tbody td.state-" + state +
+                     "')].length")
+        check(cells == len(got), f"every row {state}: {cells}")
+    set_select(d, "state-filter", "")
+    set_select(d, "page-size", "100")
+    d.wait("return document.querySelectorAll('#trials tbody tr').length === 12", "all rows again")
+
+    # Sort by id, descending, on the server: the newest trial comes first.
     d.click("#trials thead th:first-child")
-    first = d.js("return +document.querySelector('#trials tbody tr').dataset.trial")
-    check(first == max(ids), f"sorted by id descending: first row {first}")
+    d.wait(f"return +document.querySelector('#trials tbody tr').dataset.trial === {max(ids)}",
+           "sorted by id descending")
+    check(table_ids(d) == sorted(ids, reverse=True), "every row sorted by id, descending")
+
+    # A click on a row fetches that trial in full: its metrics appear in the detail box.
+    first = max(ids)
     d.click("#trials tbody tr:first-child")
-    detail = d.js("const p = document.getElementById('trial-detail'); return [p.hidden, p.textContent]")
-    check(not detail[0] and detail[1].startswith(f"trial #{first}"), f"trial detail: {detail}")
+    detail = d.wait("const p = document.getElementById('trial-detail');"
+                    "return p.hidden ? null : p.textContent", "the trial's details")
+    cli = next(t for t in trials if t["id"] == first)
+    check(detail and detail.startswith(f"trial #{first}") and '"metrics"' in detail and
+          '"metrics": null' not in detail, f"trial detail with metrics: {detail}")
+    shown = json.loads(detail.split("\n", 1)[1]) if detail else {}
+    check(shown.get("output") == cli["output"] and shown.get("params") == cli["params"],
+          f"the detail agrees with carbs trials: {shown} vs {cli}")
 
     # The at-cost box answers like the CLI: inside the fitted range with numbers, and at twice
     # the dearest front point as the law says (numbers, or "cannot predict: ..." and none).
@@ -180,6 +222,16 @@ def test_page(env, d, base):
     # The refused cost is the one error the console may show now: its 400.
     errors = [e for e in d.console_errors() if "at-cost?cost=abc" not in e["message"]]
     check(errors == [], f"console errors: {errors}")
+
+
+def table_ids(d):
+    return d.js("return [...document.querySelectorAll('#trials tbody tr')]"
+                ".map((r) => +r.dataset.trial)")
+
+
+def set_select(d, sid, value):
+    d.js(f"const s = document.getElementById('{sid}'); s.value = '{value}';"
+         "s.dispatchEvent(new Event('change'))")
 
 
 def at_cost_like_cli(env, d, cost, inside):

@@ -145,10 +145,16 @@ def request(base, path, method="GET", headers=None):
         c.close()
 
 
-def get_json(base, path, headers=None):
-    status, hdrs, body = request(base, path, headers=headers)
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        doc = None
-    return status, hdrs, doc
+def get_json(base, path, headers=None, wait_fit=True):
+    """(status, headers, document) of GET path; while the server answers 202 (it is fitting
+    the laws for an at-cost answer) ask again, unless wait_fit is false."""
+    deadline = time.time() + 120
+    while True:
+        status, hdrs, body = request(base, path, headers=headers)
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        if status != 202 or not wait_fit or time.time() > deadline:
+            return status, hdrs, doc
+        time.sleep(0.1)

@@ -7,6 +7,8 @@
  * store_t is used from one thread only) serves the page's own files,
  * embedded at build time, uPlot's two files from --assets when they are
  * there, and a small JSON API (tools/cmd_dashboard.h) that the page polls.
+ * The scaling laws behind "at cost" are fitted by an actor with its own
+ * connection (cmd_dashboard_fit.c), so a long fit never stalls the polls.
  *
  * Safe by default: it binds 127.0.0.1, checks that the Host header names a
  * loopback address (a page on another site cannot reach it through DNS
@@ -24,6 +26,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -66,6 +69,8 @@ typedef struct dash {
     char *index; /* index.html with its placeholders filled; owned */
     size_t index_len;
     asset_t uplot_js, uplot_css;
+    dash_cache_t cache; /* what each sweep's results gave, while they stand */
+    dash_fitter_t *fitter; /* fits the laws for "at cost" */
 } dash_t;
 
 // ---- replies ----
@@ -128,6 +133,26 @@ static enum MHD_Result reply_static(struct MHD_Connection *c, const void *data, 
                  MHD_create_response_from_buffer(size, (void *)(uintptr_t)data,
                                                  MHD_RESPMEM_PERSISTENT),
                  type, cache);
+}
+
+/* 202 {"fitting": true, "why": why}: the answer is on its way, ask again. */
+static enum MHD_Result reply_fitting(struct MHD_Connection *c, const char *why)
+{
+    jw_t jw;
+    char *text;
+    size_t len;
+
+    jw_init(&jw);
+    jw_object(&jw, NULL);
+    jw_bool(&jw, "fitting", true);
+    jw_str(&jw, "why", why);
+    jw_end(&jw);
+    text = jw_detach(&jw, &len);
+    if (!text)
+        return MHD_NO;
+    return queue(c, MHD_HTTP_ACCEPTED,
+                 MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE),
+                 "application/json", false);
 }
 
 /* The document jw holds, or the error rc as a 4xx or 5xx. */
@@ -220,6 +245,73 @@ static bool take_id(const char **path, int64_t *id)
     return true;
 }
 
+/* The sort keys of ?sort= (a parameter is "p:NAME"). */
+static const struct {
+    const char *name;
+    store_sort_t sort;
+} sort_keys[] = {
+    {"id", STORE_SORT_ID},           {"state", STORE_SORT_STATE},
+    {"worker", STORE_SORT_WORKER},   {"output", STORE_SORT_OUTPUT},
+    {"cost", STORE_SORT_COST},       {"attempt", STORE_SORT_ATTEMPT},
+    {"duration", STORE_SORT_DURATION}, {"message", STORE_SORT_MESSAGE},
+};
+
+/* A page of trials: ?state=S&sort=KEY&dir=asc|desc&offset=N&limit=N, all
+ * optional (docs/dashboard.md). */
+static enum MHD_Result api_trials(struct MHD_Connection *c, store_t *st, int64_t id)
+{
+    const char *state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    const char *sort = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sort");
+    const char *dir = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "dir");
+    const char *offset = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
+    const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    store_page_query_t q = {.sweep_id = id, .limit = DASH_PAGE_DEFAULT};
+    carbs_err_t err = {0};
+    long v;
+    jw_t jw;
+    int rc;
+
+    if (state && state[0]) {
+        int k = carbs_trial_state_parse(state);
+        if (k < 0)
+            return reply_error(c, MHD_HTTP_BAD_REQUEST, "state '%s' is not a trial state", state);
+        q.states = 1u << k;
+    }
+    if (sort && strncmp(sort, "p:", 2) == 0) {
+        q.sort = STORE_SORT_PARAM;
+        q.param = sort + 2;
+    } else if (sort) {
+        size_t i = 0;
+        while (i < ARRAY_SIZE(sort_keys) && strcmp(sort_keys[i].name, sort) != 0)
+            i++;
+        if (i == ARRAY_SIZE(sort_keys))
+            return reply_error(c, MHD_HTTP_BAD_REQUEST,
+                               "sort '%s' is not a column (id, state, worker, output, cost, "
+                               "attempt, duration, message or p:PARAM)",
+                               sort);
+        q.sort = sort_keys[i].sort;
+    }
+    if (dir && strcmp(dir, "asc") != 0 && strcmp(dir, "desc") != 0)
+        return reply_error(c, MHD_HTTP_BAD_REQUEST, "dir '%s' is not asc or desc", dir);
+    q.descending = dir && strcmp(dir, "desc") == 0;
+    if (offset) {
+        if (parse_long(offset, 0, LONG_MAX, &v))
+            return reply_error(c, MHD_HTTP_BAD_REQUEST, "offset '%s' is not a count", offset);
+        q.offset = (size_t)v;
+    }
+    if (limit) {
+        if (parse_long(limit, 1, DASH_PAGE_MAX, &v))
+            return reply_error(c, MHD_HTTP_BAD_REQUEST, "limit '%s' is not a count from 1 to %d",
+                               limit, DASH_PAGE_MAX);
+        q.limit = (size_t)v;
+    }
+    jw_init(&jw);
+    rc = dash_trials(st, &q, &jw, &err);
+    if (rc == CARBS_ENOTFOUND)
+        carbs_fail(&err, rc, "no sweep %" PRId64, id);
+    return reply_doc(c, &jw, rc, &err);
+}
+
 static enum MHD_Result api(dash_t *d, struct MHD_Connection *c, const char *path)
 {
     carbs_err_t err = {0};
@@ -232,7 +324,7 @@ static enum MHD_Result api(dash_t *d, struct MHD_Connection *c, const char *path
         long pid = 0;
         rc = store_writer_holder(d->db, &pid, &err);
         if (rc == 0)
-            rc = dash_overview(d->st, pid, &jw, &err);
+            rc = dash_overview(d->st, &d->cache, pid, &jw, &err);
         return reply_doc(c, &jw, rc, &err);
     }
     if (strncmp(path, "sweeps/", 7) != 0)
@@ -241,7 +333,16 @@ static enum MHD_Result api(dash_t *d, struct MHD_Connection *c, const char *path
     if (!take_id(&path, &id))
         return reply_error(c, MHD_HTTP_NOT_FOUND, "'%s' is not a sweep id", path);
     if (*path == 0) {
-        rc = dash_sweep(d->st, id, &jw, &err);
+        rc = dash_sweep(d->st, &d->cache, id, &jw, &err);
+    } else if (strcmp(path, "/trials") == 0) {
+        return api_trials(c, d->st, id);
+    } else if (strncmp(path, "/trials/", 8) == 0) {
+        int64_t tid;
+        const char *rest = path + 8;
+        if (!take_id(&rest, &tid) || *rest)
+            return reply_error(c, MHD_HTTP_NOT_FOUND, "'%s' is not a trial id", path + 8);
+        /* dash_trial says which of the two is missing */
+        return reply_doc(c, &jw, dash_trial(d->st, id, tid, &jw, &err), &err);
     } else if (strcmp(path, "/curves") == 0) {
         const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "latest");
         long latest = 0;
@@ -256,7 +357,9 @@ static enum MHD_Result api(dash_t *d, struct MHD_Connection *c, const char *path
         if (parse_double(arg, 1e-300, 1e300, &cost))
             return reply_error(c, MHD_HTTP_BAD_REQUEST, "cost '%s' is not a positive number",
                                arg);
-        rc = dash_at_cost(d->st, id, cost, &jw, &err);
+        rc = dash_at_cost(d->st, &d->cache, d->fitter, id, cost, &jw, &err);
+        if (rc == CARBS_CONTINUE)
+            return reply_fitting(c, err.msg);
     } else {
         return reply_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint '%s' of a sweep", path);
     }
@@ -497,9 +600,15 @@ int cmd_dashboard(int argc, char **argv, const cli_globals_t *g)
             snprintf(d.token + 2 * i, 3, "%02x", raw[i]);
     }
     d.st = verb_store_open(d.db, &err);
-    if (!d.st) {
+    if (!d.st || store_keep_pages(d.st, &err)) {
+        store_close(d.st);
         freeaddrinfo(ai);
         return cli_fail(&err);
+    }
+    d.fitter = dash_fitter_new(d.db, &err);
+    if (!d.fitter) {
+        rc = cli_fail(&err);
+        goto out;
     }
     if (read_asset(assets, UPLOT_JS, &d.uplot_js) || read_asset(assets, UPLOT_CSS, &d.uplot_css))
         log_warn("dashboard: no uPlot in '%s' (./carbs.sh fetches it): charts are unavailable, "
@@ -543,7 +652,9 @@ out:
     if (daemon)
         MHD_stop_daemon(daemon);
     freeaddrinfo(ai);
+    dash_fitter_free(d.fitter);
     store_close(d.st);
+    dash_cache_release(&d.cache);
     free(d.index);
     free(d.uplot_js.data);
     free(d.uplot_css.data);

@@ -9,6 +9,7 @@
 const POLL_MS = 2000;
 const ORDER_BUCKETS = 6; // trials are coloured in this many steps from first to latest
 const MAX_CURVES = 40; // learning curves drawn at once: the latest trials
+const AT_COST_RETRY_MS = 500; // how soon to ask again while the server fits the laws
 const STATES = ['pending', 'running', 'done', 'failed', 'lost', 'cancelled'];
 
 // A part of a law fitted or not: its status is a status code's name (proto/status.h).
@@ -16,7 +17,8 @@ function fitted(part) { return part && String(part.status).toLowerCase() === 'ok
 
 const token = new URLSearchParams(location.search).get('token');
 const S = {overview: null, sweepId: null, sweep: null, sort: {key: 'id', dir: 1},
-  filter: '', detail: null, charts: {}, atCost: null};
+  filter: '', offset: 0, pageSize: 100, page: null, pageSeq: 0, detail: null, detailDoc: null,
+  charts: {}, atCost: null, atCostSeq: 0};
 
 // ---- small helpers ----
 
@@ -146,11 +148,16 @@ function drawValidated(u) {
   ctx.restore();
 }
 
-function drawFront(sw) {
+// The successful trials the charts draw, one object each, from the sweep's parallel arrays.
+function points(sw) {
+  const p = sw.points;
+  return p.id.map((id, i) => ({id, cost: p.cost[i], output: p.output[i], params: p.params[i]}));
+}
+
+function drawFront(sw, all) {
   const node = $('front-chart');
   const front = new Set(sw.front);
-  const pts = sw.trials.filter((t) => t.state === 'done' && Number.isFinite(t.cost) && t.cost > 0 &&
-    Number.isFinite(t.output));
+  const pts = all.filter((t) => Number.isFinite(t.cost) && t.cost > 0 && Number.isFinite(t.output));
   node.dataset.points = String(pts.length);
   node.dataset.front = String(sw.front.length);
   const buckets = Array.from({length: ORDER_BUCKETS}, () => []);
@@ -206,9 +213,9 @@ function drawFront(sw) {
   }
 }
 
-function drawParams(sw) {
+function drawParams(sw, all) {
   const box = $('param-charts');
-  const done = sw.trials.filter((t) => t.state === 'done' && Number.isFinite(t.cost) && t.cost > 0);
+  const done = all.filter((t) => Number.isFinite(t.cost) && t.cost > 0);
   if (box.dataset.params !== String(sw.params.length)) {
     for (const k of Object.keys(S.charts)) {
       if (k.startsWith('param:')) { S.charts[k].u.destroy(); delete S.charts[k]; }
@@ -235,14 +242,13 @@ function drawParams(sw) {
 
 function drawCurves(sw, curves) {
   const node = $('curve-chart');
-  const byId = new Map(sw.trials.map((t) => [t.id, t]));
-  const ids = Object.keys(curves || {}).map(Number).filter((id) => byId.has(id))
-    .sort((a, b) => a - b).slice(-MAX_CURVES);
+  const runs = new Set(sw.running.map((r) => r.id));
+  const ids = Object.keys(curves || {}).map(Number).sort((a, b) => a - b).slice(-MAX_CURVES);
   node.dataset.curves = String(ids.length);
   const series = [{label: 'step'}];
   const xy = [];
   ids.forEach((id, k) => {
-    const running = byId.get(id).state === 'running';
+    const running = runs.has(id);
     series.push({label: '#' + id, stroke: running ? '#b3261e' : colour(k, ids.length),
       width: running ? 2 : 1, spanGaps: true, points: {show: false}});
     xy.push(curves[id].filter((p) => p[2] !== null).map((p) => [p[0], p[2]]));
@@ -254,7 +260,7 @@ function drawCurves(sw, curves) {
     if (S.charts.curves) { S.charts.curves.u.destroy(); delete S.charts.curves; }
     clear(node).append(el('p', {class: 'muted'}, 'no learning curves (the trainer reports none)'));
   }
-  const running = sw.trials.filter((t) => t.state === 'running');
+  const running = sw.running;
   const box = clear($('running-curves'));
   if (running.length) {
     const t = el('table', {id: 'running-table'});
@@ -305,48 +311,91 @@ function trialCell(t, key) {
   return t[key];
 }
 
-function drawTrials(sw) {
-  const sel = $('state-filter');
-  if (sel.options.length === 1) for (const s of STATES) sel.append(el('option', {value: s}, s));
-  const cols = [['id', '#'], ['state', 'state'], ['worker', 'worker'], ['output', sw.metric],
-    ['cost', sw.cost_name], ['attempt', 'attempt'], ['duration', 'seconds'],
-    ...sw.params.map((p) => ['p:' + p.name, p.name]), ['message', 'error']];
-  let rows = sw.trials.filter((t) => !S.filter || t.state === S.filter);
-  const {key, dir} = S.sort;
-  rows = [...rows].sort((a, b) => {
-    const x = trialCell(a, key), y = trialCell(b, key);
-    if (x === y) return a.id - b.id;
-    if (x === null || x === undefined) return 1;
-    if (y === null || y === undefined) return -1;
-    return (x < y ? -1 : 1) * dir;
-  });
-  const node = $('trials');
-  node.dataset.rows = String(rows.length);
-  $('trial-count').textContent = `${rows.length} of ${sw.trials.length} trials`;
-  table(node, cols.map((c) => c[1] + (c[0] === key ? (dir > 0 ? ' ▲' : ' ▼') : '')), rows.map((t) => {
-    const tr = el('tr', {'data-trial': t.id, class: t.id === S.detail ? 'sel' : null});
-    for (const [k] of cols) {
-      const v = trialCell(t, k);
-      const isNum = typeof v === 'number';
-      tr.append(el('td', {class: (isNum ? 'num ' : '') + (k === 'state' ? 'state-' + v : '')},
-        isNum ? (k === 'id' || k === 'attempt' ? v : num(v)) : (v === undefined || v === '' ? '-' : v)));
-    }
-    tr.addEventListener('click', () => { S.detail = t.id; drawTrials(sw); });
-    return tr;
-  }));
-  [...node.tHead.rows[0].cells].forEach((th, i) => th.addEventListener('click', () => {
-    S.sort = {key: cols[i][0], dir: S.sort.key === cols[i][0] ? -S.sort.dir : 1};
-    drawTrials(sw);
-  }));
-  const d = sw.trials.find((t) => t.id === S.detail);
+// The trials table shows one page that the server sorted and filtered (api sweeps/ID/trials).
+function pageQuery() {
+  const q = new URLSearchParams({sort: S.sort.key, dir: S.sort.dir > 0 ? 'asc' : 'desc',
+    offset: String(S.offset), limit: String(S.pageSize)});
+  if (S.filter) q.set('state', S.filter);
+  return q.toString();
+}
+
+// Ask for the page the table should show now, and draw it unless a newer ask overtook it.
+async function loadPage() {
+  const id = S.sweepId;
+  const seq = ++S.pageSeq;
+  const doc = (await api(`sweeps/${id}/trials?${pageQuery()}`)).doc;
+  if (seq !== S.pageSeq || id !== S.sweepId) return;
+  S.page = doc;
+  if (S.sweep && S.sweep.id === id) drawTrials(S.sweep);
+}
+
+function reloadPage() {
+  loadPage().catch((e) => notice('cannot reach the dashboard server: ' + e.message));
+}
+
+async function loadDetail() {
+  const id = S.sweepId, tid = S.detail;
+  if (tid === null) return;
+  const doc = (await api(`sweeps/${id}/trials/${tid}`)).doc;
+  if (id === S.sweepId && tid === S.detail) {
+    S.detailDoc = doc;
+    drawDetail();
+  }
+}
+
+function drawDetail() {
+  const d = S.detailDoc && S.detailDoc.id === S.detail ? S.detailDoc : null;
   const pre = $('trial-detail');
   pre.hidden = !d;
   if (d) {
     pre.textContent = `trial #${d.id}\n` + JSON.stringify({state: d.state, worker: d.worker,
       attempt: d.attempt, params: d.params, output: d.output, cost: d.cost, metrics: d.metrics,
       failure: d.failure, message: d.message, started: when(d.started), finished: when(d.finished),
-      predicted: {output: d.pred_output, cost: d.pred_cost}}, null, 2);
+      predicted: {output: d.pred_output, cost: d.pred_cost}, last_point: d.last_point}, null, 2);
   }
+}
+
+function drawTrials(sw) {
+  const sel = $('state-filter');
+  if (sel.options.length === 1) for (const s of STATES) sel.append(el('option', {value: s}, s));
+  const cols = [['id', '#'], ['state', 'state'], ['worker', 'worker'], ['output', sw.metric],
+    ['cost', sw.cost_name], ['attempt', 'attempt'], ['duration', 'seconds'],
+    ...sw.params.map((p) => ['p:' + p.name, p.name]), ['message', 'error']];
+  const pg = S.page || {total: 0, offset: 0, trials: []};
+  const rows = pg.trials;
+  const node = $('trials');
+  const all = STATES.reduce((a, s) => a + sw.counts[s], 0);
+  node.dataset.rows = String(pg.total);
+  node.dataset.offset = String(pg.offset);
+  $('trial-count').textContent = rows.length ?
+    `${pg.offset + 1}-${pg.offset + rows.length} of ${pg.total}` +
+      (S.filter ? ` ${S.filter} (${all} trials)` : ' trials') :
+    `0 of ${pg.total} ${S.filter ? S.filter + ' ' : ''}trials`;
+  $('page-prev').disabled = pg.offset <= 0;
+  $('page-next').disabled = pg.offset + rows.length >= pg.total;
+  const {key, dir} = S.sort;
+  table(node, cols.map((c) => c[1] + (c[0] === key ? (dir > 0 ? ' ▲' : ' ▼') : '')), rows.map((t) => {
+    const tr = el('tr', {'data-trial': t.id, class: t.id === S.detail ? 'sel' : null});
+    for (const [k] of cols) {
+      const v = trialCell(t, k);
+      const isNum = typeof v === 'number';
+      tr.append(el('td', {class: (isNum ? 'num ' : '') + (k === 'state' ? 'state-' + v : '')},
+        isNum ? (k === 'id' || k === 'attempt' ? v : num(v)) : (v === undefined || v === null ||
+          v === '' ? '-' : v)));
+    }
+    tr.addEventListener('click', () => {
+      S.detail = t.id;
+      drawTrials(sw);
+      loadDetail().catch((e) => notice('cannot reach the dashboard server: ' + e.message));
+    });
+    return tr;
+  }));
+  [...node.tHead.rows[0].cells].forEach((th, i) => th.addEventListener('click', () => {
+    S.sort = {key: cols[i][0], dir: S.sort.key === cols[i][0] ? -S.sort.dir : 1};
+    S.offset = 0;
+    reloadPage();
+  }));
+  drawDetail();
 }
 
 function drawWorkers(ov) {
@@ -408,17 +457,29 @@ async function atCost(ev) {
   const v = $('at-cost-input').value.trim();
   if (S.sweepId === null) return;
   out.dataset.state = 'busy';
+  const id = S.sweepId;
+  const seq = ++S.atCostSeq; // a newer question, or another sweep, ends this one
   try {
-    const {doc, text} = await api(`sweeps/${S.sweepId}/at-cost?cost=${encodeURIComponent(v)}`);
+    const path = `sweeps/${id}/at-cost?cost=${encodeURIComponent(v)}`;
+    let {doc, text} = await api(path);
+    // 202: the server is fitting the laws (as long as `carbs laws --at-cost` takes); ask again
+    while (doc.fitting) {
+      out.replaceChildren(el('p', {class: 'muted'}, doc.why));
+      await new Promise((done) => setTimeout(done, AT_COST_RETRY_MS));
+      if (seq !== S.atCostSeq) return;
+      ({doc, text} = await api(path));
+    }
+    clear(out);
     if (doc.metric.predicted) atCostTable(out, doc);
     /* else the law may not predict here: its reason is the answer */
     else out.append(el('p', {class: 'warn'}, `at ${costName()} = ${num(doc.cost)}: ${doc.why}`));
     out.dataset.json = text;
     out.dataset.state = 'ok';
-    S.atCost = {id: S.sweepId, doc};
-    if (S.sweep && S.sweep.id === S.sweepId) drawFront(S.sweep);
+    S.atCost = {id, doc};
+    if (S.sweep && S.sweep.id === S.sweepId) drawFront(S.sweep, points(S.sweep));
   } catch (e) {
-    out.append(el('p', {class: 'warn'}, e.message));
+    if (seq !== S.atCostSeq) return;
+    clear(out).append(el('p', {class: 'warn'}, e.message));
     out.dataset.state = 'error';
   }
 }
@@ -467,7 +528,11 @@ function drawNav(ov) {
       if (S.sweepId === s.id) return;
       S.sweepId = s.id;
       S.detail = null;
+      S.detailDoc = null;
+      S.page = null;
+      S.offset = 0;
       S.atCost = null;
+      S.atCostSeq++;
       clear($('at-cost-result')).dataset.state = 'empty';
       drawNav(ov);
       poll();
@@ -493,13 +558,18 @@ async function poll() {
       notice('the store has no sweep yet');
     } else {
       const id = S.sweepId;
-      const [sw, cv] = await Promise.all([api('sweeps/' + id), api(`sweeps/${id}/curves?latest=${MAX_CURVES}`)]);
+      const seq = ++S.pageSeq;
+      const [sw, cv, pg] = await Promise.all([api('sweeps/' + id),
+        api(`sweeps/${id}/curves?latest=${MAX_CURVES}`), api(`sweeps/${id}/trials?${pageQuery()}`),
+        loadDetail()]);
       if (id === S.sweepId) {
         S.sweep = sw.doc;
+        if (seq === S.pageSeq) S.page = pg.doc;
         notice(haveCharts ? '' : 'charts unavailable: uPlot was not found; tables only');
+        const all = points(S.sweep);
         drawProgress(S.sweep);
-        drawFront(S.sweep);
-        drawParams(S.sweep);
+        drawFront(S.sweep, all);
+        drawParams(S.sweep, all);
         drawCurves(S.sweep, cv.doc.curves);
         drawTrials(S.sweep);
         drawLaws(S.sweep);
@@ -519,7 +589,21 @@ async function poll() {
 
 $('state-filter').addEventListener('change', (e) => {
   S.filter = e.target.value;
-  if (S.sweep) drawTrials(S.sweep);
+  S.offset = 0;
+  reloadPage();
+});
+$('page-size').addEventListener('change', (e) => {
+  S.pageSize = Number(e.target.value);
+  S.offset = 0;
+  reloadPage();
+});
+$('page-prev').addEventListener('click', () => {
+  S.offset = Math.max(0, S.offset - S.pageSize);
+  reloadPage();
+});
+$('page-next').addEventListener('click', () => {
+  if (S.page && S.offset + S.pageSize < S.page.total) S.offset += S.pageSize;
+  reloadPage();
 });
 $('at-cost-form').addEventListener('submit', atCost);
 poll();
