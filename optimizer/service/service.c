@@ -39,11 +39,23 @@
 int service_control_endpoint(const char *db_path, char *out, size_t cap)
 {
     char real[PATH_MAX];
-    uint64_t h = 14695981039346656037ull; /* FNV-1a over the real path */
+    struct stat sb;
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
     const char *p = realpath(db_path, real) ? real : db_path;
 
-    for (; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    /* Named after the file's identity, so that every path to the store (a
+     * symlink, a hard link) reaches the one service holding it, as every
+     * path meets the one writer lock (store/store_lock.c).  A store not
+     * created yet has no service: its path does for a name. */
+    if (stat(p, &sb) == 0) {
+        uint64_t key[2] = {(uint64_t)sb.st_dev, (uint64_t)sb.st_ino};
+        const unsigned char *b = (const unsigned char *)key;
+        for (size_t i = 0; i < sizeof(key); i++)
+            h = (h ^ b[i]) * 1099511628211ull;
+    } else {
+        for (; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    }
     if ((size_t)snprintf(out, cap, "ipc:///tmp/carbs-%u-%016" PRIx64 ".ctl", (unsigned)getuid(),
                          h) >= cap)
         return CARBS_ETOOBIG;
@@ -597,7 +609,8 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
         }
         /* A stale socket file of a service that was killed: we hold the
          * writer lock, so nobody else is using it. */
-        unlink(ctl + strlen("ipc://"));
+        str_copy(svc->ctl_path, sizeof(svc->ctl_path), ctl + strlen("ipc://"));
+        unlink(svc->ctl_path);
         cc.endpoint = ctl;
         cc.frame_max = PROTO_FRAME_MAX;
         /* Whoever connects here is an admin: the socket is born 0600 (the
@@ -627,10 +640,8 @@ void service_close(service_t *svc)
     laws_actor_free(svc->laws, svc->st);
     wire_server_close(svc->srv);
     if (svc->ctl) {
-        char ctl[WIRE_ENDPOINT_MAX + 1];
         wire_server_close(svc->ctl);
-        if (service_control_endpoint(svc->cfg.db_path, ctl, sizeof(ctl)) == 0)
-            unlink(ctl + strlen("ipc://"));
+        unlink(svc->ctl_path); /* the name of the file it bound, whatever happened to the store */
     }
     for (size_t i = 0; i < svc->sweeps.n; i++)
         svc__sweep_free(svc->sweeps.v[i]);

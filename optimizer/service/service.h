@@ -72,8 +72,9 @@ typedef struct service service_t;
 service_t *service_open(const service_config_t *cfg, carbs_err_t *err);
 
 /* The local control endpoint of the service that holds the store at
- * db_path: an ipc:// socket under /tmp named after the store's real path and
- * the user id, which the service binds beside its worker endpoint (without
+ * db_path: an ipc:// socket under /tmp named after the store file's identity
+ * (device and inode, so a symlink or a hard link to the store names the same
+ * endpoint; the real path for a file that does not exist yet) and the user id, which the service binds beside its worker endpoint (without
  * CURVE: the socket file is created with mode 0600 whatever the umask, so
  * only the service's user can connect, and every client there is an admin,
  * docs/service.md).  CLI commands that
