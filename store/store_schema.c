@@ -77,8 +77,18 @@ static const char migrate_v1[] =
     "  state TEXT);"
     "PRAGMA user_version = 1;";
 
+// ---- version 2: a worker id's key ----
+
+/* The CURVE key a worker id is bound to (its name in the allow-list and
+ * the public key in Z85), so the binding outlives a service restart
+ * (docs/service.md, Who may do what).  NULL: not bound. */
+static const char migrate_v2[] = "ALTER TABLE workers ADD COLUMN key_name TEXT;"
+                                 "ALTER TABLE workers ADD COLUMN key TEXT;"
+                                 "PRAGMA user_version = 2;";
+
 static const char *const migrations[] = {
     migrate_v1,
+    migrate_v2,
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

@@ -439,6 +439,62 @@ static void test_worker_id_is_bound_to_its_key(void)
     service_close(svc);
 }
 
+/* The binding outlives the service: after a restart, key other's hello
+ * as good's worker (before good reconnects) is refused, with or without
+ * good's routing id, and good gets its id back; `release --unbind` (an
+ * admin's request) frees the id for another key.  Before the binding was
+ * stored, the first hello after a restart took the id, whatever its key. */
+static void test_worker_key_binding_survives_restart(void)
+{
+    service_t *svc;
+    wire_client_t *good, *other, *boss;
+    proto_msg_t m, r = {0};
+
+    svc = fresh_svc(true);
+    if (!svc)
+        return;
+    good = worker(svc, "good", "good");
+    wire_client_close(good);
+    service_close(svc);
+
+    svc = open_svc(true);
+    if (!svc)
+        return;
+    other = client(svc, "other", NULL);
+    send_hello(other, "good");
+    expect_error(svc, other, CARBS_EDENIED);
+    wire_client_close(other);
+    other = client(svc, "other", "good");
+    send_hello(other, "good");
+    expect_error(svc, other, CARBS_EDENIED);
+    wire_client_close(other);
+    good = worker(svc, "good", "good");
+    wire_client_close(good);
+
+    /* Freed by an admin: the next key binds it. */
+    boss = client(svc, "boss", NULL);
+    proto_msg_init(&m, PROTO_MSG_RELEASE);
+    str_copy(m.release.worker, sizeof(m.release.worker), "good");
+    m.release.unbind = true;
+    CHECK_EQ(fx_request(svc, boss, &m, &r, ANSWER_MS), 0);
+    CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok);
+    proto_msg_release(&r);
+    service_close(svc); /* and what the memory held goes too */
+    svc = open_svc(true);
+    if (!svc) {
+        wire_client_close(boss);
+        return;
+    }
+    other = worker(svc, "other", "good");
+    wire_client_close(other);
+    good = client(svc, "good", "good");
+    send_hello(good, "good");
+    expect_error(svc, good, CARBS_EDENIED);
+    wire_client_close(good);
+    wire_client_close(boss);
+    service_close(svc);
+}
+
 /* Without keys, a hello for the id of a live worker from another
  * connection is refused; a worker that reconnects with its id as routing
  * id (what carbs worker does) is the same peer and keeps its id. */
@@ -539,6 +595,7 @@ int main(void)
     RUN(test_tell_only_for_ask_trials);
     RUN(test_worker_id_is_bound_to_its_key);
     RUN(test_worker_id_is_bound_to_its_connection);
+    RUN(test_worker_key_binding_survives_restart);
     RUN(test_negative_cost_fails_the_trial);
     return FX_FINISH();
 }

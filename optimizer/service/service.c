@@ -299,16 +299,51 @@ static void leave_other_ids(service_t *svc, const wire_peer_t *peer, const char 
     }
 }
 
+/* Whether the store's binding of worker id lets peer say hello as it, and
+ * why not in err; *bind is set when the id is not bound yet and peer has a
+ * key to bind it to.  The binding is stored at the first hello under CURVE
+ * and outlives the service, so after a restart an impostor cannot take a
+ * known id before its worker reconnects; `carbs workers release ID
+ * --unbind` frees it.  Without CURVE a peer has no key, and every peer is
+ * trusted anyway (docs/service.md, Who may do what). */
+static bool hello_key_allowed(service_t *svc, const char *id, const wire_peer_t *peer, bool *bind,
+                              carbs_err_t *err)
+{
+    store_worker_t row = {0};
+    bool ok = true;
+    int rc;
+
+    *bind = false;
+    if (!peer->key[0])
+        return true;
+    rc = store_worker_get(svc->st, id, &row, err);
+    if (rc == CARBS_ENOTFOUND || (rc == 0 && !row.key[0])) {
+        *bind = true;
+    } else if (rc) {
+        ok = false; /* err says why */
+    } else if (strcmp(row.key, peer->key) != 0) {
+        carbs_fail(err, CARBS_EDENIED,
+                   "worker id '%s' is bound to key '%s' (its first hello); key '%s' is another "
+                   "key (`carbs workers release %s --unbind` frees the id)",
+                   id, row.key_name, peer->user, id);
+        ok = false;
+    }
+    store_worker_release(&row);
+    return ok;
+}
+
 static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_t *h, double now)
 {
     carbs_err_t err = {0};
     store_worker_t row = {0};
+    bool bind = false;
     char devs[PROTO_DEVICES_MAX * (CARBS_NAME_MAX + 3) + 3];
     char who[WIRE_PEER_STR_MAX];
     svc_worker_t *w = svc__worker_find(svc, h->worker_id);
     proto_msg_t m;
 
-    if (!hello_allowed(svc, w, peer, now, &err)) {
+    if (!hello_allowed(svc, w, peer, now, &err) ||
+        !hello_key_allowed(svc, h->worker_id, peer, &bind, &err)) {
         log_warn("hello from %s refused: %s", wire_peer_format(peer, who, sizeof(who)), err.msg);
         svc__send_error(svc->out, peer, err.code, err.msg);
         return;
@@ -327,7 +362,8 @@ static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_
         }
     }
     devices_json(&h->devices, devs, sizeof(devs));
-    if (store_worker_seen(svc->st, h->worker_id, h->host, devs, &err)) {
+    if (store_worker_seen(svc->st, h->worker_id, h->host, devs, &err) ||
+        (bind && store_worker_bind(svc->st, h->worker_id, peer->user, peer->key, &err))) {
         svc__send_error(svc->out, peer, err.code, err.msg);
         return;
     }
