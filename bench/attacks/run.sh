@@ -259,3 +259,35 @@ if picked 6; then
     row 6 "page 16 of a 40-trial store zeroed; then serve, ask, store check, store recover" \
         "serve exit $rs (\"$(line "$tmp/a6s.err" 150)\"); ask exit $ra; check exit $rc; recover exit $rr, $(wc -l <"$tmp/a6t.out") trials kept, \`trials\` output: $valid"
 fi
+
+rss() { awk '/^VmRSS/ {print int($2 / 1024) " MB"}' "/proc/$1/status" 2>/dev/null; }
+
+# ---- 7. 50,000 hellos with distinct ids ----
+if picked 7; then
+    db=$tmp/a7.db
+    branin a7 >"$tmp/a7.yaml"
+    "$carbs" --db "$db" sweep create "$tmp/a7.yaml" >/dev/null 2>&1
+    serve "$db" "$tmp/a7.log" --sync normal
+    "$send" --endpoint "$ep" "$(hello warmup)" >/dev/null 2>&1
+    before=$(rss "$spid")
+    t0=$(date +%s.%N)
+    "$send" --endpoint "$ep" --repeat 50000 --window 64 --quiet "$(hello 'flood-{i}')" "$READY" \
+        >/dev/null 2>"$tmp/a7.err"
+    t1=$(date +%s.%N)
+    after=$(rss "$spid")
+    "$carbs" --db "$db" status >"$tmp/a7.status" 2>"$tmp/a7s.err"
+    rs=$?
+    size=$(wc -c <"$tmp/a7.status")
+    nw=$(grep -o '"id":"flood-[0-9]*"' "$tmp/a7.status" | wc -l)
+    running=$(grep -o '"worker":"flood-[0-9]*"' "$tmp/a7.status" | wc -l)
+    row 7 "one connection says hello (and ready) as 50,000 distinct ids" \
+        "$(cut -c1-90 "$tmp/a7.err") in $(echo "$t1 - $t0" | bc | cut -c1-5) s; service RSS $before -> $after; \`carbs status\` exit $rs, $size bytes, $nw flood ids listed, $running trials held by flood ids"
+    before=$(rss "$spid")
+    "$send" --endpoint "$ep" --fresh --id 'conn-{i}' --repeat 11000 --quiet "$(hello 'conn-{i}')" \
+        >/dev/null 2>"$tmp/a7f.err"
+    after=$(rss "$spid")
+    "$carbs" --db "$db" status >"$tmp/a7f.status" 2>&1
+    row 7 "11,000 connections, each its own routing id and worker id (lease 60 s: none is gone yet)" \
+        "$(cut -c1-100 "$tmp/a7f.err"); RSS $before -> $after; \`carbs status\` $(wc -c <"$tmp/a7f.status") bytes, workers_unlisted $(grep -o '"workers_unlisted":[0-9]*' "$tmp/a7f.status" | cut -d: -f2)"
+    stop "$spid"
+fi
