@@ -291,3 +291,136 @@ if picked 7; then
         "$(cut -c1-100 "$tmp/a7f.err"); RSS $before -> $after; \`carbs status\` $(wc -c <"$tmp/a7f.status") bytes, workers_unlisted $(grep -o '"workers_unlisted":[0-9]*' "$tmp/a7f.status" | cut -d: -f2)"
     stop "$spid"
 fi
+
+# ---- 8. a sweep of many parameters over the wire ----
+# spec N: a command sweep of N linear parameters, as escaped JSON text
+spec() {
+    awk -v n="$1" 'BEGIN {
+        printf "{\\\"name\\\":\\\"p%d\\\",\\\"trainer\\\":\\\"command\\\",\\\"command\\\":[\\\"/bin/true\\\"],", n, n
+        printf "\\\"metric\\\":{\\\"name\\\":\\\"loss\\\"},\\\"cost\\\":{\\\"name\\\":\\\"wall_seconds\\\"},\\\"parameters\\\":{"
+        for (i = 0; i < n; i++)
+            printf "%s\\\"x%d\\\":{\\\"space\\\":\\\"linear\\\",\\\"min\\\":0,\\\"max\\\":1}", i ? "," : "", i
+        printf "}}"
+    }'
+}
+if picked 8; then
+    db=$tmp/a8.db
+    branin a8 >"$tmp/a8.yaml"
+    "$carbs" --db "$db" sweep create "$tmp/a8.yaml" >/dev/null 2>&1
+    serve "$db" "$tmp/a8.log"
+    "$send" --endpoint "$ep" "{\"v\":1,\"type\":\"sweep_create\",\"spec_json\":\"$(spec 1000)\"}" >"$tmp/a8a.out" 2>&1
+    row 8 "sweep_create of 1,000 parameters over the wire" "refused: \"$(msg "$tmp/a8a.out" | cut -c1-140)\""
+    t0=$(date +%s.%N)
+    "$send" --endpoint "$ep" --wait 120000 "{\"v\":1,\"type\":\"sweep_create\",\"spec_json\":\"$(spec 256)\"}" >"$tmp/a8b.out" 2>&1
+    t1=$(date +%s.%N)
+    # status probes, each timed, while 12 ask+tell pairs go to the 256-parameter sweep
+    (
+        while [ ! -e "$tmp/a8.done" ]; do
+                s0=$(date +%s%N)
+                "$carbs" --db "$db" status >/dev/null 2>&1 || echo fail
+                echo $((($(date +%s%N) - s0) / 1000000))
+                sleep 0.2
+        done >"$tmp/a8.probes"
+    ) &
+    prober=$!
+    worst_ask=0
+    for i in $(seq 1 12); do
+        s0=$(date +%s%N)
+        id=$("$carbs" --db "$db" ask p256 2>/dev/null | grep -o '"trial_id":[0-9]*' | cut -d: -f2)
+        ms=$((($(date +%s%N) - s0) / 1000000))
+        [ "$ms" -gt "$worst_ask" ] && worst_ask=$ms
+        "$carbs" --db "$db" tell p256 "${id:-0}" --output "0.$i" --cost 1.5 >/dev/null 2>&1
+    done
+    touch "$tmp/a8.done"
+    wait "$prober"
+    stop "$spid"
+    probes=$(grep -c . "$tmp/a8.probes")
+    worst=$(grep -v fail "$tmp/a8.probes" | sort -n | tail -n 1)
+    row 8 "sweep_create of 256 parameters (the bound) over the wire, then 12 ask+tell pairs with \`carbs status\` probes every 0.2 s" \
+        "created in $(echo "$t1 - $t0" | bc | cut -c1-5) s ($(grep -o '"ok":[a-z]*' "$tmp/a8b.out")); slowest ask ${worst_ask} ms; $probes status probes, $(grep -c fail "$tmp/a8.probes") failed, slowest ${worst} ms"
+fi
+
+# ---- 9. a restart with running trials ----
+if picked 9; then
+    db=$tmp/a9.db
+    branin a9 >"$tmp/a9.yaml"
+    "$carbs" --db "$db" sweep create "$tmp/a9.yaml" >/dev/null 2>&1
+    serve "$db" "$tmp/a9.log" --lease-ms 6000 --heartbeat-ms 1000
+    "$send" --endpoint "$ep" --id w9 "$(hello w9)" "$READY" "$READY" "$READY" >/dev/null 2>&1
+    t0=$(date +%s.%N)   # the worker is gone from here on: nobody renews the leases
+    sleep 2
+    kill -9 "$spid"
+    wait "$spid" 2>/dev/null
+    serve "$db" "$tmp/a9b.log" --lease-ms 6000 --heartbeat-ms 1000
+    gone=
+    for _ in $(seq 1 300); do
+        n=$("$carbs" --db "$db" trials a9 --state running 2>/dev/null | grep -c '"worker":"w9"')
+        if [ "$n" -eq 0 ]; then
+            gone=$(echo "$(date +%s.%N) - $t0" | bc | cut -c1-4)
+            break
+        fi
+        sleep 0.1
+    done
+    stop "$spid"
+    row 9 "a worker takes 3 trials and vanishes; 2 s later the service is killed (-9) and restarted; lease 6 s" \
+        "its trials stop running ${gone:-never (30 s)} s after the worker's last frame (due: lease 6 s + at most a quarter lease, 7.5 s, plus the 0.25 s lease check and this script's 0.1 s polling)"
+fi
+
+# ---- 10. the small items ----
+if picked 10; then
+    printf '%s\n' '{"cmd":"init","seed":1,"better_direction_sign":-1,"space":[{"name":"x","kind":"linear","min":0,"max":1,"center":0.5,"scale":0.2}]}' \
+        '{"cmd":"suggest"}' >"$tmp/at.in"
+    "$carbs" ask-tell <"$tmp/at.in" >"$tmp/at.out" 2>/dev/null
+    sid=$(grep -o '"id":"[0-9]*"' "$tmp/at.out" | head -n 1 | cut -d'"' -f4)
+    x=$(grep -o '"x":[-0-9.e]*' "$tmp/at.out" | head -n 1 | cut -d: -f2)
+    obs="{\"cmd\":\"observe\",\"id\":\"$sid\",\"params\":{\"x\":$x},\"output\":1.5,\"cost\":2,\"is_failure\":false}"
+    printf '%s\n' "$obs" "$obs" '' '{"cmd":"pareto"}' >>"$tmp/at.in"
+    "$carbs" ask-tell <"$tmp/at.in" >"$tmp/at.out" 2>/dev/null
+    row 10 "ask-tell: one \`observe\` sent twice, then an empty line" \
+        "second observe: $(sed -n 4p "$tmp/at.out" | cut -c1-110); replies: $(wc -l <"$tmp/at.out") for 5 non-empty lines; pareto n = $(grep -o '"n":[0-9]*' "$tmp/at.out" | head -n 1 | cut -d: -f2)"
+    "$carbs" serve --db "$tmp/a10.db" --bind 'udp://x:1' >/dev/null 2>"$tmp/a10b.err"
+    rb=$?
+    "$carbs" version --bogus >/dev/null 2>&1
+    rv=$?
+    "$carbs" ask toy --db "$tmp/none.db" >/dev/null 2>"$tmp/a10n.err"
+    ra=$?
+    "$carbs" tell toy 1 --output 1 --cost 1 --db "$tmp/none.db" >/dev/null 2>&1
+    rt=$?
+    row 10 "\`serve --bind udp://x:1\`; \`version --bogus\`; \`ask\`/\`tell\` on a missing --db" \
+        "exit $rb (\"$(line "$tmp/a10b.err" 90)\"); exit $rv; exit $ra / $rt, $( [ -e "$tmp/none.db" ] && echo 'store created' || echo 'no file created')"
+    # a result line of 2 MB
+    cat >"$tmp/big.sh" <<'SH'
+head -c 2000000 /dev/zero | tr '\0' 'a' | sed 's/^/{"note":"/; s/$/","loss":1.5}/'
+SH
+    cat >"$tmp/a10.yaml" <<YAML
+name: a10big
+metric: {name: loss, goal: minimize}
+cost: {name: wall_seconds}
+trainer: command
+command: [/bin/sh, "$tmp/big.sh"]
+parameters:
+  x: {space: linear, min: 0, max: 1}
+budget: {trials: 1, parallel: 1}
+YAML
+    db=$tmp/a10.db
+    "$carbs" --db "$db" sweep create "$tmp/a10.yaml" >/dev/null 2>&1
+    serve "$db" "$tmp/a10.log"
+    "$carbs" --log-level warn worker --connect "$ep" --id w10 --once --tmp-dir "$tmp" 2>/dev/null
+    stop "$spid"
+    row 10 "a command trial prints a 2 MB result line" \
+        "$("$carbs" --db "$db" trials a10big 2>/dev/null | grep -o '"state":"[a-z]*"\|"message":"[^"]*"' | tr '\n' ' ' | cut -c1-150)"
+    # a full disk: a 512 KiB tmpfs in a private mount namespace (root only)
+    mkdir -p "$tmp/mt"
+    if unshare -m sh -c "mount -t tmpfs -o size=512k tmpfs '$tmp/mt'" 2>/dev/null; then
+        unshare -m sh -c "
+            mount -t tmpfs -o size=512k tmpfs '$tmp/mt' &&
+            '$carbs' --db '$tmp/mt/s.db' sweep create '$root/examples/synthetic.yaml' --name full >/dev/null 2>&1 &&
+            head -c 2000000 /dev/zero >'$tmp/mt/fill' 2>/dev/null
+            for i in \$(seq 1 100); do
+                '$carbs' --db '$tmp/mt/s.db' ask full >'$tmp/full.out' 2>'$tmp/full.err' || break
+            done" 2>/dev/null
+        row 10 "a full disk (the store on a 512 KiB tmpfs filled up)" "\"$(line "$tmp/full.err" 140)\""
+    else
+        row 10 "a full disk" "not run (needs root for a private tmpfs); tests/test_store.c provokes it through store_fault_io"
+    fi
+fi

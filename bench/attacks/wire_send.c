@@ -1,6 +1,6 @@
 /*
  * wire_send.c - send raw JSON frames to a carbs service and print what comes
- * back: the attack scripts' client (bench/attacks/README.md, docs/security.md).
+ * back: the attack scripts' client (bench/attacks/run.sh, docs/security.md).
  *
  *     wire_send --endpoint EP [--key F.key --server-key S.pub] [--id ID]
  *               [--repeat N] [--fresh] [--window W] [--wait MS] [--hold MS]
