@@ -241,6 +241,8 @@ static void test_worker_key_is_not_an_admin(void)
         "\"cost\":1,\"is_failure\":false}",
         "{\"v\":1,\"type\":\"import\",\"sweep\":\"trust\",\"records\":\"[{\\\"params\\\":"
         "{\\\"x\\\":1.5,\\\"y\\\":2},\\\"output\\\":-9,\\\"cost\\\":1,\\\"is_failure\\\":false}]\"}",
+        /* freeing another key's worker id would let this key take it */
+        "{\"v\":1,\"type\":\"release\",\"worker\":\"good\",\"unbind\":true}",
     };
     service_t *svc;
     wire_client_t *w, *boss;
