@@ -35,6 +35,7 @@ typedef struct ws {
     long sent, answers, silent;
     char types[WS_TYPES_MAX][32];
     long type_n[WS_TYPES_MAX];
+    char id_buf[WIRE_PEER_ID_MAX * 2 + 1]; /* the routing id of the connection being opened */
 } ws_t;
 
 /* s with every "{i}" replaced by i, into out[cap]; false when too long. */
@@ -111,17 +112,16 @@ static int drain(ws_t *ws, wire_client_t *c, long *in_flight, long keep, int wai
 
 static wire_client_t *connect_one(ws_t *ws, long i)
 {
-    static char id[WIRE_PEER_ID_MAX * 2 + 1];
     carbs_err_t err = {0};
     wire_client_t *c;
 
     ws->cc.identity = NULL;
     if (ws->id) {
-        if (!subst(ws->id, i, id, sizeof(id))) {
+        if (!subst(ws->id, i, ws->id_buf, sizeof(ws->id_buf))) {
             fprintf(stderr, "wire_send: --id '%s' is too long\n", ws->id);
             return NULL;
         }
-        ws->cc.identity = id;
+        ws->cc.identity = ws->id_buf;
     }
     c = wire_client_open(&ws->cc, &err);
     if (!c)
@@ -131,17 +131,19 @@ static wire_client_t *connect_one(ws_t *ws, long i)
 
 static int run(ws_t *ws, char **frames, int n_frames)
 {
-    static char text[WS_TEXT_MAX];
+    char *text = xmalloc(WS_TEXT_MAX);
     wire_client_t *c = NULL;
     long in_flight = 0;
     int rc = 0;
 
     for (long i = 0; i < ws->repeat && rc == 0; i++) {
-        if (!c && !(c = connect_one(ws, i)))
-            return 1;
+        if (!c && !(c = connect_one(ws, i))) {
+            rc = 1;
+            break;
+        }
         for (int f = 0; f < n_frames && rc == 0; f++) {
             carbs_err_t err = {0};
-            if (!subst(frames[f], i, text, sizeof(text))) {
+            if (!subst(frames[f], i, text, WS_TEXT_MAX)) {
                 fprintf(stderr, "wire_send: frame %d is over %u bytes\n", f + 1, WS_TEXT_MAX);
                 rc = 1;
                 break;
@@ -169,6 +171,7 @@ static int run(ws_t *ws, char **frames, int n_frames)
             ws->silent--; /* a hold is not an unanswered frame */
     }
     wire_client_close(c);
+    free(text);
     fprintf(stderr, "sent %ld answers %ld silent %ld types {", ws->sent, ws->answers, ws->silent);
     for (int j = 0; j < WS_TYPES_MAX && ws->types[j][0]; j++)
         fprintf(stderr, "%s%s: %ld", j ? ", " : "", ws->types[j], ws->type_n[j]);
