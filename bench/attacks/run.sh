@@ -262,6 +262,34 @@ fi
 
 rss() { awk '/^VmRSS/ {print int($2 / 1024) " MB"}' "/proc/$1/status" 2>/dev/null; }
 
+# ---- 6b. invalid UTF-8 in a row, a bad row in one sweep ----
+if picked 6; then
+    db=$tmp/a6b.db
+    branin a6b >"$tmp/a6b.yaml"
+    branin a6c >"$tmp/a6c.yaml"
+    "$carbs" --db "$db" sweep create "$tmp/a6b.yaml" >/dev/null 2>&1
+    "$carbs" --db "$db" sweep create "$tmp/a6c.yaml" >/dev/null 2>&1
+    for s in a6b a6c; do
+        id=$("$carbs" --db "$db" ask $s 2>/dev/null | grep -o '"trial_id":[0-9]*' | cut -d: -f2)
+        "$carbs" --db "$db" tell $s "$id" --output 1.5 --cost 2 >/dev/null 2>&1
+    done
+    # a byte that is no UTF-8 in a1's result message and in a6c's params
+    python3 - "$db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE results SET message = CAST(X'6f6b20ff20fe' AS TEXT) WHERE trial = 1")
+c.execute("UPDATE trials SET params = CAST(X'7b2278223aff7d' AS TEXT) WHERE sweep = 2")
+c.commit()
+PY
+    "$carbs" --db "$db" trials a6b >"$tmp/a6b.out" 2>/dev/null
+    valid=$(python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]; print("valid UTF-8 JSON")' "$tmp/a6b.out" 2>&1 | tail -n 1)
+    serve "$db" "$tmp/a6b.log"
+    "$carbs" --db "$db" status >"$tmp/a6b.status" 2>&1
+    stop "$spid"
+    row 6 "invalid UTF-8 written into a result message, and a params row of sweep a6c made unreadable; then \`carbs trials\`, \`carbs serve\`" \
+        "\`trials\`: $valid; serve started ($(grep -o 'serving [0-9]* sweep[s]*' "$tmp/a6b.log" | head -n 1)), $(grep -o '"name":"a6[bc]","state":"[a-z]*"' "$tmp/a6b.status" | tr '\n' ' '); log: \"$(grep -i 'a6c' "$tmp/a6b.log" | head -n 1 | cut -c22-150)\""
+fi
+
 # ---- 7. 50,000 hellos with distinct ids ----
 if picked 7; then
     db=$tmp/a7.db
