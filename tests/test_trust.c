@@ -54,7 +54,7 @@ static void make_keys(void)
     CHECK_EQ(wire_keygen(admin, "boss", &err), 0);
 }
 
-static service_t *open_svc(bool curve)
+static service_t *open_svc_per_key(bool curve, int workers_per_key)
 {
     carbs_err_t err = {0};
     service_config_t cfg;
@@ -66,11 +66,18 @@ static service_t *open_svc(bool curve)
     fx_service_config(&cfg, g_db, "tcp://127.0.0.1:*", 20000); /* nothing expires in a case */
     cfg.key = curve ? key : NULL;
     cfg.allow = curve ? allow : NULL;
+    cfg.workers_per_key = workers_per_key;
     svc = service_open(&cfg, &err);
     if (!svc)
         fprintf(stderr, "service_open: %s\n", err.msg);
     CHECK(svc != NULL);
     return svc;
+}
+
+/* The service of g_db, with CURVE or without. */
+static service_t *open_svc(bool curve)
+{
+    return open_svc_per_key(curve, 0);
 }
 
 /* A client of svc: key NULL for plain, else "good", "other" (worker keys)
@@ -497,6 +504,42 @@ static void test_worker_key_binding_survives_restart(void)
     service_close(svc);
 }
 
+/* One key holds at most workers_per_key worker ids at once; past that its
+ * hello is refused with EBUSY, other keys are still welcome, and one of
+ * its ids leaving makes room.  Before the limit, one key's connections,
+ * each with an id of its own, filled the table of 10,000 workers (the
+ * attack script's item 7) and every other worker got EBUSY for a lease. */
+static void test_workers_per_key_are_bounded(void)
+{
+    wire_client_t *c[4], *good;
+    service_t *svc;
+    char id[16];
+
+    fresh_store();
+    svc = open_svc_per_key(true, 3);
+    if (!svc)
+        return;
+    for (int i = 0; i < 4; i++) {
+        snprintf(id, sizeof(id), "o%d", i);
+        c[i] = client(svc, "other", id);
+        if (i < 3) {
+            CHECK_EQ(fx_hello(svc, c[i], id), 0);
+        } else {
+            send_hello(c[i], id);
+            expect_error(svc, c[i], CARBS_EBUSY);
+        }
+    }
+    good = worker(svc, "good", "good");
+    send_text(c[0], "{\"v\":1,\"type\":\"bye\",\"reason\":\"done\"}");
+    for (int k = 0; k < 10; k++) /* the bye is handled before the next hello */
+        CHECK(service_step(svc, 20, NULL) == 0);
+    CHECK_EQ(fx_hello(svc, c[3], "o3"), 0); /* o0 left: room again */
+    for (int i = 0; i < 4; i++)
+        wire_client_close(c[i]);
+    wire_client_close(good);
+    service_close(svc);
+}
+
 /* Without keys, a hello for the id of a live worker from another
  * connection is refused; a worker that reconnects with its id as routing
  * id (what carbs worker does) is the same peer and keeps its id. */
@@ -598,6 +641,7 @@ int main(void)
     RUN(test_worker_id_is_bound_to_its_key);
     RUN(test_worker_id_is_bound_to_its_connection);
     RUN(test_worker_key_binding_survives_restart);
+    RUN(test_workers_per_key_are_bounded);
     RUN(test_negative_cost_fails_the_trial);
     return FX_FINISH();
 }

@@ -318,6 +318,15 @@ if picked 7; then
     row 7 "11,000 connections, each its own routing id and worker id (lease 60 s: none is gone yet)" \
         "$(cut -c1-100 "$tmp/a7f.err"); RSS $before -> $after; \`carbs status\` $(wc -c <"$tmp/a7f.status") bytes, workers_unlisted $(grep -o '"workers_unlisted":[0-9]*' "$tmp/a7f.status" | cut -d: -f2)"
     stop "$spid"
+    serve "$db" "$tmp/a7k.log" --keys "$keys" --sync normal
+    # shellcheck disable=SC2046
+    "$send" --endpoint "$ep" $(curve other) --fresh --id 'key-{i}' --repeat 1100 --quiet \
+        "$(hello 'key-{i}')" >/dev/null 2>"$tmp/a7k.err"
+    # shellcheck disable=SC2046
+    "$send" --endpoint "$ep" $(curve good) --id good "$(hello good)" >"$tmp/a7g.out" 2>&1
+    stop "$spid"
+    row 7 "CURVE: 1,100 connections with one worker key (other), each its own id; then key good says hello" \
+        "$(cut -c1-100 "$tmp/a7k.err") (\"$(grep -o "key 'other' holds [^;]*" "$tmp/a7k.log" | head -n 1)\"); good gets $(grep -o '"type":"[a-z]*"' "$tmp/a7g.out" | head -n 1 | cut -d'"' -f4)"
 fi
 
 # ---- 8. a sweep of many parameters over the wire ----

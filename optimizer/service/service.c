@@ -332,6 +332,18 @@ static bool hello_key_allowed(service_t *svc, const char *id, const wire_peer_t 
     return ok;
 }
 
+/* How many worker ids the key named key holds in the table (connected, or
+ * holding a trial). */
+static int key_share(const service_t *svc, const char *key)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < svc->workers.n; i++)
+        if (strcmp(svc->workers.v[i].key, key) == 0)
+            n++;
+    return n;
+}
+
 static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_t *h, double now)
 {
     carbs_err_t err = {0};
@@ -349,6 +361,19 @@ static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_
         return;
     }
     leave_other_ids(svc, peer, h->worker_id);
+    if (!w && peer->user[0] && key_share(svc, peer->user) >= svc->cfg.workers_per_key) {
+        forget_idle_workers(svc);
+        if (key_share(svc, peer->user) >= svc->cfg.workers_per_key) {
+            carbs_fail(&err, CARBS_EBUSY,
+                       "key '%s' holds %d worker ids already, the most one key may; "
+                       "try again once one has left",
+                       peer->user, svc->cfg.workers_per_key);
+            log_warn("hello from %s refused: %s", wire_peer_format(peer, who, sizeof(who)),
+                     err.msg);
+            svc__send_error(svc->out, peer, err.code, err.msg);
+            return;
+        }
+    }
     if (!w && svc->workers.n >= SVC_WORKERS_MAX) {
         forget_idle_workers(svc);
         if (svc->workers.n >= SVC_WORKERS_MAX) {
@@ -580,6 +605,8 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
         svc->cfg.quarantine_s = SERVICE_QUARANTINE_S;
     if (svc->cfg.wait_ms <= 0)
         svc->cfg.wait_ms = SERVICE_WAIT_MS;
+    if (svc->cfg.workers_per_key <= 0)
+        svc->cfg.workers_per_key = SERVICE_WORKERS_PER_KEY;
     if (svc->cfg.lease_ms <= svc->cfg.heartbeat_ms) {
         carbs_fail(err, CARBS_EINVAL, "the lease (%d ms) must be longer than the heartbeat (%d ms)",
                    svc->cfg.lease_ms, svc->cfg.heartbeat_ms);
