@@ -481,6 +481,11 @@ static bool peer_is_admin(const service_t *svc, const wire_server_t *from, const
     return from == svc->ctl || !svc->cfg.key || peer->admin;
 }
 
+/* The client requests, answered by svc__on_request (service_request.c).
+ * A new request is registered here and in that switch, nowhere else: it
+ * is an admin's by default, since handle_frame refuses every type that
+ * is_worker_message does not list unless peer_is_admin says yes (add its
+ * frame to tests/test_trust.c, test_worker_key_is_not_an_admin). */
 static bool is_request(proto_msg_type_t t)
 {
     switch (t) {
