@@ -376,13 +376,19 @@ out:
 void carbs__random_point(carbs_t *c, const double *origins, size_t n_origins, double *u)
 {
     const double r = c->cfg.initial_search_radius;
+    const uint64_t dd = c->d ? c->d : 1;
+    uint64_t left = CARBS_RANDOM_BATCH + CARBS_DRAW_BUDGET / dd; /* draws, over all attempts */
     double *x = NULL;
     bool found = false;
 
     x = xmalloc((c->d ? c->d : 1) * sizeof(*x));
-    for (int attempt = 0; attempt < CARBS_RANDOM_TRIES; attempt++) {
+    for (int attempt = 0; attempt < CARBS_RANDOM_TRIES && left > 0; attempt++) {
         uint64_t draws = CARBS_RANDOM_BATCH * c->oversample;
         size_t valid = 0;
+
+        if (draws > left)
+            draws = left;
+        left -= draws;
 
         /* The reference draws the whole batch, keeps the valid ones, returns
          * the first and cranks the factor when fewer than the batch size were

@@ -319,6 +319,9 @@ static size_t draw_candidates(carbs_t *c, bo_t *b)
     uint64_t draws = (uint64_t)b->M * c->oversample;
     size_t kept = 0, d = b->d;
 
+    if (draws > b->M + CARBS_DRAW_BUDGET / (d ? d : 1)) /* CARBS_DRAW_BUDGET */
+        draws = b->M + CARBS_DRAW_BUDGET / (d ? d : 1);
+
     for (uint64_t k = 0; k < draws && kept < b->M; k++) {
         const double *a = b->origins + rng_below(&c->rng, b->m) * d;
         double *x = b->cand + kept * d;

@@ -35,6 +35,17 @@
  * time; the cap is deviation 7. */
 #define CARBS_OVERSAMPLE_LOG2_MAX 12
 
+/* The most coordinates drawn beyond the first batch for one random point,
+ * or beyond the first M draws for one suggestion's BO candidates.  Where
+ * valid draws are rare (many bounded dimensions with wide scales) the
+ * capped factor still allows 8 * 32 * 2^12 * D normals for a random point
+ * (268 M at D = 256: 15 s on a loaded machine) and M * 2^12 * D for the
+ * candidates (billions), holding the service's loop for minutes.  Draws
+ * that rare mean the search is failing anyway; 2^25 (about 0.3 s) leaves
+ * every space where one draw in a few thousand is valid as it was.  This
+ * is deviation 19 of docs/algorithm.md. */
+#define CARBS_DRAW_BUDGET ((uint64_t)1 << 25)
+
 /* Warm-up ends at num_random_samples successes (the reference), or, fixing
  * quirk 8 of docs/algorithm.md (deviation 6), once at least one success
  * exists and the observations, failures included, reach this multiple of

@@ -23,7 +23,7 @@ typedef enum field_kind {
     F_I64,     /* int64_t in [min, 2^53]; OPT: 0 is omitted */
     F_INT,     /* int in [min, INT_MAX]; OPT: 0 is omitted */
     F_NUM,     /* finite double; OPT: a non-finite value is omitted, absent is NaN */
-    F_BOOL,    /* bool */
+    F_BOOL,    /* bool; OPT: false is omitted, absent is false */
     F_STR,     /* char[size]; OPT: "" is omitted */
     F_HSTR,    /* char * owned by the message; OPT: NULL is omitted */
     F_ARGV,    /* proto_argv_t as an array of strings; OPT: empty is omitted */
@@ -132,6 +132,7 @@ static const field_t stop_fields[] = {
 };
 static const field_t release_fields[] = {
     FIELD(release, "worker", F_STR, NONEMPTY, worker, 0),
+    FIELD(release, "unbind", F_BOOL, OPT, unbind, 0),
 };
 static const field_t sweep_admin_fields[] = {
     FIELD(sweep_admin, "sweep", F_STR, NONEMPTY, sweep, 0),
@@ -378,6 +379,8 @@ static int field_put(json_t *obj, const char *what, const field_t *f, const char
         return json__put_num(obj, what, f->key, x, err);
     }
     case F_BOOL:
+        if (opt && !*(const bool *)p)
+            return 0;
         return json__put(obj, what, f->key, json_boolean(*(const bool *)p), err);
     case F_STR:
         if (memchr(p, '\0', f->size) && p[0] == '\0') {

@@ -201,9 +201,11 @@ typedef struct proto_sweep_ref {
     char sweep[CARBS_NAME_MAX];
 } proto_sweep_ref_t;
 
-/* release: a worker by id. */
+/* release: a worker by id; unbind also frees the id from the CURVE key it
+ * is bound to (omitted when false). */
 typedef struct proto_worker_ref {
     char worker[CARBS_NAME_MAX];
+    bool unbind;
 } proto_worker_ref_t;
 
 /* sweep_admin: op "extend" adds trials (>= 0) and cost (finite and >= 0;

@@ -452,7 +452,7 @@ int wire_server_recv(wire_server_t *srv, wire_peer_t *peer, char **buf, size_t *
         zmq_msg_t id, body;
         int more = 0, rc;
         size_t more_len = sizeof(more);
-        const char *user;
+        const char *user, *pkey;
         const wire__allowed_t *key;
 
         rc = server_poll(srv, deadline, err);
@@ -491,6 +491,8 @@ int wire_server_recv(wire_server_t *srv, wire_peer_t *peer, char **buf, size_t *
         }
         user = zmq_msg_gets(&body, "User-Id");
         str_copy(peer->user, sizeof(peer->user), user ? user : "");
+        pkey = user && user[0] ? zmq_msg_gets(&body, WIRE__KEY_PROPERTY) : NULL;
+        str_copy(peer->key, sizeof(peer->key), pkey ? pkey : "");
         /* Looked up per frame, so a reloaded list takes an admin key's
          * rights away from connections already up. */
         key = user && user[0] ? wire__allow_find_name(&srv->allow, user) : NULL;

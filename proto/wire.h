@@ -101,7 +101,11 @@ typedef struct wire_peer {
     unsigned char id[WIRE_PEER_ID_MAX];
     size_t id_len;
     char user[WIRE_KEY_NAME_MAX + 1]; /* "" without CURVE */
-    bool admin;                       /* false without CURVE */
+    /* The public key (Z85) the connection authenticated with, as the ZAP
+     * handler saw it at the handshake ("" without CURVE): unlike user, it
+     * names the key itself, whatever file the allow-list holds it in. */
+    char key[WIRE_KEY_Z85_LEN + 1];
+    bool admin; /* false without CURVE */
 } wire_peer_t;
 
 /* Room for wire_peer_format's longest output: "0x" + 2 hex digits per byte. */

@@ -431,16 +431,34 @@ static bool frame_is(zmq_msg_t *m, const char *s)
     return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
 }
 
+/* The reply; key (32 bytes, or NULL) goes into its metadata frame as the
+ * property WIRE__KEY_PROPERTY in Z85, which libzmq attaches to every frame
+ * of that connection (ZMTP metadata: a 1-byte name length, the name, a
+ * 4-byte big-endian value length, the value). */
 static int zap_reply(void *zap, zmq_msg_t *request_id, const char *code, const char *text,
-                     const char *user, carbs_err_t *err)
+                     const char *user, const unsigned char *key, carbs_err_t *err)
 {
+    unsigned char meta[1 + sizeof(WIRE__KEY_PROPERTY) + 4 + WIRE_KEY_Z85_LEN + 1];
+    size_t meta_len = 0, name_len = strlen(WIRE__KEY_PROPERTY);
     int rc = 0;
 
+    if (key) {
+        meta[meta_len++] = (unsigned char)name_len;
+        memcpy(meta + meta_len, WIRE__KEY_PROPERTY, name_len);
+        meta_len += name_len;
+        meta[meta_len++] = 0;
+        meta[meta_len++] = 0;
+        meta[meta_len++] = 0;
+        meta[meta_len++] = WIRE_KEY_Z85_LEN;
+        zmq_z85_encode((char *)meta + meta_len, key, WIRE__KEY_BYTES); /* writes a NUL too */
+        meta_len += WIRE_KEY_Z85_LEN;
+    }
     if (zmq_send(zap, "1.0", 3, ZMQ_SNDMORE) < 0 ||
         zmq_send(zap, zmq_msg_data(request_id), zmq_msg_size(request_id), ZMQ_SNDMORE) < 0 ||
         zmq_send(zap, code, strlen(code), ZMQ_SNDMORE) < 0 ||
         zmq_send(zap, text, strlen(text), ZMQ_SNDMORE) < 0 ||
-        zmq_send(zap, user, strlen(user), ZMQ_SNDMORE) < 0 || zmq_send(zap, "", 0, 0) < 0)
+        zmq_send(zap, user, strlen(user), ZMQ_SNDMORE) < 0 ||
+        zmq_send(zap, meta, meta_len, 0) < 0)
         rc = carbs_fail(err, CARBS_EIO, "cannot answer an authentication request: %s",
                         zmq_strerror(errno));
     return rc;
@@ -477,9 +495,9 @@ int wire__zap_serve(void *zap, const wire__allow_t *allow, const char *dir, carb
     if (n < ZAP_CREDENTIALS || !frame_is(&f[ZAP_VERSION], "1.0")) {
         /* Not a request we can answer properly; a reply keeps REP in step. */
         if (n > ZAP_REQUEST_ID)
-            rc = zap_reply(zap, &f[ZAP_REQUEST_ID], "500", "malformed request", "", err);
+            rc = zap_reply(zap, &f[ZAP_REQUEST_ID], "500", "malformed request", "", NULL, err);
         else
-            rc = zap_reply(zap, &f[0], "500", "malformed request", "", err);
+            rc = zap_reply(zap, &f[0], "500", "malformed request", "", NULL, err);
         goto out;
     }
     snprintf(address, sizeof(address), "%.*s", (int)zmq_msg_size(&f[ZAP_ADDRESS]),
@@ -489,13 +507,14 @@ int wire__zap_serve(void *zap, const wire__allow_t *allow, const char *dir, carb
         who = wire__allow_find(allow, zmq_msg_data(&f[ZAP_CREDENTIALS]));
     if (who) {
         log_debug("wire: accepted curve key '%s' from %s", who->name, address);
-        rc = zap_reply(zap, &f[ZAP_REQUEST_ID], "200", "OK", who->name, err);
+        rc = zap_reply(zap, &f[ZAP_REQUEST_ID], "200", "OK", who->name, who->key, err);
     } else {
         char z85[WIRE_KEY_Z85_LEN + 1] = "(none)";
         if (n > ZAP_CREDENTIALS && zmq_msg_size(&f[ZAP_CREDENTIALS]) == WIRE__KEY_BYTES)
             zmq_z85_encode(z85, zmq_msg_data(&f[ZAP_CREDENTIALS]), WIRE__KEY_BYTES);
         log_warn("wire: refused key %s from %s: not in the allow-list '%s'", z85, address, dir);
-        rc = zap_reply(zap, &f[ZAP_REQUEST_ID], "400", "key not in the allow-list", "", err);
+        rc = zap_reply(zap, &f[ZAP_REQUEST_ID], "400", "key not in the allow-list", "", NULL,
+                       err);
     }
 out:
     for (size_t i = 0; i < n; i++)

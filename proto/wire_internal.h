@@ -18,6 +18,10 @@ typedef struct wire__allowed {
     bool admin;                       /* from the admin/ folder of the allow-list */
 } wire__allowed_t;
 
+/* The ZAP metadata property that carries a client's public key (Z85) to
+ * every frame of its connection (wire_server_recv fills peer.key from it). */
+#define WIRE__KEY_PROPERTY "X-Carbs-Key"
+
 /* Every *.pub key of one directory. */
 typedef struct wire__allow {
     DA_TYPE(wire__allowed_t) keys;

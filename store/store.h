@@ -50,7 +50,7 @@
 /* PRAGMA application_id of a carbs store: "CRBS" (0x43524253). */
 #define STORE_APPLICATION_ID 1129464403
 /* The newest schema version this build knows (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* How long a call waits for another connection's write lock before
  * returning CARBS_EBUSY.  Five seconds covers any single transaction of the
  * service (they are milliseconds) with a wide margin, and is short enough that
@@ -410,6 +410,9 @@ int store_curve_get(store_t *st, int64_t trial_id, carbs_curve_point_t **pts, si
 
 // ---- workers ----
 
+/* Room (with NUL) for a key name or a Z85 public key in a worker row. */
+#define STORE_KEY_MAX 64
+
 typedef struct store_worker {
     char id[CARBS_NAME_MAX];
     char host[STORE_HOST_MAX];
@@ -421,6 +424,10 @@ typedef struct store_worker {
      * expiry counts from).  A store written before this was recorded holds
      * 1 here: a quarantine long expired. */
     double quarantined_at;
+    /* The CURVE key the id is bound to: its name in the allow-list and its
+     * public key (Z85); both "" when not bound (docs/service.md). */
+    char key_name[STORE_KEY_MAX];
+    char key[STORE_KEY_MAX];
 } store_worker_t;
 
 void store_worker_release(store_worker_t *w);
@@ -437,6 +444,13 @@ int store_worker_get(store_t *st, const char *id, store_worker_t *out, carbs_err
 /* Set (with quarantined_at = now) or clear a worker's quarantine.
  * CARBS_ENOTFOUND if unknown. */
 int store_worker_quarantine(store_t *st, const char *id, bool quarantined, carbs_err_t *err);
+
+/* Bind worker id to the CURVE key named key_name whose public key is key
+ * (Z85), or unbind it when key is NULL or "".  CARBS_ENOTFOUND if the
+ * worker is unknown, CARBS_EINVAL for a name or key of STORE_KEY_MAX bytes
+ * or more. */
+int store_worker_bind(store_t *st, const char *id, const char *key_name, const char *key,
+                      carbs_err_t *err);
 
 typedef struct store_worker_iter store_worker_iter_t;
 

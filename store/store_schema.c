@@ -97,9 +97,19 @@ static const char migrate_v2[] =
     "CREATE INDEX verifications_sweep ON verifications(sweep, trial);"
     "PRAGMA user_version = 2;";
 
+// ---- version 3: a worker id's key ----
+
+/* The CURVE key a worker id is bound to (its name in the allow-list and
+ * the public key in Z85), so the binding outlives a service restart
+ * (docs/service.md, Who may do what).  NULL: not bound. */
+static const char migrate_v3[] = "ALTER TABLE workers ADD COLUMN key_name TEXT;"
+                                 "ALTER TABLE workers ADD COLUMN key TEXT;"
+                                 "PRAGMA user_version = 3;";
+
 static const char *const migrations[] = {
     migrate_v1,
     migrate_v2,
+    migrate_v3,
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

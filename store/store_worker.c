@@ -20,7 +20,8 @@ void store_worker_release(store_worker_t *w)
     memset(w, 0, sizeof(*w));
 }
 
-/* Read "id, host, devices, first_seen, last_seen, losses, quarantined". */
+/* Read "id, host, devices, first_seen, last_seen, losses, quarantined,
+ * key_name, key". */
 static int worker_read(sqlite3_stmt *s, store_worker_t *w, carbs_err_t *err)
 {
     memset(w, 0, sizeof(*w));
@@ -34,6 +35,8 @@ static int worker_read(sqlite3_stmt *s, store_worker_t *w, carbs_err_t *err)
     /* 0, or when it was quarantined (an older store holds 1). */
     w->quarantined_at = sqlite3_column_double(s, 6);
     w->quarantined = w->quarantined_at != 0;
+    store__col_copy(s, 7, w->key_name, sizeof(w->key_name));
+    store__col_copy(s, 8, w->key, sizeof(w->key));
     return 0;
 }
 
@@ -68,7 +71,8 @@ int store_worker_seen(store_t *st, const char *id, const char *host, const char 
 }
 
 static const char sql_worker_get[] =
-    "SELECT id, host, devices, first_seen, last_seen, losses, quarantined FROM workers"
+    "SELECT id, host, devices, first_seen, last_seen, losses, quarantined, key_name, key"
+    " FROM workers"
     " WHERE id = ?1";
 
 int store_worker_get(store_t *st, const char *id, store_worker_t *out, carbs_err_t *err)
@@ -116,6 +120,34 @@ int store_worker_quarantine(store_t *st, const char *id, bool quarantined, carbs
     return store__end(st, rc, err);
 }
 
+static const char sql_worker_bind[] = "UPDATE workers SET key_name = ?2, key = ?3 WHERE id = ?1";
+
+int store_worker_bind(store_t *st, const char *id, const char *key_name, const char *key,
+                      carbs_err_t *err)
+{
+    sqlite3_stmt *s;
+    bool bind = key && key[0];
+    int rc = store__check_worker(id, err);
+
+    if (rc < 0)
+        return rc;
+    if (bind && (!key_name || strlen(key_name) >= STORE_KEY_MAX || strlen(key) >= STORE_KEY_MAX))
+        return carbs_fail(err, CARBS_EINVAL, "worker '%s': a key name or key of %d bytes or more",
+                          id, STORE_KEY_MAX);
+    rc = store__begin(st, true, err);
+    if (rc >= 0)
+        rc = store__stmt(st, sql_worker_bind, &s, err);
+    if (rc >= 0) {
+        store__bind_text(s, 1, id);
+        store__bind_text(s, 2, bind ? key_name : NULL);
+        store__bind_text(s, 3, bind ? key : NULL);
+        rc = store__step_done(st, s, "bind a worker's key in", err);
+    }
+    if (rc >= 0 && sqlite3_changes(st->db) == 0)
+        rc = carbs_fail(err, CARBS_ENOTFOUND, "no worker '%s' in '%s'", id, st->path);
+    return store__end(st, rc, err);
+}
+
 // ---- the worker iterator ----
 
 struct store_worker_iter {
@@ -124,7 +156,8 @@ struct store_worker_iter {
 };
 
 static const char sql_worker_all[] =
-    "SELECT id, host, devices, first_seen, last_seen, losses, quarantined FROM workers"
+    "SELECT id, host, devices, first_seen, last_seen, losses, quarantined, key_name, key"
+    " FROM workers"
     " ORDER BY id";
 
 store_worker_iter_t *store_worker_iter_new(store_t *st, carbs_err_t *err)

@@ -84,18 +84,18 @@ static void test_command_line_progress(void)
     const char *l1 = "{\"step\": 1250, \"tokens\": 5120000, \"train_loss\": 3.1875, \"lr\": 0.001}";
     const char *l2 = "  {\"step\":7}  ";
 
-    CHECK_EQ(command_parse_line(l1, strlen(l1), NULL, &p, &r), COMMAND_LINE_PROGRESS);
+    CHECK_EQ(command_parse_line(l1, strlen(l1), NULL, NULL, &p, &r), COMMAND_LINE_PROGRESS);
     CHECK_EQ(p.step, 1250);
     CHECK_NEAR(p.tokens, 5120000.0, 0.0);
     CHECK_NEAR(p.loss, 3.1875, 0.0);
     carbs_result_release(&r);
-    CHECK_EQ(command_parse_line(l2, strlen(l2), NULL, &p, &r), COMMAND_LINE_PROGRESS);
+    CHECK_EQ(command_parse_line(l2, strlen(l2), NULL, NULL, &p, &r), COMMAND_LINE_PROGRESS);
     CHECK_EQ(p.step, 7);
     CHECK(isnan(p.tokens) && isnan(p.loss));
     carbs_result_release(&r);
     /* A negative or fractional-free but bogus step is not progress. */
     const char *bad = "{\"step\": -3}";
-    CHECK_EQ(command_parse_line(bad, strlen(bad), NULL, &p, &r), COMMAND_LINE_OTHER);
+    CHECK_EQ(command_parse_line(bad, strlen(bad), NULL, NULL, &p, &r), COMMAND_LINE_OTHER);
     carbs_result_release(&r);
 }
 
@@ -111,7 +111,7 @@ static void test_command_line_results(void)
                          "\"cuda \\u00e9 \\\"out\\\" of memory\\n\", \"wall_seconds\": 12.5}";
     const char *unknown = "{\"status\": \"failed\", \"failure\": \"gremlins\"}";
 
-    CHECK_EQ(command_parse_line(flat, strlen(flat), "val_bpb", &p, &r), COMMAND_LINE_RESULT);
+    CHECK_EQ(command_parse_line(flat, strlen(flat), "val_bpb", NULL, &p, &r), COMMAND_LINE_RESULT);
     CHECK(r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_NONE);
     CHECK_NEAR(r.metric[CARBS_METRIC_VAL_BPB], 1.0625, 0.0);
@@ -120,7 +120,7 @@ static void test_command_line_results(void)
     CHECK(isnan(carbs_result_get(&r, "step")));
     carbs_result_release(&r);
 
-    CHECK_EQ(command_parse_line(nested, strlen(nested), NULL, &p, &r), COMMAND_LINE_RESULT);
+    CHECK_EQ(command_parse_line(nested, strlen(nested), NULL, NULL, &p, &r), COMMAND_LINE_RESULT);
     CHECK(r.ok);
     CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], 2.9371, 0.0);
     CHECK_NEAR(r.metric[CARBS_METRIC_FLOPS], 1.25e15, 0.0);
@@ -131,20 +131,20 @@ static void test_command_line_results(void)
     }
     carbs_result_release(&r);
 
-    CHECK_EQ(command_parse_line(failed, strlen(failed), NULL, &p, &r), COMMAND_LINE_RESULT);
+    CHECK_EQ(command_parse_line(failed, strlen(failed), NULL, NULL, &p, &r), COMMAND_LINE_RESULT);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_OOM);
     CHECK_STR(r.message, "cuda \xc3\xa9 \"out\" of memory\n");
     CHECK_NEAR(r.metric[CARBS_METRIC_WALL_SECONDS], 12.5, 0.0);
     carbs_result_release(&r);
 
-    CHECK_EQ(command_parse_line(unknown, strlen(unknown), NULL, &p, &r), COMMAND_LINE_RESULT);
+    CHECK_EQ(command_parse_line(unknown, strlen(unknown), NULL, NULL, &p, &r), COMMAND_LINE_RESULT);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
     carbs_result_release(&r);
     /* a failure without a kind is an error in the nested shape too */
     const char *kindless = "{\"status\": \"failed\", \"curve\": [[1, 72, null]]}";
-    CHECK_EQ(command_parse_line(kindless, strlen(kindless), NULL, &p, &r), COMMAND_LINE_RESULT);
+    CHECK_EQ(command_parse_line(kindless, strlen(kindless), NULL, NULL, &p, &r), COMMAND_LINE_RESULT);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
     carbs_result_release(&r);
@@ -158,7 +158,7 @@ static void test_command_line_nan(void)
     const char *inf_metric = "{\"score\": -Infinity, \"val_bpb\": 1.5}";
     const char *inf_other = "{\"mcq_ppl\": Infinity, \"val_bpb\": 1.5}";
 
-    CHECK_EQ(command_parse_line(nan_loss, strlen(nan_loss), "val_bpb", &p, &r),
+    CHECK_EQ(command_parse_line(nan_loss, strlen(nan_loss), "val_bpb", NULL, &p, &r),
              COMMAND_LINE_RESULT);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_DIVERGED);
@@ -166,17 +166,40 @@ static void test_command_line_nan(void)
     CHECK_NEAR(r.metric[CARBS_METRIC_TOKENS], 8192.0, 0.0);
     carbs_result_release(&r);
     /* The trial's own metric counts like a loss ... */
-    CHECK_EQ(command_parse_line(inf_metric, strlen(inf_metric), "score", &p, &r),
+    CHECK_EQ(command_parse_line(inf_metric, strlen(inf_metric), "score", NULL, &p, &r),
              COMMAND_LINE_RESULT);
     CHECK_EQ(r.failure, CARBS_FAILURE_DIVERGED);
     CHECK_STR(r.message, "'score' is infinite");
     carbs_result_release(&r);
     /* ... any other non-finite metric is dropped. */
-    CHECK_EQ(command_parse_line(inf_other, strlen(inf_other), "val_bpb", &p, &r),
+    CHECK_EQ(command_parse_line(inf_other, strlen(inf_other), "val_bpb", NULL, &p, &r),
              COMMAND_LINE_RESULT);
     CHECK(r.ok);
     CHECK(isnan(r.metric[CARBS_METRIC_MCQ_PPL]));
     CHECK_NEAR(r.metric[CARBS_METRIC_VAL_BPB], 1.5, 0.0);
+    carbs_result_release(&r);
+    /* The trial's cost metric is not dropped: a cost that cannot be told
+     * fails the trial (error), never to be replaced by the worker's clock.
+     * Before, {"loss": 1.5, "wall_seconds": NaN} was done at the measured
+     * wall time, and "flops": Infinity at a cost in seconds. */
+    static const char nan_cost[] = "{\"val_bpb\": 1.5, \"flops\": NaN, \"message\": \"hi\"}";
+    static const char inf_cost[] = "{\"val_bpb\": 1.5, \"wall_seconds\": -Infinity}";
+    CHECK_EQ(command_parse_line(nan_cost, strlen(nan_cost), "val_bpb", "flops", &p, &r),
+             COMMAND_LINE_RESULT);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
+    CHECK_STR(r.message, "cost flops = nan is not finite and > 0");
+    CHECK_NEAR(r.metric[CARBS_METRIC_VAL_BPB], 1.5, 0.0);
+    carbs_result_release(&r);
+    CHECK_EQ(command_parse_line(inf_cost, strlen(inf_cost), "val_bpb", "wall_seconds", &p, &r),
+             COMMAND_LINE_RESULT);
+    CHECK(!r.ok);
+    CHECK_STR(r.message, "cost wall_seconds = -inf is not finite and > 0");
+    carbs_result_release(&r);
+    /* A loss that is not finite still says diverged first. */
+    CHECK_EQ(command_parse_line(nan_loss, strlen(nan_loss), "val_bpb", "val_loss", &p, &r),
+             COMMAND_LINE_RESULT);
+    CHECK_EQ(r.failure, CARBS_FAILURE_DIVERGED);
     carbs_result_release(&r);
 }
 
@@ -204,7 +227,7 @@ static void test_command_line_other(void)
     carbs_result_t r;
 
     for (size_t i = 0; i < ARRAY_SIZE(lines); i++) {
-        command_line_kind_t k = command_parse_line(lines[i], strlen(lines[i]), NULL, &p, &r);
+        command_line_kind_t k = command_parse_line(lines[i], strlen(lines[i]), NULL, NULL, &p, &r);
         if (k != COMMAND_LINE_OTHER)
             fprintf(stderr, "line %zu: '%s' is kind %d\n", i, lines[i], (int)k);
         CHECK_EQ(k, COMMAND_LINE_OTHER);
@@ -213,7 +236,7 @@ static void test_command_line_other(void)
     /* A key longer than a metric name is skipped, the rest is read. */
     char line[300];
     snprintf(line, sizeof(line), "{\"%070d\": 1, \"val_loss\": 2.75}", 0);
-    CHECK_EQ(command_parse_line(line, strlen(line), NULL, &p, &r), COMMAND_LINE_RESULT);
+    CHECK_EQ(command_parse_line(line, strlen(line), NULL, NULL, &p, &r), COMMAND_LINE_RESULT);
     CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], 2.75, 0.0);
     CHECK_EQ(r.extra.n, 0);
     carbs_result_release(&r);
@@ -231,20 +254,20 @@ static void test_command_result_text(void)
     carbs_result_t r;
     char *copy;
 
-    CHECK(command_parse_result_file(pretty, strlen(pretty), NULL, &r));
+    CHECK(command_parse_result_file(pretty, strlen(pretty), NULL, NULL, &r));
     CHECK_NEAR(r.metric[CARBS_METRIC_VAL_BPB], 1.4375, 0.0);
     carbs_result_release(&r);
-    CHECK(command_parse_result_file(lines, strlen(lines), NULL, &r));
+    CHECK(command_parse_result_file(lines, strlen(lines), NULL, NULL, &r));
     CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], 2.5, 0.0);
     CHECK(isnan(r.metric[CARBS_METRIC_VAL_BPB]));
     carbs_result_release(&r);
     /* exactly sized, so the sanitizers see any read past the end */
     copy = xmalloc(sizeof(nul) - 1);
     memcpy(copy, nul, sizeof(nul) - 1);
-    CHECK(command_parse_result_file(copy, sizeof(nul) - 1, NULL, &r));
+    CHECK(command_parse_result_file(copy, sizeof(nul) - 1, NULL, NULL, &r));
     CHECK_NEAR(r.metric[CARBS_METRIC_VAL_LOSS], 2.0, 0.0);
     carbs_result_release(&r);
-    CHECK(!command_parse_result_file(copy, 0, NULL, &r));
+    CHECK(!command_parse_result_file(copy, 0, NULL, NULL, &r));
     CHECK(isnan(r.metric[CARBS_METRIC_VAL_LOSS]) && r.extra.n == 0);
     carbs_result_release(&r);
     free(copy);

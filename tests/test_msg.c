@@ -213,6 +213,7 @@ static void rnd_msg(fx_rng_t *r, proto_msg_t *m, proto_msg_type_t t)
         break;
     case PROTO_MSG_RELEASE:
         rnd_str(r, m->release.worker, CARBS_NAME_MAX, true);
+        m->release.unbind = rnd_below(r, 2) == 1;
         break;
     case PROTO_MSG_VERIFY:
         rnd_str(r, m->verify.sweep, CARBS_NAME_MAX, true);
@@ -394,6 +395,7 @@ static void check_same_msg(const proto_msg_t *a, const proto_msg_t *b)
         break;
     case PROTO_MSG_RELEASE:
         CHECK_STR(a->release.worker, b->release.worker);
+        CHECK_EQ(a->release.unbind, b->release.unbind);
         break;
     case PROTO_MSG_VERIFY:
         CHECK_STR(a->verify.sweep, b->verify.sweep);

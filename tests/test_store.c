@@ -304,7 +304,12 @@ static void test_store_schema_versions(void)
     store_raw_close(raw);
     CHECK(store_open(path, 0, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EVERSION);
-    CHECK(strstr(err.msg, "has schema version 7; this carbs knows up to 2: upgrade carbs") != NULL);
+    {
+        char want[96];
+        snprintf(want, sizeof(want), "has schema version 7; this carbs knows up to %d: upgrade carbs",
+                 STORE_SCHEMA_VERSION);
+        CHECK(strstr(err.msg, want) != NULL);
+    }
     CHECK(strstr(err.msg, "newer.db'") != NULL);
     CHECK(store_open(path, STORE_READONLY, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EVERSION);
@@ -317,11 +322,47 @@ static void test_store_schema_versions(void)
     store_raw_close(raw);
     CHECK(store_open(path, STORE_READONLY, &err) == NULL);
     CHECK_EQ(err.code, CARBS_EVERSION);
-    CHECK(strstr(err.msg, "older than 2") != NULL);
+    {
+        char want[32];
+        snprintf(want, sizeof(want), "older than %d", STORE_SCHEMA_VERSION);
+        CHECK(strstr(err.msg, want) != NULL);
+    }
     st = store_open(path, 0, &err);
     CHECK(st != NULL);
     if (st) {
         CHECK_EQ(store_sweep_create(st, "migrated", "{}", NULL, &err), 0);
+        CHECK_EQ(store_check(st, &err), 0);
+    }
+    store_close(st);
+    CHECK_EQ(header_field(path, 60), STORE_SCHEMA_VERSION);
+
+    /* A version 1 store (no key binding yet) with a worker: a writer adds
+     * the columns and keeps the row, which starts unbound. */
+    st = fresh("v1.db");
+    CHECK(st != NULL);
+    if (st)
+        CHECK_EQ(store_worker_seen(st, "w-old", "node-o", NULL, &err), 0);
+    store_close(st);
+    fx_path(path, sizeof(path), "v1.db");
+    raw = store_raw_open(path, &err);
+    CHECK_EQ(store_raw_exec(raw,
+                            "ALTER TABLE workers DROP COLUMN key; "
+                            "ALTER TABLE workers DROP COLUMN key_name; PRAGMA user_version = 1",
+                            &err),
+             0);
+    store_raw_close(raw);
+    CHECK_EQ(header_field(path, 60), 1);
+    st = store_open(path, 0, &err);
+    CHECK(st != NULL);
+    if (st) {
+        store_worker_t w;
+        CHECK_EQ(store_worker_get(st, "w-old", &w, &err), 0);
+        CHECK_STR(w.host, "node-o");
+        CHECK_STR(w.key, "");
+        store_worker_release(&w);
+        CHECK_EQ(store_worker_bind(st, "w-old", "k", "0123456789012345678901234567890123456789",
+                                   &err),
+                 0);
         CHECK_EQ(store_check(st, &err), 0);
     }
     store_close(st);
@@ -1040,6 +1081,23 @@ static void test_store_workers(void)
     CHECK_EQ(store_worker_quarantine(st, "w-a9", false, &err), 0);
     CHECK_EQ(store_worker_get(st, "w-a9", &w, &err), 0);
     CHECK(!w.quarantined);
+    CHECK_STR(w.key, ""); /* never bound */
+    store_worker_release(&w);
+
+    /* A worker id's key: bound, kept by later traffic, freed. */
+    static const char K[] = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    CHECK_EQ(store_worker_bind(st, "w-b3", "node-b-key", K, &err), 0);
+    CHECK_EQ(store_worker_seen(st, "w-b3", "node-b3", NULL, &err), 0);
+    CHECK_EQ(store_worker_get(st, "w-b3", &w, &err), 0);
+    CHECK_STR(w.key_name, "node-b-key");
+    CHECK_STR(w.key, K);
+    store_worker_release(&w);
+    CHECK_EQ(store_worker_bind(st, "w-zz", "k", K, &err), CARBS_ENOTFOUND);
+    CHECK_EQ(store_worker_bind(st, "w-b3", big, K, &err), CARBS_EINVAL);
+    CHECK_EQ(store_worker_bind(st, "w-b3", NULL, NULL, &err), 0);
+    CHECK_EQ(store_worker_get(st, "w-b3", &w, &err), 0);
+    CHECK_STR(w.key_name, "");
+    CHECK_STR(w.key, "");
     store_worker_release(&w);
     store_close(st);
 }

@@ -5,7 +5,8 @@
 # refuse the store with the way out, `store check` exit 1, and
 # `store recover` copy what reads into a store that checks clean and
 # answers `ask` again; a symlink and a hard link to a store held by a
-# running service are refused as writers.  Needs CARBS_BIN and
+# running service are refused as writers, and their requests (ask, tell,
+# status) reach that service.  Needs CARBS_BIN and
 # CARBS_SOURCE_ROOT; prints "N passed, N failed" like every test program.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -46,6 +47,18 @@ if [ -r /proc/locks ]; then expect="by pid $serve (through '$db')"; else expect=
 if run 1 "$carbs" serve --db "$tmp/other/hard.db" --bind "ipc://$tmp/svc3" --insecure &&
    has err "$expect"; then ok; fi
 if run 0 "$carbs" trials toy --db "$tmp/other/hard.db"; then ok; fi
+# Requests through either name reach the running service (its control
+# endpoint is named after the file's identity, not its path): an ask and a
+# tell through the hard link, a status through the symlink.  Before, the
+# hard link's requests found no endpoint and were refused.
+for name in "$tmp/other/hard.db" "$tmp/sym.db"; do
+    if run 0 "$carbs" ask toy --db "$name" && has out '"trial_id":'; then
+        id=$(sed 's/.*"trial_id":\([0-9]*\).*/\1/' "$tmp/out")
+        if run 0 "$carbs" tell toy "$id" --output 0.25 --cost 2 --db "$name"; then ok; fi
+    fi
+done
+if run 0 "$carbs" status --db "$tmp/sym.db" && has out '"source":"service"'; then ok; fi
+if run 0 "$carbs" status --db "$tmp/other/hard.db" && has out '"source":"service"'; then ok; fi
 bg_stop "$serve" 2>/dev/null
 rm -f "$tmp/sym.db" "$tmp/other/hard.db"
 

@@ -54,7 +54,7 @@ static void make_keys(void)
     CHECK_EQ(wire_keygen(admin, "boss", &err), 0);
 }
 
-static service_t *open_svc(bool curve)
+static service_t *open_svc_per_key(bool curve, int workers_per_key)
 {
     carbs_err_t err = {0};
     service_config_t cfg;
@@ -66,11 +66,18 @@ static service_t *open_svc(bool curve)
     fx_service_config(&cfg, g_db, "tcp://127.0.0.1:*", 20000); /* nothing expires in a case */
     cfg.key = curve ? key : NULL;
     cfg.allow = curve ? allow : NULL;
+    cfg.workers_per_key = workers_per_key;
     svc = service_open(&cfg, &err);
     if (!svc)
         fprintf(stderr, "service_open: %s\n", err.msg);
     CHECK(svc != NULL);
     return svc;
+}
+
+/* The service of g_db, with CURVE or without. */
+static service_t *open_svc(bool curve)
+{
+    return open_svc_per_key(curve, 0);
 }
 
 /* A client of svc: key NULL for plain, else "good", "other" (worker keys)
@@ -259,6 +266,9 @@ static void test_worker_key_is_not_an_admin(void)
         "{\\\"x\\\":1.5,\\\"y\\\":2},\\\"output\\\":-9,\\\"cost\\\":1,\\\"is_failure\\\":false}]\"}",
         "{\"v\":1,\"type\":\"verify\",\"sweep\":\"trust\",\"params\":{\"x\":1.5,\"y\":2},"
         "\"cost\":10,\"cost_name\":\"cost\",\"estimator\":\"joint\",\"predicted\":-9}",
+        /* freeing another key's worker id would let this key take it */
+        "{\"v\":1,\"type\":\"release\",\"worker\":\"good\",\"unbind\":true}",
+        "{\"v\":1,\"type\":\"sweep_admin\",\"sweep\":\"trust\",\"op\":\"extend\",\"trials\":5}",
     };
     service_t *svc;
     wire_client_t *w, *boss;
@@ -463,6 +473,98 @@ static void test_worker_id_is_bound_to_its_key(void)
     service_close(svc);
 }
 
+/* The binding outlives the service: after a restart, key other's hello
+ * as good's worker (before good reconnects) is refused, with or without
+ * good's routing id, and good gets its id back; `release --unbind` (an
+ * admin's request) frees the id for another key.  Before the binding was
+ * stored, the first hello after a restart took the id, whatever its key. */
+static void test_worker_key_binding_survives_restart(void)
+{
+    service_t *svc;
+    wire_client_t *good, *other, *boss;
+    proto_msg_t m, r = {0};
+
+    svc = fresh_svc(true);
+    if (!svc)
+        return;
+    good = worker(svc, "good", "good");
+    wire_client_close(good);
+    service_close(svc);
+
+    svc = open_svc(true);
+    if (!svc)
+        return;
+    other = client(svc, "other", NULL);
+    send_hello(other, "good");
+    expect_error(svc, other, CARBS_EDENIED);
+    wire_client_close(other);
+    other = client(svc, "other", "good");
+    send_hello(other, "good");
+    expect_error(svc, other, CARBS_EDENIED);
+    wire_client_close(other);
+    good = worker(svc, "good", "good");
+    wire_client_close(good);
+
+    /* Freed by an admin: the next key binds it. */
+    boss = client(svc, "boss", NULL);
+    proto_msg_init(&m, PROTO_MSG_RELEASE);
+    str_copy(m.release.worker, sizeof(m.release.worker), "good");
+    m.release.unbind = true;
+    CHECK_EQ(fx_request(svc, boss, &m, &r, ANSWER_MS), 0);
+    CHECK(r.type == PROTO_MSG_REPLY && r.reply.ok);
+    proto_msg_release(&r);
+    service_close(svc); /* and what the memory held goes too */
+    svc = open_svc(true);
+    if (!svc) {
+        wire_client_close(boss);
+        return;
+    }
+    other = worker(svc, "other", "good");
+    wire_client_close(other);
+    good = client(svc, "good", "good");
+    send_hello(good, "good");
+    expect_error(svc, good, CARBS_EDENIED);
+    wire_client_close(good);
+    wire_client_close(boss);
+    service_close(svc);
+}
+
+/* One key holds at most workers_per_key worker ids at once; past that its
+ * hello is refused with EBUSY, other keys are still welcome, and one of
+ * its ids leaving makes room.  Before the limit, one key's connections,
+ * each with an id of its own, filled the table of 10,000 workers (the
+ * attack script's item 7) and every other worker got EBUSY for a lease. */
+static void test_workers_per_key_are_bounded(void)
+{
+    wire_client_t *c[4], *good;
+    service_t *svc;
+    char id[16];
+
+    fresh_store();
+    svc = open_svc_per_key(true, 3);
+    if (!svc)
+        return;
+    for (int i = 0; i < 4; i++) {
+        snprintf(id, sizeof(id), "o%d", i);
+        c[i] = client(svc, "other", id);
+        if (i < 3) {
+            CHECK_EQ(fx_hello(svc, c[i], id), 0);
+        } else {
+            send_hello(c[i], id);
+            expect_error(svc, c[i], CARBS_EBUSY);
+        }
+    }
+    good = worker(svc, "good", "good");
+    send_text(c[0], "{\"v\":1,\"type\":\"bye\",\"reason\":\"done\"}");
+    for (int k = 0; k < 10; k++) /* the bye is handled before the next hello */
+        CHECK(service_step(svc, 20, NULL) == 0);
+    CHECK_EQ(fx_hello(svc, c[3], "o3"), 0); /* o0 left: room again */
+    for (int i = 0; i < 4; i++)
+        wire_client_close(c[i]);
+    wire_client_close(good);
+    service_close(svc);
+}
+
 /* Without keys, a hello for the id of a live worker from another
  * connection is refused; a worker that reconnects with its id as routing
  * id (what carbs worker does) is the same peer and keeps its id. */
@@ -564,6 +666,8 @@ int main(void)
     RUN(test_tell_only_for_ask_trials);
     RUN(test_worker_id_is_bound_to_its_key);
     RUN(test_worker_id_is_bound_to_its_connection);
+    RUN(test_worker_key_binding_survives_restart);
+    RUN(test_workers_per_key_are_bounded);
     RUN(test_negative_cost_fails_the_trial);
     return FX_FINISH();
 }

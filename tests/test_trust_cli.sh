@@ -4,7 +4,7 @@
 # admin key goes; `carbs serve --insecure` says at start, in one line, that
 # anyone who can reach it is an admin; the control endpoint's socket is
 # its user's only; a key name in both allow/ and allow/admin/ stops the
-# service.  Needs CARBS_BIN; prints "N passed, N failed".
+# service; `carbs workers release --unbind` is offered and checks its id.  Needs CARBS_BIN; prints "N passed, N failed".
 set -u
 . "$(dirname "$0")/lib.sh"
 tmp_start trust-cli
@@ -38,5 +38,9 @@ cp "$tmp/keys/boss.pub" "$tmp/keys/allow/admin/boss.pub"
 if "$carbs" serve --db "$tmp/s.db" --bind tcp://127.0.0.1:* --keys "$tmp/keys" >"$tmp/out" 2>"$tmp/err"
 then bad "serve started with boss in allow/ and allow/admin/"
 elif has err "'boss' is both a worker and an admin key"; then ok; fi
+
+# workers release --unbind: named in the help; an unknown id is an error.
+if run 0 "$carbs" workers release --help && has out "unbind"; then ok; fi
+if run 1 "$carbs" workers release nobody --unbind --db "$tmp/s.db" && has err "no worker 'nobody'"; then ok; fi
 
 finish

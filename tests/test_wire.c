@@ -403,6 +403,7 @@ static void round_trip(const char *bind, uint64_t seed)
         CHECK(memcmp(buf, sent[i], len) == 0);
         CHECK_EQ(buf[len], '\0');
         CHECK_STR(peer.user, "");
+        CHECK_STR(peer.key, "");
         if (ids[i]) {
             CHECK_EQ(peer.id_len, strlen(ids[i]));
             CHECK(memcmp(peer.id, ids[i], peer.id_len) == 0);
@@ -937,6 +938,15 @@ static void test_wire_curve_allow_list(void)
     CHECK_EQ(len, sizeof(hello) - 1);
     CHECK(buf && memcmp(buf, hello, len) == 0);
     CHECK_STR(peer.user, "w-allowed");
+    /* ... and the public key it authenticated with (the ZAP reply's
+     * metadata), which a service binds worker ids to. */
+    {
+        char pub[WIRE_KEY_Z85_LEN + 1] = "", path[320];
+        fmt(path, sizeof(path), "%s/w-allowed.pub", fx.allow);
+        CHECK_EQ(wire_key_load_public(path, pub, &err), 0);
+        CHECK_EQ(strlen(peer.key), WIRE_KEY_Z85_LEN);
+        CHECK_STR(peer.key, pub);
+    }
     CHECK_EQ(peer.id_len, 6);
     free(buf);
     buf = NULL;

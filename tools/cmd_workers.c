@@ -17,18 +17,20 @@
 #include "tools/verb.h"
 
 static const char usage_text[] = "carbs workers [--db PATH] [--format json|csv|table]\n"
-                                 "       carbs workers release ID [--db PATH]";
-static const char release_usage[] = "carbs workers release ID [--db PATH]";
+                                 "       carbs workers release ID [--unbind] [--db PATH]";
+static const char release_usage[] = "carbs workers release ID [--unbind] [--db PATH]";
 
 /* `carbs workers release ID`: a release request (docs/service.md). */
 static int workers_release(int argc, char **argv, const cli_globals_t *g)
 {
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
+        {"unbind", no_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db_opt = NULL, *id = NULL;
+    bool unbind = false;
     carbs_err_t err = {0};
     proto_msg_t m, r = {0};
     int c, rc = CLI_EXIT_OK;
@@ -36,9 +38,15 @@ static int workers_release(int argc, char **argv, const cli_globals_t *g)
     while ((c = verb_getopt(argc, argv, NULL, opts, release_usage, &rc)) != -1) {
         if (c == 'h') {
             printf("usage: %s\n\nEnd worker ID's quarantine now: it gets trials again, and "
-                   "its count of lost\ntrials starts over.  A running service acts at once.\n",
+                   "its count of lost\ntrials starts over.  A running service acts at once.\n"
+                   "--unbind also frees the id from the CURVE key it is bound to (its first\n"
+                   "hello's), so a worker with a new key may take it.\n",
                    release_usage);
             return CLI_EXIT_OK;
+        }
+        if (c == 'u') {
+            unbind = true;
+            continue;
         }
         if (c != 'd')
             return rc;
@@ -52,6 +60,7 @@ static int workers_release(int argc, char **argv, const cli_globals_t *g)
         return cli_usage_error(release_usage, "worker id '%.32s...' is too long", id);
     }
     str_copy(m.release.worker, sizeof(m.release.worker), id);
+    m.release.unbind = unbind;
     rc = request_send(cli_pick_db(g, db_opt), NULL, &m, &r, &err);
     proto_msg_release(&m);
     if (rc)
@@ -61,7 +70,8 @@ static int workers_release(int argc, char **argv, const cli_globals_t *g)
     else if (!r.reply.ok)
         rc = cli_error(CLI_EXIT_FAIL, "%s", r.reply.message);
     else
-        printf("worker %s released: it gets trials again\n", id);
+        printf("worker %s released: it gets trials again%s\n", id,
+               unbind ? "; its id is bound to no key" : "");
     proto_msg_release(&r);
     return rc;
 }
@@ -86,6 +96,8 @@ static int print_json(jw_t *jw, const store_worker_t *w, carbs_err_t *err)
     format_jw_time(jw, "last_seen", w->last_seen);
     jw_int(jw, "losses", w->losses);
     jw_bool(jw, "quarantined", w->quarantined);
+    if (w->key_name[0])
+        jw_str(jw, "key", w->key_name); /* the CURVE key the id is bound to */
     jw_end(jw);
     return format_json_line(jw, stdout, err);
 }

@@ -43,6 +43,8 @@ struct command {
     char dir[512];
     char metric[CARBS_NAME_MAX];
     bool has_metric;
+    char cost[CARBS_NAME_MAX];
+    bool has_cost;
     double started, deadline, kill_at; /* monotonic; 0 = none */
     double grace;
     bool timed_out, stopped, finished;
@@ -372,6 +374,10 @@ command_t *command_start(const command_config_t *cfg, carbs_err_t *err)
         str_copy(c->metric, sizeof(c->metric), cfg->metric);
         c->has_metric = true;
     }
+    if (cfg->cost && *cfg->cost) {
+        str_copy(c->cost, sizeof(c->cost), cfg->cost);
+        c->has_cost = true;
+    }
     rc = make_dir(c, cfg, err);
     if (rc == 0) rc = merge_params(cfg, &all, err);
     if (rc == 0) rc = build_exec(c, cfg, &all, &argv, &envp, err);
@@ -434,7 +440,8 @@ static void on_line(command_t *c, const char *line, size_t len)
     carbs_curve_point_t p;
     carbs_result_t r;
     command_line_kind_t kind =
-        command_parse_line(line, len, c->has_metric ? c->metric : NULL, &p, &r);
+        command_parse_line(line, len, c->has_metric ? c->metric : NULL,
+                           c->has_cost ? c->cost : NULL, &p, &r);
 
     if (kind == COMMAND_LINE_PROGRESS) {
         if (DA_PUSH(&c->progress, p) == 0) return;
@@ -525,7 +532,8 @@ static bool read_result_file(command_t *c, carbs_result_t *r)
     text = carbs_malloc((size_t)st.st_size);
     if (text) {
         size_t n = fread(text, 1, (size_t)st.st_size, f);
-        found = command_parse_result_file(text, n, c->has_metric ? c->metric : NULL, r);
+        found = command_parse_result_file(text, n, c->has_metric ? c->metric : NULL,
+                                          c->has_cost ? c->cost : NULL, r);
     }
     free(text);
     fclose(f);

@@ -56,6 +56,7 @@ typedef struct command_config {
     int64_t sweep_id;             /* CARBS_SWEEP_ID; 0 = not set */
     int attempt;                  /* CARBS_ATTEMPT; 0 = not set */
     const char *metric;  /* the trial's output metric: non-finite = diverged; NULL = none */
+    const char *cost;    /* the trial's cost metric: non-finite = failed (error); NULL = none */
     const char *device;  /* CARBS_DEVICE ("cpu", "cuda:0"); NULL = not set */
     const char *tmp_dir; /* parent of the trial directory; NULL = $TMPDIR, else /tmp */
     double time_limit_s; /* wall-clock limit; 0 = none */
@@ -111,20 +112,25 @@ typedef enum command_line_kind {
 /* Classify one line (without its newline) and decode it: a progress line
  * into *progress, a result into *result (initialised here either way; the
  * caller releases it).  metric, when not NULL, is the trial's output
- * metric, which like the losses makes the result diverged when not finite.
+ * metric, which like the losses makes the result diverged when not finite;
+ * cost, when not NULL, is its cost metric, which makes the result failed
+ * (error) when not finite: a cost that cannot be told must not be taken
+ * for a missing one, which another metric (the worker's clock) would fill
+ * (docs/service.md, Failure semantics).
  * Both flat objects ({"val_loss": 2.5, "status": "ok"}; NaN and Infinity
  * allowed) and the nested shape of proto_result_to_json ({"status": ...,
  * "metrics": {...}, "curve": [...]}) are results.  Never fails: what it
  * cannot read is OTHER. */
 command_line_kind_t command_parse_line(const char *line, size_t len, const char *metric,
-                                       carbs_curve_point_t *progress, carbs_result_t *result);
+                                       const char *cost, carbs_curve_point_t *progress,
+                                       carbs_result_t *result);
 
 /* Find the result in the len bytes of a result file (CARBS_RESULT_FILE; no
  * NUL needed): the whole text as one object (pretty-printed JSON may span
  * lines), else its last line that is a result.  Fills *result (initialised
  * here; the caller releases it) and returns true, or returns false with
- * *result empty.  metric is as for command_parse_line(). */
-bool command_parse_result_file(const char *text, size_t len, const char *metric,
+ * *result empty.  metric and cost are as for command_parse_line(). */
+bool command_parse_result_file(const char *text, size_t len, const char *metric, const char *cost,
                                carbs_result_t *result);
 
 #endif

@@ -259,12 +259,13 @@ static bool is_loss(const char *name, const char *metric)
            strcmp(name, "val_bpb") == 0 || (metric && strcmp(name, metric) == 0);
 }
 
-static command_line_kind_t flat_result(const entries_t *es, const char *metric, carbs_result_t *r)
+static command_line_kind_t flat_result(const entries_t *es, const char *metric, const char *cost,
+                                       carbs_result_t *r)
 {
     const entry_t *status = entry_find(es, "status");
     const entry_t *failure = entry_find(es, "failure");
     const entry_t *message = entry_find(es, "message");
-    bool diverged = false, any = false;
+    bool diverged = false, any = false, bad_cost = false;
 
     if (status && (status->kind != V_STR ||
                    (strcmp(status->str, "ok") != 0 && strcmp(status->str, "failed") != 0)))
@@ -281,13 +282,17 @@ static command_line_kind_t flat_result(const entries_t *es, const char *metric, 
                 diverged = true;
                 snprintf(r->message, sizeof(r->message), "'%s' is %s", e->key,
                          isnan(e->num) ? "nan" : "infinite");
+            } else if (cost && strcmp(e->key, cost) == 0 && !diverged) {
+                bad_cost = true;
+                snprintf(r->message, sizeof(r->message), "cost %s = %s is not finite and > 0",
+                         e->key, isnan(e->num) ? "nan" : e->num > 0 ? "inf" : "-inf");
             }
             continue;
         }
         if (carbs_result_set(r, e->key, e->num) < 0) return COMMAND_LINE_OTHER;
     }
     if (!status && !any) return COMMAND_LINE_OTHER;
-    if (message && message->kind == V_STR && !diverged)
+    if (message && message->kind == V_STR && !diverged && !bad_cost)
         str_copy(r->message, sizeof(r->message), message->str);
     r->failure = CARBS_FAILURE_NONE;
     if (!r->ok) {
@@ -297,12 +302,16 @@ static command_line_kind_t flat_result(const entries_t *es, const char *metric, 
     if (diverged) {
         r->ok = false;
         if (r->failure == CARBS_FAILURE_NONE) r->failure = CARBS_FAILURE_DIVERGED;
+    } else if (bad_cost && r->ok) {
+        r->ok = false;
+        r->failure = CARBS_FAILURE_ERROR;
     }
     return COMMAND_LINE_RESULT;
 }
 
 command_line_kind_t command_parse_line(const char *line, size_t len, const char *metric,
-                                       carbs_curve_point_t *progress, carbs_result_t *result)
+                                       const char *cost, carbs_curve_point_t *progress,
+                                       carbs_result_t *result)
 {
     entries_t es = {0};
     command_line_kind_t kind = COMMAND_LINE_OTHER;
@@ -347,7 +356,7 @@ command_line_kind_t command_parse_line(const char *line, size_t len, const char 
         kind = COMMAND_LINE_PROGRESS;
         goto out;
     }
-    kind = flat_result(&es, metric, result);
+    kind = flat_result(&es, metric, cost, result);
 out:
     if (kind != COMMAND_LINE_RESULT) {
         carbs_result_release(result);
@@ -357,7 +366,7 @@ out:
     return kind;
 }
 
-bool command_parse_result_file(const char *text, size_t len, const char *metric,
+bool command_parse_result_file(const char *text, size_t len, const char *metric, const char *cost,
                                carbs_result_t *result)
 {
     carbs_curve_point_t p;
@@ -372,13 +381,13 @@ bool command_parse_result_file(const char *text, size_t len, const char *metric,
     flat[len] = '\0';
     for (size_t i = 0; i < len; i++)
         if (flat[i] == '\n' || flat[i] == '\r') flat[i] = ' ';
-    found = command_parse_line(flat, len, metric, &p, result) == COMMAND_LINE_RESULT;
+    found = command_parse_line(flat, len, metric, cost, &p, result) == COMMAND_LINE_RESULT;
     free(flat);
     for (size_t end = len; !found && end > 0;) {
         size_t start = end;
         while (start > 0 && text[start - 1] != '\n')
             start--;
-        found = command_parse_line(text + start, end - start, metric, &p, result) ==
+        found = command_parse_line(text + start, end - start, metric, cost, &p, result) ==
                 COMMAND_LINE_RESULT;
         end = start > 0 ? start - 1 : 0;
     }

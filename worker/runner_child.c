@@ -239,6 +239,7 @@ static void run_command(child_t *c)
         .sweep_id = t->sweep_id,
         .attempt = t->attempt,
         .metric = t->metric,
+        .cost = t->cost,
         .device = c->cfg->device ? c->cfg->device : "cpu",
         .tmp_dir = c->cfg->tmp_dir,
         .time_limit_s = c->cfg->time_limit_s,

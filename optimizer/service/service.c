@@ -39,11 +39,23 @@
 int service_control_endpoint(const char *db_path, char *out, size_t cap)
 {
     char real[PATH_MAX];
-    uint64_t h = 14695981039346656037ull; /* FNV-1a over the real path */
+    struct stat sb;
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
     const char *p = realpath(db_path, real) ? real : db_path;
 
-    for (; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    /* Named after the file's identity, so that every path to the store (a
+     * symlink, a hard link) reaches the one service holding it, as every
+     * path meets the one writer lock (store/store_lock.c).  A store not
+     * created yet has no service: its path does for a name. */
+    if (stat(p, &sb) == 0) {
+        uint64_t key[2] = {(uint64_t)sb.st_dev, (uint64_t)sb.st_ino};
+        const unsigned char *b = (const unsigned char *)key;
+        for (size_t i = 0; i < sizeof(key); i++)
+            h = (h ^ b[i]) * 1099511628211ull;
+    } else {
+        for (; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    }
     if ((size_t)snprintf(out, cap, "ipc:///tmp/carbs-%u-%016" PRIx64 ".ctl", (unsigned)getuid(),
                          h) >= cap)
         return CARBS_ETOOBIG;
@@ -287,21 +299,81 @@ static void leave_other_ids(service_t *svc, const wire_peer_t *peer, const char 
     }
 }
 
+/* Whether the store's binding of worker id lets peer say hello as it, and
+ * why not in err; *bind is set when the id is not bound yet and peer has a
+ * key to bind it to.  The binding is stored at the first hello under CURVE
+ * and outlives the service, so after a restart an impostor cannot take a
+ * known id before its worker reconnects; `carbs workers release ID
+ * --unbind` frees it.  Without CURVE a peer has no key, and every peer is
+ * trusted anyway (docs/service.md, Who may do what). */
+static bool hello_key_allowed(service_t *svc, const char *id, const wire_peer_t *peer, bool *bind,
+                              carbs_err_t *err)
+{
+    store_worker_t row = {0};
+    bool ok = true;
+    int rc;
+
+    *bind = false;
+    if (!peer->key[0])
+        return true;
+    rc = store_worker_get(svc->st, id, &row, err);
+    if (rc == CARBS_ENOTFOUND || (rc == 0 && !row.key[0])) {
+        *bind = true;
+    } else if (rc) {
+        ok = false; /* err says why */
+    } else if (strcmp(row.key, peer->key) != 0) {
+        carbs_fail(err, CARBS_EDENIED,
+                   "worker id '%s' is bound to key '%s' (its first hello); key '%s' is another "
+                   "key (`carbs workers release %s --unbind` frees the id)",
+                   id, row.key_name, peer->user, id);
+        ok = false;
+    }
+    store_worker_release(&row);
+    return ok;
+}
+
+/* How many worker ids the key named key holds in the table (connected, or
+ * holding a trial). */
+static int key_share(const service_t *svc, const char *key)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < svc->workers.n; i++)
+        if (strcmp(svc->workers.v[i].key, key) == 0)
+            n++;
+    return n;
+}
+
 static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_t *h, double now)
 {
     carbs_err_t err = {0};
     store_worker_t row = {0};
+    bool bind = false;
     char devs[PROTO_DEVICES_MAX * (CARBS_NAME_MAX + 3) + 3];
     char who[WIRE_PEER_STR_MAX];
     svc_worker_t *w = svc__worker_find(svc, h->worker_id);
     proto_msg_t m;
 
-    if (!hello_allowed(svc, w, peer, now, &err)) {
+    if (!hello_allowed(svc, w, peer, now, &err) ||
+        !hello_key_allowed(svc, h->worker_id, peer, &bind, &err)) {
         log_warn("hello from %s refused: %s", wire_peer_format(peer, who, sizeof(who)), err.msg);
         svc__send_error(svc->out, peer, err.code, err.msg);
         return;
     }
     leave_other_ids(svc, peer, h->worker_id);
+    if (!w && peer->user[0] && key_share(svc, peer->user) >= svc->cfg.workers_per_key) {
+        forget_idle_workers(svc);
+        if (key_share(svc, peer->user) >= svc->cfg.workers_per_key) {
+            carbs_fail(&err, CARBS_EBUSY,
+                       "key '%s' holds %d worker ids already, the most one key may; "
+                       "try again once one has left",
+                       peer->user, svc->cfg.workers_per_key);
+            log_warn("hello from %s refused: %s", wire_peer_format(peer, who, sizeof(who)),
+                     err.msg);
+            svc__send_error(svc->out, peer, err.code, err.msg);
+            return;
+        }
+    }
     if (!w && svc->workers.n >= SVC_WORKERS_MAX) {
         forget_idle_workers(svc);
         if (svc->workers.n >= SVC_WORKERS_MAX) {
@@ -315,7 +387,8 @@ static void on_hello(service_t *svc, const wire_peer_t *peer, const proto_hello_
         }
     }
     devices_json(&h->devices, devs, sizeof(devs));
-    if (store_worker_seen(svc->st, h->worker_id, h->host, devs, &err)) {
+    if (store_worker_seen(svc->st, h->worker_id, h->host, devs, &err) ||
+        (bind && store_worker_bind(svc->st, h->worker_id, peer->user, peer->key, &err))) {
         svc__send_error(svc->out, peer, err.code, err.msg);
         return;
     }
@@ -408,6 +481,11 @@ static bool peer_is_admin(const service_t *svc, const wire_server_t *from, const
     return from == svc->ctl || !svc->cfg.key || peer->admin;
 }
 
+/* The client requests, answered by svc__on_request (service_request.c).
+ * A new request is registered here and in that switch, nowhere else: it
+ * is an admin's by default, since handle_frame refuses every type that
+ * is_worker_message does not list unless peer_is_admin says yes (add its
+ * frame to tests/test_trust.c, test_worker_key_is_not_an_admin). */
 static bool is_request(proto_msg_type_t t)
 {
     switch (t) {
@@ -534,6 +612,8 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
         svc->cfg.quarantine_s = SERVICE_QUARANTINE_S;
     if (svc->cfg.wait_ms <= 0)
         svc->cfg.wait_ms = SERVICE_WAIT_MS;
+    if (svc->cfg.workers_per_key <= 0)
+        svc->cfg.workers_per_key = SERVICE_WORKERS_PER_KEY;
     if (svc->cfg.lease_ms <= svc->cfg.heartbeat_ms) {
         carbs_fail(err, CARBS_EINVAL, "the lease (%d ms) must be longer than the heartbeat (%d ms)",
                    svc->cfg.lease_ms, svc->cfg.heartbeat_ms);
@@ -599,7 +679,8 @@ service_t *service_open(const service_config_t *cfg, carbs_err_t *err)
         }
         /* A stale socket file of a service that was killed: we hold the
          * writer lock, so nobody else is using it. */
-        unlink(ctl + strlen("ipc://"));
+        str_copy(svc->ctl_path, sizeof(svc->ctl_path), ctl + strlen("ipc://"));
+        unlink(svc->ctl_path);
         cc.endpoint = ctl;
         cc.frame_max = PROTO_FRAME_MAX;
         /* Whoever connects here is an admin: the socket is born 0600 (the
@@ -629,10 +710,8 @@ void service_close(service_t *svc)
     laws_actor_free(svc->laws, svc->st);
     wire_server_close(svc->srv);
     if (svc->ctl) {
-        char ctl[WIRE_ENDPOINT_MAX + 1];
         wire_server_close(svc->ctl);
-        if (service_control_endpoint(svc->cfg.db_path, ctl, sizeof(ctl)) == 0)
-            unlink(ctl + strlen("ipc://"));
+        unlink(svc->ctl_path); /* the name of the file it bound, whatever happened to the store */
     }
     for (size_t i = 0; i < svc->sweeps.n; i++)
         svc__sweep_free(svc->sweeps.v[i]);

@@ -35,6 +35,10 @@
 #define SERVICE_LOSS_WINDOW_S 3600  /* the window: counted from its first host loss */
 #define SERVICE_QUARANTINE_S 600    /* how long a quarantine lasts */
 #define SERVICE_WAIT_MS 1000      /* what `wait` tells an idle worker */
+/* The most worker ids one CURVE key holds at once (connected or holding a
+ * trial), so one key cannot fill the service's table of 10,000 workers and
+ * keep the others out; a node's workers share its key, hence the room. */
+#define SERVICE_WORKERS_PER_KEY 1000
 
 typedef struct service_config {
     const char *db_path;   /* the store; created when missing */
@@ -47,6 +51,7 @@ typedef struct service_config {
     int quarantine_losses; /* 0 = SERVICE_QUARANTINE_LOSSES */
     int quarantine_s;      /* 0 = SERVICE_QUARANTINE_S; then the worker gets trials again */
     int wait_ms;           /* 0 = SERVICE_WAIT_MS */
+    int workers_per_key;   /* 0 = SERVICE_WORKERS_PER_KEY */
     const char *only_sweep; /* serve only this sweep (id or name); NULL = every active one */
     bool no_sweeps;         /* load none at open (a one-shot service for a CLI request) */
     bool sync_normal;       /* commit with STORE_SYNC_NORMAL (store/store.h): survives a
@@ -72,8 +77,10 @@ typedef struct service service_t;
 service_t *service_open(const service_config_t *cfg, carbs_err_t *err);
 
 /* The local control endpoint of the service that holds the store at
- * db_path: an ipc:// socket under /tmp named after the store's real path and
- * the user id, which the service binds beside its worker endpoint (without
+ * db_path: an ipc:// socket under /tmp named after the store file's identity
+ * (device and inode, so a symlink or a hard link to the store names the same
+ * endpoint; the real path for a file that does not exist yet) and the user
+ * id, which the service binds beside its worker endpoint (without
  * CURVE: the socket file is created with mode 0600 whatever the umask, so
  * only the service's user can connect, and every client there is an admin,
  * docs/service.md).  CLI commands that

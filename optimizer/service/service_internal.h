@@ -24,6 +24,7 @@ struct service {
     store_t *st;
     wire_server_t *srv;
     wire_server_t *ctl; /* the local control endpoint (service_control_endpoint) */
+    char ctl_path[WIRE_ENDPOINT_MAX + 1]; /* its socket file */
     svc_outbox_t *out;  /* every frame sent goes through it */
     DA_TYPE(svc_sweep_t *) sweeps;
     DA_TYPE(svc_worker_t) workers;

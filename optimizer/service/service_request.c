@@ -471,7 +471,7 @@ void svc__on_request(service_t *svc, svc_outbox_t *out, const wire_peer_t *peer,
         break;
     case PROTO_MSG_RELEASE: {
         carbs_err_t err = {0};
-        bool ok = svc__worker_release(svc, m->release.worker, &err) == 0;
+        bool ok = svc__worker_release(svc, m->release.worker, m->release.unbind, &err) == 0;
         reply(&q, ok, 0, 0, ok ? NULL : err.msg);
         break;
     }

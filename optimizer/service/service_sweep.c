@@ -1172,13 +1172,17 @@ static bool quarantine_over(service_t *svc, svc_worker_t *w)
     return over;
 }
 
-int svc__worker_release(service_t *svc, const char *id, carbs_err_t *err)
+int svc__worker_release(service_t *svc, const char *id, bool unbind, carbs_err_t *err)
 {
     svc_worker_t *w = svc__worker_find(svc, id);
     int rc = store_worker_quarantine(svc->st, id, false, err);
 
+    if (rc == 0 && unbind)
+        rc = store_worker_bind(svc->st, id, NULL, NULL, err);
     if (rc)
         return rc;
+    if (unbind)
+        log_info("worker %s: its key binding removed by request", id);
     if (w) {
         w->quarantined = false;
         w->host_losses = 0;

@@ -150,8 +150,11 @@ void svc__lose(service_t *svc, int64_t trial_id, const char *why, bool host_faul
 
 /* End worker id's quarantine now (`carbs workers release`): in the store
  * and, when it is connected, here; its count of host losses starts over.
- * Returns 0 (also when it was not quarantined), CARBS_ENOTFOUND for a
- * worker the store does not know, or the store's error. */
-int svc__worker_release(service_t *svc, const char *id, carbs_err_t *err);
+ * With unbind, also free the id from the CURVE key it is bound to (in the
+ * store; a connected worker keeps its connection, and its next hello binds
+ * the id again).  Returns 0 (also when it was not quarantined or bound),
+ * CARBS_ENOTFOUND for a worker the store does not know, or the store's
+ * error. */
+int svc__worker_release(service_t *svc, const char *id, bool unbind, carbs_err_t *err);
 
 #endif

@@ -18,6 +18,7 @@
 
 /* The trial's output metric, as a sweep with metric val_bpb would give. */
 #define METRIC "val_bpb"
+#define COST "wall_seconds" /* a non-finite one fails the result */
 
 static void check_empty(const carbs_result_t *r, const char *what)
 {
@@ -38,7 +39,7 @@ static void check_result(const carbs_result_t *r)
 
     if (proto_result_to_json(r, PROTO_JSON_CURVE, &j1, &err) < 0)
         fuzz_fail("a result read from a program does not encode", &err);
-    if (command_parse_line(j1, strlen(j1), METRIC, &p, &r2) != COMMAND_LINE_RESULT) {
+    if (command_parse_line(j1, strlen(j1), METRIC, NULL, &p, &r2) != COMMAND_LINE_RESULT) {
         fprintf(stderr, "%s\n", j1);
         fuzz_fail("the JSON of a result is not a result line", NULL);
     }
@@ -59,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     command_line_kind_t kind;
 
     /* A stdout line: the first line of the input. */
-    kind = command_parse_line(buf, nl ? (size_t)(nl - buf) : size, METRIC, &p, &r);
+    kind = command_parse_line(buf, nl ? (size_t)(nl - buf) : size, METRIC, COST, &p, &r);
     if (kind == COMMAND_LINE_RESULT)
         check_result(&r);
     else if (kind == COMMAND_LINE_PROGRESS || kind == COMMAND_LINE_OTHER)
@@ -71,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     carbs_result_release(&r);
 
     /* The whole input as a result file. */
-    if (command_parse_result_file(buf, size, METRIC, &r))
+    if (command_parse_result_file(buf, size, METRIC, COST, &r))
         check_result(&r);
     else
         check_empty(&r, "a result file without a result left one");
