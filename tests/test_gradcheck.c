@@ -343,7 +343,7 @@ static void test_gradcheck_model_untied(void)
 /* Tolerances of a backend against the double model, per data type: the
  * float32 CPU backend within 1e-5 of the loss and 2e-3 of each tensor's
  * largest gradient (float32 through ~10 chained layers); a bf16 device
- * backend (8 bits of mantissa, 2^-9 = 2e-3 relative per rounding, fp32
+ * backend (8 significant bits, 2^-8 = 4e-3 relative per rounding, fp32
  * accumulation) within 1e-2 of the loss and 5e-2 of each tensor's largest
  * gradient. */
 typedef struct tol {
