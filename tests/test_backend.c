@@ -52,7 +52,7 @@ static void test_backend_table_lists_every_backend(void)
         CHECK(ops->memory && ops->probe && ops->open && ops->close && ops->init_params &&
               ops->set_params && ops->get_params && ops->get_grads && ops->load_batch &&
               ops->forward_backward && ops->step && ops->eval && ops->score &&
-              ops->device_seconds && ops->peak_flops);
+              ops->device_seconds && ops->peak_flops && ops->error);
     }
     CHECK(n >= 1);
     CHECK(backend_find(NULL) == backend_find("cpu"));

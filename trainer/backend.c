@@ -12,7 +12,11 @@
 
 /* One row per compiled-in backend, the default first: its name and the
  * function that returns its table. */
+#if CARBS_HAVE_CUDA
+#define BACKENDS(X) X("cpu", cpu_backend) X("cuda", cuda_backend)
+#else
 #define BACKENDS(X) X("cpu", cpu_backend)
+#endif
 
 static const struct {
     const char *name;

@@ -102,6 +102,11 @@ typedef struct backend_ops {
     /* The devices' combined dense peak in FLOP/s for the data type the
      * matrix multiplies run in (bf16 on GPUs), for MFU; 0 when unknown. */
     double (*peak_flops)(void *state);
+    /* What the last failed op of state ran into, one line ("" when none
+     * failed): a device backend's ops report a CUDA error this way, which
+     * the trainer copies into the trial's failure message.  Points into
+     * the state. */
+    const char *(*error)(void *state);
 } backend_ops_t;
 
 /* The backend registered as name ("cpu"; "cuda" when built), or NULL when

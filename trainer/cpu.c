@@ -559,6 +559,13 @@ static double cpu_device_seconds(void *state)
     return st->busy;
 }
 
+/* The CPU backend's ops fail only on bad arguments: nothing to add. */
+static const char *cpu_error(void *state)
+{
+    UNUSED(state);
+    return "";
+}
+
 /* A CPU's peak depends on its vector units and clocks, which nothing here
  * measures reliably: no MFU on the CPU. */
 static double cpu_peak_flops(void *state)
@@ -584,6 +591,7 @@ static const backend_ops_t cpu_ops = {
     .score = cpu_score,
     .device_seconds = cpu_device_seconds,
     .peak_flops = cpu_peak_flops,
+    .error = cpu_error,
 };
 
 const backend_ops_t *cpu_backend(void)

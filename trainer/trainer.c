@@ -245,7 +245,8 @@ trainer_t *trainer_open(const trainer_config_t *cfg, const trainer_options_t *op
         goto fail;
     rc = tr->ops->init_params(tr->state, cfg->init_std, cfg->seed);
     if (rc) {
-        carbs_fail(err, rc, "trainer: cannot initialise the parameters");
+        carbs_fail(err, rc, "trainer: cannot initialise the parameters%s%s",
+                   *tr->ops->error(tr->state) ? ": " : "", tr->ops->error(tr->state));
         goto fail;
     }
     tr->rng = cfg->seed ^ 0x6261746368ULL;
@@ -312,7 +313,8 @@ int trainer_step(trainer_t *tr, trainer_progress_t *p, carbs_err_t *err)
     if (!rc)
         rc = tr->ops->forward_backward(tr->state, &loss);
     if (rc)
-        return carbs_fail(err, rc, "trainer: step %zu failed", tr->step + 1);
+        return carbs_fail(err, rc, "trainer: step %zu failed%s%s", tr->step + 1,
+                          *tr->ops->error(tr->state) ? ": " : "", tr->ops->error(tr->state));
     limit = tr->opt.diverge_mult * log((double)tr->lay.shape.vocab);
     if (!isfinite(loss) || loss > limit)
         return carbs_fail(err, CARBS_EDIVERGED,
@@ -330,7 +332,8 @@ int trainer_step(trainer_t *tr, trainer_progress_t *p, carbs_err_t *err)
         return carbs_fail(err, rc, "training diverged at step %zu of %zu: gradient norm %g",
                           tr->step + 1, tr->steps, (double)gnorm);
     if (rc)
-        return carbs_fail(err, rc, "trainer: optimizer step %zu failed", tr->step + 1);
+        return carbs_fail(err, rc, "trainer: optimizer step %zu failed%s%s", tr->step + 1,
+                          *tr->ops->error(tr->state) ? ": " : "", tr->ops->error(tr->state));
     tr->step++;
     tr->train_seconds += now_monotonic() - t0;
     if (tr->step > tr->tail_from) {
@@ -470,7 +473,8 @@ int trainer_finish(trainer_t *tr, carbs_result_t *res, carbs_err_t *err)
             rc = eval_mcq(tr, &tr->ds->mcq_test, &tr->mcq_test);
         tr->eval_seconds += now_monotonic() - t0;
         if (rc)
-            return carbs_fail(err, rc, "trainer: evaluation failed");
+            return carbs_fail(err, rc, "trainer: evaluation failed%s%s",
+                              *tr->ops->error(tr->state) ? ": " : "", tr->ops->error(tr->state));
         tr->evaluated = true;
     }
     if (!isfinite(tr->val_loss) && tr->ds->n_val >= tr->T + 2)
