@@ -426,9 +426,10 @@ CK_CLONES double ck_xent(float *logits, const int32_t *targets, size_t n, size_t
         total += (double)(lse - zt);
         if (grad) {
             float k = grad_scale / sum;
-            int32_t t = targets[i];
+            /* the target's term afterwards: the loop stays a plain vector multiply */
             for (size_t j = 0; j < V; j++)
-                z[j] = km_xent_grad(z[j], k, (size_t)t == j, grad_scale);
+                z[j] = km_xent_grad(z[j], k, 0, grad_scale);
+            z[targets[i]] -= grad_scale;
         }
     }
     return total;
