@@ -106,7 +106,7 @@ typedef struct cuda {
     size_t T, N_all;
     int n;
     rank_t r[BACKEND_DEVICES_MAX];
-    float *host_params; /* (n_floats): init_params builds here */
+    float *host_params; /* (host_floats): init_params builds here */
     float *host_nll;    /* (N_all) */
     double busy, peak;
     char msg[256];
@@ -234,6 +234,14 @@ static void dims(const model_layout_t *lay, const backend_opts_t *opt, size_t *B
     UNUSED(lay);
 }
 
+/* Floats of the host staging buffer: the parameters, or the two RoPE
+ * tables (T hd / 2 each) at open when they are larger. */
+static size_t host_floats(const model_layout_t *lay)
+{
+    size_t rope = lay->shape.seq_len * lay->shape.head_dim;
+    return lay->n_floats > rope ? lay->n_floats : rope;
+}
+
 static void cuda_memory(const model_layout_t *lay, const backend_opts_t *opt, backend_mem_t *mem)
 {
     rank_t r;
@@ -245,7 +253,7 @@ static void cuda_memory(const model_layout_t *lay, const backend_opts_t *opt, ba
     r.N = r.B * T;
     rank_carve(lay, T, &r, &c);
     mem->device = c.used + 256;
-    mem->host = sizeof(cuda_t) + lay->n_floats * sizeof(float) + B_all * T * sizeof(float) + 128;
+    mem->host = sizeof(cuda_t) + host_floats(lay) * sizeof(float) + B_all * T * sizeof(float) + 128;
 }
 
 // ---- devices ----
@@ -559,8 +567,7 @@ static int rank_open(cuda_t *st, rank_t *r, const trainer_config_t *cfg)
     BLAS(cublasCreate(&r->blas));
     BLAS(cublasSetStream(r->blas, r->s));
     BLAS(cublasSetWorkspace(r->blas, r->workspace, CUDA_WORKSPACE_BYTES));
-    /* the RoPE tables as the CPU builds them, staged in the host buffer
-     * (2 T hd/2 floats fit in n_floats: the embedding alone is V C) */
+    /* the RoPE tables as the CPU builds them, staged in the host buffer */
     ck_rope_table(st->T, st->lay.shape.head_dim, cfg->rope_base, ct, sn);
     CU(cudaMemcpyAsync(r->rope_cos, ct, half * sizeof(float), cudaMemcpyHostToDevice, r->s));
     CU(cudaMemcpyAsync(r->rope_sin, sn, half * sizeof(float), cudaMemcpyHostToDevice, r->s));
@@ -584,9 +591,9 @@ static int cuda_open(void **state, const model_layout_t *lay, const trainer_conf
     st->n = n_ranks(opt);
     dims(lay, opt, &B_all, &B);
     st->N_all = B * st->T * (size_t)st->n;
-    st->host_params = (float *)carbs_malloc(lay->n_floats * sizeof(float));
+    st->host_params = (float *)carbs_malloc(host_floats(lay) * sizeof(float));
     st->host_nll = (float *)carbs_malloc(st->N_all * sizeof(float));
-    if (!st->host_params || !st->host_nll || 2 * st->T * lay->shape.head_dim / 2 > lay->n_floats) {
+    if (!st->host_params || !st->host_nll) {
         cuda_close(st);
         return carbs_fail(err, CARBS_ENOMEM, "cuda: cannot allocate the host buffers");
     }
