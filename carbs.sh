@@ -150,14 +150,17 @@ cmd_test() {
     run_tests fuzz-replay build-ci --suite fuzz
 
     say "sanitizer build (build-asan: address, undefined)"
-    setup build-asan --buildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+    # CUDA off here: the CUDA runtime and ASan disagree about the shadow memory's address
+    # range, and build-ci already compiles the CUDA sources with -Werror.
+    setup build-asan --buildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dcuda=disabled
     build build-asan
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         run_tests sanitizers build-asan
 
     say "valgrind over the fast unit tests"
     run_tests valgrind build-ci --suite fast \
-        --wrapper 'valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite' \
+        --wrapper "valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$PWD/tests/valgrind.supp" \
         --timeout-multiplier 4
 
     if [ -d tests/fuzz ]; then

@@ -108,7 +108,7 @@ static void run_child(const struct rung *r, int threads, int steps, figures_t *f
         fprintf(stderr, "bench: %s\n", err.msg);
         return;
     }
-    if (model_layout(&cfg, &lay, &err) || trainer_memory_bytes(&cfg, &opt, &est, &err)) {
+    if (model_layout(&cfg, &lay, &err) || trainer_memory_bytes(&cfg, &opt, &est, NULL, &err)) {
         fprintf(stderr, "bench: %s\n", err.msg);
         dataset_release(&ds);
         return;

@@ -93,9 +93,33 @@ static void test_runner_embedded(void)
     proto_msg_release(&m);
 }
 
+/* A worker on cuda:1 without a usable GPU (or without the CUDA backend):
+ * its trial fails as the node's fault (infra) with the probe's one line,
+ * not a crash.  Where a GPU answers the trial may simply run. */
+static void test_runner_embedded_cuda_without_gpu(void)
+{
+    proto_msg_t m;
+    runner_config_t cfg = {.synthetic_data = true, .device = "cuda:1"};
+    carbs_result_t r;
+
+    embedded_trial(&m, 112);
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
+    if (r.ok) {
+        fprintf(stderr, "  a GPU answers here: the no-GPU path is not exercised\n");
+    } else {
+        CHECK_EQ(r.failure, CARBS_FAILURE_INFRA);
+        CHECK(strstr(r.message, "no usable GPU") != NULL ||
+              strstr(r.message, "no backend 'cuda'") != NULL);
+        CHECK(strchr(r.message, '\n') == NULL);
+    }
+    carbs_result_release(&r);
+    proto_msg_release(&m);
+}
+
 int main(void)
 {
     FX_USE_CHECK();
     RUN(test_runner_embedded);
+    RUN(test_runner_embedded_cuda_without_gpu);
     return check_summary();
 }

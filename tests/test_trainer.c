@@ -240,10 +240,10 @@ static void test_trainer_too_large_is_oom(void)
 
     tiny(&cfg, 256, 0.01);
     CHECK_EQ(synth(&ds), 0);
-    CHECK_EQ(trainer_memory_bytes(&cfg, NULL, &small, NULL), 0);
+    CHECK_EQ(trainer_memory_bytes(&cfg, NULL, &small, NULL, NULL), 0);
     cfg.d_model = 512;
     cfg.n_layers = 8;
-    CHECK_EQ(trainer_memory_bytes(&cfg, NULL, &big, NULL), 0);
+    CHECK_EQ(trainer_memory_bytes(&cfg, NULL, &big, NULL, NULL), 0);
     CHECK(big > 8 * small);
     carbs_result_init(&res);
     CHECK_EQ(trainer_run(&cfg, &opt, &ds, &res, &err), CARBS_ENOMEM);

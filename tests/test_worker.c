@@ -303,6 +303,36 @@ static void test_worker_open_errors(void)
     worker_close(NULL);
 }
 
+/* A worker started on a GPU that does not answer (no driver, no device, no
+ * cuda backend) says so and announces the CPU only.  On a machine with an
+ * NVIDIA driver the GPU may answer, so the check applies where there is
+ * none (/dev/nvidiactl absent: every CI machine). */
+static void test_worker_no_gpu_offers_cpu(void)
+{
+    svc_t s;
+    proto_msg_t m;
+    worker_t *w;
+    carbs_err_t err = {0};
+    worker_config_t cfg = {.worker_id = "gpu-w", .host = "test-host", .device = "cuda:0",
+                           .reply_timeout_ms = 1500, .stop = &test_stop};
+
+    if (access("/dev/nvidiactl", F_OK) == 0) {
+        fprintf(stderr, "  an NVIDIA driver is present: the no-GPU path is not exercised\n");
+        return;
+    }
+    svc_new(&s);
+    cfg.endpoint = s.endpoint;
+    w = worker_open(&cfg, &err);
+    CHECK(w != NULL);
+    if (w && expect(&s, w, PROTO_MSG_HELLO, &m, 10.0)) {
+        CHECK_EQ(m.hello.devices.n, 1);
+        CHECK_STR(m.hello.devices.v[0], "cpu");
+        proto_msg_release(&m);
+    }
+    worker_close(w);
+    svc_close(&s);
+}
+
 static void test_worker_trial_cycle(void)
 {
     svc_t s;
@@ -703,6 +733,7 @@ int main(void)
         return 1;
     RUN(test_worker_default_id);
     RUN(test_worker_open_errors);
+    RUN(test_worker_no_gpu_offers_cpu);
     RUN(test_worker_trial_cycle);
     RUN(test_worker_service_restart);
     RUN(test_worker_silent_service);

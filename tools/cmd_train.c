@@ -25,8 +25,8 @@
 
 static const char train_usage[] =
     "carbs train [CONFIG.yaml] [--set NAME=VALUE]... [--data DIR | --synthetic]\n"
-    "                   [--threads N] [--backend NAME] [--mcq-items N] [--mcq-test]\n"
-    "                   [--curve] [--json]";
+    "                   [--threads N] [--backend NAME] [--device DEV] [--mcq-items N]\n"
+    "                   [--mcq-test] [--curve] [--json]";
 
 /* Tokens the synthetic corpus generates for --synthetic. */
 #define TRAIN_SYNTHETIC_TOKENS (1u << 21)
@@ -45,7 +45,9 @@ static void help(void)
            "                   smaller standard error: about 1.4 points at 1,000)\n"
            "  --mcq-test       also score as many MCQ-test items, as the test_mcq_* metrics\n"
            "                   (the held-out set a sweep never sees: for a final report)\n"
-           "  --backend NAME   compute backend (default cpu)\n"
+           "  --backend NAME   compute backend (default cpu; 'carbs version' lists them)\n"
+           "  --device DEV     cpu, cuda:K or cuda:K,L,... (one step's batch split over\n"
+           "                   those GPUs, gradients all-reduced); picks the backend\n"
            "  --curve          include the learning curve in the JSON\n"
            "  --json           progress lines on stderr as JSON objects\n\n"
            "parameters:",
@@ -167,6 +169,7 @@ int cmd_train(int argc, char **argv, const cli_globals_t *g)
         {"set", required_argument, NULL, 's'},    {"data", required_argument, NULL, 'd'},
         {"synthetic", no_argument, NULL, 'S'},    {"threads", required_argument, NULL, 't'},
         {"backend", required_argument, NULL, 'b'}, {"curve", no_argument, NULL, 'c'},
+        {"device", required_argument, NULL, 'D'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
         {"mcq-items", required_argument, NULL, 'm'}, {"mcq-test", no_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
@@ -209,6 +212,9 @@ int cmd_train(int argc, char **argv, const cli_globals_t *g)
             break;
         case 'b':
             opt.backend = optarg;
+            break;
+        case 'D':
+            opt.device = optarg;
             break;
         case 'm': {
             long k;

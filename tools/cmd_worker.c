@@ -3,7 +3,7 @@
  * stopped (docs/worker.md; docs/service.md, The life of a trial).
  *
  *   carbs worker --connect tcp://head:5555 [--id ID] [--slots N]
- *                [--device cpu|cuda:K] [--keys DIR [--key-name NAME]]
+ *                [--device cpu|cuda:K[,L...]] [--keys DIR [--key-name NAME]]
  *                [--server-key FILE] [--data DIR | --synthetic-data] [--threads N]
  *                [--time-limit SECONDS] [--tmp-dir DIR] [--once]
  *
@@ -21,10 +21,11 @@
 #include <unistd.h>
 
 #include "proto/wire.h"
+#include "trainer/backend.h"
 #include "worker/worker.h"
 
 static const char usage_text[] =
-    "carbs worker --connect ENDPOINT [--id ID] [--slots N] [--device cpu|cuda:K]\n"
+    "carbs worker --connect ENDPOINT [--id ID] [--slots N] [--device DEV]\n"
     "             [--keys DIR [--key-name NAME]] [--server-key FILE]\n"
     "             [--data DIR | --synthetic-data] [--threads N]\n"
     "             [--time-limit SECONDS] [--tmp-dir DIR] [--once]";
@@ -51,7 +52,8 @@ static void print_help(void)
            "                       re-attached (default: $CARBS_WORKER_ID, else the Slurm job\n"
            "                       slurm-JOB_TASK, else HOST-PID)\n"
            "  --slots N            trials run at once (default 1)\n"
-           "  --device DEV         cpu or cuda:K (default cpu)\n"
+           "  --device DEV         cpu, cuda:K or cuda:K,L,... (each trial's batch split over\n"
+           "                       those GPUs; default cpu)\n"
            "  --keys DIR           CURVE: use DIR/NAME.key and DIR/service.pub\n"
            "  --key-name NAME      the key pair's name in DIR (default: this host's short name)\n"
            "  --server-key FILE    the service's public key (default DIR/service.pub)\n"
@@ -163,9 +165,13 @@ int cmd_worker(int argc, char **argv, const cli_globals_t *g)
     }
     if (optind < argc) return cli_usage_error(usage_text, "unexpected argument '%s'", argv[optind]);
     if (!cfg.endpoint) return cli_usage_error(usage_text, "--connect ENDPOINT is required");
-    if (cfg.device && strcmp(cfg.device, "cpu") != 0 &&
-        (strncmp(cfg.device, "cuda:", 5) != 0 || !cfg.device[5]))
-        return cli_usage_error(usage_text, "--device must be cpu or cuda:K, not '%s'", cfg.device);
+    if (cfg.device) {
+        backend_opts_t bo;
+        const char *bname;
+        carbs_err_t derr = {0};
+        if (backend_parse_device(cfg.device, &bname, &bo, &derr) < 0)
+            return cli_usage_error(usage_text, "--device: %s", derr.msg);
+    }
     if (key_name && !keys) return cli_usage_error(usage_text, "--key-name needs --keys DIR");
     if (cfg.server_key && !keys)
         return cli_usage_error(usage_text, "--server-key needs --keys DIR (the worker's own key)");

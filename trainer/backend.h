@@ -19,14 +19,24 @@
 
 #include "trainer/model.h"
 
+/* Most devices one trial spreads over (a node's GPUs). */
+#define BACKEND_DEVICES_MAX 16
+
 /* How a backend is opened (not hyperparameters: they do not change what
  * is computed, only where and how fast). */
 typedef struct backend_opts {
-    size_t batch; /* sequences per training step (B); 0 means 1 */
+    size_t batch; /* sequences per training step (B), split evenly across devices; 0 means 1 */
     int threads;  /* CPU threads; 0 means 1 */
-    int device;   /* first device ordinal for device backends */
-    int n_devices; /* devices to all-reduce across; 0 means 1 */
+    int n_devices; /* device ordinals in devices[] to all-reduce across; 0 means {0} */
+    int devices[BACKEND_DEVICES_MAX];
 } backend_opts_t;
+
+/* What open() will allocate, apart: host memory (checked against
+ * MemAvailable) and device memory (checked against each device's free
+ * memory; per device, 0 for the CPU backend). */
+typedef struct backend_mem {
+    size_t host, device;
+} backend_mem_t;
 
 /* One optimizer step's hyperparameters (the schedule's lr of this step). */
 typedef struct backend_step {
@@ -38,9 +48,15 @@ typedef struct backend_step {
 typedef struct backend_ops {
     const char *name; /* "cpu", "cuda" */
 
-    /* Bytes open() will allocate for lay and opt (host and device
-     * together): the trainer checks it against free memory first. */
-    size_t (*memory_bytes)(const model_layout_t *lay, const backend_opts_t *opt);
+    /* Bytes open() will allocate for lay and opt into *mem: the trainer
+     * checks them against free memory first.  Pure arithmetic. */
+    void (*memory)(const model_layout_t *lay, const backend_opts_t *opt, backend_mem_t *mem);
+
+    /* Whether the devices of opt can be used, before anything is
+     * allocated: 0 with *free_bytes the least free device memory among
+     * them (SIZE_MAX for a host-only backend), or CARBS_ENOTFOUND with err
+     * saying in one line why not (no usable GPU, an ordinal out of range). */
+    int (*probe)(const backend_opts_t *opt, size_t *free_bytes, carbs_err_t *err);
 
     /* Allocate everything for lay (copied) and opt; cfg gives rope_base.
      * Returns 0 and *state, CARBS_ENOMEM when the allocation fails (a
@@ -79,6 +95,18 @@ typedef struct backend_ops {
      * that tokens[0..n_prefix) equal that call's and that nothing but
      * score ran in between.  n_prefix = 0 computes everything. */
     int (*score)(void *state, const int32_t *tokens, size_t n_prefix, size_t n, float *nll);
+
+    /* Seconds the devices spent computing since open, summed over
+     * devices: core-seconds on the CPU, kernel time on a GPU. */
+    double (*device_seconds)(void *state);
+    /* The devices' combined dense peak in FLOP/s for the data type the
+     * matrix multiplies run in (bf16 on GPUs), for MFU; 0 when unknown. */
+    double (*peak_flops)(void *state);
+    /* What the last failed op of state ran into, one line ("" when none
+     * failed): a device backend's ops report a CUDA error this way, which
+     * the trainer copies into the trial's failure message.  Points into
+     * the state. */
+    const char *(*error)(void *state);
 } backend_ops_t;
 
 /* The backend registered as name ("cpu"; "cuda" when built), or NULL when
@@ -89,7 +117,19 @@ const backend_ops_t *backend_find(const char *name);
  * static.  `carbs version` lists them. */
 const char *const *backend_names(void);
 
+/* Parse a device spec: "cpu", "cuda" (device 0), "cuda:K" or
+ * "cuda:K,L,..." (distinct ordinals, at most BACKEND_DEVICES_MAX).  Sets
+ * *name to the backend's name ("cpu" or "cuda", static) and fills
+ * opt->n_devices and opt->devices (other fields untouched).  Returns 0 or
+ * CARBS_EINVAL with err naming the bad part.  Does not check that the
+ * backend is built or the devices exist (probe does). */
+int backend_parse_device(const char *spec, const char **name, backend_opts_t *opt,
+                         carbs_err_t *err);
+
 /* The CPU backend's table (trainer/cpu.c). */
 const backend_ops_t *cpu_backend(void);
+
+/* The CUDA backend's table (trainer/cuda.cu), in builds with CUDA. */
+const backend_ops_t *cuda_backend(void);
 
 #endif

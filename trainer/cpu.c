@@ -21,6 +21,7 @@
 #include "trainer/backend.h"
 
 #include <math.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -30,6 +31,7 @@
 typedef struct cpu {
     model_layout_t lay;
     size_t B, T, N, nt;
+    double busy; /* process CPU seconds spent inside the compute ops */
     unsigned char *slab;
     size_t slab_bytes;
     float *params, *grads, *m, *v;
@@ -127,7 +129,7 @@ static void cpu_dims(cpu_t *st, const model_layout_t *lay, const backend_opts_t 
     st->nt = opt && opt->threads > 0 ? (size_t)opt->threads : 1;
 }
 
-static size_t cpu_memory_bytes(const model_layout_t *lay, const backend_opts_t *opt)
+static void cpu_memory(const model_layout_t *lay, const backend_opts_t *opt, backend_mem_t *mem)
 {
     cpu_t st;
     carve_t c = {NULL, 0};
@@ -135,7 +137,24 @@ static size_t cpu_memory_bytes(const model_layout_t *lay, const backend_opts_t *
     memset(&st, 0, sizeof(st));
     cpu_dims(&st, lay, opt);
     cpu_carve(&st, &c);
-    return c.used + 64 + sizeof(cpu_t);
+    mem->host = c.used + 64 + sizeof(cpu_t);
+    mem->device = 0;
+}
+
+static int cpu_probe(const backend_opts_t *opt, size_t *free_bytes, carbs_err_t *err)
+{
+    if (opt && opt->n_devices > 1)
+        return carbs_fail(err, CARBS_ENOTFOUND, "cpu: one device only, not %d", opt->n_devices);
+    *free_bytes = SIZE_MAX;
+    return 0;
+}
+
+/* Process CPU time (every thread), for device_seconds. */
+static double cpu_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 // ---- parallel helpers ----
@@ -445,25 +464,27 @@ static int cpu_load_batch(void *state, const int32_t *tokens, const int32_t *tar
 static int cpu_forward_backward(void *state, float *loss_out)
 {
     cpu_t *st = state;
-    double total;
+    double total, t0 = cpu_clock();
 
     embed_par(st, 0, st->N);
     forward(st, st->B, 0, st->T);
     total = xent_par(st, 0, st->N, st->targets, 1.0f / (float)st->N, true);
     backward(st);
     *loss_out = (float)(total / (double)st->N);
+    st->busy += cpu_clock() - t0;
     return 0;
 }
 
 static int cpu_eval(void *state, float *loss_out)
 {
     cpu_t *st = state;
-    double total;
+    double total, t0 = cpu_clock();
 
     embed_par(st, 0, st->N);
     forward(st, st->B, 0, st->T);
     total = xent_par(st, 0, st->N, st->targets, 0, false);
     *loss_out = (float)(total / (double)st->N);
+    st->busy += cpu_clock() - t0;
     return 0;
 }
 
@@ -471,7 +492,7 @@ static int cpu_step(void *state, const backend_step_t *hp, float *grad_norm_out)
 {
     cpu_t *st = state;
     size_t n = st->lay.n_floats, nd = st->lay.n_decay, nt = st->nt;
-    double ss = 0, norm;
+    double ss = 0, norm, t0 = cpu_clock();
     ck_adamw_t aw;
 
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : ss)
@@ -503,6 +524,7 @@ static int cpu_step(void *state, const backend_step_t *hp, float *grad_norm_out)
             ck_adamw(st->params + i0, st->grads + i0, st->m + i0, st->v + i0, i1 - i0, &aw);
         }
     }
+    st->busy += cpu_clock() - t0;
     return 0;
 }
 
@@ -510,6 +532,7 @@ static int cpu_score(void *state, const int32_t *tokens, size_t n_prefix, size_t
 {
     cpu_t *st = state;
     size_t V = st->lay.shape.vocab, p0;
+    double t0 = cpu_clock();
 
     if (n > st->T || n_prefix >= n)
         return CARBS_EINVAL;
@@ -526,12 +549,35 @@ static int cpu_score(void *state, const int32_t *tokens, size_t n_prefix, size_t
         xent_par(st, p0 - 1, n - p0, tokens + p0, 0, false);
         memcpy(nll + p0, st->nll + p0 - 1, (n - p0) * sizeof(float));
     }
+    st->busy += cpu_clock() - t0;
+    return 0;
+}
+
+static double cpu_device_seconds(void *state)
+{
+    const cpu_t *st = state;
+    return st->busy;
+}
+
+/* The CPU backend's ops fail only on bad arguments: nothing to add. */
+static const char *cpu_error(void *state)
+{
+    UNUSED(state);
+    return "";
+}
+
+/* A CPU's peak depends on its vector units and clocks, which nothing here
+ * measures reliably: no MFU on the CPU. */
+static double cpu_peak_flops(void *state)
+{
+    UNUSED(state);
     return 0;
 }
 
 static const backend_ops_t cpu_ops = {
     .name = "cpu",
-    .memory_bytes = cpu_memory_bytes,
+    .memory = cpu_memory,
+    .probe = cpu_probe,
     .open = cpu_open,
     .close = cpu_close,
     .init_params = cpu_init_params,
@@ -543,6 +589,9 @@ static const backend_ops_t cpu_ops = {
     .step = cpu_step,
     .eval = cpu_eval,
     .score = cpu_score,
+    .device_seconds = cpu_device_seconds,
+    .peak_flops = cpu_peak_flops,
+    .error = cpu_error,
 };
 
 const backend_ops_t *cpu_backend(void)

@@ -18,6 +18,7 @@
 #include <cblas.h>
 #include <math.h>
 
+#include "trainer/kernel_math.h"
 #include "trainer/model.h"
 
 void ck_blas_single_thread(void)
@@ -40,44 +41,6 @@ static size_t min_sz(size_t a, size_t b)
 #else
 #define CK_CLONES
 #endif
-
-/* 1.5 * 2^23: adding it rounds a float of magnitude < 2^22 to an integer
- * held in the low mantissa bits. */
-#define CK_ROUND_MAGIC 12582912.0f
-
-/* e^x in float, within 1 ulp on [-87.3, 88] (Cody-Waite reduction by ln 2
- * in two parts, then a degree-6 polynomial for e^r on |r| <= ln2/2 and 2^n
- * built in the exponent bits).  Branch-free and without libm so that loops
- * over it vectorize; NaN stays NaN; below -87.3 it gives e^-87.3 (1e-38)
- * and above 88 e^88 (1.7e38), which to the softmax and sigmoid callers are
- * zero and infinity all the same. */
-static inline float ck_exp(float x)
-{
-    float t, n, r, p;
-    uint32_t tb, mb, sb;
-
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.0f ? 88.0f : x;
-    t = x * 1.44269504f + CK_ROUND_MAGIC;
-    n = t - CK_ROUND_MAGIC;
-    r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    memcpy(&tb, &t, sizeof(tb));
-    {
-        float m = CK_ROUND_MAGIC;
-        memcpy(&mb, &m, sizeof(mb));
-    }
-    sb = (tb - mb + 127u) << 23;
-    memcpy(&t, &sb, sizeof(t));
-    return p * t;
-}
 
 /* Largest of x[0..n), n >= 1, in eight lanes. */
 static inline float ck_max(const float *x, size_t n)
@@ -105,7 +68,7 @@ static inline float ck_exp_shift_sum(float *x, size_t n, float shift)
     size_t j = 0;
 
     for (size_t i = 0; i < n; i++)
-        x[i] = ck_exp(x[i] - shift);
+        x[i] = km_exp(x[i] - shift);
     for (; j + 8 <= n; j += 8)
         for (int k = 0; k < 8; k++)
             s[k] += x[j + k];
@@ -173,10 +136,10 @@ CK_CLONES void ck_rmsnorm_fwd(const float *x, const float *g, size_t n, size_t C
         float ss = 0, r;
         for (size_t c = 0; c < C; c++)
             ss += xi[c] * xi[c];
-        r = 1.0f / sqrtf(ss / (float)C + (float)MODEL_NORM_EPS);
+        r = km_rmsnorm_rstd(ss, (float)C);
         rstd[i] = r;
         for (size_t c = 0; c < C; c++)
-            yi[c] = xi[c] * r * g[c];
+            yi[c] = km_rmsnorm_y(xi[c], r, g[c]);
     }
 }
 
@@ -190,9 +153,9 @@ CK_CLONES void ck_rmsnorm_bwd(const float *dy, const float *x, const float *g, c
         float r = rstd[i], dot = 0, k;
         for (size_t c = 0; c < C; c++)
             dot += dyi[c] * g[c] * xi[c];
-        k = dot * r * r / (float)C;
+        k = km_rmsnorm_k(dot, r, (float)C);
         for (size_t c = 0; c < C; c++)
-            dxi[c] += r * (dyi[c] * g[c] - xi[c] * k);
+            dxi[c] += km_rmsnorm_dx(dyi[c], xi[c], g[c], r, k);
     }
 }
 
@@ -203,7 +166,7 @@ void ck_rmsnorm_dg(const float *dy, const float *x, const float *rstd, size_t n,
         const float *dyi = dy + i * C, *xi = x + i * C;
         float r = rstd[i];
         for (size_t c = c0; c < c1; c++)
-            dg[c] += dyi[c] * xi[c] * r;
+            dg[c] += km_rmsnorm_dg(dyi[c], xi[c], r);
     }
 }
 
@@ -257,11 +220,8 @@ void ck_rope(float *x, size_t ld, size_t n, size_t p0, size_t n_heads, size_t hd
         const float *cr = cos_t + (p0 + r) * half, *sr = sin_t + (p0 + r) * half;
         for (size_t h = 0; h < n_heads; h++) {
             float *xh = x + r * ld + h * hd;
-            for (size_t i = 0; i < half; i++) {
-                float a = xh[2 * i], b = xh[2 * i + 1], c = cr[i], s = sgn * sr[i];
-                xh[2 * i] = a * c - b * s;
-                xh[2 * i + 1] = a * s + b * c;
-            }
+            for (size_t i = 0; i < half; i++)
+                km_rope_pair(&xh[2 * i], &xh[2 * i + 1], cr[i], sgn * sr[i]);
         }
     }
 }
@@ -329,7 +289,7 @@ CK_CLONES void ck_attn_bwd(const float *q, const float *k, const float *v, size_
             for (size_t j = 0; j <= p; j++)
                 dot += pr[j] * dr[j];
             for (size_t j = 0; j <= p; j++)
-                dr[j] = pr[j] * (dr[j] - dot) * scale;
+                dr[j] = km_softmax_bwd(pr[j], dr[j], dot, scale);
             for (size_t j = p + 1; j < e; j++)
                 dr[j] = 0;
         }
@@ -406,7 +366,7 @@ CK_CLONES void ck_swiglu_fwd(const float *h, size_t n, size_t F, float *a)
         const float *gi = h + i * 2 * F, *ui = gi + F;
         float *ai = a + i * F;
         for (size_t j = 0; j < F; j++)
-            ai[j] = gi[j] / (1.0f + ck_exp(-gi[j])) * ui[j];
+            ai[j] = km_swiglu(gi[j], ui[j], km_sigmoid(gi[j]));
     }
 }
 
@@ -417,9 +377,9 @@ CK_CLONES void ck_swiglu_bwd(const float *h, const float *da, size_t ldda, size_
         const float *gi = h + i * 2 * F, *ui = gi + F, *dai = da + i * ldda;
         float *dgi = dh + i * 2 * F, *dui = dgi + F;
         for (size_t j = 0; j < F; j++) {
-            float d = dai[j], x = gi[j], sg = 1.0f / (1.0f + ck_exp(-x));
-            dgi[j] = d * ui[j] * sg * (1.0f + x * (1.0f - sg));
-            dui[j] = d * x * sg;
+            float d = dai[j], x = gi[j], sg = km_sigmoid(x);
+            dgi[j] = km_swiglu_dgate(d, x, ui[j], sg);
+            dui[j] = km_swiglu_dup(d, x, sg);
         }
     }
 }
@@ -461,13 +421,14 @@ CK_CLONES double ck_xent(float *logits, const int32_t *targets, size_t n, size_t
         } else {
             sum = ck_exp_shift_sum(z, V, mx);
         }
-        lse = mx + logf(sum);
+        lse = km_lse(mx, sum);
         if (nll) nll[i] = lse - zt;
         total += (double)(lse - zt);
         if (grad) {
             float k = grad_scale / sum;
+            /* the target's term afterwards: the loop stays a plain vector multiply */
             for (size_t j = 0; j < V; j++)
-                z[j] *= k;
+                z[j] = km_xent_grad(z[j], k, 0, grad_scale);
             z[targets[i]] -= grad_scale;
         }
     }
@@ -503,12 +464,8 @@ CK_CLONES void ck_adamw(float *p, const float *g, float *m, float *v, size_t n,
 {
     float b1 = hp->beta1, b2 = hp->beta2, lr = hp->lr, wd = hp->wd, eps = hp->eps;
     float ib1 = 1.0f / hp->bc1, isb2 = 1.0f / sqrtf(hp->bc2), gs = hp->gscale;
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] * gs;
-        m[i] = b1 * m[i] + (1.0f - b1) * gi;
-        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-        p[i] -= lr * (wd * p[i] + (m[i] * ib1) / (sqrtf(v[i]) * isb2 + eps));
-    }
+    for (size_t i = 0; i < n; i++)
+        km_adamw(&p[i], &m[i], &v[i], g[i], lr, b1, b2, eps, wd, ib1, isb2, gs);
 }
 
 void ck_adamw_ref(double *p, const double *g, double *m, double *v, size_t n, const ck_adamw_t *hp)

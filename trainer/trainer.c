@@ -29,6 +29,7 @@ struct trainer {
     trainer_options_t opt;
     const dataset_t *ds;
     const backend_ops_t *ops;
+    backend_opts_t bo;
     void *state;
     model_layout_t lay;
     size_t B, T, steps, step;
@@ -60,7 +61,7 @@ static void fill_options(trainer_options_t *o, const trainer_options_t *in)
     memset(o, 0, sizeof(*o));
     if (in)
         *o = *in;
-    if (!o->backend)
+    if (!o->backend && !o->device)
         o->backend = "cpu";
     if (o->threads < 1)
         o->threads = 1;
@@ -101,36 +102,65 @@ static size_t host_bytes(size_t B, size_t T, size_t curve_cap)
            curve_cap * sizeof(carbs_curve_point_t) + 4 * 64;
 }
 
+/* The layout, the backend and how to open it (batch, threads, devices)
+ * from cfg and opt. */
 static int resolve(const trainer_config_t *cfg, const trainer_options_t *opt,
-                   const backend_ops_t **ops, model_layout_t *lay, carbs_err_t *err)
+                   const backend_ops_t **ops, model_layout_t *lay, backend_opts_t *bo,
+                   carbs_err_t *err)
 {
+    const char *name = opt->backend;
     int rc = model_layout(cfg, lay, err);
+
     if (rc)
         return rc;
-    *ops = backend_find(opt->backend);
+    memset(bo, 0, sizeof(*bo));
+    bo->batch = (size_t)cfg->batch_size;
+    bo->threads = opt->threads;
+    bo->n_devices = 1;
+    if (opt->device) {
+        const char *dev_name;
+
+        rc = backend_parse_device(opt->device, &dev_name, bo, err);
+        if (rc)
+            return rc;
+        if (name && strcmp(name, dev_name) != 0)
+            return carbs_fail(err, CARBS_EINVAL,
+                              "trainer: backend '%s' cannot run on device '%s'", name,
+                              opt->device);
+        name = dev_name;
+    }
+    if (bo->batch % (size_t)bo->n_devices)
+        return carbs_fail(err, CARBS_EINVAL,
+                          "trainer: 'batch_size' %zu does not split evenly over %d devices",
+                          bo->batch, bo->n_devices);
+    if (!name)
+        name = "cpu";
+    *ops = backend_find(name);
     if (!*ops)
-        return carbs_fail(err, CARBS_ENOTFOUND, "trainer: no backend '%s' in this build",
-                          opt->backend);
+        return carbs_fail(err, CARBS_ENOTFOUND, "trainer: no backend '%s' in this build", name);
     return 0;
 }
 
 int trainer_memory_bytes(const trainer_config_t *cfg, const trainer_options_t *opt_in,
-                         size_t *bytes, carbs_err_t *err)
+                         size_t *host, size_t *device, carbs_err_t *err)
 {
     trainer_options_t opt;
     const backend_ops_t *ops;
     model_layout_t lay;
-    backend_opts_t bo = {0};
+    backend_opts_t bo;
+    backend_mem_t mem;
     int rc;
 
     fill_options(&opt, opt_in);
-    rc = resolve(cfg, &opt, &ops, &lay, err);
+    rc = resolve(cfg, &opt, &ops, &lay, &bo, err);
     if (rc)
         return rc;
-    bo.batch = (size_t)cfg->batch_size;
-    bo.threads = opt.threads;
-    *bytes = ops->memory_bytes(&lay, &bo) + sizeof(trainer_t) +
-             host_bytes(bo.batch, lay.shape.seq_len, opt.curve_points + 2);
+    ops->memory(&lay, &bo, &mem);
+    if (host)
+        *host = mem.host + sizeof(trainer_t) +
+                host_bytes(bo.batch, lay.shape.seq_len, opt.curve_points + 2);
+    if (device)
+        *device = mem.device;
     return 0;
 }
 
@@ -140,8 +170,7 @@ trainer_t *trainer_open(const trainer_config_t *cfg, const trainer_options_t *op
                         const dataset_t *ds, carbs_err_t *err)
 {
     trainer_t *tr = xcalloc(1, sizeof(*tr));
-    backend_opts_t bo = {0};
-    size_t need, avail, hb;
+    size_t need, need_dev, avail, avail_dev = SIZE_MAX, hb;
     unsigned char *host;
     int rc;
 
@@ -151,7 +180,7 @@ trainer_t *trainer_open(const trainer_config_t *cfg, const trainer_options_t *op
     fill_options(&tr->opt, opt);
     tr->ds = ds;
     tr->val_loss = tr->val_bpb = NAN;
-    rc = resolve(cfg, &tr->opt, &tr->ops, &tr->lay, err);
+    rc = resolve(cfg, &tr->opt, &tr->ops, &tr->lay, &tr->bo, err);
     if (rc)
         goto fail;
     tr->B = (size_t)cfg->batch_size;
@@ -169,7 +198,11 @@ trainer_t *trainer_open(const trainer_config_t *cfg, const trainer_options_t *op
                         ds->n_train, tr->T);
         goto fail;
     }
-    rc = trainer_memory_bytes(cfg, &tr->opt, &need, err);
+    rc = trainer_memory_bytes(cfg, &tr->opt, &need, &need_dev, err);
+    if (rc)
+        goto fail;
+    /* the devices first: a worker without a usable GPU says so, not "oom" */
+    rc = tr->ops->probe(&tr->bo, &avail_dev, err);
     if (rc)
         goto fail;
     avail = tr->opt.memory_limit ? tr->opt.memory_limit : mem_available();
@@ -177,6 +210,16 @@ trainer_t *trainer_open(const trainer_config_t *cfg, const trainer_options_t *op
         rc = carbs_fail(err, CARBS_ENOMEM,
                         "trainer: the model needs %.1f MiB but only %.1f MiB are available",
                         (double)need / 1048576.0, (double)avail / 1048576.0);
+        goto fail;
+    }
+    if (tr->opt.device_memory_limit)
+        avail_dev = tr->opt.device_memory_limit;
+    if (need_dev > avail_dev) {
+        rc = carbs_fail(err, CARBS_ENOMEM,
+                        "trainer: the model needs %.1f MiB on each %s device but only %.1f MiB "
+                        "are free",
+                        (double)need_dev / 1048576.0, tr->ops->name,
+                        (double)avail_dev / 1048576.0);
         goto fail;
     }
 
@@ -197,14 +240,13 @@ trainer_t *trainer_open(const trainer_config_t *cfg, const trainer_options_t *op
     tr->nll = (float *)(tr->seq + tr->T);
     tr->curve = (carbs_curve_point_t *)(((uintptr_t)(tr->nll + tr->T) + 63) & ~(uintptr_t)63);
 
-    bo.batch = tr->B;
-    bo.threads = tr->opt.threads;
-    rc = tr->ops->open(&tr->state, &tr->lay, cfg, &bo, err);
+    rc = tr->ops->open(&tr->state, &tr->lay, cfg, &tr->bo, err);
     if (rc)
         goto fail;
     rc = tr->ops->init_params(tr->state, cfg->init_std, cfg->seed);
     if (rc) {
-        carbs_fail(err, rc, "trainer: cannot initialise the parameters");
+        carbs_fail(err, rc, "trainer: cannot initialise the parameters%s%s",
+                   *tr->ops->error(tr->state) ? ": " : "", tr->ops->error(tr->state));
         goto fail;
     }
     tr->rng = cfg->seed ^ 0x6261746368ULL;
@@ -271,7 +313,8 @@ int trainer_step(trainer_t *tr, trainer_progress_t *p, carbs_err_t *err)
     if (!rc)
         rc = tr->ops->forward_backward(tr->state, &loss);
     if (rc)
-        return carbs_fail(err, rc, "trainer: step %zu failed", tr->step + 1);
+        return carbs_fail(err, rc, "trainer: step %zu failed%s%s", tr->step + 1,
+                          *tr->ops->error(tr->state) ? ": " : "", tr->ops->error(tr->state));
     limit = tr->opt.diverge_mult * log((double)tr->lay.shape.vocab);
     if (!isfinite(loss) || loss > limit)
         return carbs_fail(err, CARBS_EDIVERGED,
@@ -289,7 +332,8 @@ int trainer_step(trainer_t *tr, trainer_progress_t *p, carbs_err_t *err)
         return carbs_fail(err, rc, "training diverged at step %zu of %zu: gradient norm %g",
                           tr->step + 1, tr->steps, (double)gnorm);
     if (rc)
-        return carbs_fail(err, rc, "trainer: optimizer step %zu failed", tr->step + 1);
+        return carbs_fail(err, rc, "trainer: optimizer step %zu failed%s%s", tr->step + 1,
+                          *tr->ops->error(tr->state) ? ": " : "", tr->ops->error(tr->state));
     tr->step++;
     tr->train_seconds += now_monotonic() - t0;
     if (tr->step > tr->tail_from) {
@@ -378,7 +422,7 @@ static int eval_mcq(trainer_t *tr, const mcq_set_t *set, mcq_eval_t *acc)
 int trainer_partial_result(const trainer_t *tr, carbs_result_t *res)
 {
     struct rusage ru;
-    double *m = res->metric;
+    double *m = res->metric, peak;
     double wall = now_monotonic() - tr->t_open;
 
     m[CARBS_METRIC_N_PARAMS] = tr->lay.shape.n_params;
@@ -387,7 +431,8 @@ int trainer_partial_result(const trainer_t *tr, carbs_result_t *res)
     m[CARBS_METRIC_FLOPS] = (double)tr->step * model_flops_step(&tr->lay, tr->B);
     m[CARBS_METRIC_WALL_SECONDS] = wall;
     m[CARBS_METRIC_CPU_SECONDS] = cpu_now() - tr->cpu_open;
-    m[CARBS_METRIC_DEVICE_SECONDS] = m[CARBS_METRIC_CPU_SECONDS];
+    if (tr->state)
+        m[CARBS_METRIC_DEVICE_SECONDS] = tr->ops->device_seconds(tr->state);
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         m[CARBS_METRIC_PEAK_RSS_BYTES] = (double)ru.ru_maxrss * 1024.0;
     if (tr->tail_n)
@@ -400,6 +445,13 @@ int trainer_partial_result(const trainer_t *tr, carbs_result_t *res)
     if (carbs_result_set(res, "train_seconds", tr->train_seconds) ||
         carbs_result_set(res, "eval_seconds", tr->eval_seconds) ||
         carbs_result_set(res, "eval_flops", tr->eval_flops))
+        return CARBS_ENOMEM;
+    /* MFU: the training steps' FLOPs over their wall time, against the
+     * devices' dense peak (bf16 on GPUs); only where the backend knows it */
+    peak = tr->state ? tr->ops->peak_flops(tr->state) : 0;
+    if (peak > 0 && tr->train_seconds > 0 &&
+        (carbs_result_set(res, "peak_flops", peak) ||
+         carbs_result_set(res, "mfu", m[CARBS_METRIC_FLOPS] / tr->train_seconds / peak)))
         return CARBS_ENOMEM;
     return 0;
 }
@@ -421,7 +473,8 @@ int trainer_finish(trainer_t *tr, carbs_result_t *res, carbs_err_t *err)
             rc = eval_mcq(tr, &tr->ds->mcq_test, &tr->mcq_test);
         tr->eval_seconds += now_monotonic() - t0;
         if (rc)
-            return carbs_fail(err, rc, "trainer: evaluation failed");
+            return carbs_fail(err, rc, "trainer: evaluation failed%s%s",
+                              *tr->ops->error(tr->state) ? ": " : "", tr->ops->error(tr->state));
         tr->evaluated = true;
     }
     if (!isfinite(tr->val_loss) && tr->ds->n_val >= tr->T + 2)

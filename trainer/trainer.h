@@ -39,7 +39,11 @@ typedef struct trainer trainer_t;
 
 /* How to run (not what to learn: these never change the trained model). */
 typedef struct trainer_options {
-    const char *backend;   /* "cpu" (default when NULL) or another compiled-in backend */
+    const char *backend;   /* "cpu" (default when NULL and no device) or another compiled-in
+                              backend; must agree with device when both are set */
+    const char *device;    /* "cpu", "cuda", "cuda:K" or "cuda:K,L,..." (backend_parse_device):
+                              the backend and the devices it spreads each step over;
+                              NULL = backend's device 0 */
     int threads;           /* CPU threads; 0 = 1 */
     size_t eval_tokens;    /* validation tokens scored by finish; 0 = TRAINER_EVAL_TOKENS */
     size_t mcq_items;      /* MCQ-dev items scored by finish; 0 = TRAINER_MCQ_ITEMS */
@@ -48,7 +52,9 @@ typedef struct trainer_options {
                               never for a sweep: docs/data.md keeps the test set for reports */
     double diverge_mult;   /* 0 = TRAINER_DIVERGE_MULT */
     size_t curve_points;   /* learning-curve points kept; 0 = TRAINER_CURVE_POINTS */
-    size_t memory_limit;   /* bytes the run may use; 0 = MemAvailable of /proc/meminfo */
+    size_t memory_limit;   /* host bytes the run may use; 0 = MemAvailable of /proc/meminfo */
+    size_t device_memory_limit; /* device bytes per device; 0 = the least free memory of the
+                                   devices (the backend's probe) */
 } trainer_options_t;
 
 /* Where a run stands after a step. */
@@ -62,18 +68,22 @@ typedef struct trainer_progress {
     double eta_s;        /* training time left at that rate */
 } trainer_progress_t;
 
-/* Bytes a run of cfg would allocate (backend slab plus the trainer's own
- * buffers): the pre-allocation estimate open() checks against free memory.
- * Returns 0 and *bytes, or CARBS_EINVAL for a bad config or backend. */
+/* Bytes a run of cfg would allocate, apart: *host (the backend's host
+ * memory plus the trainer's own buffers; checked against MemAvailable)
+ * and *device (per device; 0 on the CPU; checked against the devices'
+ * free memory).  The pre-allocation estimate open() checks.  Either
+ * pointer may be NULL.  Returns 0, CARBS_EINVAL for a bad config or
+ * device, or CARBS_ENOTFOUND for a backend not in this build. */
 int trainer_memory_bytes(const trainer_config_t *cfg, const trainer_options_t *opt,
-                         size_t *bytes, carbs_err_t *err);
+                         size_t *host, size_t *device, carbs_err_t *err);
 
 /* Validate cfg against ds (vocabulary size, enough tokens for one
  * sequence), check memory, allocate everything and initialise the model.
  * cfg and opt are copied; ds is borrowed and must outlive the trainer.
  * opt may be NULL.  Returns NULL with err filled: CARBS_EINVAL,
  * CARBS_ENOMEM (too large: before any big allocation when the estimate
- * exceeds the limit), CARBS_ENOTFOUND (no such backend). */
+ * exceeds the limit), CARBS_ENOTFOUND (no such backend, or its devices
+ * cannot be used: err says why in one line, e.g. no usable GPU). */
 trainer_t *trainer_open(const trainer_config_t *cfg, const trainer_options_t *opt,
                         const dataset_t *ds, carbs_err_t *err);
 
@@ -85,7 +95,8 @@ int trainer_step(trainer_t *tr, trainer_progress_t *p, carbs_err_t *err);
 
 /* Evaluate and fill res (initialised by the caller with
  * carbs_result_init): status ok, every metric of docs/trainer.md and the
- * learning curve, plus extras eval_seconds, eval_flops and train_seconds.
+ * learning curve, plus extras eval_seconds, eval_flops and train_seconds
+ * (and peak_flops and mfu where the backend knows its peak).
  * Call after trainer_step returned 0.  Returns 0, CARBS_ESTATE when
  * training has not finished, or CARBS_ENOMEM (the result's arrays). */
 int trainer_finish(trainer_t *tr, carbs_result_t *res, carbs_err_t *err);

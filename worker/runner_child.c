@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "trainer/backend.h"
 #include "trainer/config.h"
 #include "trainer/dataset.h"
 #include "trainer/prepare.h"
@@ -306,6 +307,7 @@ static void run_embedded(child_t *c)
 {
     const runner_config_t *rc_cfg = c->cfg;
     const char *device = rc_cfg->device ? rc_cfg->device : "cpu";
+    char local_device[128];
     trainer_config_t cfg;
     trainer_options_t opt = {.backend = "cpu",
                              .threads = rc_cfg->threads > 0 ? rc_cfg->threads : 1};
@@ -319,10 +321,26 @@ static void run_embedded(child_t *c)
     int rc;
 
     if (embedded_config(c, &cfg, &data, &synth, &err) < 0) fail(c, CARBS_FAILURE_ERROR, err.msg);
-    if (strncmp(device, "cuda:", 5) == 0) {
-        /* One GPU per worker process: the trainer sees device K as 0. */
-        setenv("CUDA_VISIBLE_DEVICES", device + 5, 1);
-        opt.backend = "cuda";
+    if (strncmp(device, "cuda", 4) == 0) {
+        /* The trial sees only its worker's GPUs, renumbered from 0: "cuda:2,3"
+         * sets CUDA_VISIBLE_DEVICES=2,3 and trains on cuda:0,1. */
+        backend_opts_t bo;
+        const char *name;
+        char visible[128];
+        size_t nv = 0, nl;
+
+        if (backend_parse_device(device, &name, &bo, &err) < 0) fail(c, CARBS_FAILURE_ERROR, err.msg);
+        nl = (size_t)snprintf(local_device, sizeof(local_device), "cuda:");
+        visible[0] = 0;
+        for (int i = 0; i < bo.n_devices; i++) { /* fits: at most 16 ordinals of 4 digits */
+            nv += (size_t)snprintf(visible + nv, sizeof(visible) - nv, "%s%d", i ? "," : "",
+                                   bo.devices[i]);
+            nl += (size_t)snprintf(local_device + nl, sizeof(local_device) - nl, "%s%d",
+                                   i ? "," : "", i);
+        }
+        setenv("CUDA_VISIBLE_DEVICES", visible, 1);
+        opt.backend = NULL;
+        opt.device = local_device;
     }
     if (synth)
         rc = dataset_synthetic((size_t)cfg.vocab_size, cfg.seed, RUNNER_SYNTHETIC_DATA_TOKENS, &ds,

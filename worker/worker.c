@@ -18,11 +18,13 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proto/log.h"
 #include "proto/msg.h"
 #include "proto/wire.h"
+#include "trainer/backend.h"
 #include "worker/runner.h"
 
 typedef enum slot_state {
@@ -54,6 +56,7 @@ struct worker {
     char host[PROTO_HOST_MAX];
     char endpoint[WIRE_ENDPOINT_MAX + 1];
     char device[CARBS_NAME_MAX];
+    bool device_ok; /* the probe at open found device's GPUs usable (always true for cpu) */
     char *key, *server_key, *tmp_dir, *data_dir;
     runner_config_t rcfg;
     int reply_timeout_ms, backoff_min_ms, backoff_max_ms, max_trials;
@@ -95,6 +98,61 @@ static void send_msg(worker_t *w, const proto_msg_t *m)
     free(buf);
 }
 
+/* Whether the GPUs of spec can be used, asked in a child process: the
+ * CUDA runtime may not be initialised in a process that forks trials that
+ * use it afterwards, so the worker itself never touches CUDA.  On false,
+ * why says so in one line (no CUDA backend in this build, no usable GPU,
+ * an ordinal out of range). */
+static bool probe_device(const char *spec, char *why, size_t cap)
+{
+    int p[2], status = 0;
+    ssize_t got;
+    pid_t pid;
+
+    if (pipe(p) < 0) {
+        snprintf(why, cap, "cannot probe '%s': %s", spec, strerror(errno));
+        return false;
+    }
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        snprintf(why, cap, "cannot probe '%s': %s", spec, strerror(errno));
+        close(p[0]);
+        close(p[1]);
+        return false;
+    }
+    if (pid == 0) {
+        backend_opts_t bo;
+        const backend_ops_t *ops;
+        const char *name;
+        carbs_err_t e = {0};
+        size_t free_bytes;
+        int rc;
+
+        close(p[0]);
+        rc = backend_parse_device(spec, &name, &bo, &e);
+        ops = rc ? NULL : backend_find(name);
+        if (!rc && !ops)
+            rc = carbs_fail(&e, CARBS_ENOTFOUND, "no '%s' backend in this build", name);
+        if (!rc)
+            rc = ops->probe(&bo, &free_bytes, &e);
+        if (rc && write(p[1], e.msg, strlen(e.msg)) < 0)
+            _exit(3);
+        _exit(rc ? 1 : 0);
+    }
+    close(p[1]);
+    got = read(p[0], why, cap - 1);
+    why[got > 0 ? got : 0] = 0;
+    close(p[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return true;
+    if (!why[0])
+        snprintf(why, cap, "probing '%s' failed", spec);
+    return false;
+}
+
 static void send_hello(worker_t *w)
 {
     proto_msg_t m;
@@ -104,8 +162,9 @@ static void send_hello(worker_t *w)
     str_copy(m.hello.host, sizeof(m.hello.host), w->host);
     m.hello.pid = (int64_t)getpid();
     m.hello.slots = w->n_slots;
+    /* a worker whose GPUs cannot be used offers the CPU only */
     m.hello.devices.n = 1;
-    str_copy(m.hello.devices.v[0], sizeof(m.hello.devices.v[0]), w->device);
+    str_copy(m.hello.devices.v[0], sizeof(m.hello.devices.v[0]), w->device_ok ? w->device : "cpu");
     m.hello.caps.embedded = true;
     m.hello.caps.command = true;
     m.hello.caps.synthetic = true;
@@ -628,9 +687,10 @@ worker_t *worker_open(const worker_config_t *cfg, carbs_err_t *err)
         carbs_fail(err, CARBS_EINVAL, "worker: %d slots is more than %d", slots, WORKER_SLOTS_MAX);
         return NULL;
     }
-    if (cfg->device && strcmp(cfg->device, "cpu") != 0 && strncmp(cfg->device, "cuda:", 5) != 0) {
-        carbs_fail(err, CARBS_EINVAL, "worker: device '%s' is not cpu or cuda:K", cfg->device);
-        return NULL;
+    {
+        backend_opts_t bo;
+        const char *name;
+        if (backend_parse_device(cfg->device, &name, &bo, err) < 0) return NULL;
     }
     w = xcalloc(1, sizeof(*w));
     str_copy(w->id, sizeof(w->id), cfg->worker_id);
@@ -644,6 +704,14 @@ worker_t *worker_open(const worker_config_t *cfg, carbs_err_t *err)
     else if (gethostname(w->host, sizeof(w->host) - 1) != 0)
         str_copy(w->host, sizeof(w->host), "unknown");
     str_copy(w->device, sizeof(w->device), cfg->device ? cfg->device : "cpu");
+    w->device_ok = true;
+    if (strcmp(w->device, "cpu") != 0) {
+        char why[256];
+        w->device_ok = probe_device(w->device, why, sizeof(why));
+        if (!w->device_ok)
+            log_warn("worker %s: %s; offering the cpu backend only, trials on '%s' will fail",
+                     w->id, why, w->device);
+    }
     w->key = dup_or_null(cfg->key);
     w->server_key = dup_or_null(cfg->server_key);
     w->tmp_dir = dup_or_null(cfg->tmp_dir);

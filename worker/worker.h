@@ -51,7 +51,8 @@ typedef struct worker_config {
     const char *worker_id;  /* 1..63 bytes, stable across restarts; required */
     const char *host;       /* NULL = gethostname() */
     int slots;              /* trials at once, 1..WORKER_SLOTS_MAX; 0 = 1 */
-    const char *device;     /* "cpu" (NULL) or "cuda:K" */
+    const char *device;     /* "cpu" (NULL), "cuda:K" or "cuda:K,L,..." (one trial over
+                               those GPUs); checked by a probe at open */
     const char *key;        /* this worker's CURVE key pair file; NULL = no CURVE */
     const char *server_key; /* the service's .pub file; needed with key */
     const char *tmp_dir;    /* for command trials' directories; NULL = $TMPDIR or /tmp */
@@ -71,8 +72,11 @@ typedef struct worker worker_t;
 
 /* Check cfg, copy it, and connect (asynchronously: the service may be
  * down).  Returns the worker (close with worker_close), or NULL with err
- * filled: CARBS_EINVAL for a missing endpoint or id, a bad slot count or a
- * bad endpoint; the wire's errors for unreadable key files. */
+ * filled: CARBS_EINVAL for a missing endpoint or id, a bad slot count, a
+ * bad device spec or a bad endpoint; the wire's errors for unreadable key
+ * files.  A device whose GPUs cannot be used (no usable GPU, no CUDA
+ * backend) is not an error: the worker logs one line saying so, offers
+ * "cpu" in its hello, and its trials fail with the probe's message. */
 worker_t *worker_open(const worker_config_t *cfg, carbs_err_t *err);
 
 /* One turn of the loop: wait up to timeout_ms (0 = just look) for a frame
