@@ -23,11 +23,19 @@
  *   laws_bench [--seeds N] [--trials N] [--surface NAME|all] [--boot N] [--quick]
  *              [--drift X] [--joint-tau T] [--tau T] [--nd-tau T]
  *              (the scaling_config_t knobs)
+ *   laws_bench --timing [--surface NAME] [--max-n N]
+ *
+ * --timing times the full fit (200 replicates, as the service runs it) and
+ * the cheap fit against the number of trials, 200 to 10,000, on trials
+ * drawn around the surface's optimum (a CARBS sweep of 10,000 trials would
+ * take hours), once with the default cap on the trials the joint model
+ * fits and once with every trial, and prints both predictions at 100x.
  */
 #include "proto/common.h"
 #include "optimizer/carbs.h"
 
 #include <math.h>
+#include <time.h>
 
 #include "optimizer/rng.h"
 #include "optimizer/scaling.h"
@@ -35,6 +43,8 @@
 /* One cost unit in FLOPs: the sweep's cap. */
 #define FLOPS_PER_UNIT 1e18
 #define MAX_DIM 5
+/* The largest sweep: a CARBS run, or --timing's drawn trials. */
+#define MAX_TRIALS 10000
 
 typedef enum shape { SHAPE_QUAD, SHAPE_ASYM, SHAPE_MULT } shape_t;
 
@@ -133,7 +143,8 @@ static const carbs_param_t space_params[MAX_DIM] = {
 
 typedef struct sweep {
     size_t n, d;
-    double cost[1024], out[1024], u[1024 * MAX_DIM], N[1024], D[1024];
+    double cost[MAX_TRIALS], out[MAX_TRIALS], u[MAX_TRIALS * MAX_DIM], N[MAX_TRIALS],
+        D[MAX_TRIALS];
     size_t n_fail;
 } sweep_t;
 
@@ -192,6 +203,110 @@ static int run_sweep(const surface_t *s, uint64_t seed, size_t trials, sweep_t *
     }
     carbs_free(c);
     carbs_space_release(&sp);
+    return 0;
+}
+
+// ---- timing ----
+
+/* n trials of surface s drawn around its optimum, as a long sweep leaves
+ * them: cost log-uniform over three decades below the cap, each
+ * hyperparameter off its optimum by a normal draw in its basic units (the
+ * spread of CARBS's search radius), failures dropped. */
+static void draw_trials(const surface_t *s, size_t n, uint64_t seed, sweep_t *w, size_t cap)
+{
+    rng_t r;
+    size_t d = surface_dims(s);
+
+    rng_seed(&r, seed);
+    w->n = w->n_fail = 0;
+    w->d = d;
+    for (size_t t = 0; t < n && w->n < cap; t++) {
+        double C = pow(10.0, -3.0 + 3.0 * rng_uniform(&r));
+        double u[MAX_DIM], x[MAX_DIM];
+        double N = n_opt(s, C) * pow(10.0, 0.3 * rng_normal(&r));
+        x[0] = N;
+        x[1] = C * FLOPS_PER_UNIT / (6.0 * N);
+        x[2] = lr_true(s, C) * pow(10.0, 0.4 * rng_normal(&r));
+        x[3] = fmin(fmax(0.05 + 0.015 * log10(C) + 0.1 * rng_normal(&r), 0.0), 0.5);
+        x[4] = 128.0 * pow(C, 0.15) * pow(2.0, 1.5 * rng_normal(&r));
+        for (size_t j = 0; j < d; j++)
+            u[j] = space_params[j].space == CARBS_SPACE_LOG
+                       ? log10(x[j]) / space_params[j].scale
+                       : x[j] / space_params[j].scale;
+        double y = trial_loss(s, x, &r);
+        if (!isfinite(y)) {
+            w->n_fail++;
+            continue;
+        }
+        w->cost[w->n] = C;
+        w->out[w->n] = y;
+        memcpy(w->u + w->n * d, u, d * sizeof(double));
+        w->N[w->n] = x[0];
+        w->D[w->n] = x[1];
+        w->n++;
+    }
+}
+
+/* CPU seconds of this process: the fit runs on one thread, and the shared
+ * machine's load would swamp wall-clock times. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds of one fit of w with max_trials (0: the default cap). */
+static double time_fit(const sweep_t *w, size_t max_trials, bool full, double *m100, double *lo100,
+                       double *hi100)
+{
+    scaling_input_t in = {.n = w->n, .cost = w->cost, .output = w->out, .d = w->d, .u = w->u,
+                          .n_params = w->N, .tokens = w->D};
+    scaling_config_t cfg = {.seed = 1, .max_trials = max_trials};
+    carbs_err_t err = {0};
+    laws_t l;
+    double t0 = cpu_seconds();
+    int rc = full ? scaling_fit_all(&in, &cfg, &l, &err) : scaling_fit_cheap(&in, &cfg, &l, &err);
+    double t = cpu_seconds() - t0;
+
+    *m100 = *lo100 = *hi100 = NAN;
+    if (rc) {
+        fprintf(stderr, "laws_bench: %s\n", err.msg);
+        return NAN;
+    }
+    laws_power_t p = l.loss;
+    p.status = 0;
+    scaling_power_predict(&p, l.level, 100.0, m100, lo100, hi100);
+    laws_release(&l);
+    return t;
+}
+
+static int run_timing(const char *which, long max_n)
+{
+    static const size_t sizes[] = {200, 500, 1000, 2000, 5000, 10000};
+    static sweep_t w;
+    const surface_t *s = &surfaces[0];
+
+    for (size_t k = 0; k < ARRAY_SIZE(surfaces); k++)
+        if (strcmp(which, surfaces[k].name) == 0)
+            s = &surfaces[k];
+    printf("laws_bench --timing: surface %s, trials drawn around its optimum, joint estimator, "
+           "200 replicates, CPU seconds; true best at 100x %.4f\n",
+           s->name, front_true(s, 100.0));
+    printf("%6s %9s %9s %28s %9s %9s %28s\n", "trials", "full(s)", "cheap(s)",
+           "100x [90% interval], capped", "full(s)", "cheap(s)", "100x [90% interval], all");
+    for (size_t k = 0; k < ARRAY_SIZE(sizes) && (long)sizes[k] <= max_n; k++) {
+        double m, lo, hi, m2, lo2, hi2, dummy[3];
+        draw_trials(s, sizes[k] + sizes[k] / 4, 1000 + sizes[k], &w, sizes[k]);
+        double tf = time_fit(&w, 0, true, &m, &lo, &hi);
+        double tc = time_fit(&w, 0, false, &dummy[0], &dummy[1], &dummy[2]);
+        double tf2 = time_fit(&w, SIZE_MAX, true, &m2, &lo2, &hi2);
+        double tc2 = time_fit(&w, SIZE_MAX, false, &dummy[0], &dummy[1], &dummy[2]);
+        printf("%6zu %9.3f %9.3f %8.4f [%8.4f, %8.4f] %9.3f %9.3f %8.4f [%8.4f, %8.4f]\n", w.n,
+               tf, tc, m, lo, hi, tf2, tc2, m2, lo2, hi2);
+        fflush(stdout);
+    }
     return 0;
 }
 
@@ -275,7 +390,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: laws_bench [--seeds N] [--trials N] [--surface NAME|all] [--boot N] "
                     "[--quick]\n                  [--drift X (-1 = none)] [--joint-tau T] "
-                    "[--tau T] [--nd-tau T]\n");
+                    "[--tau T] [--nd-tau T]\n       laws_bench --timing [--surface NAME] [--max-n N]\n");
     return 2;
 }
 
@@ -284,6 +399,8 @@ int main(int argc, char **argv)
     long seeds = 20, trials = 200, boot = 100;
     double drift = 0.0, joint_tau = 0.0, tau = 0.0, nd_tau = 0.0; /* 0: the defaults */
     const char *which = "all";
+    bool timing = false;
+    long max_n = 10000;
     static sweep_t w;
     score_t total[N_EST] = {0};
 
@@ -313,12 +430,19 @@ int main(int argc, char **argv)
         } else if (i + 1 < argc && strcmp(argv[i], "--tau") == 0) {
             if (parse_double(argv[++i], 0.001, 0.5, &tau) < 0)
                 return usage();
+        } else if (strcmp(argv[i], "--timing") == 0) {
+            timing = true;
+        } else if (i + 1 < argc && strcmp(argv[i], "--max-n") == 0) {
+            if (parse_long(argv[++i], 200, 10000, &max_n) < 0)
+                return usage();
         } else if (i + 1 < argc && strcmp(argv[i], "--surface") == 0) {
             which = argv[++i];
         } else {
             return usage();
         }
     }
+    if (timing)
+        return run_timing(which, max_n);
     printf("laws_bench: %ld seeds x %ld trials per surface, cap 1 unit (%.0e FLOPs), %ld "
            "bootstrap replicates, 90%% intervals\n",
            seeds, trials, FLOPS_PER_UNIT, boot);

@@ -61,6 +61,8 @@ scaling_config_t scaling__config_resolve(const scaling_config_t *cfg)
         c.min_nd = SCALING_DEFAULT_MIN_ND;
     if (!c.max_iter)
         c.max_iter = SCALING_DEFAULT_MAX_ITER;
+    if (!c.max_trials)
+        c.max_trials = SCALING_DEFAULT_MAX_TRIALS;
     if (c.xtol == 0.0)
         c.xtol = SCALING_DEFAULT_XTOL;
     if (c.gtol == 0.0)

@@ -102,6 +102,16 @@ int scaling_estimator_parse(const char *name, int *out);
  * (20 seeds each), in 60 % without widening and 100 % with 0.5 (5 seeds). */
 #define SCALING_DEFAULT_DRIFT 0.25
 
+/* The most trials the all-trials estimators fit at once.  A larger sweep
+ * is fitted on a weighted subsample of this size: every front point, the
+ * lowest trials of each ln-cost bin (those near the front, which pin the
+ * law), and a stratified random sample of the rest, each sampled trial
+ * weighted by the number it stands for.  The joint fit costs time linear
+ * in the trials per replicate: 10,000 trials took 17 s of CPU before the
+ * cap, and on the benchmark's sweeps (200 trials) the cap changes nothing.
+ * SIZE_MAX fits every trial. */
+#define SCALING_DEFAULT_MAX_TRIALS 1000
+
 /* The fewest front points (distinct costs) the loss law needs: it has 3
  * parameters.  Lines need 3 too (2 parameters and one residual). */
 #define SCALING_MIN_FRONT 3
@@ -130,6 +140,7 @@ typedef struct scaling_config {
     double min_decades; /* fewest decades of cost a prediction needs */
     double drift;       /* times the holdout's error per e-fold the interval
                          * adds beyond the data; < 0: none */
+    size_t max_trials;  /* most trials the envelope and joint fits use */
     bool has_bound;     /* bound below is given */
     double bound;       /* the floor (minimize) or ceiling (maximize) of E */
 } scaling_config_t;

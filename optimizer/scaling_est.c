@@ -57,18 +57,12 @@
 
 // ---- the envelope ----
 
-/* Weighted (E, A0) at fixed alpha with E >= floor, into coef[2]; returns
- * the weighted sum of squares or NaN. */
-static double env_solve(const scaling__data_t *dt, double alpha, const double *w, double *Z,
+/* Weighted (E, A0) at the alpha of Z's columns (1, e^(-alpha x)) with
+ * E >= floor, into coef[2]; returns the weighted sum of squares or NaN. */
+static double env_solve(const scaling__data_t *dt, const double *w, const double *Z,
                         double *coef)
 {
-    double r;
-
-    for (size_t i = 0; i < dt->n; i++) {
-        Z[2 * i] = 1.0;
-        Z[2 * i + 1] = exp(-alpha * dt->x[i]);
-    }
-    r = scaling__lsq_small(Z, dt->y, w, dt->n, 2, coef);
+    double r = scaling__lsq_small(Z, dt->y, w, dt->n, 2, coef);
     if (isfinite(r) && coef[0] < dt->floor) {
         double num = 0.0, den = 0.0;
         coef[0] = dt->floor;
@@ -94,14 +88,18 @@ static double env_at(const scaling__data_t *dt, double tau, double alpha, double
 {
     double r = NAN;
 
+    for (size_t i = 0; i < dt->n; i++) {
+        Z[2 * i] = 1.0;
+        Z[2 * i + 1] = exp(-alpha * dt->x[i]);
+    }
     for (size_t it = 0; it < ENV_IRLS_MAX; it++) {
         size_t changed = 0;
-        r = env_solve(dt, alpha, w, Z, coef);
+        r = env_solve(dt, w, Z, coef);
         if (!isfinite(r))
             return NAN;
         for (size_t i = 0; i < dt->n; i++) {
             double f = coef[0] + coef[1] * Z[2 * i + 1];
-            double wn = dt->y[i] > f ? tau : 1.0 - tau;
+            double wn = (dt->y[i] > f ? tau : 1.0 - tau) * scaling__wt(dt, i);
             changed += wn != w[i];
             w[i] = wn;
         }
@@ -150,7 +148,7 @@ int scaling__envelope(const scaling__data_t *dt, double tau, double hint, double
         return CARBS_ENOMEM;
     double *Z = w + dt->n;
     for (size_t i = 0; i < dt->n; i++)
-        w[i] = 0.5;
+        w[i] = 0.5 * scaling__wt(dt, i);
     /* near a known exponent (a bootstrap replicate, a later backfitting
      * round): a local search, unless it ends at its own edge */
     if (hint >= SCALING__EXP_MIN && hint <= SCALING__EXP_MAX) {
@@ -194,23 +192,41 @@ int scaling__envelope(const scaling__data_t *dt, double tau, double hint, double
 
 // ---- the joint model ----
 
+/* The penalty model's constants: d, and a cache of the curvatures
+ * k_j = e^(s_j) for the s_j last seen (the solver evaluates every row at
+ * one theta, so each k_j is computed once per theta, not once per row). */
+typedef struct pen_ctx {
+    size_t d;
+    double *s_seen, *k; /* d each, owned by the caller */
+} pen_ctx_t;
+
+static void pen_curvatures(const double *th, const pen_ctx_t *c)
+{
+    for (size_t j = 0; j < c->d; j++)
+        if (th[3 * j + 2] != c->s_seen[j]) {
+            c->s_seen[j] = th[3 * j + 2];
+            c->k[j] = exp(fmin(th[3 * j + 2], JOINT_S_MAX));
+        }
+}
+
 /* The penalties alone, the law held: theta = (a_j, b_j, s_j) per
- * dimension, covariates (x, u), target the gap y - law.  ctx: &d. */
+ * dimension, covariates (x, u), target the gap y - law.  ctx: a pen_ctx_t. */
 static void pen_model(const double *th, const double *xr, const void *ctxp, double *f,
                       double *g)
 {
-    size_t d = *(const size_t *)ctxp;
+    const pen_ctx_t *c = ctxp;
     double x = xr[0];
 
+    pen_curvatures(th, c);
     *f = 0.0;
-    for (size_t j = 0; j < d; j++) {
+    for (size_t j = 0; j < c->d; j++) {
         const double *t = th + 3 * j;
         double u = xr[1 + j];
         if (isnan(u)) {
             g[3 * j] = g[3 * j + 1] = g[3 * j + 2] = 0.0;
             continue;
         }
-        double k = exp(fmin(t[2], JOINT_S_MAX)), r = u - t[0] - t[1] * x;
+        double k = c->k[j], r = u - t[0] - t[1] * x;
         *f += k * r * r;
         g[3 * j] = -2.0 * k * r;
         g[3 * j + 1] = -2.0 * k * r * x;
@@ -295,8 +311,8 @@ int scaling__joint_start(const scaling__data_t *dt, const size_t *front, size_t 
                 continue;
             double r = dt->y[i] - (theta[0] + theta[1] * exp(-theta[2] * dt->x[i]));
             double q2 = (u - t[0] - t[1] * dt->x[i]) * (u - t[0] - t[1] * dt->x[i]);
-            num += r * q2;
-            den += q2 * q2;
+            num += scaling__wt(dt, i) * r * q2;
+            den += scaling__wt(dt, i) * q2 * q2;
         }
         double kmin = JOINT_K_MIN_REL * fmax(ymax - ymin, 1e-12);
         double k = den > 0.0 ? num / den / (double)(dt->d ? dt->d : 1) : kmin;
@@ -314,9 +330,10 @@ int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const d
                    double *theta, double *ssr, bool *edge)
 {
     size_t d = dt->d, n = dt->n, m = 1 + d;
-    scaling__model_t pm = {3 * d, m, pen_model, &d};
     scaling__nls_t *s = NULL;
-    double *gap = carbs_malloc(((n ? n : 1) * 2 + 3 * d) * sizeof(double));
+    double *gap = carbs_malloc(((n ? n : 1) * 2 + 5 * d) * sizeof(double));
+    pen_ctx_t pc = {.d = d};
+    scaling__model_t pm = {3 * d, m, pen_model, &pc};
     scaling__data_t dc = *dt;
     int rc = 0;
 
@@ -324,6 +341,10 @@ int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const d
     if (!gap)
         return CARBS_ENOMEM;
     double *yc = gap + n, *gr = yc + n;
+    pc.s_seen = gr + 3 * d;
+    pc.k = pc.s_seen + d;
+    for (size_t j = 0; j < d; j++)
+        pc.s_seen[j] = NAN; /* never equal: the first row computes k */
     /* too few trials for the penalties: the law is the envelope, the
      * lines the start's (the front's) */
     if (n < 3 * d + 1)
@@ -332,6 +353,8 @@ int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const d
         free(gap);
         return CARBS_ENOMEM;
     }
+    if (s)
+        scaling__nls_weights(s, dt->wt);
     dc.y = yc;
     /* the penalties need not be exact between rounds: the law's next
      * refit moves them again */
@@ -348,7 +371,7 @@ int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const d
         rc = 0;
         for (size_t i = 0; i < n; i++) {
             double f;
-            pen_model(theta + 3, X + i * m, &d, &f, gr);
+            pen_model(theta + 3, X + i * m, &pc, &f, gr);
             yc[i] = dt->y[i] - f;
         }
         double E_old = theta[0], alpha_old = theta[2];
@@ -362,7 +385,7 @@ int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const d
     *ssr = 0.0;
     for (size_t i = 0; i < n; i++) {
         double e = dt->y[i] - scaling__joint_eval(theta, dt->d, X + i * m);
-        *ssr += e * e;
+        *ssr += scaling__wt(dt, i) * e * e;
     }
     scaling__nls_free(s);
     free(gap);

@@ -97,9 +97,17 @@ int scaling__why(int *status, char *why, int code, const char *fmt, ...)
 typedef struct scaling__data {
     size_t n, d;
     const double *x, *y, *u;
+    const double *wt; /* n case weights (a thinned sweep's, see scaling.h
+                       * SCALING_DEFAULT_MAX_TRIALS), NULL = all 1 */
     double x0;
     double floor;
 } scaling__data_t;
+
+/* Row i's case weight. */
+static inline double scaling__wt(const scaling__data_t *dt, size_t i)
+{
+    return dt->wt ? dt->wt[i] : 1.0;
+}
 
 /* The all-trials laws in loss orientation, theta = (E, A0, alpha) then, for
  * the joint model, (a_j, b_j, s_j) per dimension: the penalty
