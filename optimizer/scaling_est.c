@@ -14,11 +14,15 @@
  *             the lower edge of the cloud (Newey & Powell 1987).  For fixed
  *             alpha it is a convex problem solved by reweighting; alpha is
  *             scanned on a grid and refined by golden section.
- *   joint     y = E + A0 e^(-alpha x) + sum_j e^(s_j) (u_j - a_j - b_j x)^2:
+ *   joint     y = E + A0 e^(-alpha x)
+ *                   + sum_j e^(s_j + c_j x) (u_j - a_j - b_j x)^2:
  *             every trial explains its gap to the front by its distance
  *             from the optimum of each parameter, the optimum a line in
  *             ln C (the lines CARBS reads off the front, here fitted to
- *             all trials at once).  Fitted by backfitting from the
+ *             all trials at once), the curvature free to change with
+ *             cost (it shrinks with the reducible loss for model size
+ *             and tokens, and wherever penalties scale the loss rather
+ *             than add to it).  Fitted by backfitting from the
  *             envelope: the penalties by nonlinear least squares
  *             (scaling_nls.c) with the law held, then the law as an
  *             expectile of the trials with their penalties taken off, a
@@ -29,8 +33,8 @@
  *
  * Legend: n = trials, d = parameters, x = ln C - x0, y = metric in loss
  * orientation, u = basic coordinates, w = expectile weights,
- * theta = (E, A0, alpha, a_1, b_1, s_1, ...), k_j = e^(s_j) the penalty
- * curvature.  Inside the joint model's solver A0 travels as ln A0 (the law
+ * theta = (E, A0, alpha, a_1, b_1, s_1, c_1, ...), k_j = e^(s_j + c_j x)
+ * the penalty curvature.  Inside the joint model's solver A0 travels as ln A0 (the law
  * must improve with cost); theta as returned holds A0 itself.
  */
 #include "proto/common.h"
@@ -192,9 +196,9 @@ int scaling__envelope(const scaling__data_t *dt, double tau, double hint, double
 
 // ---- the joint model ----
 
-/* The penalty model's constants: d, and a cache of the curvatures
- * k_j = e^(s_j) for the s_j last seen (the solver evaluates every row at
- * one theta, so each k_j is computed once per theta, not once per row). */
+/* The penalty model's constants: d, and a cache of e^(s_j) for the s_j
+ * last seen (the solver evaluates every row at one theta, so each is
+ * computed once per theta, not once per row). */
 typedef struct pen_ctx {
     size_t d;
     double *s_seen, *k; /* d each, owned by the caller */
@@ -202,14 +206,24 @@ typedef struct pen_ctx {
 
 static void pen_curvatures(const double *th, const pen_ctx_t *c)
 {
-    for (size_t j = 0; j < c->d; j++)
-        if (th[3 * j + 2] != c->s_seen[j]) {
-            c->s_seen[j] = th[3 * j + 2];
-            c->k[j] = exp(fmin(th[3 * j + 2], JOINT_S_MAX));
+    for (size_t j = 0; j < c->d; j++) {
+        double s = th[SCALING__PEN * j + 2];
+        if (s != c->s_seen[j]) {
+            c->s_seen[j] = s;
+            c->k[j] = exp(fmin(s, JOINT_S_MAX));
         }
+    }
 }
 
-/* The penalties alone, the law held: theta = (a_j, b_j, s_j) per
+/* c_j held in its range: the value, and whether it is inside (its
+ * gradient is 0 outside). */
+static double curv_slope(double c, bool *inside)
+{
+    *inside = fabs(c) < SCALING__CURV_SLOPE_MAX;
+    return fmin(fmax(c, -SCALING__CURV_SLOPE_MAX), SCALING__CURV_SLOPE_MAX);
+}
+
+/* The penalties alone, the law held: theta = (a_j, b_j, s_j, c_j) per
  * dimension, covariates (x, u), target the gap y - law.  ctx: a pen_ctx_t. */
 static void pen_model(const double *th, const double *xr, const void *ctxp, double *f,
                       double *g)
@@ -220,17 +234,20 @@ static void pen_model(const double *th, const double *xr, const void *ctxp, doub
     pen_curvatures(th, c);
     *f = 0.0;
     for (size_t j = 0; j < c->d; j++) {
-        const double *t = th + 3 * j;
-        double u = xr[1 + j];
+        const double *t = th + SCALING__PEN * j;
+        double *gj = g + SCALING__PEN * j, u = xr[1 + j];
+        bool in_c;
         if (isnan(u)) {
-            g[3 * j] = g[3 * j + 1] = g[3 * j + 2] = 0.0;
+            gj[0] = gj[1] = gj[2] = gj[3] = 0.0;
             continue;
         }
-        double k = c->k[j], r = u - t[0] - t[1] * x;
+        double cs = curv_slope(t[3], &in_c);
+        double k = c->k[j] * (cs != 0.0 ? exp(cs * x) : 1.0), r = u - t[0] - t[1] * x;
         *f += k * r * r;
-        g[3 * j] = -2.0 * k * r;
-        g[3 * j + 1] = -2.0 * k * r * x;
-        g[3 * j + 2] = t[2] < JOINT_S_MAX ? k * r * r : 0.0;
+        gj[0] = -2.0 * k * r;
+        gj[1] = -2.0 * k * r * x;
+        gj[2] = t[2] < JOINT_S_MAX ? k * r * r : 0.0;
+        gj[3] = in_c ? k * r * r * x : 0.0;
     }
 }
 
@@ -239,10 +256,11 @@ double scaling__joint_eval(const double *theta, size_t d, const double *xrow)
     double x = xrow[0], f = theta[0] + theta[1] * exp(-theta[2] * x);
 
     for (size_t j = 0; j < d; j++) {
-        const double *t = theta + 3 + 3 * j;
+        const double *t = theta + 3 + SCALING__PEN * j;
         double u = xrow[1 + j], r = u - t[0] - t[1] * x;
+        bool in_c;
         if (!isnan(u))
-            f += exp(fmin(t[2], JOINT_S_MAX)) * r * r;
+            f += exp(fmin(t[2], JOINT_S_MAX) + curv_slope(t[3], &in_c) * x) * r * r;
     }
     return f;
 }
@@ -272,7 +290,7 @@ int scaling__joint_start(const scaling__data_t *dt, const size_t *front, size_t 
         ymax = fmax(ymax, dt->y[i]);
     }
     for (size_t j = 0; j < dt->d; j++) {
-        double *t = theta + 3 + 3 * j;
+        double *t = theta + 3 + SCALING__PEN * j;
         double sx = 0.0, su = 0.0, sxx = 0.0, sxu = 0.0, num = 0.0, den = 0.0;
         size_t m = 0;
         /* the front's line, or the mean of all trials when it has none */
@@ -317,6 +335,7 @@ int scaling__joint_start(const scaling__data_t *dt, const size_t *front, size_t 
         double kmin = JOINT_K_MIN_REL * fmax(ymax - ymin, 1e-12);
         double k = den > 0.0 ? num / den / (double)(dt->d ? dt->d : 1) : kmin;
         t[2] = log(fmax(k, kmin));
+        t[3] = 0.0;
     }
     return 0;
 }
@@ -331,9 +350,10 @@ int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const d
 {
     size_t d = dt->d, n = dt->n, m = 1 + d;
     scaling__nls_t *s = NULL;
-    double *gap = carbs_malloc(((n ? n : 1) * 2 + 5 * d) * sizeof(double));
+    size_t pp = SCALING__PEN * d;
+    double *gap = carbs_malloc(((n ? n : 1) * 2 + pp + 2 * d) * sizeof(double));
     pen_ctx_t pc = {.d = d};
-    scaling__model_t pm = {3 * d, m, pen_model, &pc};
+    scaling__model_t pm = {pp, m, pen_model, &pc};
     scaling__data_t dc = *dt;
     int rc = 0;
 
@@ -341,13 +361,13 @@ int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const d
     if (!gap)
         return CARBS_ENOMEM;
     double *yc = gap + n, *gr = yc + n;
-    pc.s_seen = gr + 3 * d;
+    pc.s_seen = gr + pp;
     pc.k = pc.s_seen + d;
     for (size_t j = 0; j < d; j++)
         pc.s_seen[j] = NAN; /* never equal: the first row computes k */
     /* too few trials for the penalties: the law is the envelope, the
      * lines the start's (the front's) */
-    if (n < 3 * d + 1)
+    if (n < SCALING__PEN * d + 1)
         d = 0;
     if (d && !(s = scaling__nls_new(&pm, n))) {
         free(gap);
@@ -365,7 +385,7 @@ int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const d
         double pssr;
         for (size_t i = 0; i < n; i++)
             gap[i] = dt->y[i] - (theta[0] + theta[1] * exp(-theta[2] * dt->x[i]));
-        rc = scaling__nls_run(s, X, gap, 3 * d, &loose, theta + 3, &pssr);
+        rc = scaling__nls_run(s, X, gap, pp, &loose, theta + 3, &pssr);
         if (rc && rc != CARBS_ENOCONV)
             break;
         rc = 0;

@@ -285,7 +285,7 @@ static void joint_line(const rows_t *r, const double *theta, const double *boot,
                        size_t j, double level, laws_line_t *l)
 {
     size_t d = r->dt.d, p = SCALING__THETA(d), m = 0;
-    double a = theta[3 + 3 * j], b = theta[4 + 3 * j], x0 = r->dt.x0;
+    double a = theta[3 + SCALING__PEN * j], b = theta[4 + SCALING__PEN * j], x0 = r->dt.x0;
 
     memset(l, 0, sizeof(*l));
     l->intercept = l->slope = l->intercept_lo = l->intercept_hi = NAN;
@@ -335,8 +335,8 @@ static void joint_line(const rows_t *r, const double *theta, const double *boot,
         return;
     double mi = 0.0, ms = 0.0, vi = 0.0, vs = 0.0, cis = 0.0;
     for (size_t k = 0; k < n_boot; k++) {
-        double bb = boot[k * p + 4 + 3 * j];
-        v[k] = boot[k * p + 3 + 3 * j] - bb * x0;
+        double bb = boot[k * p + 4 + SCALING__PEN * j];
+        v[k] = boot[k * p + 3 + SCALING__PEN * j] - bb * x0;
         v[n_boot + k] = bb;
         mi += v[k] / (double)n_boot;
         ms += bb / (double)n_boot;
@@ -612,7 +612,7 @@ static int fit_all_trials(const rows_t *r, const scaling_config_t *c, size_t n_b
         scaling__power_intervals(lp, c->level, col);
     }
     /* too few trials for the penalties: the front's lines instead */
-    if (c->estimator == SCALING_EST_JOINT && d && n >= 3 * d + 1) {
+    if (c->estimator == SCALING_EST_JOINT && d && n >= SCALING__PEN * d + 1) {
         out->lines = carbs_malloc(d * sizeof(*out->lines));
         if (!out->lines) {
             rc = CARBS_ENOMEM;
