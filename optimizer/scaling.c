@@ -757,6 +757,23 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
             yv[m++] = y[i];
         }
     out->n = m;
+    /* a uniform sample of max_trials rows (partial Fisher-Yates, its own
+     * stream): unbiased, and the case bootstrap then measures the larger
+     * spread of the smaller sample */
+    if (m > c.max_trials) {
+        rng_seed(&rng, c.seed ^ 0xd1b54a32d192ed03ull);
+        for (size_t i = 0; i < c.max_trials; i++) {
+            size_t j = i + rng_below(&rng, m - i);
+            double t0 = X[2 * i], t1 = X[2 * i + 1], ty = yv[i];
+            X[2 * i] = X[2 * j];
+            X[2 * i + 1] = X[2 * j + 1];
+            yv[i] = yv[j];
+            X[2 * j] = t0;
+            X[2 * j + 1] = t1;
+            yv[j] = ty;
+        }
+        m = c.max_trials;
+    }
     if (m < c.min_nd) {
         rc = WHY(out, CARBS_ESTATE,
                  "not enough data: %zu trials report a model size and tokens, need %zu", m,

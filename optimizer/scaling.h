@@ -106,9 +106,10 @@ int scaling_estimator_parse(const char *name, int *out);
  * is fitted on a weighted subsample of this size: every front point, the
  * lowest trials of each ln-cost bin (those near the front, which pin the
  * law), and a stratified random sample of the rest, each sampled trial
- * weighted by the number it stands for.  The joint fit costs time linear
- * in the trials per replicate: 10,000 trials took 17 s of CPU before the
- * cap, and on the benchmark's sweeps (200 trials) the cap changes nothing.
+ * weighted by the number it stands for.  The N, D law fits a uniform
+ * random sample of this size.  Each fit costs time linear in the trials
+ * per bootstrap replicate: 10,000 trials took 17 s of CPU before the cap,
+ * and on the benchmark's sweeps (200 trials) the cap changes nothing.
  * SIZE_MAX fits every trial. */
 #define SCALING_DEFAULT_MAX_TRIALS 1000
 
@@ -212,7 +213,9 @@ int scaling_line_fit(const double *x, const double *u, size_t n, double level, l
 
 /* Fit L = E + A N^-alpha + B D^-beta to the valid rows and the
  * compute-optimal exponents, with n_boot case-bootstrap replicates for the
- * intervals.  Returns 0 or the status stored in out. */
+ * intervals; with more than cfg->max_trials valid rows, to a uniform
+ * random sample of that many (out->n still counts them all).  Returns 0 or
+ * the status stored in out. */
 int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
                    const scaling_config_t *cfg, size_t n_boot, laws_nd_t *out);
 

@@ -112,7 +112,8 @@ static inline double scaling__wt(const scaling__data_t *dt, size_t i)
 /* The all-trials laws in loss orientation, theta = (E, A0, alpha) then, for
  * the joint model, (a_j, b_j, s_j, c_j) per dimension: the penalty
  * e^(s_j + c_j x) (u_j - a_j - b_j x)^2, c_j held in
- * [-SCALING__CURV_SLOPE_MAX, SCALING__CURV_SLOPE_MAX].  SCALING__THETA(d)
+ * [-SCALING__CURV_SLOPE_MAX, SCALING__CURV_SLOPE_MAX] (the fit keeps every
+ * c_j equal: one slope for all, see scaling_est.c).  SCALING__THETA(d)
  * numbers in all. */
 #define SCALING__PEN 4
 #define SCALING__THETA(d) (3 + SCALING__PEN * (d))
