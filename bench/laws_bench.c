@@ -25,7 +25,7 @@
  *   laws_bench [--seeds N] [--trials N] [--surface NAME|all] [--boot N] [--quick]
  *              [--drift X] [--joint-tau T] [--tau T] [--nd-tau T]
  *              (the scaling_config_t knobs)
- *   laws_bench --timing [--surface NAME] [--max-n N]
+ *   laws_bench --timing [--surface NAME] [--max-n N] [--max-trials N]
  *   --estimator NAME fits with that estimator only.
  *   --cache DIR keeps each CARBS sweep in DIR and reads it back on the next
  *   run: the sweeps do not depend on the fit, so refits take seconds.
@@ -33,8 +33,9 @@
  * --timing times the full fit (200 replicates, as the service runs it) and
  * the cheap fit against the number of trials, 200 to 10,000, on trials
  * drawn around the surface's optimum (a CARBS sweep of 10,000 trials would
- * take hours), once with the default cap on the trials the joint model
- * fits and once with every trial, and prints both predictions at 100x.
+ * take hours), once with the cap on the trials the joint model fits
+ * (--max-trials; default SCALING_DEFAULT_MAX_TRIALS) and once with every
+ * trial, and prints both predictions at 100x.
  */
 #include "proto/common.h"
 #include "optimizer/carbs.h"
@@ -306,7 +307,8 @@ static double cpu_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* CPU seconds of one fit of w with max_trials (0: the default cap). */
+/* CPU seconds of one fit of w with max_trials (0: the default cap), and
+ * its prediction at 100x into *m100, *lo100, *hi100. */
 static double time_fit(const sweep_t *w, size_t max_trials, bool full, double *m100, double *lo100,
                        double *hi100)
 {
@@ -331,7 +333,7 @@ static double time_fit(const sweep_t *w, size_t max_trials, bool full, double *m
     return t;
 }
 
-static int run_timing(const char *which, long max_n)
+static int run_timing(const char *which, long max_n, size_t cap)
 {
     static const size_t sizes[] = {200, 500, 1000, 2000, 5000, 10000};
     static sweep_t w;
@@ -348,8 +350,8 @@ static int run_timing(const char *which, long max_n)
     for (size_t k = 0; k < ARRAY_SIZE(sizes) && (long)sizes[k] <= max_n; k++) {
         double m, lo, hi, m2, lo2, hi2, dummy[3];
         draw_trials(s, sizes[k] + sizes[k] / 4, 1000 + sizes[k], &w, sizes[k]);
-        double tf = time_fit(&w, 0, true, &m, &lo, &hi);
-        double tc = time_fit(&w, 0, false, &dummy[0], &dummy[1], &dummy[2]);
+        double tf = time_fit(&w, cap, true, &m, &lo, &hi);
+        double tc = time_fit(&w, cap, false, &dummy[0], &dummy[1], &dummy[2]);
         double tf2 = time_fit(&w, SIZE_MAX, true, &m2, &lo2, &hi2);
         double tc2 = time_fit(&w, SIZE_MAX, false, &dummy[0], &dummy[1], &dummy[2]);
         printf("%6zu %9.3f %9.3f %8.4f [%8.4f, %8.4f] %9.3f %9.3f %8.4f [%8.4f, %8.4f]\n", w.n,
@@ -439,7 +441,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: laws_bench [--seeds N] [--trials N] [--surface NAME|all] [--boot N] "
                     "[--quick] [--cache DIR]\n                  [--estimator NAME] [--drift X (-1 = none)] [--joint-tau T] "
-                    "[--tau T] [--nd-tau T]\n       laws_bench --timing [--surface NAME] [--max-n N]\n");
+                    "[--tau T] [--nd-tau T]\n       laws_bench --timing [--surface NAME] [--max-n N] [--max-trials N]\n");
     return 2;
 }
 
@@ -451,7 +453,7 @@ int main(int argc, char **argv)
     bool timing = false;
     const char *cache_dir = NULL;
     int only = -1; /* --estimator: fit with this one only */
-    long max_n = 10000;
+    long max_n = 10000, max_trials = 0; /* 0: the default cap */
     static sweep_t w;
     score_t total[N_EST] = {0};
 
@@ -488,6 +490,9 @@ int main(int argc, char **argv)
                 return usage();
         } else if (strcmp(argv[i], "--timing") == 0) {
             timing = true;
+        } else if (i + 1 < argc && strcmp(argv[i], "--max-trials") == 0) {
+            if (parse_long(argv[++i], 10, 100000, &max_trials) < 0)
+                return usage();
         } else if (i + 1 < argc && strcmp(argv[i], "--max-n") == 0) {
             if (parse_long(argv[++i], 200, 10000, &max_n) < 0)
                 return usage();
@@ -498,7 +503,7 @@ int main(int argc, char **argv)
         }
     }
     if (timing)
-        return run_timing(which, max_n);
+        return run_timing(which, max_n, (size_t)max_trials);
     printf("laws_bench: %ld seeds x %ld trials per surface, cap 1 unit (%.0e FLOPs), %ld "
            "bootstrap replicates, 90%% intervals\n",
            seeds, trials, FLOPS_PER_UNIT, boot);

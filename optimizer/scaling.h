@@ -95,12 +95,14 @@ int scaling_estimator_parse(const char *name, int *out);
 #define SCALING_DEFAULT_MIN_DECADES 1.0
 
 /* The interval of a prediction beyond the data adds the holdout's relative
- * error per e-fold of extrapolation, times this, to the bootstrap's: the
- * bootstrap sees only the noise, the holdout one draw of the model's
- * error.  On bench/laws_bench.c (4 surfaces, joint estimator) the 90 %
- * interval at 100x covered the true best in 89 % of the sweeps with 0.25
- * (20 seeds each), in 60 % without widening and 100 % with 0.5 (5 seeds). */
-#define SCALING_DEFAULT_DRIFT 0.25
+ * error per e-fold of extrapolation (over at least one e-fold), times
+ * this, to the bootstrap's: the bootstrap sees only the noise, the holdout
+ * one draw of the model's error.  On bench/laws_bench.c (4 surfaces, joint
+ * estimator, 20 seeds each, 30 replicates) the 90 % interval at 100x
+ * covered the true best in 85 % of the sweeps with 0.5 and 82.5 % with
+ * 0.25; before the one-e-fold floor, 0.25 gave 89 % with intervals that
+ * could be 100 % wide. */
+#define SCALING_DEFAULT_DRIFT 0.5
 
 /* The most trials the all-trials estimators fit at once.  A larger sweep
  * is fitted on a weighted subsample of this size: every front point, the
@@ -108,10 +110,12 @@ int scaling_estimator_parse(const char *name, int *out);
  * law), and a stratified random sample of the rest, each sampled trial
  * weighted by the number it stands for.  The N, D law fits a uniform
  * random sample of this size.  Each fit costs time linear in the trials
- * per bootstrap replicate: 10,000 trials took 17 s of CPU before the cap,
- * and on the benchmark's sweeps (200 trials) the cap changes nothing.
- * SIZE_MAX fits every trial. */
-#define SCALING_DEFAULT_MAX_TRIALS 1000
+ * per bootstrap replicate: 10,000 trials took 17 s of CPU before the cap;
+ * with 400, a full fit of 1,000 or more trials takes about 1.4 s
+ * (`laws_bench --timing`, docs/performance.md), and its prediction at 100x
+ * lies inside the uncapped fit's interval.  On the benchmark's sweeps
+ * (200 trials) the cap changes nothing.  SIZE_MAX fits every trial. */
+#define SCALING_DEFAULT_MAX_TRIALS 400
 
 /* The fewest front points (distinct costs) the loss law needs: it has 3
  * parameters.  Lines need 3 too (2 parameters and one residual). */
