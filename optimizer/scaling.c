@@ -757,9 +757,10 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
             yv[m++] = y[i];
         }
     out->n = m;
-    /* a uniform sample of max_trials rows (partial Fisher-Yates, its own
-     * stream): unbiased, and the case bootstrap then measures the larger
-     * spread of the smaller sample */
+    /* a uniform sample of max_trials rows (partial Fisher-Yates, a stream
+     * of its own: the constant is an arbitrary odd 64-bit number, set
+     * apart from the bootstrap's seed): unbiased, and the case bootstrap then
+     * measures the larger spread of the smaller sample */
     if (m > c.max_trials) {
         rng_seed(&rng, c.seed ^ 0xd1b54a32d192ed03ull);
         for (size_t i = 0; i < c.max_trials; i++) {

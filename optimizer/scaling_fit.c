@@ -175,6 +175,8 @@ static int rows_thin(const rows_t *r, size_t cap, uint64_t seed, rows_t *t)
     memset(take, 0, n);
     for (size_t q = 0; q < r->nf; q++)
         take[r->front[q]] = 1;
+    /* a stream of its own, apart from the bootstrap's (the constant is
+     * PCG's multiplier; any odd 64-bit constant would do) */
     rng_seed(&rng, seed ^ 0x5851f42d4c957f2dull);
     /* the rate of the rest: pool slots over the trials that are neither
      * front nor low */
