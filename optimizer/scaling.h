@@ -111,7 +111,7 @@ int scaling_estimator_parse(const char *name, int *out);
  * weighted by the number it stands for.  The N, D law fits a uniform
  * random sample of this size.  Each fit costs time linear in the trials
  * per bootstrap replicate: 10,000 trials took 17 s of CPU before the cap;
- * with 400, a full fit of 1,000 or more trials takes about 1.4 s
+ * with 400, a full fit takes 1.4 s at 1,000 trials and 2.2 s at 10,000
  * (`laws_bench --timing`, docs/performance.md), and its prediction at 100x
  * lies inside the uncapped fit's interval.  On the benchmark's sweeps
  * (200 trials) the cap changes nothing.  SIZE_MAX fits every trial. */
