@@ -30,7 +30,7 @@
  *   --cache DIR keeps each CARBS sweep in DIR and reads it back on the next
  *   run: the sweeps do not depend on the fit, so refits take seconds.
  *
- * --timing times the full fit (200 replicates, as the service runs it) and
+ * --timing times the full fit (200 replicates, 100 when thinned, as the service runs it) and
  * the cheap fit against the number of trials, 200 to 10,000, on trials
  * drawn around the surface's optimum (a CARBS sweep of 10,000 trials would
  * take hours), once with the cap on the trials the joint model fits
@@ -343,7 +343,7 @@ static int run_timing(const char *which, long max_n, size_t cap)
         if (strcmp(which, surfaces[k].name) == 0)
             s = &surfaces[k];
     printf("laws_bench --timing: surface %s, trials drawn around its optimum, joint estimator, "
-           "200 replicates, CPU seconds; true best at 100x %.4f\n",
+           "200 replicates (100 when thinned), CPU seconds; true best at 100x %.4f\n",
            s->name, front_true(s, 100.0));
     printf("%6s %9s %9s %28s %9s %9s %28s\n", "trials", "full(s)", "cheap(s)",
            "100x [90% interval], capped", "full(s)", "cheap(s)", "100x [90% interval], all");

@@ -109,7 +109,8 @@ int scaling_estimator_parse(const char *name, int *out);
  * lowest trials of each ln-cost bin (those near the front, which pin the
  * law), and a stratified random sample of the rest, each sampled trial
  * weighted by the number it stands for.  The N, D law fits a uniform
- * random sample of this size.  Each fit costs time linear in the trials
+ * random sample of this size.  Both then run at most 100 bootstrap
+ * replicates.  Each fit costs time linear in the trials
  * per bootstrap replicate: 10,000 trials took 17 s of CPU before the cap;
  * with 400, a full fit takes 1.4 s at 1,000 trials and 2.2 s at 10,000
  * (`laws_bench --timing`, docs/performance.md), and its prediction at 100x

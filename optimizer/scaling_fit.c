@@ -117,6 +117,13 @@ static int rows_pick(const scaling_input_t *in, double sign, double floor, doubl
  * trials at the cap. */
 #define THIN_BINS 20
 
+/* Bootstrap replicates of a thinned sweep's all-trials and N, D fits, at
+ * most.  The replicates are nearly all of a full fit's time; 100 halve it
+ * (2.2 s of CPU to about 1.1 s at 10,000 trials, docs/performance.md), and
+ * the benchmark's coverage figures were measured with 100
+ * (docs/scaling-laws.md "Measured accuracy"). */
+#define THIN_BOOT 100
+
 typedef struct thin_key {
     size_t bin, i;
     double y;
@@ -743,6 +750,10 @@ static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot
     }
     out->n_trials = r.dt.n;
     out->n_front = nf = r.nf;
+    /* a thinned sweep: fewer replicates (see THIN_BOOT) */
+    size_t n_boot = boot ? c.n_boot : 0;
+    if (r.dt.n > c.max_trials && n_boot > THIN_BOOT)
+        n_boot = THIN_BOOT;
     if (nf < SCALING_MIN_FRONT) {
         rc = carbs_fail(err, CARBS_ESTATE,
                         "cannot predict: not enough data: %zu pareto point%s (of %zu successful "
@@ -783,7 +794,7 @@ static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot
             rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
             goto out;
         }
-        rc = fit_all_trials(thin.x ? &thin : &r, &c, boot ? c.n_boot : 0, out, &edge);
+        rc = fit_all_trials(thin.x ? &thin : &r, &c, n_boot, out, &edge);
         rows_release(&thin);
         if (rc == CARBS_ENOMEM) {
             rc = carbs_fail(err, rc, "scaling: out of memory");
@@ -820,8 +831,7 @@ static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot
         }
         for (size_t i = 0; i < in->n; i++)
             y_ok[i] = isfinite(in->cost[i]) && in->cost[i] > 0.0 ? in->output[i] : NAN;
-        scaling_nd_fit(in->n_params, in->tokens, y_ok, in->n, &c, boot ? c.n_boot : 0,
-                       &out->nd);
+        scaling_nd_fit(in->n_params, in->tokens, y_ok, in->n, &c, n_boot, &out->nd);
         free(y_ok);
         if (out->nd.status == CARBS_ENOMEM) {
             rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
