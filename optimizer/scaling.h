@@ -112,9 +112,9 @@ int scaling_estimator_parse(const char *name, int *out);
  * random sample of this size.  Both then run at most 100 bootstrap
  * replicates.  Each fit costs time linear in the trials
  * per bootstrap replicate: 10,000 trials took 17 s of CPU before the cap;
- * with 400, a full fit takes 1.4 s at 1,000 trials and 2.2 s at 10,000
- * (`laws_bench --timing`, docs/performance.md), and its prediction at 100x
- * lies inside the uncapped fit's interval.  On the benchmark's sweeps
+ * with 400 (and 100 replicates), a full fit takes 0.8 s at 1,000 trials
+ * and 1.2 s at 10,000 (`laws_bench --timing`, docs/performance.md), and
+ * its prediction at 100x lies inside the uncapped fit's interval.  On the benchmark's sweeps
  * (200 trials) the cap changes nothing.  SIZE_MAX fits every trial. */
 #define SCALING_DEFAULT_MAX_TRIALS 400
 

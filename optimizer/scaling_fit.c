@@ -119,7 +119,7 @@ static int rows_pick(const scaling_input_t *in, double sign, double floor, doubl
 
 /* Bootstrap replicates of a thinned sweep's all-trials and N, D fits, at
  * most.  The replicates are nearly all of a full fit's time; 100 halve it
- * (2.2 s of CPU to about 1.1 s at 10,000 trials, docs/performance.md), and
+ * (2.2 s of CPU to 1.2 s at 10,000 trials, docs/performance.md), and
  * the benchmark's coverage figures were measured with 100
  * (docs/scaling-laws.md "Measured accuracy"). */
 #define THIN_BOOT 100
