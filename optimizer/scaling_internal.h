@@ -137,10 +137,11 @@ int scaling__envelope(const scaling__data_t *dt, double tau, double hint, double
  * backfitting from theta (a full start, updated in place; A0 > 0): the
  * penalties by least squares with the law held, then the law as the
  * c->joint_tau expectile of the trials less their penalties (E >= floor),
- * a few rounds.  X from scaling__joint_covariates.  *edge as for the
- * envelope; *ssr is weighted by the case weights.  With fewer than
- * SCALING__PEN d + 1 trials the penalties keep their start
- * and the law is the envelope's.  Returns 0, CARBS_EINVAL or CARBS_ENOMEM. */
+ * a few rounds, each trial weighted down by its height above the law.
+ * X from scaling__joint_covariates.  *edge as for the envelope; *ssr is
+ * weighted by the case weights.  With fewer than SCALING__PEN d + 1
+ * trials the penalties keep their start and the law is the envelope's.
+ * Returns 0, CARBS_EINVAL or CARBS_ENOMEM. */
 int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const double *X,
                    double *theta, double *ssr, bool *edge);
 
