@@ -440,8 +440,10 @@ static void print_score(const char *surf, const char *est, const score_t *sc)
 static int usage(void)
 {
     fprintf(stderr, "usage: laws_bench [--seeds N] [--trials N] [--surface NAME|all] [--boot N] "
-                    "[--quick] [--cache DIR]\n                  [--estimator NAME] [--drift X (-1 = none)] [--joint-tau T] "
-                    "[--tau T] [--nd-tau T]\n       laws_bench --timing [--surface NAME] [--max-n N] [--max-trials N]\n");
+                    "[--quick] [--cache DIR]\n"
+                    "                  [--estimator NAME] [--drift X (-1 = none)] [--joint-tau T] "
+                    "[--tau T] [--nd-tau T]\n"
+                    "       laws_bench --timing [--surface NAME] [--max-n N] [--max-trials N]\n");
     return 2;
 }
 

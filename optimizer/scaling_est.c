@@ -35,8 +35,9 @@
  * Legend: n = trials, d = parameters, x = ln C - x0, y = metric in loss
  * orientation, u = basic coordinates, w = expectile weights,
  * theta = (E, A0, alpha, a_1, b_1, s_1, c_1, ...) with every c_j = c,
- * k_j = e^(s_j + c x) the penalty curvature.  Inside the joint model's solver A0 travels as ln A0 (the law
- * must improve with cost); theta as returned holds A0 itself.
+ * k_j = e^(s_j + c x) the penalty curvature.  Inside the joint model's
+ * solver A0 travels as ln A0 (the law must improve with cost); theta as
+ * returned holds A0 itself.
  */
 #include "proto/common.h"
 #include "optimizer/scaling.h"
