@@ -61,6 +61,8 @@ scaling_config_t scaling__config_resolve(const scaling_config_t *cfg)
         c.min_nd = SCALING_DEFAULT_MIN_ND;
     if (!c.max_iter)
         c.max_iter = SCALING_DEFAULT_MAX_ITER;
+    if (!c.max_trials)
+        c.max_trials = SCALING_DEFAULT_MAX_TRIALS;
     if (c.xtol == 0.0)
         c.xtol = SCALING_DEFAULT_XTOL;
     if (c.gtol == 0.0)
@@ -755,6 +757,24 @@ int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
             yv[m++] = y[i];
         }
     out->n = m;
+    /* a uniform sample of max_trials rows (partial Fisher-Yates, a stream
+     * of its own: the constant is an arbitrary odd 64-bit number, set
+     * apart from the bootstrap's seed): unbiased, and the case bootstrap then
+     * measures the larger spread of the smaller sample */
+    if (m > c.max_trials) {
+        rng_seed(&rng, c.seed ^ 0xd1b54a32d192ed03ull);
+        for (size_t i = 0; i < c.max_trials; i++) {
+            size_t j = i + rng_below(&rng, m - i);
+            double t0 = X[2 * i], t1 = X[2 * i + 1], ty = yv[i];
+            X[2 * i] = X[2 * j];
+            X[2 * i + 1] = X[2 * j + 1];
+            yv[i] = yv[j];
+            X[2 * j] = t0;
+            X[2 * j + 1] = t1;
+            yv[j] = ty;
+        }
+        m = c.max_trials;
+    }
     if (m < c.min_nd) {
         rc = WHY(out, CARBS_ESTATE,
                  "not enough data: %zu trials report a model size and tokens, need %zu", m,

@@ -95,12 +95,28 @@ int scaling_estimator_parse(const char *name, int *out);
 #define SCALING_DEFAULT_MIN_DECADES 1.0
 
 /* The interval of a prediction beyond the data adds the holdout's relative
- * error per e-fold of extrapolation, times this, to the bootstrap's: the
- * bootstrap sees only the noise, the holdout one draw of the model's
- * error.  On bench/laws_bench.c (4 surfaces, joint estimator) the 90 %
- * interval at 100x covered the true best in 89 % of the sweeps with 0.25
- * (20 seeds each), in 60 % without widening and 100 % with 0.5 (5 seeds). */
-#define SCALING_DEFAULT_DRIFT 0.25
+ * error per e-fold of extrapolation (over at least one e-fold), times
+ * this, to the bootstrap's: the bootstrap sees only the noise, the holdout
+ * one draw of the model's error.  On bench/laws_bench.c (4 surfaces, joint
+ * estimator, 20 seeds each, 30 replicates) the 90 % interval at 100x
+ * covered the true best in 85 % of the sweeps with 0.5 and 82.5 % with
+ * 0.25; before the one-e-fold floor, 0.25 gave 89 % with intervals that
+ * could be 100 % wide. */
+#define SCALING_DEFAULT_DRIFT 0.5
+
+/* The most trials the all-trials estimators fit at once.  A larger sweep
+ * is fitted on a weighted subsample of this size: every front point, the
+ * lowest trials of each ln-cost bin (those near the front, which pin the
+ * law), and a stratified random sample of the rest, each sampled trial
+ * weighted by the number it stands for.  The N, D law fits a uniform
+ * random sample of this size.  Both then run at most 100 bootstrap
+ * replicates.  Each fit costs time linear in the trials
+ * per bootstrap replicate: 10,000 trials took 17 s of CPU before the cap;
+ * with 400 (and 100 replicates), a full fit takes 0.8 s at 1,000 trials
+ * and 1.2 s at 10,000 (`laws_bench --timing`, docs/performance.md), and
+ * its prediction at 100x lies inside the uncapped fit's interval.  On the benchmark's sweeps
+ * (200 trials) the cap changes nothing.  SIZE_MAX fits every trial. */
+#define SCALING_DEFAULT_MAX_TRIALS 400
 
 /* The fewest front points (distinct costs) the loss law needs: it has 3
  * parameters.  Lines need 3 too (2 parameters and one residual). */
@@ -130,6 +146,7 @@ typedef struct scaling_config {
     double min_decades; /* fewest decades of cost a prediction needs */
     double drift;       /* times the holdout's error per e-fold the interval
                          * adds beyond the data; < 0: none */
+    size_t max_trials;  /* most trials the envelope and joint fits use */
     bool has_bound;     /* bound below is given */
     double bound;       /* the floor (minimize) or ceiling (maximize) of E */
 } scaling_config_t;
@@ -201,7 +218,9 @@ int scaling_line_fit(const double *x, const double *u, size_t n, double level, l
 
 /* Fit L = E + A N^-alpha + B D^-beta to the valid rows and the
  * compute-optimal exponents, with n_boot case-bootstrap replicates for the
- * intervals.  Returns 0 or the status stored in out. */
+ * intervals; with more than cfg->max_trials valid rows, to a uniform
+ * random sample of that many (out->n still counts them all).  Returns 0 or
+ * the status stored in out. */
 int scaling_nd_fit(const double *N, const double *D, const double *y, size_t n,
                    const scaling_config_t *cfg, size_t n_boot, laws_nd_t *out);
 

@@ -27,6 +27,15 @@
 /* The fewest trials a case bootstrap resamples. */
 #define SCALING_MIN_BOOT_TRIALS 10
 
+/* The shortest extrapolation the holdout's error is spread over when it
+ * sets the interval's widening per e-fold.  An error seen at less than one
+ * e-fold (a factor 2.7 in cost) past the refit's data is mostly the
+ * held-out points' own noise: divided by the short distance it made the
+ * 100x interval [0, 5.9] around a prediction of 2.45 (0.4 % off) in
+ * tests/test_scaling_coverage.c, a front point 2 % dearer than the
+ * refit's dearest trial. */
+#define DRIFT_MIN_EFOLDS 1.0
+
 /* The least R^2 of the front settings about a joint optimum line. */
 #define SCALING_LINE_R2_MIN (-1.0)
 
@@ -36,6 +45,7 @@
 typedef struct rows {
     scaling__data_t dt;
     double *x, *y, *u, *cost; /* owned, n (u: n * d) */
+    double *wt;               /* owned case weights of a thinned set, or NULL */
     size_t *src;              /* n: row index in the input */
     size_t *front, nf;        /* indices into the rows, cheapest first */
     double sign;
@@ -47,6 +57,7 @@ static void rows_release(rows_t *r)
     free(r->y);
     free(r->u);
     free(r->cost);
+    free(r->wt);
     free(r->src);
     free(r->front);
     memset(r, 0, sizeof(*r));
@@ -97,6 +108,148 @@ static int rows_pick(const scaling_input_t *in, double sign, double floor, doubl
     r->dt = (scaling__data_t){.n = m, .d = d, .x = r->x, .y = r->y, .u = r->u, .x0 = x0,
                               .floor = floor};
     return 0;
+}
+
+// ---- thinning a large sweep ----
+
+/* ln-cost bins of the thinning's stratified sample: enough that each
+ * holds a narrow slice of the law, few enough that each keeps dozens of
+ * trials at the cap. */
+#define THIN_BINS 20
+
+/* Bootstrap replicates of a thinned sweep's all-trials and N, D fits, at
+ * most.  The replicates are nearly all of a full fit's time; 100 halve it
+ * (2.2 s of CPU to 1.2 s at 10,000 trials, docs/performance.md), and
+ * the benchmark's coverage figures were measured with 100
+ * (docs/scaling-laws.md "Measured accuracy"). */
+#define THIN_BOOT 100
+
+typedef struct thin_key {
+    size_t bin, i;
+    double y;
+} thin_key_t;
+
+static int thin_cmp(const void *a, const void *b)
+{
+    const thin_key_t *p = a, *q = b;
+
+    if (p->bin != q->bin)
+        return p->bin < q->bin ? -1 : 1;
+    if (p->y != q->y)
+        return p->y < q->y ? -1 : 1;
+    return p->i < q->i ? -1 : p->i > q->i;
+}
+
+/* Thin r (n > cap) to about cap rows (more when the front alone is over a
+ * quarter of cap) in *t (see scaling.h
+ * SCALING_DEFAULT_MAX_TRIALS): the front, the lowest quarter of the cap
+ * spread over the ln-cost bins in proportion to their trials, and a
+ * random sample of each bin's rest at one rate, weighted by rest / taken
+ * so that the weights of a bin sum to its trials.  Returns 0 or
+ * CARBS_ENOMEM. */
+static int rows_thin(const rows_t *r, size_t cap, uint64_t seed, rows_t *t)
+{
+    size_t n = r->dt.n, d = r->dt.d, m = 0;
+    thin_key_t *key = carbs_malloc(n * sizeof(*key));
+    unsigned char *take = carbs_malloc(n);
+    double xmin = INFINITY, xmax = -INFINITY;
+    size_t n_low = cap / 4, pool = cap - cap / 4 - (r->nf < cap / 4 ? r->nf : cap / 4);
+    rng_t rng;
+    int rc = CARBS_ENOMEM;
+
+    memset(t, 0, sizeof(*t));
+    if (!key || !take)
+        goto out;
+    t->x = carbs_malloc(n * sizeof(double));
+    t->y = carbs_malloc(n * sizeof(double));
+    t->cost = carbs_malloc(n * sizeof(double));
+    t->wt = carbs_malloc(n * sizeof(double));
+    t->u = carbs_malloc(n * (d ? d : 1) * sizeof(double));
+    t->src = carbs_malloc(n * sizeof(size_t));
+    t->front = carbs_malloc(n * sizeof(size_t));
+    if (!t->x || !t->y || !t->cost || !t->wt || !t->u || !t->src || !t->front)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        xmin = fmin(xmin, r->x[i]);
+        xmax = fmax(xmax, r->x[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double f = xmax > xmin ? (r->x[i] - xmin) / (xmax - xmin) : 0.0;
+        size_t b = (size_t)(f * THIN_BINS);
+        key[i] = (thin_key_t){.bin = b < THIN_BINS ? b : THIN_BINS - 1, .i = i, .y = r->y[i]};
+    }
+    qsort(key, n, sizeof(*key), thin_cmp);
+    memset(take, 0, n);
+    for (size_t q = 0; q < r->nf; q++)
+        take[r->front[q]] = 1;
+    /* a stream of its own, apart from the bootstrap's (the constant is
+     * PCG's multiplier; any odd 64-bit constant would do) */
+    rng_seed(&rng, seed ^ 0x5851f42d4c957f2dull);
+    /* the rate of the rest: pool slots over the trials that are neither
+     * front nor low */
+    double rate = (double)pool / (double)(n > n_low + r->nf ? n - n_low - r->nf : 1);
+    for (size_t lo = 0; lo < n;) {
+        size_t hi = lo, nb, low, rest = 0, want;
+        while (hi < n && key[hi].bin == key[lo].bin)
+            hi++;
+        nb = hi - lo;
+        low = (nb * n_low + n - 1) / n; /* this bin's share of the low trials */
+        for (size_t q = lo; q < hi; q++) {
+            if (q - lo < low)
+                take[key[q].i] = 1;
+            else if (!take[key[q].i])
+                key[rest++ + lo].i = key[q].i; /* compact the rest to the front */
+        }
+        want = (size_t)(rate * (double)rest + 0.5);
+        if (want > rest)
+            want = rest;
+        if (rest && !want)
+            want = 1;
+        /* a partial Fisher-Yates draw of want of the rest */
+        for (size_t q = 0; q < want; q++) {
+            size_t j = q + rng_below(&rng, rest - q);
+            size_t tmp = key[lo + q].i;
+            key[lo + q].i = key[lo + j].i;
+            key[lo + j].i = tmp;
+        }
+        double w_rest = want ? (double)rest / (double)want : 1.0;
+        for (size_t q = 0; q < want; q++) {
+            t->wt[m] = w_rest;
+            t->src[m++] = key[lo + q].i;
+        }
+        lo = hi;
+    }
+    /* the front and low trials, weight 1 */
+    for (size_t i = 0; i < n; i++)
+        if (take[i] == 1) {
+            t->wt[m] = 1.0;
+            t->src[m] = i;
+            m++;
+        }
+    for (size_t q = 0; q < m; q++) {
+        size_t i = t->src[q];
+        t->x[q] = r->x[i];
+        t->y[q] = r->y[i];
+        t->cost[q] = r->cost[i];
+        memcpy(t->u + q * d, r->u + i * d, d * sizeof(double));
+        t->src[q] = r->src[i];
+    }
+    if (scaling_front(t->cost, t->y, m, false, t->front, &t->nf))
+        goto out;
+    t->sign = r->sign;
+    t->dt = r->dt;
+    t->dt.n = m;
+    t->dt.x = t->x;
+    t->dt.y = t->y;
+    t->dt.u = t->u;
+    t->dt.wt = t->wt;
+    rc = 0;
+out:
+    free(key);
+    free(take);
+    if (rc)
+        rows_release(t);
+    return rc;
 }
 
 /* (E, A0, alpha) in loss orientation and centred x to raw (E, A, alpha). */
@@ -150,7 +303,7 @@ static void joint_line(const rows_t *r, const double *theta, const double *boot,
                        size_t j, double level, laws_line_t *l)
 {
     size_t d = r->dt.d, p = SCALING__THETA(d), m = 0;
-    double a = theta[3 + 3 * j], b = theta[4 + 3 * j], x0 = r->dt.x0;
+    double a = theta[3 + SCALING__PEN * j], b = theta[4 + SCALING__PEN * j], x0 = r->dt.x0;
 
     memset(l, 0, sizeof(*l));
     l->intercept = l->slope = l->intercept_lo = l->intercept_hi = NAN;
@@ -200,8 +353,8 @@ static void joint_line(const rows_t *r, const double *theta, const double *boot,
         return;
     double mi = 0.0, ms = 0.0, vi = 0.0, vs = 0.0, cis = 0.0;
     for (size_t k = 0; k < n_boot; k++) {
-        double bb = boot[k * p + 4 + 3 * j];
-        v[k] = boot[k * p + 3 + 3 * j] - bb * x0;
+        double bb = boot[k * p + 4 + SCALING__PEN * j];
+        v[k] = boot[k * p + 3 + SCALING__PEN * j] - bb * x0;
         v[n_boot + k] = bb;
         mi += v[k] / (double)n_boot;
         ms += bb / (double)n_boot;
@@ -314,7 +467,7 @@ static void holdout_front(const double *Cf, const double *yf, size_t nf, bool ma
 static void holdout_all(const scaling_input_t *in, const rows_t *all, const scaling_config_t *c,
                         double c_max, laws_holdout_t *h)
 {
-    rows_t r;
+    rows_t r, thin = {0}, *fr = &r;
     size_t k, p = SCALING__THETA(all->dt.d);
     double *theta = NULL, *X = NULL, ssr;
     bool edge;
@@ -328,8 +481,15 @@ static void holdout_all(const scaling_input_t *in, const rows_t *all, const scal
         WHY(h, CARBS_ENOMEM, "out of memory");
         return;
     }
+    if (r.dt.n > c->max_trials) {
+        if (rows_thin(&r, c->max_trials, c->seed, &thin)) {
+            WHY(h, CARBS_ENOMEM, "out of memory");
+            goto out;
+        }
+        fr = &thin;
+    }
     theta = carbs_malloc(p * sizeof(double));
-    X = carbs_malloc((r.dt.n ? r.dt.n : 1) * (1 + r.dt.d) * sizeof(double));
+    X = carbs_malloc((fr->dt.n ? fr->dt.n : 1) * (1 + fr->dt.d) * sizeof(double));
     if (!theta || !X) {
         WHY(h, CARBS_ENOMEM, "out of memory");
         goto out;
@@ -338,7 +498,7 @@ static void holdout_all(const scaling_input_t *in, const rows_t *all, const scal
         WHY(h, CARBS_ESTATE, "not enough data: %zu front points below the held-out costs", r.nf);
         goto out;
     }
-    rc = estimate(&r, c, NULL, X, theta, &ssr, &edge);
+    rc = estimate(fr, c, NULL, X, theta, &ssr, &edge);
     if (rc || edge) {
         WHY(h, rc == CARBS_ENOMEM ? CARBS_ENOMEM : CARBS_ESTATE,
             "refit without the %zu dearest front points %s", k,
@@ -373,6 +533,7 @@ static void holdout_all(const scaling_input_t *in, const rows_t *all, const scal
 out:
     free(theta);
     free(X);
+    rows_release(&thin);
     rows_release(&r);
 }
 
@@ -413,7 +574,10 @@ static int fit_all_trials(const rows_t *r, const scaling_config_t *c, size_t n_b
         goto out;
     }
     theta_raw(theta, r->dt.x0, r->sign, &lp->E, &lp->A, &lp->alpha);
-    lp->rmse = c->estimator == SCALING_EST_JOINT ? sqrt(ssr / (double)n) : front_rmse(r, theta);
+    double sw = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sw += scaling__wt(&r->dt, i);
+    lp->rmse = c->estimator == SCALING_EST_JOINT ? sqrt(ssr / sw) : front_rmse(r, theta);
     /* below this many trials resampling repeats the same few points */
     if (n < SCALING_MIN_BOOT_TRIALS)
         n_boot = 0;
@@ -424,15 +588,17 @@ static int fit_all_trials(const rows_t *r, const scaling_config_t *c, size_t n_b
         rb.cost = carbs_malloc(n * sizeof(double));
         rb.u = carbs_malloc(n * (d ? d : 1) * sizeof(double));
         rb.front = carbs_malloc(n * sizeof(size_t));
+        rb.wt = r->wt ? carbs_malloc(n * sizeof(double)) : NULL;
         boot = carbs_malloc(n_boot * p * sizeof(double));
         lp->boot = carbs_malloc(n_boot * 3 * sizeof(double));
         col = carbs_malloc(n_boot * sizeof(double));
-        if (!rb.x || !rb.y || !rb.cost || !rb.u || !rb.front || !boot || !lp->boot || !col) {
+        if (!rb.x || !rb.y || !rb.cost || !rb.u || !rb.front || !boot || !lp->boot || !col ||
+            (r->wt && !rb.wt)) {
             rc = CARBS_ENOMEM;
             goto out;
         }
         rb.sign = r->sign;
-        rb.dt = (scaling__data_t){.n = n, .d = d, .x = rb.x, .y = rb.y, .u = rb.u,
+        rb.dt = (scaling__data_t){.n = n, .d = d, .x = rb.x, .y = rb.y, .u = rb.u, .wt = rb.wt,
                                   .x0 = r->dt.x0, .floor = r->dt.floor};
         rng_seed(&rng, c->seed);
         for (size_t b = 0; b < n_boot; b++) {
@@ -443,6 +609,8 @@ static int fit_all_trials(const rows_t *r, const scaling_config_t *c, size_t n_b
                 rb.x[i] = r->x[s];
                 rb.y[i] = r->y[s];
                 rb.cost[i] = r->cost[s];
+                if (rb.wt)
+                    rb.wt[i] = r->wt[s];
                 memcpy(rb.u + i * d, r->u + s * d, d * sizeof(double));
             }
             if (scaling_front(rb.cost, rb.y, n, false, rb.front, &rb.nf))
@@ -462,7 +630,7 @@ static int fit_all_trials(const rows_t *r, const scaling_config_t *c, size_t n_b
         scaling__power_intervals(lp, c->level, col);
     }
     /* too few trials for the penalties: the front's lines instead */
-    if (c->estimator == SCALING_EST_JOINT && d && n >= 3 * d + 1) {
+    if (c->estimator == SCALING_EST_JOINT && d && n >= SCALING__PEN * d + 1) {
         out->lines = carbs_malloc(d * sizeof(*out->lines));
         if (!out->lines) {
             rc = CARBS_ENOMEM;
@@ -483,6 +651,7 @@ out:
     free(rb.cost);
     free(rb.u);
     free(rb.front);
+    free(rb.wt);
     return rc;
 }
 
@@ -581,6 +750,10 @@ static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot
     }
     out->n_trials = r.dt.n;
     out->n_front = nf = r.nf;
+    /* a thinned sweep: fewer replicates (see THIN_BOOT) */
+    size_t n_boot = boot ? c.n_boot : 0;
+    if (r.dt.n > c.max_trials && n_boot > THIN_BOOT)
+        n_boot = THIN_BOOT;
     if (nf < SCALING_MIN_FRONT) {
         rc = carbs_fail(err, CARBS_ESTATE,
                         "cannot predict: not enough data: %zu pareto point%s (of %zu successful "
@@ -616,7 +789,13 @@ static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot
         p->n = r.dt.n;
         p->bound = c.has_bound ? c.bound : NAN;
         p->drift = NAN;
-        rc = fit_all_trials(&r, &c, boot ? c.n_boot : 0, out, &edge);
+        rows_t thin = {0};
+        if (r.dt.n > c.max_trials && rows_thin(&r, c.max_trials, c.seed, &thin)) {
+            rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
+            goto out;
+        }
+        rc = fit_all_trials(thin.x ? &thin : &r, &c, n_boot, out, &edge);
+        rows_release(&thin);
         if (rc == CARBS_ENOMEM) {
             rc = carbs_fail(err, rc, "scaling: out of memory");
             goto out;
@@ -652,8 +831,7 @@ static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot
         }
         for (size_t i = 0; i < in->n; i++)
             y_ok[i] = isfinite(in->cost[i]) && in->cost[i] > 0.0 ? in->output[i] : NAN;
-        scaling_nd_fit(in->n_params, in->tokens, y_ok, in->n, &c, boot ? c.n_boot : 0,
-                       &out->nd);
+        scaling_nd_fit(in->n_params, in->tokens, y_ok, in->n, &c, n_boot, &out->nd);
         free(y_ok);
         if (out->nd.status == CARBS_ENOMEM) {
             rc = carbs_fail(err, CARBS_ENOMEM, "scaling: out of memory");
@@ -689,7 +867,7 @@ static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot
      * draw of the model error, not its bound. */
     if (out->holdout.status == 0 && out->holdout.k) {
         const laws_holdout_t *h = &out->holdout;
-        double efolds = log(h->cost[h->k - 1] / h->train_max_cost);
+        double efolds = fmax(log(h->cost[h->k - 1] / h->train_max_cost), DRIFT_MIN_EFOLDS);
         if (efolds > 0.0)
             out->loss.drift = c.drift * h->max_rel_err / efolds;
     }

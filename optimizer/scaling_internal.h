@@ -97,14 +97,33 @@ int scaling__why(int *status, char *why, int code, const char *fmt, ...)
 typedef struct scaling__data {
     size_t n, d;
     const double *x, *y, *u;
+    const double *wt; /* n case weights (a thinned sweep's, see scaling.h
+                       * SCALING_DEFAULT_MAX_TRIALS), NULL = all 1 */
     double x0;
     double floor;
 } scaling__data_t;
 
+/* Row i's case weight. */
+static inline double scaling__wt(const scaling__data_t *dt, size_t i)
+{
+    return dt->wt ? dt->wt[i] : 1.0;
+}
+
 /* The all-trials laws in loss orientation, theta = (E, A0, alpha) then, for
- * the joint model, (a_j, b_j, s_j) per dimension: the penalty
- * e^(s_j) (u_j - a_j - b_j x)^2.  SCALING__THETA(d) numbers in all. */
-#define SCALING__THETA(d) (3 + 3 * (d))
+ * the joint model, (a_j, b_j, s_j, c_j) per dimension: the penalty
+ * e^(s_j + c_j x) (u_j - a_j - b_j x)^2, c_j held in
+ * [-SCALING__CURV_SLOPE_MAX, SCALING__CURV_SLOPE_MAX] (the fit keeps every
+ * c_j equal: one slope for all, see scaling_est.c).  SCALING__THETA(d)
+ * numbers in all. */
+#define SCALING__PEN 4
+#define SCALING__THETA(d) (3 + SCALING__PEN * (d))
+/* How fast a penalty's curvature may change with cost, per e-fold.  The
+ * curvature of the loss in ln N at the compute optimum is alpha^2 A N^-alpha
+ * + beta^2 B D^-beta, which shrinks with the reducible loss, about
+ * C^-0.15 for published exponents; a learning rate's curvature that
+ * scales with the loss does the same.  0.5, a factor 10 over two decades
+ * of cost, leaves room for those and bounds a wild step of the solver. */
+#define SCALING__CURV_SLOPE_MAX 0.5
 
 /* The lower-envelope law: an asymmetric least-squares (expectile) fit at
  * level tau of E + A0 e^(-alpha x) to all rows, E >= floor, into
@@ -118,9 +137,11 @@ int scaling__envelope(const scaling__data_t *dt, double tau, double hint, double
  * backfitting from theta (a full start, updated in place; A0 > 0): the
  * penalties by least squares with the law held, then the law as the
  * c->joint_tau expectile of the trials less their penalties (E >= floor),
- * a few rounds.  X from scaling__joint_covariates.  *edge as for the
- * envelope; with fewer than 3 d + 1 trials the penalties keep their start
- * and the law is the envelope's.  Returns 0, CARBS_EINVAL or CARBS_ENOMEM. */
+ * a few rounds, each trial weighted down by its height above the law.
+ * X from scaling__joint_covariates.  *edge as for the envelope; *ssr is
+ * weighted by the case weights.  With fewer than SCALING__PEN d + 1
+ * trials the penalties keep their start and the law is the envelope's.
+ * Returns 0, CARBS_EINVAL or CARBS_ENOMEM. */
 int scaling__joint(const scaling__data_t *dt, const scaling_config_t *c, const double *X,
                    double *theta, double *ssr, bool *edge);
 
