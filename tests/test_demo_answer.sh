@@ -3,8 +3,9 @@
 # records of tests/data/laws (a synthetic scaling surface of known law, as test_laws_cli.sh
 # imports them): a law that may predict gives every line of the answer (law, holdout with its
 # errors, the expected metric with its interval, the configuration as a `carbs train` command,
-# the compute-optimal N and D) and its numbers are those of `carbs laws --at-cost`; a sweep
-# spanning less than a decade gives the reason and no number.  Needs CARBS_BIN,
+# the compute-optimal N and D) and its numbers are those of `carbs laws --at-cost`; a parameter
+# whose line was refused gets the best trial's value, said as such; a sweep spanning less than
+# a decade gives the reason and no number.  Needs CARBS_BIN,
 # CARBS_SOURCE_ROOT and python3; prints "N passed, N failed".
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -56,6 +57,24 @@ assert abs(float(m.group(1)) / co["n_params"] - 1) < 1e-3 and abs(float(m.group(
 m = re.search(r"--set learning_rate=(\S+)", out)
 assert abs(float(m.group(1)) / at["params"]["learning_rate"]["value"] - 1) < 5e-3
 PY
+
+# A parameter whose line was refused: the best trial's value, said as such, and in the command.
+python3 -c 'import json, sys
+laws = json.load(open(sys.argv[1])); at = json.load(open(sys.argv[2]))
+for l in laws["lines"]:
+    if l["name"] == "learning_rate": l["status"], l["why"] = "ESTATE", "cannot predict: no optimum"
+del at["params"]["learning_rate"]
+json.dump(laws, open(sys.argv[1], "w")); json.dump(at, open(sys.argv[2], "w"))' \
+    "$tmp/laws.json" "$tmp/at.json"
+best=$(python3 -c 'import json, sys
+t = [json.loads(l) for l in open(sys.argv[1])]
+print("%.3g" % min((r for r in t if r.get("output") is not None), key=lambda r: r["output"])["params"]["learning_rate"])' \
+    "$tmp/trials.jsonl")
+if run 0 python3 "$root/tools/demo-answer.py" "$tmp/laws.json" "$tmp/at.json" "$tmp/sweep.json" \
+    "$tmp/trials.jsonl" &&
+    has out "^run:      .*, learning_rate $best (the best trial's; no line: no optimum)\$" &&
+    has out "carbs train .* --set learning_rate=$best --set n_layers=2"
+then ok; fi
 
 # Less than a decade of cost: the reason, the holdout line, and no number at all.
 sed 's/^name: lm-laws/name: narrow/' "$data/sweep.yaml" >"$tmp/narrow.yaml"

@@ -7,8 +7,8 @@ LAWS.json is `carbs laws SWEEP --format json`, AT.json `carbs laws SWEEP --forma
 --at-cost C`, SWEEP.json `carbs sweep show SWEEP`, TRIALS.jsonl `carbs export SWEEP`.  Prints,
 one labelled line each: the law and the trials it was fitted to; the holdout's errors and the
 range they validate; then the expected metric at C with its 90 % interval, the configuration
-to run there (the parameter lines, rounded as the sweep rounds them, with the fixed values, as a
-`carbs train` command) and the compute-optimal N and D; or, where the laws may not predict, their
+to run there (the parameter lines, rounded as the sweep rounds them, the best trial's value for
+a parameter whose line was refused, and the fixed values, as a `carbs train` command) and the compute-optimal N and D; or, where the laws may not predict, their
 reason and no number.  Reads only the JSON documented in docs/scaling-laws.md; exits 0.
 """
 import json, math, sys
@@ -63,6 +63,17 @@ for name, v in at.get("params", {}).items():
         run.append((name, f"{x:.3g}"))
     if v.get("outside_range"):
         run[-1] = (run[-1][0], run[-1][1] + " (outside the searched range)")
+# A searched parameter whose line was refused gets the best trial's value, said as such.
+goal = spec.get("metric", {}).get("goal", "minimize")
+scored = [t for t in ok if t.get("output") is not None]
+best = (max if goal == "maximize" else min)(scored, key=lambda t: t["output"]) if scored else None
+for ln in laws.get("lines", []):
+    name = ln["name"]
+    if name in at.get("params", {}) or name not in params or not best or name not in best["params"]:
+        continue
+    x = best["params"][name]
+    why = (ln.get("why") or "not fitted").replace("cannot predict: ", "")
+    run.append((name, f"{x:.3g} (the best trial's; no line: {why})"))
 shown = ", ".join(f"{n} {x}" for n, x in run)
 print(f"run:      {shown or '(no parameter line could be fitted)'}")
 fixed = spec.get("fixed", {})
