@@ -178,21 +178,28 @@ cmd_test() {
 
 # report SWEEP: the fitted scaling laws (every part, the holdout's errors among them), then one
 # block that answers the question: the expected metric at 10x the dearest trial with its
-# interval, the configuration to run there and its N and D, or the plain reason why the laws
-# may not say (uses $carbs and $db of cmd_demo).
+# interval, the configuration to run there and its N and D, and the holdout's errors, or the
+# plain reason why the laws may not say (uses $carbs and $db of cmd_demo; the JSON it reads is
+# kept in demo/).
 report() {
     local sweep=$1 dearest
     dearest=$("$carbs" --db "$db" trials "$sweep" --format json |
         python3 -c 'import json,sys; c=[json.loads(l).get("cost") or 0 for l in sys.stdin if l.strip()]; print(max(c) if c else "")')
     say "scaling laws of $sweep"
     "$carbs" --db "$db" laws "$sweep" --format table || true
-    if [ -n "$dearest" ] && [ "$dearest" != 0 ]; then
-        say "the answer: $sweep at 10x its dearest trial ($dearest)"
-        "$carbs" --db "$db" laws "$sweep" --format table \
-            --at-cost "$(python3 -c "print(10 * $dearest)")" || true
-    fi
     say "plots of $sweep"
     "$carbs" --db "$db" plot "$sweep" --out "demo/plots/$sweep" || true
+    if [ -n "$dearest" ] && [ "$dearest" != 0 ]; then
+        local at
+        at=$(python3 -c "print(10 * $dearest)")
+        "$carbs" --db "$db" laws "$sweep" --format json >"demo/$sweep.laws.json" || true
+        "$carbs" --db "$db" laws "$sweep" --format json --at-cost "$at" >"demo/$sweep.at.json" || true
+        "$carbs" --db "$db" sweep show "$sweep" >"demo/$sweep.sweep.json"
+        "$carbs" --db "$db" export "$sweep" >"demo/$sweep.trials.jsonl"
+        say "the answer: $sweep at 10x its dearest trial ($dearest)"
+        python3 tools/demo-answer.py "demo/$sweep.laws.json" "demo/$sweep.at.json" \
+            "demo/$sweep.sweep.json" "demo/$sweep.trials.jsonl" || true
+    fi
 }
 
 cmd_demo() {
@@ -222,8 +229,8 @@ cmd_demo() {
     "$carbs" data prepare --data data-cache --vocab 2048
     say "a local sweep: service, store $db, two CPU workers, the embedded trainer"
     CARBS_DATA=$ROOT/data-cache "$carbs" --db "$db" run examples/tiny-lm.yaml --workers 2
-    report tiny-lm
     say "stored in $db: 'carbs --db $db trials tiny-lm' lists every trial; more workers join with 'carbs serve --db $db' and 'carbs worker --connect tcp://HOST:5555' (docs/service.md)"
+    report tiny-lm
 }
 
 case "${1:-}" in

@@ -466,15 +466,23 @@ static int read_numeric(sweep__ctx_t *c, const sweep__node_t *pkey, const sweep_
     return sweep__numeric(c, pkey, m, path, p, given, "round");
 }
 
-/* The embedded trainer's parameter names: name must be one. */
+/* The embedded trainer's parameter names: name must be one, or, when fixed, one of its
+ * evaluation options (eval_tokens, mcq_items), which change no trained weight and so are
+ * never searched. */
 static int check_tparam(sweep__ctx_t *c, const sweep__node_t *k, const char *path,
-                        const char *name, const sweep_spec_t *s)
+                        const char *name, const sweep_spec_t *s, bool fixed)
 {
     char h[96];
 
     if (c->trainer_unknown || s->trainer != PROTO_TRAINER_EMBEDDED ||
         carbs_trainer_param_parse(name) >= 0)
         return 0;
+    if (carbs_trainer_option_parse(name) >= 0)
+        return fixed ? 0
+                     : sweep__fail(c, k, path,
+                                   "an evaluation option of the embedded trainer, not a "
+                                   "parameter: give it under fixed (it changes no trained "
+                                   "weight, so there is nothing to search)");
     return sweep__fail(c, k, path, "not an embedded-trainer parameter%s",
                        sweep__nearest(name, tparam_names, ARRAY_SIZE(tparam_names))
                            ? sweep__hint(h, sizeof(h), name, tparam_names, ARRAY_SIZE(tparam_names))
@@ -503,7 +511,7 @@ static int read_parameters(sweep__ctx_t *c, const sweep__node_t *root, sweep_spe
         memset(&p, 0, sizeof(p));
         sweep__join(path, "parameters", k->text);
         if ((rc = sweep__name(c, k, path, p.name)) < 0 ||
-            (rc = check_tparam(c, k, path, p.name, s)) < 0) {
+            (rc = check_tparam(c, k, path, p.name, s, false)) < 0) {
             bad = rc;
             continue;
         }
@@ -584,7 +592,7 @@ static int read_fixed(sweep__ctx_t *c, const sweep__node_t *root, sweep_spec_t *
 
         sweep__join(path, "fixed", k->text);
         if ((rc = sweep__name(c, k, path, name)) < 0 ||
-            (rc = check_tparam(c, k, path, name, s)) < 0) {
+            (rc = check_tparam(c, k, path, name, s, true)) < 0) {
             bad = rc;
             continue;
         }
@@ -733,7 +741,8 @@ static bool is_number_text(const char *s)
 }
 
 /* Embedded trainer: metric names from the one list, decay a cosine/linear
- * choice, every other parameter (tie_embeddings aside) numeric. */
+ * choice, an evaluation option a whole number, every other parameter
+ * (tie_embeddings aside) numeric. */
 static int check_embedded(sweep__ctx_t *c, const sweep__node_t *root, const sweep_spec_t *s)
 {
     static const char *const decays[] = {"cosine", "linear"};
@@ -798,6 +807,11 @@ static int check_embedded(sweep__ctx_t *c, const sweep__node_t *root, const swee
             continue;
         if (is_decay && (!v->is_str || (strcmp(v->str, decays[0]) && strcmp(v->str, decays[1]))))
             bad = sweep__fail(c, k + 1, path, "must be cosine or linear (got '%s')", k[1].text);
+        else if (carbs_trainer_option_parse(k->text) >= 0 &&
+                 (v->is_str || v->num != floor(v->num) || v->num < 1 ||
+                  v->num > CARBS_TRAINER_OPTION_MAX))
+            bad = sweep__fail(c, k + 1, path, "must be a whole number from 1 to %d (got %s)",
+                              CARBS_TRAINER_OPTION_MAX, k[1].text);
         else if (!is_decay && v->is_str)
             bad = sweep__fail(c, k + 1, path,
                               "must be a number for the embedded trainer (got '%s')", v->str);

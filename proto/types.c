@@ -38,6 +38,8 @@ NAME_TABLE(carbs_failure_name, carbs_failure_parse, carbs_failure_t, CARBS_FAILU
            CARBS_FAILURE_COUNT)
 NAME_TABLE(carbs_trainer_param_name, carbs_trainer_param_parse, carbs_trainer_param_t,
            CARBS_TRAINER_PARAM_MAP, CARBS_TP_COUNT)
+NAME_TABLE(carbs_trainer_option_name, carbs_trainer_option_parse, carbs_trainer_option_t,
+           CARBS_TRAINER_OPTION_MAP, CARBS_TO_COUNT)
 
 bool carbs_failure_is_hyper(carbs_failure_t f)
 {

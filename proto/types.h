@@ -270,4 +270,26 @@ typedef enum carbs_trainer_param {
 const char *carbs_trainer_param_name(carbs_trainer_param_t p);
 int carbs_trainer_param_parse(const char *name); /* the parameter, or -1 */
 
+/* Embedded-trainer options: how a trial is evaluated, never what the model
+ * learns (trainer_options_t).  A sweep may fix them (docs/sweep-file.md),
+ * not search them: they change no trained weight, only how many validation
+ * tokens and MCQ-dev items the trial scores at its end. */
+#define CARBS_TRAINER_OPTION_MAP(X)                                                                \
+    X(EVAL_TOKENS, "eval_tokens")                                                                  \
+    X(MCQ_ITEMS, "mcq_items")
+
+typedef enum carbs_trainer_option {
+#define X(id, name) CARBS_TO_##id,
+    CARBS_TRAINER_OPTION_MAP(X)
+#undef X
+        CARBS_TO_COUNT
+} carbs_trainer_option_t;
+
+/* The largest value an option takes: far past any split (the validation shard holds about
+ * 141k tokens, MCQ-dev about 4.2k items, docs/data.md), so a larger one is a typo. */
+#define CARBS_TRAINER_OPTION_MAX 100000000
+
+const char *carbs_trainer_option_name(carbs_trainer_option_t o);
+int carbs_trainer_option_parse(const char *name); /* the option, or -1 */
+
 #endif

@@ -1,9 +1,10 @@
 /*
  * test_runner_embedded.c - embedded trials through the runner child: a
- * tiny model on the synthetic corpus (every metric and a curve), the data
- * named by the sweep, divergence, configs the trainer rejects (error) and
- * missing prepared data (infra).  A separate, slow program: training is
- * too slow under valgrind for the fast suite.
+ * tiny model on the synthetic corpus (every metric and a curve), the
+ * sweep's evaluation options, the data named by the sweep, divergence,
+ * configs the trainer rejects (error) and missing prepared data (infra).
+ * A separate, slow program: training is too slow under valgrind for the
+ * fast suite.
  */
 #include "proto/common.h"
 #include "worker/runner.h"
@@ -34,6 +35,7 @@ static void test_runner_embedded(void)
     runner_config_t cfg = {.synthetic_data = true};
     carbs_result_t r;
     fx_progress_t pl = {0};
+    double eval_flops;
 
     /* A tiny model on the synthetic corpus: every metric, a curve. */
     embedded_trial(&m, 110);
@@ -49,7 +51,30 @@ static void test_runner_embedded(void)
     CHECK(r.curve.n >= 2);
     CHECK(pl.n >= 1);
     DA_FREE(&pl);
+    eval_flops = carbs_result_get(&r, "eval_flops");
+    CHECK(eval_flops > 0);
     carbs_result_release(&r);
+
+    /* The sweep's fixed evaluation options reach the trainer: fewer validation windows and
+     * MCQ items cost less evaluation and leave the training (and its FLOPs) alone; a bad
+     * value is the config's fault and names the option. */
+    CHECK_EQ(carbs_params_set_num(&m.trial.fixed, "eval_tokens", 128), 0);
+    CHECK_EQ(carbs_params_set_num(&m.trial.fixed, "mcq_items", 3), 0);
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
+    CHECK(r.ok);
+    CHECK(carbs_result_get(&r, "eval_flops") > 0);
+    CHECK(carbs_result_get(&r, "eval_flops") < 0.5 * eval_flops);
+    CHECK_NEAR(r.metric[CARBS_METRIC_TOKENS], 4096.0, 0.0);
+    CHECK(isfinite(r.metric[CARBS_METRIC_VAL_BPB]));
+    carbs_result_release(&r);
+    CHECK_EQ(carbs_params_set_num(&m.trial.fixed, "mcq_items", 0), 0);
+    fx_run_trial(&cfg, &m.trial, &r, NULL);
+    CHECK(!r.ok);
+    CHECK_EQ(r.failure, CARBS_FAILURE_ERROR);
+    CHECK(strstr(r.message, "mcq_items") != NULL);
+    carbs_result_release(&r);
+    proto_msg_release(&m);
+    embedded_trial(&m, 110);
 
     /* The data may also be named by the sweep: `data: synthetic`. */
     CHECK_EQ(carbs_params_set_str(&m.trial.fixed, "data", "synthetic"), 0);

@@ -1,7 +1,7 @@
 /*
  * test_trainer_config.c - trainer parameters by name, defaults, and the
  * derived model shape (head counts, FFN width, parameter counts) against
- * the scale ladder of docs/data.md.
+ * the scale ladder of docs/data.md; the evaluation options by name.
  */
 #include "proto/common.h"
 #include "trainer/config.h"
@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "tests/check.h"
+#include "trainer/trainer.h"
 
 static void test_trainer_config_ladder_shapes(void)
 {
@@ -118,6 +119,48 @@ static void test_trainer_config_set_by_name(void)
     carbs_params_release(&ps);
 }
 
+/* The evaluation options by name (a sweep's fixed values): whole numbers >= 1 land in
+ * trainer_options_t; a model setting is not an option (ENOTFOUND, so the caller tries
+ * trainer_config_set); a string, a fraction, 0 and a huge value are refused by name. */
+static void test_trainer_config_options_by_name(void)
+{
+    trainer_options_t opt = {0};
+    carbs_params_t ps = {0};
+    carbs_err_t err = {0};
+
+    carbs_params_set_num(&ps, "eval_tokens", 32768);
+    carbs_params_set_num(&ps, "mcq_items", 37);
+    carbs_params_set_num(&ps, "d_model", 96);
+    carbs_params_set_str(&ps, "mcq_items", "many"); /* replaces 37 in place */
+    CHECK_EQ(trainer_options_set(&opt, &ps.v[0], &err), 0);
+    CHECK_EQ(opt.eval_tokens, 32768);
+    CHECK_EQ(trainer_options_set(&opt, &ps.v[2], &err), CARBS_ENOTFOUND);
+    CHECK(strstr(err.msg, "'d_model'") != NULL);
+    CHECK_EQ(trainer_options_set(&opt, &ps.v[1], &err), CARBS_EINVAL);
+    CHECK(strstr(err.msg, "mcq_items") != NULL && strstr(err.msg, "'many'") != NULL);
+    CHECK_EQ(opt.mcq_items, 0);
+    carbs_params_set_num(&ps, "mcq_items", 37);
+    CHECK_EQ(trainer_options_set(&opt, &ps.v[1], &err), 0);
+    CHECK_EQ(opt.mcq_items, 37);
+    carbs_params_set_num(&ps, "mcq_items", 2.5);
+    CHECK_EQ(trainer_options_set(&opt, &ps.v[1], &err), CARBS_EINVAL);
+    CHECK(strstr(err.msg, "2.5") != NULL);
+    carbs_params_set_num(&ps, "mcq_items", 0);
+    CHECK_EQ(trainer_options_set(&opt, &ps.v[1], &err), CARBS_EINVAL);
+    carbs_params_set_num(&ps, "eval_tokens", 1e12);
+    CHECK_EQ(trainer_options_set(&opt, &ps.v[0], &err), CARBS_EINVAL);
+    CHECK(strstr(err.msg, "eval_tokens") != NULL);
+    carbs_params_set_num(&ps, "eval_tokens", NAN);
+    CHECK_EQ(trainer_options_set(&opt, &ps.v[0], &err), CARBS_EINVAL);
+    CHECK_EQ(opt.eval_tokens, 32768);
+    CHECK_EQ(opt.mcq_items, 37);
+    /* the names are the one list's, and no option is also a model parameter */
+    for (int i = 0; i < CARBS_TO_COUNT; i++)
+        CHECK_EQ(carbs_trainer_param_parse(carbs_trainer_option_name((carbs_trainer_option_t)i)),
+                 -1);
+    carbs_params_release(&ps);
+}
+
 static void test_trainer_config_rejects_bad_shapes(void)
 {
     trainer_config_t cfg;
@@ -146,6 +189,7 @@ int main(void)
     RUN(test_trainer_config_exact_counts);
     RUN(test_trainer_config_heads_follow_any_even_width);
     RUN(test_trainer_config_set_by_name);
+    RUN(test_trainer_config_options_by_name);
     RUN(test_trainer_config_rejects_bad_shapes);
     return check_summary();
 }

@@ -795,6 +795,9 @@ static void help(FILE *out)
             usage_text);
     for (int i = 0; i < CARBS_TP_COUNT; i++)
         fprintf(out, " %s", carbs_trainer_param_name((carbs_trainer_param_t)i));
+    fprintf(out, "\nEmbedded-trainer options (fix them, never searched):\n ");
+    for (int i = 0; i < CARBS_TO_COUNT; i++)
+        fprintf(out, " %s", carbs_trainer_option_name((carbs_trainer_option_t)i));
     fprintf(out, "\n");
 }
 

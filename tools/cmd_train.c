@@ -35,8 +35,9 @@ static void help(void)
 {
     printf("usage: %s\n\n"
            "Train one model with the embedded trainer and print its metrics as JSON.\n\n"
-           "  CONFIG.yaml      a flat map of trainer parameters, e.g. 'd_model: 128'\n"
-           "  --set NAME=VALUE set one parameter (after the file; repeatable)\n"
+           "  CONFIG.yaml      a flat map of trainer parameters and options, e.g.\n"
+           "                   'd_model: 128'\n"
+           "  --set NAME=VALUE set one parameter or option (after the file; repeatable)\n"
            "  --data DIR       prepared data (default $CARBS_DATA, else ./data-cache);\n"
            "                   make it with 'carbs data prepare --vocab N'\n"
            "  --synthetic      train on the synthetic corpus generated in code\n"
@@ -54,14 +55,17 @@ static void help(void)
            train_usage);
     for (int p = 0; p < CARBS_TP_COUNT; p++)
         printf("%s%s", p % 8 ? " " : "\n  ", carbs_trainer_param_name((carbs_trainer_param_t)p));
-    printf("\n");
+    printf("\n\noptions (how the end of a run is evaluated, whole numbers >= 1):\n  eval_tokens"
+           "      validation tokens scored (default %d)\n  mcq_items        MCQ-dev items scored"
+           " (default %d; --mcq-items wins)\n",
+           TRAINER_EVAL_TOKENS, TRAINER_MCQ_ITEMS);
 }
 
 // ---- configuration ----
 
 /* name=value text into cfg: a number when the whole value parses as one. */
-static int set_text(trainer_config_t *cfg, const char *name, size_t name_len, const char *value,
-                    carbs_err_t *err)
+static int set_text(trainer_config_t *cfg, trainer_options_t *opt, const char *name,
+                    size_t name_len, const char *value, carbs_err_t *err)
 {
     carbs_value_t v;
     double num;
@@ -77,11 +81,14 @@ static int set_text(trainer_config_t *cfg, const char *name, size_t name_len, co
         if (str_copy(v.str, sizeof(v.str), value))
             return carbs_fail(err, CARBS_EINVAL, "value of '%s' is too long", v.name);
     }
+    if (carbs_trainer_option_parse(v.name) >= 0)
+        return trainer_options_set(opt, &v, err);
     return trainer_config_set(cfg, &v, err);
 }
 
-/* Read a flat YAML map of parameter names to scalars into cfg. */
-static int load_yaml(const char *path, trainer_config_t *cfg, carbs_err_t *err)
+/* Read a flat YAML map of parameter (and option) names to scalars into cfg and opt. */
+static int load_yaml(const char *path, trainer_config_t *cfg, trainer_options_t *opt,
+                     carbs_err_t *err)
 {
     yaml_parser_t parser;
     yaml_event_t ev;
@@ -123,7 +130,8 @@ static int load_yaml(const char *path, trainer_config_t *cfg, carbs_err_t *err)
                 have_key = true;
             } else {
                 carbs_err_t inner = {0};
-                rc = set_text(cfg, key, strlen(key), (const char *)ev.data.scalar.value, &inner);
+                rc = set_text(cfg, opt, key, strlen(key), (const char *)ev.data.scalar.value,
+                              &inner);
                 if (rc)
                     rc = carbs_fail(err, rc, "%s:%zu: %s", path, ev.start_mark.line + 1,
                                     inner.msg);
@@ -187,7 +195,7 @@ int cmd_train(int argc, char **argv, const cli_globals_t *g)
     bool synthetic = false, curve = false, json = false, have_ds = false;
     char *out = NULL;
     double last_print = 0;
-    long threads = 1;
+    long threads = 1, mcq_items = 0;
     int c, rc, exit_code = CLI_EXIT_FAIL;
 
     UNUSED(g);
@@ -216,15 +224,12 @@ int cmd_train(int argc, char **argv, const cli_globals_t *g)
         case 'D':
             opt.device = optarg;
             break;
-        case 'm': {
-            long k;
-            if (parse_long(optarg, 1, 1000000, &k)) {
+        case 'm': /* applied after the file and --set: the flag wins (H39) */
+            if (parse_long(optarg, 1, 1000000, &mcq_items)) {
                 exit_code = cli_usage_error(train_usage, "bad --mcq-items '%s'", optarg);
                 goto out;
             }
-            opt.mcq_items = (size_t)k;
             break;
-        }
         case 'T':
             opt.mcq_test = true;
             break;
@@ -252,7 +257,7 @@ int cmd_train(int argc, char **argv, const cli_globals_t *g)
     opt.threads = (int)threads;
 
     trainer_config_defaults(&cfg);
-    if (config && load_yaml(config, &cfg, &err)) {
+    if (config && load_yaml(config, &cfg, &opt, &err)) {
         exit_code = err.code == CARBS_EIO ? cli_fail(&err) : cli_error(CLI_EXIT_USAGE, "%s", err.msg);
         goto out;
     }
@@ -262,11 +267,13 @@ int cmd_train(int argc, char **argv, const cli_globals_t *g)
             exit_code = cli_usage_error(train_usage, "--set wants NAME=VALUE, got '%s'", sets[i]);
             goto out;
         }
-        if (set_text(&cfg, sets[i], (size_t)(eq - sets[i]), eq + 1, &err)) {
+        if (set_text(&cfg, &opt, sets[i], (size_t)(eq - sets[i]), eq + 1, &err)) {
             exit_code = cli_error(CLI_EXIT_USAGE, "--set %s: %s", sets[i], err.msg);
             goto out;
         }
     }
+    if (mcq_items > 0)
+        opt.mcq_items = (size_t)mcq_items;
 
     if (synthetic)
         rc = dataset_synthetic((size_t)cfg.vocab_size, cfg.seed, TRAIN_SYNTHETIC_TOKENS, &ds, &err);

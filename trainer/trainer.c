@@ -56,6 +56,28 @@ static double cpu_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+int trainer_options_set(trainer_options_t *opt, const carbs_value_t *v, carbs_err_t *err)
+{
+    int which = carbs_trainer_option_parse(v->name);
+
+    if (which < 0)
+        return carbs_fail(err, CARBS_ENOTFOUND, "trainer: '%s' is not a trainer option", v->name);
+    if (v->is_str)
+        return carbs_fail(err, CARBS_EINVAL,
+                          "trainer: '%s' must be a whole number from 1 to %d (got '%s')", v->name,
+                          CARBS_TRAINER_OPTION_MAX, v->str);
+    if (!isfinite(v->num) || v->num != floor(v->num) || v->num < 1 ||
+        v->num > CARBS_TRAINER_OPTION_MAX)
+        return carbs_fail(err, CARBS_EINVAL,
+                          "trainer: '%s' must be a whole number from 1 to %d (got %g)", v->name,
+                          CARBS_TRAINER_OPTION_MAX, v->num);
+    if (which == CARBS_TO_EVAL_TOKENS)
+        opt->eval_tokens = (size_t)v->num;
+    else
+        opt->mcq_items = (size_t)v->num;
+    return 0;
+}
+
 static void fill_options(trainer_options_t *o, const trainer_options_t *in)
 {
     memset(o, 0, sizeof(*o));

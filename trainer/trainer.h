@@ -57,6 +57,12 @@ typedef struct trainer_options {
                                    devices (the backend's probe) */
 } trainer_options_t;
 
+/* Set one option by name (proto/types.h CARBS_TRAINER_OPTION_MAP: eval_tokens, mcq_items), as
+ * a sweep's fixed value or `carbs train --set` gives it: a whole number from 1 to
+ * CARBS_TRAINER_OPTION_MAX.  Returns 0, CARBS_ENOTFOUND for a name that is no option (the caller
+ * then tries trainer_config_set), or CARBS_EINVAL naming the option and the value. */
+int trainer_options_set(trainer_options_t *opt, const carbs_value_t *v, carbs_err_t *err);
+
 /* Where a run stands after a step. */
 typedef struct trainer_progress {
     int64_t step, steps; /* steps done, steps in all */

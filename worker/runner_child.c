@@ -279,8 +279,8 @@ static void run_command(child_t *c)
 /* The trainer's config from the trial: defaults, then fixed, then the
  * searched values; `data` (a string: "synthetic" or a folder) picks the
  * data and is not a trainer parameter. */
-static int embedded_config(child_t *c, trainer_config_t *cfg, const char **data, bool *synth,
-                           carbs_err_t *err)
+static int embedded_config(child_t *c, trainer_config_t *cfg, trainer_options_t *opt,
+                           const char **data, bool *synth, carbs_err_t *err)
 {
     const carbs_params_t *src[2] = {&c->trial->fixed, &c->trial->params};
 
@@ -295,7 +295,9 @@ static int embedded_config(child_t *c, trainer_config_t *cfg, const char **data,
                 *data = *synth ? NULL : v->str;
                 continue;
             }
-            rc = trainer_config_set(cfg, v, err);
+            /* an evaluation option (eval_tokens, mcq_items) or else a model setting */
+            rc = trainer_options_set(opt, v, err);
+            if (rc == CARBS_ENOTFOUND) rc = trainer_config_set(cfg, v, err);
             if (rc < 0) return rc;
         }
     }
@@ -320,7 +322,8 @@ static void run_embedded(child_t *c)
     trainer_t *tr;
     int rc;
 
-    if (embedded_config(c, &cfg, &data, &synth, &err) < 0) fail(c, CARBS_FAILURE_ERROR, err.msg);
+    if (embedded_config(c, &cfg, &opt, &data, &synth, &err) < 0)
+        fail(c, CARBS_FAILURE_ERROR, err.msg);
     if (strncmp(device, "cuda", 4) == 0) {
         /* The trial sees only its worker's GPUs, renumbered from 0: "cuda:2,3"
          * sets CUDA_VISIBLE_DEVICES=2,3 and trains on cuda:0,1. */
