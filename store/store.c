@@ -343,9 +343,10 @@ static int adopt(store_t *st, carbs_err_t *err)
                           st->path, uv, STORE_SCHEMA_VERSION);
     } else if (uv < STORE_SCHEMA_VERSION && ro) {
         return carbs_fail(err, CARBS_EVERSION,
-                          "'%s' has schema version %d, older than %d: open it for writing once "
-                          "to upgrade it",
-                          st->path, uv, STORE_SCHEMA_VERSION);
+                          "'%s' has schema version %d, older than %d: upgrade it with "
+                          "`carbs store upgrade --db %s` (any command that writes, such as "
+                          "`carbs serve`, upgrades it too)",
+                          st->path, uv, STORE_SCHEMA_VERSION, st->path);
     }
     if (sqlite3_exec(st->db, sql_pragmas, NULL, NULL, NULL) != SQLITE_OK)
         return store__fail(st, "configure", err);

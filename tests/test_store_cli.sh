@@ -76,4 +76,21 @@ if run 1 "$carbs" store recover --db "$db" --out "$tmp/new.db" && has err "file 
 if run 0 "$carbs" store check --db "$tmp/new.db" && has err "0 problems"; then ok; fi
 if run 0 "$carbs" ask toy --db "$tmp/new.db" && has out '"trial_id":'; then ok; fi
 
+# a store from an older carbs (schema 1): readers name the way out, `store
+# upgrade` takes it, and every trial is still there
+cp "$tmp/new.db" "$tmp/old.db"
+python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.executescript("DROP TABLE verifications; ALTER TABLE workers DROP COLUMN key; "
+                "ALTER TABLE workers DROP COLUMN key_name; PRAGMA user_version = 1;")
+c.close()' "$tmp/old.db"
+"$carbs" trials toy --db "$tmp/new.db" >"$tmp/trials.before"
+if run 1 "$carbs" trials toy --db "$tmp/old.db" &&
+   has err "schema version 1, older than .*carbs store upgrade --db $tmp/old.db"; then ok; fi
+if run 0 "$carbs" store upgrade --db "$tmp/old.db" && has err "is at schema version" &&
+   run 0 "$carbs" trials toy --db "$tmp/old.db" && cmp -s "$tmp/out" "$tmp/trials.before"
+then ok; else bad "the upgraded store does not list the trials it had"; fi
+if run 1 "$carbs" store upgrade --db "$tmp/absent.db" && has err "no store at" &&
+   [ ! -e "$tmp/absent.db" ]; then ok; fi
+
 finish

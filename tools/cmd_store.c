@@ -12,6 +12,10 @@
  *   carbs store recover --db PATH --out NEW
  *     the same walk, copying every row that passes, with its ids, into a
  *     new store NEW, and saying what was left out.  PATH is only read.
+ *
+ *   carbs store upgrade [--db PATH]
+ *     bring a store written by an older carbs to this one's schema version
+ *     (docs/store.md, "Migrations"); a store already there is left as it is.
  */
 #include "proto/common.h"
 #include "tools/commands.h"
@@ -22,17 +26,21 @@
 #include "store/store.h"
 #include "tools/verb.h"
 
+#include <unistd.h>
+
 static const char usage_check[] = "carbs store check [--db PATH]";
 static const char usage_recover[] = "carbs store recover --db PATH --out NEW";
+static const char usage_upgrade[] = "carbs store upgrade [--db PATH]";
 
 static void help(FILE *out)
 {
-    fprintf(out, "usage: %s\n       %s\n\n"
+    fprintf(out, "usage: %s\n       %s\n       %s\n\n"
                  "check    check every page and every row of the store; exit 1 when anything\n"
                  "         is wrong, with one line per problem\n"
                  "recover  copy every row that can be read and passes the checks into a new\n"
-                 "         store NEW (same ids), and say what was left out\n",
-            usage_check, usage_recover);
+                 "         store NEW (same ids), and say what was left out\n"
+                 "upgrade  bring a store from an older carbs to this one's schema version\n",
+            usage_check, usage_recover, usage_upgrade);
 }
 
 // ---- the JSON columns, judged by the codecs that read them ----
@@ -176,6 +184,28 @@ static int store_recover_verb(int argc, char **argv, const cli_globals_t *g)
     return CLI_EXIT_OK;
 }
 
+static int store_upgrade_verb(int argc, char **argv, const cli_globals_t *g)
+{
+    const char *db = NULL;
+    carbs_err_t err = {0};
+    store_t *st;
+    int rc = parse(argc, argv, usage_upgrade, &db, NULL);
+
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    if (!db)
+        db = g->db;
+    if (access(db, F_OK) != 0)
+        return cli_error(CLI_EXIT_FAIL, "no store at '%s'", db);
+    /* Opening for writing migrates, one transaction per step. */
+    st = store_open(db, 0, &err);
+    if (!st)
+        return cli_fail(&err);
+    store_close(st);
+    fprintf(stderr, "carbs: '%s' is at schema version %d\n", db, STORE_SCHEMA_VERSION);
+    return CLI_EXIT_OK;
+}
+
 int cmd_store(int argc, char **argv, const cli_globals_t *g)
 {
     static const struct {
@@ -184,6 +214,7 @@ int cmd_store(int argc, char **argv, const cli_globals_t *g)
     } verbs[] = {
         {"check", store_check_verb},
         {"recover", store_recover_verb},
+        {"upgrade", store_upgrade_verb},
     };
 
     if (argc < 2) {
