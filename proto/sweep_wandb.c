@@ -351,9 +351,10 @@ static int check_keys(sweep__ctx_t *c, const sweep__node_t *m, const char *path,
         sweep__join(q, path, owned[i].key);
         if (k && !(dists[d].keys & owned[i].bit))
             rc = sweep__fail(c, k, q, "not used by distribution %s", dists[d].name);
-        else if (!k && (dists[d].keys & owned[i].bit) && owned[i].bit != K_Q &&
-                 owned[i].bit != K_PROB)
-            rc = sweep__fail(c, m, q, "required by distribution %s", dists[d].name);
+        else if (!sweep__get(m, owned[i].key) && (dists[d].keys & owned[i].bit) &&
+                 owned[i].bit != K_Q && owned[i].bit != K_PROB)
+            rc = sweep__fail(c, k ? k : m, q, "%srequired by distribution %s",
+                             k ? "null, but " : "", dists[d].name);
     }
     if (d != D_CATEGORICAL && d != D_CATEGORICAL_P && d != D_CONSTANT)
         return rc;
