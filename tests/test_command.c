@@ -131,6 +131,18 @@ static void test_command_line_results(void)
     }
     carbs_result_release(&r);
 
+    /* a success names no failure kind, nested or flat: the nested line
+     * kept "oom", which its flat re-encoding then dropped */
+    {
+        const char *ok_kind = "{\"status\":\"ok\",\"failure\":\"oom\",\"message\":\"CUDA out \","
+                              "\"metrics\":{\"val_loss\":2.5}}";
+        CHECK_EQ(command_parse_line(ok_kind, strlen(ok_kind), NULL, NULL, &p, &r),
+                 COMMAND_LINE_RESULT);
+        CHECK(r.ok);
+        CHECK_EQ(r.failure, CARBS_FAILURE_NONE);
+        carbs_result_release(&r);
+    }
+
     CHECK_EQ(command_parse_line(failed, strlen(failed), NULL, NULL, &p, &r), COMMAND_LINE_RESULT);
     CHECK(!r.ok);
     CHECK_EQ(r.failure, CARBS_FAILURE_OOM);

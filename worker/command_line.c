@@ -334,10 +334,13 @@ command_line_kind_t command_parse_line(const char *line, size_t len, const char 
             memcpy(text, line, len);
             text[len] = '\0';
             if (proto_result_from_json(text, result, NULL) == 0) kind = COMMAND_LINE_RESULT;
-            /* a failure without a kind is an error, as in a flat line */
+            /* a failure without a kind is an error, and a success has no
+             * failure kind, as in a flat line (found by fuzz_command) */
             if (kind == COMMAND_LINE_RESULT && !result->ok &&
                 result->failure == CARBS_FAILURE_NONE)
                 result->failure = CARBS_FAILURE_ERROR;
+            if (kind == COMMAND_LINE_RESULT && result->ok)
+                result->failure = CARBS_FAILURE_NONE;
             free(text);
         }
         goto out;
