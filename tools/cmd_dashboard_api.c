@@ -336,7 +336,8 @@ static int merge_results(store_t *st, dash_entry_t *e, bool maximize, carbs_err_
         pts.v[pts.n++] = e->points.v[i++];
     merge_ids(&e->results, add.v, add.n, &ids);
     /* by id, so that of exact ties the earliest trial stays (report.h) */
-    qsort(cand.v, cand.n, sizeof(*cand.v), cmp_front_id);
+    if (cand.n > 1)
+        qsort(cand.v, cand.n, sizeof(*cand.v), cmp_front_id);
     rc = front_of(cand.v, cand.n, maximize, &front, err);
     if (rc) {
         /* pts shares e's params: free only the new ones, which e never had */
