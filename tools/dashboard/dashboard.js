@@ -434,7 +434,7 @@ function drawLaws(sw) {
   const t2 = el('table', {id: 'laws-lines'});
   table(t2, ['parameter', 'slope b (u = a + b ln C)', pct, 'R²', 'power law'],
     (l.lines || []).map((ln) => !fitted(ln) ?
-      el('tr', null, el('td', null, ln.name), el('td', null, ln.why)) :
+      el('tr', null, el('td', null, ln.name), el('td', {colspan: 4}, ln.why)) :
       el('tr', null, el('td', null, ln.name), el('td', {class: 'num'}, num(ln.slope)),
         el('td', null, interval(ln.slope_lo, ln.slope_hi)), el('td', {class: 'num'}, num(ln.r2, 3)),
         el('td', null, Number.isFinite(ln.exponent) ? `${ln.name} ~ C^${num(ln.exponent, 4)}` : '-'))));
