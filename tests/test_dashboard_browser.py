@@ -85,14 +85,15 @@ class Driver:
     def click(self, css):
         # The page redraws its tables at every poll: an element found just before a redraw
         # is stale by the click (WebDriver's 404), so find it again.
-        for attempt in range(5):
+        deadline = time.time() + 20
+        while True:
             try:
                 eid = self.s("POST", "/element", {"using": "css selector", "value": css})
                 eid = next(iter(eid.values()))
                 self.s("POST", f"/element/{eid}/click", {})
                 return
             except urllib.error.HTTPError:
-                if attempt == 4:
+                if time.time() > deadline:
                     raise
                 time.sleep(0.1)
 
