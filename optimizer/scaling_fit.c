@@ -461,9 +461,12 @@ static void holdout_front(const double *Cf, const double *yf, size_t nf, bool ma
 }
 
 /* The all-trials estimators' holdout: refit on every trial cheaper than the
- * first held-out front point; the envelope predicts the front point by the
- * law, the joint model by the law plus the penalties of that trial's own
- * settings. */
+ * first held-out front point, and predict each held-out front point by the
+ * law alone, the number a prediction at a new cost gives.  The joint model
+ * once added the penalties of the held-out trial's own settings: a new
+ * model size far from the cheap trials' optimum line got a penalty the
+ * refit could not know, and a sweep's best trial was predicted 9.7 % too
+ * high (docs/scaling-laws.md, "The demo sweep"). */
 static void holdout_all(const scaling_input_t *in, const rows_t *all, const scaling_config_t *c,
                         double c_max, laws_holdout_t *h)
 {
@@ -511,20 +514,7 @@ static void holdout_all(const scaling_input_t *in, const rows_t *all, const scal
         h->train_max_cost = q ? fmax(h->train_max_cost, r.cost[q]) : r.cost[q];
     for (size_t q = 0; q < k; q++) {
         size_t i = all->front[all->nf - k + q];
-        double f;
-        if (c->estimator == SCALING_EST_JOINT) {
-            double xr[1 + 64];
-            if (all->dt.d > 64) {
-                f = NAN;
-            } else {
-                xr[0] = all->x[i];
-                for (size_t j = 0; j < all->dt.d; j++)
-                    xr[1 + j] = all->u[i * all->dt.d + j];
-                f = scaling__joint_eval(theta, all->dt.d, xr);
-            }
-        } else {
-            f = theta[0] + theta[1] * exp(-theta[2] * all->x[i]);
-        }
+        double f = theta[0] + theta[1] * exp(-theta[2] * all->x[i]);
         h->cost[q] = all->cost[i];
         h->actual[q] = all->sign * all->y[i];
         h->predicted[q] = all->sign * f;
