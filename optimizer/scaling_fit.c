@@ -36,6 +36,12 @@
  * refit's dearest trial. */
 #define DRIFT_MIN_EFOLDS 1.0
 
+/* A parameter whose basic coordinate correlates this strongly with ln N
+ * over the trials sets the model size (d_model): nd_from_line() reads
+ * N_opt off its optimum line.  A learning rate that the search moves along
+ * its optimum line correlates with ln C, hence with ln N, but loosely. */
+#define ND_SIZE_CORR 0.9
+
 /* The least R^2 of the front settings about a joint optimum line. */
 #define SCALING_LINE_R2_MIN (-1.0)
 
@@ -647,6 +653,31 @@ out:
 
 // ---- the whole fit ----
 
+/* |Pearson correlation| of a and b over the rows where both are finite
+ * (0 when either is constant or fewer than 3 rows). */
+static double abs_corr(const double *a, const double *b, size_t n)
+{
+    double sa = 0.0, sb = 0.0, saa = 0.0, sbb = 0.0, sab = 0.0;
+    size_t m = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(a[i]) && isfinite(b[i])) {
+            sa += a[i];
+            sb += b[i];
+            m++;
+        }
+    if (m < 3)
+        return 0.0;
+    sa /= (double)m;
+    sb /= (double)m;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(a[i]) && isfinite(b[i])) {
+            saa += (a[i] - sa) * (a[i] - sa);
+            sbb += (b[i] - sb) * (b[i] - sb);
+            sab += (a[i] - sa) * (b[i] - sb);
+        }
+    return saa > 0.0 && sbb > 0.0 ? fabs(sab) / sqrt(saa * sbb) : 0.0;
+}
 
 /* The bound on E in loss orientation: the caller's, or 0 for a
  * non-negative metric to minimize, 1 for a metric to maximize in [0, 1]. */
@@ -706,6 +737,105 @@ static void judge(laws_t *out, const scaling_config_t *c, bool edge)
             100.0 * h->max_rel_err, 100.0 * h->tol);
     else if (isfinite(p->bound) && p->E == p->bound)
         snprintf(p->why, sizeof(p->why), "E is held at the metric's bound %g", p->bound);
+}
+
+/* When the L(N, D) law gives no compute optimum, take N_opt from the
+ * joint model's optimum line of the parameter that sets the model size
+ * (Hoffmann et al.'s approach 2, the minimum of each cost's profile, as
+ * the joint model fits it): u_opt = a + b ln C, and ln N = m + k u over
+ * the trials, so N_opt = e^(m + k a) C^(k b) and D_opt = C / (6 N_opt).
+ * The size parameter is the one whose coordinate follows ln N most
+ * closely, |r| >= ND_SIZE_CORR.  Leaves nd as it is when there is no such
+ * line. */
+static void nd_from_line(const scaling_input_t *in, const laws_t *l, laws_nd_t *nd)
+{
+    size_t n = in->n, best = SIZE_MAX;
+    double r_best = 0.0, *lnN, *uj;
+
+    if (nd->status == 0 && !nd->why[0] && isfinite(nd->a))
+        return;
+    if (!l->lines || !in->n_params || !in->d)
+        return;
+    if (!(lnN = carbs_malloc((n ? n : 1) * 2 * sizeof(double))))
+        return;
+    uj = lnN + n;
+    for (size_t i = 0; i < n; i++)
+        lnN[i] = isfinite(in->output[i]) && isfinite(in->cost[i]) && in->cost[i] > 0.0 &&
+                         isfinite(in->n_params[i]) && in->n_params[i] > 0.0
+                     ? log(in->n_params[i])
+                     : NAN;
+    for (size_t j = 0; j < l->n_lines && j < in->d; j++) {
+        for (size_t i = 0; i < n; i++)
+            uj[i] = in->u[i * in->d + j];
+        double r = abs_corr(uj, lnN, n);
+        if (r >= ND_SIZE_CORR && r > r_best) {
+            r_best = r;
+            best = j;
+        }
+    }
+    const laws_line_t *ln = best != SIZE_MAX ? &l->lines[best] : NULL;
+    if (!ln || ln->status) {
+        free(lnN);
+        return;
+    }
+    /* ln N = m + k u by least squares */
+    double su = 0.0, sy = 0.0, suu = 0.0, suy = 0.0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double u = in->u[i * in->d + best];
+        if (isfinite(u) && isfinite(lnN[i])) {
+            su += u;
+            sy += lnN[i];
+            m++;
+        }
+    }
+    su /= (double)m;
+    sy /= (double)m;
+    for (size_t i = 0; i < n; i++) {
+        double u = in->u[i * in->d + best];
+        if (isfinite(u) && isfinite(lnN[i])) {
+            suu += (u - su) * (u - su);
+            suy += (u - su) * (lnN[i] - sy);
+        }
+    }
+    free(lnN);
+    double k = suy / suu, m0 = sy - k * su;
+    double a = k * ln->slope, alo = k * ln->slope_lo, ahi = k * ln->slope_hi;
+    if (alo > ahi) {
+        double t = alo;
+        alo = ahi;
+        ahi = t;
+    }
+    char law_why[LAWS_WHY_MAX];
+    snprintf(law_why, sizeof(law_why), "%s",
+             nd->why[0] ? nd->why : "the fitted law has no compute optimum");
+    if (!(a > 0.0 && a < 1.0)) {
+        if (!nd->status)
+            nd->status = CARBS_ESTATE;
+        str_copy(nd->law_why, sizeof(nd->law_why), law_why);
+        snprintf(nd->why, sizeof(nd->why),
+                 "cannot predict: the L(N, D) law gives no optimum, and the model-size "
+                 "parameter's optimum line gives N_opt ~ C^%.3g, outside (0, 1)",
+                 a);
+        return;
+    }
+    str_copy(nd->law_why, sizeof(nd->law_why), law_why);
+    nd->status = 0;
+    nd->why[0] = '\0';
+    nd->from_line = true;
+    nd->size_dim = best;
+    nd->ln_n0 = m0;
+    nd->ln_n_slope = k;
+    nd->E = nd->A = nd->B = nd->alpha = nd->beta = nd->rmse = NAN;
+    nd->alpha_lo = nd->alpha_hi = nd->beta_lo = nd->beta_hi = NAN;
+    nd->a = a;
+    nd->b = 1.0 - a;
+    /* N_opt = e^(m + k a0) C^a = G (C / 6)^a */
+    nd->G = exp(m0 + k * ln->intercept) * pow(6.0, a);
+    nd->a_lo = alo;
+    nd->a_hi = ahi;
+    nd->b_lo = 1.0 - ahi;
+    nd->b_hi = 1.0 - alo;
 }
 
 static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot, laws_t *out,
@@ -837,6 +967,8 @@ static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot
                      "metric's floor %g (more trials at large N and D pin it down)",
                      out->nd.E, c.bound);
         }
+        if (c.estimator == SCALING_EST_JOINT)
+            nd_from_line(in, out, &out->nd);
     } else {
         laws_nd_t *nd = &out->nd;
         nd->E = nd->A = nd->B = nd->alpha = nd->beta = nd->rmse = nd->a = nd->b = nd->G = NAN;

@@ -64,6 +64,12 @@ static const num_field_t nd_fields[] = {
     {"b_hi", offsetof(laws_nd_t, b_hi)},
 };
 
+/* Written only for an answer from the size line (laws_nd_t from_line). */
+static const num_field_t nd_line_fields[] = {
+    {"ln_n0", offsetof(laws_nd_t, ln_n0)},
+    {"ln_n_slope", offsetof(laws_nd_t, ln_n_slope)},
+};
+
 static const num_field_t holdout_fields[] = {
     {"train_max_cost", offsetof(laws_holdout_t, train_max_cost)},
     {"max_abs_err", offsetof(laws_holdout_t, max_abs_err)},
@@ -207,6 +213,14 @@ static int put_nd(json_t *root, const laws_nd_t *nd, carbs_err_t *err)
         rc = json__put_int(o, WHAT, "n", (int64_t)nd->n, 0, err);
     if (!rc)
         rc = put_nums(o, nd, nd_fields, ARRAY_SIZE(nd_fields), err);
+    if (!rc)
+        rc = json__put_str(o, WHAT, "source", nd->from_line ? "line" : "law", 8, err);
+    if (!rc && nd->from_line)
+        rc = json__put_str(o, WHAT, "size_param", nd->size_param, sizeof(nd->size_param), err);
+    if (!rc && nd->from_line)
+        rc = json__put_str(o, WHAT, "law_why", nd->law_why, sizeof(nd->law_why), err);
+    if (!rc && nd->from_line)
+        rc = put_nums(o, nd, nd_line_fields, ARRAY_SIZE(nd_line_fields), err);
     return rc;
 }
 
@@ -456,6 +470,20 @@ static int get_nd(json_t *root, laws_nd_t *nd, carbs_err_t *err)
         rc = get_size(o, "n", &nd->n, err);
     if (!rc)
         rc = get_nums(o, nd, nd_fields, ARRAY_SIZE(nd_fields), err);
+    char source[8] = "law";
+    if (!rc)
+        rc = json__get_str(o, WHAT, "source", JSON__OPT, source, sizeof(source), err);
+    if (!rc && strcmp(source, "law") != 0 && strcmp(source, "line") != 0)
+        rc = carbs_fail(err, CARBS_EPROTO, "%s: nd.source \"%s\" is neither law nor line", WHAT,
+                        source);
+    nd->from_line = strcmp(source, "line") == 0;
+    if (!rc)
+        rc = json__get_str(o, WHAT, "size_param", JSON__OPT, nd->size_param, sizeof(nd->size_param),
+                           err);
+    if (!rc)
+        rc = json__get_str(o, WHAT, "law_why", JSON__OPT, nd->law_why, sizeof(nd->law_why), err);
+    if (!rc)
+        rc = get_nums_opt(o, nd, nd_line_fields, ARRAY_SIZE(nd_line_fields), err);
     return rc;
 }
 

@@ -31,7 +31,7 @@ if answer lm-laws 1e21 && [ "$(lines out)" -eq 5 ] &&
     has out '^holdout:  refit on the trials up to .* the 2 dearest front points with errors [-+][0-9.]* % at .*: passed; predictions are validated up to' &&
     has out '^expected: loss [0-9.]*, 90 % interval \[[0-9.]*, [0-9.]*\] at flops = 1e+21 (beyond the holdout-validated range' &&
     has out '^run:      n_params [0-9.e+]*, tokens [0-9.e+]*, learning_rate [0-9.e-]*$' &&
-    has out '^N, D:     compute-optimal n_params [0-9.e+]*, tokens [0-9.e+]* (L(N, D) law, C = 6ND)$'
+    has out '^N, D:     compute-optimal n_params [0-9.e+]*, tokens [0-9.e+]* (L(N, D) law, N_opt ~ C^0[.][0-9]* \[0[.][0-9]*, 0[.][0-9]*\]; C = 6ND)$'
 then ok; fi
 # An embedded-trainer sweep also gets the configuration as a `carbs train` command, its
 # searched values first, then the fixed ones.
@@ -56,7 +56,34 @@ co = at["compute_optimal"]
 assert abs(float(m.group(1)) / co["n_params"] - 1) < 1e-3 and abs(float(m.group(2)) / co["tokens"] - 1) < 1e-3
 m = re.search(r"--set learning_rate=(\S+)", out)
 assert abs(float(m.group(1)) / at["params"]["learning_rate"]["value"] - 1) < 5e-3
+# the model size and tokens to run are the compute-optimal N and D, as --verify queues them
+m = re.search(r"--set n_params=(\S+) --set tokens=(\S+)", out)
+assert abs(float(m.group(1)) / co["n_params"] - 1) < 5e-3 and abs(float(m.group(2)) / co["tokens"] - 1) < 5e-3
 PY
+
+# N and D from the size parameter's line, and a verification run, said as such; a
+# verification run is not a trial of the sweep (its cost does not set the span).
+python3 -c 'import json, sys
+laws = json.load(open(sys.argv[1]))
+laws["nd"].update(source="line", size_param="n_params", law_why="no optimum")
+laws["verifications"] = [
+    {"trial": 900, "state": "done", "cost": 2e21, "cost_name": "flops", "estimator": "joint",
+     "predicted": 2.25, "lo": 2.2, "hi": 2.3, "level": 0.9, "observed": 2.268,
+     "observed_cost": 2e21, "inside": True, "message": None},
+    {"trial": 901, "state": "pending", "cost": 3e21, "cost_name": "flops", "estimator": "joint",
+     "predicted": 2.2, "lo": 2.1, "hi": 2.3, "level": 0.9, "observed": None,
+     "observed_cost": None, "inside": None, "message": None}]
+json.dump(laws, open(sys.argv[1], "w"))' "$tmp/laws.json"
+python3 -c 'import json, sys
+t = json.loads(open(sys.argv[1]).readline()); t.update(id=900, cost=2e21)
+open(sys.argv[1], "a").write(json.dumps(t) + "\n")' "$tmp/trials.jsonl"
+if run 0 python3 "$root/tools/demo-answer.py" "$tmp/laws.json" "$tmp/at.json" "$tmp/sweep.json" \
+    "$tmp/trials.jsonl" &&
+    has out '^law:      .* flops 1e+15 to 1e+20: 5.00 decades)$' &&
+    has out '^N, D:     compute-optimal n_params [0-9.e+]*, tokens [0-9.e+]* (N from the joint model.s optimum line of n_params, N_opt ~ C^0[.][0-9]* \[0[.][0-9]*, 0[.][0-9]*\]; D = C / 6N)$' &&
+    has out '^verified: trial 900 at flops 2e+21: predicted 2.25 \[2.2, 2.3\], observed 2.268 (+0.80 %), inside the interval$' &&
+    has out '^verified: trial 901 at flops 3e+21 has not run (pending)$'
+then ok; fi
 
 # A parameter whose line was refused: the best trial's value, said as such, and in the command.
 python3 -c 'import json, sys

@@ -752,6 +752,86 @@ static void test_scaling_fault_injection(void)
 
 // ---- the codec ----
 
+// ---- compute-optimal N and D with the joint model ----
+
+#define ND_N 160
+typedef struct nd_sweep {
+    double cost[ND_N], out[ND_N], u[3 * ND_N], N[ND_N], D[ND_N];
+} nd_sweep_t;
+
+/* The trainer's model size from d_model (two layers, a 2048-token tied
+ * embedding): not a power of d, so ln N is only nearly linear in u. */
+static double n_of_d(double d)
+{
+    return 2048.0 * d + 22.0 * d * d;
+}
+
+static void test_scaling_nd_from_line(void)
+{
+    /* when the L(N, D) law gives no optimum, N_opt comes from the optimum
+     * line of the parameter that sets the model size: here u0 = log10
+     * d_model, whose optimum is log10 d* = -1.2 + 0.12 ln C, so N_opt ~
+     * C^a with a = 0.12 dlnN/du, 0.34 to 0.44 over the data */
+    static nd_sweep_t s;
+    rng_t r;
+
+    rng_seed(&r, 77);
+    for (size_t i = 0; i < ND_N; i++) {
+        double C = pow(10.0, 9.5 + 2.5 * rng_uniform(&r));
+        double du = 0.25 * rng_normal(&r), dl = 0.3 * rng_normal(&r);
+        double u0 = -1.2 + 0.12 * log(C) + du;
+        s.cost[i] = C;
+        s.u[3 * i] = u0;
+        s.u[3 * i + 1] = -2.0 - 0.02 * log(C) + dl; /* a learning rate */
+        s.u[3 * i + 2] = NAN;                      /* a parameter some trials lack */
+        s.N[i] = n_of_d(pow(10.0, u0));
+        s.D[i] = C / (6.0 * s.N[i]);
+        s.out[i] = 0.1 + 12.0 * pow(C, -0.06) + 0.2 * du * du + 0.1 * dl * dl +
+                   0.002 * rng_normal(&r);
+    }
+    scaling_input_t in = {.n = ND_N, .cost = s.cost, .output = s.out, .d = 3, .u = s.u,
+                          .n_params = s.N, .tokens = s.D};
+    /* the law refuses: more trials than there are */
+    scaling_config_t cfg = {.seed = 3, .n_boot = 40, .min_nd = 100000};
+    laws_t l;
+    carbs_err_t err = {0};
+    CHECK_EQ(scaling_fit_all(&in, &cfg, &l, &err), 0);
+    if (err.code)
+        return;
+    fprintf(stderr, "from line: a %.4f [%.4f, %.4f], law: %s; why: %s\n", l.nd.a, l.nd.a_lo,
+            l.nd.a_hi, l.nd.law_why, l.nd.why);
+    CHECK_EQ(l.nd.status, 0);
+    CHECK(l.nd.from_line);
+    CHECK_EQ(l.nd.size_dim, 0);
+    CHECK(strstr(l.nd.law_why, "not enough data") != NULL);
+    CHECK(isnan(l.nd.alpha) && isnan(l.nd.E));
+    /* a is the line's slope through ln N = m + k u, k the mean of dlnN/du =
+     * ln 10 (2048 + 44 d) / (2048 + 22 d): 2.82 to 3.65 over d 27-131 */
+    CHECK_NEAR(l.nd.a, l.nd.ln_n_slope * l.lines[0].slope, 1e-12);
+    CHECK(l.nd.ln_n_slope > 2.9 && l.nd.ln_n_slope < 3.5);
+    CHECK(l.nd.a > 0.12 * 2.82 && l.nd.a < 0.12 * 3.65);
+    CHECK_NEAR(l.nd.a + l.nd.b, 1.0, 1e-12);
+    CHECK(l.nd.a_lo < l.nd.a && l.nd.a < l.nd.a_hi);
+    /* N_opt at C is the N of the line's d_model there, D = C / 6N */
+    double C = 1e13, Nopt, Dopt, u, lo, hi;
+    scaling_nd_optimum(&l.nd, C, &Nopt, &Dopt);
+    scaling_line_predict(&l.lines[0], C, &u, &lo, &hi);
+    CHECK_NEAR(log(Nopt), l.nd.ln_n0 + l.nd.ln_n_slope * u, 1e-9);
+    CHECK_NEAR(6.0 * Nopt * Dopt / C, 1.0, 1e-12);
+    laws_release(&l);
+
+    /* no parameter follows ln N: the law's refusal stands */
+    for (size_t i = 0; i < ND_N; i++)
+        s.N[i] = 1e6 * (1.0 + (double)(i % 5));
+    CHECK_EQ(scaling_fit_all(&in, &cfg, &l, &err), 0);
+    if (err.code)
+        return;
+    CHECK_EQ(l.nd.status, CARBS_ESTATE);
+    CHECK(!l.nd.from_line);
+    CHECK(strstr(l.nd.why, "not enough data") != NULL);
+    laws_release(&l);
+}
+
 static void test_laws_json_round_trip(void)
 {
     static sweep_data_t s;
@@ -774,10 +854,19 @@ static void test_laws_json_round_trip(void)
     str_copy(l.cost, sizeof(l.cost), "flops");
     str_copy(l.lines[0].name, sizeof(l.lines[0].name), "learning_rate");
     str_copy(l.lines[1].name, sizeof(l.lines[1].name), "warmup_frac");
+    /* the fields of an N, D answer from the size line */
+    l.nd.from_line = true;
+    l.nd.ln_n0 = 7.25;
+    l.nd.ln_n_slope = 2.75;
+    str_copy(l.nd.size_param, sizeof(l.nd.size_param), "d_model");
+    str_copy(l.nd.law_why, sizeof(l.nd.law_why), "no optimum");
     CHECK_EQ(laws_to_json(&l, &text, &err), 0);
     CHECK_EQ(laws_from_json(text, &back, &err), 0);
     CHECK_EQ(laws_to_json(&back, &again, &err), 0);
     CHECK_STR(text, again);
+    CHECK(back.nd.from_line && back.nd.ln_n_slope == 2.75);
+    CHECK_STR(back.nd.size_param, "d_model");
+    CHECK_STR(back.nd.law_why, "no optimum");
     CHECK_STR(back.metric, "val_loss");
     CHECK_EQ(back.loss.n_boot, l.loss.n_boot);
     CHECK(back.loss.alpha == l.loss.alpha);
@@ -796,6 +885,14 @@ static void test_laws_json_round_trip(void)
         p[4] = '9';
         CHECK_EQ(laws_from_json(text, &back, &err), CARBS_EVERSION);
         p[4] = '2';
+    }
+    p = strstr(text, "\"source\":\"line\"");
+    CHECK(p != NULL);
+    if (p) {
+        memcpy(p + 10, "lime", 4);
+        CHECK_EQ(laws_from_json(text, &back, &err), CARBS_EPROTO);
+        CHECK(strstr(err.msg, "neither law nor line") != NULL);
+        memcpy(p + 10, "line", 4);
     }
     p = strstr(text, "\"boot\":[[");
     if (p) {
@@ -881,6 +978,7 @@ int main(void)
     RUN(test_scaling_thinned);
     RUN(test_scaling_random_fronts);
     RUN(test_scaling_fault_injection);
+    RUN(test_scaling_nd_from_line);
     RUN(test_laws_json_round_trip);
     RUN(test_laws_json_faults);
     return check_summary();

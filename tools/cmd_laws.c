@@ -184,6 +184,26 @@ static void print_laws_table(const laws_t *l)
            l->nd.model_size[0] ? l->nd.model_size : "-", l->nd.tokens[0] ? l->nd.tokens : "-");
     if (l->nd.status) {
         printf("  %s\n", l->nd.why);
+    } else if (l->nd.from_line) {
+        const laws_nd_t *nd = &l->nd;
+        printf("  not used: %s\n", nd->law_why);
+        printf("  instead the joint model's optimum line of %s, with ln %s = %.4g + %.4g u over "
+               "the trials:\n",
+               nd->size_param[0] ? nd->size_param : "the model-size parameter",
+               nd->model_size[0] ? nd->model_size : "N", nd->ln_n0, nd->ln_n_slope);
+        format_table_init(&t, 3);
+        format_table_add(&t, "  exponent");
+        format_table_add(&t, "value");
+        format_table_addf(&t, "%d%% interval", pct);
+        format_table_add(&t, "  a: N_opt ~ C^a");
+        format_table_num(&t, nd->a);
+        interval_cell(&t, nd->a_lo, nd->a_hi);
+        format_table_add(&t, "  b: D_opt ~ C^b");
+        format_table_num(&t, nd->b);
+        interval_cell(&t, nd->b_lo, nd->b_hi);
+        format_table_print(&t, stdout);
+        format_table_release(&t);
+        printf("  D_opt = C / (6 N_opt)\n");
     } else {
         const laws_nd_t *nd = &l->nd;
         printf("  %zu trials, E %.4g, A %.4g, B %.4g, rmse %.4g\n", nd->n, nd->E, nd->A, nd->B,

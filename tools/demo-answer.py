@@ -23,7 +23,10 @@ def g(x):
 
 cost, metric, unit = at["cost"], at["metric"]["name"], laws["cost"]
 loss, hold, nd = laws["loss"], laws["holdout"], laws["nd"]
-ok = [t for t in trials if t.get("state") == "done" and t.get("cost")]
+verifs = laws.get("verifications") or []
+vids = {v["trial"] for v in verifs}
+# verification runs are never part of the fit: leave them out here too
+ok = [t for t in trials if t.get("state") == "done" and t.get("cost") and t["id"] not in vids]
 costs = [t["cost"] for t in ok]
 decades = "-"
 if costs and min(costs) > 0:
@@ -52,9 +55,15 @@ where = "inside the trials' range" if not at["extrapolated"] else (
 print(f"expected: {metric} {pred['value']:.4g}, 90 % interval [{g(pred['lo'])}, {g(pred['hi'])}] "
       f"at {unit} = {cost:.4g} ({where})")
 params = spec.get("parameters", {})
+co = at.get("compute_optimal")
+# as `carbs laws --verify` queues it: a searched model size or tokens parameter takes the
+# compute-optimal N or D, which spend exactly C = 6 N D
+co_of = {nd.get("model_size"): "n_params", nd.get("tokens"): "tokens"} if co else {}
 run = []
 for name, v in at.get("params", {}).items():
     x, p = v["value"], params.get(name, {})
+    if name in co_of:
+        x = co[co_of[name]]
     if p.get("integer"):
         r = p.get("round", 1)
         x = int(r * round(x / r))
@@ -83,16 +92,29 @@ if spec.get("trainer") == "embedded":
     print(f"          carbs train {' '.join(sets)}")
 elif fixed:
     print("          with " + ", ".join(f"{n} {v}" for n, v in fixed.items()) + " (fixed)")
-co = at.get("compute_optimal")
+size_name = nd.get("model_size") or "n_params"
 if co:
     sizes = {}
     for t in ok:
         m, prm = t.get("metrics", {}), t.get("params", {})
-        if "d_model" in prm and m.get("n_params"):
-            sizes[int(prm["d_model"])] = m["n_params"]
+        if "d_model" in prm and m.get(size_name):
+            sizes[int(prm["d_model"])] = m[size_name]
     near = min(sizes, key=lambda d: abs(math.log(sizes[d] / co["n_params"]))) if sizes else None
-    hint = f" (the sweep's nearest model: d_model {near}, n_params {sizes[near]:.4g})" if near else ""
-    print(f"N, D:     compute-optimal n_params {co['n_params']:.4g}, tokens {co['tokens']:.4g} "
-          f"(L(N, D) law, C = 6ND){hint}")
+    hint = f"; the sweep's nearest model: d_model {near}, {size_name} {sizes[near]:.4g}" if near else ""
+    if nd.get("source") == "line":
+        how = (f"N from the joint model's optimum line of {nd.get('size_param')}, N_opt ~ C^{g(nd['a'])}"
+               f" [{g(nd.get('a_lo'))}, {g(nd.get('a_hi'))}]; D = C / 6N")
+    else:
+        how = f"L(N, D) law, N_opt ~ C^{g(nd['a'])} [{g(nd.get('a_lo'))}, {g(nd.get('a_hi'))}]; C = 6ND"
+    print(f"N, D:     compute-optimal {size_name} {co['n_params']:.4g}, tokens {co['tokens']:.4g} "
+          f"({how}{hint})")
 else:
     print(f"N, D:     {at.get('compute_optimal_why') or nd.get('why')}")
+for v in verifs:
+    if v.get("observed") is None:
+        print(f"verified: trial {v['trial']} at {v['cost_name']} {v['cost']:.4g} has not run ({v['state']})")
+        continue
+    err = 100 * (v["observed"] - v["predicted"]) / v["predicted"]
+    print(f"verified: trial {v['trial']} at {v['cost_name']} {v['cost']:.4g}: predicted "
+          f"{v['predicted']:.4g} [{g(v['lo'])}, {g(v['hi'])}], observed {v['observed']:.4g} "
+          f"({err:+.2f} %), {'inside' if v.get('inside') else 'OUTSIDE'} the interval")
