@@ -325,21 +325,31 @@ static void joint_line(const rows_t *r, const double *theta, const double *boot,
     }
     l->intercept = a - b * x0;
     l->slope = b;
-    /* R^2 of the front's settings about the line */
-    double su = 0.0, suu = 0.0, sres = 0.0;
+    /* R^2 of the front's settings about the line (two passes: the
+     * settings of a rounded parameter are often all equal, and one pass
+     * left a variance of rounding noise that made R^2 -1e14) */
+    double su = 0.0, var = 0.0, sres = 0.0;
     size_t mf = 0;
+    for (size_t q = 0; q < r->nf; q++) {
+        double u = r->u[r->front[q] * d + j];
+        if (isfinite(u)) {
+            su += u;
+            mf++;
+        }
+    }
+    su /= (double)(mf ? mf : 1);
     for (size_t q = 0; q < r->nf; q++) {
         size_t i = r->front[q];
         double u = r->u[i * d + j];
         if (!isfinite(u))
             continue;
-        su += u;
-        suu += u * u;
+        var += (u - su) * (u - su);
         sres += (u - a - b * r->x[i]) * (u - a - b * r->x[i]);
-        mf++;
     }
-    double var = mf ? suu - su * su / (double)mf : 0.0;
-    l->r2 = var > 0.0 ? 1.0 - sres / var : NAN;
+    /* Every front point at one setting (a bound of the range, or the one
+     * value a rounded parameter took): R^2 is undefined, and the line,
+     * fitted to every trial, is kept. */
+    l->r2 = var > 1e-12 * (double)mf * (1.0 + su * su) ? 1.0 - sres / var : NAN;
     /* The line is fitted to every trial, so the front's own settings may
      * scatter about it more than about their mean (R^2 a little below 0 on
      * sound data: -0.2 in tests/test_laws_data.c).  Residuals more than

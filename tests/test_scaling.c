@@ -832,6 +832,51 @@ static void test_scaling_nd_from_line(void)
     laws_release(&l);
 }
 
+static void test_scaling_line_front_at_one_setting(void)
+{
+    /* a rounded parameter whose every front point took the same value
+     * (d_model 16, the bottom of its range; the wider models cost more
+     * and were worse): R^2 of the front about the line is undefined, and
+     * the joint line is kept, not refused for a variance of rounding noise */
+    static nd_sweep_t s;
+    rng_t r;
+
+    rng_seed(&r, 4242);
+    for (size_t i = 0; i < ND_N; i++) {
+        bool wide = i % 3 == 0;
+        double C = pow(10.0, (wide ? 10.0 : 9.5) + 2.0 * rng_uniform(&r));
+        double dl = 0.3 * rng_normal(&r);
+        s.cost[i] = C;
+        s.u[3 * i] = wide ? 1.2 : 0.9; /* 0.9: see the check below */
+        s.u[3 * i + 1] = -2.0 - 0.02 * log(C) + dl;
+        s.u[3 * i + 2] = NAN;
+        s.N[i] = n_of_d(wide ? 32.0 : 16.0);
+        s.D[i] = C / (6.0 * s.N[i]);
+        s.out[i] = 0.1 + 12.0 * pow(C, -0.06) + (wide ? 1.0 : 0.0) + 0.1 * dl * dl +
+                   0.002 * rng_normal(&r);
+    }
+    scaling_input_t in = {.n = ND_N, .cost = s.cost, .output = s.out, .d = 3, .u = s.u};
+    scaling_config_t cfg = {.seed = 3, .n_boot = 20};
+    laws_t l;
+    carbs_err_t err = {0};
+    CHECK_EQ(scaling_fit_all(&in, &cfg, &l, &err), 0);
+    if (err.code)
+        return;
+    fprintf(stderr, "front at one setting: status %d r2 %g slope %g %s\n", l.lines[0].status,
+            l.lines[0].r2, l.lines[0].slope, l.lines[0].why);
+    size_t front[ND_N], nf, at16 = 0;
+    CHECK_EQ(scaling_front(s.cost, s.out, ND_N, false, front, &nf), 0);
+    for (size_t q = 0; q < nf; q++)
+        at16 += s.u[3 * front[q]] == 0.9;
+    /* the variance of the 71 copies of 0.9 that the line's check sees,
+     * taken in one pass (sum of squares less the squared sum over n), is
+     * 1.8e-13, not 0: it made R^2 -6e7 and refused the line */
+    CHECK(nf >= 5 && at16 == nf);
+    CHECK_EQ(l.lines[0].status, 0);
+    CHECK(isnan(l.lines[0].r2));
+    laws_release(&l);
+}
+
 static void test_laws_json_round_trip(void)
 {
     static sweep_data_t s;
@@ -979,6 +1024,7 @@ int main(void)
     RUN(test_scaling_random_fronts);
     RUN(test_scaling_fault_injection);
     RUN(test_scaling_nd_from_line);
+    RUN(test_scaling_line_front_at_one_setting);
     RUN(test_laws_json_round_trip);
     RUN(test_laws_json_faults);
     return check_summary();
