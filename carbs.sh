@@ -176,15 +176,34 @@ cmd_test() {
     awk '{p += $1; f += $2} END {printf "%d passed, %d failed\n", p, f; exit (f > 0)}' build-ci.counts
 }
 
-# report SWEEP: the fitted scaling laws (every part, the holdout's errors among them), then one
-# block that answers the question: the expected metric at 10x the dearest trial with its
-# interval, the configuration to run there and its N and D, and the holdout's errors, or the
-# plain reason why the laws may not say (uses $carbs and $db of cmd_demo; the JSON it reads is
-# kept in demo/).
+# dearest SWEEP: the cost of its dearest trial (uses $carbs and $db of cmd_demo).
+dearest() {
+    "$carbs" --db "$db" trials "$1" --format json |
+        python3 -c 'import json,sys; c=[json.loads(l).get("cost") or 0 for l in sys.stdin if l.strip()]; print(max(c) if c else "")'
+}
+
+# verify SWEEP FILE DEAREST: queue the configuration the laws predict best at 3x the dearest
+# trial as a verification run and run it with one worker (docs/scaling-laws.md, "Predict, then
+# verify"); where the laws may not predict there, say why and run nothing.
+verify() {
+    local sweep=$1 file=$2 at
+    at=$(python3 -c "print(3 * $3)")
+    say "a verification run of $sweep at 3x its dearest trial ($at), one worker"
+    if "$carbs" --log-level warn --db "$db" laws "$sweep" --verify --at-cost "$at" --format table; then
+        CARBS_DATA=$ROOT/data-cache "$carbs" --log-level warn --db "$db" run "$file" --workers 1 \
+            --quiet >/dev/null
+    else
+        say "no verification run: the laws of $sweep may not predict at $at"
+    fi
+}
+
+# report SWEEP DEAREST: the fitted scaling laws (every part, the holdout's errors among them,
+# and the verification runs), then one block that answers the question: the expected metric at
+# 10x the dearest trial with its interval, the configuration to run there and its N and D, the
+# holdout's errors and the verification run, or the plain reason why the laws may not say
+# (uses $carbs and $db of cmd_demo; the JSON it reads is kept in demo/).
 report() {
-    local sweep=$1 dearest
-    dearest=$("$carbs" --db "$db" trials "$sweep" --format json |
-        python3 -c 'import json,sys; c=[json.loads(l).get("cost") or 0 for l in sys.stdin if l.strip()]; print(max(c) if c else "")')
+    local sweep=$1 dearest=$2
     say "scaling laws of $sweep"
     "$carbs" --db "$db" laws "$sweep" --format table || true
     say "plots of $sweep"
@@ -216,7 +235,7 @@ cmd_demo() {
     if [ $quick = 1 ]; then
         say "a one-minute sweep: tiny models on the synthetic corpus, two CPU workers"
         "$carbs" --db "$db" run examples/tiny-lm-quick.yaml --workers 2 --synthetic-data
-        report tiny-lm-quick
+        report tiny-lm-quick "$(dearest tiny-lm-quick)"
         say "for the real thing (about ten minutes): ./carbs.sh demo"
         return
     fi
@@ -230,7 +249,12 @@ cmd_demo() {
     say "a local sweep: service, store $db, two CPU workers, the embedded trainer"
     CARBS_DATA=$ROOT/data-cache "$carbs" --db "$db" run examples/tiny-lm.yaml --workers 2
     say "stored in $db: 'carbs --db $db trials tiny-lm' lists every trial; more workers join with 'carbs serve --db $db' and 'carbs worker --connect tcp://HOST:5555' (docs/service.md)"
-    report tiny-lm
+    local top
+    top=$(dearest tiny-lm)
+    if [ -n "$top" ] && [ "$top" != 0 ]; then
+        verify tiny-lm examples/tiny-lm.yaml "$top" || say "the verification run did not finish"
+    fi
+    report tiny-lm "$top"
 }
 
 case "${1:-}" in
