@@ -37,9 +37,10 @@
 #define DRIFT_MIN_EFOLDS 1.0
 
 /* A parameter whose basic coordinate correlates this strongly with ln N
- * over the trials sets the model size (d_model): nd_from_line() reads
- * N_opt off its optimum line.  A learning rate that the search moves along
- * its optimum line correlates with ln C, hence with ln N, but loosely. */
+ * (ln D) over the trials sets the model size (the tokens): d_model,
+ * tokens; nd_from_line() reads N_opt off its optimum line.  A learning
+ * rate that the search moves along its optimum line correlates with ln C,
+ * hence with ln N and ln D, but loosely. */
 #define ND_SIZE_CORR 0.9
 
 /* The least R^2 of the front settings about a joint optimum line. */
@@ -749,103 +750,191 @@ static void judge(laws_t *out, const scaling_config_t *c, bool edge)
         snprintf(p->why, sizeof(p->why), "E is held at the metric's bound %g", p->bound);
 }
 
-/* When the L(N, D) law gives no compute optimum, take N_opt from the
- * joint model's optimum line of the parameter that sets the model size
- * (Hoffmann et al.'s approach 2, the minimum of each cost's profile, as
- * the joint model fits it): u_opt = a + b ln C, and ln N = m + k u over
- * the trials, so N_opt = e^(m + k a) C^(k b) and D_opt = C / (6 N_opt).
- * The size parameter is the one whose coordinate follows ln N most
- * closely, |r| >= ND_SIZE_CORR.  Leaves nd as it is when there is no such
- * line. */
-static void nd_from_line(const scaling_input_t *in, const laws_t *l, laws_nd_t *nd)
+/* One candidate of nd_from_line(): the line of dimension j, whose
+ * coordinate follows v (ln N or ln D) as v = v0 + k u over the trials. */
+typedef struct nd_line {
+    size_t j;
+    bool tokens; /* v is ln D */
+    double v0, k;
+    double a, a_lo, a_hi, G; /* N_opt = G (C/6)^a; a_lo, a_hi NaN without a band */
+} nd_line_t;
+
+/* The dimension whose coordinate follows v[n] most closely (|r| >=
+ * ND_SIZE_CORR, not skip), or SIZE_MAX; *c gets v = v0 + k u over the
+ * rows where both are finite. */
+static size_t nd_pick(const scaling_input_t *in, const laws_t *l, const double *v, size_t skip,
+                      double *uj, nd_line_t *c)
 {
     size_t n = in->n, best = SIZE_MAX;
-    double r_best = 0.0, *lnN, *uj;
+    double r_best = 0.0;
 
-    if (nd->status == 0 && !nd->why[0] && isfinite(nd->a))
-        return;
-    if (!l->lines || !in->n_params || !in->d)
-        return;
-    if (!(lnN = carbs_malloc((n ? n : 1) * 2 * sizeof(double))))
-        return;
-    uj = lnN + n;
-    for (size_t i = 0; i < n; i++)
-        lnN[i] = isfinite(in->output[i]) && isfinite(in->cost[i]) && in->cost[i] > 0.0 &&
-                         isfinite(in->n_params[i]) && in->n_params[i] > 0.0
-                     ? log(in->n_params[i])
-                     : NAN;
     for (size_t j = 0; j < l->n_lines && j < in->d; j++) {
+        if (j == skip)
+            continue;
         for (size_t i = 0; i < n; i++)
             uj[i] = in->u[i * in->d + j];
-        double r = abs_corr(uj, lnN, n);
+        double r = abs_corr(uj, v, n);
         if (r >= ND_SIZE_CORR && r > r_best) {
             r_best = r;
             best = j;
         }
     }
-    const laws_line_t *ln = best != SIZE_MAX ? &l->lines[best] : NULL;
-    if (!ln || ln->status) {
-        free(lnN);
-        return;
-    }
-    /* ln N = m + k u by least squares */
-    double su = 0.0, sy = 0.0, suu = 0.0, suy = 0.0;
+    if (best == SIZE_MAX)
+        return best;
+    double su = 0.0, sv = 0.0, suu = 0.0, suv = 0.0;
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         double u = in->u[i * in->d + best];
-        if (isfinite(u) && isfinite(lnN[i])) {
+        if (isfinite(u) && isfinite(v[i])) {
             su += u;
-            sy += lnN[i];
+            sv += v[i];
             m++;
         }
     }
     su /= (double)m;
-    sy /= (double)m;
+    sv /= (double)m;
     for (size_t i = 0; i < n; i++) {
         double u = in->u[i * in->d + best];
-        if (isfinite(u) && isfinite(lnN[i])) {
+        if (isfinite(u) && isfinite(v[i])) {
             suu += (u - su) * (u - su);
-            suy += (u - su) * (lnN[i] - sy);
+            suv += (u - su) * (v[i] - sv);
         }
     }
+    c->j = best;
+    c->k = suv / suu;
+    c->v0 = sv - c->k * su;
+    return best;
+}
+
+/* The exponent a of N_opt from candidate c's line ln: for model size
+ * ln N_opt = v0 + k (a0 + b0 ln C); for tokens ln D_opt likewise and
+ * N_opt = C / (6 D_opt). */
+static void nd_line_exponent(const laws_line_t *ln, nd_line_t *c)
+{
+    double s = c->k * ln->slope, lo = c->k * ln->slope_lo, hi = c->k * ln->slope_hi;
+    double e0 = c->v0 + c->k * ln->intercept, t;
+
+    if (lo > hi) {
+        t = lo;
+        lo = hi;
+        hi = t;
+    }
+    if (!c->tokens) {
+        c->a = s;
+        c->a_lo = lo;
+        c->a_hi = hi;
+        c->G = exp(e0) * pow(6.0, s);
+    } else {
+        /* N_opt = (C/6) e^-e0 C^-s = e^-e0 6^-s (C/6)^(1 - s) */
+        c->a = 1.0 - s;
+        c->a_lo = 1.0 - hi;
+        c->a_hi = 1.0 - lo;
+        c->G = exp(-e0) * pow(6.0, -s);
+    }
+}
+
+/* When the L(N, D) law gives no compute optimum, or one whose exponent's
+ * bootstrap band is wider than a line's, take it from the joint
+ * model's optimum line of the parameter that sets the model size or the
+ * tokens (Hoffmann et al.'s approach 2, the minimum of each cost's
+ * profile, as the joint model fits it): u_opt = a0 + b0 ln C and ln N =
+ * m + k u over the trials give N_opt = e^(m + k a0) C^(k b0); a tokens
+ * line gives D_opt alike, and the other is C / 6 of it.  Such a parameter
+ * is the one whose coordinate follows ln N (ln D) most closely, |r| >=
+ * ND_SIZE_CORR.  Of two, the one whose exponent has the narrower band (the
+ * size line without bands); the exponent must lie in (0, 1).  Leaves nd
+ * as it is when there is no such line. */
+static void nd_from_line(const scaling_input_t *in, const laws_t *l, laws_nd_t *nd)
+{
+    size_t n = in->n, nc = 0;
+    nd_line_t cand[2];
+    double *lnN, *lnD, *uj;
+
+    bool law_ok = nd->status == 0 && !nd->why[0] && isfinite(nd->a);
+    double law_w = nd->a_hi - nd->a_lo;
+
+    /* a law without a band (the cheap fit) stands */
+    if (law_ok && !isfinite(law_w))
+        return;
+    if (!l->lines || !in->n_params || !in->tokens || !in->d)
+        return;
+    if (!(lnN = carbs_malloc((n ? n : 1) * 3 * sizeof(double))))
+        return;
+    lnD = lnN + n;
+    uj = lnD + n;
+    for (size_t i = 0; i < n; i++) {
+        bool ok = isfinite(in->output[i]) && isfinite(in->cost[i]) && in->cost[i] > 0.0 &&
+                  isfinite(in->n_params[i]) && in->n_params[i] > 0.0 &&
+                  isfinite(in->tokens[i]) && in->tokens[i] > 0.0;
+        lnN[i] = ok ? log(in->n_params[i]) : NAN;
+        lnD[i] = ok ? log(in->tokens[i]) : NAN;
+    }
+    size_t jn = nd_pick(in, l, lnN, SIZE_MAX, uj, &cand[0]);
+    if (jn != SIZE_MAX) {
+        cand[0].tokens = false;
+        nc = 1;
+    }
+    if (nd_pick(in, l, lnD, jn, uj, &cand[nc]) != SIZE_MAX) {
+        cand[nc].tokens = true;
+        nc++;
+    }
     free(lnN);
-    double k = suy / suu, m0 = sy - k * su;
-    double a = k * ln->slope, alo = k * ln->slope_lo, ahi = k * ln->slope_hi;
-    if (alo > ahi) {
-        double t = alo;
-        alo = ahi;
-        ahi = t;
+    const nd_line_t *pick = NULL;
+    const char *refused = NULL;
+    for (size_t q = 0; q < nc; q++) {
+        const laws_line_t *ln = &l->lines[cand[q].j];
+        if (ln->status)
+            continue;
+        nd_line_exponent(ln, &cand[q]);
+        if (!(cand[q].a > 0.0 && cand[q].a < 1.0)) {
+            refused = cand[q].tokens ? "tokens" : "model-size";
+            continue;
+        }
+        double w = cand[q].a_hi - cand[q].a_lo;
+        if (!pick || (isfinite(w) && !(w >= pick->a_hi - pick->a_lo)))
+            pick = &cand[q];
     }
     char law_why[LAWS_WHY_MAX];
-    snprintf(law_why, sizeof(law_why), "%s",
-             nd->why[0] ? nd->why : "the fitted law has no compute optimum");
-    if (!(a > 0.0 && a < 1.0)) {
-        if (!nd->status)
-            nd->status = CARBS_ESTATE;
-        str_copy(nd->law_why, sizeof(nd->law_why), law_why);
-        snprintf(nd->why, sizeof(nd->why),
-                 "cannot predict: the L(N, D) law gives no optimum, and the model-size "
-                 "parameter's optimum line gives N_opt ~ C^%.3g, outside (0, 1)",
-                 a);
+    if (law_ok) {
+        /* the law stands unless a line pins the exponent down better */
+        if (!pick || !(pick->a_hi - pick->a_lo < law_w))
+            return;
+        snprintf(law_why, sizeof(law_why),
+                 "its N_opt exponent's band [%.3g, %.3g] is wider than the %s line's", nd->a_lo,
+                 nd->a_hi, pick->tokens ? "tokens" : "model-size");
+    } else {
+        snprintf(law_why, sizeof(law_why), "%s",
+                 nd->why[0] ? nd->why : "the fitted law has no compute optimum");
+    }
+    if (!pick) {
+        if (refused) {
+            if (!nd->status)
+                nd->status = CARBS_ESTATE;
+            str_copy(nd->law_why, sizeof(nd->law_why), law_why);
+            snprintf(nd->why, sizeof(nd->why),
+                     "cannot predict: the L(N, D) law gives no optimum, and the %s "
+                     "parameter's optimum line puts the N_opt exponent outside (0, 1)",
+                     refused);
+        }
         return;
     }
     str_copy(nd->law_why, sizeof(nd->law_why), law_why);
     nd->status = 0;
     nd->why[0] = '\0';
     nd->from_line = true;
-    nd->size_dim = best;
-    nd->ln_n0 = m0;
-    nd->ln_n_slope = k;
+    nd->line_tokens = pick->tokens;
+    nd->line_dim = pick->j;
+    nd->ln_v0 = pick->v0;
+    nd->ln_v_slope = pick->k;
     nd->E = nd->A = nd->B = nd->alpha = nd->beta = nd->rmse = NAN;
     nd->alpha_lo = nd->alpha_hi = nd->beta_lo = nd->beta_hi = NAN;
-    nd->a = a;
-    nd->b = 1.0 - a;
-    /* N_opt = e^(m + k a0) C^a = G (C / 6)^a */
-    nd->G = exp(m0 + k * ln->intercept) * pow(6.0, a);
-    nd->a_lo = alo;
-    nd->a_hi = ahi;
-    nd->b_lo = 1.0 - ahi;
-    nd->b_hi = 1.0 - alo;
+    nd->a = pick->a;
+    nd->b = 1.0 - pick->a;
+    nd->G = pick->G;
+    nd->a_lo = pick->a_lo;
+    nd->a_hi = pick->a_hi;
+    nd->b_lo = 1.0 - pick->a_hi;
+    nd->b_hi = 1.0 - pick->a_lo;
 }
 
 static int fit(const scaling_input_t *in, const scaling_config_t *cfg, bool boot, laws_t *out,

@@ -64,10 +64,10 @@ static const num_field_t nd_fields[] = {
     {"b_hi", offsetof(laws_nd_t, b_hi)},
 };
 
-/* Written only for an answer from the size line (laws_nd_t from_line). */
+/* Written only for an answer from a parameter's line (laws_nd_t from_line). */
 static const num_field_t nd_line_fields[] = {
-    {"ln_n0", offsetof(laws_nd_t, ln_n0)},
-    {"ln_n_slope", offsetof(laws_nd_t, ln_n_slope)},
+    {"ln_v0", offsetof(laws_nd_t, ln_v0)},
+    {"ln_v_slope", offsetof(laws_nd_t, ln_v_slope)},
 };
 
 static const num_field_t holdout_fields[] = {
@@ -216,7 +216,10 @@ static int put_nd(json_t *root, const laws_nd_t *nd, carbs_err_t *err)
     if (!rc)
         rc = json__put_str(o, WHAT, "source", nd->from_line ? "line" : "law", 8, err);
     if (!rc && nd->from_line)
-        rc = json__put_str(o, WHAT, "size_param", nd->size_param, sizeof(nd->size_param), err);
+        rc = json__put_str(o, WHAT, "line_param", nd->line_param, sizeof(nd->line_param), err);
+    if (!rc && nd->from_line)
+        rc = json__put_str(o, WHAT, "line_of", nd->line_tokens ? "tokens" : "model_size", 16,
+                           err);
     if (!rc && nd->from_line)
         rc = json__put_str(o, WHAT, "law_why", nd->law_why, sizeof(nd->law_why), err);
     if (!rc && nd->from_line)
@@ -478,8 +481,15 @@ static int get_nd(json_t *root, laws_nd_t *nd, carbs_err_t *err)
                         source);
     nd->from_line = strcmp(source, "line") == 0;
     if (!rc)
-        rc = json__get_str(o, WHAT, "size_param", JSON__OPT, nd->size_param, sizeof(nd->size_param),
-                           err);
+        rc = json__get_str(o, WHAT, "line_param", JSON__OPT, nd->line_param,
+                           sizeof(nd->line_param), err);
+    char line_of[16] = "model_size";
+    if (!rc)
+        rc = json__get_str(o, WHAT, "line_of", JSON__OPT, line_of, sizeof(line_of), err);
+    if (!rc && strcmp(line_of, "model_size") != 0 && strcmp(line_of, "tokens") != 0)
+        rc = carbs_fail(err, CARBS_EPROTO, "%s: nd.line_of \"%s\" is neither model_size nor tokens",
+                        WHAT, line_of);
+    nd->line_tokens = strcmp(line_of, "tokens") == 0;
     if (!rc)
         rc = json__get_str(o, WHAT, "law_why", JSON__OPT, nd->law_why, sizeof(nd->law_why), err);
     if (!rc)

@@ -95,14 +95,16 @@ typedef struct laws_nd {
     double alpha_lo, alpha_hi, beta_lo, beta_hi, a_lo, a_hi, b_lo, b_hi; /* NaN without bootstrap */
     /* Where a, b and G come from: the L(N, D) law above (from_line false),
      * or, when that law gives no optimum, the joint model's optimum line of
-     * the parameter that sets the model size (size_dim, lines[size_dim],
-     * named size_param), with ln N = ln_n0 + ln_n_slope u fitted over the
-     * trials.  Then E, A, B, alpha, beta and rmse are NaN and law_why says
-     * why the law was not used. */
+     * the parameter that sets the model size (line_tokens false) or the
+     * tokens (true): line_dim, lines[line_dim], named line_param, with
+     * ln N (ln D) = ln_v0 + ln_v_slope u fitted over the trials.  Then E,
+     * A, B, alpha, beta and rmse are NaN and law_why says why the law was
+     * not used. */
     bool from_line;
-    size_t size_dim;
-    double ln_n0, ln_n_slope;
-    char size_param[CARBS_NAME_MAX];
+    bool line_tokens;
+    size_t line_dim;
+    double ln_v0, ln_v_slope;
+    char line_param[CARBS_NAME_MAX];
     char law_why[LAWS_WHY_MAX];
 } laws_nd_t;
 

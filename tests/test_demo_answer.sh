@@ -65,7 +65,7 @@ PY
 # verification run is not a trial of the sweep (its cost does not set the span).
 python3 -c 'import json, sys
 laws = json.load(open(sys.argv[1]))
-laws["nd"].update(source="line", size_param="n_params", law_why="no optimum")
+laws["nd"].update(source="line", line_param="n_params", line_of="model_size", law_why="no optimum")
 laws["verifications"] = [
     {"trial": 900, "state": "done", "cost": 2e21, "cost_name": "flops", "estimator": "joint",
      "predicted": 2.25, "lo": 2.2, "hi": 2.3, "level": 0.9, "observed": 2.268,

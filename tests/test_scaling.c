@@ -802,13 +802,14 @@ static void test_scaling_nd_from_line(void)
             l.nd.a_hi, l.nd.law_why, l.nd.why);
     CHECK_EQ(l.nd.status, 0);
     CHECK(l.nd.from_line);
-    CHECK_EQ(l.nd.size_dim, 0);
+    CHECK_EQ(l.nd.line_dim, 0);
+    CHECK(!l.nd.line_tokens);
     CHECK(strstr(l.nd.law_why, "not enough data") != NULL);
     CHECK(isnan(l.nd.alpha) && isnan(l.nd.E));
     /* a is the line's slope through ln N = m + k u, k the mean of dlnN/du =
      * ln 10 (2048 + 44 d) / (2048 + 22 d): 2.82 to 3.65 over d 27-131 */
-    CHECK_NEAR(l.nd.a, l.nd.ln_n_slope * l.lines[0].slope, 1e-12);
-    CHECK(l.nd.ln_n_slope > 2.9 && l.nd.ln_n_slope < 3.5);
+    CHECK_NEAR(l.nd.a, l.nd.ln_v_slope * l.lines[0].slope, 1e-12);
+    CHECK(l.nd.ln_v_slope > 2.9 && l.nd.ln_v_slope < 3.5);
     CHECK(l.nd.a > 0.12 * 2.82 && l.nd.a < 0.12 * 3.65);
     CHECK_NEAR(l.nd.a + l.nd.b, 1.0, 1e-12);
     CHECK(l.nd.a_lo < l.nd.a && l.nd.a < l.nd.a_hi);
@@ -816,13 +817,46 @@ static void test_scaling_nd_from_line(void)
     double C = 1e13, Nopt, Dopt, u, lo, hi;
     scaling_nd_optimum(&l.nd, C, &Nopt, &Dopt);
     scaling_line_predict(&l.lines[0], C, &u, &lo, &hi);
-    CHECK_NEAR(log(Nopt), l.nd.ln_n0 + l.nd.ln_n_slope * u, 1e-9);
+    CHECK_NEAR(log(Nopt), l.nd.ln_v0 + l.nd.ln_v_slope * u, 1e-9);
     CHECK_NEAR(6.0 * Nopt * Dopt / C, 1.0, 1e-12);
     laws_release(&l);
 
-    /* no parameter follows ln N: the law's refusal stands */
-    for (size_t i = 0; i < ND_N; i++)
+    /* a tokens parameter and no size parameter: D_opt from the tokens
+     * line, log10 D* = 1.0 + 0.15 ln C (D ~ C^0.345), N_opt = C / 6 D_opt */
+    rng_seed(&r, 78);
+    for (size_t i = 0; i < ND_N; i++) {
+        double Ci = pow(10.0, 9.5 + 2.5 * rng_uniform(&r));
+        double du = 0.25 * rng_normal(&r), dl = 0.3 * rng_normal(&r);
+        s.cost[i] = Ci;
+        s.u[3 * i] = 1.0 + 0.15 * log(Ci) + du;
+        s.u[3 * i + 1] = -2.0 - 0.02 * log(Ci) + dl;
+        s.u[3 * i + 2] = NAN;
+        s.D[i] = pow(10.0, s.u[3 * i]);
+        s.N[i] = Ci / (6.0 * s.D[i]);
+        s.out[i] = 0.1 + 12.0 * pow(Ci, -0.06) + 0.2 * du * du + 0.1 * dl * dl +
+                   0.002 * rng_normal(&r);
+    }
+    CHECK_EQ(scaling_fit_all(&in, &cfg, &l, &err), 0);
+    if (err.code)
+        return;
+    CHECK_EQ(l.nd.status, 0);
+    CHECK(l.nd.from_line && l.nd.line_tokens);
+    CHECK_EQ(l.nd.line_dim, 0);
+    CHECK_NEAR(l.nd.ln_v_slope, log(10.0), 1e-9); /* ln D = ln 10 u exactly */
+    CHECK_NEAR(l.nd.a, 1.0 - l.nd.ln_v_slope * l.lines[0].slope, 1e-12);
+    CHECK_NEAR(l.nd.a, 1.0 - 0.15 * log(10.0), 0.03);
+    CHECK(l.nd.a_lo < l.nd.a && l.nd.a < l.nd.a_hi);
+    scaling_nd_optimum(&l.nd, C, &Nopt, &Dopt);
+    scaling_line_predict(&l.lines[0], C, &u, &lo, &hi);
+    CHECK_NEAR(log10(Dopt), u, 1e-9);
+    CHECK_NEAR(6.0 * Nopt * Dopt / C, 1.0, 1e-12);
+    laws_release(&l);
+
+    /* no parameter follows ln N or ln D: the law's refusal stands */
+    for (size_t i = 0; i < ND_N; i++) {
         s.N[i] = 1e6 * (1.0 + (double)(i % 5));
+        s.D[i] = 1e8 * (1.0 + (double)(i % 7));
+    }
     CHECK_EQ(scaling_fit_all(&in, &cfg, &l, &err), 0);
     if (err.code)
         return;
@@ -901,16 +935,17 @@ static void test_laws_json_round_trip(void)
     str_copy(l.lines[1].name, sizeof(l.lines[1].name), "warmup_frac");
     /* the fields of an N, D answer from the size line */
     l.nd.from_line = true;
-    l.nd.ln_n0 = 7.25;
-    l.nd.ln_n_slope = 2.75;
-    str_copy(l.nd.size_param, sizeof(l.nd.size_param), "d_model");
+    l.nd.line_tokens = true;
+    l.nd.ln_v0 = 7.25;
+    l.nd.ln_v_slope = 2.75;
+    str_copy(l.nd.line_param, sizeof(l.nd.line_param), "tokens");
     str_copy(l.nd.law_why, sizeof(l.nd.law_why), "no optimum");
     CHECK_EQ(laws_to_json(&l, &text, &err), 0);
     CHECK_EQ(laws_from_json(text, &back, &err), 0);
     CHECK_EQ(laws_to_json(&back, &again, &err), 0);
     CHECK_STR(text, again);
-    CHECK(back.nd.from_line && back.nd.ln_n_slope == 2.75);
-    CHECK_STR(back.nd.size_param, "d_model");
+    CHECK(back.nd.from_line && back.nd.line_tokens && back.nd.ln_v_slope == 2.75);
+    CHECK_STR(back.nd.line_param, "tokens");
     CHECK_STR(back.nd.law_why, "no optimum");
     CHECK_STR(back.metric, "val_loss");
     CHECK_EQ(back.loss.n_boot, l.loss.n_boot);

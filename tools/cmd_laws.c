@@ -187,10 +187,11 @@ static void print_laws_table(const laws_t *l)
     } else if (l->nd.from_line) {
         const laws_nd_t *nd = &l->nd;
         printf("  not used: %s\n", nd->law_why);
+        const char *v = nd->line_tokens ? nd->tokens : nd->model_size;
         printf("  instead the joint model's optimum line of %s, with ln %s = %.4g + %.4g u over "
                "the trials:\n",
-               nd->size_param[0] ? nd->size_param : "the model-size parameter",
-               nd->model_size[0] ? nd->model_size : "N", nd->ln_n0, nd->ln_n_slope);
+               nd->line_param[0] ? nd->line_param : "a parameter",
+               v[0] ? v : nd->line_tokens ? "D" : "N", nd->ln_v0, nd->ln_v_slope);
         format_table_init(&t, 3);
         format_table_add(&t, "  exponent");
         format_table_add(&t, "value");
@@ -203,7 +204,7 @@ static void print_laws_table(const laws_t *l)
         interval_cell(&t, nd->b_lo, nd->b_hi);
         format_table_print(&t, stdout);
         format_table_release(&t);
-        printf("  D_opt = C / (6 N_opt)\n");
+        printf("  %s\n", nd->line_tokens ? "N_opt = C / (6 D_opt)" : "D_opt = C / (6 N_opt)");
     } else {
         const laws_nd_t *nd = &l->nd;
         printf("  %zu trials, E %.4g, A %.4g, B %.4g, rmse %.4g\n", nd->n, nd->E, nd->A, nd->B,

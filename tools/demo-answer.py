@@ -102,8 +102,9 @@ if co:
     near = min(sizes, key=lambda d: abs(math.log(sizes[d] / co["n_params"]))) if sizes else None
     hint = f"; the sweep's nearest model: d_model {near}, {size_name} {sizes[near]:.4g}" if near else ""
     if nd.get("source") == "line":
-        how = (f"N from the joint model's optimum line of {nd.get('size_param')}, N_opt ~ C^{g(nd['a'])}"
-               f" [{g(nd.get('a_lo'))}, {g(nd.get('a_hi'))}]; D = C / 6N")
+        first, other = ("D", "N") if nd.get("line_of") == "tokens" else ("N", "D")
+        how = (f"{first} from the joint model's optimum line of {nd.get('line_param')}, N_opt ~ "
+               f"C^{g(nd['a'])} [{g(nd.get('a_lo'))}, {g(nd.get('a_hi'))}]; {other} = C / 6{first}")
     else:
         how = f"L(N, D) law, N_opt ~ C^{g(nd['a'])} [{g(nd.get('a_lo'))}, {g(nd.get('a_hi'))}]; C = 6ND"
     print(f"N, D:     compute-optimal {size_name} {co['n_params']:.4g}, tokens {co['tokens']:.4g} "

@@ -197,8 +197,8 @@ int laws_data_fit(const laws_data_t *d, const sweep_spec_t *spec, bool full,
         const carbs_param_t *p = &spec->parameters.v[d->param[j]];
         laws_line_t *l = &out->lines[j];
         str_copy(l->name, sizeof(l->name), p->name);
-        if (out->nd.from_line && out->nd.size_dim == j)
-            str_copy(out->nd.size_param, sizeof(out->nd.size_param), p->name);
+        if (out->nd.from_line && out->nd.line_dim == j)
+            str_copy(out->nd.line_param, sizeof(out->nd.line_param), p->name);
         /* log10 p = s u = s (a + b ln C) = s b ln 10 log10 C: p ~ C^(s b ln 10) */
         l->exponent = p->space == CARBS_SPACE_LOG && l->status == 0
                           ? (p->scale > 0.0 ? p->scale : 1.0) * l->slope * log(SPACE_LOG_BASE)
