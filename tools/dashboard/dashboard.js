@@ -441,12 +441,13 @@ function drawLaws(sw) {
   const nd = l.nd;
   const ndp = el('p', null, fitted(nd) ?
     `compute-optimal: N_opt ~ C^${num(nd.a, 4)} ${interval(nd.a_lo, nd.a_hi)}, ` +
-    `D_opt ~ C^${num(nd.b, 4)} ${interval(nd.b_lo, nd.b_hi)} (N = ${nd.model_size}, D = ${nd.tokens})` :
+    `D_opt ~ C^${num(nd.b, 4)} ${interval(nd.b_lo, nd.b_hi)} (N = ${nd.model_size}, D = ${nd.tokens}` +
+    (nd.source === 'line' ? `; from the optimum line of ${nd.line_param})` : ')') :
     `compute-optimal allocation: ${nd.why}`);
   const h = l.holdout;
   const hp = el('p', null, fitted(h) ?
-    `holdout: refit without the ${h.k} dearest front points, largest error ${num(h.max_abs_err, 3)}` +
-    ` (allowed ${num(h.tol, 3)}): ${h.passed ? 'passed' : 'FAILED'}; validated up to ` +
+    `holdout: refit without the ${h.k} dearest front points, largest error ${num(100 * h.max_rel_err, 3)} %` +
+    ` (allowed ${num(100 * h.tol, 3)} %): ${h.passed ? 'passed' : 'FAILED'}; validated up to ` +
     `${l.cost} ${num(h.valid_max_cost)}` : `holdout: ${h.why}`);
   box.append(t1, el('br'), t2, ndp, hp);
 }
