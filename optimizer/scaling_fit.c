@@ -632,6 +632,12 @@ static int fit_all_trials(const rows_t *r, const scaling_config_t *c, size_t n_b
             if (scaling_front(rb.cost, rb.y, n, false, rb.front, &rb.nf))
                 continue;
             rc = estimate(&rb, c, theta, X, tb, &ssr_b, &e_b);
+            /* penalties that did not move at all from the point estimate:
+             * the solver was stuck there (one near-flat penalty can stall
+             * the step of all of them), and the lines' bands came out as
+             * single points; refit that replicate from its own start */
+            if (!rc && d && !memcmp(tb + 3, theta + 3, (p - 3) * sizeof(double)))
+                rc = estimate(&rb, c, NULL, X, tb, &ssr_b, &e_b);
             if (rc == CARBS_ENOMEM)
                 goto out;
             if (rc || e_b)
