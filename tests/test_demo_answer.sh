@@ -103,6 +103,27 @@ if run 0 python3 "$root/tools/demo-answer.py" "$tmp/laws.json" "$tmp/at.json" "$
     has out "carbs train .* --set learning_rate=$best --set n_layers=2"
 then ok; fi
 
+# The demo's own trials (tests/data/laws/tiny-lm.jsonl): N and D from the d_model line, and the
+# run's tokens are C / 6N of the rounded d_model, as `carbs laws --verify` would queue them.
+if run 0 c sweep create "$root/examples/tiny-lm.yaml" &&
+    run 0 c import tiny-lm "$data/tiny-lm.jsonl" && answer tiny-lm 1.15e13 &&
+    has out '^N, D:     compute-optimal n_params_total [0-9.e+]*, tokens [0-9.e+]* (N from the joint model.s optimum line of d_model, ' &&
+    python3 - "$tmp/out" "$data/tiny-lm.jsonl" <<'PY'
+import json, re, sys
+out = open(sys.argv[1]).read()
+# n_params_total of the demo's model at each d_model (the trainer's reports; 64 is in no trial)
+size = {16: 38736, 32: 88736, 48: 147696, 64: 220480}
+for l in open(sys.argv[2]):
+    t = json.loads(l)
+    assert size[int(t["params"]["d_model"])] == t["metrics"]["n_params_total"]
+m = re.search(r"^run: +d_model (\d+), .*tokens (\S+) \(C / 6N of this d_model\)", out, re.M)
+d, D = int(m.group(1)), float(m.group(2))
+# N of the rounded d_model comes from ln N = m + k u fitted over the trials: at d_model 64,
+# which no trial tried, it is 6 % below the trainer's n_params_total (N is convex in ln d)
+assert d % 16 == 0 and abs(6 * size[d] * D / 1.15e13 - 1) < 0.08, (d, D)
+PY
+then ok; else bad "the demo's run does not spend C = 6 N D"; fi
+
 # Less than a decade of cost: the reason, the holdout line, and no number at all.
 sed 's/^name: lm-laws/name: narrow/' "$data/sweep.yaml" >"$tmp/narrow.yaml"
 awk -F'"cost":' '{ split($2, a, /[,}]/); c = a[1] + 0; if (c >= 1e17 && c <= 6e17) print }' \

@@ -216,6 +216,21 @@ if run 0 c sweep create "$root/examples/tiny-lm.yaml" &&
     pycheck 'j["lines"][0]["slope_lo"] < j["lines"][0]["slope"] < j["lines"][0]["slope_hi"]' &&
     pycheck 'j["lines"][2]["slope_lo"] < j["lines"][2]["slope"] < j["lines"][2]["slope_hi"]'
 then ok; fi
+# --verify at 3x the dearest trial queues d_model rounded to its multiple of 16, and tokens
+# that spend C = 6 N D with the N of that rounded d_model (the trials give N for each d_model)
+if run 0 c laws tiny-lm --verify --at-cost 3.4e12 --format json && python3 - "$tmp/out" \
+    "$data/tiny-lm.jsonl" <<'PY'; then ok; else bad "the verification run does not spend C = 6 N D"; fi
+import json, sys
+v = json.load(open(sys.argv[1]))
+size = {}
+for line in open(sys.argv[2]):
+    t = json.loads(line)
+    size[int(t["params"]["d_model"])] = t["metrics"]["n_params_total"]
+d, D = v["params"]["d_model"], v["params"]["tokens"]
+assert d % 16 == 0 and d in size, d
+assert abs(6 * size[d] * D / 3.4e12 - 1) < 0.03, (d, D, 6 * size[d] * D)
+PY
+
 # --at-cost 10x the dearest trial: a number, its N and D spending C = 6 N D
 if run 0 c laws tiny-lm --format json --at-cost 1.15e13 &&
     pycheck 'j["status"] == "OK" and j["metric"]["predicted"]["value"] > 0' &&

@@ -78,11 +78,28 @@ scored = [t for t in ok if t.get("output") is not None]
 best = (max if goal == "maximize" else min)(scored, key=lambda t: t["output"]) if scored else None
 for ln in laws.get("lines", []):
     name = ln["name"]
-    if name in at.get("params", {}) or name not in params or not best or name not in best["params"]:
+    if name in at.get("params", {}) or name not in params:
+        continue
+    if name in co_of:
+        # no line of its own, but the compute-optimal split gives it
+        run.append((name, f"{co[co_of[name]]:.3g} (compute-optimal)"))
+        continue
+    if not best or name not in best["params"]:
         continue
     x = best["params"][name]
     why = (ln.get("why") or "not fitted").replace("cannot predict: ", "")
     run.append((name, f"{x:.3g} (the best trial's; no line: {why})"))
+# N, D from the model-size line and that parameter rounded (d_model to its multiple): D is
+# C / 6N of the rounded size, so that the run spends C, as `carbs laws --verify` queues it.
+lp = params.get(nd.get("line_param"), {})
+if co and nd.get("source") == "line" and nd.get("line_of") == "model_size" and \
+        lp.get("space") == "log" and nd.get("tokens") in co_of and "ln_v0" in nd:
+    vals = dict(run)
+    if nd["line_param"] in vals:
+        u = math.log10(float(vals[nd["line_param"]].split()[0])) / (lp.get("scale") or 1)
+        D = cost / (6 * math.exp(nd["ln_v0"] + nd["ln_v_slope"] * u))
+        run = [(n, f"{D:.3g} (C / 6N of this {nd['line_param']})" if n == nd["tokens"] else x)
+               for n, x in run]
 shown = ", ".join(f"{n} {x}" for n, x in run)
 print(f"run:      {shown or '(no parameter line could be fitted)'}")
 fixed = spec.get("fixed", {})

@@ -181,6 +181,21 @@ int laws_verify_config(const laws_t *l, const sweep_spec_t *spec, const laws_at_
         else
             rc = carbs_params_set_num(out, p->name, x);
     }
+    /* N and D from the model-size line: the size parameter was rounded
+     * (d_model to its multiple), which moves N off N_opt; D = C / (6 N)
+     * of the rounded size keeps the run at C (docs/scaling-laws.md,
+     * "Predict, then verify") */
+    if (!rc && l->nd.from_line && !l->nd.line_tokens && isfinite(a->N)) {
+        const carbs_param_t *ps = carbs_space_find(&spec->parameters, l->nd.line_param);
+        const carbs_param_t *pt = carbs_space_find(&spec->parameters, l->nd.tokens);
+        const carbs_value_t *vs = ps ? carbs_params_find(out, ps->name) : NULL;
+        if (ps && pt && vs && !vs->is_str) {
+            double N = exp(l->nd.ln_v0 + l->nd.ln_v_slope * space_param_to_basic(ps, vs->num));
+            double D = a->cost / (6.0 * N);
+            rc = carbs_params_set_num(
+                out, pt->name, space_param_from_basic(pt, space_param_to_basic(pt, D), true));
+        }
+    }
     carbs_params_release(&best);
     if (rc) carbs_params_release(out);
     return rc;
