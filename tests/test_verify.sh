@@ -133,6 +133,12 @@ if run 0 c laws lm-run --format table &&
 then ok; fi
 if run 0 c status lm-run && pycheck 'j["sweeps"][0]["state"] == "done"' &&
     pycheck 'j["sweeps"][0]["trials"]["done"] == 25'; then ok; fi
+# `carbs plot` draws the front the laws were fitted to: the verification run, dearer and
+# better than every trial, is not on it (it once was, as the sweep's best point)
+if run 0 c plot lm-run --out "$tmp/plot" --no-gnuplot &&
+    ! awk -v t="$t1" '$1 == t' "$tmp/plot/front.dat" | grep -q . &&
+    [ "$(grep -vc '^#' "$tmp/plot/front.dat")" -ge 3 ]
+then ok; else bad "the plotted front holds verification trial $t1"; fi
 # the trial ran the queued configuration
 if run 0 c export lm-run && grep "\"id\":$t1," "$tmp/out" >"$tmp/t25" &&
     python3 -c "

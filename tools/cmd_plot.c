@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "optimizer/scaling.h"
 #include "optimizer/space.h"
 #include "optimizer/service/laws_data.h"
 #include "tools/report.h"
@@ -96,6 +97,32 @@ static int close_checked(FILE *f, const char *dir, const char *name, carbs_err_t
 
     if (fclose(f) != 0 || bad)
         return carbs_fail(err, CARBS_EIO, "cannot write '%s/%s'", dir, name);
+    return 0;
+}
+
+/* Replace f's points by the front of d's trials, which leave out the
+ * verification runs. */
+static int front_without_verification(const laws_data_t *d, bool maximize, report_front_t *f,
+                                      carbs_err_t *err)
+{
+    size_t *idx = carbs_malloc((d->n ? d->n : 1) * sizeof(size_t)), nf = 0;
+
+    if (!idx || scaling_front(d->cost, d->output, d->n, maximize, idx, &nf)) {
+        free(idx);
+        return carbs_fail(err, CARBS_ENOMEM, "plot: out of memory");
+    }
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i].params_json);
+    f->n = 0;
+    for (size_t q = 0; q < nf; q++) {
+        report_point_t pt = {.trial_id = d->trial_id[idx[q]], .output = d->output[idx[q]],
+                             .cost = d->cost[idx[q]]};
+        if (DA_PUSH(f, pt)) {
+            free(idx);
+            return carbs_fail(err, CARBS_ENOMEM, "plot: out of memory");
+        }
+    }
+    free(idx);
     return 0;
 }
 
@@ -550,6 +577,15 @@ int cmd_plot(int argc, char **argv, const cli_globals_t *g)
     if (laws_data_gather(s.vs.st, s.vs.row.id, &s.vs.spec, &s.d, &err) ||
         report_front(s.vs.st, s.vs.row.id, s.vs.spec.metric.goal == SWEEP_GOAL_MAXIMIZE,
                      &s.front, &err)) {
+        rc = cli_fail(&err);
+        goto out;
+    }
+    /* Verification runs are no part of the search: the laws leave them out,
+     * and so does the plotted front (a run at 3x the dearest trial sat at
+     * its end, drawn as the sweep's best point) */
+    if (s.d.n_verify && front_without_verification(&s.d, s.vs.spec.metric.goal ==
+                                                                 SWEEP_GOAL_MAXIMIZE,
+                                                   &s.front, &err)) {
         rc = cli_fail(&err);
         goto out;
     }
