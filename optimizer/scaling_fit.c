@@ -555,6 +555,17 @@ out:
 
 // ---- the loss law by the all-trials estimators ----
 
+/* Whether the joint model's penalty lines and curvatures (a_j, b_j, s_j)
+ * of a and b are equal, bit for bit; false without dimensions. */
+static bool penalties_equal(const double *a, const double *b, size_t d)
+{
+    for (size_t j = 0; j < d; j++)
+        for (size_t q = 0; q < 3; q++)
+            if (a[3 + SCALING__PEN * j + q] != b[3 + SCALING__PEN * j + q])
+                return false;
+    return d > 0;
+}
+
 /* Fit the law (and, for the joint model, the lines) from every valid
  * trial, with n_boot case-bootstrap replicates.  *edge: the point fit left
  * the exponent range. */
@@ -636,7 +647,7 @@ static int fit_all_trials(const rows_t *r, const scaling_config_t *c, size_t n_b
              * the solver was stuck there (one near-flat penalty can stall
              * the step of all of them), and the lines' bands came out as
              * single points; refit that replicate from its own start */
-            if (!rc && d && !memcmp(tb + 3, theta + 3, (p - 3) * sizeof(double)))
+            if (!rc && c->estimator == SCALING_EST_JOINT && penalties_equal(tb, theta, d))
                 rc = estimate(&rb, c, NULL, X, tb, &ssr_b, &e_b);
             if (rc == CARBS_ENOMEM)
                 goto out;
