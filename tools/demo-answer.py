@@ -7,9 +7,13 @@ LAWS.json is `carbs laws SWEEP --format json`, AT.json `carbs laws SWEEP --forma
 --at-cost C`, SWEEP.json `carbs sweep show SWEEP`, TRIALS.jsonl `carbs export SWEEP`.  Prints,
 one labelled line each: the law and the trials it was fitted to; the holdout's errors and the
 range they validate; then the expected metric at C with its 90 % interval, the configuration
-to run there (the parameter lines, rounded as the sweep rounds them, the best trial's value for
-a parameter whose line was refused, and the fixed values, as a `carbs train` command) and the compute-optimal N and D; or, where the laws may not predict, their
-reason and no number.  Reads only the JSON documented in docs/scaling-laws.md; exits 0.
+to run there (the parameter lines, rounded as the sweep rounds them; a searched model size or
+tokens the compute-optimal N or D, as `carbs laws --verify` queues them; the best trial's value
+for a parameter whose line was refused; and the fixed values, as a `carbs train` command), the
+compute-optimal N and D and where they come from, and each verification run, predicted against
+observed; or, where the laws may not predict, their reason and no number.  Verification runs
+are never part of the fit, nor of the span shown.  Reads only the JSON documented in
+docs/scaling-laws.md; exits 0.
 """
 import json, math, sys
 
@@ -47,7 +51,8 @@ else:
 pred = at["metric"].get("predicted")
 if at["status"] != "OK" or not pred:
     print(f"at {unit} = {cost:.4g}: {at['why']}")
-    print("          (no expected value, configuration or N, D beyond the trials: see the table above)")
+    print("          (no expected value, configuration or N, D beyond the trials: "
+          "see the table above)")
     sys.exit(0)
 where = "inside the trials' range" if not at["extrapolated"] else (
     "beyond the holdout-validated range: read the interval as a lower bound on the uncertainty"
@@ -117,20 +122,24 @@ if co:
         if "d_model" in prm and m.get(size_name):
             sizes[int(prm["d_model"])] = m[size_name]
     near = min(sizes, key=lambda d: abs(math.log(sizes[d] / co["n_params"]))) if sizes else None
-    hint = f"; the sweep's nearest model: d_model {near}, {size_name} {sizes[near]:.4g}" if near else ""
+    hint = (f"; the sweep's nearest model: d_model {near}, {size_name} {sizes[near]:.4g}"
+            if near else "")
     if nd.get("source") == "line":
         first, other = ("D", "N") if nd.get("line_of") == "tokens" else ("N", "D")
         how = (f"{first} from the joint model's optimum line of {nd.get('line_param')}, N_opt ~ "
-               f"C^{g(nd['a'])} [{g(nd.get('a_lo'))}, {g(nd.get('a_hi'))}]; {other} = C / 6{first}")
+               f"C^{g(nd['a'])} [{g(nd.get('a_lo'))}, {g(nd.get('a_hi'))}]; "
+               f"{other} = C / 6{first}")
     else:
-        how = f"L(N, D) law, N_opt ~ C^{g(nd['a'])} [{g(nd.get('a_lo'))}, {g(nd.get('a_hi'))}]; C = 6ND"
+        how = (f"L(N, D) law, N_opt ~ C^{g(nd['a'])} [{g(nd.get('a_lo'))}, {g(nd.get('a_hi'))}]; "
+               "C = 6ND")
     print(f"N, D:     compute-optimal {size_name} {co['n_params']:.4g}, tokens {co['tokens']:.4g} "
           f"({how}{hint})")
 else:
     print(f"N, D:     {at.get('compute_optimal_why') or nd.get('why')}")
 for v in verifs:
     if v.get("observed") is None:
-        print(f"verified: trial {v['trial']} at {v['cost_name']} {v['cost']:.4g} has not run ({v['state']})")
+        print(f"verified: trial {v['trial']} at {v['cost_name']} {v['cost']:.4g} has not run "
+              f"({v['state']})")
         continue
     err = 100 * (v["observed"] - v["predicted"]) / v["predicted"]
     print(f"verified: trial {v['trial']} at {v['cost_name']} {v['cost']:.4g}: predicted "
