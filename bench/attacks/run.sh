@@ -46,6 +46,23 @@ serve() {
     done
 }
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+# wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds or SECONDS pass (a loaded
+# machine gets the whole bound; a fixed sleep was either too short there or wasted time here)
+wait_for() {
+    n_=$(($1 * 10))
+    shift
+    while [ "$n_" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.1
+        n_=$((n_ - 1))
+    done
+    return 1
+}
+# a4_paused DB: every a4 sweep is paused (each stops itself after its failures)
+a4_paused() {
+    [ "$("$carbs" --db "$1" status 2>/dev/null | grep -o '"name":"a4[a-z]*","state":"paused"' |
+        wc -l)" -eq 3 ]
+}
 
 branin() { # NAME [budget line]
     cat <<YAML
@@ -96,7 +113,7 @@ if picked 1; then
         "$n_denied of 4 refused EDENIED (\"$(msg "$tmp/a1.out")\"); sweeps in store: $sweeps, a1 $state after the admin key's pause (admin: $(grep -c '"ok":true' "$tmp/a1b.out") ok)"
     "$carbs" serve --db "$tmp/a1i.db" --bind 'tcp://127.0.0.1:*' --insecure 2>"$tmp/a1i.log" &
     p=$!
-    sleep 1
+    wait_for 10 grep -q 'anyone who can reach' "$tmp/a1i.log"
     kill "$p" 2>/dev/null
     wait "$p" 2>/dev/null
     row 1 "\`serve --insecure\` on TCP" "says at start: \"$(grep -o 'anyone who can reach.*' "$tmp/a1i.log" | head -n 1 | cut -c1-110)\""
@@ -110,7 +127,7 @@ if picked 2; then
     serve "$db" "$tmp/a2.log"
     "$send" --endpoint "$ep" --id w2 --hold 4000 "$(hello w2)" "$READY" >"$tmp/a2w.out" 2>&1 &
     wp=$!
-    sleep 1
+    wait_for 10 grep -q '"trial_id"' "$tmp/a2w.out"
     tid=$(grep -o '"trial_id":[0-9]*' "$tmp/a2w.out" | head -n 1 | cut -d: -f2)
     "$send" --endpoint "$ep" \
         "{\"v\":1,\"type\":\"tell\",\"sweep\":\"a2\",\"trial_id\":${tid:-0},\"output\":-12345,\"cost\":-1e9,\"is_failure\":false}" \
@@ -137,7 +154,7 @@ if picked 3; then
     # shellcheck disable=SC2046
     "$send" --endpoint "$ep" $(curve good) --id good --hold 3000 "$(hello good)" "$READY" >"$tmp/a3g.out" 2>&1 &
     gp=$!
-    sleep 1
+    wait_for 10 test -s "$tmp/a3g.out" # good's hello answered: it is the live worker
     # shellcheck disable=SC2046
     "$send" --endpoint "$ep" $(curve other) "$(hello good)" >"$tmp/a3o.out" 2>&1
     # shellcheck disable=SC2046
@@ -160,7 +177,7 @@ if picked 3; then
     serve "$db" "$tmp/a3p.log"
     "$send" --endpoint "$ep" --id w1 --hold 3000 "$(hello w1)" "$READY" >"$tmp/a3pw.out" 2>&1 &
     gp=$!
-    sleep 1
+    wait_for 10 test -s "$tmp/a3pw.out" # w1's hello answered: it is the live worker
     "$send" --endpoint "$ep" "$(hello w1)" >"$tmp/a3pr.out" 2>&1
     wait "$gp"
     stop "$spid"
@@ -194,7 +211,7 @@ YAML
     "$carbs" --log-level warn worker --connect "$ep" --id w4 --slots 3 --tmp-dir "$tmp" 2>"$tmp/a4w.log" &
     wp=$!
     pids="$pids $wp"
-    sleep 6
+    wait_for 60 a4_paused "$db"
     stop "$wp"
     "$carbs" --db "$db" status >"$tmp/a4.status" 2>&1
     stop "$spid"
