@@ -85,27 +85,7 @@ static void fit_request(actor_pipe_t *pipe, store_t *st, const char *body)
 /* arg: the store's path, read before ready. */
 static void fitter_main(actor_pipe_t *pipe, void *arg)
 {
-    carbs_err_t err = {0};
-    store_t *st = store_open(arg, STORE_READONLY, &err);
-
-    actor_ready(pipe, st ? NULL : &err);
-    if (!st)
-        return;
-    for (;;) {
-        actor_msg_t m;
-        int rc = actor_pipe_recv(pipe, &m, -1, NULL);
-        if (rc == CARBS_EIO)
-            break;
-        if (rc)
-            continue;
-        bool term = strcmp(m.cmd, ACTOR_TERM) == 0;
-        if (strcmp(m.cmd, "FIT") == 0)
-            fit_request(pipe, st, m.body);
-        actor_msg_release(&m);
-        if (term)
-            break;
-    }
-    store_close(st);
+    laws_data_actor_loop(pipe, arg, "FIT", fit_request);
 }
 
 // ---- the owner ----

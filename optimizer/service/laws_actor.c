@@ -67,27 +67,7 @@ static void fit_full(actor_pipe_t *pipe, store_t *st, const char *body)
 /* arg: the store's path, read before ready. */
 static void laws_main(actor_pipe_t *pipe, void *arg)
 {
-    carbs_err_t err = {0};
-    store_t *st = store_open(arg, STORE_READONLY, &err);
-
-    actor_ready(pipe, st ? NULL : &err);
-    if (!st)
-        return;
-    for (;;) {
-        actor_msg_t m;
-        int rc = actor_pipe_recv(pipe, &m, -1, NULL);
-        if (rc == CARBS_EIO)
-            break;
-        if (rc)
-            continue;
-        bool term = strcmp(m.cmd, ACTOR_TERM) == 0;
-        if (strcmp(m.cmd, "FULL") == 0)
-            fit_full(pipe, st, m.body);
-        actor_msg_release(&m);
-        if (term)
-            break;
-    }
-    store_close(st);
+    laws_data_actor_loop(pipe, arg, "FULL", fit_full);
 }
 
 // ---- the owner ----

@@ -241,3 +241,29 @@ int laws_data_refit_store(store_t *st, int64_t sweep_id, bool full, carbs_err_t 
     free(json);
     return rc;
 }
+
+void laws_data_actor_loop(actor_pipe_t *pipe, const char *path, const char *cmd,
+                          laws_data_request_fn *fn)
+{
+    carbs_err_t err = {0};
+    store_t *st = store_open(path, STORE_READONLY, &err);
+
+    actor_ready(pipe, st ? NULL : &err);
+    if (!st)
+        return;
+    for (;;) {
+        actor_msg_t m;
+        int rc = actor_pipe_recv(pipe, &m, -1, NULL);
+        if (rc == CARBS_EIO)
+            break;
+        if (rc)
+            continue;
+        bool term = strcmp(m.cmd, ACTOR_TERM) == 0;
+        if (strcmp(m.cmd, cmd) == 0)
+            fn(pipe, st, m.body);
+        actor_msg_release(&m);
+        if (term)
+            break;
+    }
+    store_close(st);
+}

@@ -19,6 +19,7 @@
 #define CARBS_OPTIMIZER_SERVICE_LAWS_DATA_H
 
 #include "optimizer/scaling.h"
+#include "proto/actor.h"
 #include "proto/laws.h"
 #include "proto/sweep.h"
 #include "store/store.h"
@@ -79,5 +80,16 @@ int laws_data_refit_store(store_t *st, int64_t sweep_id, bool full, carbs_err_t 
 /* The same fit as JSON into *json (caller frees), storing nothing: st may
  * be a read-only connection of another thread (laws_actor.h). */
 int laws_data_refit_json(store_t *st, int64_t sweep_id, bool full, char **json, carbs_err_t *err);
+
+/* One request to an actor that fits laws: the body of a message, answered
+ * on pipe, with st the actor's read-only connection. */
+typedef void laws_data_request_fn(actor_pipe_t *pipe, store_t *st, const char *body);
+
+/* The body of such an actor (the service's laws actor, the dashboard's
+ * fitter): open the store at path read-only, report ready (or the open's
+ * error), then hand each message whose command is cmd to fn, until
+ * ACTOR_TERM or the pipe closes. */
+void laws_data_actor_loop(actor_pipe_t *pipe, const char *path, const char *cmd,
+                          laws_data_request_fn *fn);
 
 #endif
