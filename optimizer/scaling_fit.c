@@ -690,32 +690,6 @@ out:
 
 // ---- the whole fit ----
 
-/* |Pearson correlation| of a and b over the rows where both are finite
- * (0 when either is constant or fewer than 3 rows). */
-static double abs_corr(const double *a, const double *b, size_t n)
-{
-    double sa = 0.0, sb = 0.0, saa = 0.0, sbb = 0.0, sab = 0.0;
-    size_t m = 0;
-
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(a[i]) && isfinite(b[i])) {
-            sa += a[i];
-            sb += b[i];
-            m++;
-        }
-    if (m < 3)
-        return 0.0;
-    sa /= (double)m;
-    sb /= (double)m;
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(a[i]) && isfinite(b[i])) {
-            saa += (a[i] - sa) * (a[i] - sa);
-            sbb += (b[i] - sb) * (b[i] - sb);
-            sab += (a[i] - sa) * (b[i] - sb);
-        }
-    return saa > 0.0 && sbb > 0.0 ? fabs(sab) / sqrt(saa * sbb) : 0.0;
-}
-
 /* The bound on E in loss orientation: the caller's, or 0 for a
  * non-negative metric to minimize, 1 for a metric to maximize in [0, 1]. */
 static void bound_resolve(const scaling_input_t *in, scaling_config_t *c)
@@ -791,44 +765,26 @@ typedef struct nd_line {
 static size_t nd_pick(const scaling_input_t *in, const laws_t *l, const double *v, size_t skip,
                       double *uj, nd_line_t *c)
 {
-    size_t n = in->n, best = SIZE_MAX;
-    double r_best = 0.0;
+    size_t best = SIZE_MAX;
+    double r2_best = 0.0;
 
+    /* v = v0 + k u by least squares (scaling_line_fit reads u as its cost
+     * axis); its R^2 is the squared correlation */
     for (size_t j = 0; j < l->n_lines && j < in->d; j++) {
+        laws_line_t f;
         if (j == skip)
             continue;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < in->n; i++)
             uj[i] = in->u[i * in->d + j];
-        double r = abs_corr(uj, v, n);
-        if (r >= ND_SIZE_CORR && r > r_best) {
-            r_best = r;
-            best = j;
-        }
+        if (scaling_line_fit(uj, v, in->n, 0.9, &f) || !(f.r2 >= ND_SIZE_CORR * ND_SIZE_CORR) ||
+            !(f.r2 > r2_best))
+            continue;
+        r2_best = f.r2;
+        best = j;
+        c->j = j;
+        c->k = f.slope;
+        c->v0 = f.intercept;
     }
-    if (best == SIZE_MAX)
-        return best;
-    double su = 0.0, sv = 0.0, suu = 0.0, suv = 0.0;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double u = in->u[i * in->d + best];
-        if (isfinite(u) && isfinite(v[i])) {
-            su += u;
-            sv += v[i];
-            m++;
-        }
-    }
-    su /= (double)m;
-    sv /= (double)m;
-    for (size_t i = 0; i < n; i++) {
-        double u = in->u[i * in->d + best];
-        if (isfinite(u) && isfinite(v[i])) {
-            suu += (u - su) * (u - su);
-            suv += (u - su) * (v[i] - sv);
-        }
-    }
-    c->j = best;
-    c->k = suv / suu;
-    c->v0 = sv - c->k * su;
     return best;
 }
 
